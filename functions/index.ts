@@ -1,0 +1,58 @@
+/**
+ * Azure Functions v4 registrations: a thin shell. Each registration adapts its trigger to the
+ * host-neutral shapes of src/ and runs one definition from the shared list; the development
+ * host (src/host/devHost.ts) runs the same list without the Functions host.
+ */
+import { app, HttpResponse, type HttpRequest, type InvocationContext } from "@azure/functions";
+import { functionDefinitions, runHttpFunction } from "../src/app/functionDefinitions.js";
+import { servicesFromEnvironment } from "../src/app/services.js";
+import { readLimited, type AppRequest } from "../src/http/types.js";
+import { STORAGE_CONNECTION_SETTING } from "../src/storage/names.js";
+
+const services = servicesFromEnvironment();
+
+function toAppRequest(request: HttpRequest): AppRequest {
+  return {
+    method: request.method,
+    url: new URL(request.url),
+    headers: request.headers,
+    params: request.params,
+    readBody: (limitBytes) => readLimited(request.body as AsyncIterable<Uint8Array> | null, limitBytes),
+  };
+}
+
+/** triggerMetadata values arrive as strings or numbers depending on the host version. */
+function deliveryOf(context: InvocationContext) {
+  const metadata = context.triggerMetadata ?? {};
+  return { id: String(metadata.id ?? context.invocationId), dequeueCount: Number(metadata.dequeueCount ?? 1) };
+}
+
+for (const definition of functionDefinitions) {
+  switch (definition.kind) {
+    case "http":
+      app.http(definition.name, {
+        route: definition.route,
+        methods: definition.methods,
+        // Function keys until partner authentication lands; the development host has none.
+        authLevel: "function",
+        handler: async (request) => {
+          const response = await runHttpFunction(definition, services, toAppRequest(request));
+          return new HttpResponse({ status: response.status, headers: response.headers ?? {}, body: response.body ?? "" });
+        },
+      });
+      break;
+    case "queue":
+      app.storageQueue(definition.name, {
+        queueName: definition.queueName,
+        connection: STORAGE_CONNECTION_SETTING,
+        handler: async (payload, context) => definition.handle(await services(), payload, deliveryOf(context)),
+      });
+      break;
+    case "timer":
+      app.timer(definition.name, {
+        schedule: definition.schedule,
+        handler: async () => definition.handle(await services()),
+      });
+      break;
+  }
+}

@@ -1,0 +1,145 @@
+import { problem, ProblemType } from "../http/problem.js";
+import { problemResponse } from "../http/responses.js";
+import type { AppRequest, AppResponse } from "../http/types.js";
+import { handleImportPost } from "../intake/handleImportPost.js";
+import { sweepIntake } from "../intake/sweepIntake.js";
+import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
+import { decodeDeviceMessage } from "../storage/deviceMessage.js";
+import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../storage/names.js";
+import { processDeviceMessage } from "../worker/processDeviceMessage.js";
+import { processPoisonMessage } from "../worker/processPoisonMessage.js";
+import type { Services } from "./services.js";
+
+/**
+ * Every function of the app, written once. functions/index.ts registers these with the Azure
+ * Functions host; src/host/devHost.ts serves the same list without it.
+ */
+export interface HttpFunctionDefinition {
+  kind: "http";
+  name: string;
+  /** Azure Functions route template, below the host's "/api" prefix. */
+  route: string;
+  methods: ("GET" | "POST")[];
+  handle(services: Services, request: AppRequest): Promise<AppResponse>;
+}
+
+export interface QueueDelivery {
+  id: string;
+  dequeueCount: number;
+}
+
+export interface QueueFunctionDefinition {
+  kind: "queue";
+  name: string;
+  queueName: string;
+  /** Resolves when the message is done with (the host deletes it); throws to have it delivered again. */
+  handle(services: Services, payload: unknown, delivery: QueueDelivery): Promise<void>;
+}
+
+export interface TimerFunctionDefinition {
+  kind: "timer";
+  name: string;
+  /** NCRONTAB (with seconds), as the Functions timer trigger takes it. */
+  schedule: string;
+  /** The same period in milliseconds, for the development host's timer. */
+  everyMs: number;
+  handle(services: Services): Promise<void>;
+}
+
+export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
+
+/** How long an interrupted intake is left alone before the sweeper finishes it. */
+const SWEEP_GRACE_MS = 2 * 60_000;
+
+export const functionDefinitions: readonly FunctionDefinition[] = [
+  {
+    kind: "http",
+    name: "createImport",
+    route: "imports",
+    methods: ["POST"],
+    handle: (s, request) =>
+      handleImportPost(
+        {
+          store: s.store,
+          journal: s.journal,
+          queue: s.queue,
+          log: s.log,
+          limits: s.config.intake,
+          enqueueConcurrency: s.config.intake.enqueueConcurrency,
+          retryAfterSeconds: s.config.statusRetryAfterSeconds,
+          ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
+        },
+        request,
+      ),
+  },
+  {
+    kind: "http",
+    name: "getImport",
+    route: "imports/{id}",
+    methods: ["GET"],
+    handle: (s, request) => getBatchStatus(statusDeps(s), request.params.id ?? ""),
+  },
+  {
+    kind: "http",
+    name: "listImportDevices",
+    route: "imports/{id}/devices",
+    methods: ["GET"],
+    handle: (s, request) => listBatchDevices(statusDeps(s), request.params.id ?? "", request.url.searchParams),
+  },
+  {
+    kind: "queue",
+    name: "importDevice",
+    queueName: DEVICE_QUEUE,
+    handle: async (s, payload, delivery) => {
+      await processDeviceMessage(
+        { store: s.store, queue: s.queue, graph: s.graph, retry: s.config.retry, followUp: s.config.followUp, log: s.log },
+        decodeDeviceMessage(payload),
+        delivery,
+      );
+    },
+  },
+  {
+    kind: "queue",
+    name: "failPoisonedDevice",
+    queueName: DEVICE_POISON_QUEUE,
+    handle: async (s, payload, delivery) => {
+      await processPoisonMessage({ store: s.store, log: s.log }, payload, delivery.dequeueCount);
+    },
+  },
+  {
+    kind: "timer",
+    name: "sweepIntake",
+    schedule: "0 */1 * * * *",
+    everyMs: 60_000,
+    handle: async (s) => {
+      await sweepIntake({
+        store: s.store,
+        journal: s.journal,
+        queue: s.queue,
+        enqueueConcurrency: s.config.intake.enqueueConcurrency,
+        log: s.log,
+        graceMs: SWEEP_GRACE_MS,
+      });
+    },
+  },
+];
+
+function statusDeps(s: Services) {
+  return { store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds };
+}
+
+/** Runs an HTTP definition so that no exception escapes as a bare 500 with a stack trace. */
+export async function runHttpFunction(
+  definition: HttpFunctionDefinition,
+  services: () => Promise<Services>,
+  request: AppRequest,
+): Promise<AppResponse> {
+  let s: Services | undefined;
+  try {
+    s = await services();
+    return await definition.handle(s, request);
+  } catch (error) {
+    s?.log.error("unhandled error in HTTP function", { reason: (error as Error).message });
+    return problemResponse(problem(ProblemType.internal, 500, "Internal error", "The request failed unexpectedly; it is safe to retry."));
+  }
+}

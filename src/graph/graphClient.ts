@@ -1,0 +1,95 @@
+import type { TokenCredential } from "@azure/identity";
+import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "./importedDevice.js";
+import { parseRetryAfterMs } from "./retryAfter.js";
+
+export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
+const COLLECTION = "deviceManagement/importedWindowsAutopilotDeviceIdentities";
+
+/** What a Graph call came to. Errors are values, not exceptions: the worker decides what each means. */
+export type GraphResult<T> =
+  | { kind: "ok"; status: number; body: T }
+  | { kind: "http-error"; status: number; code?: string; message?: string; retryAfterMs?: number }
+  | { kind: "network-error"; message: string };
+
+export interface GraphClientOptions {
+  baseUrl: string;
+  apiVersion: string;
+  credential: TokenCredential;
+  timeoutMs: number;
+}
+
+/**
+ * A thin client over fetch for the few calls the pipeline makes. Retries are deliberately not
+ * done here: a retry must outlive the function invocation, so the worker reschedules through
+ * the queue instead of waiting in-process (which is also why the Graph SDK's retry handler is not used).
+ */
+export class GraphClient {
+  constructor(private readonly options: GraphClientOptions) {}
+
+  createImportedDevice(tenantId: string, device: ImportedDeviceCreate): Promise<GraphResult<ImportedDeviceIdentity>> {
+    return this.call(tenantId, "POST", COLLECTION, device);
+  }
+
+  getImportedDevice(tenantId: string, id: string): Promise<GraphResult<ImportedDeviceIdentity>> {
+    return this.call(tenantId, "GET", `${COLLECTION}/${encodeURIComponent(id)}`);
+  }
+
+  deleteImportedDevice(tenantId: string, id: string): Promise<GraphResult<undefined>> {
+    return this.call(tenantId, "DELETE", `${COLLECTION}/${encodeURIComponent(id)}`);
+  }
+
+  private async call<T>(tenantId: string, method: string, path: string, body?: unknown): Promise<GraphResult<T>> {
+    let token: string;
+    try {
+      const accessToken = await this.options.credential.getToken(GRAPH_SCOPE, { tenantId });
+      if (!accessToken) return { kind: "network-error", message: "the credential returned no token" };
+      token = accessToken.token;
+    } catch (error) {
+      return { kind: "network-error", message: `token request failed: ${(error as Error).message}` };
+    }
+    let response: Response;
+    try {
+      response = await fetch(`${this.options.baseUrl}/${this.options.apiVersion}/${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (error) {
+      return { kind: "network-error", message: describeFetchError(error) };
+    }
+    const text = await response.text().catch(() => "");
+    if (response.ok) {
+      return { kind: "ok", status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+    }
+    const graphError = parseGraphError(text);
+    const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"));
+    return {
+      kind: "http-error",
+      status: response.status,
+      ...graphError,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
+  }
+}
+
+function parseGraphError(text: string): { code?: string; message?: string } {
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    const code = typeof parsed.error?.code === "string" ? parsed.error.code : undefined;
+    const message = typeof parsed.error?.message === "string" ? parsed.error.message : undefined;
+    return { ...(code ? { code } : {}), ...(message ? { message } : {}) };
+  } catch {
+    return {};
+  }
+}
+
+function describeFetchError(error: unknown): string {
+  const e = error as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === "TimeoutError") return "request timed out";
+  return e.cause?.code ? `${e.message} (${e.cause.code})` : e.message;
+}

@@ -1,0 +1,181 @@
+import type { Principal } from "./auth.js";
+import { isJsonContentType, type Reply, type RequestBody } from "./httpIo.js";
+import type { ImportStore, StoredImport } from "./importStore.js";
+import { decodeSkipToken, encodeSkipToken, parseTop, takePage, type PageCursor } from "./paging.js";
+import type { ImportedDeviceInput, ImportedDeviceRecord } from "./records.js";
+import type { Route } from "./routes.js";
+import { decideSync } from "./syncPolicy.js";
+import { retryAfterSeconds } from "./throttle.js";
+import { validateImportAction, validateImportedDevice, type ApiVersion } from "./validation.js";
+
+/** One create the service accepted, for tests that prove nothing is lost or duplicated. */
+export interface CreateEntry {
+  tenantId: string;
+  appId: string;
+  id: string;
+  serialNumber: string;
+  importId?: string;
+  at: number;
+}
+
+export interface ServiceTiming {
+  /** Already multiplied by timeScale. */
+  settleDelayMs: number;
+  syncRunMs: number;
+  syncCooldownMs: number;
+  pageSize: number;
+}
+
+export interface OperationRequest {
+  route: Exclude<Route, { kind: "unknown" }>;
+  principal: Principal;
+  body: RequestBody;
+  contentType: string | undefined;
+  query: URLSearchParams;
+  now: number;
+  /** A Graph error reply carrying this request's ids. */
+  error(status: number, code: string, message: string, headers?: Record<string, string>): Reply;
+}
+
+const ENTITY_SET_PATH = "deviceManagement/importedWindowsAutopilotDeviceIdentities";
+// Query options the simulator implements; any other $-option is refused rather than ignored,
+// so a client never believes a filter or sort was applied.
+const SUPPORTED_QUERY_OPTIONS = new Set(["$top", "$skiptoken"]);
+
+/** The operations of the importedWindowsAutopilotDeviceIdentities API, after auth and throttling. */
+export class ImportedDeviceService {
+  constructor(
+    private readonly store: ImportStore,
+    private readonly baseUrl: string,
+    private readonly timing: ServiceTiming,
+    private readonly onCreate: (entry: CreateEntry) => void,
+  ) {}
+
+  create(req: OperationRequest): Reply {
+    const body = jsonBody(req);
+    if (!body.ok) return body.reply;
+    const input = validateImportedDevice(body.value, req.route.version);
+    if (!input.ok) return req.error(400, "BadRequest", input.message);
+    const stored = this.createOne(req, input.value);
+    return { kind: "respond", status: 201, body: this.entity(req.route.version, stored.record) };
+  }
+
+  importMany(req: OperationRequest): Reply {
+    const body = jsonBody(req);
+    if (!body.ok) return body.reply;
+    const inputs = validateImportAction(body.value, req.route.version);
+    if (!inputs.ok) return req.error(400, "BadRequest", inputs.message);
+    const created = inputs.value.map((input) => snapshot(this.createOne(req, input).record));
+    return {
+      kind: "respond",
+      status: 200,
+      body: { "@odata.context": this.context(req.route.version, "Collection(microsoft.graph.importedWindowsAutopilotDeviceIdentity)"), value: created },
+    };
+  }
+
+  get(req: OperationRequest & { route: { kind: "item" } }): Reply {
+    const stored = this.store.get(req.principal.tenantId, req.route.id);
+    if (!stored) return notFound(req, req.route.id);
+    return { kind: "respond", status: 200, body: this.entity(req.route.version, stored.record) };
+  }
+
+  delete(req: OperationRequest & { route: { kind: "item" } }): Reply {
+    if (!this.store.delete(req.principal.tenantId, req.route.id)) return notFound(req, req.route.id);
+    return { kind: "respond", status: 204 };
+  }
+
+  list(req: OperationRequest): Reply {
+    for (const key of req.query.keys()) {
+      if (key.startsWith("$") && !SUPPORTED_QUERY_OPTIONS.has(key.toLowerCase())) {
+        return req.error(400, "BadRequest", `Query option '${key}' is not supported on this collection by the simulator.`);
+      }
+    }
+    const cursor = this.cursor(req);
+    if (!cursor.ok) return cursor.reply;
+
+    const page = takePage(this.store.list(req.principal.tenantId), cursor.value);
+    const version = req.route.version;
+    const body: Record<string, unknown> = {
+      "@odata.context": this.context(version, ENTITY_SET_PATH),
+      value: page.items.map((s) => snapshot(s.record)),
+    };
+    if (page.next) {
+      body["@odata.nextLink"] = `${this.baseUrl}/${version}/${ENTITY_SET_PATH}?$skiptoken=${encodeSkipToken(page.next)}`;
+    }
+    return { kind: "respond", status: 200, body };
+  }
+
+  sync(req: OperationRequest): Reply {
+    const history = this.store.syncHistory(req.principal.tenantId);
+    const decision = decideSync(history, req.now, this.timing.syncRunMs, this.timing.syncCooldownMs);
+    switch (decision.outcome) {
+      case "started":
+        history.lastStartedAt = req.now;
+        return { kind: "respond", status: 204 };
+      case "running":
+        return req.error(409, "Conflict", "A sync is already in progress for this tenant.");
+      case "tooSoon": {
+        const seconds = retryAfterSeconds(decision.retryAfterMs);
+        return req.error(429, "TooManyRequests", "Syncs must be at least 10 minutes apart.", { "Retry-After": String(seconds) });
+      }
+    }
+  }
+
+  private createOne(req: OperationRequest, input: ImportedDeviceInput): StoredImport {
+    const { tenantId, appId } = req.principal;
+    const stored = this.store.create(tenantId, appId, input, req.now, this.timing.settleDelayMs);
+    this.onCreate({
+      tenantId,
+      appId,
+      id: stored.record.id,
+      serialNumber: input.serialNumber ?? "",
+      ...(input.importId !== null ? { importId: input.importId } : {}),
+      at: req.now,
+    });
+    return stored;
+  }
+
+  private cursor(req: OperationRequest): { ok: true; value: PageCursor } | { ok: false; reply: Reply } {
+    const skipToken = req.query.get("$skiptoken");
+    const rawTop = req.query.get("$top");
+    let top = this.timing.pageSize;
+    if (rawTop !== null) {
+      const parsed = parseTop(rawTop);
+      if (parsed === undefined) return { ok: false, reply: req.error(400, "BadRequest", `Invalid value '${rawTop}' for $top: use a whole number from 1 to 999.`) };
+      top = parsed;
+    }
+    if (skipToken === null) return { ok: true, value: { after: 0, top } };
+    const decoded = decodeSkipToken(skipToken);
+    if (!decoded) return { ok: false, reply: req.error(400, "BadRequest", "The $skiptoken is invalid. Follow @odata.nextLink as returned.") };
+    // A $top given next to a skip token wins, as the client asked for it on this call.
+    return { ok: true, value: rawTop === null ? decoded : { after: decoded.after, top } };
+  }
+
+  private entity(version: ApiVersion, record: ImportedDeviceRecord): Record<string, unknown> {
+    return { "@odata.context": this.context(version, `${ENTITY_SET_PATH}/$entity`), ...snapshot(record) };
+  }
+
+  private context(version: ApiVersion, fragment: string): string {
+    return `${this.baseUrl}/${version}/$metadata#${fragment}`;
+  }
+}
+
+function jsonBody(req: OperationRequest): { ok: true; value: unknown } | { ok: false; reply: Reply } {
+  const body = req.body;
+  if (body.kind === "tooLarge") return { ok: false, reply: req.error(413, "RequestEntityTooLarge", "The request body is larger than 4 MB.") };
+  if (body.kind === "none") return { ok: false, reply: req.error(400, "BadRequest", "The request body is empty; a JSON object is required.") };
+  if (!isJsonContentType(req.contentType)) {
+    return { ok: false, reply: req.error(415, "UnsupportedMediaType", "The request body must be sent as Content-Type: application/json.") };
+  }
+  if (body.kind === "invalid") return { ok: false, reply: req.error(400, "BadRequest", body.message) };
+  return { ok: true, value: body.value };
+}
+
+function notFound(req: OperationRequest, id: string): Reply {
+  return req.error(404, "ResourceNotFound", `No importedWindowsAutopilotDeviceIdentity with id '${id}' exists in this tenant.`);
+}
+
+/** A copy, so neither responses nor callers of records() can alter the stored state. */
+export function snapshot(record: ImportedDeviceRecord): ImportedDeviceRecord {
+  return { ...record, state: { ...record.state } };
+}

@@ -1,0 +1,12 @@
+/**
+ * A Microsoft Graph simulator for importedWindowsAutopilotDeviceIdentities: the default Graph
+ * for `npm start` and for every test. See simulator.ts for the request pipeline and
+ * options.ts for what each option changes.
+ */
+export { startGraphSimulator, REQUEST_LOG_LIMIT, type GraphSimulator, type RequestLogEntry } from "./simulator.js";
+export type { SimulatorOptions } from "./options.js";
+export type { FaultRule, FaultMatch } from "./faults.js";
+export type { CreateEntry } from "./handlers.js";
+export type { ThrottleLimits } from "./throttle.js";
+export type { ImportedDeviceRecord, ImportedDeviceState, DeviceImportStatus } from "./records.js";
+export { IMPORT_ERROR_NAMES, DEVICE_DUPLICATED } from "./importErrors.js";

@@ -1,0 +1,62 @@
+import type { ApiVersion } from "./validation.js";
+
+/** The Graph routes the simulator serves. Graph matches path segments case-insensitively. */
+export type Route =
+  | { kind: "collection"; version: ApiVersion }
+  | { kind: "item"; version: ApiVersion; id: string }
+  | { kind: "importAction"; version: ApiVersion }
+  | { kind: "sync"; version: ApiVersion }
+  | { kind: "unknown"; status: 400 | 404; message: string };
+
+const COLLECTION = "importedwindowsautopilotdeviceidentities";
+
+export function resolveRoute(pathname: string): Route {
+  const segments = pathname.split("/").filter((s) => s !== "");
+  const [rawVersion, root, entitySet, next, ...rest] = segments;
+  const version = rawVersion === "v1.0" || rawVersion === "beta" ? rawVersion : undefined;
+  if (!version) return { kind: "unknown", status: 404, message: `Invalid version: '${rawVersion ?? ""}'. Use v1.0 or beta.` };
+  if (root?.toLowerCase() !== "devicemanagement" || entitySet === undefined || rest.length > 0) return unknownSegment(segments);
+
+  const lowerSet = entitySet.toLowerCase();
+  if (lowerSet === "windowsautopilotsettings") {
+    const action = next?.toLowerCase();
+    return action === "sync" || action === "microsoft.graph.sync" ? { kind: "sync", version } : unknownSegment(segments);
+  }
+
+  // OData key syntax: importedWindowsAutopilotDeviceIdentities('id')
+  const keyed = /^importedwindowsautopilotdeviceidentities\('([^']*)'\)$/.exec(lowerSet);
+  if (keyed) {
+    const id = decode(entitySet.slice(COLLECTION.length + 2, -2));
+    return next === undefined && id !== undefined ? { kind: "item", version, id } : unknownSegment(segments);
+  }
+  if (lowerSet !== COLLECTION) return unknownSegment(segments);
+  if (next === undefined) return { kind: "collection", version };
+
+  const lowerNext = next.toLowerCase();
+  if (lowerNext === "import" || lowerNext === "microsoft.graph.import") return { kind: "importAction", version };
+  const id = decode(next);
+  return id === undefined ? unknownSegment(segments) : { kind: "item", version, id };
+}
+
+/** Methods each route answers; anything else is 405. */
+export function allowedMethods(route: Route): readonly string[] {
+  switch (route.kind) {
+    case "collection": return ["GET", "POST"];
+    case "item": return ["GET", "DELETE"];
+    case "importAction": return ["POST"];
+    case "sync": return ["POST"];
+    case "unknown": return [];
+  }
+}
+
+function unknownSegment(segments: string[]): Route {
+  return { kind: "unknown", status: 400, message: `Resource not found for the segment '${segments.slice(1).join("/")}'.` };
+}
+
+function decode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,283 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { authenticate, mayRead, mayWrite, type Principal } from "./auth.js";
+import { FaultBook, type FaultRule } from "./faults.js";
+import { defaultErrorCode, graphErrorBody, type RequestIds } from "./graphErrors.js";
+import { ImportedDeviceService, snapshot, type CreateEntry, type OperationRequest } from "./handlers.js";
+import { PLAIN_JSON, readBody, sleep, writeReply, type Reply, type RequestBody } from "./httpIo.js";
+import { ImportStore } from "./importStore.js";
+import { resolveOptions, type ResolvedOptions, type SimulatorOptions } from "./options.js";
+import type { ImportedDeviceRecord } from "./records.js";
+import { allowedMethods, resolveRoute, type Route } from "./routes.js";
+import { SYNC_COOLDOWN_MS } from "./syncPolicy.js";
+import { TenantAppThrottle } from "./throttle.js";
+import { importActionSize, serialNumbersIn } from "./validation.js";
+
+export interface RequestLogEntry {
+  method: string;
+  /** The request target as sent: path and query. */
+  path: string;
+  /** 0 when the socket was dropped without a response. */
+  status: number;
+  tenantId?: string;
+  appId?: string;
+  at: number;
+}
+
+export interface GraphSimulator {
+  /** e.g. "http://127.0.0.1:54321" (no trailing slash); clients call `${url}/v1.0/deviceManagement/...` or `${url}/beta/...`. */
+  readonly url: string;
+  stop(): Promise<void>;
+  /** A pre-existing Autopilot registration: a later import of it fails 806 in this tenant, 808 in another. */
+  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string }): void;
+  /** An import of this hash settles to error with this code (default 802 InvalidZtdHardwareHash). */
+  rejectHash(hardwareIdentifier: string, code?: number): void;
+  injectFaults(rule: FaultRule): void;
+  clearFaults(): void;
+  /** Every create the simulator accepted (its own record: who created what), for tests that prove nothing is lost or duplicated. */
+  readonly creates: ReadonlyArray<CreateEntry>;
+  /** Oldest entries are discarded past REQUEST_LOG_LIMIT so a long-running `npm start` does not grow without bound. */
+  readonly requestLog: ReadonlyArray<RequestLogEntry>;
+  /** Current imported records in that tenant, settled as of now, in creation order. */
+  records(tenantId: string): ImportedDeviceRecord[];
+}
+
+export const REQUEST_LOG_LIMIT = 100_000;
+
+// What Graph sends with a 401, so clients that parse the challenge see a familiar one.
+const BEARER_CHALLENGE =
+  'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"';
+
+export async function startGraphSimulator(options?: SimulatorOptions): Promise<GraphSimulator> {
+  const simulator = new RunningSimulator(resolveOptions(options));
+  await simulator.listen();
+  return simulator;
+}
+
+/**
+ * The HTTP front of the simulated Graph. Each request goes through, in order: auth (401 is
+ * free, as the token names no tenant to charge), injected faults (they stand for failures in
+ * front of Graph, so status/drop faults use no throttle budget), the throttle (every
+ * authenticated request that reaches Graph counts, whatever it is answered), routing and
+ * permission checks, then the operation. Latency is added to every answer.
+ */
+class RunningSimulator implements GraphSimulator {
+  readonly creates: CreateEntry[] = [];
+  readonly requestLog: RequestLogEntry[] = [];
+  private readonly store = new ImportStore();
+  private readonly faults = new FaultBook();
+  private readonly writeThrottle: TenantAppThrottle;
+  private readonly readThrottle: TenantAppThrottle;
+  private readonly server: Server;
+  private service: ImportedDeviceService | undefined;
+  private baseUrl = "";
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.writeThrottle = new TenantAppThrottle(options.throttle);
+    this.readThrottle = new TenantAppThrottle(options.readThrottle);
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.options.port, "127.0.0.1", () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    const { port } = this.server.address() as AddressInfo;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    const { settleDelayMs, timeScale, pageSize } = this.options;
+    this.service = new ImportedDeviceService(
+      this.store,
+      this.baseUrl,
+      { settleDelayMs: settleDelayMs * timeScale, syncRunMs: settleDelayMs * timeScale, syncCooldownMs: SYNC_COOLDOWN_MS * timeScale, pageSize },
+      (entry) => this.creates.push(entry),
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Keep-alive sockets (fetch pools them) would otherwise hold close() open.
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string }): void {
+    this.store.registerDevice(tenantId, device);
+  }
+
+  rejectHash(hardwareIdentifier: string, code?: number): void {
+    this.store.rejectHash(hardwareIdentifier, code);
+  }
+
+  injectFaults(rule: FaultRule): void {
+    this.faults.add(rule);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  records(tenantId: string): ImportedDeviceRecord[] {
+    this.store.settleDue(this.options.now());
+    return [...this.store.list(tenantId)].map((s) => snapshot(s.record));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = this.options.now();
+    const requestId = randomUUID();
+    const clientRequestId = headerValue(req, "client-request-id") ?? requestId;
+    const ids: RequestIds = { requestId, clientRequestId };
+    const target = req.url ?? "/";
+    const method = (req.method ?? "GET").toUpperCase();
+    const caller: { principal?: Principal } = {};
+
+    let reply: Reply;
+    try {
+      reply = await this.process(req, method, target, ids, caller);
+    } catch (e) {
+      reply = this.error(ids, 500, "InternalServerError", `Simulator internal error: ${(e as Error).message}`);
+    }
+
+    await sleep(this.options.latencyMs * this.options.timeScale);
+    if (reply.kind === "drop") {
+      req.socket.destroy();
+    } else {
+      writeReply(res, reply, { "request-id": requestId, "client-request-id": clientRequestId });
+    }
+    this.log({
+      method,
+      path: target,
+      status: reply.kind === "drop" ? 0 : reply.status,
+      ...(caller.principal ? { tenantId: caller.principal.tenantId, appId: caller.principal.appId } : {}),
+      at,
+    });
+  }
+
+  private async process(
+    req: IncomingMessage,
+    method: string,
+    target: string,
+    ids: RequestIds,
+    caller: { principal?: Principal },
+  ): Promise<Reply> {
+    const body = await readBody(req);
+    const auth = authenticate(headerValue(req, "authorization"), this.options.signingKey, Date.now());
+    if (!auth.ok) return this.error(ids, 401, "InvalidAuthenticationToken", auth.message, { "WWW-Authenticate": BEARER_CHALLENGE });
+    const principal = auth.principal;
+    caller.principal = principal;
+
+    const fault = this.faults.find({ method, path: target, serialNumbers: body.kind === "json" ? serialNumbersIn(body.value) : [] });
+    let failAfterSuccess: Extract<FaultRule, { kind: "succeedThenFail" }> | undefined;
+    if (fault) {
+      switch (fault.kind) {
+        case "status": {
+          this.faults.consume(fault);
+          const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { "Retry-After": String(fault.retryAfterSeconds) } : {};
+          return this.error(ids, fault.status, fault.errorCode ?? defaultErrorCode(fault.status), "Injected fault.", headers);
+        }
+        case "drop":
+          this.faults.consume(fault);
+          return { kind: "drop" };
+        case "delay":
+          this.faults.consume(fault);
+          await sleep(fault.ms * this.options.timeScale);
+          break;
+        case "succeedThenFail":
+          // Used up below, only if the service actually succeeds; nothing between here and
+          // there awaits, so no other request can take the same use.
+          failAfterSuccess = fault;
+          break;
+      }
+    }
+
+    const url = new URL(target, "http://simulator.invalid");
+    const route = resolveRoute(url.pathname);
+    const throttled = this.throttle(principal, method, route, body, ids);
+    if (throttled) return throttled;
+
+    if (route.kind === "unknown") return this.error(ids, route.status, route.status === 404 ? "ResourceNotFound" : "BadRequest", route.message);
+    if (!allowedMethods(route).includes(method)) {
+      return this.error(ids, 405, "MethodNotAllowed", `${method} is not supported on this resource.`, { Allow: allowedMethods(route).join(", ") });
+    }
+    if (isWrite(method) ? !mayWrite(principal) : !mayRead(principal)) {
+      return this.error(ids, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
+    }
+
+    const now = this.options.now();
+    this.store.settleDue(now);
+    const reply = this.dispatch({
+      route,
+      principal,
+      body,
+      contentType: headerValue(req, "content-type"),
+      query: url.searchParams,
+      now,
+      error: (status, code, message, headers) => this.error(ids, status, code, message, headers),
+    }, method);
+
+    if (failAfterSuccess && reply.kind === "respond" && reply.status >= 200 && reply.status < 300) {
+      this.faults.consume(failAfterSuccess);
+      const status = failAfterSuccess.status ?? 504;
+      return status === 0 ? { kind: "drop" } : this.error(ids, status, defaultErrorCode(status), "Injected fault after the request was carried out.");
+    }
+    return reply;
+  }
+
+  private throttle(principal: Principal, method: string, route: Route, body: RequestBody, ids: RequestIds): Reply | undefined {
+    const limiter = isWrite(method) ? this.writeThrottle : this.readThrottle;
+    // Each device in an import action is one write, as Graph counts them.
+    const cost = route.kind === "importAction" && method === "POST" && body.kind === "json" ? importActionSize(body.value) : 1;
+    if (!limiter.fitsAtAll(cost)) {
+      return this.error(ids, 400, "BadRequest", `An import of ${cost} devices is more writes than one throttle window admits; send smaller imports.`);
+    }
+    const decision = limiter.admit(principal.tenantId, principal.appId, this.options.now(), cost);
+    if (decision.admitted) return undefined;
+    const who = decision.scope === "app" ? "this application in this tenant" : "this tenant";
+    return this.error(ids, 429, "TooManyRequests", `Too many requests from ${who}. Retry after ${decision.retryAfterSeconds} seconds.`, {
+      "Retry-After": String(decision.retryAfterSeconds),
+    });
+  }
+
+  private dispatch(req: OperationRequest, method: string): Reply {
+    const service = this.service!;
+    const route = req.route;
+    switch (route.kind) {
+      case "collection":
+        return method === "POST" ? service.create(req) : service.list(req);
+      case "item":
+        return method === "DELETE" ? service.delete({ ...req, route }) : service.get({ ...req, route });
+      case "importAction":
+        return service.importMany(req);
+      case "sync":
+        return service.sync(req);
+    }
+  }
+
+  private error(ids: RequestIds, status: number, code: string, message: string, headers?: Record<string, string>): Reply {
+    return { kind: "respond", status, body: graphErrorBody(code, message, ids, new Date()), contentType: PLAIN_JSON, ...(headers ? { headers } : {}) };
+  }
+
+  private log(entry: RequestLogEntry): void {
+    this.requestLog.push(entry);
+    if (this.requestLog.length > REQUEST_LOG_LIMIT) this.requestLog.splice(0, this.requestLog.length - REQUEST_LOG_LIMIT);
+  }
+}
+
+function isWrite(method: string): boolean {
+  return method !== "GET" && method !== "HEAD";
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === "" ? undefined : first;
+}

@@ -1,0 +1,88 @@
+/**
+ * `npm start`: the whole pipeline on this machine with embedded defaults. Starts Azurite in
+ * memory, the Graph simulator (unless a real Graph credential is configured), and the
+ * development host serving the same function definitions the Functions host would run.
+ */
+import { createServices } from "../app/services.js";
+import { loadConfig } from "../config/config.js";
+import { SettingsError } from "../config/settings.js";
+import { startGraphSimulator, type GraphSimulator } from "../graph/simulator/index.js";
+import { consoleLogger } from "../logging.js";
+import { startAzurite, type RunningAzurite } from "./azurite.js";
+import { startDevHost } from "./devHost.js";
+
+const DEMO_TENANT_ID = "11111111-2222-3333-4444-555555555555";
+
+async function main(): Promise<void> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    let azurite: RunningAzurite | undefined;
+    if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__queueServiceUri) {
+      azurite = await startAzurite();
+      stops.push(azurite.stop);
+      env.AzureWebJobsStorage = azurite.connectionString;
+    }
+
+    let simulator: GraphSimulator | undefined;
+    const realGraph = env.GRAPH_CREDENTIAL && env.GRAPH_CREDENTIAL !== "simulator";
+    if (!realGraph && !env.GRAPH_BASE_URL) {
+      simulator = await startGraphSimulator({ settleDelayMs: Number(env.SIMULATOR_SETTLE_DELAY_MS ?? 5_000) });
+      stops.push(() => simulator!.stop());
+      env.GRAPH_BASE_URL = simulator.url;
+      env.GRAPH_CREDENTIAL = "simulator";
+      env.DEFAULT_TENANT_ID ??= DEMO_TENANT_ID;
+      env.FOLLOW_UP_FIRST_DELAY_MS ??= "3000";
+    }
+
+    const config = loadConfig(env);
+    const services = await createServices(config, consoleLogger());
+    const host = await startDevHost({ services, port: Number(env.PORT ?? 7071) });
+    stops.push(host.stop);
+
+    const api = `${host.url}/${host.hostSettings.routePrefix}`;
+    console.log(
+      [
+        "",
+        "autopilot-import is running",
+        `  API            ${api}/imports`,
+        `  Storage        ${azurite ? `Azurite in memory (queue :${azurite.ports.queue}, table :${azurite.ports.table})` : "configured storage account"}`,
+        `  Graph          ${simulator ? `simulator at ${simulator.url} (tenant ${config.graph.defaultTenantId})` : config.graph.baseUrl}`,
+        "",
+        "Try it:",
+        `  curl -si -X POST ${api}/imports -H 'content-type: text/csv' --data-binary @examples/devices.csv`,
+        `  curl -s ${api}/imports/<id>`,
+        `  curl -s '${api}/imports/<id>/devices?status=failed'`,
+        "",
+        "Ctrl-C stops everything.",
+      ].join("\n"),
+    );
+  } catch (error) {
+    await stopAll();
+    if (error instanceof SettingsError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nstopping…");
+    await stopAll();
+    process.exit(0);
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../logging.js";
+import type { DeviceMessageSender } from "../storage/deviceQueue.js";
+import { BATCH_ROW_KEY, deviceRowKey, type BatchEntity, type DeviceEntity } from "../storage/importEntities.js";
+import type { IntakeJournal } from "../storage/intakeJournal.js";
+import { forEachLimited, type ImportStore } from "../storage/importStore.js";
+import type { ImportRequest } from "./deviceSchema.js";
+
+export interface IntakeDeps {
+  store: ImportStore;
+  journal: IntakeJournal;
+  queue: DeviceMessageSender;
+  enqueueConcurrency: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+export interface AcceptedBatch {
+  batchId: string;
+  deviceCount: number;
+  tenantId: string;
+  /** False when the batch is durable but some messages still have to be sent by the sweeper. */
+  fullyEnqueued: boolean;
+}
+
+/**
+ * Records a validated batch and sends one queue message per device.
+ *
+ * Order matters for "nothing lost, nothing half-accepted": journal entry, device rows and
+ * counters, then the header (from here on the batch is durable and will be processed), then the
+ * messages, then the journal entry is removed. A failure before the header is written throws
+ * (the caller answers 503 and nothing runs); a failure after it leaves the rest to the sweeper.
+ */
+export async function submitBatch(
+  deps: IntakeDeps,
+  request: ImportRequest & { tenantId: string },
+  source: "json" | "csv",
+): Promise<AcceptedBatch> {
+  const batchId = randomUUID();
+  const createdAt = (deps.now?.() ?? new Date()).toISOString();
+  const batch: BatchEntity = {
+    partitionKey: batchId,
+    rowKey: BATCH_ROW_KEY,
+    tenantId: request.tenantId,
+    ...(request.orderIdentifier ? { orderIdentifier: request.orderIdentifier } : {}),
+    ...(request.groupTag ? { groupTag: request.groupTag } : {}),
+    deviceCount: request.devices.length,
+    source,
+    intakeState: "enqueueing",
+    createdAt,
+  };
+  const devices: DeviceEntity[] = request.devices.map((device, index) => ({
+    partitionKey: batchId,
+    rowKey: deviceRowKey(index),
+    index,
+    ...device,
+    tenantId: request.tenantId,
+    state: "queued",
+    attempts: 0,
+    polls: 0,
+    createdAt,
+    updatedAt: createdAt,
+  }));
+
+  await deps.journal.begin(batchId, createdAt);
+  await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency);
+
+  const fields = { batchId, tenantId: request.tenantId, deviceCount: devices.length };
+  try {
+    await enqueueDevices(deps, batchId, devices.map((d) => d.rowKey));
+    await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
+    await deps.journal.finish(batchId);
+  } catch (error) {
+    deps.log.warn("batch is durable but not fully enqueued; the sweeper will finish it", { ...fields, reason: (error as Error).message });
+    return { batchId, deviceCount: devices.length, tenantId: request.tenantId, fullyEnqueued: false };
+  }
+  deps.log.info("batch accepted", fields);
+  return { batchId, deviceCount: devices.length, tenantId: request.tenantId, fullyEnqueued: true };
+}
+
+export function enqueueDevices(
+  deps: Pick<IntakeDeps, "queue" | "enqueueConcurrency">,
+  batchId: string,
+  rowKeys: readonly string[],
+): Promise<void> {
+  return forEachLimited(rowKeys, deps.enqueueConcurrency, (rowKey) =>
+    deps.queue.send({ v: 1, kind: "submit", batchId, rowKey, attempt: 1 }),
+  );
+}

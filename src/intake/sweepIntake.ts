@@ -1,0 +1,51 @@
+import type { Logger } from "../logging.js";
+import type { DeviceMessageSender } from "../storage/deviceQueue.js";
+import type { IntakeJournal } from "../storage/intakeJournal.js";
+import type { ImportStore } from "../storage/importStore.js";
+import { enqueueDevices } from "./submitBatch.js";
+
+export interface SweepDeps {
+  store: ImportStore;
+  journal: IntakeJournal;
+  queue: DeviceMessageSender;
+  enqueueConcurrency: number;
+  log: Logger;
+  now?: () => Date;
+  /** Intakes younger than this may still be running; leave them alone. */
+  graceMs: number;
+}
+
+export interface SweepReport {
+  finished: number;
+  reenqueued: number;
+  abandoned: number;
+}
+
+/**
+ * Finishes intakes that died after their batch became durable: every device still `queued`
+ * with no attempt gets a (possibly second) first-attempt message. A duplicate message is
+ * harmless, since a worker acts only on a device that has not moved past that attempt.
+ * Intakes that died before the header was written were never accepted (the caller got an
+ * error), so they are only forgotten.
+ */
+export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
+  const now = deps.now?.() ?? new Date();
+  const cutoff = new Date(now.getTime() - deps.graceMs).toISOString();
+  const report: SweepReport = { finished: 0, reenqueued: 0, abandoned: 0 };
+  for (const pending of await deps.journal.startedBefore(cutoff)) {
+    const batch = await deps.store.readBatch(pending.batchId);
+    if (!batch) {
+      report.abandoned++;
+      deps.log.warn("intake never became durable; forgetting it", { batchId: pending.batchId });
+    } else if (batch.intakeState !== "accepted") {
+      const unstarted = await deps.store.listUnstartedDevices(pending.batchId);
+      await enqueueDevices(deps, pending.batchId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));
+      await deps.store.markAccepted(pending.batchId, now.toISOString());
+      report.reenqueued += unstarted.length;
+      deps.log.info("sweeper finished an interrupted intake", { batchId: pending.batchId, deviceCount: unstarted.length });
+    }
+    await deps.journal.finish(pending.batchId);
+    report.finished++;
+  }
+  return report;
+}

@@ -1,0 +1,66 @@
+import { z } from "zod";
+import { problem, ProblemType } from "../http/problem.js";
+import { json, notFound, problemResponse } from "../http/responses.js";
+import type { AppResponse } from "../http/types.js";
+import type { ImportStore } from "../storage/importStore.js";
+import { DEVICE_STATES } from "../worker/deviceState.js";
+import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
+
+export const DEFAULT_DEVICE_PAGE_SIZE = 100;
+/** Table storage returns at most 1,000 entities a page. */
+export const MAX_DEVICE_PAGE_SIZE = 1000;
+
+export interface StatusDeps {
+  store: ImportStore;
+  retryAfterSeconds: number;
+}
+
+const batchIdSchema = z.uuid();
+
+export async function getBatchStatus(deps: StatusDeps, id: string): Promise<AppResponse> {
+  if (!batchIdSchema.safeParse(id).success) return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
+  const summary = await deps.store.readSummary(id);
+  if (!summary) return notFound(`No import batch has the id '${id}'.`);
+  const view = toBatchView(summary);
+  return json(200, view, view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {});
+}
+
+export const deviceListQuerySchema = z.object({
+  status: z.enum(DEVICE_STATES).optional(),
+  pageSize: z.coerce.number().int().min(1).max(MAX_DEVICE_PAGE_SIZE).default(DEFAULT_DEVICE_PAGE_SIZE),
+  continuationToken: z.string().regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued").max(2048).optional(),
+});
+
+export async function listBatchDevices(deps: StatusDeps, id: string, query: URLSearchParams): Promise<AppResponse> {
+  const parsed = deviceListQuerySchema.safeParse(Object.fromEntries(query));
+  if (!parsed.success) {
+    return problemResponse(
+      problem(ProblemType.invalidQuery, 400, "Invalid query", "The query string has invalid parameters.", {
+        errors: parsed.error.issues.map((issue) => ({ field: String(issue.path[0]), message: issue.message })),
+      }),
+    );
+  }
+  if (!batchIdSchema.safeParse(id).success || !(await deps.store.readBatch(id))) {
+    return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
+  }
+  const { status, pageSize, continuationToken } = parsed.data;
+  let tableToken: string | undefined;
+  if (continuationToken) {
+    tableToken = Buffer.from(continuationToken, "base64url").toString("utf8");
+  }
+  let page;
+  try {
+    page = await deps.store.listDevices(id, { pageSize, ...(status ? { state: status } : {}), ...(tableToken ? { continuationToken: tableToken } : {}) });
+  } catch (error) {
+    if (continuationToken && (error as { statusCode?: number }).statusCode === undefined) {
+      return problemResponse(problem(ProblemType.invalidQuery, 400, "Invalid query", "continuationToken is not a token this service issued."));
+    }
+    throw error;
+  }
+  const next = new URLSearchParams({ ...(status ? { status } : {}), pageSize: String(pageSize) });
+  if (page.continuationToken) next.set("continuationToken", Buffer.from(page.continuationToken, "utf8").toString("base64url"));
+  return json(200, {
+    value: page.devices.map(toDeviceView),
+    ...(page.continuationToken ? { nextLink: `${batchLinks(id).devices}?${next}` } : {}),
+  });
+}

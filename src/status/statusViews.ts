@@ -1,0 +1,90 @@
+import type { DeviceEntity, StateCounts } from "../storage/importEntities.js";
+import type { BatchSummary } from "../storage/importStore.js";
+import { batchStatus, type BatchStatus } from "./batchStatus.js";
+
+export interface BatchView {
+  id: string;
+  status: BatchStatus;
+  tenantId: string;
+  orderIdentifier?: string;
+  groupTag?: string;
+  source: "json" | "csv";
+  deviceCount: number;
+  counts: StateCounts;
+  createdAt: string;
+  acceptedAt?: string;
+  updatedAt: string;
+  completedAt?: string;
+  links: { self: string; devices: string; failures: string };
+}
+
+/** One device as a status reader sees it: never the hash, product key or UPN. */
+export interface DeviceView {
+  index: number;
+  line?: number;
+  serialNumber: string;
+  state: DeviceEntity["state"];
+  attempts: number;
+  groupTag?: string;
+  orderIdentifier?: string;
+  graphId?: string;
+  importStatus?: string;
+  deviceRegistrationId?: string;
+  error?: { code: string; name?: string; message?: string };
+  nextAttemptAt?: string;
+  submittedAt?: string;
+  updatedAt: string;
+}
+
+export function batchLinks(id: string): BatchView["links"] {
+  const self = `/api/imports/${encodeURIComponent(id)}`;
+  return { self, devices: `${self}/devices`, failures: `${self}/devices?status=failed` };
+}
+
+export function toBatchView(summary: BatchSummary): BatchView {
+  const { batch, counts, lastUpdatedAt } = summary;
+  const status = batchStatus(batch.deviceCount, counts);
+  return {
+    id: batch.partitionKey,
+    status,
+    tenantId: batch.tenantId,
+    ...(batch.orderIdentifier ? { orderIdentifier: batch.orderIdentifier } : {}),
+    ...(batch.groupTag ? { groupTag: batch.groupTag } : {}),
+    source: batch.source,
+    deviceCount: batch.deviceCount,
+    counts,
+    createdAt: batch.createdAt,
+    ...(batch.acceptedAt ? { acceptedAt: batch.acceptedAt } : {}),
+    updatedAt: lastUpdatedAt,
+    ...(status === "running" ? {} : { completedAt: lastUpdatedAt }),
+    links: batchLinks(batch.partitionKey),
+  };
+}
+
+export function toDeviceView(device: DeviceEntity): DeviceView {
+  const optional = <K extends keyof DeviceEntity>(key: K) => (device[key] === undefined || device[key] === null ? {} : { [key]: device[key] });
+  return {
+    index: device.index,
+    ...optional("line"),
+    serialNumber: device.serialNumber,
+    state: device.state,
+    attempts: device.attempts,
+    ...optional("groupTag"),
+    ...optional("orderIdentifier"),
+    ...optional("graphId"),
+    ...optional("importStatus"),
+    ...optional("deviceRegistrationId"),
+    ...(device.errorCode
+      ? {
+          error: {
+            code: device.errorCode,
+            ...(device.errorName ? { name: device.errorName } : {}),
+            ...(device.errorMessage ? { message: device.errorMessage } : {}),
+          },
+        }
+      : {}),
+    ...optional("nextAttemptAt"),
+    ...optional("submittedAt"),
+    updatedAt: device.updatedAt,
+  } as DeviceView;
+}

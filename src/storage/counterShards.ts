@@ -1,0 +1,102 @@
+import type { TableClient } from "@azure/data-tables";
+import { counterRowKey, COUNTER_SHARDS, emptyCounts, type CounterEntity, type StateCounts } from "./importEntities.js";
+import type { DeviceState } from "../worker/deviceState.js";
+
+interface CachedShard {
+  etag: string;
+  counts: StateCounts;
+}
+
+export interface ShardLease {
+  readonly shard: number;
+  readonly rowKey: string;
+  readonly etag: string;
+  readonly counts: StateCounts;
+  release(newEtag?: string, newCounts?: StateCounts): void;
+  /** The shard changed under us (another instance wrote it): forget what we knew. */
+  invalidate(): void;
+}
+
+/**
+ * Hands out counter shards of a batch to the transitions running in this process, one
+ * transition per shard at a time, and remembers each shard's ETag and counts after writing it.
+ * A process that keeps writing the same few shards then needs no read before a write; another
+ * instance writing the same shard costs one 412 and one re-read.
+ */
+export class CounterShardPool {
+  private readonly known = new Map<string, CachedShard>();
+  private readonly leased = new Set<string>();
+  private readonly waiters: (() => void)[] = [];
+  private readonly offset = Math.floor(Math.random() * COUNTER_SHARDS);
+
+  constructor(private readonly table: TableClient, private readonly maxCached = 4096) {}
+
+  async lease(batchId: string): Promise<ShardLease> {
+    for (;;) {
+      const shard = this.freeShard(batchId);
+      if (shard !== undefined) return this.open(batchId, shard);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private freeShard(batchId: string): number | undefined {
+    for (let i = 0; i < COUNTER_SHARDS; i++) {
+      const shard = (this.offset + i) % COUNTER_SHARDS;
+      if (!this.leased.has(key(batchId, shard))) return shard;
+    }
+    return undefined;
+  }
+
+  private async open(batchId: string, shard: number): Promise<ShardLease> {
+    const k = key(batchId, shard);
+    this.leased.add(k);
+    try {
+      const cached = this.known.get(k) ?? (await this.read(batchId, shard));
+      const release = (newEtag?: string, newCounts?: StateCounts) => {
+        if (newEtag && newCounts) this.remember(k, { etag: newEtag, counts: newCounts });
+        this.leased.delete(k);
+        this.waiters.shift()?.();
+      };
+      return {
+        shard,
+        rowKey: counterRowKey(shard),
+        etag: cached.etag,
+        counts: cached.counts,
+        release,
+        invalidate: () => this.known.delete(k),
+      };
+    } catch (error) {
+      this.leased.delete(k);
+      this.waiters.shift()?.();
+      throw error;
+    }
+  }
+
+  private async read(batchId: string, shard: number): Promise<CachedShard> {
+    const entity = await this.table.getEntity<CounterEntity>(batchId, counterRowKey(shard));
+    return { etag: entity.etag, counts: countsOf(entity) };
+  }
+
+  private remember(k: string, value: CachedShard): void {
+    if (this.known.size >= this.maxCached) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
+    this.known.delete(k);
+    this.known.set(k, value);
+  }
+}
+
+function key(batchId: string, shard: number): string {
+  return `${batchId}/${shard}`;
+}
+
+export function countsOf(entity: Partial<StateCounts>): StateCounts {
+  const counts = emptyCounts();
+  for (const state of Object.keys(counts) as DeviceState[]) counts[state] = Number(entity[state] ?? 0);
+  return counts;
+}
+
+export function moveCount(counts: StateCounts, from: DeviceState, to: DeviceState): StateCounts {
+  return { ...counts, [from]: counts[from] - 1, [to]: counts[to] + 1 };
+}

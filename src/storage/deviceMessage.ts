@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/**
+ * One queue message = one step of one device. The message names the device and the step;
+ * the device itself (hash, product key, UPN) stays in its table row, so no secret travels
+ * through the queue and a message is a few hundred bytes, far below the 64 KB limit.
+ *
+ * `attempt` numbers the step: the n-th create attempt, or the n-th look at a running import.
+ * A worker acts on a message only if the device row has not moved past that number, which is
+ * what makes redelivered and duplicated messages harmless.
+ */
+export const deviceMessageSchema = z.object({
+  v: z.literal(1),
+  kind: z.enum(["submit", "followUp"]),
+  batchId: z.string().min(1),
+  rowKey: z.string().min(1),
+  attempt: z.number().int().positive(),
+});
+
+export type DeviceMessage = z.infer<typeof deviceMessageSchema>;
+
+/** The Functions queue trigger expects base64 by default (host.json messageEncoding). */
+export function encodeDeviceMessage(message: DeviceMessage): string {
+  return Buffer.from(JSON.stringify(message), "utf8").toString("base64");
+}
+
+export class MalformedMessageError extends Error {
+  constructor(reason: string) {
+    super(`Malformed device message: ${reason}`);
+    this.name = "MalformedMessageError";
+  }
+}
+
+/**
+ * Accepts what either host hands over: the Functions host gives the decoded JSON as an
+ * object (or string), the development host gives the raw base64 text.
+ */
+export function decodeDeviceMessage(payload: unknown): DeviceMessage {
+  let value = payload;
+  if (typeof value === "string") {
+    const text = value.trimStart().startsWith("{") ? value : Buffer.from(value, "base64").toString("utf8");
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new MalformedMessageError("not JSON");
+    }
+  }
+  const parsed = deviceMessageSchema.safeParse(value);
+  if (!parsed.success) throw new MalformedMessageError(parsed.error.issues.map((i) => i.path.join(".") + ": " + i.message).join("; "));
+  return parsed.data;
+}

@@ -1,0 +1,94 @@
+import type { DeviceState } from "../worker/deviceState.js";
+
+/**
+ * The `imports` table. One partition per batch holds everything about it, so a device's state
+ * change and the batch's counters move together in one entity-group transaction:
+ *
+ *   RowKey "batch"          the batch header (BatchEntity)
+ *   RowKey "counter-NN"     COUNTER_SHARDS counter rows; the batch's count per state is their sum
+ *   RowKey "device-NNNNNN"  one row per device (DeviceEntity), NNNNNN its 0-based index in the batch
+ *
+ * Counters are sharded because every device of a batch would otherwise update one row, and
+ * concurrent workers would spend their time losing ETag races on it. A shard holds signed
+ * deltas: any worker may add to any shard, only the sum means anything.
+ */
+export const BATCH_ROW_KEY = "batch";
+export const COUNTER_SHARDS = 16;
+export const COUNTER_ROW_PREFIX = "counter-";
+export const DEVICE_ROW_PREFIX = "device-";
+
+export function counterRowKey(shard: number): string {
+  return `${COUNTER_ROW_PREFIX}${String(shard).padStart(2, "0")}`;
+}
+
+export function deviceRowKey(index: number): string {
+  return `${DEVICE_ROW_PREFIX}${String(index).padStart(6, "0")}`;
+}
+
+export type IntakeState = "enqueueing" | "accepted";
+
+export interface BatchEntity {
+  partitionKey: string;
+  rowKey: typeof BATCH_ROW_KEY;
+  tenantId: string;
+  orderIdentifier?: string;
+  groupTag?: string;
+  deviceCount: number;
+  source: "json" | "csv";
+  intakeState: IntakeState;
+  createdAt: string;
+  acceptedAt?: string;
+}
+
+export type StateCounts = Record<DeviceState, number>;
+
+export interface CounterEntity extends StateCounts {
+  partitionKey: string;
+  rowKey: string;
+  /** Last time this shard moved; the batch's last activity is the latest of its shards. */
+  updatedAt: string;
+}
+
+/** What a device row carries besides its keys. Secrets (hash, product key, UPN) live here and nowhere else. */
+export interface DeviceFields {
+  index: number;
+  /** The CSV line the device came from, when it came from CSV. */
+  line?: number;
+  serialNumber: string;
+  hardwareIdentifier: string;
+  productKey?: string;
+  groupTag?: string;
+  assignedUserPrincipalName?: string;
+  orderIdentifier?: string;
+  importId?: string;
+  tenantId: string;
+
+  state: DeviceState;
+  /** Create attempts made (or begun) so far. */
+  attempts: number;
+  /** Looks taken at the running import so far. */
+  polls: number;
+  /** The queue message that last took hold of this device; lets the same message finish after a crash. */
+  claimedBy?: string;
+  graphId?: string;
+  importStatus?: string;
+  deviceRegistrationId?: string;
+  errorCode?: string;
+  errorName?: string;
+  errorMessage?: string;
+  nextAttemptAt?: string;
+  submittedAt?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeviceEntity extends DeviceFields {
+  partitionKey: string;
+  rowKey: string;
+}
+
+export type StoredDevice = DeviceEntity & { etag: string };
+
+export function emptyCounts(): StateCounts {
+  return { queued: 0, submitting: 0, retrying: 0, submitted: 0, imported: 0, failed: 0 };
+}

@@ -1,0 +1,255 @@
+import { odata, RestError, type TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
+import { assertTransition, type DeviceState } from "../worker/deviceState.js";
+import { CounterShardPool, countsOf, moveCount } from "./counterShards.js";
+import {
+  BATCH_ROW_KEY,
+  COUNTER_ROW_PREFIX,
+  COUNTER_SHARDS,
+  counterRowKey,
+  DEVICE_ROW_PREFIX,
+  emptyCounts,
+  type BatchEntity,
+  type CounterEntity,
+  type DeviceEntity,
+  type DeviceFields,
+  type StateCounts,
+  type StoredDevice,
+} from "./importEntities.js";
+
+/** An entity-group transaction holds at most 100 entities. */
+const TRANSACTION_LIMIT = 100;
+const SHARD_CONFLICT_RETRIES = 8;
+
+/** The device row moved since it was read: someone else acted on it, so this change is void. */
+export class DeviceChangedError extends Error {
+  constructor(readonly batchId: string, readonly rowKey: string) {
+    super(`Device ${batchId}/${rowKey} changed concurrently`);
+    this.name = "DeviceChangedError";
+  }
+}
+
+export interface BatchSummary {
+  batch: BatchEntity;
+  counts: StateCounts;
+  lastUpdatedAt: string;
+}
+
+export interface DevicePage {
+  devices: DeviceEntity[];
+  continuationToken?: string;
+}
+
+/** Columns a status reader may see: never the hash, product key or UPN. */
+const PUBLIC_DEVICE_COLUMNS = [
+  "RowKey",
+  "index",
+  "line",
+  "serialNumber",
+  "groupTag",
+  "orderIdentifier",
+  "state",
+  "attempts",
+  "graphId",
+  "importStatus",
+  "deviceRegistrationId",
+  "errorCode",
+  "errorName",
+  "errorMessage",
+  "nextAttemptAt",
+  "submittedAt",
+  "createdAt",
+  "updatedAt",
+] as const;
+
+export class ImportStore {
+  private readonly shards: CounterShardPool;
+
+  constructor(private readonly table: TableClient) {
+    this.shards = new CounterShardPool(table);
+  }
+
+  /**
+   * Writes the devices and the batch's counters, then the header. Only a batch with a header
+   * exists for readers and the sweeper, so a batch whose rows were half written is invisible.
+   */
+  async writeBatch(batch: BatchEntity, devices: DeviceEntity[], concurrency: number): Promise<void> {
+    const counters: CounterEntity[] = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({
+      partitionKey: batch.partitionKey,
+      rowKey: counterRowKey(shard),
+      ...emptyCounts(),
+      queued: shard === 0 ? devices.length : 0,
+      updatedAt: batch.createdAt,
+    }));
+    const rows: (CounterEntity | DeviceEntity)[] = [...counters, ...devices];
+    const chunks: TransactionAction[][] = [];
+    for (let i = 0; i < rows.length; i += TRANSACTION_LIMIT) {
+      chunks.push(rows.slice(i, i + TRANSACTION_LIMIT).map((row) => ["upsert", withoutUndefined(row), "Replace"]));
+    }
+    await forEachLimited(chunks, concurrency, (actions) => this.table.submitTransaction(actions));
+    await this.table.upsertEntity(withoutUndefined(batch), "Replace");
+  }
+
+  async markAccepted(batchId: string, acceptedAt: string): Promise<void> {
+    await this.table.updateEntity(
+      { partitionKey: batchId, rowKey: BATCH_ROW_KEY, intakeState: "accepted", acceptedAt },
+      "Merge",
+    );
+  }
+
+  async readBatch(batchId: string): Promise<BatchEntity | undefined> {
+    return ifFound(() => this.table.getEntity<BatchEntity>(batchId, BATCH_ROW_KEY));
+  }
+
+  async readDevice(batchId: string, rowKey: string): Promise<StoredDevice | undefined> {
+    return ifFound(() => this.table.getEntity<DeviceEntity>(batchId, rowKey)) as Promise<StoredDevice | undefined>;
+  }
+
+  /**
+   * Moves a device to its next state and the batch's counters with it, in one transaction.
+   * Conditional on the device's ETag: if the device moved since it was read, throws
+   * DeviceChangedError and changes nothing.
+   */
+  async transitionDevice(device: StoredDevice, changes: Partial<DeviceFields> & { state: DeviceState }): Promise<StoredDevice> {
+    assertTransition(device.state, changes.state);
+    const { etag, ...current } = device;
+    const next = withoutUndefined({ ...stripMetadata(current), ...changes });
+
+    if (changes.state === device.state) {
+      const result = await this.guarded(device, () =>
+        this.table.updateEntity(next, "Replace", { etag }),
+      );
+      return { ...next, etag: result.etag ?? "" };
+    }
+
+    for (let tries = 0; ; tries++) {
+      const lease = await this.shards.lease(device.partitionKey);
+      const counts = moveCount(lease.counts, device.state, changes.state);
+      try {
+        const response = await this.table.submitTransaction([
+          ["update", next, "Replace", { etag }],
+          [
+            "update",
+            { partitionKey: device.partitionKey, rowKey: lease.rowKey, ...counts, updatedAt: next.updatedAt },
+            "Replace",
+            { etag: lease.etag },
+          ],
+        ]);
+        lease.release(response.getResponseForEntity(lease.rowKey)?.etag, counts);
+        return { ...next, etag: response.getResponseForEntity(device.rowKey)?.etag ?? "" };
+      } catch (error) {
+        lease.invalidate();
+        lease.release();
+        if (!isPreconditionFailed(error)) throw error;
+        const now = await this.readDevice(device.partitionKey, device.rowKey);
+        if (!now || now.etag !== etag) throw new DeviceChangedError(device.partitionKey, device.rowKey);
+        if (tries >= SHARD_CONFLICT_RETRIES) throw error;
+      }
+    }
+  }
+
+  /** The header and the summed counters: one query of COUNTER_SHARDS + 1 rows, whatever the batch's size. */
+  async readSummary(batchId: string): Promise<BatchSummary | undefined> {
+    const rows = this.table.listEntities<Record<string, unknown>>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${batchId} and RowKey ge ${BATCH_ROW_KEY} and RowKey lt ${COUNTER_ROW_PREFIX + "~"}`,
+      },
+    });
+    let batch: BatchEntity | undefined;
+    const counts = emptyCounts();
+    let lastUpdatedAt = "";
+    for await (const row of rows) {
+      if (row.rowKey === BATCH_ROW_KEY) {
+        batch = row as unknown as BatchEntity;
+        continue;
+      }
+      const shard = countsOf(row as Partial<StateCounts>);
+      for (const state of Object.keys(counts) as DeviceState[]) counts[state] += shard[state];
+      const updatedAt = String(row.updatedAt ?? "");
+      if (updatedAt > lastUpdatedAt) lastUpdatedAt = updatedAt;
+    }
+    if (!batch) return undefined;
+    return { batch, counts, lastUpdatedAt: lastUpdatedAt || batch.createdAt };
+  }
+
+  async listDevices(
+    batchId: string,
+    options: { state?: DeviceState; pageSize: number; continuationToken?: string },
+  ): Promise<DevicePage> {
+    const stateFilter = options.state ? odata` and state eq ${options.state}` : "";
+    const pages = this.table
+      .listEntities<DeviceEntity>({
+        queryOptions: {
+          filter:
+            odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"}` +
+            stateFilter,
+          select: [...PUBLIC_DEVICE_COLUMNS],
+        },
+      })
+      .byPage({ maxPageSize: options.pageSize, ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}) });
+    const { value: page } = await pages.next();
+    if (!page) return { devices: [] };
+    const devices = [...page].map((row) => stripMetadata(row) as DeviceEntity);
+    return { devices, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
+  /** Devices that never got past `queued` with no attempt made: what a lost intake left behind. */
+  async listUnstartedDevices(batchId: string): Promise<StoredDevice[]> {
+    const found: StoredDevice[] = [];
+    const rows = this.table.listEntities<DeviceEntity>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"} and state eq ${"queued"}`,
+        select: ["PartitionKey", "RowKey", "state", "attempts"],
+      },
+    });
+    for await (const row of rows) found.push(row as StoredDevice);
+    return found;
+  }
+
+  private async guarded<T>(device: StoredDevice, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isPreconditionFailed(error)) throw new DeviceChangedError(device.partitionKey, device.rowKey);
+      throw error;
+    }
+  }
+}
+
+export function isPreconditionFailed(error: unknown): boolean {
+  return error instanceof RestError ? error.statusCode === 412 : (error as { statusCode?: number })?.statusCode === 412;
+}
+
+export function isNotFound(error: unknown): boolean {
+  return (error as { statusCode?: number })?.statusCode === 404;
+}
+
+async function ifFound<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The SDK adds odata metadata and a timestamp to what it reads; keep only our own columns. */
+function stripMetadata<T extends object>(row: T): T {
+  const { odata: _odata, timestamp: _timestamp, etag: _etag, ...rest } = row as T & Record<string, unknown>;
+  return rest as T;
+}
+
+/** Tables store no undefined; an absent property is simply not written. */
+function withoutUndefined<T extends object>(row: T): T & TableEntity<Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined)) as T & TableEntity<Record<string, unknown>>;
+}
+
+export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
+  });
+  await Promise.all(runners);
+}

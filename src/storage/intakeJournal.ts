@@ -1,0 +1,38 @@
+import { odata, type TableClient } from "@azure/data-tables";
+
+const PENDING_PARTITION = "pending";
+
+export interface PendingIntake {
+  batchId: string;
+  startedAt: string;
+}
+
+/**
+ * Batches whose intake began but has not confirmed that every device reached the queue.
+ * Written before anything else of a batch and removed last, so a batch can never be
+ * half-accepted without the sweeper knowing of it.
+ */
+export class IntakeJournal {
+  constructor(private readonly table: TableClient) {}
+
+  async begin(batchId: string, startedAt: string): Promise<void> {
+    await this.table.upsertEntity({ partitionKey: PENDING_PARTITION, rowKey: batchId, startedAt }, "Replace");
+  }
+
+  async finish(batchId: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(PENDING_PARTITION, batchId);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+    }
+  }
+
+  async startedBefore(cutoff: string): Promise<PendingIntake[]> {
+    const found: PendingIntake[] = [];
+    const rows = this.table.listEntities<{ startedAt: string }>({
+      queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION} and startedAt lt ${cutoff}` },
+    });
+    for await (const row of rows) found.push({ batchId: row.rowKey!, startedAt: row.startedAt });
+    return found;
+  }
+}

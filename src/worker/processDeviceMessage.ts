@@ -1,0 +1,269 @@
+import type { FollowUpPolicy, RetryPolicy } from "../config/config.js";
+import type { GraphClient } from "../graph/graphClient.js";
+import { explainImportError, importErrorName } from "../graph/importErrors.js";
+import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "../graph/importedDevice.js";
+import type { Logger } from "../logging.js";
+import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageSender } from "../storage/deviceQueue.js";
+import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
+import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
+import { followUpDelayMs, retryDelayMs } from "./backoff.js";
+import { classifyFailure } from "./classifyGraphResult.js";
+import { judgeMessage } from "./messageGuard.js";
+
+export interface WorkerDeps {
+  store: ImportStore;
+  queue: DeviceMessageSender;
+  graph: GraphClient;
+  retry: RetryPolicy;
+  followUp: FollowUpPolicy;
+  log: Logger;
+  now?: () => Date;
+  random?: () => number;
+}
+
+/** The queue message's identity as the host delivered it. */
+export interface Delivery {
+  id: string;
+  dequeueCount: number;
+}
+
+export type StepOutcome =
+  | "missing"
+  | "stale"
+  | "submitted"
+  | "retry-scheduled"
+  | "follow-up-scheduled"
+  | "imported"
+  | "failed";
+
+/**
+ * One step of one device: a create attempt or a look at a running import. Never waits for a
+ * retry in-process: a later attempt is a new message made visible later. Throws only when
+ * storage itself fails, so the host redelivers the message.
+ */
+export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+  const device = await deps.store.readDevice(message.batchId, message.rowKey);
+  if (!device) {
+    deps.log.warn("device row not found; dropping message", { batchId: message.batchId, rowKey: message.rowKey });
+    return "missing";
+  }
+  const verdict = judgeMessage(device, message, delivery.id);
+  if (verdict === "stale") return "stale";
+  try {
+    return message.kind === "submit"
+      ? await submitStep(deps, device, message, delivery, verdict === "resume")
+      : await followUpStep(deps, device, message, delivery, verdict === "resume");
+  } catch (error) {
+    if (error instanceof DeviceChangedError) return "stale";
+    throw error;
+  }
+}
+
+async function submitStep(
+  deps: WorkerDeps,
+  device: StoredDevice,
+  message: DeviceMessage,
+  delivery: Delivery,
+  resuming: boolean,
+): Promise<StepOutcome> {
+  const now = clock(deps);
+  // A crash after the row was written but before the next message was sent: send it now.
+  if (resuming && device.state === "retrying") {
+    const due = device.nextAttemptAt ? Date.parse(device.nextAttemptAt) - now.getTime() : 0;
+    await deps.queue.send(nextSubmit(message), Math.max(0, due));
+    return "retry-scheduled";
+  }
+  if (resuming && device.state === "submitted") {
+    await deps.queue.send(firstFollowUp(message), deps.followUp.firstDelayMs);
+    return "follow-up-scheduled";
+  }
+
+  // Take the device before calling Graph, so a duplicate copy of this message cannot create it twice.
+  const claimed =
+    device.state === "submitting" && device.claimedBy === delivery.id
+      ? device
+      : await deps.store.transitionDevice(device, {
+          state: "submitting",
+          attempts: message.attempt,
+          claimedBy: delivery.id,
+          updatedAt: now.toISOString(),
+        });
+
+  const result = await deps.graph.createImportedDevice(claimed.tenantId, createBody(claimed));
+  const at = clock(deps).toISOString();
+  const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt };
+
+  if (result.kind === "ok") {
+    const settled = await settleFromGraph(deps, claimed, result.body, at);
+    if (settled) return settled;
+    await deps.store.transitionDevice(claimed, {
+      state: "submitted",
+      graphId: result.body.id,
+      importStatus: result.body.state?.deviceImportStatus ?? "unknown",
+      submittedAt: at,
+      polls: 0,
+      ...clearedError,
+      updatedAt: at,
+    });
+    await deps.queue.send(firstFollowUp(message), deps.followUp.firstDelayMs);
+    deps.log.info("device submitted", { ...fields, status: result.status });
+    return "submitted";
+  }
+
+  const failure = classifyFailure(result);
+  const status = result.kind === "http-error" ? result.status : undefined;
+  if (failure.kind === "permanent") {
+    await fail(deps, claimed, failure.errorCode, failure.errorMessage, at);
+    deps.log.warn("Graph rejected device", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode });
+    return "failed";
+  }
+  if (message.attempt >= deps.retry.maxAttempts) {
+    await fail(
+      deps,
+      claimed,
+      "RetriesExhausted",
+      `retries exhausted after ${message.attempt} attempts; last error: ${failure.errorCode}: ${failure.errorMessage}`,
+      at,
+    );
+    deps.log.warn("retries exhausted", { ...fields, errorCode: failure.errorCode });
+    return "failed";
+  }
+  const delayMs = retryDelayMs(message.attempt, deps.retry, failure.retryAfterMs, deps.random);
+  await deps.store.transitionDevice(claimed, {
+    state: "retrying",
+    nextAttemptAt: new Date(Date.parse(at) + delayMs).toISOString(),
+    errorCode: failure.errorCode,
+    errorMessage: failure.errorMessage,
+    updatedAt: at,
+  });
+  await deps.queue.send(nextSubmit(message), delayMs);
+  deps.log.info("retry scheduled", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode, delayMs });
+  return "retry-scheduled";
+}
+
+async function followUpStep(
+  deps: WorkerDeps,
+  device: StoredDevice,
+  message: DeviceMessage,
+  delivery: Delivery,
+  resuming: boolean,
+): Promise<StepOutcome> {
+  if (resuming) {
+    await deps.queue.send(nextFollowUp(message), followUpDelayMs(message.attempt + 1, deps.followUp));
+    return "follow-up-scheduled";
+  }
+  const result = await deps.graph.getImportedDevice(device.tenantId, device.graphId ?? "");
+  const at = clock(deps).toISOString();
+  const looked = { polls: message.attempt, claimedBy: delivery.id };
+
+  if (result.kind === "ok") {
+    const settled = await settleFromGraph(deps, { ...device, ...looked }, result.body, at);
+    if (settled) return settled;
+  } else if (result.kind === "http-error" && result.status === 404) {
+    await fail(deps, device, "ImportRecordMissing", "The imported record was deleted from Graph before its import finished.", at, looked);
+    return "failed";
+  }
+
+  const submittedAt = device.submittedAt ? Date.parse(device.submittedAt) : Date.parse(at);
+  if (Date.parse(at) - submittedAt >= deps.followUp.settleTimeoutMs) {
+    await fail(
+      deps,
+      device,
+      "ImportTimedOut",
+      `import timed out: Intune had not finished the import ${Math.round(deps.followUp.settleTimeoutMs / 60_000)} minutes after it was submitted`,
+      at,
+      looked,
+    );
+    return "failed";
+  }
+
+  const lookFailed = result.kind === "ok" ? undefined : classifyFailure(result);
+  await deps.store.transitionDevice(device, {
+    state: "submitted",
+    ...looked,
+    ...(result.kind === "ok" ? { importStatus: result.body.state?.deviceImportStatus ?? "unknown" } : {}),
+    updatedAt: at,
+  });
+  const retryAfterMs = lookFailed?.kind === "transient" ? lookFailed.retryAfterMs : undefined;
+  await deps.queue.send(nextFollowUp(message), followUpDelayMs(message.attempt + 1, deps.followUp, retryAfterMs));
+  return "follow-up-scheduled";
+}
+
+/** Records a final import state if Graph reports one; undefined while the import still runs. */
+async function settleFromGraph(
+  deps: WorkerDeps,
+  device: StoredDevice,
+  imported: ImportedDeviceIdentity,
+  at: string,
+): Promise<StepOutcome | undefined> {
+  const state = imported.state;
+  const base = { graphId: imported.id, importStatus: state?.deviceImportStatus, submittedAt: device.submittedAt ?? at, updatedAt: at };
+  if (state?.deviceImportStatus === "complete") {
+    await deps.store.transitionDevice(device, {
+      ...base,
+      state: "imported",
+      ...clearedError,
+      ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId } : {}),
+    });
+    return "imported";
+  }
+  if (state?.deviceImportStatus === "error") {
+    const errorName = importErrorName(state.deviceErrorCode, state.deviceErrorName);
+    await deps.store.transitionDevice(device, {
+      ...base,
+      state: "failed",
+      errorCode: state.deviceErrorCode ? String(state.deviceErrorCode) : (errorName ?? "ImportError"),
+      errorName,
+      errorMessage: explainImportError(state.deviceErrorCode, state.deviceErrorName),
+    });
+    deps.log.warn("import ended in error", {
+      batchId: device.partitionKey,
+      rowKey: device.rowKey,
+      tenantId: device.tenantId,
+      errorCode: String(state.deviceErrorCode ?? errorName),
+    });
+    return "failed";
+  }
+  return undefined;
+}
+
+async function fail(
+  deps: WorkerDeps,
+  device: StoredDevice,
+  errorCode: string,
+  errorMessage: string,
+  at: string,
+  extra: Partial<DeviceFields> = {},
+): Promise<void> {
+  await deps.store.transitionDevice(device, { ...extra, state: "failed", errorCode, errorName: undefined, errorMessage, nextAttemptAt: undefined, updatedAt: at });
+}
+
+const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined } as const;
+
+function createBody(device: DeviceFields): ImportedDeviceCreate {
+  return {
+    serialNumber: device.serialNumber,
+    hardwareIdentifier: device.hardwareIdentifier,
+    ...(device.productKey ? { productKey: device.productKey } : {}),
+    ...(device.groupTag ? { groupTag: device.groupTag } : {}),
+    ...(device.assignedUserPrincipalName ? { assignedUserPrincipalName: device.assignedUserPrincipalName } : {}),
+    ...(device.importId ? { importId: device.importId } : {}),
+  };
+}
+
+function nextSubmit(message: DeviceMessage): DeviceMessage {
+  return { ...message, kind: "submit", attempt: message.attempt + 1 };
+}
+
+function firstFollowUp(message: DeviceMessage): DeviceMessage {
+  return { ...message, kind: "followUp", attempt: 1 };
+}
+
+function nextFollowUp(message: DeviceMessage): DeviceMessage {
+  return { ...message, kind: "followUp", attempt: message.attempt + 1 };
+}
+
+function clock(deps: WorkerDeps): Date {
+  return deps.now ? deps.now() : new Date();
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/config.js";
+import { SettingsError } from "../../src/config/settings.js";
+
+const storage = { AzureWebJobsStorage: "UseDevelopmentStorage=true" };
+
+describe("loadConfig", () => {
+  it("fills every default from an environment that only names storage", () => {
+    const config = loadConfig(storage);
+    expect(config.storage).toEqual({ kind: "connectionString", connectionString: "UseDevelopmentStorage=true" });
+    expect(config.graph).toMatchObject({ baseUrl: "https://graph.microsoft.com", apiVersion: "v1.0", credential: { kind: "managed-identity" } });
+    expect(config.intake.maxDevices).toBe(10_000);
+    expect(config.retry.maxAttempts).toBeGreaterThan(1);
+  });
+
+  it("fails fast naming a missing storage setting", () => {
+    expect(() => loadConfig({})).toThrow(SettingsError);
+    expect(() => loadConfig({})).toThrow(/AzureWebJobsStorage/);
+  });
+
+  it("names the bad setting and says what is wrong with it", () => {
+    try {
+      loadConfig({ ...storage, IMPORT_MAX_DEVICES: "lots", GRAPH_API_VERSION: "v2" });
+      expect.unreachable();
+    } catch (error) {
+      const settings = (error as SettingsError).problems.map((p) => p.setting).sort();
+      expect(settings).toEqual(["GRAPH_API_VERSION", "IMPORT_MAX_DEVICES"]);
+    }
+  });
+
+  it("requires the secret's companions for a client-secret credential", () => {
+    expect(() => loadConfig({ ...storage, GRAPH_CREDENTIAL: "client-secret", AZURE_CLIENT_ID: "app" })).toThrow(/AZURE_TENANT_ID.*AZURE_CLIENT_SECRET|AZURE_CLIENT_SECRET.*AZURE_TENANT_ID/s);
+  });
+
+  it("accepts identity-based storage in place of a connection string", () => {
+    const config = loadConfig({
+      AzureWebJobsStorage__queueServiceUri: "https://acct.queue.core.windows.net",
+      AzureWebJobsStorage__tableServiceUri: "https://acct.table.core.windows.net",
+      AzureWebJobsStorage__clientId: "abc",
+    });
+    expect(config.storage).toEqual({
+      kind: "identity",
+      queueServiceUri: "https://acct.queue.core.windows.net",
+      tableServiceUri: "https://acct.table.core.windows.net",
+      clientId: "abc",
+    });
+  });
+
+  it("treats an empty setting as unset", () => {
+    expect(loadConfig({ ...storage, GRAPH_BASE_URL: "" }).graph.baseUrl).toBe("https://graph.microsoft.com");
+  });
+});
