@@ -40,7 +40,8 @@ export interface OperationRequest {
 const ENTITY_SET_PATH = "deviceManagement/importedWindowsAutopilotDeviceIdentities";
 // Query options the simulator implements; any other $-option is refused rather than ignored,
 // so a client never believes a filter or sort was applied.
-const SUPPORTED_QUERY_OPTIONS = new Set(["$top", "$skiptoken"]);
+const COLLECTION_QUERY_OPTIONS: ReadonlySet<string> = new Set(["$top", "$skiptoken"]);
+const ENTITY_QUERY_OPTIONS: ReadonlySet<string> = new Set();
 
 /** The operations of the importedWindowsAutopilotDeviceIdentities API, after auth and throttling. */
 export class ImportedDeviceService {
@@ -74,6 +75,8 @@ export class ImportedDeviceService {
   }
 
   get(req: OperationRequest & { route: { kind: "item" } }): Reply {
+    const unsupported = unsupportedQueryOption(req, ENTITY_QUERY_OPTIONS);
+    if (unsupported) return unsupported;
     const stored = this.store.get(req.principal.tenantId, req.route.id);
     if (!stored) return notFound(req, req.route.id);
     return { kind: "respond", status: 200, body: this.entity(req.route.version, stored.record) };
@@ -85,11 +88,8 @@ export class ImportedDeviceService {
   }
 
   list(req: OperationRequest): Reply {
-    for (const key of req.query.keys()) {
-      if (key.startsWith("$") && !SUPPORTED_QUERY_OPTIONS.has(key.toLowerCase())) {
-        return req.error(400, "BadRequest", `Query option '${key}' is not supported on this collection by the simulator.`);
-      }
-    }
+    const unsupported = unsupportedQueryOption(req, COLLECTION_QUERY_OPTIONS);
+    if (unsupported) return unsupported;
     const cursor = this.cursor(req);
     if (!cursor.ok) return cursor.reply;
 
@@ -136,8 +136,8 @@ export class ImportedDeviceService {
   }
 
   private cursor(req: OperationRequest): { ok: true; value: PageCursor } | { ok: false; reply: Reply } {
-    const skipToken = req.query.get("$skiptoken");
-    const rawTop = req.query.get("$top");
+    const skipToken = queryOption(req.query, "$skiptoken");
+    const rawTop = queryOption(req.query, "$top");
     let top = this.timing.pageSize;
     if (rawTop !== null) {
       const parsed = parseTop(rawTop);
@@ -169,6 +169,21 @@ function jsonBody(req: OperationRequest): { ok: true; value: unknown } | { ok: f
   }
   if (body.kind === "invalid") return { ok: false, reply: req.error(400, "BadRequest", body.message) };
   return { ok: true, value: body.value };
+}
+
+function unsupportedQueryOption(req: OperationRequest, supported: ReadonlySet<string>): Reply | undefined {
+  for (const key of req.query.keys()) {
+    if (key.startsWith("$") && !supported.has(key.toLowerCase())) {
+      return req.error(400, "BadRequest", `Query option '${key}' is not supported here by the simulator.`);
+    }
+  }
+  return undefined;
+}
+
+/** Graph matches system query option names case-insensitively. */
+function queryOption(query: URLSearchParams, name: string): string | null {
+  for (const [key, value] of query) if (key.toLowerCase() === name) return value;
+  return null;
 }
 
 function notFound(req: OperationRequest, id: string): Reply {

@@ -110,11 +110,15 @@ class RunningSimulator implements GraphSimulator {
     await closed;
   }
 
+  // Settling is lazy, so imports already due must settle against the registry as it was,
+  // before an ops call changes what they would be decided on.
   registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string }): void {
+    this.store.settleDue(this.options.now());
     this.store.registerDevice(tenantId, device);
   }
 
   rejectHash(hardwareIdentifier: string, code?: number): void {
+    this.store.settleDue(this.options.now());
     this.store.rejectHash(hardwareIdentifier, code);
   }
 

@@ -95,7 +95,8 @@ export class TenantAppThrottle {
     // Measured after recording: the rejected attempt itself delays the release.
     const appWait = app.waitMs(now, n);
     const tenantWait = tenant.waitMs(now, n);
-    const scope = appWait >= tenantWait ? "app" : "tenant";
+    // The scope names the budget that refused; if both did, the one that holds out longer.
+    const scope = !appOk && (tenantOk || appWait >= tenantWait) ? "app" : "tenant";
     return { admitted: false, scope, retryAfterSeconds: retryAfterSeconds(Math.max(appWait, tenantWait)) };
   }
 

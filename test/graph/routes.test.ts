@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { allowedMethods, resolveRoute } from "../../src/graph/simulator/routes.js";
+
+describe("resolveRoute", () => {
+  it.each([
+    ["/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities", { kind: "collection", version: "v1.0" }],
+    ["/beta/devicemanagement/IMPORTEDWINDOWSAUTOPILOTDEVICEIDENTITIES/", { kind: "collection", version: "beta" }],
+    ["/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities/abc", { kind: "item", version: "v1.0", id: "abc" }],
+    ["/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities('a%20b')", { kind: "item", version: "v1.0", id: "a b" }],
+    ["/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities/import", { kind: "importAction", version: "v1.0" }],
+    ["/beta/deviceManagement/importedWindowsAutopilotDeviceIdentities/microsoft.graph.import", { kind: "importAction", version: "beta" }],
+    ["/v1.0/deviceManagement/windowsAutopilotSettings/sync", { kind: "sync", version: "v1.0" }],
+  ])("%s", (path, route) => {
+    expect(resolveRoute(path)).toEqual(route);
+  });
+
+  it.each([
+    ["/v2.0/deviceManagement/importedWindowsAutopilotDeviceIdentities", 404],
+    ["/", 404],
+    ["/v1.0/deviceManagement", 400],
+    ["/v1.0/users", 400],
+    ["/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities/a/b", 400],
+    ["/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities/%E0%A4%A", 400],
+    ["/v1.0/deviceManagement/windowsAutopilotSettings", 400],
+  ])("does not serve %s (%i)", (path, status) => {
+    expect(resolveRoute(path)).toMatchObject({ kind: "unknown", status });
+  });
+
+  it("lists the methods each route answers", () => {
+    expect(allowedMethods({ kind: "collection", version: "v1.0" })).toEqual(["GET", "POST"]);
+    expect(allowedMethods({ kind: "item", version: "v1.0", id: "x" })).toEqual(["GET", "DELETE"]);
+    expect(allowedMethods({ kind: "sync", version: "v1.0" })).toEqual(["POST"]);
+  });
+});

@@ -1,0 +1,96 @@
+import { SimulatorCredential } from "../../src/graph/devCredential.js";
+import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
+
+/** A clock the test moves by hand, so time-dependent behaviour needs no sleeping. */
+export class ManualClock {
+  constructor(public t = Date.UTC(2025, 0, 1)) {}
+  readonly now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export const TENANT_A = "11111111-1111-1111-1111-111111111111";
+export const TENANT_B = "22222222-2222-2222-2222-222222222222";
+export const APP_1 = "aaaaaaaa-0000-0000-0000-000000000001";
+export const APP_2 = "aaaaaaaa-0000-0000-0000-000000000002";
+
+export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
+export const COLLECTION = "/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities";
+
+export async function tokenFor(tenantId: string, appId: string, signingKey?: string): Promise<string> {
+  const credential = new SimulatorCredential({ tenantId, appId, ...(signingKey ? { signingKey } : {}) });
+  return (await credential.getToken(GRAPH_SCOPE)).token;
+}
+
+/** A minimal Graph client for one (tenant, app), speaking plain fetch to the simulator. */
+export class GraphCaller {
+  private constructor(readonly sim: GraphSimulator, readonly token: string) {}
+
+  static async as(sim: GraphSimulator, tenantId: string, appId = APP_1): Promise<GraphCaller> {
+    return new GraphCaller(sim, await tokenFor(tenantId, appId));
+  }
+
+  request(method: string, pathOrUrl: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    const url = pathOrUrl.startsWith("http") ? pathOrUrl : `${this.sim.url}${pathOrUrl}`;
+    return fetch(url, {
+      method,
+      headers: {
+        Authorization: `Bearer ${this.token}`,
+        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  }
+
+  create(device: Record<string, unknown>): Promise<Response> {
+    return this.request("POST", COLLECTION, device);
+  }
+
+  async createOk(device: Record<string, unknown>): Promise<DeviceJson> {
+    const res = await this.create(device);
+    if (res.status !== 201) throw new Error(`expected 201, got ${res.status}: ${await res.text()}`);
+    return (await res.json()) as DeviceJson;
+  }
+
+  async getOk(id: string): Promise<DeviceJson> {
+    const res = await this.request("GET", `${COLLECTION}/${id}`);
+    if (res.status !== 200) throw new Error(`expected 200, got ${res.status}: ${await res.text()}`);
+    return (await res.json()) as DeviceJson;
+  }
+}
+
+export interface DeviceJson {
+  id: string;
+  serialNumber: string | null;
+  hardwareIdentifier: string | null;
+  importId: string | null;
+  state: { deviceImportStatus: string; deviceRegistrationId: string; deviceErrorCode: number; deviceErrorName: string };
+  [key: string]: unknown;
+}
+
+export interface GraphErrorJson {
+  error: { code: string; message: string; innerError: { date: string; "request-id": string; "client-request-id": string } };
+}
+
+let deviceCounter = 0;
+
+/** A distinct device each call: serial and a base64 hash derived from it. */
+export function device(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  deviceCounter++;
+  const serial = `SN-${process.pid}-${deviceCounter}`;
+  return {
+    "@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+    serialNumber: serial,
+    hardwareIdentifier: Buffer.from(`hash-of-${serial}`).toString("base64"),
+    groupTag: "Lab",
+    importId: `import-${deviceCounter}`,
+    ...overrides,
+  };
+}
+
+/** Starts a simulator for the test file and stops it after; options may depend on a fresh clock. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<GraphSimulator> {
+  return startGraphSimulator({ settleDelayMs: 2_000, ...options });
+}

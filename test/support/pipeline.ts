@@ -1,0 +1,121 @@
+import { createServices, type Services } from "../../src/app/services.js";
+import type { FunctionDefinition } from "../../src/app/functionDefinitions.js";
+import { loadConfig } from "../../src/config/config.js";
+import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { startDevHost, type DevHost } from "../../src/host/devHost.js";
+import type { LogFields, Logger } from "../../src/logging.js";
+
+export const TENANT_A = "aaaaaaaa-0000-4000-8000-000000000001";
+export const TENANT_B = "bbbbbbbb-0000-4000-8000-000000000002";
+
+export interface CapturedLog {
+  level: string;
+  message: string;
+  fields?: LogFields;
+}
+
+export interface Pipeline {
+  /** The API root, e.g. http://127.0.0.1:1234/api */
+  api: string;
+  services: Services;
+  simulator: GraphSimulator;
+  azurite: RunningAzurite;
+  host: DevHost;
+  logs: CapturedLog[];
+  stop(): Promise<void>;
+}
+
+export interface PipelineOptions {
+  simulator?: SimulatorOptions;
+  env?: Record<string, string>;
+  definitions?: readonly FunctionDefinition[];
+  /** Reuse a running Azurite (and leave it running) instead of starting one. */
+  azurite?: RunningAzurite;
+}
+
+/**
+ * The real pipeline on this machine: Azurite, the Graph simulator and the development host.
+ * Retry and follow-up delays are shortened to the queue's one-second granularity so a test
+ * sees many attempts in a few seconds.
+ */
+export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
+  const azurite = options.azurite ?? (await startAzurite());
+  const simulator = await startGraphSimulator({ settleDelayMs: 200, ...options.simulator });
+  const logs: CapturedLog[] = [];
+  const capture = (level: string) => (message: string, fields?: LogFields) => void logs.push({ level, message, ...(fields ? { fields } : {}) });
+  const log: Logger = { info: capture("info"), warn: capture("warn"), error: capture("error") };
+  const config = loadConfig({
+    AzureWebJobsStorage: azurite.connectionString,
+    GRAPH_BASE_URL: simulator.url,
+    GRAPH_CREDENTIAL: "simulator",
+    DEFAULT_TENANT_ID: TENANT_A,
+    RETRY_BASE_DELAY_MS: "1000",
+    RETRY_MAX_DELAY_MS: "2000",
+    FOLLOW_UP_FIRST_DELAY_MS: "1000",
+    FOLLOW_UP_MAX_DELAY_MS: "2000",
+    STATUS_RETRY_AFTER_SECONDS: "1",
+    ...options.env,
+  });
+  const services = await createServices(config, log);
+  const host = await startDevHost({ services, timers: false, ...(options.definitions ? { definitions: options.definitions } : {}) });
+  return {
+    api: `${host.url}/${host.hostSettings.routePrefix}`,
+    services,
+    simulator,
+    azurite,
+    host,
+    logs,
+    async stop() {
+      await host.stop();
+      await simulator.stop();
+      if (!options.azurite) await azurite.stop();
+    },
+  };
+}
+
+export interface BatchStatusBody {
+  id: string;
+  status: string;
+  deviceCount: number;
+  counts: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/**
+ * Polls the status endpoint, as a partner would, until the batch is no longer running.
+ * The deadline is a failure, not a pass: a batch that never finishes fails the test.
+ */
+export async function waitForBatch(api: string, id: string, deadlineMs = 60_000): Promise<BatchStatusBody> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const body = (await (await fetch(`${api}/imports/${id}`)).json()) as BatchStatusBody;
+    if (body.status !== "running") return body;
+    if (Date.now() > deadline) throw new Error(`batch ${id} still running after ${deadlineMs} ms: ${JSON.stringify(body.counts)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export interface DeviceStatusBody {
+  index: number;
+  serialNumber: string;
+  state: string;
+  attempts: number;
+  error?: { code: string; name?: string; message?: string };
+  [key: string]: unknown;
+}
+
+/** Every device of a batch, following nextLink page by page. */
+export async function allDevices(api: string, id: string, query = ""): Promise<DeviceStatusBody[]> {
+  const devices: DeviceStatusBody[] = [];
+  const origin = new URL(api).origin;
+  let next: string | undefined = `${api}/imports/${id}/devices?pageSize=1000${query ? `&${query}` : ""}`;
+  while (next) {
+    const response = await fetch(next);
+    if (response.status !== 200) throw new Error(`device list answered ${response.status}: ${await response.text()}`);
+    const page = (await response.json()) as { value: DeviceStatusBody[]; nextLink?: string };
+    devices.push(...page.value);
+    next = page.nextLink ? `${origin}${page.nextLink}` : undefined;
+  }
+  return devices;
+}

@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createServices, type Services } from "../../src/app/services.js";
+import { loadConfig } from "../../src/config/config.js";
+import { startGraphSimulator, type GraphSimulator } from "../../src/graph/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { submitBatch } from "../../src/intake/submitBatch.js";
+import { silentLogger } from "../../src/logging.js";
+import { decodeDeviceMessage, type DeviceMessage } from "../../src/storage/deviceMessage.js";
+import { processDeviceMessage, type StepOutcome, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
+import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
+import { makeHash } from "../support/devices.js";
+
+/**
+ * The worker against real Azurite and the simulator, driven one message at a time so each
+ * delivery pattern (redelivery, duplicate copies, crash mid-step) is exact, not left to timing.
+ */
+const TENANT = "aaaaaaaa-0000-4000-8000-00000000000a";
+let azurite: RunningAzurite;
+let simulator: GraphSimulator;
+let services: Services;
+let deps: WorkerDeps;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  simulator = await startGraphSimulator({ settleDelayMs: 0 });
+  services = await createServices(
+    loadConfig({
+      AzureWebJobsStorage: azurite.connectionString,
+      GRAPH_BASE_URL: simulator.url,
+      GRAPH_CREDENTIAL: "simulator",
+      RETRY_MAX_ATTEMPTS: "3",
+    }),
+    silentLogger,
+  );
+  deps = { ...services, retry: services.config.retry, followUp: services.config.followUp, random: () => 0 };
+});
+
+afterAll(async () => {
+  await simulator?.stop();
+  await azurite?.stop();
+});
+
+beforeEach(async () => {
+  simulator.clearFaults();
+  await services.storage.deviceQueue.clearMessages();
+});
+
+let serial = 0;
+async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
+  const serialNumber = `SN-${++serial}-${Date.now()}`;
+  const accepted = await submitBatch(
+    { ...services, enqueueConcurrency: 4 },
+    { tenantId: TENANT, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
+    "json",
+  );
+  return { batchId: accepted.batchId, serialNumber };
+}
+
+/** Takes the next message off the queue, as a host would, ignoring its delay. */
+async function nextMessage(): Promise<{ message: DeviceMessage; id: string }> {
+  const peeked = await services.storage.deviceQueue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 1 });
+  let item = peeked.receivedMessageItems[0];
+  if (!item) {
+    // A delayed message is invisible; for a unit of work the delay is not the point, so fetch it anyway.
+    for (let i = 0; i < 100 && !item; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      item = (await services.storage.deviceQueue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 1 })).receivedMessageItems[0];
+    }
+  }
+  if (!item) throw new Error("no message arrived");
+  await services.storage.deviceQueue.deleteMessage(item.messageId, item.popReceipt);
+  return { message: decodeDeviceMessage(item.messageText), id: item.messageId };
+}
+
+const createsOf = (serialNumber: string) => simulator.creates.filter((c) => c.serialNumber === serialNumber).length;
+
+async function run(message: DeviceMessage, id: string): Promise<StepOutcome> {
+  return processDeviceMessage(deps, message, { id, dequeueCount: 1 });
+}
+
+describe("worker", () => {
+  it("creates the device, then follows it until Graph reports the import complete", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = await nextMessage();
+    expect(await run(first.message, first.id)).toBe("submitted");
+    const followUp = await nextMessage();
+    expect(followUp.message).toMatchObject({ kind: "followUp", attempt: 1 });
+    expect(await run(followUp.message, followUp.id)).toBe("imported");
+
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device).toMatchObject({ state: "imported", attempts: 1, importStatus: "complete" });
+    expect(device?.deviceRegistrationId).toBeTruthy();
+    const summary = await services.store.readSummary(batchId);
+    expect(summary?.counts).toMatchObject({ queued: 0, submitting: 0, submitted: 0, imported: 1, failed: 0 });
+    expect(createsOf(serialNumber)).toBe(1);
+  });
+
+  it("does nothing for a redelivered message whose device is already decided", async () => {
+    const { serialNumber } = await acceptOne();
+    const first = await nextMessage();
+    await run(first.message, first.id);
+    expect(await run(first.message, first.id)).toBe("follow-up-scheduled"); // resumes: re-sends the follow-up, no second create
+    expect(await run(first.message, "another-copy")).toBe("stale");
+    expect(createsOf(serialNumber)).toBe(1);
+  });
+
+  it("lets only one of two concurrent copies of a message create the device", async () => {
+    const { serialNumber } = await acceptOne();
+    const first = await nextMessage();
+    const outcomes = await Promise.all([run(first.message, "copy-1"), run(first.message, "copy-2")]);
+    expect(outcomes.sort()).toEqual(["stale", "submitted"]);
+    expect(createsOf(serialNumber)).toBe(1);
+  });
+
+  it("retries a throttled create after Retry-After, then succeeds", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 3, times: 1, match: { serialNumber } });
+    const first = await nextMessage();
+    expect(await run(first.message, first.id)).toBe("retry-scheduled");
+    const waiting = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(waiting).toMatchObject({ state: "retrying", attempts: 1, errorCode: "TooManyRequests" });
+    const due = Date.parse(waiting!.nextAttemptAt!) - Date.parse(waiting!.updatedAt);
+    expect(due).toBeGreaterThanOrEqual(3_000);
+
+    const second = await nextMessage();
+    expect(second.message).toMatchObject({ kind: "submit", attempt: 2 });
+    expect(await run(second.message, second.id)).toBe("submitted");
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device).toMatchObject({ state: "submitted", attempts: 2 });
+    expect(device?.errorCode).toBeUndefined();
+  });
+
+  it("fails a device Graph rejects, with Graph's code and message, without retrying", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    simulator.injectFaults({ kind: "status", status: 400, errorCode: "BadRequest", match: { serialNumber } });
+    const first = await nextMessage();
+    expect(await run(first.message, first.id)).toBe("failed");
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device).toMatchObject({ state: "failed", attempts: 1, errorCode: "BadRequest" });
+    expect(device?.errorMessage).toBeTruthy();
+  });
+
+  it("fails a device with 'retries exhausted' after the configured number of attempts", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    simulator.injectFaults({ kind: "status", status: 503, match: { serialNumber } });
+    const outcomes: StepOutcome[] = [];
+    for (let i = 0; i < services.config.retry.maxAttempts; i++) {
+      const next = await nextMessage();
+      outcomes.push(await run(next.message, next.id));
+    }
+    expect(outcomes).toEqual(["retry-scheduled", "retry-scheduled", "failed"]);
+    const device = await services.store.readDevice(batchId, "device-000000");
+    expect(device).toMatchObject({ state: "failed", attempts: 3, errorCode: "RetriesExhausted" });
+    expect(device?.errorMessage).toMatch(/retries exhausted after 3 attempts/);
+    const summary = await services.store.readSummary(batchId);
+    expect(summary?.counts).toMatchObject({ failed: 1, retrying: 0, submitting: 0, queued: 0 });
+  });
+
+  it("treats a dropped connection as transient", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    simulator.injectFaults({ kind: "drop", times: 1, match: { serialNumber } });
+    const first = await nextMessage();
+    expect(await run(first.message, first.id)).toBe("retry-scheduled");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "retrying", errorCode: "NetworkError" });
+  });
+
+  it("records the import's own error code when Intune rejects the device after the create", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    simulator.registerDevice("another-tenant-0000", { serialNumber });
+    const first = await nextMessage();
+    expect(await run(first.message, first.id)).toBe("submitted");
+    const followUp = await nextMessage();
+    expect(await run(followUp.message, followUp.id)).toBe("failed");
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device).toMatchObject({ state: "failed", errorCode: "808", errorName: "ZtdDeviceAssignedToOtherTenant", importStatus: "error" });
+    expect(device?.errorMessage).toMatch(/another tenant/);
+  });
+
+  it("fails a device whose message was poisoned, and leaves a decided device alone", async () => {
+    const { batchId } = await acceptOne();
+    const first = await nextMessage();
+    expect(await processPoisonMessage(services, first.message, 5)).toBe("failed");
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device).toMatchObject({ state: "failed", errorCode: "ProcessingFailed" });
+    expect(await processPoisonMessage(services, first.message, 5)).toBe("already-final");
+    expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ queued: 0, failed: 1 });
+  });
+});
