@@ -12,6 +12,7 @@ import { startAzurite, type RunningAzurite } from "./azurite.js";
 import { startDevHost } from "./devHost.js";
 
 const DEMO_TENANT_ID = "11111111-2222-3333-4444-555555555555";
+const OTHER_TENANT_ID = "99999999-8888-7777-6666-555555555555";
 
 async function main(): Promise<void> {
   const env: Record<string, string | undefined> = { ...process.env };
@@ -33,6 +34,9 @@ async function main(): Promise<void> {
     if (!realGraph && !env.GRAPH_BASE_URL) {
       simulator = await startGraphSimulator({ settleDelayMs: Number(env.SIMULATOR_SETTLE_DELAY_MS ?? 5_000) });
       stops.push(() => simulator!.stop());
+      // So the walkthrough's examples/devices.csv shows both kinds of explained failure.
+      simulator.registerDevice(env.DEFAULT_TENANT_ID ?? DEMO_TENANT_ID, { serialNumber: "DEMO-ALREADY-0001" });
+      simulator.registerDevice(OTHER_TENANT_ID, { serialNumber: "DEMO-OTHER-0001" });
       env.GRAPH_BASE_URL = simulator.url;
       env.GRAPH_CREDENTIAL = "simulator";
       env.DEFAULT_TENANT_ID ??= DEMO_TENANT_ID;

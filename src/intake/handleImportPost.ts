@@ -40,10 +40,9 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
     );
   }
 
-  const source = /csv/i.test(request.headers.get("content-type") ?? "") ? "csv" : "json";
   let accepted;
   try {
-    accepted = await submitBatch(deps, { ...parsed.request, tenantId }, source);
+    accepted = await submitBatch(deps, { ...parsed.request, tenantId }, parsed.source, parsed.lines);
   } catch (error) {
     deps.log.error("intake could not record the batch", { reason: (error as Error).message });
     return storageUnavailable(deps.retryAfterSeconds);

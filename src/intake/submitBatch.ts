@@ -35,6 +35,7 @@ export async function submitBatch(
   deps: IntakeDeps,
   request: ImportRequest & { tenantId: string },
   source: "json" | "csv",
+  lines?: readonly number[],
 ): Promise<AcceptedBatch> {
   const batchId = randomUUID();
   const createdAt = (deps.now?.() ?? new Date()).toISOString();
@@ -53,6 +54,7 @@ export async function submitBatch(
     partitionKey: batchId,
     rowKey: deviceRowKey(index),
     index,
+    ...(lines?.[index] ? { line: lines[index] } : {}),
     ...device,
     tenantId: request.tenantId,
     state: "queued",

@@ -5,7 +5,8 @@ import { startGraphSimulator, type GraphSimulator } from "../../src/graph/simula
 import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
 import { submitBatch } from "../../src/intake/submitBatch.js";
 import { silentLogger } from "../../src/logging.js";
-import { decodeDeviceMessage, type DeviceMessage } from "../../src/storage/deviceMessage.js";
+import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
+import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { processDeviceMessage, type StepOutcome, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { makeHash } from "../support/devices.js";
@@ -32,7 +33,7 @@ beforeAll(async () => {
     }),
     silentLogger,
   );
-  deps = { ...services, retry: services.config.retry, followUp: services.config.followUp, random: () => 0 };
+  deps = { ...services, queue: recorder, retry: services.config.retry, followUp: services.config.followUp, random: () => 0 };
 });
 
 afterAll(async () => {
@@ -40,36 +41,36 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-beforeEach(async () => {
+beforeEach(() => {
   simulator.clearFaults();
-  await services.storage.deviceQueue.clearMessages();
+  sent.length = 0;
 });
 
 let serial = 0;
 async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
-    { ...services, enqueueConcurrency: 4 },
+    { ...services, queue: recorder, enqueueConcurrency: 4 },
     { tenantId: TENANT, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
     "json",
   );
   return { batchId: accepted.batchId, serialNumber };
 }
 
-/** Takes the next message off the queue, as a host would, ignoring its delay. */
-async function nextMessage(): Promise<{ message: DeviceMessage; id: string }> {
-  const peeked = await services.storage.deviceQueue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 1 });
-  let item = peeked.receivedMessageItems[0];
-  if (!item) {
-    // A delayed message is invisible; for a unit of work the delay is not the point, so fetch it anyway.
-    for (let i = 0; i < 100 && !item; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      item = (await services.storage.deviceQueue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 1 })).receivedMessageItems[0];
-    }
-  }
-  if (!item) throw new Error("no message arrived");
-  await services.storage.deviceQueue.deleteMessage(item.messageId, item.popReceipt);
-  return { message: decodeDeviceMessage(item.messageText), id: item.messageId };
+/** The messages the worker and intake sent, with their delays, in order: the queue's view without its timing. */
+const sent: { message: DeviceMessage; delayMs: number }[] = [];
+const recorder: DeviceMessageSender = {
+  async send(message, delayMs = 0) {
+    sent.push({ message, delayMs });
+  },
+};
+let messageIds = 0;
+
+/** Takes the oldest sent message, as a host would once it falls due; its delay is returned for the test to check. */
+function nextMessage(): { message: DeviceMessage; id: string; delayMs: number } {
+  const next = sent.shift();
+  if (!next) throw new Error("no message was sent");
+  return { ...next, id: `message-${++messageIds}` };
 }
 
 const createsOf = (serialNumber: string) => simulator.creates.filter((c) => c.serialNumber === serialNumber).length;
@@ -81,10 +82,11 @@ async function run(message: DeviceMessage, id: string): Promise<StepOutcome> {
 describe("worker", () => {
   it("creates the device, then follows it until Graph reports the import complete", async () => {
     const { batchId, serialNumber } = await acceptOne();
-    const first = await nextMessage();
+    const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
-    const followUp = await nextMessage();
+    const followUp = nextMessage();
     expect(followUp.message).toMatchObject({ kind: "followUp", attempt: 1 });
+    expect(followUp.delayMs).toBe(services.config.followUp.firstDelayMs);
     expect(await run(followUp.message, followUp.id)).toBe("imported");
 
     const device = await services.store.readDevice(batchId, first.message.rowKey);
@@ -97,7 +99,7 @@ describe("worker", () => {
 
   it("does nothing for a redelivered message whose device is already decided", async () => {
     const { serialNumber } = await acceptOne();
-    const first = await nextMessage();
+    const first = nextMessage();
     await run(first.message, first.id);
     expect(await run(first.message, first.id)).toBe("follow-up-scheduled"); // resumes: re-sends the follow-up, no second create
     expect(await run(first.message, "another-copy")).toBe("stale");
@@ -106,7 +108,7 @@ describe("worker", () => {
 
   it("lets only one of two concurrent copies of a message create the device", async () => {
     const { serialNumber } = await acceptOne();
-    const first = await nextMessage();
+    const first = nextMessage();
     const outcomes = await Promise.all([run(first.message, "copy-1"), run(first.message, "copy-2")]);
     expect(outcomes.sort()).toEqual(["stale", "submitted"]);
     expect(createsOf(serialNumber)).toBe(1);
@@ -115,15 +117,15 @@ describe("worker", () => {
   it("retries a throttled create after Retry-After, then succeeds", async () => {
     const { batchId, serialNumber } = await acceptOne();
     simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 3, times: 1, match: { serialNumber } });
-    const first = await nextMessage();
+    const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("retry-scheduled");
     const waiting = await services.store.readDevice(batchId, first.message.rowKey);
     expect(waiting).toMatchObject({ state: "retrying", attempts: 1, errorCode: "TooManyRequests" });
-    const due = Date.parse(waiting!.nextAttemptAt!) - Date.parse(waiting!.updatedAt);
-    expect(due).toBeGreaterThanOrEqual(3_000);
+    expect(Date.parse(waiting!.nextAttemptAt!) - Date.parse(waiting!.updatedAt)).toBeGreaterThanOrEqual(3_000);
 
-    const second = await nextMessage();
+    const second = nextMessage();
     expect(second.message).toMatchObject({ kind: "submit", attempt: 2 });
+    expect(second.delayMs).toBeGreaterThanOrEqual(3_000);
     expect(await run(second.message, second.id)).toBe("submitted");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "submitted", attempts: 2 });
@@ -133,7 +135,7 @@ describe("worker", () => {
   it("fails a device Graph rejects, with Graph's code and message, without retrying", async () => {
     const { batchId, serialNumber } = await acceptOne();
     simulator.injectFaults({ kind: "status", status: 400, errorCode: "BadRequest", match: { serialNumber } });
-    const first = await nextMessage();
+    const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("failed");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "failed", attempts: 1, errorCode: "BadRequest" });
@@ -145,7 +147,7 @@ describe("worker", () => {
     simulator.injectFaults({ kind: "status", status: 503, match: { serialNumber } });
     const outcomes: StepOutcome[] = [];
     for (let i = 0; i < services.config.retry.maxAttempts; i++) {
-      const next = await nextMessage();
+      const next = nextMessage();
       outcomes.push(await run(next.message, next.id));
     }
     expect(outcomes).toEqual(["retry-scheduled", "retry-scheduled", "failed"]);
@@ -159,7 +161,7 @@ describe("worker", () => {
   it("treats a dropped connection as transient", async () => {
     const { batchId, serialNumber } = await acceptOne();
     simulator.injectFaults({ kind: "drop", times: 1, match: { serialNumber } });
-    const first = await nextMessage();
+    const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("retry-scheduled");
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "retrying", errorCode: "NetworkError" });
   });
@@ -167,9 +169,9 @@ describe("worker", () => {
   it("records the import's own error code when Intune rejects the device after the create", async () => {
     const { batchId, serialNumber } = await acceptOne();
     simulator.registerDevice("another-tenant-0000", { serialNumber });
-    const first = await nextMessage();
+    const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
-    const followUp = await nextMessage();
+    const followUp = nextMessage();
     expect(await run(followUp.message, followUp.id)).toBe("failed");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "failed", errorCode: "808", errorName: "ZtdDeviceAssignedToOtherTenant", importStatus: "error" });
@@ -178,7 +180,7 @@ describe("worker", () => {
 
   it("fails a device whose message was poisoned, and leaves a decided device alone", async () => {
     const { batchId } = await acceptOne();
-    const first = await nextMessage();
+    const first = nextMessage();
     expect(await processPoisonMessage(services, first.message, 5)).toBe("failed");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "failed", errorCode: "ProcessingFailed" });

@@ -1,0 +1,58 @@
+import { createHash } from "node:crypto";
+
+/**
+ * A realistic stand-in for a 4K hardware hash: deterministic bytes (about 3,000, like a real
+ * one) in base64, different for every seed.
+ */
+export function makeHash(seed: number = 0, bytes = 3_000): string {
+  const chunks: Buffer[] = [];
+  for (let i = 0; chunks.length * 64 < bytes; i++) chunks.push(createHash("sha512").update(`hash:${seed}:${i}`).digest());
+  return Buffer.concat(chunks).subarray(0, bytes).toString("base64");
+}
+
+export interface CsvDevice {
+  serialNumber: string;
+  hardwareIdentifier: string;
+  productKey?: string;
+  groupTag?: string;
+  assignedUserPrincipalName?: string;
+}
+
+export interface CsvOptions {
+  encoding?: "utf8" | "utf8bom" | "utf16le";
+  eol?: "\r\n" | "\n";
+  quoted?: boolean;
+  trailingBlankLines?: number;
+  /** Include the optional Group Tag and Assigned User columns (default true). */
+  optionalColumns?: boolean;
+}
+
+/** The CSV Get-WindowsAutopilotInfo writes, with the quirks real files have. */
+export function makeCsv(devices: readonly CsvDevice[], options: CsvOptions = {}): Buffer {
+  const eol = options.eol ?? "\r\n";
+  const withOptional = options.optionalColumns ?? true;
+  const cell = (value: string | undefined) => (options.quoted ? `"${(value ?? "").replace(/"/g, '""')}"` : (value ?? ""));
+  const header = ["Device Serial Number", "Windows Product ID", "Hardware Hash", ...(withOptional ? ["Group Tag", "Assigned User"] : [])];
+  const rows = devices.map((d) =>
+    [d.serialNumber, d.productKey, d.hardwareIdentifier, ...(withOptional ? [d.groupTag, d.assignedUserPrincipalName] : [])].map(cell).join(","),
+  );
+  const text = [header.map(cell).join(","), ...rows].join(eol) + eol + eol.repeat(options.trailingBlankLines ?? 0);
+  switch (options.encoding ?? "utf8") {
+    case "utf8":
+      return Buffer.from(text, "utf8");
+    case "utf8bom":
+      return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, "utf8")]);
+    case "utf16le":
+      return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
+  }
+}
+
+export function makeDevices(count: number, prefix = "SN"): CsvDevice[] {
+  return Array.from({ length: count }, (_, i) => ({ serialNumber: `${prefix}-${String(i).padStart(5, "0")}`, hardwareIdentifier: makeHash(hashSeed(prefix, i)) }));
+}
+
+function hashSeed(prefix: string, i: number): number {
+  let h = 0;
+  for (const c of prefix) h = (h * 31 + c.charCodeAt(0)) | 0;
+  return h * 100_000 + i;
+}
