@@ -1,100 +1,247 @@
-import { z } from "zod";
-import { FIELD_LIMITS, type IntakeLimits } from "./limits.js";
-
 /**
- * The one definition of what a batch may contain: it validates requests, gives the types, and
- * (with its descriptions) will feed the OpenAPI document.
+ * The one source of truth for what POST /api/imports accepts: these zod schemas validate every
+ * batch (JSON, Graph's import-action shape, or CSV mapped onto the same fields) and will feed the
+ * OpenAPI document (`z.toJSONSchema(schema, { io: "input" })`).
+ *
+ * The hash size and batch size come from IntakeLimits (settings), so the schemas are built by
+ * factories; the exported constants use DEFAULT_INTAKE_LIMITS.
+ *
+ * Messages never contain the value they judge: hashes, product keys and UPNs are secrets or
+ * personal data, and a problem body ends up in logs and partner tickets.
  */
+import { z } from "zod";
+import { base64Problem, decodedBase64Length } from "./base64.js";
+import { hasControlCharacters, isTenantId, isUserPrincipalName } from "./fieldRules.js";
+import { findDuplicates } from "./findDuplicates.js";
+import {
+  DEFAULT_INTAKE_LIMITS,
+  GROUP_TAG_MAX_LENGTH,
+  IMPORT_ID_MAX_LENGTH,
+  ORDER_IDENTIFIER_MAX_LENGTH,
+  PRODUCT_KEY_MAX_LENGTH,
+  SERIAL_NUMBER_MAX_LENGTH,
+  TENANT_DOMAIN_MAX_LENGTH,
+  UPN_MAX_LENGTH,
+  type IntakeLimits,
+} from "./limits.js";
 
-const emptyAsAbsent = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
-const trimmed = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
-const optionalText = (max: number, description: string) => z.preprocess(emptyAsAbsent, trimmed(max).optional()).describe(description);
-
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const UPN = /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-
-/** Decoded size of a base64 string already known to be strict base64. */
-export function base64DecodedLength(value: string): number {
-  const padding = value.endsWith("==") ? 2 : value.endsWith("=") ? 1 : 0;
-  return (value.length / 4) * 3 - padding;
-}
-
-export const tenantIdSchema = z
-  .string()
-  .trim()
-  .refine((v) => GUID.test(v) || DOMAIN.test(v), "must be a tenant GUID or a domain such as contoso.onmicrosoft.com")
-  .describe("The Entra tenant to import into: its GUID or a verified domain.");
-
-/** Fields Graph's own bodies carry that a caller may send but that mean nothing here. */
+/** Device fields a caller may set. */
+export const DEVICE_FIELDS = [
+  "serialNumber",
+  "hardwareIdentifier",
+  "productKey",
+  "groupTag",
+  "assignedUserPrincipalName",
+  "orderIdentifier",
+  "importId",
+] as const;
+/** Device fields Graph's own samples send; accepted and ignored (the service owns id and state). */
 export const IGNORED_DEVICE_FIELDS = ["@odata.type", "id", "state"] as const;
+/** Batch-level fields: in the JSON body, or in the query string for CSV and Graph's shape. */
+export const BATCH_FIELDS = ["tenantId", "orderIdentifier", "groupTag"] as const;
+export const DEVICES_FIELD = "devices";
+/** The one parameter of Graph's import action. */
+export const GRAPH_DEVICES_FIELD = "importedWindowsAutopilotDeviceIdentities";
 
-export function deviceSubmissionSchema(limits: Pick<IntakeLimits, "hashMinBytes" | "hashMaxBytes">) {
-  return z.strictObject({
-    serialNumber: z
-      .string({ error: "required" })
-      .trim()
-      .min(1, "required")
-      .max(FIELD_LIMITS.serialNumber, `must be at most ${FIELD_LIMITS.serialNumber} characters`)
-      .describe("The device's serial number, as the OEM reports it."),
-    hardwareIdentifier: z
-      .string({ error: "required" })
-      .trim()
-      .min(1, "required")
-      .refine((v) => STRICT_BASE64.test(v), "must be strict base64 (standard alphabet, correct padding, no whitespace)")
-      .refine(
-        (v) => !STRICT_BASE64.test(v) || base64DecodedLength(v) >= limits.hashMinBytes,
-        `decodes to fewer than ${limits.hashMinBytes} bytes: it looks truncated`,
-      )
-      .refine(
-        (v) => !STRICT_BASE64.test(v) || base64DecodedLength(v) <= limits.hashMaxBytes,
-        `decodes to more than ${limits.hashMaxBytes} bytes`,
-      )
-      .describe("The 4K hardware hash (WMI MDM_DevDetail_Ext01.DeviceHardwareData), base64."),
-    productKey: optionalText(FIELD_LIMITS.productKey, "Windows product key or product ID (the CSV's 'Windows Product ID')."),
-    groupTag: optionalText(FIELD_LIMITS.groupTag, "Group tag; becomes the Entra device attribute [OrderID]."),
-    assignedUserPrincipalName: z
-      .preprocess(
-        emptyAsAbsent,
-        trimmed(FIELD_LIMITS.assignedUserPrincipalName)
-          .refine((v) => UPN.test(v), "must be a user principal name such as user@contoso.com")
-          .optional(),
-      )
-      .describe("The user the device is assigned to (user principal name)."),
-    orderIdentifier: optionalText(FIELD_LIMITS.orderIdentifier, "The partner's order id; kept with the outcome."),
-    importId: optionalText(FIELD_LIMITS.importId, "Graph's importId for the imported record."),
-  });
-}
-
-export type DeviceSubmission = z.output<ReturnType<typeof deviceSubmissionSchema>>;
-
-const batchFields = {
-  tenantId: z.preprocess(emptyAsAbsent, tenantIdSchema.optional()),
-  orderIdentifier: optionalText(FIELD_LIMITS.orderIdentifier, "Applied to devices that have no orderIdentifier."),
-  groupTag: optionalText(FIELD_LIMITS.groupTag, "Applied to devices that have no groupTag."),
+/** Names callers use for device fields, for "did you mean" hints (matched ignoring case, spaces, '_', '-', '.'). */
+export const DEVICE_FIELD_ALIASES: Readonly<Record<string, string>> = {
+  serial: "serialNumber",
+  deviceSerialNumber: "serialNumber",
+  hash: "hardwareIdentifier",
+  hardwareHash: "hardwareIdentifier",
+  hwid: "hardwareIdentifier",
+  deviceHardwareData: "hardwareIdentifier",
+  windowsProductId: "productKey",
+  productId: "productKey",
+  upn: "assignedUserPrincipalName",
+  assignedUser: "assignedUserPrincipalName",
+  userPrincipalName: "assignedUserPrincipalName",
+  orderId: "orderIdentifier",
+  tag: "groupTag",
 };
 
-/** The batch-level fields; for CSV and Graph's import-action shape they come from the query string. */
-export const batchFieldsSchema = z.strictObject(batchFields);
+const isBlank = (value: unknown) => value === null || value === undefined || (typeof value === "string" && value.trim() === "");
+/** Optional fields: null, "" and all-blank strings mean "absent". */
+const blankToUndefined = (value: unknown) => (isBlank(value) ? undefined : value);
 
-/**
- * The JSON body's envelope. Devices are validated one by one afterwards (so every problem is
- * found with its index), hence `z.array(z.unknown())` here.
- */
-export const importRequestSchema = z.strictObject({
-  ...batchFields,
-  devices: z.array(z.unknown()).describe("The devices to import."),
-});
+const requiredMessage = (issue: { input?: unknown }) => (isBlank(issue.input) ? "required" : "must be a string");
+const stringMessage = { error: "must be a string" };
+const noControlCharacters = [(s: string) => !hasControlCharacters(s), "must not contain control characters or line breaks"] as const;
+const atMost = (max: number) => `must be at most ${max} characters`;
 
-/** Graph's own import-action body, accepted unchanged. */
-export const graphImportActionSchema = z.strictObject({
-  importedWindowsAutopilotDeviceIdentities: z.array(z.unknown()),
-});
-
-export interface ImportRequest {
-  tenantId?: string;
-  orderIdentifier?: string;
-  groupTag?: string;
-  devices: DeviceSubmission[];
+function optionalText(max: number, description: string) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string(stringMessage)
+      .trim()
+      .max(max, atMost(max))
+      .refine(...noControlCharacters)
+      .optional()
+      .describe(description),
+  );
 }
+
+const serialNumberSchema = z
+  .string({ error: requiredMessage })
+  .trim()
+  .min(1, "required")
+  .max(SERIAL_NUMBER_MAX_LENGTH, atMost(SERIAL_NUMBER_MAX_LENGTH))
+  .refine(...noControlCharacters)
+  .describe(
+    `The device's serial number as the OEM reports it (trimmed, at most ${SERIAL_NUMBER_MAX_LENGTH} characters). ` +
+      "Unique within a batch, ignoring case.",
+  );
+
+function hardwareIdentifierSchema(limits: IntakeLimits) {
+  return z
+    .string({ error: requiredMessage })
+    .trim()
+    .min(1, "required")
+    .superRefine((value, ctx) => {
+      if (value === "") return;
+      const problem = base64Problem(value);
+      if (problem !== undefined) {
+        ctx.addIssue({ code: "custom", message: problem });
+        return;
+      }
+      const bytes = decodedBase64Length(value);
+      if (bytes < limits.hashMinBytes || bytes > limits.hashMaxBytes) {
+        ctx.addIssue({
+          code: "custom",
+          message: `decodes to ${bytes} bytes; a hardware hash decodes to between ${limits.hashMinBytes} and ${limits.hashMaxBytes} bytes`,
+        });
+      }
+    })
+    .meta({ contentEncoding: "base64" })
+    .describe(
+      "The 4K hardware hash (WMI MDM_DevDetail_Ext01.DeviceHardwareData, the CSV's 'Hardware Hash'): strict standard base64 " +
+        `with padding and no whitespace inside, decoding to ${limits.hashMinBytes}-${limits.hashMaxBytes} bytes. ` +
+        "Unique within a batch. Never echoed back.",
+    );
+}
+
+const assignedUserPrincipalNameSchema = z.preprocess(
+  blankToUndefined,
+  z
+    .string(stringMessage)
+    .trim()
+    .max(UPN_MAX_LENGTH, atMost(UPN_MAX_LENGTH))
+    .refine(isUserPrincipalName, "must be a user principal name such as user@contoso.com (no spaces)")
+    .optional()
+    .describe(`The user the device is assigned to, as a UPN (user@contoso.com, at most ${UPN_MAX_LENGTH} characters). Never echoed back.`),
+);
+
+const tenantIdSchema = z.preprocess(
+  blankToUndefined,
+  z
+    .string(stringMessage)
+    .trim()
+    .max(TENANT_DOMAIN_MAX_LENGTH, atMost(TENANT_DOMAIN_MAX_LENGTH))
+    .refine(isTenantId, "must be the tenant's GUID or one of its domain names, such as contoso.onmicrosoft.com")
+    .optional()
+    .describe("The Entra tenant to import into: its GUID or a domain name (contoso.onmicrosoft.com). Defaults to the service's DEFAULT_TENANT_ID."),
+);
+
+const groupTagSchema = (scope: string) =>
+  optionalText(GROUP_TAG_MAX_LENGTH, `Group tag (becomes the Entra device attribute [OrderID]) ${scope}; at most ${GROUP_TAG_MAX_LENGTH} characters.`);
+const orderIdentifierSchema = (scope: string) =>
+  optionalText(ORDER_IDENTIFIER_MAX_LENGTH, `Order identifier ${scope}; at most ${ORDER_IDENTIFIER_MAX_LENGTH} characters.`);
+
+const ignored = (what: string) => z.unknown().optional().describe(`${what} Accepted and ignored.`);
+
+/** Keeps the caller's fields, dropping the ignored ones and any that ended up undefined. */
+function deviceFields<T extends Record<string, unknown>>(device: T) {
+  const { "@odata.type": _odataType, id: _id, state: _state, ...fields } = device;
+  for (const key of Object.keys(fields) as (keyof typeof fields)[]) {
+    if (fields[key] === undefined) delete fields[key];
+  }
+  return fields;
+}
+
+export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS) {
+  return z
+    .strictObject(
+      {
+        serialNumber: serialNumberSchema,
+        hardwareIdentifier: hardwareIdentifierSchema(limits),
+        productKey: optionalText(
+          PRODUCT_KEY_MAX_LENGTH,
+          `The Windows product ID or key (the CSV's 'Windows Product ID'); at most ${PRODUCT_KEY_MAX_LENGTH} characters. Never echoed back.`,
+        ),
+        groupTag: groupTagSchema("for this device; defaults to the batch's groupTag"),
+        assignedUserPrincipalName: assignedUserPrincipalNameSchema,
+        orderIdentifier: orderIdentifierSchema("for this device; defaults to the batch's orderIdentifier"),
+        importId: optionalText(IMPORT_ID_MAX_LENGTH, `The caller's own identifier for this import; at most ${IMPORT_ID_MAX_LENGTH} characters.`),
+        "@odata.type": ignored("Graph's entity type annotation (#microsoft.graph.importedWindowsAutopilotDeviceIdentity)."),
+        id: ignored("Graph assigns the id."),
+        state: ignored("Graph's import state; a caller never sets it."),
+      },
+      { error: (issue) => (issue.code === "invalid_type" ? "each device must be a JSON object" : undefined) },
+    )
+    .transform(deviceFields)
+    .describe("One Windows Autopilot device: the fields of Graph's importedWindowsAutopilotDeviceIdentity that a caller sets.");
+}
+
+function devicesSchema(limits: IntakeLimits, description: string) {
+  return z
+    .array(createDeviceSubmissionSchema(limits), { error: (issue) => (isBlank(issue.input) ? "required: an array of devices" : "must be an array of devices") })
+    .min(1, "must hold at least one device")
+    .max(limits.maxDevices, `must hold at most ${limits.maxDevices} devices`)
+    .superRefine((devices, ctx) => {
+      for (const duplicate of findDuplicates(devices)) {
+        const what = duplicate.field === "serialNumber" ? "serial number" : "hardware hash";
+        ctx.addIssue({
+          code: "custom",
+          path: [duplicate.index, duplicate.field],
+          message: `same ${what} as device ${duplicate.duplicateOf}`,
+          params: { duplicateOf: duplicate.duplicateOf },
+        });
+      }
+    })
+    .describe(description);
+}
+
+type DeviceOutput = z.output<ReturnType<typeof createDeviceSubmissionSchema>>;
+
+export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS) {
+  return z
+    .strictObject({
+      tenantId: tenantIdSchema,
+      orderIdentifier: orderIdentifierSchema("for the whole batch, applied to each device that names none"),
+      groupTag: groupTagSchema("for the whole batch, applied to each device that names none"),
+      devices: devicesSchema(limits, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
+    })
+    .transform(({ devices, ...batch }) => {
+      const request: { tenantId?: string; orderIdentifier?: string; groupTag?: string; devices: DeviceOutput[] } = {
+        ...(batch.tenantId === undefined ? {} : { tenantId: batch.tenantId }),
+        ...(batch.orderIdentifier === undefined ? {} : { orderIdentifier: batch.orderIdentifier }),
+        ...(batch.groupTag === undefined ? {} : { groupTag: batch.groupTag }),
+        devices: devices.map((device) => ({
+          ...device,
+          ...(device.groupTag === undefined && batch.groupTag !== undefined ? { groupTag: batch.groupTag } : {}),
+          ...(device.orderIdentifier === undefined && batch.orderIdentifier !== undefined ? { orderIdentifier: batch.orderIdentifier } : {}),
+        })),
+      };
+      return request;
+    })
+    .describe("A batch of Windows Autopilot devices to import.");
+}
+
+/** Graph's import-action body; the batch fields then come from the query string. */
+export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS) {
+  return z
+    .strictObject({
+      [GRAPH_DEVICES_FIELD]: devicesSchema(limits, `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),
+    })
+    .describe(
+      "The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag and orderIdentifier go in the query string.",
+    );
+}
+
+export const deviceSubmissionSchema = createDeviceSubmissionSchema(DEFAULT_INTAKE_LIMITS);
+export const importRequestSchema = createImportRequestSchema(DEFAULT_INTAKE_LIMITS);
+export const graphImportActionSchema = createGraphImportActionSchema(DEFAULT_INTAKE_LIMITS);
+
+export type DeviceSubmission = z.output<typeof deviceSubmissionSchema>;
+export type ImportRequest = z.output<typeof importRequestSchema>;

@@ -1,33 +1,38 @@
-import type { DeviceSubmission } from "./deviceSchema.js";
-
+/**
+ * Two entries for one device in one batch: the same serial number (case-insensitively, ignoring
+ * surrounding space) or the same hardware hash. Graph would import one and fail the other with
+ * ZtdDeviceDuplicated, so the batch is refused instead.
+ *
+ * Works on devices that may not have passed validation yet (it runs beside the field rules, so
+ * every problem is reported at once): anything that is not a non-empty string is skipped.
+ */
 export interface Duplicate {
-  /** The later device, which the problem is reported on. */
+  /** The later device, which carries the problem. */
   index: number;
-  /** The first device with the same value. */
-  firstIndex: number;
   field: "serialNumber" | "hardwareIdentifier";
+  /** The first device with the same value. */
+  duplicateOf: number;
 }
 
-/**
- * The same device twice in one batch: same serial number (case-insensitive, as Intune matches
- * them) or the same hardware hash. Intune would import one and fail the other as duplicated.
- */
-export function findDuplicates(
-  devices: readonly (Pick<DeviceSubmission, "serialNumber" | "hardwareIdentifier"> & { index: number })[],
-): Duplicate[] {
-  const found: Duplicate[] = [];
+export function findDuplicates(devices: readonly unknown[]): Duplicate[] {
   const serials = new Map<string, number>();
   const hashes = new Map<string, number>();
-  devices.forEach((device) => {
-    const { index } = device;
-    const serial = device.serialNumber.toUpperCase();
-    const firstSerial = serials.get(serial);
-    if (firstSerial === undefined) serials.set(serial, index);
-    else found.push({ index, firstIndex: firstSerial, field: "serialNumber" });
-
-    const firstHash = hashes.get(device.hardwareIdentifier);
-    if (firstHash === undefined) hashes.set(device.hardwareIdentifier, index);
-    else found.push({ index, firstIndex: firstHash, field: "hardwareIdentifier" });
+  const found: Duplicate[] = [];
+  devices.forEach((device, index) => {
+    if (typeof device !== "object" || device === null) return;
+    const { serialNumber, hardwareIdentifier } = device as Record<string, unknown>;
+    const serial = typeof serialNumber === "string" ? serialNumber.trim().toUpperCase() : "";
+    if (serial !== "") {
+      const first = serials.get(serial);
+      if (first === undefined) serials.set(serial, index);
+      else found.push({ index, field: "serialNumber", duplicateOf: first });
+    }
+    const hash = typeof hardwareIdentifier === "string" ? hardwareIdentifier.trim() : "";
+    if (hash !== "") {
+      const first = hashes.get(hash);
+      if (first === undefined) hashes.set(hash, index);
+      else found.push({ index, field: "hardwareIdentifier", duplicateOf: first });
+    }
   });
   return found;
 }

@@ -1,9 +1,15 @@
-/** Limits on a batch as a whole; settings can change them (see src/config/settings.ts). */
+/**
+ * Size limits for POST /api/imports. The batch-wide ones are settings (see config/settings.ts);
+ * the per-field ones are fixed, and the zod schemas in deviceSchema.ts are built from both.
+ */
 export interface IntakeLimits {
+  /** Devices in one batch; a bigger batch is refused (413) before any device is validated. */
   maxDevices: number;
-  /** The Functions HTTP front end refuses bodies over 100 MB anyway. */
+  /** Bytes of request body; the HTTP layer enforces it while reading. */
   maxBodyBytes: number;
+  /** Smallest decoded hardware hash accepted, in bytes. */
   hashMinBytes: number;
+  /** Largest decoded hardware hash accepted, in bytes (a real "4K hash" is about 3,000). */
   hashMaxBytes: number;
 }
 
@@ -14,16 +20,17 @@ export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
   hashMaxBytes: 16_384,
 };
 
-/** Per-field limits. Graph documents none; these are generous bounds on real values that keep rows and messages small. */
-export const FIELD_LIMITS = {
-  serialNumber: 128,
-  productKey: 64,
-  groupTag: 128,
-  orderIdentifier: 128,
-  importId: 128,
-  /** Entra ID's limit on a user principal name. */
-  assignedUserPrincipalName: 113,
-} as const;
+/** Per-field limits, in characters (after trimming). */
+export const SERIAL_NUMBER_MAX_LENGTH = 128;
+export const PRODUCT_KEY_MAX_LENGTH = 64;
+export const GROUP_TAG_MAX_LENGTH = 128;
+export const ORDER_IDENTIFIER_MAX_LENGTH = 128;
+export const IMPORT_ID_MAX_LENGTH = 128;
+/** Entra ID's limit for a user principal name: 64 for the part before '@', 113 in all. */
+export const UPN_MAX_LENGTH = 113;
+export const UPN_LOCAL_PART_MAX_LENGTH = 64;
+/** A tenant is named by its GUID or by one of its domain names (at most 253 characters). */
+export const TENANT_DOMAIN_MAX_LENGTH = 253;
 
-/** A validation answer lists at most this many problems, so a huge bad batch does not produce a huge body. */
-export const MAX_LISTED_PROBLEMS = 1_000;
+/** A validation problem lists at most this many field problems; the rest are only counted. */
+export const MAX_REPORTED_PROBLEMS = 1_000;

@@ -1,53 +1,107 @@
-import { parse as parseTolerant, printParseErrorCode, type ParseError } from "jsonc-parser";
-
-export type JsonOutcome = { ok: true; value: unknown } | { ok: false; message: string; line: number; column: number; offset: number };
-
-const READABLE: Record<string, string> = {
-  InvalidSymbol: "unexpected character",
-  InvalidNumberFormat: "invalid number",
-  PropertyNameExpected: "expected a property name in double quotes",
-  ValueExpected: "expected a value",
-  ColonExpected: "expected ':'",
-  CommaExpected: "expected ','",
-  CloseBraceExpected: "expected '}'",
-  CloseBracketExpected: "expected ']'",
-  EndOfFileExpected: "unexpected text after the JSON value",
-  InvalidCommentToken: "comments are not allowed in JSON",
-  UnexpectedEndOfComment: "comments are not allowed in JSON",
-  UnexpectedEndOfString: "a string is not closed (or holds a raw line break)",
-  UnexpectedEndOfNumber: "invalid number",
-  InvalidUnicode: "invalid \\u escape",
-  InvalidEscapeCharacter: "invalid escape in a string",
-  InvalidCharacter: "invalid character in a string",
-};
-
 /**
- * Strict JSON (JSON.parse), and for a body that is not JSON, where and why. V8's own messages
- * quote the body, which may hold a hash or product key, so the position is found with
- * jsonc-parser instead and no body text is ever repeated back.
+ * A JSON body, parsed and sorted into what the schema validates. Two shapes:
+ * - ours: { "tenantId"?, "orderIdentifier"?, "groupTag"?, "devices": [ … ] }; a batch field the
+ *   body leaves out may come from the query string (the same value in both is fine, two
+ *   different values are a problem);
+ * - Graph's import action: { "importedWindowsAutopilotDeviceIdentities": [ … ] }, with the batch
+ *   fields in the query string only.
  */
-export function parseJsonBody(text: string): JsonOutcome {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    const errors: ParseError[] = [];
-    parseTolerant(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
-    const first = errors[0];
-    const offset = Math.min(first?.offset ?? 0, text.length);
-    const { line, column } = lineAndColumn(text, offset);
-    const name = first ? printParseErrorCode(first.error) : "InvalidSymbol";
-    return { ok: false, message: READABLE[name] ?? "invalid JSON", line, column, offset };
-  }
+import { problem, ProblemType, type FieldProblem, type ProblemDetails } from "../http/problem.js";
+import { BATCH_FIELDS, DEVICES_FIELD, GRAPH_DEVICES_FIELD } from "./deviceSchema.js";
+import { describeJsonSyntaxError } from "./jsonSyntax.js";
+import { readQueryBatchFields, type BatchField } from "./queryFields.js";
+import { displayName, unknownNameMessage } from "./suggest.js";
+
+/** What the import-request schema gets, and what is needed to explain its issues. */
+export interface BatchCandidate {
+  input: Record<string, unknown>;
+  /** The name the body used for its device array. */
+  devicesField: string;
+  /** Batch fields whose value came from the query string. */
+  fromQuery: ReadonlySet<string>;
+  /** Problems found before the schema ran. */
+  problems: FieldProblem[];
+  /** CSV line of each device. */
+  lines?: number[];
 }
 
-export function lineAndColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
+export type CandidateOutcome = { ok: true; candidate: BatchCandidate } | { ok: false; problem: ProblemDetails };
+
+export function readJsonBody(text: string, query: URLSearchParams): CandidateOutcome {
+  if (text.trim() === "") {
+    return { ok: false, problem: problem(ProblemType.malformedBody, 400, "Malformed JSON", "The body is empty; expected a JSON object.") };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    const where = describeJsonSyntaxError(text, error);
+    return {
+      ok: false,
+      problem: problem(
+        ProblemType.malformedBody,
+        400,
+        "Malformed JSON",
+        `The body is not valid JSON: ${where.reason} at line ${where.line}, column ${where.column} (offset ${where.offset}).`,
+        { line: where.line, column: where.column, offset: where.offset },
+      ),
+    };
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return {
+      ok: false,
+      problem: problem(
+        ProblemType.validation,
+        400,
+        "Validation failed",
+        `The body must be a JSON object: { "${DEVICES_FIELD}": [ … ] }, or Graph's { "${GRAPH_DEVICES_FIELD}": [ … ] }; nothing was imported.`,
+        { errors: [{ field: "(body)", message: "must be a JSON object" }] },
+      ),
+    };
+  }
+  const record = body as Record<string, unknown>;
+  const queryBatch = readQueryBatchFields(query);
+  const isGraphShape = Object.hasOwn(record, GRAPH_DEVICES_FIELD) && !Object.hasOwn(record, DEVICES_FIELD);
+  return {
+    ok: true,
+    candidate: isGraphShape ? graphShape(record, queryBatch.fields, queryBatch.problems) : ourShape(record, queryBatch.fields, queryBatch.problems),
+  };
+}
+
+function graphShape(body: Record<string, unknown>, queryFields: Partial<Record<BatchField, string>>, problems: FieldProblem[]): BatchCandidate {
+  for (const key of Object.keys(body)) {
+    if (key === GRAPH_DEVICES_FIELD) continue;
+    const batchField = (BATCH_FIELDS as readonly string[]).includes(key);
+    problems.push({
+      field: displayName(key),
+      message: batchField
+        ? `unknown field '${key}' in Graph's import-action body; pass ${key} in the query string (?${key}=…)`
+        : unknownNameMessage("field", key, [GRAPH_DEVICES_FIELD]),
+    });
+  }
+  return {
+    input: { ...queryFields, [DEVICES_FIELD]: body[GRAPH_DEVICES_FIELD] },
+    devicesField: GRAPH_DEVICES_FIELD,
+    fromQuery: new Set(Object.keys(queryFields)),
+    problems,
+  };
+}
+
+function ourShape(body: Record<string, unknown>, queryFields: Partial<Record<BatchField, string>>, problems: FieldProblem[]): BatchCandidate {
+  const input: Record<string, unknown> = { ...body };
+  const fromQuery = new Set<string>();
+  for (const [field, value] of Object.entries(queryFields)) {
+    const inBody = body[field];
+    if (inBody === undefined || inBody === null || (typeof inBody === "string" && inBody.trim() === "")) {
+      input[field] = value;
+      fromQuery.add(field);
+    } else if (typeof inBody === "string" && !sameValue(field, inBody, value) && value.trim() !== "") {
+      problems.push({ field, message: "given in both the body and the query string, with different values" });
     }
   }
-  return { line, column: offset - lineStart + 1 };
+  return { input, devicesField: DEVICES_FIELD, fromQuery, problems };
+}
+
+function sameValue(field: string, a: string, b: string): boolean {
+  return field === "tenantId" ? a.trim().toLowerCase() === b.trim().toLowerCase() : a.trim() === b.trim();
 }

@@ -1,67 +1,209 @@
 import { describe, expect, it } from "vitest";
-import fc from "fast-check";
-import { parseImportRequest, type ParseOutcome } from "../../src/intake/parseImportRequest.js";
-import { DEFAULT_INTAKE_LIMITS } from "../../src/intake/limits.js";
 import { ProblemType } from "../../src/http/problem.js";
-import { makeCsv, makeDevices, makeHash } from "../support/devices.js";
+import { makeHash } from "../support/devices.js";
+import { device, limits, ok, parse, postJson, problemOf } from "./helpers.js";
 
-const limits = DEFAULT_INTAKE_LIMITS;
-const json = (body: unknown, query = "") =>
-  parseImportRequest({ contentType: "application/json", body: Buffer.from(JSON.stringify(body)), query: new URLSearchParams(query) }, limits);
-const csv = (body: Buffer, query = "") => parseImportRequest({ contentType: "text/csv", body, query: new URLSearchParams(query) }, limits);
+const TENANT = "11111111-2222-3333-4444-555555555555";
 
-function ok(outcome: ParseOutcome) {
-  if (!outcome.ok) throw new Error(`expected success, got ${JSON.stringify(outcome.problem)}`);
-  return outcome;
-}
-function problemOf(outcome: ParseOutcome) {
-  if (outcome.ok) throw new Error("expected a problem");
-  return outcome.problem;
-}
+describe("JSON body, our shape", () => {
+  it("returns the batch with batch-level groupTag and orderIdentifier applied to devices that have none", () => {
+    const outcome = ok(postJson({ tenantId: "contoso.onmicrosoft.com", groupTag: "Sales", orderIdentifier: "PO-1", devices: [device(1), device(2, { groupTag: "HR" })] }));
+    expect(outcome.source).toBe("json");
+    expect(outcome.lines).toBeUndefined();
+    expect(outcome.request).toEqual({
+      tenantId: "contoso.onmicrosoft.com",
+      groupTag: "Sales",
+      orderIdentifier: "PO-1",
+      devices: [
+        { ...device(1), groupTag: "Sales", orderIdentifier: "PO-1" },
+        { ...device(2), groupTag: "HR", orderIdentifier: "PO-1" },
+      ],
+    });
+  });
 
-const device = (i: number, extra: Record<string, unknown> = {}) => ({ serialNumber: `SN-${i}`, hardwareIdentifier: makeHash(i), ...extra });
+  it("trims text, keeps every optional field, and treats empty, blank or null optional fields as absent", () => {
+    const full = {
+      serialNumber: "  SN-1\t",
+      hardwareIdentifier: ` ${makeHash(1)}\n`,
+      productKey: " 00330-80000-00000-AA123 ",
+      groupTag: "Lab",
+      assignedUserPrincipalName: "alex.wilber@contoso.com",
+      orderIdentifier: "PO-9",
+      importId: "partner-42",
+    };
+    expect(ok(postJson({ devices: [full] })).request.devices[0]).toEqual({
+      ...full,
+      serialNumber: "SN-1",
+      hardwareIdentifier: makeHash(1),
+      productKey: "00330-80000-00000-AA123",
+    });
+    const sparse = ok(postJson({ tenantId: "", groupTag: "  ", devices: [device(1, { productKey: "", groupTag: null, assignedUserPrincipalName: " ", importId: "" })] }));
+    expect(sparse.request).toEqual({ devices: [device(1)] });
+    expect(Object.keys(sparse.request.devices[0]!)).toEqual(["serialNumber", "hardwareIdentifier"]);
+  });
 
-describe("JSON batches", () => {
-  it("applies batch-level groupTag and orderIdentifier to devices that have none", () => {
-    const { request } = ok(json({ tenantId: "contoso.onmicrosoft.com", groupTag: "Sales", orderIdentifier: "PO-1", devices: [device(1), device(2, { groupTag: "HR" })] }));
-    expect(request.tenantId).toBe("contoso.onmicrosoft.com");
-    expect(request.devices.map((d) => [d.groupTag, d.orderIdentifier])).toEqual([
-      ["Sales", "PO-1"],
-      ["HR", "PO-1"],
+  it("takes batch fields the body leaves out from the query string, and refuses two different values", () => {
+    expect(ok(postJson({ devices: [device(1)] }, `tenantId=${TENANT}&groupTag=Q`)).request).toMatchObject({ tenantId: TENANT, groupTag: "Q" });
+    expect(ok(postJson({ tenantId: TENANT, devices: [device(1)] }, `tenantId=${TENANT.toUpperCase()}`)).request.tenantId).toBe(TENANT);
+    const p = problemOf(postJson({ tenantId: TENANT, devices: [device(1)] }, "tenantId=fabrikam.com"));
+    expect(p.errors).toEqual([{ field: "tenantId", message: "given in both the body and the query string, with different values" }]);
+  });
+
+  it("rejects unknown device fields by name, with a suggestion", () => {
+    const p = problemOf(postJson({ devices: [{ serialnumber: "SN-1", hardwareIdentifier: makeHash(1), hardwareHash: makeHash(2), colour: "red" }] }));
+    expect(p).toMatchObject({ status: 400, type: ProblemType.validation });
+    expect(p.errors).toEqual(
+      expect.arrayContaining([
+        { device: 0, field: "serialnumber", message: "unknown field 'serialnumber'; did you mean 'serialNumber'?" },
+        { device: 0, field: "hardwareHash", message: "unknown field 'hardwareHash'; did you mean 'hardwareIdentifier'?" },
+        { device: 0, field: "colour", message: expect.stringMatching(/^unknown field 'colour'; expected one of 'serialNumber', /) },
+        { device: 0, field: "serialNumber", message: "required" },
+      ]),
+    );
+    expect(p.errors).toHaveLength(4);
+  });
+
+  it("rejects unknown top-level fields by name", () => {
+    const p = problemOf(postJson({ tennantId: TENANT, devices: [device(1)] }));
+    expect(p.errors).toEqual([{ field: "tennantId", message: "unknown field 'tennantId'; did you mean 'tenantId'?" }]);
+    expect(p.detail).toBe("1 problem in the batch itself; nothing was imported.");
+  });
+
+  it("refuses a body that is not an object, or has no device array", () => {
+    expect(problemOf(postJson([device(1)]))).toMatchObject({ status: 400, type: ProblemType.validation, errors: [{ field: "(body)" }] });
+    expect(problemOf(postJson({ tenantId: TENANT })).errors).toEqual([{ field: "devices", message: "required: an array of devices" }]);
+    expect(problemOf(postJson({ devices: { 0: device(1) } })).errors).toEqual([{ field: "devices", message: "must be an array of devices" }]);
+    expect(problemOf(postJson({ devices: [device(0), "SN-1", null] })).errors).toEqual([
+      { device: 1, field: "(device)", message: "each device must be a JSON object" },
+      { device: 2, field: "(device)", message: "each device must be a JSON object" },
+    ]);
+  });
+});
+
+describe("JSON body, Graph's import-action shape", () => {
+  const graphDevice = (i: number) => ({
+    "@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+    id: "3bfded19-ed19-3bfd-19ed-fd3b19edfd3b",
+    state: { "@odata.type": "microsoft.graph.importedWindowsAutopilotDeviceIdentityState", deviceImportStatus: "complete", deviceErrorCode: 0 },
+    orderIdentifier: "",
+    productKey: null,
+    ...device(i),
+  });
+
+  it("accepts it, ignoring @odata.type, id and state, with the batch fields from the query string", () => {
+    const outcome = ok(postJson({ importedWindowsAutopilotDeviceIdentities: [graphDevice(1), graphDevice(2)] }, `tenantId=${TENANT}&groupTag=Lab&orderIdentifier=PO-3`));
+    expect(outcome.request).toEqual({
+      tenantId: TENANT,
+      groupTag: "Lab",
+      orderIdentifier: "PO-3",
+      devices: [1, 2].map((i) => ({ ...device(i), groupTag: "Lab", orderIdentifier: "PO-3" })),
+    });
+  });
+
+  it("rejects other top-level fields, pointing batch fields to the query string", () => {
+    const p = problemOf(postJson({ importedWindowsAutopilotDeviceIdentities: [graphDevice(1)], tenantId: TENANT, value: [] }));
+    expect(p.errors).toEqual([
+      { field: "tenantId", message: "unknown field 'tenantId' in Graph's import-action body; pass tenantId in the query string (?tenantId=…)" },
+      { field: "value", message: "unknown field 'value'; expected one of 'importedWindowsAutopilotDeviceIdentities'" },
     ]);
   });
 
-  it("trims serial numbers and treats empty optional fields as absent", () => {
-    const { request } = ok(json({ devices: [device(1, { serialNumber: "  SN-1 \t", productKey: "", assignedUserPrincipalName: " " })] }));
-    expect(request.devices[0]).toEqual({ serialNumber: "SN-1", hardwareIdentifier: makeHash(1) });
+  it("validates its devices by the same rules, naming its own array", () => {
+    expect(problemOf(postJson({ importedWindowsAutopilotDeviceIdentities: [{ ...graphDevice(1), serialNumber: "" }] })).errors).toEqual([
+      { device: 0, field: "serialNumber", message: "required" },
+    ]);
+    expect(problemOf(postJson({ importedWindowsAutopilotDeviceIdentities: "x" })).errors).toEqual([
+      { field: "importedWindowsAutopilotDeviceIdentities", message: "must be an array of devices" },
+    ]);
+    expect(problemOf(postJson({ importedWindowsAutopilotDeviceIdentities: [] })).type).toBe(ProblemType.noDevices);
+  });
+});
+
+describe("query string", () => {
+  it("matches batch parameter names case-insensitively and ignores other parameters", () => {
+    const outcome = ok(postJson({ devices: [device(1)] }, `TENANTID=${TENANT}&grouptag=G&code=functionKey`));
+    expect(outcome.request).toMatchObject({ tenantId: TENANT, groupTag: "G" });
   });
 
-  it("accepts Graph's import-action body unchanged, ignoring @odata.type, id and state, with batch fields from the query", () => {
-    const body = {
-      importedWindowsAutopilotDeviceIdentities: [
-        { "@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity", id: "x", state: { deviceImportStatus: "complete" }, ...device(1) },
-      ],
-    };
-    const { request } = ok(json(body, "tenantId=11111111-2222-3333-4444-555555555555&groupTag=Lab"));
-    expect(request).toEqual({ tenantId: "11111111-2222-3333-4444-555555555555", groupTag: "Lab", devices: [{ ...device(1), groupTag: "Lab" }] });
+  it("refuses a parameter given twice with different values, and says a bad value came from the query", () => {
+    expect(problemOf(postJson({ devices: [device(1)] }, `tenantId=${TENANT}&tenantId=fabrikam.com`)).errors).toEqual([
+      { field: "tenantId", message: "given more than once in the query string, with different values" },
+    ]);
+    expect(problemOf(postJson({ devices: [device(1)] }, "tenantId=not%20a%20tenant")).errors).toEqual([
+      { field: "tenantId", message: expect.stringMatching(/GUID or one of its domain names.*\(in the query string\)$/) },
+    ]);
+  });
+});
+
+describe("field rules", () => {
+  const one = (extra: Record<string, unknown>) => problemOf(postJson({ devices: [device(1, extra)] })).errors;
+
+  it.each([
+    ["serialNumber", { serialNumber: undefined }, "required"],
+    ["serialNumber", { serialNumber: "   " }, "required"],
+    ["serialNumber", { serialNumber: 12345 }, "must be a string"],
+    ["serialNumber", { serialNumber: "S".repeat(129) }, "must be at most 128 characters"],
+    ["serialNumber", { serialNumber: "S\u0000N" }, "must not contain control characters or line breaks"],
+    ["hardwareIdentifier", { hardwareIdentifier: null }, "required"],
+    ["hardwareIdentifier", { hardwareIdentifier: "" }, "required"],
+    ["productKey", { productKey: "K".repeat(65) }, "must be at most 64 characters"],
+    ["productKey", { productKey: 42 }, "must be a string"],
+    ["groupTag", { groupTag: "G".repeat(129) }, "must be at most 128 characters"],
+    ["orderIdentifier", { orderIdentifier: "O".repeat(129) }, "must be at most 128 characters"],
+    ["importId", { importId: "I".repeat(129) }, "must be at most 128 characters"],
+    ["assignedUserPrincipalName", { assignedUserPrincipalName: `${"u".repeat(60)}@${"d".repeat(50)}.com` }, "must be at most 113 characters"],
+  ])("%s: %j → %s", (field, extra, message) => {
+    expect(one(extra)).toEqual([{ device: 0, field, message }]);
   });
 
-  it("rejects an unknown field by name, suggesting the right one", () => {
-    const p = problemOf(json({ devices: [{ serialnumber: "SN-1", hardwareIdentifier: makeHash(1) }] }));
-    expect(p.status).toBe(400);
-    expect(p.type).toBe(ProblemType.validation);
-    expect(p.errors).toContainEqual({ device: 0, field: "serialnumber", message: "unknown field 'serialnumber'; did you mean 'serialNumber'?" });
-    expect(p.errors).toContainEqual({ device: 0, field: "serialNumber", message: "required" });
+  it.each(["alex wilber@contoso.com", "alex@contoso", "@contoso.com", "alex@@contoso.com", "alex", ".alex@contoso.com", "alex@contoso.com "])(
+    "refuses the UPN %j",
+    (upn) => {
+      // A trailing space is trimmed, so that one is fine.
+      if (upn.endsWith(" ")) return void expect(ok(postJson({ devices: [device(1, { assignedUserPrincipalName: upn })] }))).toBeTruthy();
+      expect(one({ assignedUserPrincipalName: upn })).toEqual([
+        { device: 0, field: "assignedUserPrincipalName", message: "must be a user principal name such as user@contoso.com (no spaces)" },
+      ]);
+    },
+  );
+
+  it.each([TENANT, TENANT.toUpperCase(), "contoso.onmicrosoft.com", "contoso.com"])("accepts the tenant %s", (tenantId) => {
+    expect(ok(postJson({ tenantId, devices: [device(1)] })).request.tenantId).toBe(tenantId);
   });
 
-  it("rejects unknown top-level fields", () => {
-    const p = problemOf(json({ devices: [device(1)], tennantId: "x" }));
-    expect(p.errors?.[0]).toMatchObject({ field: "tennantId" });
+  it.each(["contoso", "not a tenant", "1111-2222", "-contoso.com", 7])("refuses the tenant %j", (tenantId) => {
+    expect(problemOf(postJson({ tenantId, devices: [device(1)] })).errors).toEqual([{ field: "tenantId", message: expect.any(String) }]);
   });
 
-  it("lists every problem of every device, with its index, and a summary", () => {
+  it.each([
+    ["whitespace inside", (h: string) => `${h.slice(0, 100)}\r\n${h.slice(100)}`, /without whitespace/],
+    ["missing padding", (h: string) => h.replace(/=+$/, ""), /not a multiple of 4/],
+    ["the URL-safe alphabet", (h: string) => h.replace(/\+/g, "-").replace(/\//g, "_"), /URL-safe/],
+    ["a stray character", (h: string) => `${h.slice(0, 10)}*${h.slice(11)}`, /outside the base64 alphabet/],
+    ["padding in the middle", (h: string) => `${h.slice(0, 10)}=${h.slice(11)}`, /padding in the wrong place/],
+    ["three padding characters", (h: string) => `${h.slice(0, -3)}===`, /more than two/],
+  ])("refuses a hash with %s", (_, mangle, message) => {
+    const hash = makeHash(5, 3_001); // 3,001 bytes: ends in "==" and holds '+' and '/'
+    expect(mangle(hash)).not.toBe(hash);
+    expect(one({ hardwareIdentifier: mangle(hash) })).toEqual([{ device: 0, field: "hardwareIdentifier", message: expect.stringMatching(message) }]);
+  });
+
+  it("accepts hashes at the size limits and refuses them just outside", () => {
+    for (const bytes of [limits.hashMinBytes, limits.hashMaxBytes]) {
+      expect(ok(postJson({ devices: [device(1, { hardwareIdentifier: makeHash(1, bytes) })] })).request.devices).toHaveLength(1);
+    }
+    expect(one({ hardwareIdentifier: makeHash(1, limits.hashMinBytes - 1) })).toEqual([
+      { device: 0, field: "hardwareIdentifier", message: "decodes to 63 bytes; a hardware hash decodes to between 64 and 16384 bytes" },
+    ]);
+    expect(one({ hardwareIdentifier: makeHash(1, limits.hashMaxBytes + 1) })?.[0]?.message).toMatch(/^decodes to 16385 bytes/);
+    const tight = { ...limits, hashMinBytes: 2_000, hashMaxBytes: 2_500 };
+    expect(problemOf(postJson({ devices: [device(1)] }, "", tight)).errors?.[0]?.message).toMatch(/between 2000 and 2500 bytes/);
+  });
+
+  it("lists every problem of every device, sorted by device, with a summary", () => {
     const p = problemOf(
-      json({
+      postJson({
+        tenantId: "nope",
         devices: [
           device(0),
           { serialNumber: "", hardwareIdentifier: "not base64!" },
@@ -71,162 +213,135 @@ describe("JSON batches", () => {
       }),
     );
     expect(p.errors).toEqual([
+      { field: "tenantId", message: expect.any(String) },
       { device: 1, field: "serialNumber", message: "required" },
-      { device: 1, field: "hardwareIdentifier", message: expect.stringMatching(/strict base64/) },
+      { device: 1, field: "hardwareIdentifier", message: "must be one base64 string without whitespace or line breaks inside" },
       { device: 2, field: "assignedUserPrincipalName", message: expect.stringMatching(/user principal name/) },
-      { device: 3, field: "hardwareIdentifier", message: expect.stringMatching(/fewer than 64 bytes/) },
+      { device: 3, field: "hardwareIdentifier", message: expect.stringMatching(/^decodes to 3 bytes/) },
     ]);
-    expect(p.detail).toBe("4 problems in 3 devices; nothing was imported.");
+    expect(p.detail).toBe("5 problems (1 in the batch itself, 4 in 3 devices); nothing was imported.");
+    expect(p).toMatchObject({ problemCount: 5, invalidDeviceCount: 3 });
+    expect(p.truncated).toBeUndefined();
   });
 
-  it.each([
-    ["whitespace inside", (h: string) => `${h.slice(0, 8)} ${h.slice(8)}`],
-    ["missing padding", (h: string) => h.replace(/=+$/, "")],
-    ["URL-safe alphabet", (h: string) => h.replace(/\+/g, "-").replace(/\//g, "_")],
-  ])("rejects a hash with %s", (_, mangle) => {
-    // makeHash(5) has both padding and +/ characters, so each mangling changes it.
-    const hash = makeHash(5, 3_001);
-    expect(mangle(hash)).not.toBe(hash);
-    const p = problemOf(json({ devices: [device(1, { hardwareIdentifier: mangle(hash) })] }));
-    expect(p.errors?.[0]).toMatchObject({ field: "hardwareIdentifier" });
+  it("caps the listed problems at 1000, saying how many there were", () => {
+    const devices = Array.from({ length: 600 }, (_, i) => ({ serialNumber: "", hardwareIdentifier: `bad${i}` }));
+    const p = problemOf(postJson({ devices }));
+    expect(p.errors).toHaveLength(1_000);
+    expect(p).toMatchObject({ truncated: true, problemCount: 1_200, invalidDeviceCount: 600 });
+    expect(p.detail).toBe("1200 problems in 600 devices; nothing was imported.");
   });
+});
 
-  it("rejects a hash that decodes to more than the maximum", () => {
-    const p = problemOf(json({ devices: [device(1, { hardwareIdentifier: makeHash(1, limits.hashMaxBytes + 1) })] }));
-    expect(p.errors?.[0]?.message).toMatch(/more than 16384 bytes/);
-  });
-
-  it("rejects the same serial (case-insensitive) or the same hash twice, naming the first", () => {
-    const p = problemOf(json({ devices: [device(1), device(2, { serialNumber: "sn-1" }), device(3, { hardwareIdentifier: makeHash(1) })] }));
+describe("duplicates", () => {
+  it("flags the same serial (any case, any surrounding space) or the same hash on the later device, naming the first", () => {
+    const p = problemOf(postJson({ devices: [device(1), device(2, { serialNumber: " sn-1 " }), device(3, { hardwareIdentifier: makeHash(1) }), device(4, { serialNumber: "SN-1" })] }));
     expect(p.errors).toEqual([
-      { device: 1, field: "serialNumber", message: "the same serial number as device 0" },
-      { device: 2, field: "hardwareIdentifier", message: "the same hardware hash as device 0" },
+      { device: 1, field: "serialNumber", message: "same serial number as device 0" },
+      { device: 2, field: "hardwareIdentifier", message: "same hardware hash as device 0" },
+      { device: 3, field: "serialNumber", message: "same serial number as device 0" },
     ]);
   });
 
-  it("answers 400 for an empty batch and 413 past the maximum, before validating devices", () => {
-    expect(problemOf(json({ devices: [] }))).toMatchObject({ status: 400, type: ProblemType.noDevices });
-    const tooMany = Array.from({ length: limits.maxDevices + 1 }, () => ({ junk: true }));
-    expect(problemOf(json({ devices: tooMany }))).toMatchObject({ status: 413, type: ProblemType.tooManyDevices, maxDevices: limits.maxDevices });
-  });
-
-  it("answers 400 with line and column for malformed JSON, without quoting the body", () => {
-    const secret = makeHash(9);
-    const body = Buffer.from(`{\n  "devices": [\n    { "serialNumber": "A", "hardwareIdentifier": "${secret}", }\n  ]\n}`);
-    const p = problemOf(parseImportRequest({ contentType: "application/json; charset=utf-8", body, query: new URLSearchParams() }, limits));
-    expect(p).toMatchObject({ status: 400, type: ProblemType.malformedBody, line: 3 });
-    expect(p.column).toBeGreaterThan(40);
-    expect(JSON.stringify(p)).not.toContain(secret.slice(0, 40));
-  });
-
-  it("validates the tenant id", () => {
-    expect(problemOf(json({ tenantId: "not a tenant", devices: [device(1)] })).errors?.[0]).toMatchObject({ field: "tenantId" });
+  it("still finds duplicates when other devices have other problems", () => {
+    const p = problemOf(postJson({ devices: [device(1, { assignedUserPrincipalName: "x" }), device(1)] }));
+    expect(p.errors?.map((e) => [e.device, e.field])).toEqual([
+      [0, "assignedUserPrincipalName"],
+      [1, "serialNumber"],
+      [1, "hardwareIdentifier"],
+    ]);
   });
 });
 
-describe("CSV batches", () => {
-  const devices = [
-    { ...makeDevices(1, "CSV")[0]!, groupTag: "Sales", assignedUserPrincipalName: "alex@contoso.com", productKey: "00330-80000-00000-AA123" },
-    ...makeDevices(2, "CSW"),
-  ];
+describe("batch size", () => {
+  it("answers 400 no-devices for an empty batch", () => {
+    expect(problemOf(postJson({ devices: [] }))).toMatchObject({ status: 400, type: ProblemType.noDevices });
+  });
+
+  it("accepts exactly maxDevices", () => {
+    const small = { ...limits, maxDevices: 3 };
+    expect(ok(postJson({ devices: [device(1), device(2), device(3)] }, "", small)).request.devices).toHaveLength(3);
+  });
+
+  it("answers 413 before validating any device, so a 50,000-device body fails fast", () => {
+    const devices = Array.from({ length: 50_000 }, (_, i) => ({ serialnumber: i, hardwareIdentifier: "%%%" }));
+    const started = performance.now();
+    const p = problemOf(postJson({ devices }));
+    const elapsed = performance.now() - started;
+    expect(p).toMatchObject({ status: 413, type: ProblemType.tooManyDevices, deviceCount: 50_000, maxDevices: limits.maxDevices });
+    expect(p.errors).toBeUndefined();
+    expect(elapsed).toBeLessThan(1_000);
+  });
+
+  it("validates a full batch of 10,000 devices in reasonable time", () => {
+    const devices = Array.from({ length: 10_000 }, (_, i) => device(i));
+    const started = performance.now();
+    expect(ok(postJson({ devices })).request.devices).toHaveLength(10_000);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe("media types, sizes and encodings", () => {
+  const body = JSON.stringify({ devices: [device(1)] });
+
+  it.each(["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "", undefined])("answers 415 for %j", (contentType) => {
+    const p = problemOf(parse(contentType, body));
+    expect(p).toMatchObject({ status: 415, type: ProblemType.unsupportedMediaType, accepted: ["application/json", "application/*+json", "text/csv", "application/csv"] });
+    expect(p.detail).toMatch(/application\/json.*text\/csv/);
+  });
+
+  it.each(["application/json", "Application/JSON; charset=UTF-8", "application/vnd.partner.autopilot+json", "application/json;charset=\"utf-8\""])(
+    "accepts %s",
+    (contentType) => {
+      expect(ok(parse(contentType, body)).source).toBe("json");
+    },
+  );
+
+  it("honours a declared charset when there is no BOM, and refuses one it cannot decode", () => {
+    expect(ok(parse("application/json; charset=utf-16le", Buffer.from(body, "utf16le"))).request.devices).toHaveLength(1);
+    expect(problemOf(parse("application/json; charset=klingon", body))).toMatchObject({ status: 415, title: "Unsupported charset" });
+  });
+
+  it("reads a JSON body with a UTF-8 or UTF-16 BOM", () => {
+    expect(ok(parse("application/json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]))).request.devices).toHaveLength(1);
+    expect(ok(parse("application/json", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]))).request.devices).toHaveLength(1);
+  });
+
+  it("answers 413 for a body over maxBodyBytes", () => {
+    const p = problemOf(parse("application/json", body, "", { ...limits, maxBodyBytes: 100 }));
+    expect(p).toMatchObject({ status: 413, type: ProblemType.bodyTooLarge, maxBodyBytes: 100 });
+  });
+});
+
+describe("malformed JSON", () => {
+  it("gives line, column and offset, computed from the offset Node reports", () => {
+    const text = '{\n  "devices": [\n    { "serialNumber": "A", "hardwareIdentifier": "QUJD", }\n  ]\n}';
+    const p = problemOf(parse("application/json", text));
+    const offset = text.indexOf("}");
+    expect(p).toMatchObject({ status: 400, type: ProblemType.malformedBody, line: 3, column: offset - text.indexOf("    {") + 1, offset });
+    expect(p.detail).toBe(`The body is not valid JSON: expected double-quoted property name at line 3, column ${p.column} (offset ${offset}).`);
+  });
+
+  it("finds the position itself where Node reports none, and never quotes the body", () => {
+    const secret = makeHash(9);
+    // Unquoted, so Node 20's message quotes the body and gives no position.
+    const text = `{"devices": [\r\n  {"serialNumber": "A",\r\n   "hardwareIdentifier": X${secret}}]}`;
+    const p = problemOf(parse("application/json", text));
+    expect(p).toMatchObject({ line: 3, column: 26, offset: text.indexOf(secret) - 1 });
+    expect(p.detail).toContain("unexpected character");
+    expect(JSON.stringify(p)).not.toContain(secret.slice(0, 12));
+  });
 
   it.each([
-    ["UTF-8", { encoding: "utf8" as const }],
-    ["UTF-8 with BOM", { encoding: "utf8bom" as const }],
-    ["UTF-16 LE with BOM and CRLF (Windows PowerShell)", { encoding: "utf16le" as const, eol: "\r\n" as const }],
-    ["LF line ends", { eol: "\n" as const }],
-    ["quoted fields", { quoted: true }],
-    ["blank trailing lines", { trailingBlankLines: 3 }],
-    ["only the three required columns", { optionalColumns: false }],
-  ])("parses %s", (_, options) => {
-    const { request, lines } = ok(csv(makeCsv(devices, options), "groupTag=Default&orderIdentifier=PO-7"));
-    expect(request.devices.map((d) => d.serialNumber)).toEqual(devices.map((d) => d.serialNumber));
-    expect(request.devices.map((d) => d.hardwareIdentifier)).toEqual(devices.map((d) => d.hardwareIdentifier));
-    expect(request.devices[0]).toMatchObject({ productKey: "00330-80000-00000-AA123", orderIdentifier: "PO-7" });
-    if (options.optionalColumns !== false) expect(request.devices[0]).toMatchObject({ groupTag: "Sales", assignedUserPrincipalName: "alex@contoso.com" });
-    expect(request.devices[1]?.groupTag).toBe("Default");
-    expect(lines).toEqual([2, 3, 4]);
-  });
-
-  it("accepts headers in another case and order", () => {
-    const text = `hardware hash,DEVICE SERIAL NUMBER, windows product id \r\n${devices[1]!.hardwareIdentifier},${devices[1]!.serialNumber},\r\n`;
-    expect(ok(csv(Buffer.from(text))).request.devices[0]?.serialNumber).toBe(devices[1]!.serialNumber);
-  });
-
-  it("reports CSV line numbers with each problem, skipping blank lines in the count", () => {
-    const text = `Device Serial Number,Windows Product ID,Hardware Hash\r\nA,,${makeHash(1)}\r\n\r\n,,${makeHash(2)}\r\n`;
-    expect(problemOf(csv(Buffer.from(text))).errors).toEqual([{ device: 1, line: 4, field: "serialNumber", message: "required" }]);
-  });
-
-  it("names unknown and missing columns", () => {
-    expect(problemOf(csv(Buffer.from("Device Serial Number,Hardware Hash,Colour\r\nA,B,C\r\n"))).detail).toMatch(/unknown column\(s\) 'Colour'/);
-    expect(problemOf(csv(Buffer.from("Device Serial Number,Hardware Hash\r\nA,B\r\n"))).detail).toMatch(/missing column\(s\) 'Windows Product ID'/);
-  });
-
-  it("answers 400 with the line for a row with the wrong number of fields or an unclosed quote", () => {
-    const header = "Device Serial Number,Windows Product ID,Hardware Hash\r\n";
-    expect(problemOf(csv(Buffer.from(`${header}A,,${makeHash(1)}\r\nB,,x,extra\r\n`)))).toMatchObject({ status: 400, type: ProblemType.malformedBody, line: 3 });
-    expect(problemOf(csv(Buffer.from(`${header}"A,,${makeHash(1)}\r\n`)))).toMatchObject({ status: 400, type: ProblemType.malformedBody });
-  });
-
-  it("rejects bytes that are not UTF-8 and carry no UTF-16 BOM", () => {
-    expect(problemOf(csv(Buffer.from([0x41, 0xc3, 0x28, 0x0a])))).toMatchObject({ status: 400, type: ProblemType.malformedBody });
-  });
-
-  it("answers 400 for a CSV with a header and no devices", () => {
-    expect(problemOf(csv(makeCsv([])))).toMatchObject({ status: 400, type: ProblemType.noDevices });
-  });
-});
-
-describe("media types and sizes", () => {
-  it.each(["text/plain", "application/xml", undefined])("answers 415 for %s", (contentType) => {
-    const p = problemOf(parseImportRequest({ contentType, body: Buffer.from("{}"), query: new URLSearchParams() }, limits));
-    expect(p).toMatchObject({ status: 415, type: ProblemType.unsupportedMediaType, accepted: ["application/json", "text/csv"] });
-  });
-
-  it("accepts +json media types", () => {
-    expect(ok(parseImportRequest({ contentType: "application/vnd.partner+json", body: Buffer.from(JSON.stringify({ devices: [device(1)] })), query: new URLSearchParams() }, limits)));
-  });
-
-  it("answers 413 for a body over the limit", () => {
-    const small = { ...limits, maxBodyBytes: 10 };
-    expect(problemOf(parseImportRequest({ contentType: "text/csv", body: Buffer.alloc(11), query: new URLSearchParams() }, small))).toMatchObject({ status: 413 });
-  });
-});
-
-describe("secrets in problems", () => {
-  it("never repeats a hash, product key or UPN back", () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 12, maxLength: 40 }).filter((s) => /^[A-Za-z0-9]+$/.test(s)), fc.integer({ min: 0, max: 1e6 }), (token, seed) => {
-        const badUpn = `${token} ${token}`;
-        const badHash = `${makeHash(seed).slice(0, 200)}${token}!`;
-        const productKey = `${token}${"K".repeat(70)}`;
-        const body = { devices: [{ serialNumber: "SN", hardwareIdentifier: badHash, productKey, assignedUserPrincipalName: badUpn }] };
-        const text = JSON.stringify(problemOf(json(body)));
-        expect(text).not.toContain(token);
-        expect(text).not.toContain(badHash.slice(0, 40));
-      }),
-      { numRuns: 50 },
-    );
-  });
-});
-
-describe("robustness", () => {
-  const validBody = JSON.stringify({ devices: [device(1), device(2)] });
-
-  it("never throws, and answers only ok or a 400/413/415 problem, for random and mutated bodies", () => {
-    const mutated = fc.tuple(fc.nat(validBody.length), fc.nat(20), fc.string({ maxLength: 5 })).map(([at, cut, insert]) => validBody.slice(0, at) + insert + validBody.slice(at + cut));
-    const anyJson = fc.jsonValue().map((v) => JSON.stringify(v));
-    fc.assert(
-      fc.property(fc.oneof(mutated, anyJson, fc.string()), fc.constantFrom("application/json", "text/csv", "text/plain"), (body, contentType) => {
-        const outcome = parseImportRequest({ contentType, body: Buffer.from(body), query: new URLSearchParams() }, limits);
-        if (!outcome.ok) {
-          expect([400, 413, 415]).toContain(outcome.problem.status);
-          expect(outcome.problem.title).toBeTruthy();
-          expect(outcome.problem.type).toMatch(/^https:\/\//);
-        }
-      }),
-      { numRuns: 300 },
-    );
+    ['{"devices": [', "unexpected end of input", 13],
+    ["", undefined, undefined],
+    ["   ", undefined, undefined],
+    ['{"devices": []} x', "unexpected non-whitespace character after JSON", 16],
+    ['{"a": "b', "unterminated string", 8],
+  ])("%j", (text, reason, offset) => {
+    const p = problemOf(parse("application/json", text));
+    expect(p).toMatchObject({ status: 400, type: ProblemType.malformedBody });
+    if (reason === undefined) expect(p.detail).toMatch(/empty/);
+    else expect(p).toMatchObject({ offset, detail: expect.stringContaining(reason) });
   });
 });

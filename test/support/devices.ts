@@ -19,7 +19,8 @@ export interface CsvDevice {
 }
 
 export interface CsvOptions {
-  encoding?: "utf8" | "utf8bom" | "utf16le";
+  /** utf16le and utf16be carry a BOM, as PowerShell writes them. */
+  encoding?: "utf8" | "utf8bom" | "utf16le" | "utf16be";
   eol?: "\r\n" | "\n";
   quoted?: boolean;
   trailingBlankLines?: number;
@@ -44,6 +45,8 @@ export function makeCsv(devices: readonly CsvDevice[], options: CsvOptions = {})
       return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, "utf8")]);
     case "utf16le":
       return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
+    case "utf16be":
+      return Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, "utf16le").swap16()]);
   }
 }
 

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServices, type Services } from "../../src/app/services.js";
+import { loadConfig } from "../../src/config/config.js";
+import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { submitBatch } from "../../src/intake/submitBatch.js";
+import { sweepIntake } from "../../src/intake/sweepIntake.js";
+import { silentLogger } from "../../src/logging.js";
+import { decodeDeviceMessage, type DeviceMessage } from "../../src/storage/deviceMessage.js";
+import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
+import { makeDevices } from "../support/devices.js";
+
+/** Intake that dies part-way, on real Azurite: the sweeper must finish what became durable and forget the rest. */
+let azurite: RunningAzurite;
+let services: Services;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString }), silentLogger);
+});
+afterAll(async () => azurite?.stop());
+
+/** A queue that accepts `budget` messages, then fails as if storage went away. */
+function failingAfter(budget: number): DeviceMessageSender & { sent: DeviceMessage[] } {
+  const sent: DeviceMessage[] = [];
+  return {
+    sent,
+    async send(message) {
+      if (sent.length >= budget) throw new Error("queue unreachable");
+      sent.push(message);
+    },
+  };
+}
+
+async function drainQueue(): Promise<DeviceMessage[]> {
+  const found: DeviceMessage[] = [];
+  for (;;) {
+    const { receivedMessageItems } = await services.storage.deviceQueue.receiveMessages({ numberOfMessages: 32 });
+    if (receivedMessageItems.length === 0) return found;
+    for (const item of receivedMessageItems) {
+      found.push(decodeDeviceMessage(item.messageText));
+      await services.storage.deviceQueue.deleteMessage(item.messageId, item.popReceipt);
+    }
+  }
+}
+
+const later = () => new Date(Date.now() + 10 * 60_000);
+
+describe("sweepIntake", () => {
+  it("sends the first-attempt message of every device an interrupted intake left unsent", async () => {
+    const devices = makeDevices(20, "SWEEP");
+    const queue = failingAfter(7);
+    const accepted = await submitBatch(
+      { store: services.store, journal: services.journal, queue, enqueueConcurrency: 1, log: silentLogger },
+      { tenantId: "contoso.onmicrosoft.com", devices },
+      "json",
+    );
+    expect(accepted.fullyEnqueued).toBe(false);
+    expect(queue.sent).toHaveLength(7);
+    expect((await services.store.readBatch(accepted.batchId))?.intakeState).toBe("enqueueing");
+
+    // A sweep inside the grace period leaves a possibly still running intake alone.
+    expect(await sweepIntake({ ...services, enqueueConcurrency: 4, graceMs: 60_000 })).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
+
+    const report = await sweepIntake({ ...services, enqueueConcurrency: 4, graceMs: 60_000, now: later });
+    expect(report).toEqual({ finished: 1, reenqueued: 20, abandoned: 0 });
+    const messages = await drainQueue();
+    const sentOrResent = new Set([...queue.sent, ...messages].map((m) => m.rowKey));
+    expect(sentOrResent.size).toBe(20);
+    expect(messages.every((m) => m.kind === "submit" && m.attempt === 1 && m.batchId === accepted.batchId)).toBe(true);
+    expect((await services.store.readBatch(accepted.batchId))?.intakeState).toBe("accepted");
+    expect(await services.journal.startedBefore(later().toISOString())).toEqual([]);
+  });
+
+  it("forgets an intake that died before its batch became durable, and sends nothing for it", async () => {
+    await services.journal.begin("11111111-1111-4111-8111-111111111111", new Date().toISOString());
+    const report = await sweepIntake({ ...services, enqueueConcurrency: 4, graceMs: 60_000, now: later });
+    expect(report).toEqual({ finished: 1, reenqueued: 0, abandoned: 1 });
+    expect(await drainQueue()).toEqual([]);
+  });
+});
