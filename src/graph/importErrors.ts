@@ -1,3 +1,5 @@
+import { IMPORT_ERROR_NAMES } from "./importErrorCodes.js";
+
 /**
  * Plain-language reasons for the import error codes Intune reports in
  * state.deviceErrorCode / deviceErrorName (see the Autopilot troubleshooting docs).
@@ -18,21 +20,6 @@ const EXPLANATIONS: Record<string, string> = {
   ZtdDeviceDuplicated: "The same hardware hash was imported more than once at the same time; only one of the imports was processed.",
 };
 
-const NAMES_BY_CODE: Record<string, string> = {
-  "801": "InvalidZtdRequestBody",
-  "802": "InvalidZtdHardwareHash",
-  "803": "MissingZtdSerialNumberAndProductKey",
-  "806": "ZtdDeviceAlreadyAssigned",
-  "807": "ZtdDeviceIsNotRegistered",
-  "808": "ZtdDeviceAssignedToOtherTenant",
-  "809": "ZtdProfileIsNotRegistered",
-  "810": "ZtdProfileAssignedToOtherTenant",
-  "811": "ZtdDeviceRegisteredByOtherTenant",
-  "812": "ZtdDeviceNotFound",
-  "813": "ZtdDeviceIsNotUnique",
-  "814": "ZtdDeviceAlreadyAadRegistered",
-};
-
 export function explainImportError(code: number | undefined, name: string | undefined): string {
   const byCode = code ? EXPLANATIONS[String(code)] : undefined;
   const byName = name ? EXPLANATIONS[name] : undefined;
@@ -40,5 +27,5 @@ export function explainImportError(code: number | undefined, name: string | unde
 }
 
 export function importErrorName(code: number | undefined, name: string | undefined): string | undefined {
-  return name || (code ? NAMES_BY_CODE[String(code)] : undefined);
+  return name || (code ? IMPORT_ERROR_NAMES.get(code) : undefined);
 }

@@ -1,21 +1,6 @@
-/**
- * Autopilot import error codes as Graph reports them in `state.deviceErrorCode` /
- * `state.deviceErrorName` (table in shared/reference/autopilot-graph-facts.md).
- */
-export const IMPORT_ERROR_NAMES: ReadonlyMap<number, string> = new Map([
-  [801, "InvalidZtdRequestBody"],
-  [802, "InvalidZtdHardwareHash"],
-  [803, "MissingZtdSerialNumberAndProductKey"],
-  [806, "ZtdDeviceAlreadyAssigned"],
-  [807, "ZtdDeviceIsNotRegistered"],
-  [808, "ZtdDeviceAssignedToOtherTenant"],
-  [809, "ZtdProfileIsNotRegistered"],
-  [810, "ZtdProfileAssignedToOtherTenant"],
-  [811, "ZtdDeviceRegisteredByOtherTenant"],
-  [812, "ZtdDeviceNotFound"],
-  [813, "ZtdDeviceIsNotUnique"],
-  [814, "ZtdDeviceAlreadyAadRegistered"],
-]);
+import { IMPORT_ERROR_NAMES } from "../importErrorCodes.js";
+
+export { IMPORT_ERROR_NAMES };
 
 export const INVALID_HARDWARE_HASH = 802;
 export const MISSING_SERIAL_NUMBER = 803;
