@@ -63,6 +63,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           store: s.store,
           journal: s.journal,
           queue: s.queue,
+          pacing: s.pacing,
           log: s.log,
           limits: s.config.intake,
           enqueueConcurrency: s.config.intake.enqueueConcurrency,
@@ -92,7 +93,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     queueName: DEVICE_QUEUE,
     handle: async (s, payload, delivery) => {
       await processDeviceMessage(
-        { store: s.store, queue: s.queue, graph: s.graph, retry: s.config.retry, followUp: s.config.followUp, log: s.log },
+        { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, followUp: s.config.followUp, log: s.log },
         decodeDeviceMessage(payload),
         delivery,
       );
@@ -116,6 +117,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         store: s.store,
         journal: s.journal,
         queue: s.queue,
+        pacing: s.pacing,
         enqueueConcurrency: s.config.intake.enqueueConcurrency,
         log: s.log,
         graceMs: SWEEP_GRACE_MS,

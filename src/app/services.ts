@@ -6,6 +6,8 @@ import { createStorageClients, ensureStorage, type StorageClients } from "../sto
 import { DeviceQueue } from "../storage/deviceQueue.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
+import { TenantPacing } from "../storage/tenantPacing.js";
+import { baseIntervalMs } from "../worker/pacing.js";
 
 /** Everything a function needs, built once per process and shared by every invocation. */
 export interface Services {
@@ -14,6 +16,7 @@ export interface Services {
   store: ImportStore;
   journal: IntakeJournal;
   queue: DeviceQueue;
+  pacing: TenantPacing;
   graph: GraphClient;
   log: Logger;
 }
@@ -29,6 +32,9 @@ export async function createServices(config: AppConfig, log: Logger = consoleLog
     store: new ImportStore(storage.imports),
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue),
+    pacing: new TenantPacing(storage.pacing, {
+      baseIntervalMs: baseIntervalMs(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom),
+    }),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,
       apiVersion: config.graph.apiVersion,

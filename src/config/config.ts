@@ -18,6 +18,13 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+export interface PacingPolicy {
+  windowMs: number;
+  writesPerWindow: number;
+  /** Share of the budget to plan for, leaving room for timing jitter between instances. */
+  headroom: number;
+}
+
 export interface FollowUpPolicy {
   firstDelayMs: number;
   maxDelayMs: number;
@@ -36,6 +43,7 @@ export interface AppConfig {
   };
   intake: IntakeLimits & { enqueueConcurrency: number };
   retry: RetryPolicy;
+  pacing: PacingPolicy;
   followUp: FollowUpPolicy;
   statusRetryAfterSeconds: number;
 }
@@ -70,6 +78,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       enqueueConcurrency: s.ENQUEUE_CONCURRENCY,
     },
     retry: { maxAttempts: s.RETRY_MAX_ATTEMPTS, baseDelayMs: s.RETRY_BASE_DELAY_MS, maxDelayMs: s.RETRY_MAX_DELAY_MS },
+    pacing: { windowMs: s.PACING_WINDOW_MS, writesPerWindow: s.PACING_WRITES_PER_WINDOW, headroom: s.PACING_HEADROOM },
     followUp: {
       firstDelayMs: s.FOLLOW_UP_FIRST_DELAY_MS,
       maxDelayMs: s.FOLLOW_UP_MAX_DELAY_MS,

@@ -41,6 +41,11 @@ export const settingsSchema = z
     HASH_MAX_BYTES: positiveInt(DEFAULT_INTAKE_LIMITS.hashMaxBytes),
     ENQUEUE_CONCURRENCY: positiveInt(32),
 
+    /** Intune's write budget per app per tenant (100 per 20 s), and the share of it to use. */
+    PACING_WINDOW_MS: positiveInt(20_000),
+    PACING_WRITES_PER_WINDOW: positiveInt(100),
+    PACING_HEADROOM: z.coerce.number().gt(0).max(1).default(0.97),
+
     RETRY_MAX_ATTEMPTS: positiveInt(8),
     RETRY_BASE_DELAY_MS: positiveInt(2_000),
     RETRY_MAX_DELAY_MS: positiveInt(900_000),

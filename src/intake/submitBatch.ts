@@ -4,12 +4,14 @@ import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { BATCH_ROW_KEY, deviceRowKey, type BatchEntity, type DeviceEntity } from "../storage/importEntities.js";
 import type { IntakeJournal } from "../storage/intakeJournal.js";
 import { forEachLimited, type ImportStore } from "../storage/importStore.js";
+import type { TenantPacing } from "../storage/tenantPacing.js";
 import type { ImportRequest } from "./deviceSchema.js";
 
 export interface IntakeDeps {
   store: ImportStore;
   journal: IntakeJournal;
   queue: DeviceMessageSender;
+  pacing: Pick<TenantPacing, "reserve">;
   enqueueConcurrency: number;
   log: Logger;
   now?: () => Date;
@@ -69,7 +71,7 @@ export async function submitBatch(
 
   const fields = { batchId, tenantId: request.tenantId, deviceCount: devices.length };
   try {
-    await enqueueDevices(deps, batchId, devices.map((d) => d.rowKey));
+    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey));
     await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
     await deps.journal.finish(batchId);
   } catch (error) {
@@ -80,12 +82,25 @@ export async function submitBatch(
   return { batchId, deviceCount: devices.length, tenantId: request.tenantId, fullyEnqueued: true };
 }
 
-export function enqueueDevices(
-  deps: Pick<IntakeDeps, "queue" | "enqueueConcurrency">,
+/**
+ * Sends each device's first create attempt, scheduled into the tenant's write budget: the batch
+ * takes consecutive slots in one pacing write, and each message becomes visible at its slot.
+ * Devices of a big batch therefore wait in the queue, invisible, rather than in a worker, and
+ * another tenant's devices are never behind them.
+ */
+export async function enqueueDevices(
+  deps: Pick<IntakeDeps, "queue" | "enqueueConcurrency" | "pacing" | "now">,
   batchId: string,
+  tenantId: string,
   rowKeys: readonly string[],
 ): Promise<void> {
-  return forEachLimited(rowKeys, deps.enqueueConcurrency, (rowKey) =>
-    deps.queue.send({ v: 1, kind: "submit", batchId, rowKey, attempt: 1 }),
+  if (rowKeys.length === 0) return;
+  const now = (deps.now?.() ?? new Date()).getTime();
+  const slots = await deps.pacing.reserve(tenantId, rowKeys.length, now);
+  await forEachLimited(
+    rowKeys.map((rowKey, k) => ({ rowKey, slotAt: Math.round(slots.firstSlotAt + k * slots.intervalMs) })),
+    deps.enqueueConcurrency,
+    ({ rowKey, slotAt }) =>
+      deps.queue.send({ v: 1, kind: "submit", batchId, rowKey, attempt: 1, slotAt, shiftAt: slots.shiftMs }, Math.max(0, slotAt - now)),
   );
 }

@@ -2,12 +2,14 @@ import type { Logger } from "../logging.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { IntakeJournal } from "../storage/intakeJournal.js";
 import type { ImportStore } from "../storage/importStore.js";
+import type { TenantPacing } from "../storage/tenantPacing.js";
 import { enqueueDevices } from "./submitBatch.js";
 
 export interface SweepDeps {
   store: ImportStore;
   journal: IntakeJournal;
   queue: DeviceMessageSender;
+  pacing: Pick<TenantPacing, "reserve">;
   enqueueConcurrency: number;
   log: Logger;
   now?: () => Date;
@@ -39,7 +41,7 @@ export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
       deps.log.warn("intake never became durable; forgetting it", { batchId: pending.batchId });
     } else if (batch.intakeState !== "accepted") {
       const unstarted = await deps.store.listUnstartedDevices(pending.batchId);
-      await enqueueDevices(deps, pending.batchId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));
+      await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));
       await deps.store.markAccepted(pending.batchId, now.toISOString());
       report.reenqueued += unstarted.length;
       deps.log.info("sweeper finished an interrupted intake", { batchId: pending.batchId, deviceCount: unstarted.length });

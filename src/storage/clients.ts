@@ -2,13 +2,14 @@ import { TableClient } from "@azure/data-tables";
 import { ManagedIdentityCredential, DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import type { StorageConnection } from "../config/config.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, IMPORTS_TABLE, INTAKE_JOURNAL_TABLE } from "./names.js";
+import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, IMPORTS_TABLE, INTAKE_JOURNAL_TABLE, PACING_TABLE } from "./names.js";
 
 export interface StorageClients {
   deviceQueue: QueueClient;
   poisonQueue: QueueClient;
   imports: TableClient;
   intakeJournal: TableClient;
+  pacing: TableClient;
   /** Any queue of the account by name (the hosts need `<queue>-poison` queues). */
   queueNamed(name: string): QueueClient;
 }
@@ -31,6 +32,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
       poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE),
       imports: TableClient.fromConnectionString(cs, IMPORTS_TABLE, tableOptions),
       intakeJournal: TableClient.fromConnectionString(cs, INTAKE_JOURNAL_TABLE, tableOptions),
+      pacing: TableClient.fromConnectionString(cs, PACING_TABLE, tableOptions),
       queueNamed: (name) => new QueueClient(cs, name),
     };
   }
@@ -42,6 +44,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
     poisonQueue: queues.getQueueClient(DEVICE_POISON_QUEUE),
     imports: new TableClient(tableUri, IMPORTS_TABLE, credential),
     intakeJournal: new TableClient(tableUri, INTAKE_JOURNAL_TABLE, credential),
+    pacing: new TableClient(tableUri, PACING_TABLE, credential),
     queueNamed: (name) => queues.getQueueClient(name),
   };
 }
@@ -53,5 +56,6 @@ export async function ensureStorage(clients: StorageClients): Promise<void> {
     clients.poisonQueue.createIfNotExists(),
     clients.imports.createTable(),
     clients.intakeJournal.createTable(),
+    clients.pacing.createTable(),
   ]);
 }

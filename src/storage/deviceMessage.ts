@@ -15,6 +15,9 @@ export const deviceMessageSchema = z.object({
   batchId: z.string().min(1),
   rowKey: z.string().min(1),
   attempt: z.number().int().positive(),
+  /** The write slot this create attempt was given (epoch ms), and the tenant's pause shift then. */
+  slotAt: z.number().optional(),
+  shiftAt: z.number().optional(),
 });
 
 export type DeviceMessage = z.infer<typeof deviceMessageSchema>;

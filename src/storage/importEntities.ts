@@ -66,6 +66,8 @@ export interface DeviceFields {
   state: DeviceState;
   /** Create attempts made (or begun) so far. */
   attempts: number;
+  /** Transient failures (5xx, timeouts, dropped connections) so far; throttling is paced, not counted. */
+  failures?: number;
   /** Looks taken at the running import so far. */
   polls: number;
   /** The queue message that last took hold of this device; lets the same message finish after a crash. */

@@ -7,13 +7,16 @@ import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
+import type { TenantPacing } from "../storage/tenantPacing.js";
 import { followUpDelayMs, retryDelayMs } from "./backoff.js";
+import { dueAt } from "./pacing.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { judgeMessage } from "./messageGuard.js";
 
 export interface WorkerDeps {
   store: ImportStore;
   queue: DeviceMessageSender;
+  pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve">;
   graph: GraphClient;
   retry: RetryPolicy;
   followUp: FollowUpPolicy;
@@ -28,9 +31,13 @@ export interface Delivery {
   dequeueCount: number;
 }
 
+/** A message that arrives this close to its slot waits for it in the function; further off, it goes back to the queue. */
+export const MAX_WAIT_IN_FUNCTION_MS = 1_000;
+
 export type StepOutcome =
   | "missing"
   | "stale"
+  | "deferred"
   | "submitted"
   | "retry-scheduled"
   | "follow-up-scheduled"
@@ -70,13 +77,26 @@ async function submitStep(
   const now = clock(deps);
   // A crash after the row was written but before the next message was sent: send it now.
   if (resuming && device.state === "retrying") {
-    const due = device.nextAttemptAt ? Date.parse(device.nextAttemptAt) - now.getTime() : 0;
-    await deps.queue.send(nextSubmit(message), Math.max(0, due));
+    const slotAt = device.nextAttemptAt ? Date.parse(device.nextAttemptAt) : now.getTime();
+    const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
+    await deps.queue.send(nextSubmit(message, slotAt, shiftMs), Math.max(0, slotAt - now.getTime()));
     return "retry-scheduled";
   }
   if (resuming && device.state === "submitted") {
     await deps.queue.send(firstFollowUp(message), deps.followUp.firstDelayMs);
     return "follow-up-scheduled";
+  }
+
+  if (!resuming && message.slotAt !== undefined) {
+    // A pause (429) since this slot was handed out moves it back by the pause's length.
+    const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
+    const due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
+    const wait = due - now.getTime();
+    if (wait > MAX_WAIT_IN_FUNCTION_MS) {
+      await deps.queue.send({ ...message, slotAt: due, shiftAt: shiftMs }, wait);
+      return "deferred";
+    }
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   // Take the device before calling Graph, so a duplicate copy of this message cannot create it twice.
@@ -118,26 +138,35 @@ async function submitStep(
     deps.log.warn("Graph rejected device", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode });
     return "failed";
   }
-  if (message.attempt >= deps.retry.maxAttempts) {
+  const isThrottle = status === 429;
+  const failures = (claimed.failures ?? 0) + (isThrottle ? 0 : 1);
+  if (failures >= deps.retry.maxAttempts) {
     await fail(
       deps,
       claimed,
       "RetriesExhausted",
-      `retries exhausted after ${message.attempt} attempts; last error: ${failure.errorCode}: ${failure.errorMessage}`,
+      `retries exhausted after ${failures} transient failures; last error: ${failure.errorCode}: ${failure.errorMessage}`,
       at,
+      { failures },
     );
     deps.log.warn("retries exhausted", { ...fields, errorCode: failure.errorCode });
     return "failed";
   }
-  const delayMs = retryDelayMs(message.attempt, deps.retry, failure.retryAfterMs, deps.random);
+  // Throttling pauses the whole tenant; any other transient failure backs off this device alone.
+  // Either way the next attempt takes a new write slot, so retries stay inside the budget.
+  const slot = isThrottle
+    ? await deps.pacing.throttledThenReserve(claimed.tenantId, failure.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random), Date.parse(at))
+    : await deps.pacing.reserve(claimed.tenantId, 1, Date.parse(at), Date.parse(at) + retryDelayMs(failures, deps.retry, failure.retryAfterMs, deps.random));
+  const delayMs = Math.max(0, Math.round(slot.firstSlotAt) - Date.parse(at));
   await deps.store.transitionDevice(claimed, {
     state: "retrying",
-    nextAttemptAt: new Date(Date.parse(at) + delayMs).toISOString(),
+    failures,
+    nextAttemptAt: new Date(Math.round(slot.firstSlotAt)).toISOString(),
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
     updatedAt: at,
   });
-  await deps.queue.send(nextSubmit(message), delayMs);
+  await deps.queue.send(nextSubmit(message, Math.round(slot.firstSlotAt), slot.shiftMs), delayMs);
   deps.log.info("retry scheduled", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode, delayMs });
   return "retry-scheduled";
 }
@@ -252,16 +281,16 @@ function createBody(device: DeviceFields): ImportedDeviceCreate {
   };
 }
 
-function nextSubmit(message: DeviceMessage): DeviceMessage {
-  return { ...message, kind: "submit", attempt: message.attempt + 1 };
+function nextSubmit(message: DeviceMessage, slotAt: number, shiftAt: number): DeviceMessage {
+  return { ...message, kind: "submit", attempt: message.attempt + 1, slotAt, shiftAt };
 }
 
 function firstFollowUp(message: DeviceMessage): DeviceMessage {
-  return { ...message, kind: "followUp", attempt: 1 };
+  return { v: 1, kind: "followUp", batchId: message.batchId, rowKey: message.rowKey, attempt: 1 };
 }
 
 function nextFollowUp(message: DeviceMessage): DeviceMessage {
-  return { ...message, kind: "followUp", attempt: message.attempt + 1 };
+  return { v: 1, kind: "followUp", batchId: message.batchId, rowKey: message.rowKey, attempt: message.attempt + 1 };
 }
 
 function clock(deps: WorkerDeps): Date {

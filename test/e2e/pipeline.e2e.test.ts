@@ -13,7 +13,9 @@ let pipeline: Pipeline;
 beforeAll(async () => {
   pipeline = await startPipeline({
     simulator: { settleDelayMs: 300, throttle: { windowMs: 2_000, perAppPerTenant: 100, perTenant: 200 } },
-    env: { RETRY_MAX_ATTEMPTS: "10" },
+    // The pipeline believes in a budget ten times what the simulator grants, as if another app
+    // were spending the tenant's: it must meet 429s and absorb them.
+    env: { RETRY_MAX_ATTEMPTS: "10", PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "1000" },
   });
 });
 afterAll(async () => pipeline?.stop());

@@ -15,7 +15,8 @@ let services: Services;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString }), silentLogger);
+  // Pacing so generous that every message is visible at once, for the test to read them all.
+  services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString, PACING_WRITES_PER_WINDOW: "10000000" }), silentLogger);
 });
 afterAll(async () => azurite?.stop());
 
@@ -50,7 +51,7 @@ describe("sweepIntake", () => {
     const devices = makeDevices(20, "SWEEP");
     const queue = failingAfter(7);
     const accepted = await submitBatch(
-      { store: services.store, journal: services.journal, queue, enqueueConcurrency: 1, log: silentLogger },
+      { store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 1, log: silentLogger },
       { tenantId: "contoso.onmicrosoft.com", devices },
       "json",
     );

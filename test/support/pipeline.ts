@@ -55,6 +55,9 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     FOLLOW_UP_FIRST_DELAY_MS: "1000",
     FOLLOW_UP_MAX_DELAY_MS: "2000",
     STATUS_RETRY_AFTER_SECONDS: "1",
+    // Pacing far above the simulator's default budget, so tests are not slowed by it; tests of pacing set their own.
+    PACING_WINDOW_MS: "2000",
+    PACING_WRITES_PER_WINDOW: "1000",
     ...options.env,
   });
   const services = await createServices(config, log);

@@ -30,10 +30,19 @@ beforeAll(async () => {
       GRAPH_BASE_URL: simulator.url,
       GRAPH_CREDENTIAL: "simulator",
       RETRY_MAX_ATTEMPTS: "3",
+      // Slots so close together that no message here is ever deferred for pacing.
+      PACING_WRITES_PER_WINDOW: "10000000",
     }),
     silentLogger,
   );
-  deps = { ...services, queue: recorder, retry: services.config.retry, followUp: services.config.followUp, random: () => 0 };
+  deps = {
+    ...services,
+    queue: recorder,
+    retry: services.config.retry,
+    followUp: services.config.followUp,
+    random: () => 0,
+    now: () => new Date(Date.now() + clockOffsetMs),
+  };
 });
 
 afterAll(async () => {
@@ -47,15 +56,19 @@ beforeEach(() => {
 });
 
 let serial = 0;
+/** One device in a tenant of its own, so one test's throttling does not pace the next. */
 async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
     { ...services, queue: recorder, enqueueConcurrency: 4 },
-    { tenantId: TENANT, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
+    { tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
     "json",
   );
   return { batchId: accepted.batchId, serialNumber };
 }
+
+/** The worker's clock runs ahead by every delay a test lets pass, as the queue would have. */
+let clockOffsetMs = 0;
 
 /** The messages the worker and intake sent, with their delays, in order: the queue's view without its timing. */
 const sent: { message: DeviceMessage; delayMs: number }[] = [];
@@ -70,6 +83,7 @@ let messageIds = 0;
 function nextMessage(): { message: DeviceMessage; id: string; delayMs: number } {
   const next = sent.shift();
   if (!next) throw new Error("no message was sent");
+  clockOffsetMs += next.delayMs;
   return { ...next, id: `message-${++messageIds}` };
 }
 
@@ -152,8 +166,8 @@ describe("worker", () => {
     }
     expect(outcomes).toEqual(["retry-scheduled", "retry-scheduled", "failed"]);
     const device = await services.store.readDevice(batchId, "device-000000");
-    expect(device).toMatchObject({ state: "failed", attempts: 3, errorCode: "RetriesExhausted" });
-    expect(device?.errorMessage).toMatch(/retries exhausted after 3 attempts/);
+    expect(device).toMatchObject({ state: "failed", attempts: 3, failures: 3, errorCode: "RetriesExhausted" });
+    expect(device?.errorMessage).toMatch(/retries exhausted after 3 transient failures/);
     const summary = await services.store.readSummary(batchId);
     expect(summary?.counts).toMatchObject({ failed: 1, retrying: 0, submitting: 0, queued: 0 });
   });

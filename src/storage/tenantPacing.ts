@@ -1,0 +1,78 @@
+import type { TableClient } from "@azure/data-tables";
+import { initialPacing, reserveSlots, throttled, type PacingBudget, type PacingState, type Reservation } from "../worker/pacing.js";
+import { isNotFound, isPreconditionFailed } from "./importStore.js";
+
+const WRITES_ROW = "writes";
+const CONFLICT_RETRIES = 20;
+/** How long an instance trusts its copy of a tenant's pacing before reading it again. */
+export const PACING_CACHE_MS = 10_000;
+
+type PacingEntity = PacingState & { partitionKey: string; rowKey: string };
+
+/**
+ * Each tenant's write schedule (src/worker/pacing.ts), one row per tenant in the `tenantpacing`
+ * table, changed only by ETag-conditional writes so concurrent instances never hand out one
+ * slot twice.
+ */
+export class TenantPacing {
+  private readonly cache = new Map<string, { state: PacingState; readAt: number }>();
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly budget: PacingBudget,
+  ) {}
+
+  /** `count` consecutive write slots for the tenant, none before `notBefore`. Times are epoch ms. */
+  reserve(tenantId: string, count: number, now: number, notBefore?: number): Promise<Reservation> {
+    return this.update(tenantId, now, (state) => {
+      const reservation = reserveSlots(state, this.budget, now, count, notBefore ?? now);
+      return { next: reservation.next, result: reservation };
+    });
+  }
+
+  /** Records a 429 for the tenant and hands the throttled device a new slot after the pause. */
+  throttledThenReserve(tenantId: string, retryAfterMs: number, now: number): Promise<Reservation> {
+    return this.update(tenantId, now, (state) => {
+      const paused = throttled(state, this.budget, now, retryAfterMs);
+      const reservation = reserveSlots(paused, this.budget, now, 1);
+      return { next: reservation.next, result: reservation };
+    });
+  }
+
+  /** The tenant's schedule as this instance last saw it (read again after PACING_CACHE_MS). */
+  async current(tenantId: string, now: number): Promise<PacingState> {
+    const cached = this.cache.get(tenantId);
+    if (cached && now - cached.readAt < PACING_CACHE_MS) return cached.state;
+    const { state } = await this.read(tenantId);
+    this.cache.set(tenantId, { state, readAt: now });
+    return state;
+  }
+
+  private async read(tenantId: string): Promise<{ state: PacingState; etag?: string }> {
+    try {
+      const entity = await this.table.getEntity<PacingEntity>(tenantId, WRITES_ROW);
+      const { nextSlotAt, intervalMs, throttledAt, pausedUntil, shiftMs } = entity;
+      return { state: { nextSlotAt, intervalMs, throttledAt, pausedUntil, shiftMs }, etag: entity.etag };
+    } catch (error) {
+      if (isNotFound(error)) return { state: initialPacing(this.budget) };
+      throw error;
+    }
+  }
+
+  private async update<T>(tenantId: string, now: number, change: (state: PacingState) => { next: PacingState; result: T }): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      const { state, etag } = await this.read(tenantId);
+      const { next, result } = change(state);
+      const entity = { partitionKey: tenantId, rowKey: WRITES_ROW, ...next };
+      try {
+        if (etag) await this.table.updateEntity(entity, "Replace", { etag });
+        else await this.table.createEntity(entity);
+        this.cache.set(tenantId, { state: next, readAt: now });
+        return result;
+      } catch (error) {
+        const lostRace = isPreconditionFailed(error) || (error as { statusCode?: number }).statusCode === 409;
+        if (!lostRace || tries >= CONFLICT_RETRIES) throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Pacing of Graph writes per tenant, as a schedule of slots (the generic cell rate algorithm):
+ * each create gets a slot at least one interval after the previous one, so the whole fleet stays
+ * just under Intune's budget without anyone counting requests in a window. The state is one
+ * small record per tenant, shared through Table storage by every instance.
+ *
+ * A 429 pauses the tenant until its Retry-After and widens the interval (another app may be
+ * spending the tenant's shared budget); the interval drifts back to the budget's own as time
+ * passes without throttling, so recovering costs no writes. A pause also shifts every slot
+ * already handed out by its length (`shiftMs`), so devices scheduled into the pause move back
+ * in line instead of each meeting its own 429.
+ */
+export interface PacingState {
+  /** The earliest time the next slot may be given. */
+  nextSlotAt: number;
+  /** The widened interval in force at `throttledAt` (equal to the base one when never throttled). */
+  intervalMs: number;
+  throttledAt: number;
+  pausedUntil: number;
+  /** Sum of all pauses so far: a slot handed out when this was s is due `shiftMs - s` later. */
+  shiftMs: number;
+}
+
+export interface PacingBudget {
+  /** The interval between writes the budget allows, with headroom: window ÷ (limit × headroom). */
+  baseIntervalMs: number;
+}
+
+/** How fast a widened interval relaxes back to the base one. */
+export const RECOVERY_MS = 60_000;
+/** A 429 widens the interval by this factor, up to MAX_WIDENING times the base. */
+export const WIDEN_FACTOR = 1.25;
+export const MAX_WIDENING = 4;
+
+export function initialPacing(budget: PacingBudget): PacingState {
+  return { nextSlotAt: 0, intervalMs: budget.baseIntervalMs, throttledAt: 0, pausedUntil: 0, shiftMs: 0 };
+}
+
+export function baseIntervalMs(windowMs: number, writesPerWindow: number, headroom: number): number {
+  return windowMs / (writesPerWindow * headroom);
+}
+
+/** The interval in force at `now`: the widened one, relaxing exponentially to the base. */
+export function currentInterval(state: PacingState, budget: PacingBudget, now: number): number {
+  const extra = state.intervalMs - budget.baseIntervalMs;
+  if (extra <= 0) return budget.baseIntervalMs;
+  return budget.baseIntervalMs + extra * Math.exp(-Math.max(0, now - state.throttledAt) / RECOVERY_MS);
+}
+
+export interface Reservation {
+  /** Slot k (0-based) is due at firstSlotAt + k × intervalMs. */
+  firstSlotAt: number;
+  intervalMs: number;
+  shiftMs: number;
+  next: PacingState;
+}
+
+/** Hands out `count` consecutive slots, none before `notBefore`. */
+export function reserveSlots(state: PacingState, budget: PacingBudget, now: number, count: number, notBefore = now): Reservation {
+  const intervalMs = currentInterval(state, budget, now);
+  const firstSlotAt = Math.max(now, notBefore, state.nextSlotAt, state.pausedUntil);
+  return {
+    firstSlotAt,
+    intervalMs,
+    shiftMs: state.shiftMs,
+    next: { ...state, nextSlotAt: firstSlotAt + count * intervalMs },
+  };
+}
+
+/** A 429 with Retry-After: pause the tenant, push every outstanding slot back by the pause, and widen the interval. */
+export function throttled(state: PacingState, budget: PacingBudget, now: number, retryAfterMs: number): PacingState {
+  const pauseEnd = now + retryAfterMs;
+  const added = Math.max(0, pauseEnd - Math.max(now, state.pausedUntil));
+  const widened = Math.min(currentInterval(state, budget, now) * WIDEN_FACTOR, budget.baseIntervalMs * MAX_WIDENING);
+  return {
+    nextSlotAt: Math.max(state.nextSlotAt + added, pauseEnd),
+    intervalMs: widened,
+    throttledAt: now,
+    pausedUntil: Math.max(state.pausedUntil, pauseEnd),
+    shiftMs: state.shiftMs + added,
+  };
+}
+
+/** When a slot handed out at shift `shiftAt` is due now that the shift is `shiftMs`. */
+export function dueAt(slotAt: number, shiftAt: number, shiftMs: number): number {
+  return slotAt + Math.max(0, shiftMs - shiftAt);
+}

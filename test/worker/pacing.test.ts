@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { baseIntervalMs, currentInterval, dueAt, initialPacing, MAX_WIDENING, reserveSlots, throttled } from "../../src/worker/pacing.js";
+
+const budget = { baseIntervalMs: baseIntervalMs(20_000, 100, 1) };
+
+describe("pacing", () => {
+  it("spaces slots by the budget's interval: 100 writes per 20 s is one every 200 ms", () => {
+    expect(budget.baseIntervalMs).toBe(200);
+    expect(baseIntervalMs(20_000, 100, 0.97)).toBeCloseTo(206.19, 2);
+    const first = reserveSlots(initialPacing(budget), budget, 1_000, 10);
+    expect(first.firstSlotAt).toBe(1_000);
+    expect(first.next.nextSlotAt).toBe(3_000);
+    const second = reserveSlots(first.next, budget, 1_500, 1);
+    expect(second.firstSlotAt).toBe(3_000);
+  });
+
+  it("never hands out more slots in any window than the budget allows, however reservations interleave", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 40 }), (requests) => {
+        let state = initialPacing(budget);
+        let now = 0;
+        const slots: number[] = [];
+        for (const [gap, count] of requests) {
+          now += gap;
+          const r = reserveSlots(state, budget, now, count);
+          for (let k = 0; k < count; k++) slots.push(r.firstSlotAt + k * r.intervalMs);
+          state = r.next;
+        }
+        slots.sort((a, b) => a - b);
+        for (let i = 100; i < slots.length; i++) expect(slots[i]! - slots[i - 100]!).toBeGreaterThanOrEqual(20_000 - 1e-6);
+      }),
+    );
+  });
+
+  it("pauses the tenant on 429, shifting slots already handed out by the pause, and widens the interval", () => {
+    const handedOut = reserveSlots(initialPacing(budget), budget, 0, 50);
+    const paused = throttled(handedOut.next, budget, 1_000, 5_000);
+    expect(paused.pausedUntil).toBe(6_000);
+    expect(paused.shiftMs).toBe(5_000);
+    // A slot due at 2 s, handed out before the pause, is now due 5 s later.
+    expect(dueAt(2_000, handedOut.shiftMs, paused.shiftMs)).toBe(7_000);
+    expect(reserveSlots(paused, budget, 1_000, 1).firstSlotAt).toBeGreaterThanOrEqual(6_000);
+    expect(currentInterval(paused, budget, 1_000)).toBe(250);
+  });
+
+  it("does not double-count overlapping pauses", () => {
+    const once = throttled(initialPacing(budget), budget, 0, 5_000);
+    const twice = throttled(once, budget, 1_000, 3_000);
+    expect(twice.pausedUntil).toBe(5_000);
+    expect(twice.shiftMs).toBe(5_000);
+    const longer = throttled(once, budget, 1_000, 10_000);
+    expect(longer.shiftMs).toBe(11_000);
+  });
+
+  it("relaxes a widened interval back to the budget's as time passes without throttling", () => {
+    let state = initialPacing(budget);
+    for (let i = 0; i < 20; i++) state = throttled(state, budget, 0, 1_000);
+    expect(currentInterval(state, budget, 0)).toBe(200 * MAX_WIDENING);
+    expect(currentInterval(state, budget, 60_000)).toBeLessThan(200 * MAX_WIDENING);
+    expect(currentInterval(state, budget, 3_600_000)).toBeCloseTo(200, 5);
+  });
+});
