@@ -8,6 +8,7 @@ import { decodeDeviceMessage } from "../storage/deviceMessage.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
+import { pollBatch } from "../worker/pollBatch.js";
 import type { Services } from "./services.js";
 
 /**
@@ -64,6 +65,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           journal: s.journal,
           queue: s.queue,
           pacing: s.pacing,
+          firstPollDelayMs: s.config.followUp.firstDelayMs,
           log: s.log,
           limits: s.config.intake,
           enqueueConcurrency: s.config.intake.enqueueConcurrency,
@@ -92,11 +94,12 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     name: "importDevice",
     queueName: DEVICE_QUEUE,
     handle: async (s, payload, delivery) => {
-      await processDeviceMessage(
-        { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, followUp: s.config.followUp, log: s.log },
-        decodeDeviceMessage(payload),
-        delivery,
-      );
+      const message = decodeDeviceMessage(payload);
+      if (message.kind === "pollBatch") {
+        await pollBatch({ store: s.store, queue: s.queue, graph: s.graph, followUp: s.config.followUp, log: s.log }, message, delivery.id);
+      } else {
+        await processDeviceMessage({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message, delivery);
+      }
     },
   },
   {
@@ -119,6 +122,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         queue: s.queue,
         pacing: s.pacing,
         enqueueConcurrency: s.config.intake.enqueueConcurrency,
+        firstPollDelayMs: s.config.followUp.firstDelayMs,
         log: s.log,
         graceMs: SWEEP_GRACE_MS,
       });

@@ -4,6 +4,13 @@ import { parseRetryAfterMs } from "./retryAfter.js";
 
 export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
 const COLLECTION = "deviceManagement/importedWindowsAutopilotDeviceIdentities";
+/** Graph's largest page for this collection: one read answers for up to this many devices. */
+export const LIST_PAGE_SIZE = 999;
+
+export interface ImportedDevicePage {
+  value: ImportedDeviceIdentity[];
+  "@odata.nextLink"?: string;
+}
 
 /** What a Graph call came to. Errors are values, not exceptions: the worker decides what each means. */
 export type GraphResult<T> =
@@ -34,6 +41,11 @@ export class GraphClient {
     return this.call(tenantId, "GET", `${COLLECTION}/${encodeURIComponent(id)}`);
   }
 
+  /** One page of the tenant's imported records; pass the previous page's @odata.nextLink to go on. */
+  listImportedDevices(tenantId: string, nextLink?: string): Promise<GraphResult<ImportedDevicePage>> {
+    return this.call(tenantId, "GET", nextLink ?? `${COLLECTION}?$top=${LIST_PAGE_SIZE}`);
+  }
+
   deleteImportedDevice(tenantId: string, id: string): Promise<GraphResult<undefined>> {
     return this.call(tenantId, "DELETE", `${COLLECTION}/${encodeURIComponent(id)}`);
   }
@@ -49,7 +61,11 @@ export class GraphClient {
     }
     let response: Response;
     try {
-      response = await fetch(`${this.options.baseUrl}/${this.options.apiVersion}/${path}`, {
+      const absolute = /^https?:\/\//.test(path);
+      // A nextLink is followed only on Graph's own host: the token must never go anywhere else.
+      if (absolute && !path.startsWith(`${this.options.baseUrl}/`)) return { kind: "network-error", message: "refusing to follow a link off the Graph host" };
+      const url = absolute ? path : `${this.options.baseUrl}/${this.options.apiVersion}/${path}`;
+      response = await fetch(url, {
         method,
         headers: {
           authorization: `Bearer ${token}`,

@@ -5,6 +5,7 @@ import { BATCH_ROW_KEY, deviceRowKey, type BatchEntity, type DeviceEntity } from
 import type { IntakeJournal } from "../storage/intakeJournal.js";
 import { forEachLimited, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
+import { firstPoll } from "../worker/pollBatch.js";
 import type { ImportRequest } from "./deviceSchema.js";
 
 export interface IntakeDeps {
@@ -13,6 +14,8 @@ export interface IntakeDeps {
   queue: DeviceMessageSender;
   pacing: Pick<TenantPacing, "reserve">;
   enqueueConcurrency: number;
+  /** When the batch's first poll round looks at its imports. */
+  firstPollDelayMs: number;
   log: Logger;
   now?: () => Date;
 }
@@ -72,6 +75,7 @@ export async function submitBatch(
   const fields = { batchId, tenantId: request.tenantId, deviceCount: devices.length };
   try {
     await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey));
+    await deps.queue.send(firstPoll(batchId), deps.firstPollDelayMs);
     await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
     await deps.journal.finish(batchId);
   } catch (error) {

@@ -4,6 +4,7 @@ import type { IntakeJournal } from "../storage/intakeJournal.js";
 import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { enqueueDevices } from "./submitBatch.js";
+import { firstPoll } from "../worker/pollBatch.js";
 
 export interface SweepDeps {
   store: ImportStore;
@@ -11,6 +12,7 @@ export interface SweepDeps {
   queue: DeviceMessageSender;
   pacing: Pick<TenantPacing, "reserve">;
   enqueueConcurrency: number;
+  firstPollDelayMs: number;
   log: Logger;
   now?: () => Date;
   /** Intakes younger than this may still be running; leave them alone. */
@@ -42,6 +44,8 @@ export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
     } else if (batch.intakeState !== "accepted") {
       const unstarted = await deps.store.listUnstartedDevices(pending.batchId);
       await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));
+      // Start the poll rounds; if intake had started them, the round guard drops one of the two.
+      await deps.queue.send({ ...firstPoll(pending.batchId), attempt: (batch.pollAttempt ?? 0) + 1 }, deps.firstPollDelayMs);
       await deps.store.markAccepted(pending.batchId, now.toISOString());
       report.reenqueued += unstarted.length;
       deps.log.info("sweeper finished an interrupted intake", { batchId: pending.batchId, deviceCount: unstarted.length });

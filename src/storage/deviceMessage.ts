@@ -1,17 +1,18 @@
 import { z } from "zod";
 
 /**
- * One queue message = one step of one device. The message names the device and the step;
+ * One queue message = one step of one device (a create attempt), or one round of looking at a
+ * batch's running imports (`pollBatch`, rowKey "batch"). The message names the row and the step;
  * the device itself (hash, product key, UPN) stays in its table row, so no secret travels
  * through the queue and a message is a few hundred bytes, far below the 64 KB limit.
  *
- * `attempt` numbers the step: the n-th create attempt, or the n-th look at a running import.
+ * `attempt` numbers the step: the n-th create attempt, or the n-th poll round of the batch.
  * A worker acts on a message only if the device row has not moved past that number, which is
  * what makes redelivered and duplicated messages harmless.
  */
 export const deviceMessageSchema = z.object({
   v: z.literal(1),
-  kind: z.enum(["submit", "followUp"]),
+  kind: z.enum(["submit", "pollBatch"]),
   batchId: z.string().min(1),
   rowKey: z.string().min(1),
   attempt: z.number().int().positive(),

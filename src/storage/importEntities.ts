@@ -38,6 +38,10 @@ export interface BatchEntity {
   intakeState: IntakeState;
   createdAt: string;
   acceptedAt?: string;
+  /** The batch's poll chain: the last round taken, by which message, and rounds in a row that found nothing new. */
+  pollAttempt?: number;
+  pollClaimedBy?: string;
+  pollIdleRounds?: number;
 }
 
 export type StateCounts = Record<DeviceState, number>;

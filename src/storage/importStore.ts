@@ -96,8 +96,74 @@ export class ImportStore {
     );
   }
 
-  async readBatch(batchId: string): Promise<BatchEntity | undefined> {
+  async readBatch(batchId: string): Promise<(BatchEntity & { etag: string }) | undefined> {
     return ifFound(() => this.table.getEntity<BatchEntity>(batchId, BATCH_ROW_KEY));
+  }
+
+  /** Records a poll round on the header, conditional on its ETag; false if another message took the round. */
+  async claimPollRound(batch: BatchEntity & { etag: string }, changes: Pick<BatchEntity, "pollAttempt" | "pollClaimedBy" | "pollIdleRounds">): Promise<boolean> {
+    try {
+      await this.table.updateEntity({ partitionKey: batch.partitionKey, rowKey: BATCH_ROW_KEY, ...changes }, "Merge", { etag: batch.etag });
+      return true;
+    } catch (error) {
+      if (isPreconditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Every device of the batch in one state, whole (for transitions). */
+  async devicesInState(batchId: string, state: DeviceState): Promise<StoredDevice[]> {
+    const found: StoredDevice[] = [];
+    const rows = this.table.listEntities<DeviceEntity>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"} and state eq ${state}`,
+      },
+    });
+    for await (const row of rows) found.push({ ...stripMetadata(row), etag: row.etag } as StoredDevice);
+    return found;
+  }
+
+  /**
+   * Moves many devices of one batch at once: up to 99 devices and one counter shard per
+   * transaction, instead of a transaction each. If a chunk fails (a device moved meanwhile, or
+   * the shard did), its devices are moved one by one, and a device that moved is left alone.
+   * Returns how many were moved.
+   */
+  async transitionDevices(moves: { device: StoredDevice; changes: Partial<DeviceFields> & { state: DeviceState } }[]): Promise<number> {
+    let moved = 0;
+    for (let i = 0; i < moves.length; i += TRANSACTION_LIMIT - 1) {
+      const chunk = moves.slice(i, i + TRANSACTION_LIMIT - 1);
+      const batchId = chunk[0]!.device.partitionKey;
+      const lease = await this.shards.lease(batchId);
+      let counts = lease.counts;
+      const actions: TransactionAction[] = chunk.map(({ device, changes }) => {
+        assertTransition(device.state, changes.state);
+        if (changes.state !== device.state) counts = moveCount(counts, device.state, changes.state);
+        const { etag, ...current } = device;
+        return ["update", withoutUndefined({ ...stripMetadata(current), ...changes }), "Replace", { etag }];
+      });
+      const updatedAt = new Date().toISOString();
+      actions.push(["update", { partitionKey: batchId, rowKey: lease.rowKey, ...counts, updatedAt }, "Replace", { etag: lease.etag }]);
+      try {
+        const response = await this.table.submitTransaction(actions);
+        lease.release(response.getResponseForEntity(lease.rowKey)?.etag, counts);
+        moved += chunk.length;
+        continue;
+      } catch (error) {
+        lease.invalidate();
+        lease.release();
+        if (!isPreconditionFailed(error)) throw error;
+      }
+      for (const { device, changes } of chunk) {
+        try {
+          await this.transitionDevice(device, changes);
+          moved++;
+        } catch (error) {
+          if (!(error instanceof DeviceChangedError)) throw error;
+        }
+      }
+    }
+    return moved;
   }
 
   async readDevice(batchId: string, rowKey: string): Promise<StoredDevice | undefined> {

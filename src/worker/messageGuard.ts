@@ -3,30 +3,24 @@ import type { DeviceFields } from "../storage/importEntities.js";
 import { isFinal } from "./deviceState.js";
 
 /**
- * Whether a delivered message still has work to do on its device. Delivery is at least once
- * and a crash can leave two copies of a message, so every message is checked against the row:
+ * Whether a delivered create-attempt message still has work to do on its device. Delivery is at
+ * least once and a crash can leave two copies of a message, so every message is checked against
+ * the row:
  *
- * - `fresh`: the row has not reached this step yet; act on it.
+ * - `fresh`: the row has not reached this attempt yet; act on it.
  * - `resume`: this very message (same queue message id) took the device and its host died before
- *   it finished; finish the step.
- * - `stale`: the device is past this step, or another copy holds it; drop the message.
+ *   it finished; finish the attempt.
+ * - `stale`: the device is past this attempt, or another copy holds it; drop the message.
  */
 export type MessageVerdict = "fresh" | "resume" | "stale";
 
 export function judgeMessage(
-  device: Pick<DeviceFields, "state" | "attempts" | "polls" | "claimedBy">,
-  message: Pick<DeviceMessage, "kind" | "attempt">,
+  device: Pick<DeviceFields, "state" | "attempts" | "claimedBy">,
+  message: Pick<DeviceMessage, "attempt">,
   deliveryId: string,
 ): MessageVerdict {
   if (isFinal(device.state)) return "stale";
-  const resumes = device.claimedBy === deliveryId;
-  if (message.kind === "submit") {
-    if ((device.state === "queued" || device.state === "retrying") && device.attempts < message.attempt) return "fresh";
-    if (device.attempts === message.attempt && resumes) return "resume";
-    return "stale";
-  }
-  if (device.state !== "submitted") return "stale";
-  if (device.polls < message.attempt) return "fresh";
-  if (device.polls === message.attempt && resumes) return "resume";
+  if ((device.state === "queued" || device.state === "retrying") && device.attempts < message.attempt) return "fresh";
+  if (device.attempts === message.attempt && device.claimedBy === deliveryId) return "resume";
   return "stale";
 }

@@ -1,4 +1,4 @@
-import type { FollowUpPolicy, RetryPolicy } from "../config/config.js";
+import type { RetryPolicy } from "../config/config.js";
 import type { GraphClient } from "../graph/graphClient.js";
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "../graph/importedDevice.js";
@@ -8,7 +8,7 @@ import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { followUpDelayMs, retryDelayMs } from "./backoff.js";
+import { retryDelayMs } from "./backoff.js";
 import { dueAt } from "./pacing.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { judgeMessage } from "./messageGuard.js";
@@ -19,7 +19,6 @@ export interface WorkerDeps {
   pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve">;
   graph: GraphClient;
   retry: RetryPolicy;
-  followUp: FollowUpPolicy;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -40,14 +39,14 @@ export type StepOutcome =
   | "deferred"
   | "submitted"
   | "retry-scheduled"
-  | "follow-up-scheduled"
   | "imported"
   | "failed";
 
 /**
- * One step of one device: a create attempt or a look at a running import. Never waits for a
- * retry in-process: a later attempt is a new message made visible later. Throws only when
- * storage itself fails, so the host redelivers the message.
+ * One create attempt of one device, at its write slot. Never waits for a retry in-process: a
+ * later attempt is a new message made visible later. The import that follows a 201 is followed
+ * by the batch's poll rounds (pollBatch.ts). Throws only when storage itself fails, so the host
+ * redelivers the message.
  */
 export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
   const device = await deps.store.readDevice(message.batchId, message.rowKey);
@@ -58,9 +57,7 @@ export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMess
   const verdict = judgeMessage(device, message, delivery.id);
   if (verdict === "stale") return "stale";
   try {
-    return message.kind === "submit"
-      ? await submitStep(deps, device, message, delivery, verdict === "resume")
-      : await followUpStep(deps, device, message, delivery, verdict === "resume");
+    return await submitStep(deps, device, message, delivery, verdict === "resume");
   } catch (error) {
     if (error instanceof DeviceChangedError) return "stale";
     throw error;
@@ -82,10 +79,8 @@ async function submitStep(
     await deps.queue.send(nextSubmit(message, slotAt, shiftMs), Math.max(0, slotAt - now.getTime()));
     return "retry-scheduled";
   }
-  if (resuming && device.state === "submitted") {
-    await deps.queue.send(firstFollowUp(message), deps.followUp.firstDelayMs);
-    return "follow-up-scheduled";
-  }
+  // Graph's answer was recorded; the batch's poll rounds follow the import from here.
+  if (resuming && device.state === "submitted") return "submitted";
 
   if (!resuming && message.slotAt !== undefined) {
     // A pause (429) since this slot was handed out moves it back by the pause's length.
@@ -126,7 +121,6 @@ async function submitStep(
       ...clearedError,
       updatedAt: at,
     });
-    await deps.queue.send(firstFollowUp(message), deps.followUp.firstDelayMs);
     deps.log.info("device submitted", { ...fields, status: result.status });
     return "submitted";
   }
@@ -169,54 +163,6 @@ async function submitStep(
   await deps.queue.send(nextSubmit(message, Math.round(slot.firstSlotAt), slot.shiftMs), delayMs);
   deps.log.info("retry scheduled", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode, delayMs });
   return "retry-scheduled";
-}
-
-async function followUpStep(
-  deps: WorkerDeps,
-  device: StoredDevice,
-  message: DeviceMessage,
-  delivery: Delivery,
-  resuming: boolean,
-): Promise<StepOutcome> {
-  if (resuming) {
-    await deps.queue.send(nextFollowUp(message), followUpDelayMs(message.attempt + 1, deps.followUp));
-    return "follow-up-scheduled";
-  }
-  const result = await deps.graph.getImportedDevice(device.tenantId, device.graphId ?? "");
-  const at = clock(deps).toISOString();
-  const looked = { polls: message.attempt, claimedBy: delivery.id };
-
-  if (result.kind === "ok") {
-    const settled = await settleFromGraph(deps, { ...device, ...looked }, result.body, at);
-    if (settled) return settled;
-  } else if (result.kind === "http-error" && result.status === 404) {
-    await fail(deps, device, "ImportRecordMissing", "The imported record was deleted from Graph before its import finished.", at, looked);
-    return "failed";
-  }
-
-  const submittedAt = device.submittedAt ? Date.parse(device.submittedAt) : Date.parse(at);
-  if (Date.parse(at) - submittedAt >= deps.followUp.settleTimeoutMs) {
-    await fail(
-      deps,
-      device,
-      "ImportTimedOut",
-      `import timed out: Intune had not finished the import ${Math.round(deps.followUp.settleTimeoutMs / 60_000)} minutes after it was submitted`,
-      at,
-      looked,
-    );
-    return "failed";
-  }
-
-  const lookFailed = result.kind === "ok" ? undefined : classifyFailure(result);
-  await deps.store.transitionDevice(device, {
-    state: "submitted",
-    ...looked,
-    ...(result.kind === "ok" ? { importStatus: result.body.state?.deviceImportStatus ?? "unknown" } : {}),
-    updatedAt: at,
-  });
-  const retryAfterMs = lookFailed?.kind === "transient" ? lookFailed.retryAfterMs : undefined;
-  await deps.queue.send(nextFollowUp(message), followUpDelayMs(message.attempt + 1, deps.followUp, retryAfterMs));
-  return "follow-up-scheduled";
 }
 
 /** Records a final import state if Graph reports one; undefined while the import still runs. */
@@ -283,14 +229,6 @@ function createBody(device: DeviceFields): ImportedDeviceCreate {
 
 function nextSubmit(message: DeviceMessage, slotAt: number, shiftAt: number): DeviceMessage {
   return { ...message, kind: "submit", attempt: message.attempt + 1, slotAt, shiftAt };
-}
-
-function firstFollowUp(message: DeviceMessage): DeviceMessage {
-  return { v: 1, kind: "followUp", batchId: message.batchId, rowKey: message.rowKey, attempt: 1 };
-}
-
-function nextFollowUp(message: DeviceMessage): DeviceMessage {
-  return { v: 1, kind: "followUp", batchId: message.batchId, rowKey: message.rowKey, attempt: message.attempt + 1 };
 }
 
 function clock(deps: WorkerDeps): Date {

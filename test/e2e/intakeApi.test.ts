@@ -32,7 +32,7 @@ async function tableRowCount(): Promise<number> {
 }
 
 describe("POST /api/imports", () => {
-  it("accepts a CSV batch with 202, Location and Retry-After, and sends one message per device", async () => {
+  it("accepts a CSV batch with 202, Location and Retry-After, and sends one message per device and one poll", async () => {
     const before = await queueLength();
     const devices = makeDevices(12, "ACC");
     const response = await post(makeCsv(devices, { encoding: "utf16le" }), "text/csv", "?groupTag=Lab&orderIdentifier=PO-9");
@@ -41,7 +41,8 @@ describe("POST /api/imports", () => {
     expect(body.deviceCount).toBe(12);
     expect(response.headers.get("location")).toBe(`/api/imports/${body.id}`);
     expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await queueLength()).toBe(before + 12);
+    // one message per device, and the batch's first poll round
+    expect(await queueLength()).toBe(before + 12 + 1);
 
     const status = await fetch(`${pipeline.api}/imports/${body.id}`);
     expect(status.status).toBe(200);

@@ -51,7 +51,7 @@ describe("sweepIntake", () => {
     const devices = makeDevices(20, "SWEEP");
     const queue = failingAfter(7);
     const accepted = await submitBatch(
-      { store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 1, log: silentLogger },
+      { store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 1, firstPollDelayMs: 0, log: silentLogger },
       { tenantId: "contoso.onmicrosoft.com", devices },
       "json",
     );
@@ -60,21 +60,24 @@ describe("sweepIntake", () => {
     expect((await services.store.readBatch(accepted.batchId))?.intakeState).toBe("enqueueing");
 
     // A sweep inside the grace period leaves a possibly still running intake alone.
-    expect(await sweepIntake({ ...services, enqueueConcurrency: 4, graceMs: 60_000 })).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
+    expect(await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000 })).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
 
-    const report = await sweepIntake({ ...services, enqueueConcurrency: 4, graceMs: 60_000, now: later });
+    const report = await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: later });
     expect(report).toEqual({ finished: 1, reenqueued: 20, abandoned: 0 });
     const messages = await drainQueue();
-    const sentOrResent = new Set([...queue.sent, ...messages].map((m) => m.rowKey));
+    const submits = messages.filter((m) => m.kind === "submit");
+    const sentOrResent = new Set([...queue.sent, ...submits].map((m) => m.rowKey));
     expect(sentOrResent.size).toBe(20);
-    expect(messages.every((m) => m.kind === "submit" && m.attempt === 1 && m.batchId === accepted.batchId)).toBe(true);
+    expect(submits.every((m) => m.attempt === 1 && m.batchId === accepted.batchId)).toBe(true);
+    // and the batch's poll rounds are started, which the interrupted intake never did
+    expect(messages.filter((m) => m.kind === "pollBatch")).toEqual([{ v: 1, kind: "pollBatch", batchId: accepted.batchId, rowKey: "batch", attempt: 1 }]);
     expect((await services.store.readBatch(accepted.batchId))?.intakeState).toBe("accepted");
     expect(await services.journal.startedBefore(later().toISOString())).toEqual([]);
   });
 
   it("forgets an intake that died before its batch became durable, and sends nothing for it", async () => {
     await services.journal.begin("11111111-1111-4111-8111-111111111111", new Date().toISOString());
-    const report = await sweepIntake({ ...services, enqueueConcurrency: 4, graceMs: 60_000, now: later });
+    const report = await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: later });
     expect(report).toEqual({ finished: 1, reenqueued: 0, abandoned: 1 });
     expect(await drainQueue()).toEqual([]);
   });

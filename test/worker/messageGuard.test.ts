@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { judgeMessage } from "../../src/worker/messageGuard.js";
 
 const submit = (attempt: number) => ({ kind: "submit" as const, attempt });
-const followUp = (attempt: number) => ({ kind: "followUp" as const, attempt });
 
 describe("judgeMessage", () => {
   it("acts on the first attempt of a queued device", () => {
@@ -27,14 +26,7 @@ describe("judgeMessage", () => {
   it("never acts on a device in a final state", () => {
     for (const state of ["imported", "failed"] as const) {
       expect(judgeMessage({ state, attempts: 1, polls: 1, claimedBy: "m1" }, submit(1), "m1")).toBe("stale");
-      expect(judgeMessage({ state, attempts: 1, polls: 1, claimedBy: "m1" }, followUp(2), "m5")).toBe("stale");
     }
   });
 
-  it("follows up only on submitted devices, once per look", () => {
-    expect(judgeMessage({ state: "submitted", attempts: 1, polls: 0 }, followUp(1), "f1")).toBe("fresh");
-    expect(judgeMessage({ state: "submitted", attempts: 1, polls: 1, claimedBy: "f1" }, followUp(1), "f1")).toBe("resume");
-    expect(judgeMessage({ state: "submitted", attempts: 1, polls: 1, claimedBy: "f1" }, followUp(1), "f1-copy")).toBe("stale");
-    expect(judgeMessage({ state: "submitting", attempts: 1, polls: 0, claimedBy: "m1" }, followUp(1), "f1")).toBe("stale");
-  });
 });

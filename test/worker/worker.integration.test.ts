@@ -9,6 +9,7 @@ import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { processDeviceMessage, type StepOutcome, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
+import { pollBatch } from "../../src/worker/pollBatch.js";
 import { makeHash } from "../support/devices.js";
 
 /**
@@ -39,7 +40,6 @@ beforeAll(async () => {
     ...services,
     queue: recorder,
     retry: services.config.retry,
-    followUp: services.config.followUp,
     random: () => 0,
     now: () => new Date(Date.now() + clockOffsetMs),
   };
@@ -60,7 +60,7 @@ let serial = 0;
 async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
-    { ...services, queue: recorder, enqueueConcurrency: 4 },
+    { ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000 },
     { tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
     "json",
   );
@@ -79,12 +79,17 @@ const recorder: DeviceMessageSender = {
 };
 let messageIds = 0;
 
-/** Takes the oldest sent message, as a host would once it falls due; its delay is returned for the test to check. */
-function nextMessage(): { message: DeviceMessage; id: string; delayMs: number } {
-  const next = sent.shift();
+/** Takes the oldest sent message of a kind, as a host would once it falls due; its delay is returned for the test to check. */
+function nextMessage(kind: DeviceMessage["kind"] = "submit"): { message: DeviceMessage; id: string; delayMs: number } {
+  const at = sent.findIndex((s) => s.message.kind === kind);
+  const next = at < 0 ? undefined : sent.splice(at, 1)[0];
   if (!next) throw new Error("no message was sent");
   clockOffsetMs += next.delayMs;
   return { ...next, id: `message-${++messageIds}` };
+}
+
+function pollDeps() {
+  return { ...services, queue: recorder, followUp: services.config.followUp, now: () => new Date(Date.now() + clockOffsetMs) };
 }
 
 const createsOf = (serialNumber: string) => simulator.creates.filter((c) => c.serialNumber === serialNumber).length;
@@ -94,14 +99,14 @@ async function run(message: DeviceMessage, id: string): Promise<StepOutcome> {
 }
 
 describe("worker", () => {
-  it("creates the device, then follows it until Graph reports the import complete", async () => {
+  it("creates the device, then the batch's poll round finds the import complete", async () => {
     const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
-    const followUp = nextMessage();
-    expect(followUp.message).toMatchObject({ kind: "followUp", attempt: 1 });
-    expect(followUp.delayMs).toBe(services.config.followUp.firstDelayMs);
-    expect(await run(followUp.message, followUp.id)).toBe("imported");
+    const poll = nextMessage("pollBatch");
+    expect(poll.message).toMatchObject({ kind: "pollBatch", batchId, attempt: 1 });
+    expect(poll.delayMs).toBe(1_000);
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
 
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "imported", attempts: 1, importStatus: "complete" });
@@ -115,7 +120,7 @@ describe("worker", () => {
     const { serialNumber } = await acceptOne();
     const first = nextMessage();
     await run(first.message, first.id);
-    expect(await run(first.message, first.id)).toBe("follow-up-scheduled"); // resumes: re-sends the follow-up, no second create
+    expect(await run(first.message, first.id)).toBe("submitted"); // resumes: Graph's answer is already recorded, no second create
     expect(await run(first.message, "another-copy")).toBe("stale");
     expect(createsOf(serialNumber)).toBe(1);
   });
@@ -185,11 +190,37 @@ describe("worker", () => {
     simulator.registerDevice("another-tenant-0000", { serialNumber });
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
-    const followUp = nextMessage();
-    expect(await run(followUp.message, followUp.id)).toBe("failed");
+    const poll = nextMessage("pollBatch");
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "failed", errorCode: "808", errorName: "ZtdDeviceAssignedToOtherTenant", importStatus: "error" });
     expect(device?.errorMessage).toMatch(/another tenant/);
+  });
+
+  it("fails a device whose imported record disappears from Graph before it settles", async () => {
+    const { batchId } = await acceptOne();
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("submitted");
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect((await services.graph.deleteImportedDevice(device!.tenantId, device!.graphId!)).kind).toBe("ok");
+    const poll = nextMessage("pollBatch");
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportRecordMissing" });
+  });
+
+  it("keeps polling a batch while its import runs, in one chain whatever the copies", async () => {
+    const { batchId } = await acceptOne();
+    const first = nextMessage();
+    const poll = nextMessage("pollBatch");
+    // The device is not submitted yet: the round finds nothing, and schedules the next.
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("polled");
+    expect(await pollBatch(pollDeps(), poll.message, "a-copy")).toBe("stale");
+    const second = nextMessage("pollBatch");
+    expect(second.message).toMatchObject({ kind: "pollBatch", attempt: 2 });
+    expect(sent.filter((s) => s.message.kind === "pollBatch")).toHaveLength(0);
+    expect(await run(first.message, first.id)).toBe("submitted");
+    expect(await pollBatch(pollDeps(), second.message, second.id)).toBe("finished");
+    expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ imported: 1 });
   });
 
   it("fails a device whose message was poisoned, and leaves a decided device alone", async () => {

@@ -1,0 +1,161 @@
+import type { FollowUpPolicy } from "../config/config.js";
+import type { GraphClient, GraphResult } from "../graph/graphClient.js";
+import { explainImportError, importErrorName } from "../graph/importErrors.js";
+import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
+import type { Logger } from "../logging.js";
+import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageSender } from "../storage/deviceQueue.js";
+import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
+import type { ImportStore } from "../storage/importStore.js";
+import { followUpDelayMs } from "./backoff.js";
+import { classifyFailure } from "./classifyGraphResult.js";
+import { decideSettlement, type Settlement } from "./settlement.js";
+
+export interface PollDeps {
+  store: ImportStore;
+  queue: DeviceMessageSender;
+  graph: GraphClient;
+  followUp: FollowUpPolicy;
+  log: Logger;
+  now?: () => Date;
+}
+
+/**
+ * Up to this many running imports are looked at one GET each; more are looked up in pages of
+ * the tenant's collection, where one call answers for up to 999 (see docs/ARCHITECTURE.md).
+ */
+export const GET_EACH_UP_TO = 10;
+
+export type PollOutcome = "stale" | "finished" | "polled" | "throttled";
+
+/** The first look at a batch's imports, sent by intake beside the devices' own messages. */
+export function firstPoll(batchId: string): DeviceMessage {
+  return { v: 1, kind: "pollBatch", batchId, rowKey: "batch", attempt: 1 };
+}
+
+/**
+ * One round of following a batch's imports to their end: find the devices Graph accepted,
+ * ask Graph how each import went, record every one that settled (in transactions of up to
+ * 99 devices), and send the next round, later. One chain of rounds per batch: the header
+ * records the last round and the message that took it, like a device row does for its steps.
+ */
+export async function pollBatch(deps: PollDeps, message: DeviceMessage, deliveryId: string): Promise<PollOutcome> {
+  const batch = await deps.store.readBatch(message.batchId);
+  if (!batch) return "stale";
+  const last = batch.pollAttempt ?? 0;
+  const resuming = last === message.attempt && batch.pollClaimedBy === deliveryId;
+  if (last >= message.attempt && !resuming) return "stale";
+
+  const summary = await deps.store.readSummary(message.batchId);
+  if (summary && summary.counts.imported + summary.counts.failed >= summary.batch.deviceCount) return "finished";
+
+  if (resuming) {
+    await sendNext(deps, message, batch.pollIdleRounds ?? 0, undefined);
+    return "polled";
+  }
+  if (!(await deps.store.claimPollRound(batch, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: batch.pollIdleRounds ?? 0 }))) {
+    return "stale";
+  }
+
+  const running = await deps.store.devicesInState(message.batchId, "submitted");
+  const now = clock(deps);
+  const looked = await lookUp(deps, batch.tenantId, running);
+  const moves = running.flatMap((device) => {
+    const id = device.graphId ?? "";
+    const gone = looked.gone.has(id) || (looked.complete && !looked.found.has(id));
+    const settlement = decideSettlement(device, looked.found.get(id), gone, now.getTime(), deps.followUp.settleTimeoutMs);
+    return settlement ? [{ device, changes: changesFor(settlement, now.toISOString()) }] : [];
+  });
+  const moved = moves.length ? await deps.store.transitionDevices(moves) : 0;
+
+  const stillRunning = running.length - moved;
+  const waiting = summary ? summary.counts.queued + summary.counts.retrying + summary.counts.submitting : 0;
+  if (stillRunning === 0 && waiting === 0 && running.length > 0) {
+    const after = await deps.store.readSummary(message.batchId);
+    if (after && after.counts.imported + after.counts.failed >= after.batch.deviceCount) return "finished";
+  }
+  const idleRounds = moved > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
+  if (idleRounds !== (batch.pollIdleRounds ?? 0)) {
+    const fresh = await deps.store.readBatch(message.batchId);
+    if (fresh) await deps.store.claimPollRound(fresh, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: idleRounds });
+  }
+  await sendNext(deps, message, idleRounds, looked.retryAfterMs);
+  return looked.retryAfterMs === undefined ? "polled" : "throttled";
+}
+
+async function sendNext(deps: PollDeps, message: DeviceMessage, idleRounds: number, retryAfterMs: number | undefined): Promise<void> {
+  await deps.queue.send({ ...message, attempt: message.attempt + 1 }, followUpDelayMs(idleRounds + 1, deps.followUp, retryAfterMs));
+}
+
+interface LookUp {
+  found: Map<string, ImportedDeviceIdentity>;
+  /** Records Graph answered 404 for. */
+  gone: Set<string>;
+  /** True when `found` holds every record of the tenant, so a device missing from it was deleted. */
+  complete: boolean;
+  /** Set when Graph stopped answering part-way (throttled or failing): wait at least this long. */
+  retryAfterMs?: number;
+}
+
+async function lookUp(deps: PollDeps, tenantId: string, running: StoredDevice[]): Promise<LookUp> {
+  const looked: LookUp = { found: new Map(), gone: new Set(), complete: false };
+  if (running.length === 0) return looked;
+  if (running.length <= GET_EACH_UP_TO) {
+    for (const device of running) {
+      const id = device.graphId ?? "";
+      const result = await deps.graph.getImportedDevice(tenantId, id);
+      if (result.kind === "ok") looked.found.set(id, result.body);
+      else if (result.kind === "http-error" && result.status === 404) looked.gone.add(id);
+      else return stopped(looked, result);
+    }
+    return looked;
+  }
+  let nextLink: string | undefined;
+  do {
+    const page = await deps.graph.listImportedDevices(tenantId, nextLink);
+    if (page.kind !== "ok") return stopped(looked, page);
+    for (const record of page.body.value) looked.found.set(record.id, record);
+    nextLink = page.body["@odata.nextLink"];
+  } while (nextLink);
+  return { ...looked, complete: true };
+}
+
+function stopped(looked: LookUp, result: Exclude<GraphResult<unknown>, { kind: "ok" }>): LookUp {
+  const failure = classifyFailure(result);
+  return { ...looked, complete: false, retryAfterMs: failure.kind === "transient" ? (failure.retryAfterMs ?? 0) : 0 };
+}
+
+function changesFor(settlement: Settlement, at: string): Partial<DeviceFields> & { state: "imported" | "failed" } {
+  switch (settlement.kind) {
+    case "imported":
+      return {
+        state: "imported",
+        importStatus: "complete",
+        ...(settlement.deviceRegistrationId ? { deviceRegistrationId: settlement.deviceRegistrationId } : {}),
+        errorCode: undefined,
+        errorName: undefined,
+        errorMessage: undefined,
+        nextAttemptAt: undefined,
+        updatedAt: at,
+      };
+    case "import-error": {
+      const errorName = importErrorName(settlement.code, settlement.name);
+      return {
+        state: "failed",
+        importStatus: "error",
+        errorCode: settlement.code ? String(settlement.code) : (errorName ?? "ImportError"),
+        errorName,
+        errorMessage: explainImportError(settlement.code, settlement.name),
+        updatedAt: at,
+      };
+    }
+    case "gone":
+      return { state: "failed", errorCode: "ImportRecordMissing", errorName: undefined, errorMessage: "The imported record was deleted from Graph before its import finished.", updatedAt: at };
+    case "timed-out":
+      return { state: "failed", errorCode: "ImportTimedOut", errorName: undefined, errorMessage: settlement.message, updatedAt: at };
+  }
+}
+
+function clock(deps: PollDeps): Date {
+  return deps.now ? deps.now() : new Date();
+}
