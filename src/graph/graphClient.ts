@@ -46,6 +46,22 @@ export class GraphClient {
     return this.call(tenantId, "GET", nextLink ?? `${COLLECTION}?$top=${LIST_PAGE_SIZE}`);
   }
 
+  /**
+   * The tenant's imported record with this importId, if any. Graph documents no filter on this
+   * collection, so the pages are walked; it is only asked when a create's outcome is in doubt.
+   */
+  async findImportedDeviceByImportId(tenantId: string, importId: string): Promise<GraphResult<ImportedDeviceIdentity | undefined>> {
+    let nextLink: string | undefined;
+    do {
+      const page = await this.listImportedDevices(tenantId, nextLink);
+      if (page.kind !== "ok") return page;
+      const match = page.body.value.find((record) => record.importId === importId);
+      if (match) return { kind: "ok", status: page.status, body: match };
+      nextLink = page.body["@odata.nextLink"];
+    } while (nextLink);
+    return { kind: "ok", status: 200, body: undefined };
+  }
+
   deleteImportedDevice(tenantId: string, id: string): Promise<GraphResult<undefined>> {
     return this.call(tenantId, "DELETE", `${COLLECTION}/${encodeURIComponent(id)}`);
   }

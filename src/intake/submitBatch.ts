@@ -64,7 +64,6 @@ export async function submitBatch(
     tenantId: request.tenantId,
     state: "queued",
     attempts: 0,
-    polls: 0,
     createdAt,
     updatedAt: createdAt,
   }));

@@ -72,8 +72,8 @@ export interface DeviceFields {
   attempts: number;
   /** Transient failures (5xx, timeouts, dropped connections) so far; throttling is paced, not counted. */
   failures?: number;
-  /** Looks taken at the running import so far. */
-  polls: number;
+  /** The last attempt failed in a way that may have created the record (timeout, 5xx, dropped connection). */
+  inDoubt?: boolean;
   /** The queue message that last took hold of this device; lets the same message finish after a crash. */
   claimedBy?: string;
   graphId?: string;

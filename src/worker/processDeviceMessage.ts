@@ -1,11 +1,11 @@
 import type { RetryPolicy } from "../config/config.js";
-import type { GraphClient } from "../graph/graphClient.js";
+import type { GraphClient, GraphResult } from "../graph/graphClient.js";
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import type { Logger } from "../logging.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
-import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
+import type { DeviceEntity, DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs } from "./backoff.js";
@@ -105,7 +105,15 @@ async function submitStep(
           updatedAt: now.toISOString(),
         });
 
-  const result = await deps.graph.createImportedDevice(claimed.tenantId, createBody(claimed));
+  // A create that timed out or failed on the server may have succeeded: find out before creating
+  // again, so Graph never holds two records of ours for one device.
+  const earlier = claimed.inDoubt || resuming ? await deps.graph.findImportedDeviceByImportId(claimed.tenantId, importIdOf(claimed)) : undefined;
+  const result: GraphResult<ImportedDeviceIdentity> =
+    earlier?.kind === "ok" && earlier.body
+      ? { kind: "ok", status: 200, body: earlier.body }
+      : earlier && earlier.kind !== "ok"
+        ? earlier
+        : await deps.graph.createImportedDevice(claimed.tenantId, createBody(claimed));
   const at = clock(deps).toISOString();
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt };
 
@@ -117,7 +125,6 @@ async function submitStep(
       graphId: result.body.id,
       importStatus: result.body.state?.deviceImportStatus ?? "unknown",
       submittedAt: at,
-      polls: 0,
       ...clearedError,
       updatedAt: at,
     });
@@ -155,6 +162,7 @@ async function submitStep(
   await deps.store.transitionDevice(claimed, {
     state: "retrying",
     failures,
+    inDoubt: claimed.inDoubt || mayHaveCreated(result),
     nextAttemptAt: new Date(Math.round(slot.firstSlotAt)).toISOString(),
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
@@ -188,6 +196,7 @@ async function settleFromGraph(
     await deps.store.transitionDevice(device, {
       ...base,
       state: "failed",
+      inDoubt: undefined,
       errorCode: state.deviceErrorCode ? String(state.deviceErrorCode) : (errorName ?? "ImportError"),
       errorName,
       errorMessage: explainImportError(state.deviceErrorCode, state.deviceErrorName),
@@ -211,20 +220,43 @@ async function fail(
   at: string,
   extra: Partial<DeviceFields> = {},
 ): Promise<void> {
-  await deps.store.transitionDevice(device, { ...extra, state: "failed", errorCode, errorName: undefined, errorMessage, nextAttemptAt: undefined, updatedAt: at });
+  await deps.store.transitionDevice(device, {
+    ...extra,
+    state: "failed",
+    errorCode,
+    errorName: undefined,
+    errorMessage,
+    nextAttemptAt: undefined,
+    inDoubt: undefined,
+    updatedAt: at,
+  });
 }
 
-const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined } as const;
+const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined } as const;
 
-function createBody(device: DeviceFields): ImportedDeviceCreate {
+/**
+ * Graph's importId for a device is the pipeline's key for it (batch and row), so a record can be
+ * found again after a create whose answer was lost. A caller's own importId stays in the row.
+ */
+export function importIdOf(device: Pick<DeviceEntity, "partitionKey" | "rowKey">): string {
+  return `${device.partitionKey}/${device.rowKey}`;
+}
+
+function createBody(device: DeviceEntity): ImportedDeviceCreate {
   return {
     serialNumber: device.serialNumber,
     hardwareIdentifier: device.hardwareIdentifier,
     ...(device.productKey ? { productKey: device.productKey } : {}),
     ...(device.groupTag ? { groupTag: device.groupTag } : {}),
     ...(device.assignedUserPrincipalName ? { assignedUserPrincipalName: device.assignedUserPrincipalName } : {}),
-    ...(device.importId ? { importId: device.importId } : {}),
+    importId: importIdOf(device),
   };
+}
+
+/** 429 and 503 say the request was not taken; a timeout, a dropped connection or another 5xx may hide a create. */
+function mayHaveCreated(result: GraphResult<unknown>): boolean {
+  if (result.kind === "network-error") return true;
+  return result.kind === "http-error" && result.status >= 500 && result.status !== 503;
 }
 
 function nextSubmit(message: DeviceMessage, slotAt: number, shiftAt: number): DeviceMessage {

@@ -223,6 +223,50 @@ describe("worker", () => {
     expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ imported: 1 });
   });
 
+  it.each([
+    ["a 504 after Graph created it", 504],
+    ["a dropped connection after Graph created it", 0],
+  ])("never creates a device twice when %s: the next attempt finds the first record by importId", async (_, status) => {
+    const { batchId, serialNumber } = await acceptOne();
+    simulator.injectFaults({ kind: "succeedThenFail", status, times: 1, match: { serialNumber } });
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("retry-scheduled");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "retrying", inDoubt: true });
+    const second = nextMessage();
+    // The first record has settled meanwhile (this simulator settles at once), so the device is done.
+    expect(await run(second.message, second.id)).toBe("imported");
+    expect(createsOf(serialNumber)).toBe(1);
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device?.graphId).toBe(simulator.creates.find((c) => c.serialNumber === serialNumber)?.id);
+    expect(device?.inDoubt).toBeUndefined();
+  });
+
+  it("never creates a device twice when its host dies between Graph's 201 and recording it", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    const dying = Object.create(services.graph) as typeof services.graph;
+    dying.createImportedDevice = async (tenantId, body) => {
+      await services.graph.createImportedDevice(tenantId, body);
+      throw new Error("host died");
+    };
+    await expect(processDeviceMessage({ ...deps, graph: dying }, first.message, { id: first.id, dequeueCount: 1 })).rejects.toThrow("host died");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitting", claimedBy: first.id });
+    // The host redelivers the same message.
+    expect(await processDeviceMessage(deps, first.message, { id: first.id, dequeueCount: 2 })).toBe("imported");
+    expect(createsOf(serialNumber)).toBe(1);
+  });
+
+  it("does not look up a device whose last failure said nothing was created", async () => {
+    const { serialNumber } = await acceptOne();
+    simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 1, times: 1, match: { serialNumber } });
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("retry-scheduled");
+    const listsBefore = simulator.requestLog.filter((r) => r.method === "GET").length;
+    const second = nextMessage();
+    expect(await run(second.message, second.id)).toBe("submitted");
+    expect(simulator.requestLog.filter((r) => r.method === "GET").length).toBe(listsBefore);
+  });
+
   it("fails a device whose message was poisoned, and leaves a decided device alone", async () => {
     const { batchId } = await acceptOne();
     const first = nextMessage();
