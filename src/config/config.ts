@@ -7,6 +7,8 @@ export type StorageConnection =
 
 export type GraphCredentialConfig =
   | { kind: "managed-identity"; clientId?: string }
+  /** A multi-tenant app registration trusting a managed identity (federated credential): no secret anywhere. */
+  | { kind: "federated-managed-identity"; tenantId: string; clientId: string; managedIdentityClientId: string }
   | { kind: "client-secret"; tenantId: string; clientId: string; clientSecret: string }
   | { kind: "client-certificate"; tenantId: string; clientId: string; certificatePath: string }
   | { kind: "simulator"; appId: string };
@@ -98,6 +100,13 @@ function credentialConfig(s: RawSettings): GraphCredentialConfig {
         tenantId: s.AZURE_TENANT_ID!,
         clientId: s.AZURE_CLIENT_ID!,
         certificatePath: s.AZURE_CLIENT_CERTIFICATE_PATH!,
+      };
+    case "federated-managed-identity":
+      return {
+        kind: "federated-managed-identity",
+        tenantId: s.AZURE_TENANT_ID!,
+        clientId: s.AZURE_CLIENT_ID!,
+        managedIdentityClientId: s.MANAGED_IDENTITY_CLIENT_ID!,
       };
     case "simulator":
       return { kind: "simulator", appId: s.AZURE_CLIENT_ID ?? "00000000-0000-0000-0000-00000000a11e" };

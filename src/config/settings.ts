@@ -26,9 +26,13 @@ export const settingsSchema = z
     /** How the app gets Graph tokens: see README "Credentials". */
     GRAPH_CREDENTIAL: z.preprocess(
       emptyAsUndefined,
-      z.enum(["managed-identity", "client-secret", "client-certificate", "simulator"]).default("managed-identity"),
+      z
+        .enum(["managed-identity", "federated-managed-identity", "client-secret", "client-certificate", "simulator"])
+        .default("managed-identity"),
     ),
     AZURE_CLIENT_ID: optionalText,
+    /** With federated-managed-identity: the user-assigned identity whose token the app registration trusts. */
+    MANAGED_IDENTITY_CLIENT_ID: optionalText,
     AZURE_TENANT_ID: optionalText,
     AZURE_CLIENT_SECRET: optionalText,
     AZURE_CLIENT_CERTIFICATE_PATH: optionalText,
@@ -66,6 +70,11 @@ export const settingsSchema = z
     if (s.GRAPH_CREDENTIAL === "client-secret") {
       for (const name of ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"] as const) {
         if (!s[name]) ctx.addIssue({ code: "custom", path: [name], message: "required when GRAPH_CREDENTIAL=client-secret" });
+      }
+    }
+    if (s.GRAPH_CREDENTIAL === "federated-managed-identity") {
+      for (const name of ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "MANAGED_IDENTITY_CLIENT_ID"] as const) {
+        if (!s[name]) ctx.addIssue({ code: "custom", path: [name], message: "required when GRAPH_CREDENTIAL=federated-managed-identity" });
       }
     }
     if (s.GRAPH_CREDENTIAL === "client-certificate") {

@@ -50,3 +50,17 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...storage, GRAPH_BASE_URL: "" }).graph.baseUrl).toBe("https://graph.microsoft.com");
   });
 });
+
+describe("federated managed identity", () => {
+  it("needs the app, its home tenant and the trusted identity", () => {
+    expect(() => loadConfig({ ...storage, GRAPH_CREDENTIAL: "federated-managed-identity", AZURE_CLIENT_ID: "app" })).toThrow(/AZURE_TENANT_ID/);
+    const config = loadConfig({
+      ...storage,
+      GRAPH_CREDENTIAL: "federated-managed-identity",
+      AZURE_CLIENT_ID: "app",
+      AZURE_TENANT_ID: "home",
+      MANAGED_IDENTITY_CLIENT_ID: "mi",
+    });
+    expect(config.graph.credential).toEqual({ kind: "federated-managed-identity", tenantId: "home", clientId: "app", managedIdentityClientId: "mi" });
+  });
+});
