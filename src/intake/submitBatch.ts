@@ -6,6 +6,7 @@ import type { IntakeJournal } from "../storage/intakeJournal.js";
 import { forEachLimited, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { firstPoll } from "../worker/pollBatch.js";
+import { queueDelayForSlot } from "../worker/pacing.js";
 import type { ImportRequest } from "./deviceSchema.js";
 
 export interface IntakeDeps {
@@ -85,6 +86,9 @@ export async function submitBatch(
   return { batchId, deviceCount: devices.length, tenantId: request.tenantId, fullyEnqueued: true };
 }
 
+/** How far ahead of now a batch's first slot is: longer than sending its first messages takes. */
+export const SCHEDULE_LEAD_MS = 1_000;
+
 /**
  * Sends each device's first create attempt, scheduled into the tenant's write budget: the batch
  * takes consecutive slots in one pacing write, and each message becomes visible at its slot.
@@ -99,11 +103,17 @@ export async function enqueueDevices(
 ): Promise<void> {
   if (rowKeys.length === 0) return;
   const now = (deps.now?.() ?? new Date()).getTime();
-  const slots = await deps.pacing.reserve(tenantId, rowKeys.length, now);
+  // The schedule starts a moment ahead, so the first messages are in the queue before their
+  // slots come; one sent after its slot would go late and crowd the next ones into one window.
+  const slots = await deps.pacing.reserve(tenantId, rowKeys.length, now, now + SCHEDULE_LEAD_MS);
   await forEachLimited(
     rowKeys.map((rowKey, k) => ({ rowKey, slotAt: Math.round(slots.firstSlotAt + k * slots.intervalMs) })),
     deps.enqueueConcurrency,
+    // The delay is taken when each message is sent, not when the batch started sending.
     ({ rowKey, slotAt }) =>
-      deps.queue.send({ v: 1, kind: "submit", batchId, rowKey, attempt: 1, slotAt, shiftAt: slots.shiftMs }, Math.max(0, slotAt - now)),
+      deps.queue.send(
+        { v: 1, kind: "submit", batchId, rowKey, attempt: 1, slotAt, shiftAt: slots.shiftMs },
+        queueDelayForSlot(slotAt, (deps.now?.() ?? new Date()).getTime()),
+      ),
   );
 }

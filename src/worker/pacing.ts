@@ -81,6 +81,19 @@ export function throttled(state: PacingState, budget: PacingBudget, now: number,
   };
 }
 
+/** A message that arrives this close to its slot waits for it in the function; further off, it goes back to the queue. */
+export const MAX_WAIT_IN_FUNCTION_MS = 1_000;
+
+/**
+ * The queue delay for a message due at `slotAt`. Queue delays are whole seconds; rounding up
+ * would make every message late by up to a second, by different amounts, which squeezes more
+ * writes into some windows than the schedule has. So the message is made visible up to a second
+ * early, and the function waits out the rest: writes then go at their slots.
+ */
+export function queueDelayForSlot(slotAt: number, now: number): number {
+  return Math.max(0, slotAt - now - (MAX_WAIT_IN_FUNCTION_MS - 1));
+}
+
 /** When a slot handed out at shift `shiftAt` is due now that the shift is `shiftMs`. */
 export function dueAt(slotAt: number, shiftAt: number, shiftMs: number): number {
   return slotAt + Math.max(0, shiftMs - shiftAt);

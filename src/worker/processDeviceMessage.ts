@@ -9,7 +9,7 @@ import type { DeviceEntity, DeviceFields, StoredDevice } from "../storage/import
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs } from "./backoff.js";
-import { dueAt } from "./pacing.js";
+import { dueAt, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { judgeMessage } from "./messageGuard.js";
 
@@ -29,9 +29,6 @@ export interface Delivery {
   id: string;
   dequeueCount: number;
 }
-
-/** A message that arrives this close to its slot waits for it in the function; further off, it goes back to the queue. */
-export const MAX_WAIT_IN_FUNCTION_MS = 1_000;
 
 export type StepOutcome =
   | "missing"
@@ -76,22 +73,21 @@ async function submitStep(
   if (resuming && device.state === "retrying") {
     const slotAt = device.nextAttemptAt ? Date.parse(device.nextAttemptAt) : now.getTime();
     const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
-    await deps.queue.send(nextSubmit(message, slotAt, shiftMs), Math.max(0, slotAt - now.getTime()));
+    await deps.queue.send(nextSubmit(message, slotAt, shiftMs), queueDelayForSlot(slotAt, now.getTime()));
     return "retry-scheduled";
   }
   // Graph's answer was recorded; the batch's poll rounds follow the import from here.
   if (resuming && device.state === "submitted") return "submitted";
 
+  let due: number | undefined;
   if (!resuming && message.slotAt !== undefined) {
     // A pause (429) since this slot was handed out moves it back by the pause's length.
     const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
-    const due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
-    const wait = due - now.getTime();
-    if (wait > MAX_WAIT_IN_FUNCTION_MS) {
-      await deps.queue.send({ ...message, slotAt: due, shiftAt: shiftMs }, wait);
+    due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
+    if (due - now.getTime() > MAX_WAIT_IN_FUNCTION_MS) {
+      await deps.queue.send({ ...message, slotAt: due, shiftAt: shiftMs }, queueDelayForSlot(due, now.getTime()));
       return "deferred";
     }
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   // Take the device before calling Graph, so a duplicate copy of this message cannot create it twice.
@@ -104,6 +100,13 @@ async function submitStep(
           claimedBy: delivery.id,
           updatedAt: now.toISOString(),
         });
+
+  // Wait out the last moments to the slot only now, after the storage round-trip, so the write
+  // leaves at its slot and not at the slot plus however long storage took.
+  if (due !== undefined) {
+    const wait = due - clock(deps).getTime();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
 
   // A create that timed out or failed on the server may have succeeded: find out before creating
   // again, so Graph never holds two records of ours for one device.
@@ -158,7 +161,7 @@ async function submitStep(
   const slot = isThrottle
     ? await deps.pacing.throttledThenReserve(claimed.tenantId, failure.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random), Date.parse(at))
     : await deps.pacing.reserve(claimed.tenantId, 1, Date.parse(at), Date.parse(at) + retryDelayMs(failures, deps.retry, failure.retryAfterMs, deps.random));
-  const delayMs = Math.max(0, Math.round(slot.firstSlotAt) - Date.parse(at));
+  const delayMs = queueDelayForSlot(Math.round(slot.firstSlotAt), Date.parse(at));
   await deps.store.transitionDevice(claimed, {
     state: "retrying",
     failures,

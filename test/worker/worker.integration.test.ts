@@ -144,7 +144,9 @@ describe("worker", () => {
 
     const second = nextMessage();
     expect(second.message).toMatchObject({ kind: "submit", attempt: 2 });
-    expect(second.delayMs).toBeGreaterThanOrEqual(3_000);
+    // Not before Retry-After: its slot is at least 3 s on, and the queue shows it no more than 1 s early.
+    expect(second.message.slotAt! - Date.parse(waiting!.updatedAt)).toBeGreaterThanOrEqual(3_000);
+    expect(second.delayMs).toBeGreaterThanOrEqual(3_000 - 1_000);
     expect(await run(second.message, second.id)).toBe("submitted");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "submitted", attempts: 2 });
