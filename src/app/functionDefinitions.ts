@@ -9,6 +9,7 @@ import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
+import { requestSync, syncTenant } from "../worker/syncTenant.js";
 import type { Services } from "./services.js";
 
 /**
@@ -95,10 +96,28 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     queueName: DEVICE_QUEUE,
     handle: async (s, payload, delivery) => {
       const message = decodeDeviceMessage(payload);
-      if (message.kind === "pollBatch") {
-        await pollBatch({ store: s.store, queue: s.queue, graph: s.graph, followUp: s.config.followUp, log: s.log }, message, delivery.id);
-      } else {
-        await processDeviceMessage({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message, delivery);
+      const sync = { table: s.storage.pacing, queue: s.queue, graph: s.graph, debounceMs: s.config.sync.debounceMs, log: s.log };
+      switch (message.kind) {
+        case "submit":
+          await processDeviceMessage({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message, delivery);
+          break;
+        case "pollBatch":
+          await pollBatch(
+            {
+              store: s.store,
+              queue: s.queue,
+              graph: s.graph,
+              followUp: s.config.followUp,
+              log: s.log,
+              ...(s.config.sync.afterImport ? { onBatchFinished: (tenantId: string) => requestSync(sync, tenantId) } : {}),
+            },
+            message,
+            delivery.id,
+          );
+          break;
+        case "syncTenant":
+          await syncTenant(sync, message);
+          break;
       }
     },
   },

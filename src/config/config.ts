@@ -47,6 +47,7 @@ export interface AppConfig {
   retry: RetryPolicy;
   pacing: PacingPolicy;
   followUp: FollowUpPolicy;
+  sync: { afterImport: boolean; debounceMs: number };
   statusRetryAfterSeconds: number;
 }
 
@@ -86,6 +87,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       maxDelayMs: s.FOLLOW_UP_MAX_DELAY_MS,
       settleTimeoutMs: s.IMPORT_SETTLE_TIMEOUT_MS,
     },
+    sync: { afterImport: s.SYNC_AFTER_IMPORT, debounceMs: s.SYNC_DEBOUNCE_MS },
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
   };
 }

@@ -50,6 +50,10 @@ export const settingsSchema = z
     PACING_WRITES_PER_WINDOW: positiveInt(100),
     PACING_HEADROOM: z.coerce.number().gt(0).max(1).default(0.97),
 
+    /** After a batch's imports settle, ask Intune to sync Autopilot devices (once per tenant, debounced). */
+    SYNC_AFTER_IMPORT: z.preprocess(emptyAsUndefined, z.stringbool().default(false)),
+    SYNC_DEBOUNCE_MS: positiveInt(60_000),
+
     RETRY_MAX_ATTEMPTS: positiveInt(8),
     RETRY_BASE_DELAY_MS: positiveInt(2_000),
     RETRY_MAX_DELAY_MS: positiveInt(900_000),

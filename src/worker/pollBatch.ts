@@ -18,6 +18,8 @@ export interface PollDeps {
   followUp: FollowUpPolicy;
   log: Logger;
   now?: () => Date;
+  /** Called once a batch is final (for the Autopilot sync setting). */
+  onBatchFinished?: (tenantId: string) => Promise<void>;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   if (last >= message.attempt && !resuming) return "stale";
 
   const summary = await deps.store.readSummary(message.batchId);
-  if (summary && summary.counts.imported + summary.counts.failed >= summary.batch.deviceCount) return "finished";
+  if (summary && summary.counts.imported + summary.counts.failed >= summary.batch.deviceCount) return finished(deps, batch.tenantId);
 
   if (resuming) {
     await sendNext(deps, message, batch.pollIdleRounds ?? 0, undefined);
@@ -72,7 +74,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   const waiting = summary ? summary.counts.queued + summary.counts.retrying + summary.counts.submitting : 0;
   if (stillRunning === 0 && waiting === 0 && running.length > 0) {
     const after = await deps.store.readSummary(message.batchId);
-    if (after && after.counts.imported + after.counts.failed >= after.batch.deviceCount) return "finished";
+    if (after && after.counts.imported + after.counts.failed >= after.batch.deviceCount) return finished(deps, batch.tenantId);
   }
   const idleRounds = moved > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
   if (idleRounds !== (batch.pollIdleRounds ?? 0)) {
@@ -81,6 +83,11 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   }
   await sendNext(deps, message, idleRounds, looked.retryAfterMs);
   return looked.retryAfterMs === undefined ? "polled" : "throttled";
+}
+
+async function finished(deps: PollDeps, tenantId: string): Promise<"finished"> {
+  await deps.onBatchFinished?.(tenantId);
+  return "finished";
 }
 
 async function sendNext(deps: PollDeps, message: DeviceMessage, idleRounds: number, retryAfterMs: number | undefined): Promise<void> {
