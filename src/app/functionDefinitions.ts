@@ -10,6 +10,7 @@ import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
 import { requestSync, syncTenant } from "../worker/syncTenant.js";
+import { deleteRecords, scheduleDeletes } from "../worker/deleteRecords.js";
 import type { Services } from "./services.js";
 
 /**
@@ -97,6 +98,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     handle: async (s, payload, delivery) => {
       const message = decodeDeviceMessage(payload);
       const sync = { table: s.storage.pacing, queue: s.queue, graph: s.graph, debounceMs: s.config.sync.debounceMs, log: s.log };
+      const deletes = { queue: s.queue, pacing: s.pacing, graph: s.graph, log: s.log };
       switch (message.kind) {
         case "submit":
           await processDeviceMessage({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message, delivery);
@@ -110,6 +112,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
               followUp: s.config.followUp,
               log: s.log,
               ...(s.config.sync.afterImport ? { onBatchFinished: (tenantId: string) => requestSync(sync, tenantId) } : {}),
+              ...(s.config.deleteImportedRecords
+                ? { onImportsFinal: (tenantId: string, ids: string[]) => scheduleDeletes(deletes, message.batchId, tenantId, ids) }
+                : {}),
             },
             message,
             delivery.id,
@@ -117,6 +122,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           break;
         case "syncTenant":
           await syncTenant(sync, message);
+          break;
+        case "deleteRecords":
+          await deleteRecords(deletes, message);
           break;
       }
     },

@@ -48,6 +48,7 @@ export interface AppConfig {
   pacing: PacingPolicy;
   followUp: FollowUpPolicy;
   sync: { afterImport: boolean; debounceMs: number };
+  deleteImportedRecords: boolean;
   statusRetryAfterSeconds: number;
 }
 
@@ -88,6 +89,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       settleTimeoutMs: s.IMPORT_SETTLE_TIMEOUT_MS,
     },
     sync: { afterImport: s.SYNC_AFTER_IMPORT, debounceMs: s.SYNC_DEBOUNCE_MS },
+    deleteImportedRecords: s.DELETE_IMPORTED_RECORDS,
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
   };
 }

@@ -50,6 +50,8 @@ export const settingsSchema = z
     PACING_WRITES_PER_WINDOW: positiveInt(100),
     PACING_HEADROOM: z.coerce.number().gt(0).max(1).default(0.97),
 
+    /** Delete each imported record this pipeline created once its import is final (the outcome stays in the table). */
+    DELETE_IMPORTED_RECORDS: z.preprocess(emptyAsUndefined, z.stringbool().default(false)),
     /** After a batch's imports settle, ask Intune to sync Autopilot devices (once per tenant, debounced). */
     SYNC_AFTER_IMPORT: z.preprocess(emptyAsUndefined, z.stringbool().default(false)),
     SYNC_DEBOUNCE_MS: positiveInt(60_000),

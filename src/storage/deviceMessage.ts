@@ -13,13 +13,17 @@ import { z } from "zod";
  */
 export const deviceMessageSchema = z.object({
   v: z.literal(1),
-  kind: z.enum(["submit", "pollBatch", "syncTenant"]),
+  kind: z.enum(["submit", "pollBatch", "syncTenant", "deleteRecords"]),
   batchId: z.string().min(1),
   rowKey: z.string().min(1),
   attempt: z.number().int().positive(),
   /** The write slot this create attempt was given (epoch ms), and the tenant's pause shift then. */
   slotAt: z.number().optional(),
   shiftAt: z.number().optional(),
+  /** deleteRecords: Graph ids of records this pipeline created, one write slot each, `intervalMs` apart from slotAt. */
+  graphIds: z.array(z.string().max(64)).max(100).optional(),
+  intervalMs: z.number().optional(),
+  tenantId: z.string().optional(),
 });
 
 export type DeviceMessage = z.infer<typeof deviceMessageSchema>;

@@ -30,11 +30,11 @@ export class TenantPacing {
     });
   }
 
-  /** Records a 429 for the tenant and hands the throttled device a new slot after the pause. */
-  throttledThenReserve(tenantId: string, retryAfterMs: number, now: number): Promise<Reservation> {
+  /** Records a 429 for the tenant and hands the throttled write(s) new slots after the pause. */
+  throttledThenReserve(tenantId: string, retryAfterMs: number, now: number, count = 1): Promise<Reservation> {
     return this.update(tenantId, now, (state) => {
       const paused = throttled(state, this.budget, now, retryAfterMs);
-      const reservation = reserveSlots(paused, this.budget, now, 1);
+      const reservation = reserveSlots(paused, this.budget, now, count);
       return { next: reservation.next, result: reservation };
     });
   }

@@ -20,6 +20,8 @@ export interface PollDeps {
   now?: () => Date;
   /** Called once a batch is final (for the Autopilot sync setting). */
   onBatchFinished?: (tenantId: string) => Promise<void>;
+  /** Called with the Graph ids of imports that just became final (for the delete setting). */
+  onImportsFinal?: (tenantId: string, graphIds: string[]) => Promise<void>;
 }
 
 /**
@@ -69,6 +71,11 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
     return settlement ? [{ device, changes: changesFor(settlement, now.toISOString()) }] : [];
   });
   const moved = moves.length ? await deps.store.transitionDevices(moves) : 0;
+  if (moved > 0 && deps.onImportsFinal) {
+    const gone = new Set(looked.gone);
+    const ids = moves.map((m) => m.device.graphId ?? "").filter((id) => id && !gone.has(id) && (!looked.complete || looked.found.has(id)));
+    await deps.onImportsFinal(batch.tenantId, ids);
+  }
 
   const stillRunning = running.length - moved;
   const waiting = summary ? summary.counts.queued + summary.counts.retrying + summary.counts.submitting : 0;
