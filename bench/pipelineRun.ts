@@ -1,0 +1,88 @@
+import { createServices, type Services } from "../src/app/services.js";
+import { functionDefinitions, type FunctionDefinition } from "../src/app/functionDefinitions.js";
+import { loadConfig } from "../src/config/config.js";
+import type { GraphSimulator } from "../src/graph/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../src/host/azurite.js";
+import { startDevHost, type DevHost } from "../src/host/devHost.js";
+import { silentLogger } from "../src/logging.js";
+import { ImportStore } from "../src/storage/importStore.js";
+import { createStorageClients } from "../src/storage/clients.js";
+import { makeCsv, type CsvDevice } from "../test/support/devices.js";
+import { startCountingProxy, type CountingProxy } from "./countingProxy.js";
+import { sleep } from "./graphCaller.js";
+
+/** The pipeline as deployed: several instances (development hosts) sharing one storage account, all counted. */
+export interface PipelineUnderTest {
+  api: string;
+  instances: DevHost[];
+  storageRequests(): number;
+  maxFunctionMs(): number;
+  /** Reads status straight from Azurite, not through the counting proxy: watching is not the pipeline's cost. */
+  waitFinal(batchId: string, deadline: number): Promise<{ finishedAt: number; counts: Record<string, number> }>;
+  submit(tenantId: string, devices: CsvDevice[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startPipelineUnderTest(simulator: GraphSimulator, env: Record<string, string>, instances: number): Promise<PipelineUnderTest> {
+  const azurite: RunningAzurite = await startAzurite();
+  const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue);
+  const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table);
+  const counted = azurite.connectionString
+    .replace(`:${azurite.ports.queue}/`, `:${queueProxy.port}/`)
+    .replace(`:${azurite.ports.table}/`, `:${tableProxy.port}/`);
+  let maxFunctionMs = 0;
+  const timed: FunctionDefinition[] = functionDefinitions.map((d) =>
+    d.kind !== "queue"
+      ? d
+      : {
+          ...d,
+          handle: async (s, payload, delivery) => {
+            const started = performance.now();
+            try {
+              await d.handle(s, payload, delivery);
+            } finally {
+              maxFunctionMs = Math.max(maxFunctionMs, performance.now() - started);
+            }
+          },
+        },
+  );
+  const config = loadConfig({ AzureWebJobsStorage: counted, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", ...env });
+  const services: Services[] = [];
+  const hosts: DevHost[] = [];
+  for (let i = 0; i < instances; i++) {
+    const s = await createServices(config, silentLogger);
+    services.push(s);
+    hosts.push(await startDevHost({ services: s, definitions: timed, timers: false }));
+  }
+  const direct = new ImportStore(createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString }).imports);
+  queueProxy.reset();
+  tableProxy.reset();
+  const api = `${hosts[0]!.url}/api`;
+  return {
+    api,
+    instances: hosts,
+    storageRequests: () => queueProxy.count() + tableProxy.count(),
+    maxFunctionMs: () => maxFunctionMs,
+    async submit(tenantId, devices) {
+      const response = await fetch(`${api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { "content-type": "text/csv" }, body: new Uint8Array(makeCsv(devices)) });
+      if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
+      return ((await response.json()) as { id: string }).id;
+    },
+    async waitFinal(batchId, deadline) {
+      for (;;) {
+        const summary = await direct.readSummary(batchId);
+        if (summary && summary.counts.imported + summary.counts.failed >= summary.batch.deviceCount) {
+          return { finishedAt: Date.now(), counts: summary.counts };
+        }
+        if (Date.now() > deadline) throw new Error(`batch ${batchId} not final by the deadline: ${JSON.stringify(summary?.counts)}`);
+        await sleep(250);
+      }
+    },
+    async stop() {
+      for (const host of hosts) await host.stop();
+      await queueProxy.stop();
+      await tableProxy.stop();
+      await azurite.stop();
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * `npm run bench`: the pipeline against the Graph simulator, and two baselines on the same
+ * workload, in one run. Prints one table and writes the figures to bench/results.json.
+ * Not a test: nothing here passes or fails, it measures.
+ */
+import { writeFileSync } from "node:fs";
+import { startGraphSimulator, type GraphSimulator } from "../src/graph/simulator/index.js";
+import { makeDevices } from "../test/support/devices.js";
+import { runNaive } from "./baselines/naive.js";
+import { runSequential } from "./baselines/sequential.js";
+import { sleep } from "./graphCaller.js";
+import { startPipelineUnderTest } from "./pipelineRun.js";
+
+const TENANT_A = "aaaaaaaa-0000-4000-8000-0000000000aa";
+const TENANT_B = "bbbbbbbb-0000-4000-8000-0000000000bb";
+const DEVICES = 2_000;
+const INSTANCES = 4;
+/** Intune's budget (100 writes per 20 s per app per tenant) on a window SCALE times shorter. */
+const SCALE = Number(process.env.BENCH_SCALE ?? 5);
+const WINDOW_MS = 20_000 / SCALE;
+const PER_APP = 100;
+const BUDGET_PER_MS = PER_APP / WINDOW_MS;
+const BASELINE_LIMIT_MS = 5 * 60_000;
+
+const simulatorOptions = () => ({
+  throttle: { windowMs: WINDOW_MS, perAppPerTenant: PER_APP, perTenant: 2 * PER_APP },
+  readThrottle: { windowMs: WINDOW_MS, perAppPerTenant: 10 * PER_APP, perTenant: 20 * PER_APP },
+  settleDelayMs: 2_000,
+  timeScale: 1 / SCALE,
+});
+
+const pipelineEnv = {
+  PACING_WINDOW_MS: String(WINDOW_MS),
+  PACING_WRITES_PER_WINDOW: String(PER_APP),
+  FOLLOW_UP_FIRST_DELAY_MS: String(Math.round(15_000 / SCALE)),
+  FOLLOW_UP_MAX_DELAY_MS: String(Math.round(60_000 / SCALE)),
+  RETRY_BASE_DELAY_MS: String(Math.round(2_000 / SCALE)),
+  RETRY_MAX_DELAY_MS: String(Math.round(60_000 / SCALE)),
+};
+
+interface GraphFigures {
+  budgetShare: number;
+  throttledShare: number;
+  graphCallsPerDevice: number;
+}
+
+function graphFigures(simulator: GraphSimulator, tenantId: string, devices: number): GraphFigures {
+  const creates = simulator.creates.filter((c) => c.tenantId === tenantId).map((c) => c.at).sort((a, b) => a - b);
+  const span = creates.length > 1 ? creates[creates.length - 1]! - creates[0]! : 1;
+  const calls = simulator.requestLog.filter((r) => r.tenantId === tenantId);
+  return {
+    budgetShare: (creates.length - 1) / span / BUDGET_PER_MS,
+    throttledShare: calls.filter((r) => r.status === 429).length / Math.max(1, calls.length),
+    graphCallsPerDevice: calls.length / devices,
+  };
+}
+
+async function tenantBStandalone(): Promise<number> {
+  const simulator = await startGraphSimulator(simulatorOptions());
+  const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, INSTANCES);
+  try {
+    const started = Date.now();
+    const id = await pipeline.submit(TENANT_B, makeDevices(10, "B"));
+    const { finishedAt } = await pipeline.waitFinal(id, Date.now() + 120_000);
+    return finishedAt - started;
+  } finally {
+    await pipeline.stop();
+    await simulator.stop();
+  }
+}
+
+async function pipelineScenario() {
+  const simulator = await startGraphSimulator(simulatorOptions());
+  const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, INSTANCES);
+  try {
+    const started = Date.now();
+    const a = await pipeline.submit(TENANT_A, makeDevices(DEVICES, "A"));
+    await sleep(3_000);
+    const bStarted = Date.now();
+    const b = await pipeline.submit(TENANT_B, makeDevices(10, "B"));
+    const [aDone, bDone] = await Promise.all([pipeline.waitFinal(a, Date.now() + 20 * 60_000), pipeline.waitFinal(b, Date.now() + 20 * 60_000)]);
+    return {
+      wallMs: aDone.finishedAt - started,
+      tenantBMs: bDone.finishedAt - bStarted,
+      counts: aDone.counts,
+      storageTransactionsPerDevice: pipeline.storageRequests() / (DEVICES + 10),
+      maxWaitInFunctionMs: pipeline.maxFunctionMs(),
+      ...graphFigures(simulator, TENANT_A, DEVICES),
+    };
+  } finally {
+    await pipeline.stop();
+    await simulator.stop();
+  }
+}
+
+async function baseline(kind: "sequential" | "naive") {
+  const simulator = await startGraphSimulator(simulatorOptions());
+  try {
+    const started = Date.now();
+    const deadline = started + BASELINE_LIMIT_MS;
+    const devices = makeDevices(DEVICES, "A");
+    const result =
+      kind === "sequential"
+        ? await runSequential(simulator.url, TENANT_A, devices, Math.round(15_000 / SCALE), deadline)
+        : await runNaive(simulator.url, TENANT_A, devices, deadline);
+    return { wallMs: Date.now() - started, ...result, ...graphFigures(simulator, TENANT_A, DEVICES) };
+  } finally {
+    await simulator.stop();
+  }
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const mark = (ok: boolean) => (ok ? "✓" : "✗");
+
+async function main() {
+  const overall = setTimeout(() => {
+    console.error("bench: overall deadline (30 min) passed");
+    process.exit(3);
+  }, 30 * 60_000);
+  const lowerBoundMs = DEVICES / BUDGET_PER_MS;
+  console.log(`bench: ${DEVICES} devices, ${INSTANCES} instances, Intune budget ${PER_APP} writes per ${WINDOW_MS / 1000} s (time scale 1/${SCALE})`);
+  const bAlone = await tenantBStandalone();
+  const p = await pipelineScenario();
+  const seq = await baseline("sequential");
+  const naive = await baseline("naive");
+  clearTimeout(overall);
+
+  const rows = [
+    ["", "pipeline", "sequential", "naive concurrent"],
+    ["wall time", sec(p.wallMs), `${sec(seq.wallMs)}${seq.finished ? "" : " (did not finish)"}`, `${sec(naive.wallMs)}${naive.finished ? "" : " (did not finish)"}`],
+    ["wall ÷ lower bound", (p.wallMs / lowerBoundMs).toFixed(2), (seq.wallMs / lowerBoundMs).toFixed(2), (naive.wallMs / lowerBoundMs).toFixed(2)],
+    ["pipeline wall ÷ this", "1.00", (p.wallMs / seq.wallMs).toFixed(2), (p.wallMs / naive.wallMs).toFixed(2)],
+    ["write budget used", pct(p.budgetShare), pct(seq.budgetShare), pct(naive.budgetShare)],
+    ["Graph calls answered 429", pct(p.throttledShare), pct(seq.throttledShare), pct(naive.throttledShare)],
+    ["Graph calls per device", p.graphCallsPerDevice.toFixed(2), seq.graphCallsPerDevice.toFixed(2), naive.graphCallsPerDevice.toFixed(2)],
+    ["imported / failed", `${p.counts.imported} / ${p.counts.failed}`, `${seq.imported} / ${seq.failed}`, `${naive.imported} / ${naive.failed}`],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
+  const tenantBSlowdown = p.tenantBMs / bAlone;
+  console.log("");
+  console.log(`lower bound (devices ÷ budget)     ${sec(lowerBoundMs)}`);
+  console.log(`budget share                       ${pct(p.budgetShare)}  target ≥ 95 %  ${mark(p.budgetShare >= 0.95)}`);
+  console.log(`429 share                          ${pct(p.throttledShare)}  target ≤ 1 %  ${mark(p.throttledShare <= 0.01)}`);
+  console.log(`tenant B: ${sec(p.tenantBMs)} beside A, ${sec(bAlone)} alone: ×${tenantBSlowdown.toFixed(2)}  target ≤ 2  ${mark(tenantBSlowdown <= 2)}`);
+  console.log(`storage transactions per device    ${p.storageTransactionsPerDevice.toFixed(2)}  target ≤ 6  ${mark(p.storageTransactionsPerDevice <= 6)}`);
+  console.log(`longest function invocation        ${Math.round(p.maxWaitInFunctionMs)} ms  target ≤ 1000  ${mark(p.maxWaitInFunctionMs <= 1000)}`);
+
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    scale: { timeScale: 1 / SCALE, windowMs: WINDOW_MS, writesPerWindow: PER_APP, devices: DEVICES, instances: INSTANCES },
+    budgetShare: p.budgetShare,
+    throttledShare: p.throttledShare,
+    tenantBSlowdown,
+    tenantBConcurrentMs: p.tenantBMs,
+    tenantBStandaloneMs: bAlone,
+    storageTransactionsPerDevice: p.storageTransactionsPerDevice,
+    graphCallsPerDevice: p.graphCallsPerDevice,
+    maxWaitInFunctionMs: p.maxWaitInFunctionMs,
+    pipelineWallMs: p.wallMs,
+    lowerBoundMs,
+    sequentialWallMs: seq.wallMs,
+    naiveWallMs: naive.wallMs,
+    baselines: { sequential: seq, naive },
+  };
+  writeFileSync(new URL("../../bench/results.json", import.meta.url), JSON.stringify(results, null, 2) + "\n");
+  process.exit(0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
