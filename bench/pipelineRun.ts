@@ -1,5 +1,5 @@
 import { createServices, type Services } from "../src/app/services.js";
-import { functionDefinitions, type FunctionDefinition } from "../src/app/functionDefinitions.js";
+import { functionDefinitions, type FunctionDefinition, type QueueDelivery } from "../src/app/functionDefinitions.js";
 import { loadConfig } from "../src/config/config.js";
 import type { GraphSimulator } from "../src/graph/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../src/host/azurite.js";
@@ -8,6 +8,7 @@ import { silentLogger } from "../src/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
 import { makeCsv, type CsvDevice } from "../test/support/devices.js";
+import { addTestPartner } from "../test/support/partners.js";
 import { startCountingProxy, type CountingProxy } from "./countingProxy.js";
 import { sleep } from "./graphCaller.js";
 
@@ -36,7 +37,7 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       ? d
       : {
           ...d,
-          handle: async (s, payload, delivery) => {
+          handle: async (s: Services, payload: unknown, delivery: QueueDelivery) => {
             const started = performance.now();
             try {
               await d.handle(s, payload, delivery);
@@ -54,6 +55,12 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
     services.push(s);
     hosts.push(await startDevHost({ services: s, definitions: timed, timers: false }));
   }
+  // One partner per tenant the bench submits to, registered on first use.
+  const partners = new Map<string, Promise<Record<string, string>>>();
+  const headersFor = (tenantId: string) => {
+    if (!partners.has(tenantId)) partners.set(tenantId, addTestPartner(services[0]!, { tenants: [tenantId] }).then((p) => p.headers));
+    return partners.get(tenantId)!;
+  };
   const direct = new ImportStore(createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString }).imports);
   queueProxy.reset();
   tableProxy.reset();
@@ -64,7 +71,7 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
     storageRequests: () => queueProxy.count() + tableProxy.count(),
     maxFunctionMs: () => maxFunctionMs,
     async submit(tenantId, devices) {
-      const response = await fetch(`${api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { "content-type": "text/csv" }, body: new Uint8Array(makeCsv(devices)) });
+      const response = await fetch(`${api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { ...(await headersFor(tenantId)), "content-type": "text/csv" }, body: new Uint8Array(makeCsv(devices)) });
       if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
       return ((await response.json()) as { id: string }).id;
     },

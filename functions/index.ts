@@ -33,8 +33,10 @@ for (const definition of functionDefinitions) {
       app.http(definition.name, {
         route: definition.route,
         methods: definition.methods,
-        // Function keys until partner authentication lands; the development host has none.
-        authLevel: "function",
+        // The app authenticates every partner route itself (API keys or Entra ID tokens, in
+        // runHttpFunction), the same way under both hosts; a Functions key on top would be a
+        // second, shared secret that partners would have to carry.
+        authLevel: "anonymous",
         handler: async (request) => {
           const response = await runHttpFunction(definition, services, toAppRequest(request));
           return new HttpResponse({ status: response.status, headers: response.headers ?? {}, body: response.body ?? "" });

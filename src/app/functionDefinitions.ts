@@ -1,6 +1,9 @@
+import { unauthorized } from "../auth/authProblems.js";
+import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { problemResponse } from "../http/responses.js";
 import type { AppRequest, AppResponse } from "../http/types.js";
+import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
@@ -17,14 +20,27 @@ import type { Services } from "./services.js";
  * Every function of the app, written once. functions/index.ts registers these with the Azure
  * Functions host; src/host/devHost.ts serves the same list without it.
  */
-export interface HttpFunctionDefinition {
+interface HttpFunctionBase {
   kind: "http";
   name: string;
   /** Azure Functions route template, below the host's "/api" prefix. */
   route: string;
   methods: ("GET" | "POST")[];
-  handle(services: Services, request: AppRequest): Promise<AppResponse>;
 }
+
+/** A partner route: runHttpFunction authenticates the caller first and answers 401 itself. */
+export interface PartnerHttpFunctionDefinition extends HttpFunctionBase {
+  access: "partner";
+  handle(services: Services, request: AppRequest, caller: Caller): Promise<AppResponse>;
+}
+
+/** A public route (the OpenAPI document, the dashboard page): no caller. */
+export interface AnonymousHttpFunctionDefinition extends HttpFunctionBase {
+  access: "anonymous";
+  handle(services: Services, request: AppRequest, caller?: undefined): Promise<AppResponse>;
+}
+
+export type HttpFunctionDefinition = PartnerHttpFunctionDefinition | AnonymousHttpFunctionDefinition;
 
 export interface QueueDelivery {
   id: string;
@@ -60,7 +76,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     name: "createImport",
     route: "imports",
     methods: ["POST"],
-    handle: (s, request) =>
+    access: "partner",
+    handle: (s, request, caller) =>
       handleImportPost(
         {
           store: s.store,
@@ -75,6 +92,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
         },
         request,
+        caller,
       ),
   },
   {
@@ -82,14 +100,33 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     name: "getImport",
     route: "imports/{id}",
     methods: ["GET"],
-    handle: (s, request) => getBatchStatus(statusDeps(s), request.params.id ?? ""),
+    access: "partner",
+    handle: (s, request, caller) => getBatchStatus(statusDeps(s), request.params.id ?? "", caller),
   },
   {
     kind: "http",
     name: "listImportDevices",
     route: "imports/{id}/devices",
     methods: ["GET"],
-    handle: (s, request) => listBatchDevices(statusDeps(s), request.params.id ?? "", request.url.searchParams),
+    access: "partner",
+    handle: (s, request, caller) => listBatchDevices(statusDeps(s), request.params.id ?? "", request.url.searchParams, caller),
+  },
+  {
+    // The page is public; it calls the partner API with the key the viewer types in.
+    kind: "http",
+    name: "dashboard",
+    route: "dashboard",
+    methods: ["GET"],
+    access: "anonymous",
+    handle: (_s, request) => serveDashboardPage(request),
+  },
+  {
+    kind: "http",
+    name: "dashboardAsset",
+    route: "dashboard/{asset}",
+    methods: ["GET"],
+    access: "anonymous",
+    handle: (_s, request) => serveDashboardAsset(request.params.asset ?? ""),
   },
   {
     kind: "queue",
@@ -170,7 +207,13 @@ export async function runHttpFunction(
   let s: Services | undefined;
   try {
     s = await services();
-    return await definition.handle(s, request);
+    if (definition.access === "anonymous") return await definition.handle(s, request);
+    const authentication = await s.authenticator.authenticate(request.headers);
+    if (!authentication.ok) {
+      s.log.info("request refused: not authenticated", { reason: `${definition.name}: ${authentication.reason}` });
+      return unauthorized(authentication.failure);
+    }
+    return await definition.handle(s, request, authentication.caller);
   } catch (error) {
     s?.log.error("unhandled error in HTTP function", { reason: (error as Error).message });
     return problemResponse(problem(ProblemType.internal, 500, "Internal error", "The request failed unexpectedly; it is safe to retry."));

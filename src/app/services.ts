@@ -1,11 +1,14 @@
+import { Authenticator } from "../auth/authenticate.js";
 import { loadConfig, type AppConfig } from "../config/config.js";
 import { createGraphCredential } from "../graph/credentials.js";
 import { GraphClient } from "../graph/graphClient.js";
 import { consoleLogger, type Logger } from "../logging.js";
 import { createStorageClients, ensureStorage, type StorageClients } from "../storage/clients.js";
 import { DeviceQueue } from "../storage/deviceQueue.js";
+import { BatchIndex } from "../storage/batchIndex.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
+import { PartnerStore } from "../storage/partnerStore.js";
 import { TenantPacing } from "../storage/tenantPacing.js";
 import { baseIntervalMs } from "../worker/pacing.js";
 
@@ -18,6 +21,9 @@ export interface Services {
   queue: DeviceQueue;
   pacing: TenantPacing;
   graph: GraphClient;
+  partners: PartnerStore;
+  /** Turns a request's API key or Entra ID token into the calling partner. */
+  authenticator: Authenticator;
   log: Logger;
 }
 
@@ -26,10 +32,11 @@ export type ServicesProvider = () => Promise<Services>;
 export async function createServices(config: AppConfig, log: Logger = consoleLogger()): Promise<Services> {
   const storage = createStorageClients(config.storage);
   await ensureStorage(storage);
+  const partners = new PartnerStore(storage);
   return {
     config,
     storage,
-    store: new ImportStore(storage.imports),
+    store: new ImportStore(storage.imports, new BatchIndex(storage.batchIndex)),
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue),
     pacing: new TenantPacing(storage.pacing, {
@@ -41,6 +48,8 @@ export async function createServices(config: AppConfig, log: Logger = consoleLog
       credential: createGraphCredential(config.graph.credential),
       timeoutMs: config.graph.requestTimeoutMs,
     }),
+    partners,
+    authenticator: new Authenticator({ partners }),
     log,
   };
 }

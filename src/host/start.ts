@@ -9,6 +9,7 @@ import { SettingsError } from "../config/settings.js";
 import { startGraphSimulator, type GraphSimulator } from "../graph/simulator/index.js";
 import { consoleLogger } from "../logging.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
+import { DEFAULT_DEV_API_KEY, seedDemoPartner } from "./demoPartner.js";
 import { startDevHost } from "./devHost.js";
 
 const DEMO_TENANT_ID = "11111111-2222-3333-4444-555555555555";
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
 
     const config = loadConfig(env);
     const services = await createServices(config, consoleLogger());
+    const apiKey = env.DEV_PARTNER_API_KEY ?? DEFAULT_DEV_API_KEY;
+    await seedDemoPartner(services.partners, [config.graph.defaultTenantId ?? DEMO_TENANT_ID], apiKey);
     const host = await startDevHost({ services, port: Number(env.PORT ?? 7071) });
     stops.push(host.stop);
 
@@ -56,11 +59,13 @@ async function main(): Promise<void> {
         `  API            ${api}/imports`,
         `  Storage        ${azurite ? `Azurite in memory (queue :${azurite.ports.queue}, table :${azurite.ports.table})` : "configured storage account"}`,
         `  Graph          ${simulator ? `simulator at ${simulator.url} (tenant ${config.graph.defaultTenantId})` : config.graph.baseUrl}`,
+        `  Partner        'demo', for tenant ${config.graph.defaultTenantId ?? DEMO_TENANT_ID}, API key ${apiKey === DEFAULT_DEV_API_KEY ? "(the development key below)" : "from DEV_PARTNER_API_KEY"}`,
         "",
         "Try it:",
-        `  curl -si -X POST ${api}/imports -H 'content-type: text/csv' --data-binary @examples/devices.csv`,
-        `  curl -s ${api}/imports/<id>`,
-        `  curl -s '${api}/imports/<id>/devices?status=failed'`,
+        ...(apiKey === DEFAULT_DEV_API_KEY ? [`  export API_KEY=${DEFAULT_DEV_API_KEY}`] : ["  export API_KEY=<your DEV_PARTNER_API_KEY>"]),
+        `  curl -si -X POST ${api}/imports -H "x-api-key: $API_KEY" -H 'content-type: text/csv' --data-binary @examples/devices.csv`,
+        `  curl -s ${api}/imports/<id> -H "x-api-key: $API_KEY"`,
+        `  curl -s '${api}/imports/<id>/devices?status=failed' -H "x-api-key: $API_KEY"`,
         "",
         "Ctrl-C stops everything.",
       ].join("\n"),

@@ -19,6 +19,12 @@ export const ProblemType = {
   invalidQuery: `${PROBLEM_BASE}invalid-query`,
   storageUnavailable: `${PROBLEM_BASE}storage-unavailable`,
   internal: `${PROBLEM_BASE}internal-error`,
+  unauthorized: `${PROBLEM_BASE}unauthorized`,
+  tenantNotAllowed: `${PROBLEM_BASE}tenant-not-allowed`,
+  rateLimited: `${PROBLEM_BASE}rate-limited`,
+  invalidIdempotencyKey: `${PROBLEM_BASE}invalid-idempotency-key`,
+  idempotencyKeyReused: `${PROBLEM_BASE}idempotency-key-reused`,
+  idempotencyKeyInFlight: `${PROBLEM_BASE}idempotency-key-in-flight`,
 } as const;
 
 export type ProblemTypeUri = (typeof ProblemType)[keyof typeof ProblemType];

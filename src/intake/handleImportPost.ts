@@ -1,3 +1,5 @@
+import { tenantNotAllowed } from "../auth/authProblems.js";
+import { mayImportInto, type Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { json, problemResponse, storageUnavailable } from "../http/responses.js";
 import type { AppRequest, AppResponse } from "../http/types.js";
@@ -14,7 +16,7 @@ export interface ImportPostDeps extends IntakeDeps {
 }
 
 /** POST /api/imports: validate the whole batch, record it, enqueue it, answer 202. */
-export async function handleImportPost(deps: ImportPostDeps, request: AppRequest): Promise<AppResponse> {
+export async function handleImportPost(deps: ImportPostDeps, request: AppRequest, caller: Caller): Promise<AppResponse> {
   const declaredLength = Number(request.headers.get("content-length") ?? "0");
   const body = declaredLength > deps.limits.maxBodyBytes ? "too-large" : await request.readBody(deps.limits.maxBodyBytes);
   if (body === "too-large") {
@@ -40,9 +42,11 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
     );
   }
 
+  if (!mayImportInto(caller, tenantId)) return tenantNotAllowed(tenantId);
+
   let accepted;
   try {
-    accepted = await submitBatch(deps, { ...parsed.request, tenantId }, parsed.source, parsed.lines);
+    accepted = await submitBatch(deps, { ...parsed.request, tenantId, partnerId: caller.partnerId }, parsed.source, parsed.lines);
   } catch (error) {
     deps.log.error("intake could not record the batch", { reason: (error as Error).message });
     return storageUnavailable(deps.retryAfterSeconds);

@@ -39,7 +39,7 @@ export interface AcceptedBatch {
  */
 export async function submitBatch(
   deps: IntakeDeps,
-  request: ImportRequest & { tenantId: string },
+  request: ImportRequest & { tenantId: string; partnerId: string },
   source: "json" | "csv",
   lines?: readonly number[],
 ): Promise<AcceptedBatch> {
@@ -48,6 +48,7 @@ export async function submitBatch(
   const batch: BatchEntity = {
     partitionKey: batchId,
     rowKey: BATCH_ROW_KEY,
+    partnerId: request.partnerId,
     tenantId: request.tenantId,
     ...(request.orderIdentifier ? { orderIdentifier: request.orderIdentifier } : {}),
     ...(request.groupTag ? { groupTag: request.groupTag } : {}),
@@ -72,7 +73,7 @@ export async function submitBatch(
   await deps.journal.begin(batchId, createdAt);
   await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency);
 
-  const fields = { batchId, tenantId: request.tenantId, deviceCount: devices.length };
+  const fields = { batchId, tenantId: request.tenantId, partnerId: request.partnerId, deviceCount: devices.length };
   try {
     await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey));
     await deps.queue.send(firstPoll(batchId), deps.firstPollDelayMs);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
@@ -17,10 +18,18 @@ export interface StatusDeps {
 
 const batchIdSchema = z.uuid();
 
-export async function getBatchStatus(deps: StatusDeps, id: string): Promise<AppResponse> {
+/**
+ * Another partner's batch is answered exactly like a batch that does not exist (404, not 403),
+ * so batch ids reveal nothing across partners.
+ */
+export function ownedBy(batch: { partnerId?: string } | undefined, caller: Caller): boolean {
+  return batch !== undefined && batch.partnerId === caller.partnerId;
+}
+
+export async function getBatchStatus(deps: StatusDeps, id: string, caller: Caller): Promise<AppResponse> {
   if (!batchIdSchema.safeParse(id).success) return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   const summary = await deps.store.readSummary(id);
-  if (!summary) return notFound(`No import batch has the id '${id}'.`);
+  if (!summary || !ownedBy(summary.batch, caller)) return notFound(`No import batch has the id '${id}'.`);
   const view = toBatchView(summary);
   return json(200, view, view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {});
 }
@@ -31,7 +40,7 @@ export const deviceListQuerySchema = z.object({
   continuationToken: z.string().regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued").max(2048).optional(),
 });
 
-export async function listBatchDevices(deps: StatusDeps, id: string, query: URLSearchParams): Promise<AppResponse> {
+export async function listBatchDevices(deps: StatusDeps, id: string, query: URLSearchParams, caller: Caller): Promise<AppResponse> {
   const parsed = deviceListQuerySchema.safeParse(Object.fromEntries(query));
   if (!parsed.success) {
     return problemResponse(
@@ -40,7 +49,7 @@ export async function listBatchDevices(deps: StatusDeps, id: string, query: URLS
       }),
     );
   }
-  if (!batchIdSchema.safeParse(id).success || !(await deps.store.readBatch(id))) {
+  if (!batchIdSchema.safeParse(id).success || !ownedBy(await deps.store.readBatch(id), caller)) {
     return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   }
   const { status, pageSize, continuationToken } = parsed.data;

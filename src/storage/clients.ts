@@ -2,14 +2,32 @@ import { TableClient } from "@azure/data-tables";
 import { ManagedIdentityCredential, DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import type { StorageConnection } from "../config/config.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, IMPORTS_TABLE, INTAKE_JOURNAL_TABLE, PACING_TABLE } from "./names.js";
+import {
+  DEVICE_POISON_QUEUE,
+  DEVICE_QUEUE,
+  IDEMPOTENCY_TABLE,
+  BATCH_INDEX_TABLE,
+  IMPORTS_TABLE,
+  INTAKE_JOURNAL_TABLE,
+  PACING_TABLE,
+  PARTNER_APPS_TABLE,
+  PARTNER_KEYS_TABLE,
+  PARTNERS_TABLE,
+  RATE_LIMIT_TABLE,
+} from "./names.js";
 
 export interface StorageClients {
   deviceQueue: QueueClient;
   poisonQueue: QueueClient;
   imports: TableClient;
+  batchIndex: TableClient;
   intakeJournal: TableClient;
   pacing: TableClient;
+  partners: TableClient;
+  partnerKeys: TableClient;
+  partnerApps: TableClient;
+  idempotency: TableClient;
+  rateLimits: TableClient;
   /** Any queue of the account by name (the hosts need `<queue>-poison` queues). */
   queueNamed(name: string): QueueClient;
 }
@@ -31,8 +49,14 @@ export function createStorageClients(connection: StorageConnection): StorageClie
       deviceQueue: new QueueClient(cs, DEVICE_QUEUE),
       poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE),
       imports: TableClient.fromConnectionString(cs, IMPORTS_TABLE, tableOptions),
+      batchIndex: TableClient.fromConnectionString(cs, BATCH_INDEX_TABLE, tableOptions),
       intakeJournal: TableClient.fromConnectionString(cs, INTAKE_JOURNAL_TABLE, tableOptions),
       pacing: TableClient.fromConnectionString(cs, PACING_TABLE, tableOptions),
+      partners: TableClient.fromConnectionString(cs, PARTNERS_TABLE, tableOptions),
+      partnerKeys: TableClient.fromConnectionString(cs, PARTNER_KEYS_TABLE, tableOptions),
+      partnerApps: TableClient.fromConnectionString(cs, PARTNER_APPS_TABLE, tableOptions),
+      idempotency: TableClient.fromConnectionString(cs, IDEMPOTENCY_TABLE, tableOptions),
+      rateLimits: TableClient.fromConnectionString(cs, RATE_LIMIT_TABLE, tableOptions),
       queueNamed: (name) => new QueueClient(cs, name),
     };
   }
@@ -43,8 +67,14 @@ export function createStorageClients(connection: StorageConnection): StorageClie
     deviceQueue: queues.getQueueClient(DEVICE_QUEUE),
     poisonQueue: queues.getQueueClient(DEVICE_POISON_QUEUE),
     imports: new TableClient(tableUri, IMPORTS_TABLE, credential),
+    batchIndex: new TableClient(tableUri, BATCH_INDEX_TABLE, credential),
     intakeJournal: new TableClient(tableUri, INTAKE_JOURNAL_TABLE, credential),
     pacing: new TableClient(tableUri, PACING_TABLE, credential),
+    partners: new TableClient(tableUri, PARTNERS_TABLE, credential),
+    partnerKeys: new TableClient(tableUri, PARTNER_KEYS_TABLE, credential),
+    partnerApps: new TableClient(tableUri, PARTNER_APPS_TABLE, credential),
+    idempotency: new TableClient(tableUri, IDEMPOTENCY_TABLE, credential),
+    rateLimits: new TableClient(tableUri, RATE_LIMIT_TABLE, credential),
     queueNamed: (name) => queues.getQueueClient(name),
   };
 }
@@ -55,7 +85,13 @@ export async function ensureStorage(clients: StorageClients): Promise<void> {
     clients.deviceQueue.createIfNotExists(),
     clients.poisonQueue.createIfNotExists(),
     clients.imports.createTable(),
+    clients.batchIndex.createTable(),
     clients.intakeJournal.createTable(),
     clients.pacing.createTable(),
+    clients.partners.createTable(),
+    clients.partnerKeys.createTable(),
+    clients.partnerApps.createTable(),
+    clients.idempotency.createTable(),
+    clients.rateLimits.createTable(),
   ]);
 }

@@ -30,6 +30,8 @@ export type IntakeState = "enqueueing" | "accepted";
 export interface BatchEntity {
   partitionKey: string;
   rowKey: typeof BATCH_ROW_KEY;
+  /** The partner that submitted the batch; only it may read or change it. */
+  partnerId: string;
   tenantId: string;
   orderIdentifier?: string;
   groupTag?: string;
@@ -42,6 +44,8 @@ export interface BatchEntity {
   pollAttempt?: number;
   pollClaimedBy?: string;
   pollIdleRounds?: number;
+  /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */
+  canceledAt?: string;
 }
 
 export type StateCounts = Record<DeviceState, number>;
@@ -96,5 +100,5 @@ export interface DeviceEntity extends DeviceFields {
 export type StoredDevice = DeviceEntity & { etag: string };
 
 export function emptyCounts(): StateCounts {
-  return { queued: 0, submitting: 0, retrying: 0, submitted: 0, imported: 0, failed: 0 };
+  return { queued: 0, submitting: 0, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 };
 }

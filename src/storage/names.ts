@@ -10,5 +10,14 @@ export const IMPORTS_TABLE = "imports";
 export const PACING_TABLE = "tenantpacing";
 /** Batches whose intake has not finished enqueueing, for the sweeper. */
 export const INTAKE_JOURNAL_TABLE = "intakejournal";
+/** Every batch, by partner and newest first, for GET /api/imports (src/storage/batchIndex.ts). */
+export const BATCH_INDEX_TABLE = "importsbypartner";
+/** Partners (tenants they may import into, Entra app ids), their API key hashes, and app id → partner. */
+export const PARTNERS_TABLE = "partners";
+export const PARTNER_KEYS_TABLE = "partnerkeys";
+export const PARTNER_APPS_TABLE = "partnerapps";
+/** Idempotency-Key records of POST /api/imports, per partner, and each partner's intake rate-limit state. */
+export const IDEMPOTENCY_TABLE = "idempotencykeys";
+export const RATE_LIMIT_TABLE = "ratelimits";
 /** The app's storage connection: the same account the Functions host uses. */
 export const STORAGE_CONNECTION_SETTING = "AzureWebJobsStorage";

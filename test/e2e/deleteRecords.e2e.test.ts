@@ -28,9 +28,9 @@ describe("deleting imported records", () => {
     pipeline.simulator.rejectHash(devices[3]!.hardwareIdentifier);
     // One delete is throttled: it must be rescheduled, not lost.
     pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 1, times: 1, match: { method: "DELETE" } });
-    const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}`, { method: "POST", headers: { "content-type": "text/csv" }, body: makeCsv(devices) });
+    const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) });
     const { id } = (await response.json()) as { id: string };
-    const final = await waitForBatch(pipeline.api, id);
+    const final = await waitForBatch(pipeline, id);
     expect(final.counts).toMatchObject({ imported: 29, failed: 1 });
 
     // Deletion follows the batch's end; wait for Graph to hold only the other tool's record.
@@ -39,7 +39,7 @@ describe("deleting imported records", () => {
     expect(pipeline.simulator.records(TENANT_A).map((r) => r.serialNumber)).toEqual(["NOT-OURS-1"]);
     expect(pipeline.simulator.requestLog.filter((r) => r.method === "DELETE" && r.status === 429)).toHaveLength(1);
     // The outcomes stay readable.
-    const failed = (await (await fetch(`${pipeline.api}/imports/${id}/devices?status=failed`)).json()) as { value: { error: { code: string } }[] };
+    const failed = (await (await fetch(`${pipeline.api}/imports/${id}/devices?status=failed`, { headers: pipeline.headers })).json()) as { value: { error: { code: string } }[] };
     expect(failed.value.map((d) => d.error.code)).toEqual(["802"]);
   });
 });

@@ -19,7 +19,7 @@ beforeAll(async () => {
 afterAll(async () => pipeline?.stop());
 
 const post = (body: string | Buffer, contentType: string, query = "") =>
-  fetch(`${pipeline.api}/imports${query}`, { method: "POST", headers: { "content-type": contentType }, body });
+  fetch(`${pipeline.api}/imports${query}`, { method: "POST", headers: { ...pipeline.headers, "content-type": contentType }, body });
 
 async function queueLength(): Promise<number> {
   return (await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount ?? 0;
@@ -44,14 +44,14 @@ describe("POST /api/imports", () => {
     // one message per device, and the batch's first poll round
     expect(await queueLength()).toBe(before + 12 + 1);
 
-    const status = await fetch(`${pipeline.api}/imports/${body.id}`);
+    const status = await fetch(`${pipeline.api}/imports/${body.id}`, { headers: pipeline.headers });
     expect(status.status).toBe(200);
     const summary = (await status.json()) as Record<string, unknown>;
     expect(summary).toMatchObject({ id: body.id, status: "running", deviceCount: 12, groupTag: "Lab", orderIdentifier: "PO-9", source: "csv" });
     expect(summary.counts).toMatchObject({ queued: 12, imported: 0, failed: 0 });
     expect(status.headers.get("retry-after")).toBeTruthy();
 
-    const listed = await allDevices(pipeline.api, body.id);
+    const listed = await allDevices(pipeline, body.id);
     expect(listed.map((d) => d.serialNumber)).toEqual(devices.map((d) => d.serialNumber));
     expect(listed.map((d) => d.line)).toEqual(devices.map((_, i) => i + 2));
   });
@@ -90,14 +90,14 @@ describe("POST /api/imports", () => {
     const wrong = await fetch(`${pipeline.api}/imports`, { method: "GET" });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get("allow")).toBe("POST");
-    expect((await fetch(`${pipeline.api}/nothing-here`)).status).toBe(404);
+    expect((await fetch(`${pipeline.api}/nothing-here`, { headers: pipeline.headers })).status).toBe(404);
   });
 });
 
 describe("status", () => {
   it("answers 404 problem+json for an unknown batch, and for its devices", async () => {
     for (const path of ["imports/6f1c2f0e-0000-4000-8000-000000000000", "imports/6f1c2f0e-0000-4000-8000-000000000000/devices", "imports/not-an-id"]) {
-      const response = await fetch(`${pipeline.api}/${path}`);
+      const response = await fetch(`${pipeline.api}/${path}`, { headers: pipeline.headers });
       expect(response.status).toBe(404);
       expect(response.headers.get("content-type")).toBe(PROBLEM_CONTENT_TYPE);
     }
@@ -106,19 +106,19 @@ describe("status", () => {
   it("pages devices with nextLink and filters by state", async () => {
     const response = await post(makeCsv(makeDevices(25, "PAGE")), "text/csv");
     const { id } = (await response.json()) as { id: string };
-    const first = (await (await fetch(`${pipeline.api}/imports/${id}/devices?pageSize=10`)).json()) as { value: unknown[]; nextLink?: string };
+    const first = (await (await fetch(`${pipeline.api}/imports/${id}/devices?pageSize=10`, { headers: pipeline.headers })).json()) as { value: unknown[]; nextLink?: string };
     expect(first.value).toHaveLength(10);
     expect(first.nextLink).toMatch(new RegExp(`^/api/imports/${id}/devices\\?`));
-    const all = await allDevices(pipeline.api, id);
+    const all = await allDevices(pipeline, id);
     expect(new Set(all.map((d) => d.index)).size).toBe(25);
-    expect(await allDevices(pipeline.api, id, "status=queued")).toHaveLength(25);
-    expect(await allDevices(pipeline.api, id, "status=failed")).toHaveLength(0);
+    expect(await allDevices(pipeline, id, "status=queued")).toHaveLength(25);
+    expect(await allDevices(pipeline, id, "status=failed")).toHaveLength(0);
   });
 
   it("rejects a bad query with 400 problem+json", async () => {
     const { id } = (await (await post(makeCsv(makeDevices(1, "Q")), "text/csv")).json()) as { id: string };
     for (const query of ["status=done", "pageSize=0", "pageSize=1001", "continuationToken=%7B%7D"]) {
-      const response = await fetch(`${pipeline.api}/imports/${id}/devices?${query}`);
+      const response = await fetch(`${pipeline.api}/imports/${id}/devices?${query}`, { headers: pipeline.headers });
       expect(response.status, query).toBe(400);
       expect(response.headers.get("content-type")).toBe(PROBLEM_CONTENT_TYPE);
     }
@@ -127,7 +127,7 @@ describe("status", () => {
   it("never returns a hash, product key or user principal name", async () => {
     const device = { serialNumber: "PRIV-1", hardwareIdentifier: makeHash(77), productKey: "PKEY-SECRET-12345", assignedUserPrincipalName: "secret.user@contoso.com" };
     const { id } = (await (await post(JSON.stringify({ devices: [device] }), "application/json")).json()) as { id: string };
-    const texts = [await (await fetch(`${pipeline.api}/imports/${id}`)).text(), await (await fetch(`${pipeline.api}/imports/${id}/devices`)).text()];
+    const texts = [await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).text(), await (await fetch(`${pipeline.api}/imports/${id}/devices`, { headers: pipeline.headers })).text()];
     expect(texts[0]).toContain(id);
     expect(texts[1]).toContain("PRIV-1");
     for (const text of texts) {

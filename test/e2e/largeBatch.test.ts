@@ -17,13 +17,13 @@ afterAll(async () => pipeline?.stop());
 describe("a 10,000-device batch", () => {
   it("is accepted with one queue message and one row per device, and one poll message", async () => {
     const devices = makeDevices(10_000, "BIG");
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { "content-type": "text/csv" }, body: makeCsv(devices) });
+    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) });
     expect(response.status).toBe(202);
     const { id, deviceCount } = (await response.json()) as { id: string; deviceCount: number };
     expect(deviceCount).toBe(10_000);
     // one per device, and the batch's first poll round
     expect((await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount).toBe(10_001);
-    const summary = (await (await fetch(`${pipeline.api}/imports/${id}`)).json()) as { counts: { queued: number } };
+    const summary = (await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).json()) as { counts: { queued: number } };
     expect(summary.counts.queued).toBe(10_000);
     const journal = pipeline.services.storage.intakeJournal.listEntities();
     expect((await journal.next()).done).toBe(true);

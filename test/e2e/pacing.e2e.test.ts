@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => pipeline?.stop());
 
 const post = (tenantId: string, devices: ReturnType<typeof makeDevices>) =>
-  fetch(`${pipeline.api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { "content-type": "text/csv" }, body: makeCsv(devices) }).then(
+  fetch(`${pipeline.api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) }).then(
     async (r) => ((await r.json()) as { id: string }).id,
   );
 
@@ -29,16 +29,16 @@ describe("pacing across tenants", () => {
     const a = await post(TENANT_A, makeDevices(250, "PACE-A"));
     const b = await post(TENANT_B, makeDevices(10, "PACE-B"));
 
-    const bDone = await waitForBatch(pipeline.api, b, 60_000);
-    const aWhenBDone = (await (await fetch(`${pipeline.api}/imports/${a}`)).json()) as { status: string; counts: Record<string, number> };
+    const bDone = await waitForBatch(pipeline, b, 60_000);
+    const aWhenBDone = (await (await fetch(`${pipeline.api}/imports/${a}`, { headers: pipeline.headers })).json()) as { status: string; counts: Record<string, number> };
     expect(bDone.status).toBe("succeeded");
     // A is far from done: its 250 creates need at least 10 s of budget.
     expect(aWhenBDone.status).toBe("running");
     expect(aWhenBDone.counts.imported!).toBeLessThan(250);
 
-    const aDone = await waitForBatch(pipeline.api, a, 120_000);
+    const aDone = await waitForBatch(pipeline, a, 120_000);
     expect(aDone.status).toBe("succeeded");
-    expect((await allDevices(pipeline.api, a)).every((d) => d.state === "imported")).toBe(true);
+    expect((await allDevices(pipeline, a)).every((d) => d.state === "imported")).toBe(true);
 
     expect(pipeline.simulator.creates.filter((c) => c.tenantId === TENANT_A)).toHaveLength(250);
     // Paced, not hammering: few of A's writes met a 429. (A client that ignores the budget has

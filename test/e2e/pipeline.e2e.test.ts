@@ -34,17 +34,17 @@ describe("a mixed 200-device CSV batch", () => {
 
     const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}&groupTag=E2E`, {
       method: "POST",
-      headers: { "content-type": "text/csv" },
+      headers: { ...pipeline.headers, "content-type": "text/csv" },
       body: makeCsv(devices, { encoding: "utf16le", quoted: true, trailingBlankLines: 2 }),
     });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
 
-    const final = await waitForBatch(pipeline.api, id, 120_000);
+    const final = await waitForBatch(pipeline, id, 120_000);
     expect(final.status).toBe("partially_succeeded");
     expect(final.counts).toEqual({ queued: 0, submitting: 0, retrying: 0, submitted: 0, imported: 185, failed: 15 });
 
-    const outcomes = await allDevices(pipeline.api, id);
+    const outcomes = await allDevices(pipeline, id);
     expect(outcomes).toHaveLength(200);
     const bySerial = new Map(outcomes.map((o) => [o.serialNumber, o]));
     const expectFailed = (list: typeof devices, code: string, name: string) => {
@@ -89,9 +89,9 @@ describe("logs", () => {
   it("never carry a hash, product key, user principal name or token", async () => {
     const device = { serialNumber: "LOG-1", hardwareIdentifier: makeDevices(1, "LOGS")[0]!.hardwareIdentifier, productKey: "LOG-PKEY-777", assignedUserPrincipalName: "log.user@contoso.com" };
     pipeline.simulator.injectFaults({ kind: "status", status: 400, times: 1, match: { serialNumber: "LOG-1" } });
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ devices: [device] }) });
+    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "application/json" }, body: JSON.stringify({ devices: [device] }) });
     const { id } = (await response.json()) as { id: string };
-    await waitForBatch(pipeline.api, id);
+    await waitForBatch(pipeline, id);
     const text = JSON.stringify(pipeline.logs);
     expect(text).toContain(id);
     expect(text).not.toContain(device.hardwareIdentifier.slice(0, 24));

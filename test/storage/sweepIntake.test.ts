@@ -52,7 +52,7 @@ describe("sweepIntake", () => {
     const queue = failingAfter(7);
     const accepted = await submitBatch(
       { store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 1, firstPollDelayMs: 0, log: silentLogger },
-      { tenantId: "contoso.onmicrosoft.com", devices },
+      { partnerId: "sweep-test", tenantId: "contoso.onmicrosoft.com", devices },
       "json",
     );
     expect(accepted.fullyEnqueued).toBe(false);

@@ -5,9 +5,18 @@ import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from 
 import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
 import { startDevHost, type DevHost } from "../../src/host/devHost.js";
 import type { LogFields, Logger } from "../../src/logging.js";
+import { addTestPartner, type TestPartner } from "./partners.js";
 
 export const TENANT_A = "aaaaaaaa-0000-4000-8000-000000000001";
 export const TENANT_B = "bbbbbbbb-0000-4000-8000-000000000002";
+/** Every tenant the tests import into; the pipeline's default partner may import into each. */
+export const TEST_TENANTS = [TENANT_A, TENANT_B, "contoso.onmicrosoft.com"] as const;
+
+/** Where the API is and how to authenticate to it: a Pipeline is one. */
+export interface ApiTarget {
+  api: string;
+  headers: Record<string, string>;
+}
 
 export interface CapturedLog {
   level: string;
@@ -23,6 +32,10 @@ export interface Pipeline {
   azurite: RunningAzurite;
   host: DevHost;
   logs: CapturedLog[];
+  /** The default partner, allowed for TEST_TENANTS. */
+  partner: TestPartner;
+  /** Its credentials: spread into every request's headers. */
+  headers: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +75,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   });
   const services = await createServices(config, log);
   const host = await startDevHost({ services, timers: false, ...(options.definitions ? { definitions: options.definitions } : {}) });
+  const partner = await addTestPartner(services, { tenants: TEST_TENANTS });
   return {
     api: `${host.url}/${host.hostSettings.routePrefix}`,
     services,
@@ -69,6 +83,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     azurite,
     host,
     logs,
+    partner,
+    headers: partner.headers,
     async stop() {
       await host.stop();
       await simulator.stop();
@@ -89,10 +105,12 @@ export interface BatchStatusBody {
  * Polls the status endpoint, as a partner would, until the batch is no longer running.
  * The deadline is a failure, not a pass: a batch that never finishes fails the test.
  */
-export async function waitForBatch(api: string, id: string, deadlineMs = 60_000): Promise<BatchStatusBody> {
+export async function waitForBatch({ api, headers }: ApiTarget, id: string, deadlineMs = 60_000): Promise<BatchStatusBody> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    const body = (await (await fetch(`${api}/imports/${id}`)).json()) as BatchStatusBody;
+    const response = await fetch(`${api}/imports/${id}`, { headers });
+    if (response.status !== 200) throw new Error(`batch status answered ${response.status}: ${await response.text()}`);
+    const body = (await response.json()) as BatchStatusBody;
     if (body.status !== "running") return body;
     if (Date.now() > deadline) throw new Error(`batch ${id} still running after ${deadlineMs} ms: ${JSON.stringify(body.counts)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -109,12 +127,12 @@ export interface DeviceStatusBody {
 }
 
 /** Every device of a batch, following nextLink page by page. */
-export async function allDevices(api: string, id: string, query = ""): Promise<DeviceStatusBody[]> {
+export async function allDevices({ api, headers }: ApiTarget, id: string, query = ""): Promise<DeviceStatusBody[]> {
   const devices: DeviceStatusBody[] = [];
   const origin = new URL(api).origin;
   let next: string | undefined = `${api}/imports/${id}/devices?pageSize=1000${query ? `&${query}` : ""}`;
   while (next) {
-    const response = await fetch(next);
+    const response = await fetch(next, { headers });
     if (response.status !== 200) throw new Error(`device list answered ${response.status}: ${await response.text()}`);
     const page = (await response.json()) as { value: DeviceStatusBody[]; nextLink?: string };
     devices.push(...page.value);

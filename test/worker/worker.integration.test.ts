@@ -61,7 +61,7 @@ async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
     { ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000 },
-    { tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
+    { partnerId: "worker-test", tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
     "json",
   );
   return { batchId: accepted.batchId, serialNumber };

@@ -1,0 +1,208 @@
+import { odata, type TableClient } from "@azure/data-tables";
+import { generateApiKey, hashApiKey, parseApiKey, type NewApiKey } from "../auth/apiKeys.js";
+import { isNotFound } from "./importStore.js";
+
+/**
+ * Partners and their credentials, in three small tables:
+ *
+ *   partners     PartitionKey partnerId, RowKey "partner": tenants, appIds (JSON arrays), createdAt
+ *   partnerkeys  PartitionKey key id,    RowKey "key":     partnerId, hash (SHA-256 of the key), createdAt, revokedAt
+ *   partnerapps  PartitionKey Entra app id, RowKey "app":  partnerId
+ *
+ * A request's key or token app id is found with one point read; the inserts into partnerkeys
+ * and partnerapps fail if the row exists, so no app id can be claimed by two partners.
+ */
+const PARTNER_ROW = "partner";
+const KEY_ROW = "key";
+const APP_ROW = "app";
+/** A partner has at most this many active keys: the current one and the one being rotated out. */
+export const MAX_ACTIVE_KEYS = 2;
+
+export interface PartnerRecord {
+  partnerId: string;
+  tenants: string[];
+  appIds: string[];
+  createdAt: string;
+}
+
+export interface PartnerKeyRecord {
+  keyId: string;
+  partnerId: string;
+  hash: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+interface PartnerEntity {
+  partitionKey: string;
+  rowKey: string;
+  tenants: string;
+  appIds: string;
+  createdAt: string;
+}
+
+interface KeyEntity {
+  partitionKey: string;
+  rowKey: string;
+  partnerId: string;
+  hash: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+export interface PartnerTables {
+  partners: TableClient;
+  partnerKeys: TableClient;
+  partnerApps: TableClient;
+}
+
+/** Partner ids appear in table keys and URLs: keep them plain. */
+export const PARTNER_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
+export class PartnerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PartnerError";
+  }
+}
+
+export class PartnerStore {
+  constructor(
+    private readonly tables: PartnerTables,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async getPartner(partnerId: string): Promise<PartnerRecord | undefined> {
+    const entity = await ifFound(() => this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW));
+    return entity ? toPartner(entity) : undefined;
+  }
+
+  async listPartners(): Promise<PartnerRecord[]> {
+    const found: PartnerRecord[] = [];
+    for await (const entity of this.tables.partners.listEntities<PartnerEntity>({ queryOptions: { filter: odata`RowKey eq ${PARTNER_ROW}` } })) {
+      found.push(toPartner(entity));
+    }
+    return found.sort((a, b) => a.partnerId.localeCompare(b.partnerId));
+  }
+
+  /** Creates the partner (fails if it exists) with its app ids; keys are added separately. */
+  async createPartner(input: { partnerId: string; tenants: readonly string[]; appIds?: readonly string[] }): Promise<PartnerRecord> {
+    if (!PARTNER_ID_PATTERN.test(input.partnerId)) {
+      throw new PartnerError(`partner id '${input.partnerId}' must be 2-63 lower-case letters, digits or '-', starting with a letter or digit`);
+    }
+    if (input.tenants.length === 0) throw new PartnerError("a partner needs at least one tenant it may import into");
+    const record: PartnerRecord = {
+      partnerId: input.partnerId,
+      tenants: [...new Set(input.tenants.map((t) => t.trim()).filter(Boolean))],
+      appIds: [...new Set((input.appIds ?? []).map((a) => a.trim().toLowerCase()).filter(Boolean))],
+      createdAt: this.now().toISOString(),
+    };
+    for (const appId of record.appIds) {
+      const owner = await this.partnerForApp(appId);
+      if (owner) throw new PartnerError(`app id ${appId} already belongs to partner '${owner}'`);
+    }
+    try {
+      await this.tables.partners.createEntity<PartnerEntity>({
+        partitionKey: record.partnerId,
+        rowKey: PARTNER_ROW,
+        tenants: JSON.stringify(record.tenants),
+        appIds: JSON.stringify(record.appIds),
+        createdAt: record.createdAt,
+      });
+    } catch (error) {
+      if (isConflict(error)) throw new PartnerError(`partner '${record.partnerId}' already exists`);
+      throw error;
+    }
+    for (const appId of record.appIds) {
+      try {
+        await this.tables.partnerApps.createEntity({ partitionKey: appId, rowKey: APP_ROW, partnerId: record.partnerId });
+      } catch (error) {
+        if (isConflict(error)) throw new PartnerError(`app id ${appId} already belongs to another partner`);
+        throw error;
+      }
+    }
+    return record;
+  }
+
+  /**
+   * Issues a new key for the partner. With MAX_ACTIVE_KEYS already active, the oldest is revoked
+   * so that two stay valid: callers switch to the new key, then the previous one is revoked.
+   * Pass `key` only to seed a known development key.
+   */
+  async issueKey(partnerId: string, key?: string): Promise<NewApiKey & { revokedKeyIds: string[] }> {
+    if (!(await this.getPartner(partnerId))) throw new PartnerError(`no partner '${partnerId}'`);
+    const issued = key === undefined ? generateApiKey() : knownKey(key);
+    const createdAt = this.now().toISOString();
+    try {
+      await this.tables.partnerKeys.createEntity<KeyEntity>({ partitionKey: issued.keyId, rowKey: KEY_ROW, partnerId, hash: issued.hash, createdAt });
+    } catch (error) {
+      if (isConflict(error)) throw new PartnerError(`key ${issued.keyId} exists already`);
+      throw error;
+    }
+    const active = (await this.listKeys(partnerId)).filter((k) => !k.revokedAt).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || (a.keyId === issued.keyId ? -1 : 1));
+    const revokedKeyIds: string[] = [];
+    for (const old of active.slice(MAX_ACTIVE_KEYS)) {
+      await this.revokeKey(partnerId, old.keyId);
+      revokedKeyIds.push(old.keyId);
+    }
+    return { ...issued, revokedKeyIds };
+  }
+
+  async revokeKey(partnerId: string, keyId: string): Promise<void> {
+    const key = await this.getKey(keyId);
+    if (!key || key.partnerId !== partnerId) throw new PartnerError(`partner '${partnerId}' has no key ${keyId}`);
+    if (key.revokedAt) return;
+    await this.tables.partnerKeys.updateEntity({ partitionKey: keyId, rowKey: KEY_ROW, revokedAt: this.now().toISOString() }, "Merge");
+  }
+
+  async getKey(keyId: string): Promise<PartnerKeyRecord | undefined> {
+    const entity = await ifFound(() => this.tables.partnerKeys.getEntity<KeyEntity>(keyId, KEY_ROW));
+    return entity ? toKey(entity) : undefined;
+  }
+
+  async listKeys(partnerId: string): Promise<PartnerKeyRecord[]> {
+    const found: PartnerKeyRecord[] = [];
+    for await (const entity of this.tables.partnerKeys.listEntities<KeyEntity>({ queryOptions: { filter: odata`partnerId eq ${partnerId}` } })) {
+      found.push(toKey(entity));
+    }
+    return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async partnerForApp(appId: string): Promise<string | undefined> {
+    const entity = await ifFound(() => this.tables.partnerApps.getEntity<{ partnerId: string }>(appId.toLowerCase(), APP_ROW));
+    return entity?.partnerId;
+  }
+}
+
+function knownKey(key: string): NewApiKey {
+  const parsed = parseApiKey(key);
+  if (!parsed) throw new PartnerError("the given key is not shaped like an API key of this service");
+  return { ...parsed, hash: hashApiKey(key) };
+}
+
+function toPartner(entity: PartnerEntity): PartnerRecord {
+  return { partnerId: entity.partitionKey, tenants: JSON.parse(entity.tenants) as string[], appIds: JSON.parse(entity.appIds) as string[], createdAt: entity.createdAt };
+}
+
+function toKey(entity: KeyEntity): PartnerKeyRecord {
+  return {
+    keyId: entity.partitionKey,
+    partnerId: entity.partnerId,
+    hash: entity.hash,
+    createdAt: entity.createdAt,
+    ...(entity.revokedAt ? { revokedAt: entity.revokedAt } : {}),
+  };
+}
+
+function isConflict(error: unknown): boolean {
+  return (error as { statusCode?: number })?.statusCode === 409;
+}
+
+async function ifFound<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
