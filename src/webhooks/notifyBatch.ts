@@ -1,0 +1,64 @@
+import type { Logger } from "../logging.js";
+import type { ImportStore } from "../storage/importStore.js";
+import { toBatchView } from "../status/statusViews.js";
+import type { DeliveryMessageSender } from "./deliveryMessage.js";
+import { eventBody, newEventId, type NotificationRecord } from "./notificationRecord.js";
+import type { NotificationStore } from "./notificationStore.js";
+
+export interface NotifyDeps {
+  store: Pick<ImportStore, "readSummary">;
+  notifications: NotificationStore;
+  queue: DeliveryMessageSender;
+  log: Logger;
+  now?: () => Date;
+}
+
+export type NotifyOutcome = "no-callback" | "running" | "recorded" | "already-recorded" | "missing";
+
+const WRITE_TRIES = 8;
+
+/**
+ * Called whenever a batch may have reached its final status (the poll chain's last round, and
+ * again on every duplicate of it). Records one event per final status on the batch header (an
+ * ETag-conditional write, so of two callers only one creates it), then queues its first
+ * delivery. The final status is identified by the batch's completedAt: a batch final again after
+ * a retry has a later one, so it gets a new event.
+ */
+export async function notifyIfFinal(deps: NotifyDeps, batchId: string): Promise<NotifyOutcome> {
+  for (let tries = 0; tries < WRITE_TRIES; tries++) {
+    const header = await deps.notifications.read(batchId);
+    if (!header) return "missing";
+    if (!header.callbackUrl) return "no-callback";
+    const summary = await deps.store.readSummary(batchId);
+    if (!summary) return "missing";
+    const { notification: _shown, ...view } = toBatchView(summary) as ReturnType<typeof toBatchView> & { notification?: unknown };
+    if (view.status === "running" || !view.completedAt) return "running";
+
+    const existing = header.notification;
+    if (existing && existing.finalAt === view.completedAt) {
+      // A copy of the finishing message, or the same one after a crash between recording the
+      // event and queueing it: queue the first attempt again; its claim lets only one copy POST.
+      if (existing.state === "pending" && existing.attempts.length === 0 && existing.inFlight === undefined) {
+        await deps.queue.send({ v: 1, kind: "deliverWebhook", batchId, eventId: existing.eventId, attempt: 1 });
+      }
+      return "already-recorded";
+    }
+
+    const now = (deps.now?.() ?? new Date()).toISOString();
+    const record: NotificationRecord = {
+      eventId: newEventId(),
+      finalAt: view.completedAt,
+      status: view.status,
+      createdAt: now,
+      body: eventBody(now, view),
+      state: "pending",
+      attempts: [],
+      ...(existing ? { earlierEvents: (existing.earlierEvents ?? 0) + 1 } : {}),
+    };
+    if (!(await deps.notifications.write(header, record))) continue;
+    await deps.queue.send({ v: 1, kind: "deliverWebhook", batchId, eventId: record.eventId, attempt: 1 });
+    deps.log.info("webhook event recorded", { batchId, state: view.status, ...(header.partnerId ? { partnerId: header.partnerId } : {}) });
+    return "recorded";
+  }
+  throw new Error(`batch ${batchId} header kept changing while its webhook event was recorded`);
+}
