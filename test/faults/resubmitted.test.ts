@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeDevices } from "../support/devices.js";
+import { acceptedBatch, post, startFaultWorld, type FaultWorld } from "./support/faultWorld.js";
+import type { AcceptedBatch } from "./support/ledger.js";
+import { printLocalRows, recordScenario } from "./support/resultsTable.js";
+import { faultScale } from "./support/scale.js";
+
+/**
+ * Scenario 5: the same batch submitted twice, one after the other and at the same time.
+ *
+ * What "not duplicated" means here. Without an idempotency key, two submissions are two
+ * batches (two 202s, two ids), and each must complete with each of its devices created in Graph
+ * at most once for that batch (one create per importId). Graph itself de-duplicates by hardware
+ * hash: a device already registered in the tenant fails 806, and two imports of one hash pending
+ * together fail as duplicates. So across the two batches a device is created at most twice and
+ * imported (registered) at most once: Intune never holds it twice.
+ */
+let world: FaultWorld;
+beforeAll(async () => {
+  world = await startFaultWorld();
+});
+afterAll(async () => {
+  await world?.stop();
+  printLocalRows();
+});
+
+describe("fault 5: the same batch submitted twice, without an idempotency key", () => {
+  it("runs two batches to the end, each device created once per batch and imported once", async () => {
+    const startedAt = Date.now();
+    const count = faultScale({ short: 10, full: 40 });
+    const host = await world.startHost();
+    const send = (body: string) => post(host.api, body, "application/json", world.partner.headers);
+
+    const sequential = JSON.stringify({ devices: makeDevices(count, "TWICE") });
+    const first = acceptedBatch(await send(sequential), count);
+    await world.settle([first], 60_000);
+    const second = acceptedBatch(await send(sequential), count);
+
+    const concurrent = JSON.stringify({ devices: makeDevices(count, "TOGETHER") });
+    const together = (await Promise.all([send(concurrent), send(concurrent)])).map((a) => acceptedBatch(a, count));
+
+    const batches: AcceptedBatch[] = [first, second, ...together];
+    expect(new Set(batches.map((b) => b.batchId)).size).toBe(4);
+    const ledger = await world.settle(batches, 60_000);
+    recordScenario("5. same batch twice (no key)", ledger, startedAt);
+
+    expect(ledger.lostKeys).toEqual([]);
+    expect(ledger.duplicatedKeys).toEqual([]);
+    // Graph's own de-duplication: the repeat of a registered device fails 806.
+    expect((await world.deviceRows(first.batchId)).map((r) => r.state)).toEqual(Array(count).fill("imported"));
+    expect((await world.deviceRows(second.batchId)).map((r) => r.errorCode)).toEqual(Array(count).fill("806"));
+    // Concurrent twins: per device, imported at most once across the two batches.
+    const [a, b] = await Promise.all(together.map((t) => world.deviceRows(t.batchId)));
+    for (let i = 0; i < count; i++) expect([a![i]!.state, b![i]!.state].filter((s) => s === "imported").length).toBeLessThanOrEqual(1);
+  });
+});
