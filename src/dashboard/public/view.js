@@ -1,0 +1,144 @@
+// The dashboard's decisions, free of the DOM and of fetch, so they are unit-tested
+// (test/dashboard/view.test.ts) and the page script only wires them to the screen.
+
+/** Device states in the order a device moves through them; unknown future states go last. */
+export const STATE_ORDER = ["queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled"];
+const FINAL_STATES = ["imported", "failed", "canceled"];
+
+export const DEFAULT_REFRESH_MS = 5_000;
+const MAX_REFRESH_MS = 5 * 60_000;
+
+const STATUS_LABELS = {
+  running: "Running",
+  succeeded: "Succeeded",
+  partially_succeeded: "Partly succeeded",
+  failed: "Failed",
+  canceled: "Canceled",
+};
+
+/** @param {string} status */
+export function statusLabel(status) {
+  return STATUS_LABELS[status] ?? status;
+}
+
+/**
+ * Devices that reached a final state out of the batch's devices.
+ * @param {{ deviceCount: number, counts: Record<string, number> }} batch
+ */
+export function progressOf(batch) {
+  const total = Math.max(0, batch.deviceCount || 0);
+  const final = FINAL_STATES.reduce((sum, state) => sum + (batch.counts?.[state] ?? 0), 0);
+  // Floor, so a batch shows 100 % only when every device is final.
+  const percent = total === 0 ? 100 : Math.min(100, Math.floor((final / total) * 100));
+  return { final, total, percent };
+}
+
+/**
+ * Every state with its count, known states first, in the order devices move through them.
+ * @param {Record<string, number>} counts
+ * @param {{ nonZeroOnly?: boolean }} [options]
+ */
+export function countsInOrder(counts, options = {}) {
+  const states = [...STATE_ORDER.filter((s) => s in counts), ...Object.keys(counts).filter((s) => !STATE_ORDER.includes(s)).sort()];
+  return states.map((state) => ({ state, count: counts[state] ?? 0 })).filter((c) => !options.nonZeroOnly || c.count > 0);
+}
+
+/**
+ * When to refresh next: every DEFAULT_REFRESH_MS, but never sooner than the API asked with
+ * Retry-After (seconds or an HTTP date), and never longer than five minutes.
+ * @param {(string | null | undefined)[]} retryAfterValues
+ * @param {number} now epoch milliseconds
+ */
+export function nextRefreshMs(retryAfterValues, now = Date.now()) {
+  let delay = DEFAULT_REFRESH_MS;
+  for (const value of retryAfterValues) {
+    const asked = retryAfterMs(value, now);
+    if (asked !== undefined) delay = Math.max(delay, asked);
+  }
+  return Math.min(delay, MAX_REFRESH_MS);
+}
+
+/** @param {string | null | undefined} value @param {number} now */
+export function retryAfterMs(value, now = Date.now()) {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * What to tell the viewer when a call did not answer 200: by HTTP status, or "network"
+ * when the API could not be reached at all.
+ * @param {number | "network"} outcome
+ * @param {string} [detail] the problem's detail, when the API sent one
+ */
+export function explainFailure(outcome, detail) {
+  if (outcome === "network") {
+    return { kind: "unreachable", message: "The API cannot be reached. The dashboard keeps trying; the figures shown may be out of date." };
+  }
+  if (outcome === 401) {
+    return { kind: "unauthorized", message: "The API did not accept this API key (401). Enter a valid key to continue." };
+  }
+  if (outcome === 403) return { kind: "forbidden", message: "This API key may not read these imports (403)." };
+  if (outcome === 404) return { kind: "not-found", message: detail ?? "Not found (404)." };
+  if (outcome === 429) return { kind: "busy", message: "The API asked the dashboard to slow down (429); it will refresh later." };
+  if (outcome >= 500) {
+    return { kind: "server", message: `The API is having trouble (${outcome}). The dashboard keeps trying; the figures shown may be out of date.` };
+  }
+  return { kind: "other", message: detail ? `${detail} (${outcome})` : `The API answered ${outcome}.` };
+}
+
+/**
+ * A nextLink the key may be sent to: a path on this origin, never another host.
+ * @param {unknown} link
+ */
+export function safeNextLink(link) {
+  return typeof link === "string" && link.startsWith("/") && !link.startsWith("//") && !link.includes("\\") ? link : undefined;
+}
+
+/**
+ * "3 min ago" for a timestamp, as of now.
+ * @param {string | undefined} iso
+ * @param {number} now
+ */
+export function ago(iso, now = Date.now()) {
+  if (!iso) return "";
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return "";
+  const seconds = Math.round((now - at) / 1000);
+  if (seconds < 5) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} days ago`;
+}
+
+/**
+ * Page links of a paged list, remembered so the viewer can go back: the API only links forward.
+ */
+export class Pager {
+  /** @param {string} first */
+  constructor(first) {
+    /** @type {string[]} */
+    this.links = [first];
+  }
+  get current() {
+    return this.links[this.links.length - 1];
+  }
+  get pageNumber() {
+    return this.links.length;
+  }
+  get hasPrevious() {
+    return this.links.length > 1;
+  }
+  /** @param {string} link */
+  forward(link) {
+    this.links.push(link);
+  }
+  back() {
+    if (this.links.length > 1) this.links.pop();
+  }
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+// The browser module itself, as the page loads it: plain JavaScript, no build step.
+import { ago, countsInOrder, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
+
+describe("progressOf", () => {
+  it("counts imported, failed and canceled devices as final", () => {
+    expect(progressOf({ deviceCount: 10, counts: { queued: 1, submitted: 2, imported: 4, failed: 2, canceled: 1 } })).toEqual({ final: 7, total: 10, percent: 70 });
+  });
+  it("shows 100 % only when every device is final", () => {
+    expect(progressOf({ deviceCount: 1000, counts: { imported: 999, submitted: 1 } }).percent).toBe(99);
+    expect(progressOf({ deviceCount: 6, counts: { imported: 4, failed: 2 } }).percent).toBe(100);
+  });
+  it("never passes 100 % and treats an empty batch as done", () => {
+    expect(progressOf({ deviceCount: 2, counts: { imported: 3 } }).percent).toBe(100);
+    expect(progressOf({ deviceCount: 0, counts: {} }).percent).toBe(100);
+  });
+});
+
+describe("countsInOrder", () => {
+  it("lists states in the order devices move through them, unknown ones last", () => {
+    const counts = { failed: 2, zeta: 1, queued: 3, imported: 4 };
+    expect(countsInOrder(counts).map((c: { state: string }) => c.state)).toEqual(["queued", "imported", "failed", "zeta"]);
+  });
+  it("can leave out states with no devices", () => {
+    expect(countsInOrder({ queued: 0, imported: 4, failed: 0 }, { nonZeroOnly: true })).toEqual([{ state: "imported", count: 4 }]);
+  });
+});
+
+describe("refresh timing", () => {
+  const now = Date.parse("2026-11-29T02:00:00Z");
+  it("refreshes every 5 s unless the API asks for longer", () => {
+    expect(nextRefreshMs([undefined, null], now)).toBe(5_000);
+    expect(nextRefreshMs(["1"], now)).toBe(5_000);
+    expect(nextRefreshMs(["1", "30"], now)).toBe(30_000);
+  });
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    expect(retryAfterMs("12", now)).toBe(12_000);
+    expect(retryAfterMs("Sun, 29 Nov 2026 02:00:20 GMT", now)).toBe(20_000);
+    expect(retryAfterMs("soon", now)).toBeUndefined();
+  });
+  it("caps a long Retry-After at five minutes", () => {
+    expect(nextRefreshMs(["86400"], now)).toBe(300_000);
+  });
+});
+
+describe("explainFailure", () => {
+  it("says plainly that the key was refused, or that the API is unreachable", () => {
+    expect(explainFailure(401)).toMatchObject({ kind: "unauthorized", message: expect.stringContaining("did not accept this API key") });
+    expect(explainFailure("network")).toMatchObject({ kind: "unreachable", message: expect.stringContaining("cannot be reached") });
+    expect(explainFailure(503).kind).toBe("server");
+    expect(explainFailure(404, "No import batch has the id 'x'.").message).toBe("No import batch has the id 'x'.");
+  });
+});
+
+describe("safeNextLink", () => {
+  it("follows only paths on this origin, so the key is never sent elsewhere", () => {
+    expect(safeNextLink("/api/imports?continuationToken=abc")).toBe("/api/imports?continuationToken=abc");
+    expect(safeNextLink("//evil.example/api")).toBeUndefined();
+    expect(safeNextLink("https://evil.example/api")).toBeUndefined();
+    expect(safeNextLink("/\\evil.example")).toBeUndefined();
+    expect(safeNextLink(undefined)).toBeUndefined();
+  });
+});
+
+describe("Pager", () => {
+  it("remembers the pages behind, since the API links only forward", () => {
+    const pager = new Pager("/p1");
+    pager.forward("/p2");
+    pager.forward("/p3");
+    expect([pager.current, pager.pageNumber, pager.hasPrevious]).toEqual(["/p3", 3, true]);
+    pager.back();
+    pager.back();
+    pager.back();
+    expect([pager.current, pager.pageNumber, pager.hasPrevious]).toEqual(["/p1", 1, false]);
+  });
+});
+
+describe("labels", () => {
+  it("names batch statuses for people, and passes unknown ones through", () => {
+    expect(statusLabel("partially_succeeded")).toBe("Partly succeeded");
+    expect(statusLabel("something_new")).toBe("something_new");
+    expect(ago("2026-11-29T01:57:00Z", Date.parse("2026-11-29T02:00:00Z"))).toBe("3 min ago");
+  });
+});
