@@ -1,19 +1,23 @@
 import { unauthorized } from "../auth/authProblems.js";
 import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
-import { problemResponse } from "../http/responses.js";
+import { problemResponse, storageUnavailable } from "../http/responses.js";
 import type { AppRequest, AppResponse } from "../http/types.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../storage/names.js";
+import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
 import { requestSync, syncTenant } from "../worker/syncTenant.js";
 import { deleteRecords, scheduleDeletes } from "../worker/deleteRecords.js";
+import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
+import { deliverWebhook } from "../webhooks/deliverWebhook.js";
+import { notifyIfFinal } from "../webhooks/notifyBatch.js";
+import { failPoisonedDelivery } from "../webhooks/poisonedDelivery.js";
 import type { Services } from "./services.js";
 
 /**
@@ -90,6 +94,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           enqueueConcurrency: s.config.intake.enqueueConcurrency,
           retryAfterSeconds: s.config.statusRetryAfterSeconds,
           ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
+          webhookAllowedHosts: s.config.webhooks.allowedHosts,
+          rateLimit: s.rateLimit,
+          idempotency: { idempotency: s.idempotency, readBatch: (id) => s.store.readBatch(id), ttlMs: s.config.partnerApi.idempotencyTtlMs },
         },
         request,
         caller,
@@ -148,7 +155,12 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
               graph: s.graph,
               followUp: s.config.followUp,
               log: s.log,
-              ...(s.config.sync.afterImport ? { onBatchFinished: (tenantId: string) => requestSync(sync, tenantId) } : {}),
+              // Every path to a final status (imported, failed at create or later, canceled, poisoned)
+              // ends the batch's poll chain here, so this is where its webhook event is recorded.
+              onBatchFinished: async (tenantId: string) => {
+                if (s.config.sync.afterImport) await requestSync(sync, tenantId);
+                await notifyIfFinal({ store: s.store, notifications: s.webhooks.notifications, queue: s.webhooks.queue, log: s.log }, message.batchId);
+              },
               ...(s.config.deleteImportedRecords
                 ? { onImportsFinal: (tenantId: string, ids: string[]) => scheduleDeletes(deletes, message.batchId, tenantId, ids) }
                 : {}),
@@ -172,6 +184,26 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     queueName: DEVICE_POISON_QUEUE,
     handle: async (s, payload, delivery) => {
       await processPoisonMessage({ store: s.store, log: s.log }, payload, delivery.dequeueCount);
+    },
+  },
+  {
+    kind: "queue",
+    name: "deliverWebhook",
+    queueName: WEBHOOK_QUEUE,
+    handle: async (s, payload, delivery) => {
+      await deliverWebhook(
+        { ...s.webhooks, retryScheduleMs: s.config.webhooks.retryScheduleMs, log: s.log },
+        decodeDeliveryMessage(payload),
+        delivery.id,
+      );
+    },
+  },
+  {
+    kind: "queue",
+    name: "failPoisonedWebhook",
+    queueName: WEBHOOK_POISON_QUEUE,
+    handle: async (s, payload) => {
+      await failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload);
     },
   },
   {
@@ -208,7 +240,15 @@ export async function runHttpFunction(
   try {
     s = await services();
     if (definition.access === "anonymous") return await definition.handle(s, request);
-    const authentication = await s.authenticator.authenticate(request.headers);
+    let authentication;
+    try {
+      authentication = await s.authenticator.authenticate(request.headers);
+    } catch (error) {
+      // Keys and partners live in Table storage: while it is unreachable the caller must hear
+      // "try again later" (503, Retry-After), as intake's own writes say, not a 500.
+      s.log.warn("credential could not be checked; storage unreachable", { reason: (error as Error).message });
+      return storageUnavailable(s.config.statusRetryAfterSeconds);
+    }
     if (!authentication.ok) {
       s.log.info("request refused: not authenticated", { reason: `${definition.name}: ${authentication.reason}` });
       return unauthorized(authentication.failure);

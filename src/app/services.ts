@@ -1,22 +1,29 @@
 import { Authenticator } from "../auth/authenticate.js";
+import { entraTokenVerifier } from "../auth/entraTokens.js";
 import { loadConfig, type AppConfig } from "../config/config.js";
 import { createGraphCredential } from "../graph/credentials.js";
 import { GraphClient } from "../graph/graphClient.js";
-import { consoleLogger, type Logger } from "../logging.js";
+import type { Logger } from "../logging.js";
 import { createStorageClients, ensureStorage, type StorageClients } from "../storage/clients.js";
 import { DeviceQueue } from "../storage/deviceQueue.js";
 import { BatchIndex } from "../storage/batchIndex.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
 import { PartnerStore } from "../storage/partnerStore.js";
+import { IdempotencyStore } from "../storage/idempotencyStore.js";
+import { RateLimitStore } from "../storage/rateLimitStore.js";
 import { TenantPacing } from "../storage/tenantPacing.js";
+import { appLogger } from "../telemetry/appLogger.js";
 import { baseIntervalMs } from "../worker/pacing.js";
+import { createWebhookServices, type WebhookServices } from "../webhooks/webhookServices.js";
 
 /** Everything a function needs, built once per process and shared by every invocation. */
 export interface Services {
   config: AppConfig;
   storage: StorageClients;
   store: ImportStore;
+  /** Each partner's batches, newest first (GET /api/imports); the store writes it at intake. */
+  batchIndex: BatchIndex;
   journal: IntakeJournal;
   queue: DeviceQueue;
   pacing: TenantPacing;
@@ -24,19 +31,26 @@ export interface Services {
   partners: PartnerStore;
   /** Turns a request's API key or Entra ID token into the calling partner. */
   authenticator: Authenticator;
+  /** Each partner's intake rate limit and Idempotency-Key records, shared by every instance through Table storage. */
+  rateLimit: RateLimitStore;
+  idempotency: IdempotencyStore;
+  /** Batch-completion webhooks: event records, delivery queue, the SSRF-safe poster, partners' signing secrets. */
+  webhooks: WebhookServices;
   log: Logger;
 }
 
 export type ServicesProvider = () => Promise<Services>;
 
-export async function createServices(config: AppConfig, log: Logger = consoleLogger()): Promise<Services> {
+export async function createServices(config: AppConfig, log: Logger = appLogger()): Promise<Services> {
   const storage = createStorageClients(config.storage);
   await ensureStorage(storage);
+  const batchIndex = new BatchIndex(storage.batchIndex);
   const partners = new PartnerStore(storage);
   return {
     config,
     storage,
-    store: new ImportStore(storage.imports, new BatchIndex(storage.batchIndex)),
+    store: new ImportStore(storage.imports, batchIndex),
+    batchIndex,
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue),
     pacing: new TenantPacing(storage.pacing, {
@@ -49,16 +63,22 @@ export async function createServices(config: AppConfig, log: Logger = consoleLog
       timeoutMs: config.graph.requestTimeoutMs,
     }),
     partners,
-    authenticator: new Authenticator({ partners }),
+    authenticator: new Authenticator({
+      partners,
+      ...(config.partnerApi.entra ? { tokens: entraTokenVerifier(config.partnerApi.entra) } : {}),
+    }),
+    rateLimit: new RateLimitStore(storage.rateLimits, config.partnerApi.intakeRate),
+    idempotency: new IdempotencyStore(storage.idempotency),
+    webhooks: createWebhookServices(storage, partners, config.webhooks),
     log,
   };
 }
 
 /** For the Functions host: settings come from the environment, read on first use and then kept. */
-export function servicesFromEnvironment(): ServicesProvider {
+export function servicesFromEnvironment(log?: Logger): ServicesProvider {
   let services: Promise<Services> | undefined;
   return () => {
-    services ??= createServices(loadConfig(process.env)).catch((error) => {
+    services ??= createServices(loadConfig(process.env), log).catch((error) => {
       services = undefined;
       throw error;
     });

@@ -1,5 +1,6 @@
 import type { IntakeLimits } from "../intake/limits.js";
 import { parseSettings, type RawSettings } from "./settings.js";
+import type { AllowedHost } from "../webhooks/callbackUrl.js";
 
 export type StorageConnection =
   | { kind: "connectionString"; connectionString: string }
@@ -34,7 +35,29 @@ export interface FollowUpPolicy {
   settleTimeoutMs: number;
 }
 
+/** Application Insights through OpenTelemetry; absent when no connection string is set. */
+export interface TelemetryConfig {
+  connectionString: string;
+  /** Ingest with Entra ID as this managed identity (no clientId: the system-assigned one). */
+  entraId?: { clientId?: string };
+}
+
+/** Who may call: Entra ID tokens (when configured), the intake rate per partner, Idempotency-Key retention. */
+export interface PartnerApiConfig {
+  entra?: { audience: string; issuers: string[]; jwksUrl: string };
+  intakeRate: { perMinute: number; burst: number };
+  idempotencyTtlMs: number;
+}
+
+/** Batch-completion webhooks: hosts let through the SSRF rule for development, the retry schedule, the attempt timeout. */
+export interface WebhookConfig {
+  allowedHosts: readonly AllowedHost[];
+  retryScheduleMs: readonly number[];
+  timeoutMs: number;
+}
+
 export interface AppConfig {
+  telemetry?: TelemetryConfig;
   storage: StorageConnection;
   graph: {
     baseUrl: string;
@@ -50,6 +73,8 @@ export interface AppConfig {
   sync: { afterImport: boolean; debounceMs: number };
   deleteImportedRecords: boolean;
   statusRetryAfterSeconds: number;
+  partnerApi: PartnerApiConfig;
+  webhooks: WebhookConfig;
 }
 
 /** Reads and validates every setting; throws SettingsError naming each bad setting. */
@@ -58,7 +83,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 function toAppConfig(s: RawSettings): AppConfig {
+  const telemetry = toTelemetryConfig(s);
   return {
+    ...(telemetry ? { telemetry } : {}),
     storage: s.AzureWebJobsStorage
       ? { kind: "connectionString", connectionString: s.AzureWebJobsStorage }
       : {
@@ -91,6 +118,12 @@ function toAppConfig(s: RawSettings): AppConfig {
     sync: { afterImport: s.SYNC_AFTER_IMPORT, debounceMs: s.SYNC_DEBOUNCE_MS },
     deleteImportedRecords: s.DELETE_IMPORTED_RECORDS,
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
+    webhooks: { allowedHosts: s.WEBHOOK_ALLOWED_HOSTS, retryScheduleMs: s.WEBHOOK_RETRY_SCHEDULE_MS, timeoutMs: s.WEBHOOK_TIMEOUT_MS },
+    partnerApi: {
+      ...(s.ENTRA_AUDIENCE && s.ENTRA_ISSUERS ? { entra: { audience: s.ENTRA_AUDIENCE, issuers: s.ENTRA_ISSUERS, jwksUrl: s.ENTRA_JWKS_URL } } : {}),
+      intakeRate: { perMinute: s.INTAKE_RATE_PER_MINUTE, burst: s.INTAKE_RATE_BURST },
+      idempotencyTtlMs: s.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    },
   };
 }
 
@@ -117,4 +150,16 @@ function credentialConfig(s: RawSettings): GraphCredentialConfig {
     case "managed-identity":
       return { kind: "managed-identity", ...(s.AZURE_CLIENT_ID ? { clientId: s.AZURE_CLIENT_ID } : {}) };
   }
+}
+
+export function toTelemetryConfig(
+  s: Pick<RawSettings, "APPLICATIONINSIGHTS_CONNECTION_STRING" | "APPLICATIONINSIGHTS_AUTHENTICATION_STRING">,
+): TelemetryConfig | undefined {
+  if (!s.APPLICATIONINSIGHTS_CONNECTION_STRING) return undefined;
+  const auth = s.APPLICATIONINSIGHTS_AUTHENTICATION_STRING;
+  const clientId = auth ? /(?:^|;)\s*ClientId\s*=\s*([^;\s]+)/i.exec(auth)?.[1] : undefined;
+  return {
+    connectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    ...(auth ? { entraId: clientId ? { clientId } : {} } : {}),
+  };
 }

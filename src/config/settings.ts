@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_INTAKE_LIMITS } from "../intake/limits.js";
+import { parseAllowedHosts } from "../webhooks/callbackUrl.js";
+import { parseRetrySchedule } from "../webhooks/retrySchedule.js";
 
 /**
  * Every setting the app reads, in one place. The Functions host passes settings as
@@ -63,6 +65,56 @@ export const settingsSchema = z
     FOLLOW_UP_MAX_DELAY_MS: positiveInt(300_000),
     IMPORT_SETTLE_TIMEOUT_MS: positiveInt(7_200_000),
     STATUS_RETRY_AFTER_SECONDS: nonNegativeInt(5),
+
+    /** Hosts (host or host:port, comma-separated) a callbackUrl may name although private or plain http: development and tests only. */
+    WEBHOOK_ALLOWED_HOSTS: z.preprocess(emptyAsUndefined, z.string().optional()).transform((value, ctx) => {
+      try {
+        return parseAllowedHosts(value);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: `must be comma-separated host or host:port entries: ${(error as Error).message}` });
+        return z.NEVER;
+      }
+    }),
+    /** Delays (ms, comma-separated) before each retry of a failed webhook delivery; default 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+    WEBHOOK_RETRY_SCHEDULE_MS: z.preprocess(emptyAsUndefined, z.string().optional()).transform((value, ctx) => {
+      try {
+        return parseRetrySchedule(value);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+    /** A webhook delivery attempt taking longer fails (and is retried). */
+    WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
+
+    /** Microsoft Entra ID access tokens: accepted only when an audience is set (API keys always are). */
+    ENTRA_AUDIENCE: optionalText,
+    /** Comma-separated issuers accepted, e.g. https://login.microsoftonline.com/<tenant>/v2.0 (required with ENTRA_AUDIENCE). */
+    ENTRA_ISSUERS: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .transform((v) => v.split(",").map((i) => i.trim()).filter(Boolean))
+        .pipe(z.array(z.url()).min(1))
+        .optional(),
+    ),
+    ENTRA_JWKS_URL: z.preprocess(emptyAsUndefined, z.url().default("https://login.microsoftonline.com/common/discovery/v2.0/keys")),
+    /** Per-partner intake rate (POST /api/imports requests per minute, 0 = no limit) and burst, shared by every instance. */
+    INTAKE_RATE_PER_MINUTE: nonNegativeInt(60),
+    INTAKE_RATE_BURST: positiveInt(10),
+    /** How long an Idempotency-Key's answer is kept (the draft asks for at least 24 h). */
+    IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
+
+    /** Application Insights: set, telemetry (OpenTelemetry) is on; unset, nothing is loaded or sent. */
+    APPLICATIONINSIGHTS_CONNECTION_STRING: z.preprocess(
+      emptyAsUndefined,
+      z.string().trim().regex(/InstrumentationKey=[0-9a-f-]{36}/i, "must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)").optional(),
+    ),
+    /** `Authorization=AAD;ClientId=<identity>`: ingest with the managed identity (Application Insights with local auth off). */
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.preprocess(
+      emptyAsUndefined,
+      z.string().trim().regex(/(^|;)\s*Authorization\s*=\s*AAD\s*(;|$)/i, "must be Authorization=AAD, optionally with ;ClientId=<managed identity client id>").optional(),
+    ),
   })
   .superRefine((s, ctx) => {
     if (!s.AzureWebJobsStorage && !(s.AzureWebJobsStorage__queueServiceUri && s.AzureWebJobsStorage__tableServiceUri)) {
@@ -88,6 +140,9 @@ export const settingsSchema = z
         if (!s[name]) ctx.addIssue({ code: "custom", path: [name], message: "required when GRAPH_CREDENTIAL=client-certificate" });
       }
     }
+    if (s.ENTRA_AUDIENCE && !s.ENTRA_ISSUERS) {
+      ctx.addIssue({ code: "custom", path: ["ENTRA_ISSUERS"], message: "required when ENTRA_AUDIENCE is set: the token issuers to accept" });
+    }
     if (s.HASH_MIN_BYTES > s.HASH_MAX_BYTES) {
       ctx.addIssue({ code: "custom", path: ["HASH_MIN_BYTES"], message: "must not exceed HASH_MAX_BYTES" });
     }
@@ -100,6 +155,25 @@ export type RawSettings = z.infer<typeof settingsSchema>;
 
 /** The names of every setting, for the README and the infrastructure cross-check. */
 export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof RawSettings)[];
+
+/**
+ * Only the telemetry settings, for the Functions entry point, which must start telemetry before
+ * anything else is loaded (the other settings are read when the first function runs).
+ */
+export function parseTelemetrySettings(env: Record<string, string | undefined>): Pick<RawSettings, "APPLICATIONINSIGHTS_CONNECTION_STRING" | "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"> {
+  const schema = z.object({
+    APPLICATIONINSIGHTS_CONNECTION_STRING: settingsSchema.shape.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: settingsSchema.shape.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+  });
+  const result = schema.safeParse({
+    APPLICATIONINSIGHTS_CONNECTION_STRING: env.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+  });
+  if (!result.success) {
+    throw new SettingsError(result.error.issues.map((issue) => ({ setting: String(issue.path[0] ?? "(settings)"), message: issue.message })));
+  }
+  return result.data;
+}
 
 export class SettingsError extends Error {
   constructor(readonly problems: { setting: string; message: string }[]) {

@@ -1,22 +1,49 @@
 import { tenantNotAllowed } from "../auth/authProblems.js";
 import { mayImportInto, type Caller } from "../auth/caller.js";
+import type { RateDecision } from "../auth/rateLimit.js";
 import { problem, ProblemType } from "../http/problem.js";
-import { json, problemResponse, storageUnavailable } from "../http/responses.js";
+import { problemResponse, storageUnavailable } from "../http/responses.js";
 import type { AppRequest, AppResponse } from "../http/types.js";
+import { acceptedResponse } from "./acceptedResponse.js";
+import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey, requestFingerprint } from "./idempotencyKey.js";
+import { admitWithKey, type Admission, type IdempotencyDeps } from "./idempotentIntake.js";
 import type { IntakeLimits } from "./limits.js";
 import { parseImportRequest } from "./parseImportRequest.js";
 import { submitBatch, type IntakeDeps } from "./submitBatch.js";
-import { batchLinks } from "../status/statusViews.js";
+import { validationProblem } from "./validationProblem.js";
+import { callbackUrlProblem, type AllowedHost } from "../webhooks/callbackUrl.js";
 
 export interface ImportPostDeps extends IntakeDeps {
   limits: IntakeLimits;
   defaultTenantId?: string;
   /** How long a caller should wait before its first status poll, and before retrying after a 503. */
   retryAfterSeconds: number;
+  /** The partner's intake rate limit (absent: none). */
+  rateLimit?: { takeIntake(partnerId: string): Promise<RateDecision> };
+  /** Hosts a callbackUrl may name although private or plain http (WEBHOOK_ALLOWED_HOSTS). */
+  webhookAllowedHosts?: readonly AllowedHost[];
+  /** Idempotency-Key support (absent: the header is ignored). */
+  idempotency?: Omit<IdempotencyDeps, "retryAfterSeconds">;
 }
 
-/** POST /api/imports: validate the whole batch, record it, enqueue it, answer 202. */
+/** POST /api/imports: rate limit, Idempotency-Key, then validate the whole batch, record it, enqueue it, answer 202. */
 export async function handleImportPost(deps: ImportPostDeps, request: AppRequest, caller: Caller): Promise<AppResponse> {
+  const keyHeader = readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER));
+  if (keyHeader.kind === "invalid") {
+    return problemResponse(
+      problem(ProblemType.invalidIdempotencyKey, 400, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID, quoted or bare."),
+    );
+  }
+
+  let rate: RateDecision | undefined;
+  try {
+    rate = await deps.rateLimit?.takeIntake(caller.partnerId);
+  } catch (error) {
+    deps.log.error("intake rate limit unavailable", { partnerId: caller.partnerId, reason: (error as Error).message });
+    return storageUnavailable(deps.retryAfterSeconds);
+  }
+  if (rate && !rate.allowed) return rateLimited(rate.retryAfterMs);
+
   const declaredLength = Number(request.headers.get("content-length") ?? "0");
   const body = declaredLength > deps.limits.maxBodyBytes ? "too-large" : await request.readBody(deps.limits.maxBodyBytes);
   if (body === "too-large") {
@@ -26,7 +53,33 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
       }),
     );
   }
+  if (keyHeader.kind === "none" || !deps.idempotency) return intake(deps, request, body, caller);
 
+  let admission: Admission;
+  try {
+    admission = await admitWithKey(
+      { ...deps.idempotency, retryAfterSeconds: deps.retryAfterSeconds },
+      caller.partnerId,
+      keyHeader.key,
+      requestFingerprint(request.url.search, body),
+    );
+  } catch (error) {
+    deps.log.error("Idempotency-Key could not be recorded", { partnerId: caller.partnerId, reason: (error as Error).message });
+    return storageUnavailable(deps.retryAfterSeconds);
+  }
+  if (admission.kind === "respond") return admission.response;
+  let response: AppResponse | undefined;
+  try {
+    response = await intake(deps, request, body, caller, admission.batchId);
+    return response;
+  } finally {
+    await admission.finish(response).catch((error: Error) =>
+      deps.log.error("Idempotency-Key outcome not recorded", { partnerId: caller.partnerId, reason: error.message }),
+    );
+  }
+}
+
+async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, caller: Caller, batchId?: string): Promise<AppResponse> {
   const parsed = parseImportRequest(
     { contentType: request.headers.get("content-type") ?? undefined, body, query: request.url.searchParams },
     deps.limits,
@@ -44,17 +97,30 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
 
   if (!mayImportInto(caller, tenantId)) return tenantNotAllowed(tenantId);
 
+  const callbackProblem = parsed.request.callbackUrl ? callbackUrlProblem(parsed.request.callbackUrl, deps.webhookAllowedHosts ?? []) : undefined;
+  if (callbackProblem) return problemResponse(validationProblem([{ field: "callbackUrl", message: callbackProblem }]));
+
   let accepted;
   try {
-    accepted = await submitBatch(deps, { ...parsed.request, tenantId, partnerId: caller.partnerId }, parsed.source, parsed.lines);
+    accepted = await submitBatch(
+      deps,
+      { ...parsed.request, tenantId, partnerId: caller.partnerId, ...(batchId ? { batchId } : {}) },
+      parsed.source,
+      parsed.lines,
+    );
   } catch (error) {
     deps.log.error("intake could not record the batch", { reason: (error as Error).message });
     return storageUnavailable(deps.retryAfterSeconds);
   }
-  const links = batchLinks(accepted.batchId);
-  return json(
-    202,
-    { id: accepted.batchId, status: "running", tenantId, deviceCount: accepted.deviceCount, statusUrl: links.self, links },
-    { location: links.self, "retry-after": String(deps.retryAfterSeconds) },
+  return acceptedResponse({ batchId: accepted.batchId, tenantId, deviceCount: accepted.deviceCount }, deps.retryAfterSeconds);
+}
+
+function rateLimited(retryAfterMs: number): AppResponse {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return problemResponse(
+    problem(ProblemType.rateLimited, 429, "Too many requests", `This partner's intake rate limit is reached; send the batch again in ${seconds} s.`, {
+      retryAfterSeconds: seconds,
+    }),
+    { "retry-after": String(seconds) },
   );
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../logging.js";
+import { countAccepted } from "../telemetry/metrics.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { BATCH_ROW_KEY, deviceRowKey, type BatchEntity, type DeviceEntity } from "../storage/importEntities.js";
 import type { IntakeJournal } from "../storage/intakeJournal.js";
@@ -39,11 +40,12 @@ export interface AcceptedBatch {
  */
 export async function submitBatch(
   deps: IntakeDeps,
-  request: ImportRequest & { tenantId: string; partnerId: string },
+  /** `batchId`: an id reserved beforehand (by an Idempotency-Key claim); otherwise a new one. */
+  request: ImportRequest & { tenantId: string; partnerId: string; batchId?: string },
   source: "json" | "csv",
   lines?: readonly number[],
 ): Promise<AcceptedBatch> {
-  const batchId = randomUUID();
+  const batchId = request.batchId ?? randomUUID();
   const createdAt = (deps.now?.() ?? new Date()).toISOString();
   const batch: BatchEntity = {
     partitionKey: batchId,
@@ -52,6 +54,7 @@ export async function submitBatch(
     tenantId: request.tenantId,
     ...(request.orderIdentifier ? { orderIdentifier: request.orderIdentifier } : {}),
     ...(request.groupTag ? { groupTag: request.groupTag } : {}),
+    ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
     deviceCount: request.devices.length,
     source,
     intakeState: "enqueueing",
@@ -72,6 +75,8 @@ export async function submitBatch(
 
   await deps.journal.begin(batchId, createdAt);
   await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency);
+  // From here the batch is durable and answered 202, whether or not every message goes out now.
+  countAccepted(devices.length, source);
 
   const fields = { batchId, tenantId: request.tenantId, partnerId: request.partnerId, deviceCount: devices.length };
   try {
@@ -94,26 +99,28 @@ export const SCHEDULE_LEAD_MS = 1_000;
  * Sends each device's first create attempt, scheduled into the tenant's write budget: the batch
  * takes consecutive slots in one pacing write, and each message becomes visible at its slot.
  * Devices of a big batch therefore wait in the queue, invisible, rather than in a worker, and
- * another tenant's devices are never behind them.
+ * another tenant's devices are never behind them. A device given with its `attempt` (a retry of
+ * a failed device) is sent as that attempt instead of the first.
  */
 export async function enqueueDevices(
   deps: Pick<IntakeDeps, "queue" | "enqueueConcurrency" | "pacing" | "now">,
   batchId: string,
   tenantId: string,
-  rowKeys: readonly string[],
+  devices: readonly (string | { rowKey: string; attempt: number })[],
 ): Promise<void> {
-  if (rowKeys.length === 0) return;
+  if (devices.length === 0) return;
+  const rowKeys = devices.map((d) => (typeof d === "string" ? { rowKey: d, attempt: 1 } : d));
   const now = (deps.now?.() ?? new Date()).getTime();
   // The schedule starts a moment ahead, so the first messages are in the queue before their
   // slots come; one sent after its slot would go late and crowd the next ones into one window.
   const slots = await deps.pacing.reserve(tenantId, rowKeys.length, now, now + SCHEDULE_LEAD_MS);
   await forEachLimited(
-    rowKeys.map((rowKey, k) => ({ rowKey, slotAt: Math.round(slots.firstSlotAt + k * slots.intervalMs) })),
+    rowKeys.map(({ rowKey, attempt }, k) => ({ rowKey, attempt, slotAt: Math.round(slots.firstSlotAt + k * slots.intervalMs) })),
     deps.enqueueConcurrency,
     // The delay is taken when each message is sent, not when the batch started sending.
-    ({ rowKey, slotAt }) =>
+    ({ rowKey, attempt, slotAt }) =>
       deps.queue.send(
-        { v: 1, kind: "submit", batchId, rowKey, attempt: 1, slotAt, shiftAt: slots.shiftMs },
+        { v: 1, kind: "submit", batchId, rowKey, attempt, slotAt, shiftAt: slots.shiftMs },
         queueDelayForSlot(slotAt, (deps.now?.() ?? new Date()).getTime()),
       ),
   );

@@ -45,6 +45,8 @@ export interface PipelineOptions {
   definitions?: readonly FunctionDefinition[];
   /** Reuse a running Azurite (and leave it running) instead of starting one. */
   azurite?: RunningAzurite;
+  /** A logger the services write to as well as the captured `logs` (e.g. the app's own). */
+  log?: Logger;
 }
 
 /**
@@ -71,9 +73,22 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     // Pacing far above the simulator's default budget, so tests are not slowed by it; tests of pacing set their own.
     PACING_WINDOW_MS: "2000",
     PACING_WRITES_PER_WINDOW: "1000",
+    // Tests post batches back to back; the rate limit's own test sets a small one.
+    INTAKE_RATE_PER_MINUTE: "6000",
+    INTAKE_RATE_BURST: "1000",
     ...options.env,
   });
-  const services = await createServices(config, log);
+  const also = options.log;
+  const services = await createServices(
+    config,
+    also
+      ? {
+          info: (m, f) => (log.info(m, f), also.info(m, f)),
+          warn: (m, f) => (log.warn(m, f), also.warn(m, f)),
+          error: (m, f) => (log.error(m, f), also.error(m, f)),
+        }
+      : log,
+  );
   const host = await startDevHost({ services, timers: false, ...(options.definitions ? { definitions: options.definitions } : {}) });
   const partner = await addTestPartner(services, { tenants: TEST_TENANTS });
   return {

@@ -1,0 +1,34 @@
+/**
+ * Entry point of `npm run partners -- …`: the storage account from the environment, exactly as
+ * the app reads it (AzureWebJobsStorage, or the identity-based settings), then the command.
+ */
+import { loadConfig } from "../config/config.js";
+import { SettingsError } from "../config/settings.js";
+import { createStorageClients } from "../storage/clients.js";
+import { PartnerStore } from "../storage/partnerStore.js";
+import { runPartnersCommand } from "./partnersCommand.js";
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+  const storage = createStorageClients(config.storage);
+  await Promise.all([storage.partners.createTable(), storage.partnerKeys.createTable(), storage.partnerApps.createTable()]);
+  return runPartnersCommand(process.argv.slice(2), new PartnerStore(storage), {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error((error as Error).message);
+    process.exit(1);
+  },
+);
