@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { SETTING_NAMES } from "../../src/config/settings.js";
 import { encodeDeviceMessage } from "../../src/storage/deviceMessage.js";
@@ -14,6 +15,8 @@ import {
   stripComments,
   type RoleAssignment,
 } from "./bicepReader.js";
+// @ts-expect-error: a plain-JavaScript azd hook, without type declarations
+import { funcIgnored, packageFiles } from "../../infra/hooks/stagePackage.mjs";
 
 /**
  * No Bicep compiler runs here, so this test holds infra/ to the code instead: the app settings
@@ -148,29 +151,6 @@ export function roleProblems(assignments: readonly RoleAssignment[], expected: R
       .map(([id, role]) => `the identity is not assigned ${role} (${id})`),
     ...[...held].filter((id) => !Object.hasOwn(expected, id)).map((id) => `the identity holds role ${id}, which is not among the least roles it needs`),
   ];
-}
-
-/** `.funcignore` rules (gitignore subset: `*`, `**`, leading `/`, trailing `/`, `!`): is the project path left out? */
-export function funcIgnored(rules: string, path: string): boolean {
-  let ignored = false;
-  for (const raw of rules.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    const negated = line.startsWith("!");
-    let pattern = negated ? line.slice(1) : line;
-    const directoryOnly = pattern.endsWith("/");
-    if (directoryOnly) pattern = pattern.slice(0, -1);
-    const anchored = pattern.startsWith("/") || pattern.slice(0, -1).includes("/");
-    pattern = pattern.replace(/^\//, "");
-    const body = pattern
-      .split(/(\*\*\/?|\*)/)
-      .map((part) => (part.startsWith("**") ? "(?:.*/)?" + (part === "**" ? ".*" : "") : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
-      .join("");
-    // A match on a directory covers everything under it.
-    const regex = new RegExp(`^${anchored ? "" : "(?:.*/)?"}${body}${directoryOnly ? "/" : "(?:/|$)"}`);
-    if (regex.test(path)) ignored = !negated;
-  }
-  return ignored;
 }
 
 // ---- reading the repository ----
@@ -378,10 +358,19 @@ describe("infra/ against the code", () => {
 
   it("packages what the app runs and leaves out sources, tests and tools", () => {
     const rules = read(".funcignore");
-    const kept = ["dist/functions/index.js", "dist/src/app/services.js", "host.json", "package.json", "node_modules/@azure/functions/package.json", "src/dashboard/public/index.html"];
-    const left = ["src/app/services.ts", "functions/index.ts", "test/infra/bicepCrossCheck.test.ts", "bench/run.ts", "dist/bench/run.js", "infra/main.bicep", "local.settings.json", "dist/src/app/services.js.map"];
+    const kept = ["dist/functions/index.js", "dist/src/app/services.js", "host.json", "package.json", "package-lock.json", "src/dashboard/public/index.html"];
+    const left = ["src/app/services.ts", "functions/index.ts", "test/infra/bicepCrossCheck.test.ts", "bench/run.ts", "dist/bench/run.js", "dist/test/support/devices.js", "infra/main.bicep", "local.settings.json", "dist/src/app/services.js.map", ".azure/dev/.env"];
     expect(kept.filter((path) => funcIgnored(rules, path))).toEqual([]);
     expect(left.filter((path) => !funcIgnored(rules, path))).toEqual([]);
     expect(JSON.parse(read("package.json")).main).toBe("dist/functions/index.js");
+    // What the azd hook would stage from this checkout: no TypeScript, no tests, the dashboard's files.
+    const staged: string[] = packageFiles(fileURLToPath(root), rules);
+    expect(staged).toEqual(expect.arrayContaining(["host.json", "package.json", "package-lock.json", "src/dashboard/public/index.html"]));
+    expect(staged.filter((path) => /\.ts$|^test\/|^bench\/|^infra\/|^node_modules\//.test(path))).toEqual([]);
+    // azd packages the directory azure.yaml names as `dist`, which the prepackage hook fills.
+    const service = read("azure.yaml");
+    expect(service).toMatch(/^ {4}dist: \.deploy$/m);
+    expect(service).toMatch(/^ {4}remoteBuild: false$/m);
+    expect(service).toMatch(/run: node infra\/hooks\/stagePackage\.mjs/);
   });
 });
