@@ -13,6 +13,7 @@ import { z } from "zod";
 import { base64Problem, decodedBase64Length } from "./base64.js";
 import { hasControlCharacters, isTenantId, isUserPrincipalName } from "./fieldRules.js";
 import { findDuplicates } from "./findDuplicates.js";
+import { CALLBACK_URL_MAX_LENGTH, callbackUrlShapeProblem } from "../webhooks/callbackUrl.js";
 import {
   DEFAULT_INTAKE_LIMITS,
   GROUP_TAG_MAX_LENGTH,
@@ -38,7 +39,7 @@ export const DEVICE_FIELDS = [
 /** Device fields Graph's own samples send; accepted and ignored (the service owns id and state). */
 export const IGNORED_DEVICE_FIELDS = ["@odata.type", "id", "state"] as const;
 /** Batch-level fields: in the JSON body, or in the query string for CSV and Graph's shape. */
-export const BATCH_FIELDS = ["tenantId", "orderIdentifier", "groupTag"] as const;
+export const BATCH_FIELDS = ["tenantId", "orderIdentifier", "groupTag", "callbackUrl"] as const;
 export const DEVICES_FIELD = "devices";
 /** The one parameter of Graph's import action. */
 export const GRAPH_DEVICES_FIELD = "importedWindowsAutopilotDeviceIdentities";
@@ -148,6 +149,27 @@ const groupTagSchema = (scope: string) =>
 const orderIdentifierSchema = (scope: string) =>
   optionalText(ORDER_IDENTIFIER_MAX_LENGTH, `Order identifier ${scope}; at most ${ORDER_IDENTIFIER_MAX_LENGTH} characters.`);
 
+/**
+ * The shape only; whether the host may be called (https, no private or loopback address unless
+ * WEBHOOK_ALLOWED_HOSTS lets it) is decided by the intake handler, which knows the settings.
+ */
+const callbackUrlSchema = z.preprocess(
+  blankToUndefined,
+  z
+    .string(stringMessage)
+    .trim()
+    .superRefine((value, ctx) => {
+      const problem = callbackUrlShapeProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional()
+    .meta({ format: "uri" })
+    .describe(
+      `Where to POST a signed \`import.completed\` event (Standard Webhooks) when the batch reaches its final status: an https URL of at most ${CALLBACK_URL_MAX_LENGTH} characters, ` +
+        "without credentials, not pointing at a private, loopback or link-local address. Only its host is ever shown back.",
+    ),
+);
+
 const ignored = (what: string) => z.unknown().optional().describe(`${what} Accepted and ignored.`);
 
 /** Keeps the caller's fields, dropping the ignored ones and any that ended up undefined. */
@@ -210,11 +232,13 @@ export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_
       tenantId: tenantIdSchema,
       orderIdentifier: orderIdentifierSchema("for the whole batch, applied to each device that names none"),
       groupTag: groupTagSchema("for the whole batch, applied to each device that names none"),
+      callbackUrl: callbackUrlSchema,
       devices: devicesSchema(limits, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
     })
     .transform(({ devices, ...batch }) => {
-      const request: { tenantId?: string; orderIdentifier?: string; groupTag?: string; devices: DeviceOutput[] } = {
+      const request: { tenantId?: string; orderIdentifier?: string; groupTag?: string; callbackUrl?: string; devices: DeviceOutput[] } = {
         ...(batch.tenantId === undefined ? {} : { tenantId: batch.tenantId }),
+        ...(batch.callbackUrl === undefined ? {} : { callbackUrl: batch.callbackUrl }),
         ...(batch.orderIdentifier === undefined ? {} : { orderIdentifier: batch.orderIdentifier }),
         ...(batch.groupTag === undefined ? {} : { groupTag: batch.groupTag }),
         devices: devices.map((device) => ({

@@ -1,5 +1,5 @@
 /**
- * Batch fields from the query string (?tenantId=&groupTag=&orderIdentifier=): where CSV and
+ * Batch fields from the query string (?tenantId=&groupTag=&orderIdentifier=&callbackUrl=): where CSV and
  * Graph's import-action body take them, and a fallback for the JSON body. Names match
  * case-insensitively, because a misspelt `?tenantid=` silently ignored would send the batch to
  * the default tenant. Other parameters (such as the Functions key `code`) are left alone.

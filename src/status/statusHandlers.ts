@@ -6,6 +6,7 @@ import type { AppResponse } from "../http/types.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { DEVICE_STATES } from "../worker/deviceState.js";
 import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
+import { toNotificationView } from "../webhooks/notificationRecord.js";
 
 export const DEFAULT_DEVICE_PAGE_SIZE = 100;
 /** Table storage returns at most 1,000 entities a page. */
@@ -31,7 +32,8 @@ export async function getBatchStatus(deps: StatusDeps, id: string, caller: Calle
   const summary = await deps.store.readSummary(id);
   if (!summary || !ownedBy(summary.batch, caller)) return notFound(`No import batch has the id '${id}'.`);
   const view = toBatchView(summary);
-  return json(200, view, view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {});
+  const notification = toNotificationView(summary.batch.callbackUrl, summary.batch.notification);
+  return json(200, { ...view, ...(notification ? { notification } : {}) }, view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {});
 }
 
 export const deviceListQuerySchema = z.object({

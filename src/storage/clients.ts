@@ -14,6 +14,8 @@ import {
   PARTNER_KEYS_TABLE,
   PARTNERS_TABLE,
   RATE_LIMIT_TABLE,
+  WEBHOOK_POISON_QUEUE,
+  WEBHOOK_QUEUE,
 } from "./names.js";
 
 export interface StorageClients {
@@ -84,6 +86,8 @@ export async function ensureStorage(clients: StorageClients): Promise<void> {
   await Promise.all([
     clients.deviceQueue.createIfNotExists(),
     clients.poisonQueue.createIfNotExists(),
+    clients.queueNamed(WEBHOOK_QUEUE).createIfNotExists(),
+    clients.queueNamed(WEBHOOK_POISON_QUEUE).createIfNotExists(),
     clients.imports.createTable(),
     clients.batchIndex.createTable(),
     clients.intakeJournal.createTable(),

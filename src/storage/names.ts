@@ -6,6 +6,9 @@ export const DEVICE_QUEUE = "device-imports";
 /** Where the Functions host (and the development host) moves a message after maxDequeueCount failed deliveries. */
 export const DEVICE_POISON_QUEUE = `${DEVICE_QUEUE}-poison`;
 export const IMPORTS_TABLE = "imports";
+/** One message per delivery attempt of a batch-completion webhook (src/webhooks), and where failing ones end. */
+export const WEBHOOK_QUEUE = "webhook-deliveries";
+export const WEBHOOK_POISON_QUEUE = `${WEBHOOK_QUEUE}-poison`;
 /** Each tenant's write schedule, shared by every instance. */
 export const PACING_TABLE = "tenantpacing";
 /** Batches whose intake has not finished enqueueing, for the sweeper. */

@@ -1,5 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { generateApiKey, hashApiKey, parseApiKey, type NewApiKey } from "../auth/apiKeys.js";
+import { generateWebhookSecret } from "../webhooks/signing.js";
 import { isNotFound } from "./importStore.js";
 
 /**
@@ -39,6 +40,11 @@ interface PartnerEntity {
   tenants: string;
   appIds: string;
   createdAt: string;
+  /**
+   * The partner's webhook signing secret (`whsec_…`, src/webhooks/signing.ts). Stored as is, not
+   * hashed: signing needs the key itself. Shown once, when created or rotated; never in a listing.
+   */
+  webhookSecret?: string;
 }
 
 interface KeyEntity {
@@ -85,8 +91,8 @@ export class PartnerStore {
     return found.sort((a, b) => a.partnerId.localeCompare(b.partnerId));
   }
 
-  /** Creates the partner (fails if it exists) with its app ids; keys are added separately. */
-  async createPartner(input: { partnerId: string; tenants: readonly string[]; appIds?: readonly string[] }): Promise<PartnerRecord> {
+  /** Creates the partner (fails if it exists) with its app ids and a webhook signing secret; keys are added separately. */
+  async createPartner(input: { partnerId: string; tenants: readonly string[]; appIds?: readonly string[] }): Promise<PartnerRecord & { webhookSecret: string }> {
     if (!PARTNER_ID_PATTERN.test(input.partnerId)) {
       throw new PartnerError(`partner id '${input.partnerId}' must be 2-63 lower-case letters, digits or '-', starting with a letter or digit`);
     }
@@ -101,6 +107,7 @@ export class PartnerStore {
       const owner = await this.partnerForApp(appId);
       if (owner) throw new PartnerError(`app id ${appId} already belongs to partner '${owner}'`);
     }
+    const webhookSecret = generateWebhookSecret();
     try {
       await this.tables.partners.createEntity<PartnerEntity>({
         partitionKey: record.partnerId,
@@ -108,6 +115,7 @@ export class PartnerStore {
         tenants: JSON.stringify(record.tenants),
         appIds: JSON.stringify(record.appIds),
         createdAt: record.createdAt,
+        webhookSecret,
       });
     } catch (error) {
       if (isConflict(error)) throw new PartnerError(`partner '${record.partnerId}' already exists`);
@@ -121,7 +129,21 @@ export class PartnerStore {
         throw error;
       }
     }
-    return record;
+    return { ...record, webhookSecret };
+  }
+
+  /** The secret batch-completion webhooks are signed with; undefined for an unknown partner. */
+  async webhookSecretFor(partnerId: string): Promise<string | undefined> {
+    const entity = await ifFound(() => this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW, { queryOptions: { select: ["webhookSecret"] } }));
+    return entity?.webhookSecret || undefined;
+  }
+
+  /** Replaces the partner's webhook signing secret (the old one stops at once) and returns the new one, to be shown once. */
+  async rotateWebhookSecret(partnerId: string): Promise<string> {
+    if (!(await this.getPartner(partnerId))) throw new PartnerError(`no partner '${partnerId}'`);
+    const webhookSecret = generateWebhookSecret();
+    await this.tables.partners.updateEntity({ partitionKey: partnerId, rowKey: PARTNER_ROW, webhookSecret }, "Merge");
+    return webhookSecret;
   }
 
   /**
