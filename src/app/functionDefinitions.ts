@@ -7,6 +7,13 @@ import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashb
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
+import type { BatchActionDeps } from "../batches/batchActionDeps.js";
+import { cancelBatch } from "../batches/cancelBatch.js";
+import { listBatches } from "../batches/listBatches.js";
+import { retryBatch } from "../batches/retryBatch.js";
+import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../openapi/serveOpenApi.js";
+import { prefersCsv } from "../status/deviceCsv.js";
+import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
@@ -104,6 +111,14 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   },
   {
     kind: "http",
+    name: "listImports",
+    route: "imports",
+    methods: ["GET"],
+    access: "partner",
+    handle: (s, request, caller) => listBatches({ store: s.store, index: s.batchIndex }, request.url.searchParams, caller),
+  },
+  {
+    kind: "http",
     name: "getImport",
     route: "imports/{id}",
     methods: ["GET"],
@@ -116,7 +131,45 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "imports/{id}/devices",
     methods: ["GET"],
     access: "partner",
-    handle: (s, request, caller) => listBatchDevices(statusDeps(s), request.params.id ?? "", request.url.searchParams, caller),
+    handle: (s, request, caller) =>
+      prefersCsv(request.headers.get("accept"))
+        ? exportDevicesCsv(statusDeps(s), request.params.id ?? "", request.url.searchParams, caller)
+        : listBatchDevices(statusDeps(s), request.params.id ?? "", request.url.searchParams, caller),
+  },
+  {
+    kind: "http",
+    name: "retryImport",
+    route: "imports/{id}/retry",
+    methods: ["POST"],
+    access: "partner",
+    handle: (s, request, caller) => retryBatch(batchActionDeps(s), request.params.id ?? "", caller),
+  },
+  {
+    kind: "http",
+    name: "cancelImport",
+    route: "imports/{id}/cancel",
+    methods: ["POST"],
+    access: "partner",
+    handle: (s, request, caller) => cancelBatch(batchActionDeps(s), request.params.id ?? "", caller),
+  },
+  {
+    kind: "http",
+    name: "openApiDocument",
+    route: "openapi.json",
+    methods: ["GET"],
+    access: "anonymous",
+    handle: async (_s, request) => serveOpenApiDocument(httpDefinitions(), routePrefixOf(request.url.pathname, "openapi.json")),
+  },
+  {
+    kind: "http",
+    name: "apiReference",
+    route: "docs",
+    methods: ["GET"],
+    access: "anonymous",
+    handle: async (_s, request) => {
+      const prefix = routePrefixOf(request.url.pathname, "docs");
+      return serveReferencePage(httpDefinitions(), prefix, `/${prefix ? `${prefix}/` : ""}openapi.json`);
+    },
   },
   {
     // The page is public; it calls the partner API with the key the viewer types in.
@@ -224,7 +277,37 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       });
     },
   },
+  {
+    kind: "timer",
+    name: "sweepIdempotencyKeys",
+    // Table storage has no TTL: expired Idempotency-Key records are deleted hourly (a late
+    // deletion is harmless, an expired record is already treated as absent).
+    schedule: "0 17 * * * *",
+    everyMs: 3_600_000,
+    handle: async (s) => {
+      const deleted = await s.idempotency.deleteExpired(Date.now());
+      if (deleted > 0) s.log.info("expired Idempotency-Key records deleted", { reason: `${deleted} records` });
+    },
+  },
 ];
+
+/** The HTTP functions, for the OpenAPI document (read when served, after the list exists). */
+function httpDefinitions(): HttpFunctionDefinition[] {
+  return functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http");
+}
+
+function batchActionDeps(s: Services): BatchActionDeps {
+  return {
+    store: s.store,
+    journal: s.journal,
+    queue: s.queue,
+    pacing: s.pacing,
+    enqueueConcurrency: s.config.intake.enqueueConcurrency,
+    firstPollDelayMs: s.config.followUp.firstDelayMs,
+    retryAfterSeconds: s.config.statusRetryAfterSeconds,
+    log: s.log,
+  };
+}
 
 function statusDeps(s: Services) {
   return { store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds };

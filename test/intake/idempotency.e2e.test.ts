@@ -112,6 +112,18 @@ describe("Idempotency-Key", () => {
     expect(row.expiresAt - row.claimedAt).toBeGreaterThanOrEqual(24 * 3_600_000);
   });
 
+  it("deletes expired records in the hourly sweep, and only those", async () => {
+    const [old, fresh] = [newKey(), newKey()];
+    expect((await post(old, makeCsv(makeDevices(1, "OLD")))).status).toBe(202);
+    expect((await post(fresh, makeCsv(makeDevices(1, "FRESH")))).status).toBe(202);
+    await pipeline.services.storage.idempotency.updateEntity({ partitionKey: pipeline.partner.partnerId, rowKey: keyRowKey(old), expiresAt: Date.now() - 1 }, "Merge");
+    const sweep = functionDefinitions.find((d) => d.name === "sweepIdempotencyKeys");
+    if (sweep?.kind !== "timer") throw new Error("no sweepIdempotencyKeys timer");
+    await sweep.handle(pipeline.services);
+    expect(await pipeline.services.idempotency.read(pipeline.partner.partnerId, old)).toBeUndefined();
+    expect(await pipeline.services.idempotency.read(pipeline.partner.partnerId, fresh)).toBeDefined();
+  });
+
   describe("a first request that died holding the key", () => {
     /** Ages the record as if its request had been in flight longer than the lease. */
     async function abandon(key: string, batchId: string) {
