@@ -10,11 +10,13 @@ export const PARTNERS_USAGE = `usage: npm run partners -- <command>
 
   add <partnerId> --tenants <id>[,<id>…] [--app-id <Entra app id>]…
         register a partner, the tenants it may import into, the Entra ID apps that act for it;
-        prints its first API key
+        prints its first API key and its webhook signing secret
   rotate <partnerId>
         issue a new key; the previous one stays valid (two at most) until revoked
   revoke <partnerId> <keyId>
         revoke a key at once
+  rotate-webhook-secret <partnerId>
+        replace the secret its batch-completion webhooks are signed with (the old one stops at once)
   list
         partners, their tenants, apps and keys (ids and dates only)`;
 
@@ -51,6 +53,13 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
         const key = await store.issueKey(partnerId);
         io.out(`partner ${partner.partnerId}: tenants ${partner.tenants.join(", ")}${partner.appIds.length ? `; Entra apps ${partner.appIds.join(", ")}` : ""}`);
         printKey(io, key.keyId, key.key);
+        printWebhookSecret(io, partner.webhookSecret);
+        return 0;
+      }
+      case "rotate-webhook-secret": {
+        const [partnerId] = rest;
+        if (!partnerId) return usage(io, "rotate-webhook-secret needs a partner id");
+        printWebhookSecret(io, await store.rotateWebhookSecret(partnerId));
         return 0;
       }
       case "rotate": {
@@ -96,6 +105,11 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
 function printKey(io: Output, keyId: string, key: string): void {
   io.out(`new API key (id ${keyId}), shown this once, store it now:`);
   io.out(`  ${key}`);
+}
+
+function printWebhookSecret(io: Output, secret: string): void {
+  io.out("webhook signing secret (Standard Webhooks, verifies webhook-signature), shown this once, store it now:");
+  io.out(`  ${secret}`);
 }
 
 function usage(io: Output, message: string): number {

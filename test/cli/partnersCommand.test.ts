@@ -27,6 +27,7 @@ async function run(...argv: string[]) {
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
+const webhookSecretIn = (text: string) => /whsec_[A-Za-z0-9+/]{43}=/.exec(text)?.[0];
 const keyIn = (text: string) => /apimp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(text)?.[0];
 const who = async (key: string) => {
   const result = await auth.authenticate({ get: (name) => (name === "x-api-key" ? key : null) });
@@ -43,6 +44,11 @@ describe("npm run partners", () => {
     expect(firstKey).toBeDefined();
     expect(await who(firstKey)).toEqual({ partnerId: "contoso-oem", tenants: ["aaaaaaaa-0000-4000-8000-000000000001", "contoso.onmicrosoft.com"], via: "api-key" });
     expect(await store.partnerForApp("0e0e0e0e-1111-4222-8333-444444444444")).toBe("contoso-oem");
+
+    // the webhook signing secret, printed once, is the one deliveries are signed with
+    const webhookSecret = webhookSecretIn(added.out);
+    expect(webhookSecret).toBeDefined();
+    expect(await store.webhookSecretFor("contoso-oem")).toBe(webhookSecret);
 
     // only the hash is stored
     for await (const row of storage.partnerKeys.listEntities()) expect(JSON.stringify(row)).not.toContain(firstKey.slice(24));
@@ -75,6 +81,18 @@ describe("npm run partners", () => {
     expect((await run("revoke", "contoso-oem", secondId)).code).toBe(0);
     expect(await who(second)).toBe("invalid");
     expect((await run("revoke", "someone-else", third.slice(6, 22))).code).toBe(1);
+  });
+
+  it("rotate-webhook-secret replaces the signing secret and prints the new one once", async () => {
+    const before = await store.webhookSecretFor("contoso-oem");
+    const rotated = await run("rotate-webhook-secret", "contoso-oem");
+    expect(rotated.code).toBe(0);
+    const after = webhookSecretIn(rotated.out);
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    expect(await store.webhookSecretFor("contoso-oem")).toBe(after);
+    expect((await run("rotate-webhook-secret", "nobody-here")).code).toBe(1);
+    expect(webhookSecretIn((await run("list")).out)).toBeUndefined();
   });
 
   it("list shows partners and key ids, never a key or its hash", async () => {
