@@ -13,7 +13,7 @@ export interface WebhookSecrets {
 }
 
 export interface DeliverDeps {
-  notifications: NotificationStore;
+  notifications: Pick<NotificationStore, "read" | "write">;
   queue: DeliveryMessageSender;
   secrets: WebhookSecrets;
   post: WebhookPoster;

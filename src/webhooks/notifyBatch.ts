@@ -7,7 +7,7 @@ import type { NotificationStore } from "./notificationStore.js";
 
 export interface NotifyDeps {
   store: Pick<ImportStore, "readSummary">;
-  notifications: NotificationStore;
+  notifications: Pick<NotificationStore, "read" | "write">;
   queue: DeliveryMessageSender;
   log: Logger;
   now?: () => Date;

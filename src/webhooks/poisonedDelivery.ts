@@ -6,7 +6,7 @@ import type { NotificationStore } from "./notificationStore.js";
  * A delivery message that failed maxDequeueCount times (storage kept failing, or a bug) lands in
  * webhook-deliveries-poison. Its event must not stay `pending` for ever: it ends as failed.
  */
-export async function failPoisonedDelivery(deps: { notifications: NotificationStore; log: Logger }, payload: unknown): Promise<"failed" | "stale" | "unreadable"> {
+export async function failPoisonedDelivery(deps: { notifications: Pick<NotificationStore, "read" | "write">; log: Logger }, payload: unknown): Promise<"failed" | "stale" | "unreadable"> {
   let message;
   try {
     message = decodeDeliveryMessage(payload);
