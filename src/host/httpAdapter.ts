@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { HttpFunctionDefinition } from "../app/functionDefinitions.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { problemResponse } from "../http/responses.js";
@@ -74,6 +76,13 @@ export function routeProblem(match: Exclude<RouteMatch, { kind: "match" }>, path
 }
 
 export function writeResponse(req: IncomingMessage, res: ServerResponse, response: AppResponse): void {
+  if (response.stream) {
+    res.writeHead(response.status, { ...response.headers });
+    // A failure half-way can no longer change the status: cut the connection so the client
+    // sees a truncated body, never a short one that looks complete.
+    pipeline(Readable.from(response.stream), res).catch(() => res.destroy());
+    return;
+  }
   const body = response.body ?? "";
   const headers: Record<string, string | number> = { ...response.headers, "content-length": Buffer.byteLength(body) };
   // A body we refused to read (too large) would otherwise be drained; close instead.

@@ -16,6 +16,8 @@ export interface AppResponse {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** A body sent piece by piece as it is produced (a whole batch as CSV), instead of `body`. */
+  stream?: AsyncIterable<string>;
 }
 
 /** Reads a web ReadableStream (what both hosts offer) into a Buffer, stopping past the limit. */

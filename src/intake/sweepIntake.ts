@@ -31,6 +31,10 @@ export interface SweepReport {
  * harmless, since a worker acts only on a device that has not moved past that attempt.
  * Intakes that died before the header was written were never accepted (the caller got an
  * error), so they are only forgotten.
+ *
+ * A retry (POST /api/imports/{id}/retry) journals itself the same way: a device it moved to
+ * `retrying` may have lost its message, so every `retrying` device is sent its next attempt
+ * again; if the message was not lost, one of the two copies is dropped by the message guard.
  */
 export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
   const now = deps.now?.() ?? new Date();
@@ -44,10 +48,12 @@ export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
     } else if (batch.intakeState !== "accepted") {
       const unstarted = await deps.store.listUnstartedDevices(pending.batchId);
       await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));
+      const retrying = await deps.store.devicesInState(pending.batchId, "retrying");
+      await enqueueDevices(deps, pending.batchId, batch.tenantId, retrying.map((d) => ({ rowKey: d.rowKey, attempt: d.attempts + 1 })));
       // Start the poll rounds; if intake had started them, the round guard drops one of the two.
       await deps.queue.send({ ...firstPoll(pending.batchId), attempt: (batch.pollAttempt ?? 0) + 1 }, deps.firstPollDelayMs);
       await deps.store.markAccepted(pending.batchId, now.toISOString());
-      report.reenqueued += unstarted.length;
+      report.reenqueued += unstarted.length + retrying.length;
       deps.log.info("sweeper finished an interrupted intake", { batchId: pending.batchId, deviceCount: unstarted.length });
     }
     await deps.journal.finish(pending.batchId);

@@ -1,40 +1,9 @@
 import type { DeviceEntity, StateCounts } from "../storage/importEntities.js";
 import type { BatchSummary } from "../storage/importStore.js";
-import { batchStatus, type BatchStatus } from "./batchStatus.js";
+import { batchStatus } from "./batchStatus.js";
+import type { BatchView, DeviceView } from "./viewSchemas.js";
 
-export interface BatchView {
-  id: string;
-  status: BatchStatus;
-  tenantId: string;
-  orderIdentifier?: string;
-  groupTag?: string;
-  source: "json" | "csv";
-  deviceCount: number;
-  counts: StateCounts;
-  createdAt: string;
-  acceptedAt?: string;
-  updatedAt: string;
-  completedAt?: string;
-  links: { self: string; devices: string; failures: string };
-}
-
-/** One device as a status reader sees it: never the hash, product key or UPN. */
-export interface DeviceView {
-  index: number;
-  line?: number;
-  serialNumber: string;
-  state: DeviceEntity["state"];
-  attempts: number;
-  groupTag?: string;
-  orderIdentifier?: string;
-  graphId?: string;
-  importStatus?: string;
-  deviceRegistrationId?: string;
-  error?: { code: string; name?: string; message?: string };
-  nextAttemptAt?: string;
-  submittedAt?: string;
-  updatedAt: string;
-}
+export type { BatchView, DeviceView } from "./viewSchemas.js";
 
 export function batchLinks(id: string): BatchView["links"] {
   const self = `/api/imports/${encodeURIComponent(id)}`;
@@ -57,6 +26,7 @@ export function toBatchView(summary: BatchSummary): BatchView {
     ...(batch.acceptedAt ? { acceptedAt: batch.acceptedAt } : {}),
     updatedAt: lastUpdatedAt,
     ...(status === "running" ? {} : { completedAt: lastUpdatedAt }),
+    ...(batch.canceledAt ? { canceledAt: batch.canceledAt } : {}),
     links: batchLinks(batch.partitionKey),
   };
 }

@@ -1,6 +1,9 @@
 import { odata, RestError, type TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
 import { assertTransition, type DeviceState } from "../worker/deviceState.js";
+import type { BatchStatus } from "../status/batchStatus.js";
+import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, countsOf, moveCount } from "./counterShards.js";
+import { countTransition } from "../telemetry/metrics.js";
 import {
   BATCH_ROW_KEY,
   COUNTER_ROW_PREFIX,
@@ -64,7 +67,8 @@ const PUBLIC_DEVICE_COLUMNS = [
 export class ImportStore {
   private readonly shards: CounterShardPool;
 
-  constructor(private readonly table: TableClient) {
+  /** `index`: the partner's list of batches (GET /api/imports), written with the header. */
+  constructor(private readonly table: TableClient, private readonly index?: BatchIndex) {
     this.shards = new CounterShardPool(table);
   }
 
@@ -86,7 +90,30 @@ export class ImportStore {
       chunks.push(rows.slice(i, i + TRANSACTION_LIMIT).map((row) => ["upsert", withoutUndefined(row), "Replace"]));
     }
     await forEachLimited(chunks, concurrency, (actions) => this.table.submitTransaction(actions));
+    // Indexed before the header: every batch a reader can see is in its partner's list (a list
+    // entry without a header is skipped by the reader).
+    await this.index?.record({
+      partnerId: batch.partnerId,
+      batchId: batch.partitionKey,
+      tenantId: batch.tenantId,
+      deviceCount: batch.deviceCount,
+      createdAt: batch.createdAt,
+    });
     await this.table.upsertEntity(withoutUndefined(batch), "Replace");
+  }
+
+  /** The batch's status in its partner's list, for filtering by status. */
+  async recordStatus(batch: Pick<BatchEntity, "partitionKey" | "partnerId" | "createdAt">, status: BatchStatus): Promise<void> {
+    await this.index?.setStatus({ partnerId: batch.partnerId, batchId: batch.partitionKey, createdAt: batch.createdAt }, status);
+  }
+
+  /** A retry is sending messages again: until markAccepted, the sweeper finishes it if this process dies. */
+  async reopenIntake(batchId: string): Promise<void> {
+    await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, intakeState: "enqueueing" }, "Merge");
+  }
+
+  async markCanceled(batchId: string, canceledAt: string): Promise<void> {
+    await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, canceledAt }, "Merge");
   }
 
   async markAccepted(batchId: string, acceptedAt: string): Promise<void> {
@@ -130,7 +157,12 @@ export class ImportStore {
    * Returns how many were moved.
    */
   async transitionDevices(moves: { device: StoredDevice; changes: Partial<DeviceFields> & { state: DeviceState } }[]): Promise<number> {
-    let moved = 0;
+    return (await this.moveDevices(moves)).length;
+  }
+
+  /** transitionDevices, telling which devices moved (their row keys). */
+  async moveDevices(moves: { device: StoredDevice; changes: Partial<DeviceFields> & { state: DeviceState } }[]): Promise<string[]> {
+    const moved: string[] = [];
     for (let i = 0; i < moves.length; i += TRANSACTION_LIMIT - 1) {
       const chunk = moves.slice(i, i + TRANSACTION_LIMIT - 1);
       const batchId = chunk[0]!.device.partitionKey;
@@ -147,7 +179,8 @@ export class ImportStore {
       try {
         const response = await this.table.submitTransaction(actions);
         lease.release(response.getResponseForEntity(lease.rowKey)?.etag, counts);
-        moved += chunk.length;
+        for (const { device, changes } of chunk) if (changes.state !== device.state) countTransition(changes.state, changes.errorCode);
+        moved.push(...chunk.map(({ device }) => device.rowKey));
         continue;
       } catch (error) {
         lease.invalidate();
@@ -157,7 +190,7 @@ export class ImportStore {
       for (const { device, changes } of chunk) {
         try {
           await this.transitionDevice(device, changes);
-          moved++;
+          moved.push(device.rowKey);
         } catch (error) {
           if (!(error instanceof DeviceChangedError)) throw error;
         }
@@ -201,6 +234,8 @@ export class ImportStore {
           ],
         ]);
         lease.release(response.getResponseForEntity(lease.rowKey)?.etag, counts);
+        // Counted where every state change is committed, so no path misses one or counts one twice.
+        countTransition(changes.state, changes.errorCode);
         return { ...next, etag: response.getResponseForEntity(device.rowKey)?.etag ?? "" };
       } catch (error) {
         lease.invalidate();

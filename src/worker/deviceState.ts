@@ -2,31 +2,41 @@
  * The life of one device, as the pipeline records it:
  *
  *   queued ──► submitting ──► submitted ──► imported
- *                │  ▲  │           │
- *                ▼  │  └───────────┴──────► failed
- *              retrying ──────────────────► failed
+ *     │          │  ▲  │           │
+ *     │          ▼  │  └───────────┴──────► failed ┄┄► retrying (an explicit retry)
+ *     │        retrying ──────────────────► failed
+ *     └──────────┴─────────► canceled
  *
  * `submitting` means an attempt holds the device (a create may be in flight); `submitted`
- * means Graph answered 201 and the import is running in the background.
- * Only `imported` and `failed` are final.
+ * means Graph answered 201 and the import is running in the background. `canceled`: the batch
+ * was canceled before this device reached Graph (from queued or retrying, or from submitting
+ * when the attempt failed transiently after the cancel).
+ * `imported`, `failed` and `canceled` are final: no message acts on them. Only a caller's retry
+ * (POST /api/imports/{id}/retry) moves a failed device on again, to `retrying`.
  */
-export const DEVICE_STATES = ["queued", "submitting", "retrying", "submitted", "imported", "failed"] as const;
+export const DEVICE_STATES = ["queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled"] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
-export const FINAL_DEVICE_STATES: ReadonlySet<DeviceState> = new Set(["imported", "failed"]);
+export const FINAL_DEVICE_STATES: ReadonlySet<DeviceState> = new Set(["imported", "failed", "canceled"]);
 
 const NEXT_STATES: Record<DeviceState, ReadonlySet<DeviceState>> = {
-  queued: new Set(["submitting", "failed"]),
+  queued: new Set(["submitting", "failed", "canceled"]),
   // submitting → submitting: the same delivery took the device again after its host died mid-attempt.
-  submitting: new Set(["submitting", "retrying", "submitted", "imported", "failed"]),
-  retrying: new Set(["submitting", "failed"]),
+  submitting: new Set(["submitting", "retrying", "submitted", "imported", "failed", "canceled"]),
+  retrying: new Set(["submitting", "failed", "canceled"]),
   submitted: new Set(["submitted", "imported", "failed"]),
   imported: new Set(),
-  failed: new Set(),
+  failed: new Set(["retrying"]),
+  canceled: new Set(),
 };
 
 export function isFinal(state: DeviceState): boolean {
   return FINAL_DEVICE_STATES.has(state);
+}
+
+/** Devices of a batch that are done, whichever way. */
+export function settledCount(counts: Readonly<Record<DeviceState, number>>): number {
+  return counts.imported + counts.failed + counts.canceled;
 }
 
 export function canTransition(from: DeviceState, to: DeviceState): boolean {

@@ -6,9 +6,11 @@ import type { Logger } from "../logging.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
-import type { ImportStore } from "../storage/importStore.js";
+import type { BatchSummary, ImportStore } from "../storage/importStore.js";
+import { batchStatus } from "../status/batchStatus.js";
 import { followUpDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
+import { settledCount } from "./deviceState.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
 
 export interface PollDeps {
@@ -51,7 +53,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   if (last >= message.attempt && !resuming) return "stale";
 
   const summary = await deps.store.readSummary(message.batchId);
-  if (summary && summary.counts.imported + summary.counts.failed >= summary.batch.deviceCount) return finished(deps, batch.tenantId);
+  if (summary && settledCount(summary.counts) >= summary.batch.deviceCount) return finished(deps, summary);
 
   if (resuming) {
     await sendNext(deps, message, batch.pollIdleRounds ?? 0, undefined);
@@ -81,7 +83,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   const waiting = summary ? summary.counts.queued + summary.counts.retrying + summary.counts.submitting : 0;
   if (stillRunning === 0 && waiting === 0 && running.length > 0) {
     const after = await deps.store.readSummary(message.batchId);
-    if (after && after.counts.imported + after.counts.failed >= after.batch.deviceCount) return finished(deps, batch.tenantId);
+    if (after && settledCount(after.counts) >= after.batch.deviceCount) return finished(deps, after);
   }
   const idleRounds = moved > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
   if (idleRounds !== (batch.pollIdleRounds ?? 0)) {
@@ -92,8 +94,10 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   return looked.retryAfterMs === undefined ? "polled" : "throttled";
 }
 
-async function finished(deps: PollDeps, tenantId: string): Promise<"finished"> {
-  await deps.onBatchFinished?.(tenantId);
+async function finished(deps: PollDeps, summary: BatchSummary): Promise<"finished"> {
+  // The end of the chain is the one place a batch's final status is recorded for its partner's list.
+  await deps.store.recordStatus(summary.batch, batchStatus(summary.batch.deviceCount, summary.counts));
+  await deps.onBatchFinished?.(summary.batch.tenantId);
   return "finished";
 }
 

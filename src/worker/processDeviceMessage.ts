@@ -37,7 +37,8 @@ export type StepOutcome =
   | "submitted"
   | "retry-scheduled"
   | "imported"
-  | "failed";
+  | "failed"
+  | "canceled";
 
 /**
  * One create attempt of one device, at its write slot. Never waits for a retry in-process: a
@@ -141,6 +142,13 @@ async function submitStep(
     await fail(deps, claimed, failure.errorCode, failure.errorMessage, at);
     deps.log.warn("Graph rejected device", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode });
     return "failed";
+  }
+  // The batch was canceled while this attempt was in flight: nothing was created (or a lost answer
+  // would have said so in `inDoubt`), so the device ends here instead of trying again.
+  if (!claimed.inDoubt && !mayHaveCreated(result) && (await deps.store.readBatch(message.batchId))?.canceledAt) {
+    await deps.store.transitionDevice(claimed, { state: "canceled", ...clearedError, updatedAt: at });
+    deps.log.info("device canceled after a transient failure", { ...fields, errorCode: failure.errorCode });
+    return "canceled";
   }
   const isThrottle = status === 429;
   const failures = (claimed.failures ?? 0) + (isThrottle ? 0 : 1);

@@ -1,17 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { assertTransition, canTransition, DEVICE_STATES, isFinal } from "../../src/worker/deviceState.js";
+import { assertTransition, canTransition, DEVICE_STATES, isFinal, settledCount } from "../../src/worker/deviceState.js";
 
 describe("device state machine", () => {
-  it("has exactly two final states, which lead nowhere", () => {
-    expect(DEVICE_STATES.filter(isFinal)).toEqual(["imported", "failed"]);
+  it("has three final states; only a caller's retry leads out of one, from failed to retrying", () => {
+    expect(DEVICE_STATES.filter(isFinal)).toEqual(["imported", "failed", "canceled"]);
     for (const to of DEVICE_STATES) {
       expect(canTransition("imported", to)).toBe(false);
-      expect(canTransition("failed", to)).toBe(false);
+      expect(canTransition("canceled", to)).toBe(false);
+      expect(canTransition("failed", to)).toBe(to === "retrying");
     }
   });
 
   it("can fail from every state that is not final", () => {
     for (const from of DEVICE_STATES.filter((s) => !isFinal(s))) expect(canTransition(from, "failed")).toBe(true);
+  });
+
+  it("cancels only devices Graph has not accepted", () => {
+    expect(DEVICE_STATES.filter((from) => canTransition(from, "canceled"))).toEqual(["queued", "submitting", "retrying"]);
+    expect(settledCount({ queued: 1, submitting: 1, retrying: 1, submitted: 1, imported: 2, failed: 3, canceled: 4 })).toBe(9);
   });
 
   it("only reaches imported through a create Graph accepted", () => {

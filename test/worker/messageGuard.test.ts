@@ -24,8 +24,10 @@ describe("judgeMessage", () => {
   });
 
   it("never acts on a device in a final state", () => {
-    for (const state of ["imported", "failed"] as const) {
+    for (const state of ["imported", "failed", "canceled"] as const) {
       expect(judgeMessage({ state, attempts: 1, claimedBy: "m1" }, submit(1), "m1")).toBe("stale");
+      // Even a later attempt's message: a canceled device's queued message is dropped.
+      expect(judgeMessage({ state, attempts: 0 }, submit(1), "m2")).toBe("stale");
     }
   });
 

@@ -1,0 +1,21 @@
+import { z } from "zod";
+
+/** RFC 9457 problem details as every error of this API carries them (see problem.ts); the OpenAPI document's `Problem`. */
+export const fieldProblemSchema = z.object({
+  device: z.number().int().min(0).optional().describe("The device's 0-based index in the batch."),
+  line: z.number().int().min(1).optional().describe("Its CSV line."),
+  field: z.string(),
+  message: z.string(),
+});
+
+export const problemDetailsSchema = z
+  .object({
+    type: z.url().describe("Stable per kind of error: branch on this, not on the prose."),
+    title: z.string(),
+    status: z.number().int().min(400).max(599),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    errors: z.array(fieldProblemSchema).optional().describe("Validation problems: every one found, not only the first."),
+  })
+  .loose()
+  .describe("RFC 9457 problem details (application/problem+json).");

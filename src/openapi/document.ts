@@ -1,0 +1,156 @@
+import { z } from "zod";
+import type { HttpFunctionDefinition } from "../app/functionDefinitions.js";
+import { PROBLEM_CONTENT_TYPE, ProblemType, type ProblemTypeUri } from "../http/problem.js";
+import { problemDetailsSchema } from "../http/problemSchema.js";
+import type { JsonSchema, OperationSpec, ResponseSpec } from "./operationSpec.js";
+import { operations as documented } from "./operations.js";
+
+export type OpenApiDocument = Record<string, unknown> & { openapi: string; paths: Record<string, Record<string, OperationObject>> };
+export type OperationObject = Record<string, unknown> & { operationId: string; responses: Record<string, Record<string, unknown>> };
+
+export const PROBLEM_SCHEMA_REF = "#/components/schemas/Problem";
+
+/** A zod schema as the JSON Schema (2020-12, OpenAPI 3.1's dialect) the document embeds. */
+function schemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
+  return rest;
+}
+
+function problemContent(types: readonly ProblemTypeUri[]): Record<string, unknown> {
+  return {
+    [PROBLEM_CONTENT_TYPE]: {
+      schema: { allOf: [{ $ref: PROBLEM_SCHEMA_REF }, { type: "object", properties: { type: { enum: [...types] } } }] },
+    },
+  };
+}
+
+function responseObject(spec: ResponseSpec): Record<string, unknown> {
+  const content: Record<string, unknown> = {};
+  if (spec.json) content["application/json"] = { schema: schemaOf(spec.json, "output") };
+  if (spec.csv) content["text/csv"] = { schema: { type: "string", description: spec.csv } };
+  for (const [mediaType, schema] of Object.entries(spec.other ?? {})) content[mediaType] = { schema };
+  if (spec.problems) Object.assign(content, problemContent(spec.problems));
+  return {
+    description: spec.description,
+    ...(spec.headers ? { headers: Object.fromEntries(Object.entries(spec.headers).map(([name, h]) => [name, { description: h.description, schema: h.schema }])) } : {}),
+    ...(Object.keys(content).length ? { content } : {}),
+  };
+}
+
+function parameters(spec: OperationSpec): Record<string, unknown>[] {
+  const list: Record<string, unknown>[] = [];
+  for (const [name, schema] of Object.entries(spec.pathParams ?? {})) {
+    const json = schemaOf(schema, "input");
+    list.push({ name, in: "path", required: true, ...(json.description ? { description: json.description } : {}), schema: json });
+  }
+  const query = spec.query ? (schemaOf(spec.query, "input") as { properties?: Record<string, JsonSchema>; required?: string[] }) : {};
+  const queryProperties = { ...(query.properties ?? {}), ...(spec.queryProperties ?? {}) };
+  for (const [name, schema] of Object.entries(queryProperties)) {
+    list.push({
+      name,
+      in: "query",
+      required: query.required?.includes(name) ?? false,
+      ...(schema.description ? { description: schema.description } : {}),
+      schema,
+    });
+  }
+  for (const [name, header] of Object.entries(spec.headers ?? {})) {
+    list.push({ name, in: "header", required: false, description: header.description, schema: header.schema });
+  }
+  return list;
+}
+
+function operationObject(definition: HttpFunctionDefinition, spec: OperationSpec | undefined): OperationObject {
+  if (!spec) {
+    return {
+      operationId: definition.name,
+      summary: definition.name,
+      "x-undocumented": true,
+      responses: { default: { description: "Not described yet." } },
+    };
+  }
+  const responses: Record<string, Record<string, unknown>> = {};
+  for (const [status, response] of Object.entries(spec.responses)) responses[status] = responseObject(response);
+  if (definition.access === "partner") {
+    responses["401"] = responseObject({
+      description: "Missing or unaccepted credentials.",
+      problems: [ProblemType.unauthorized],
+      headers: { "WWW-Authenticate": { description: "The Bearer challenge (RFC 6750).", schema: { type: "string" } } },
+    });
+  }
+  responses["500"] = responseObject({ description: "Unexpected failure; safe to retry.", problems: [ProblemType.internal] });
+  const params = parameters(spec);
+  const body = spec.requestBody;
+  return {
+    operationId: definition.name,
+    tags: [spec.tag],
+    summary: spec.summary,
+    ...(spec.description ? { description: spec.description } : {}),
+    ...(params.length ? { parameters: params } : {}),
+    ...(body
+      ? {
+          requestBody: {
+            description: body.description,
+            required: body.required,
+            content: {
+              ...(body.json?.length
+                ? { "application/json": { schema: body.json.length === 1 ? schemaOf(body.json[0]!, "input") : { oneOf: body.json.map((s) => schemaOf(s, "input")) } } }
+                : {}),
+              ...Object.fromEntries(Object.entries(body.other ?? {}).map(([mediaType, schema]) => [mediaType, { schema }])),
+            },
+          },
+        }
+      : {}),
+    ...(definition.access === "anonymous" ? { security: [] } : {}),
+    responses,
+  };
+}
+
+/** "imports/{id:guid}" below "api" → "/api/imports/{id}". */
+export function documentPath(routePrefix: string, route: string): string {
+  return "/" + [routePrefix, route].filter(Boolean).join("/").replace(/\{(\w+)(?::[^}]*)?\??\}/g, "{$1}");
+}
+
+/**
+ * The OpenAPI 3.1 document of the HTTP functions the app registers: paths, methods and access
+ * from the function definitions, everything else from operations.ts, whose schemas are the
+ * zod schemas the handlers validate and answer with.
+ */
+export function buildOpenApiDocument(
+  definitions: readonly HttpFunctionDefinition[],
+  options: { routePrefix: string; version: string },
+  specs: Readonly<Record<string, OperationSpec>> = documented,
+): OpenApiDocument {
+  const paths: Record<string, Record<string, OperationObject>> = {};
+  for (const definition of definitions) {
+    const path = (paths[documentPath(options.routePrefix, definition.route)] ??= {});
+    for (const method of definition.methods) path[method.toLowerCase()] = operationObject(definition, specs[definition.name]);
+  }
+  return {
+    openapi: "3.1.1",
+    info: {
+      title: "autopilot-import",
+      version: options.version,
+      summary: "Imports Windows Autopilot devices into Intune through Microsoft Graph, for partner and OEM order systems.",
+      description:
+        "Every error is application/problem+json (RFC 9457) with a stable `type`. Lists page with `nextLink`. " +
+        "Authenticate with an API key (x-api-key, or Authorization: Bearer) or a Microsoft Entra ID access token.",
+    },
+    jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
+    servers: [{ url: "/" }],
+    security: [{ apiKey: [] }, { bearer: [] }],
+    tags: [
+      { name: "Imports", description: "Batches of devices and their outcomes." },
+      { name: "Reference", description: "This contract." },
+      { name: "Dashboard", description: "The ops dashboard." },
+    ],
+    paths,
+    components: {
+      schemas: { Problem: schemaOf(problemDetailsSchema, "output") },
+      securitySchemes: {
+        apiKey: { type: "apiKey", in: "header", name: "x-api-key", description: "A partner API key." },
+        bearer: { type: "http", scheme: "bearer", description: "A partner API key, or a Microsoft Entra ID access token for this API." },
+      },
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import { z } from "zod";
+import { batchIdSchema } from "../batches/batchId.js";
+import { batchListQuerySchema } from "../batches/listBatches.js";
+import { RETRYABLE_ERROR_CODES } from "../batches/retryableFailures.js";
+import { ProblemType } from "../http/problem.js";
+import { graphImportActionSchema, importRequestSchema } from "../intake/deviceSchema.js";
+import { DEVICE_CSV_COLUMNS } from "../status/deviceCsv.js";
+import { deviceListQuerySchema } from "../status/statusHandlers.js";
+import {
+  acceptedBatchSchema,
+  batchPageSchema,
+  batchViewSchema,
+  cancelResultSchema,
+  devicePageSchema,
+  retryResultSchema,
+} from "../status/viewSchemas.js";
+import type { JsonSchema, OperationSpec } from "./operationSpec.js";
+
+const retryAfter = { description: "Seconds until asking again is useful.", schema: { type: "integer", minimum: 0 } };
+const location = { description: "The batch's status URL.", schema: { type: "string" } };
+const idParam = { id: batchIdSchema };
+const notFoundResponse = {
+  description: "No batch of the caller's has this id (another partner's batch answers the same).",
+  problems: [ProblemType.notFound],
+} as const;
+const invalidQueryResponse = { description: "A query parameter is invalid; `errors` names each.", problems: [ProblemType.invalidQuery] } as const;
+
+/** tenantId, orderIdentifier and groupTag: in the JSON body, or in the query string for CSV and Graph's shape. */
+function batchFieldsFromBody(): Record<string, JsonSchema> {
+  const body = z.toJSONSchema(importRequestSchema, { io: "input" }) as { properties: Record<string, JsonSchema> };
+  const { tenantId, orderIdentifier, groupTag } = body.properties;
+  return { tenantId: tenantId!, orderIdentifier: orderIdentifier!, groupTag: groupTag! };
+}
+
+const csvBody: JsonSchema = {
+  type: "string",
+  description:
+    "The hardware-hash CSV Get-WindowsAutopilotInfo writes: header `Device Serial Number,Windows Product ID,Hardware Hash`, " +
+    "optional `Group Tag` and `Assigned User`; UTF-8 (with or without BOM) or UTF-16 with BOM, `,` `;` or tab separated. " +
+    "Batch fields come from the query string.",
+};
+
+/**
+ * Every HTTP function's contract, by function name (src/app/functionDefinitions.ts). The OpenAPI
+ * document is built from these and the definitions' routes, methods and access; a function
+ * without an entry here shows in the document as undocumented, and the contract test fails.
+ */
+export const operations: Readonly<Record<string, OperationSpec>> = {
+  createImport: {
+    tag: "Imports",
+    summary: "Submit a batch of devices",
+    description:
+      "Validates the whole batch (all or nothing), records it, queues one message per device in the tenant's Intune write budget, " +
+      "and answers 202 at once. JSON (this service's shape or Graph's import-action body) or the Autopilot CSV.",
+    queryProperties: batchFieldsFromBody(),
+    headers: {
+      "Idempotency-Key": {
+        description:
+          "Makes the request safe to repeat (IETF httpapi draft): the same key with the same body answers the original batch and queues nothing again; " +
+          "with a different body 422; while the first is still being processed 409. Kept at least 24 h, per partner.",
+        schema: { type: "string", minLength: 1, maxLength: 255 },
+      },
+    },
+    requestBody: {
+      description: "The batch.",
+      required: true,
+      json: [importRequestSchema, graphImportActionSchema],
+      other: { "text/csv": csvBody, "application/csv": csvBody },
+    },
+    responses: {
+      202: { description: "Accepted: poll the Location.", json: acceptedBatchSchema, headers: { Location: location, "Retry-After": retryAfter } },
+      400: {
+        description: "Invalid batch: every problem, with device index, CSV line and field.",
+        problems: [ProblemType.validation, ProblemType.malformedBody, ProblemType.noDevices, ProblemType.invalidIdempotencyKey],
+      },
+      403: { description: "The partner may not import into this tenant.", problems: [ProblemType.tenantNotAllowed] },
+      409: { description: "A request with this Idempotency-Key is still being processed.", problems: [ProblemType.idempotencyKeyInFlight] },
+      413: { description: "Too many devices, or the body is too large.", problems: [ProblemType.tooManyDevices, ProblemType.bodyTooLarge] },
+      415: { description: "Neither JSON nor CSV.", problems: [ProblemType.unsupportedMediaType] },
+      422: { description: "This Idempotency-Key was used with a different request.", problems: [ProblemType.idempotencyKeyReused] },
+      429: { description: "The partner's intake rate is exceeded.", problems: [ProblemType.rateLimited], headers: { "Retry-After": retryAfter } },
+      503: { description: "Storage unavailable; nothing was accepted.", problems: [ProblemType.storageUnavailable], headers: { "Retry-After": retryAfter } },
+    },
+  },
+  listImports: {
+    tag: "Imports",
+    summary: "List the caller's batches",
+    description:
+      "Newest first, filtered by status and creation time, paged by `nextLink`. Each item is the view GET /api/imports/{id} answers. " +
+      "A batch that has just finished can show under `running` filters until its next poll round; a page may hold fewer than pageSize items.",
+    query: batchListQuerySchema,
+    responses: {
+      200: { description: "A page of batches.", json: batchPageSchema },
+      400: invalidQueryResponse,
+    },
+  },
+  getImport: {
+    tag: "Imports",
+    summary: "A batch's status",
+    description: "Counts per device state; the same cost for 10 devices or 10,000.",
+    pathParams: idParam,
+    responses: {
+      200: { description: "The batch.", json: batchViewSchema, headers: { "Retry-After": { ...retryAfter, description: "While the batch runs." } } },
+      404: notFoundResponse,
+    },
+  },
+  listImportDevices: {
+    tag: "Imports",
+    summary: "A batch's devices and their outcomes",
+    description:
+      "JSON pages (`nextLink`), or with `Accept: text/csv` the whole batch (or one state) as a spreadsheet, streamed a page of the table at a time. " +
+      "Never a hardware hash, product key or user principal name.",
+    pathParams: idParam,
+    query: deviceListQuerySchema,
+    responses: {
+      200: {
+        description: "A page of devices, or the CSV.",
+        json: devicePageSchema,
+        csv:
+          `Columns ${DEVICE_CSV_COLUMNS.join(", ")}; UTF-8 with BOM, CRLF, RFC 4180 quoting. ` +
+          "A cell starting with =, +, -, @, tab or CR is prefixed with ' so a spreadsheet never runs it. pageSize and continuationToken are ignored.",
+      },
+      400: invalidQueryResponse,
+      404: notFoundResponse,
+    },
+  },
+  retryImport: {
+    tag: "Imports",
+    summary: "Retry a finished batch's retryable failures",
+    description:
+      `Sends the failed devices whose failure a retry can cure (${RETRYABLE_ERROR_CODES.join(", ")}) through Graph again, as new attempts, ` +
+      "in the tenant's write budget, and follows them to their end. Intune's import errors (806, 808, 802, …) and Graph's 4xx refusals are not retried.",
+    pathParams: idParam,
+    responses: {
+      202: { description: "The devices are queued again; the batch runs.", json: retryResultSchema, headers: { Location: location, "Retry-After": retryAfter } },
+      404: notFoundResponse,
+      409: {
+        description: "The batch is still running, was canceled, or has no retryable failure.",
+        problems: [ProblemType.batchStillRunning, ProblemType.batchCanceled, ProblemType.nothingToRetry],
+      },
+    },
+  },
+  cancelImport: {
+    tag: "Imports",
+    summary: "Cancel a running batch",
+    description:
+      "Devices that have not reached Graph (queued, retrying) end as `canceled`; one being created finishes that attempt, and imports Graph accepted " +
+      "are followed to their end. The batch's status becomes `canceled` once nothing runs. Canceling twice is harmless.",
+    pathParams: idParam,
+    responses: {
+      200: { description: "What was canceled.", json: cancelResultSchema },
+      404: notFoundResponse,
+      409: { description: "The batch has already finished.", problems: [ProblemType.batchAlreadyFinished] },
+    },
+  },
+  openApiDocument: {
+    tag: "Reference",
+    summary: "This OpenAPI 3.1 document",
+    responses: { 200: { description: "The document.", other: { "application/json": { type: "object", description: "OpenAPI 3.1" } } } },
+  },
+  apiReference: {
+    tag: "Reference",
+    summary: "The API reference, as a page",
+    responses: { 200: { description: "HTML rendered from this document.", other: { "text/html": { type: "string" } } } },
+  },
+  dashboard: {
+    tag: "Dashboard",
+    summary: "The ops dashboard page",
+    description: "Reads only this API, with the viewer's API key.",
+    responses: { 200: { description: "The page.", other: { "text/html": { type: "string" } } } },
+  },
+  dashboardAsset: {
+    tag: "Dashboard",
+    summary: "The dashboard's scripts and styles",
+    pathParams: { asset: z.string().describe("A file of the dashboard, e.g. dashboard.js.") },
+    responses: {
+      200: { description: "The file.", other: { "text/javascript": { type: "string" }, "text/css": { type: "string" } } },
+      404: { description: "No such file.", problems: [ProblemType.notFound] },
+    },
+  },
+};

@@ -1,0 +1,113 @@
+import { odata, type TableClient } from "@azure/data-tables";
+import type { BatchStatus } from "../status/batchStatus.js";
+
+/**
+ * The `importsbypartner` table: one row per batch, so a partner's batches can be listed newest
+ * first without touching the `imports` table's device rows.
+ *
+ *   PartitionKey  the partner id
+ *   RowKey        inverted creation time (16 digits) + "-" + batch id: Table storage sorts rows
+ *                 by RowKey ascending, so the newest batch comes first and a time range is a
+ *                 RowKey range
+ *   status        "running" from intake; the batch's final status once its poll rounds end
+ *                 (and "running" again after a retry)
+ */
+export interface BatchIndexEntity {
+  partitionKey: string;
+  rowKey: string;
+  batchId: string;
+  tenantId: string;
+  deviceCount: number;
+  createdAt: string;
+  status: BatchStatus;
+}
+
+/** Later than any date JavaScript can hold (8.64e15 ms), so the inverted time is never negative. */
+const TIME_CEILING = 9_999_999_999_999_999;
+const ROW_KEY_PATTERN = /^\d{16}-[0-9a-f-]{36}$/;
+
+export function invertedTime(epochMs: number): string {
+  return String(TIME_CEILING - epochMs).padStart(16, "0");
+}
+
+export function indexRowKey(createdAt: string, batchId: string): string {
+  return `${invertedTime(Date.parse(createdAt))}-${batchId}`;
+}
+
+export function isIndexRowKey(value: string): boolean {
+  return ROW_KEY_PATTERN.test(value);
+}
+
+export interface BatchIndexQuery {
+  status?: BatchStatus;
+  /** Exclusive bounds on the batch's creation time (epoch ms). */
+  createdAfter?: number;
+  createdBefore?: number;
+  /** Continue after this RowKey (the last row of the previous page). */
+  after?: string;
+  /** Rows to return at most. */
+  take: number;
+}
+
+/**
+ * A time range as a RowKey range. A later time has a smaller inverted time, so "created before
+ * T" means RowKeys above every key of T ("~" sorts after "-" and the id's characters), and
+ * "created after T" means RowKeys below T's inverted time.
+ */
+export function indexFilter(partnerId: string, query: Omit<BatchIndexQuery, "take">): string {
+  const parts = [odata`PartitionKey eq ${partnerId}`];
+  if (query.createdBefore !== undefined) parts.push(odata`RowKey gt ${`${invertedTime(query.createdBefore)}~`}`);
+  if (query.createdAfter !== undefined) parts.push(odata`RowKey lt ${invertedTime(query.createdAfter)}`);
+  if (query.after !== undefined) parts.push(odata`RowKey gt ${query.after}`);
+  if (query.status !== undefined) parts.push(odata`status eq ${query.status}`);
+  return parts.join(" and ");
+}
+
+export class BatchIndex {
+  constructor(private readonly table: TableClient) {}
+
+  async record(entry: { partnerId: string; batchId: string; tenantId: string; deviceCount: number; createdAt: string }): Promise<void> {
+    const entity: BatchIndexEntity = {
+      partitionKey: entry.partnerId,
+      rowKey: indexRowKey(entry.createdAt, entry.batchId),
+      batchId: entry.batchId,
+      tenantId: entry.tenantId,
+      deviceCount: entry.deviceCount,
+      createdAt: entry.createdAt,
+      status: "running",
+    };
+    await this.table.upsertEntity(entity, "Replace");
+  }
+
+  /** Records a batch's status as of now; a batch from before the index existed has no row, which is fine. */
+  async setStatus(entry: { partnerId: string; batchId: string; createdAt: string }, status: BatchStatus): Promise<void> {
+    try {
+      await this.table.updateEntity({ partitionKey: entry.partnerId, rowKey: indexRowKey(entry.createdAt, entry.batchId), status }, "Merge");
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+    }
+  }
+
+  /** Up to `take` rows, newest first; stops reading as soon as it has them. */
+  async list(partnerId: string, query: BatchIndexQuery): Promise<BatchIndexEntity[]> {
+    const rows: BatchIndexEntity[] = [];
+    const pages = this.table
+      .listEntities<BatchIndexEntity>({ queryOptions: { filter: indexFilter(partnerId, query) } })
+      .byPage({ maxPageSize: Math.min(query.take, 1000) });
+    for await (const page of pages) {
+      for (const row of page) {
+        rows.push({
+          partitionKey: row.partitionKey,
+          rowKey: row.rowKey,
+          batchId: row.batchId,
+          tenantId: row.tenantId,
+          deviceCount: row.deviceCount,
+          createdAt: row.createdAt,
+          status: row.status,
+        });
+        if (rows.length >= query.take) return rows;
+      }
+    }
+    return rows;
+  }
+}
