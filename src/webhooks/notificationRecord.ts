@@ -6,7 +6,7 @@ import { callbackHost } from "./callbackUrl.js";
  * the batch header and changed only by ETag-conditional writes. Pure: building, reading and
  * showing the record; I/O is in notificationStore.ts and the steps that use it.
  */
-export const WEBHOOK_EVENT_TYPE = "import.completed";
+export const WEBHOOK_EVENT_TYPE = "import.completed" as const;
 
 export type NotificationState = "pending" | "delivered" | "failed";
 
@@ -68,7 +68,7 @@ export interface NotificationView {
   /** Host (and port) of the callback URL only: paths and query strings may hold the receiver's secrets. */
   callbackHost: string;
   eventId?: string;
-  eventType?: string;
+  eventType?: typeof WEBHOOK_EVENT_TYPE;
   state?: NotificationState;
   attempts?: DeliveryAttempt[];
   nextAttemptAt?: string;

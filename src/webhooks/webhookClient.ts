@@ -42,7 +42,8 @@ export function createWebhookPoster(options: WebhookPostOptions): WebhookPoster 
           timeout: options.timeoutMs,
         },
         (res) => {
-          res.resume();
+          // Only the status counts; a receiver streaming an endless body must not hold the socket.
+          res.destroy();
           clearTimeout(deadline);
           resolve({ kind: "response", status: res.statusCode ?? 0 });
         },
