@@ -11,24 +11,46 @@ import type { AddressInfo, Socket } from "node:net";
 export type ProxyAction = "pass" | "refuse" | "lose-answer";
 
 /**
- * A loopback HTTP proxy in front of Azurite (one service port) that the test controls: storage
- * that goes away for a while, as seen from the app. Bench's countingProxy is the pattern.
+ * Storage that goes away for a while, as seen from the app: loopback HTTP proxies in front of
+ * Azurite's queue and table ports, sharing one request count and one rule, so a test can cut
+ * storage at the n-th request of an operation whatever service it goes to. Bench's
+ * countingProxy is the pattern.
  */
-export interface ChaosProxy {
-  port: number;
-  /** Requests seen so far. */
+export interface StorageChaos {
+  /** Azurite's connection string with queues and tables through the proxies. */
+  connectionString: string;
+  /** Storage requests seen so far. */
   count(): number;
   /** Decides every later request; `cutOpen` also destroys connections the app holds open now. */
-  setRule(rule: (n: number) => ProxyAction, options?: { cutOpen?: boolean }): void;
+  setRule(rule: StorageRule, options?: { cutOpen?: boolean }): void;
   stop(): Promise<void>;
 }
 
-export async function startChaosProxy(targetPort: number): Promise<ChaosProxy> {
+/** n counts every storage request since the start; `request` says where this one goes. */
+export type StorageRule = (n: number, request: { service: "queue" | "table"; method: string; path: string }) => ProxyAction;
+
+export async function startStorageChaos(azurite: { connectionString: string; ports: { queue: number; table: number } }): Promise<StorageChaos> {
   let requests = 0;
-  let rule: (n: number) => ProxyAction = () => "pass";
+  let rule: StorageRule = () => "pass";
   const sockets = new Set<Socket>();
+  const queue = await startProxy(azurite.ports.queue, (method, path) => rule(++requests, { service: "queue", method, path }), sockets);
+  const table = await startProxy(azurite.ports.table, (method, path) => rule(++requests, { service: "table", method, path }), sockets);
+  return {
+    connectionString: connectionStringVia(azurite.connectionString, { queue: queue.port, table: table.port }),
+    count: () => requests,
+    setRule(next, options = {}) {
+      rule = next;
+      if (options.cutOpen) for (const socket of sockets) socket.destroy();
+    },
+    async stop() {
+      await Promise.all([queue.stop(), table.stop()]);
+    },
+  };
+}
+
+async function startProxy(targetPort: number, decide: (method: string, path: string) => ProxyAction, sockets: Set<Socket>): Promise<{ port: number; stop(): Promise<void> }> {
   const server: Server = createServer((req: IncomingMessage, res) => {
-    const action = rule(++requests);
+    const action = decide(req.method ?? "GET", decodeURIComponent(req.url ?? "/"));
     if (action === "refuse") {
       req.socket.destroy();
       return;
@@ -52,11 +74,6 @@ export async function startChaosProxy(targetPort: number): Promise<ChaosProxy> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    count: () => requests,
-    setRule(next, options = {}) {
-      rule = next;
-      if (options.cutOpen) for (const socket of sockets) socket.destroy();
-    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sweepIntake } from "../../src/intake/sweepIntake.js";
+import { silentLogger } from "../../src/logging.js";
+import { makeDevices } from "../support/devices.js";
+import { startStorageChaos, type StorageChaos } from "./support/chaosProxy.js";
+import { acceptedBatch, post, sleep, startFaultWorld, waitFor, type FaultWorld } from "./support/faultWorld.js";
+import type { AcceptedBatch } from "./support/ledger.js";
+import { printLocalRows, recordScenario } from "./support/resultsTable.js";
+import { faultScale } from "./support/scale.js";
+
+/**
+ * Scenario 2: storage unreachable for a while, through a proxy between the app and Azurite that
+ * refuses every request from a chosen one on (and cuts the connections the app holds open).
+ *
+ * During intake: the n-th storage request of a POST fails for a spread of n, from the
+ * credential check through the row transactions and the header to the queue sends. The answer
+ * is 503 with Retry-After (nothing was accepted: resending is the partner's move) or, once the
+ * header is durable, 202 (the sweeper finishes what intake could not send). Never a 202 for work
+ * that is not durable, never work for a 503.
+ *
+ * During processing: storage goes away while the workers are mid-batch, then comes back; every
+ * device still ends imported, each created once.
+ */
+let world: FaultWorld;
+let chaos: StorageChaos;
+let api: string;
+// Visibility shortened from host.json's 5 minutes: a message whose release failed during the outage comes back in seconds.
+const HOST_SETTINGS = { functionTimeoutMs: 10_000, queues: { visibilityTimeoutMs: 1_000 } };
+const PROBLEM = "application/problem+json";
+
+beforeAll(async () => {
+  world = await startFaultWorld();
+  chaos = await startStorageChaos(world.azurite);
+  ({ api } = await world.startHost(world.hostEnv({ PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "100" }, chaos.connectionString), HOST_SETTINGS));
+});
+afterAll(async () => {
+  chaos?.setRule(() => "pass");
+  await world?.stop();
+  await chaos?.stop();
+  printLocalRows();
+});
+
+describe("fault 2: storage unreachable", () => {
+  it("during intake: 503 with Retry-After and nothing runs, or 202 and everything runs", async () => {
+    const startedAt = Date.now();
+    const count = faultScale({ short: 120, full: 250 });
+    const send = (prefix: string) => post(api, JSON.stringify({ devices: makeDevices(count, prefix) }), "application/json", world.partner.headers);
+    const accepted: AcceptedBatch[] = [];
+
+    // How many storage requests one intake of this size makes, to cut it at every stage.
+    const before = chaos.count();
+    accepted.push(acceptedBatch(await send("INTAKE-CLEAN"), count));
+    const requestsPerIntake = chaos.count() - before;
+
+    const fractions = faultScale({ short: [0, 0.3, 0.85], full: [0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95] });
+    const answers: { cutAt: number; status: number }[] = [];
+    for (const [i, fraction] of fractions.entries()) {
+      const cutAt = Math.max(1, Math.round(fraction * requestsPerIntake));
+      const base = chaos.count();
+      chaos.setRule((n) => (n - base >= cutAt ? "refuse" : "pass"));
+      const answer = await send(`INTAKE-CUT${i}`);
+      chaos.setRule(() => "pass");
+      answers.push({ cutAt, status: answer.status });
+      if (answer.status === 202) {
+        accepted.push(acceptedBatch(answer, count));
+        continue;
+      }
+      expect(answer.status, JSON.stringify(answer.body)).toBe(503);
+      expect(answer.headers.get("content-type")).toContain(PROBLEM);
+      expect(Number(answer.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(String(answer.body.type)).toMatch(/storage-unavailable$/);
+      // As a partner would: wait as told, send the same batch again.
+      await sleep(Number(answer.headers.get("retry-after")) * 1_000);
+      accepted.push(acceptedBatch(await send(`INTAKE-CUT${i}`), count));
+    }
+    // Both outcomes happened: cuts before the header (503) and after it (202).
+    expect(answers.map((a) => a.status), JSON.stringify({ requestsPerIntake, answers })).toContain(503);
+    expect(answers.map((a) => a.status), JSON.stringify({ requestsPerIntake, answers })).toContain(202);
+
+    // The sweeper's timer, run now rather than a minute from now: it finishes what became durable.
+    await sweepIntake({ ...world.services, enqueueConcurrency: 8, firstPollDelayMs: 1_000, log: silentLogger, graceMs: 0 });
+    const ledger = await world.settle(accepted, 120_000);
+    recordScenario("2a. storage unreachable during intake", ledger, startedAt);
+
+    expect(ledger.lostKeys).toEqual([]);
+    expect(ledger.duplicatedKeys).toEqual([]);
+    // Nothing ran for a refused submission: every create belongs to an accepted batch.
+    expect(ledger.phantom).toBe(0);
+    for (const batch of accepted) expect((await world.deviceRows(batch.batchId)).every((r) => r.state === "imported")).toBe(true);
+  }, 300_000);
+
+  it("during processing: the batch finishes once storage is back", async () => {
+    const startedAt = Date.now();
+    const count = faultScale({ short: 60, full: 200 });
+    const outageMs = faultScale({ short: 5_000, full: 15_000 });
+    const creates = world.simulator.creates.length;
+    const batch = acceptedBatch(await post(api, JSON.stringify({ devices: makeDevices(count, "PROCESSING") }), "application/json", world.partner.headers), count);
+
+    await waitFor("a third of the batch to be created", () => world.simulator.creates.length - creates >= count / 3, 30_000, 5);
+    chaos.setRule(() => "refuse", { cutOpen: true });
+    const createdInOutage = world.simulator.creates.length;
+    await sleep(outageMs);
+    chaos.setRule(() => "pass");
+    // The outage fell mid-batch: devices were still waiting for their create when it began.
+    expect(createdInOutage - creates).toBeLessThan(count);
+
+    const ledger = await world.settle([batch], 120_000);
+    recordScenario("2b. storage unreachable during processing", ledger, startedAt);
+    expect(ledger.lostKeys).toEqual([]);
+    expect(ledger.duplicatedKeys).toEqual([]);
+    expect((await world.deviceRows(batch.batchId)).map((r) => r.state)).toEqual(Array(count).fill("imported"));
+  }, 300_000);
+});
