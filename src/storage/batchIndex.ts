@@ -22,8 +22,11 @@ export interface BatchIndexEntity {
   status: BatchStatus;
 }
 
-/** Later than any date JavaScript can hold (8.64e15 ms), so the inverted time is never negative. */
-const TIME_CEILING = 9_999_999_999_999_999;
+/**
+ * Later than any date JavaScript can hold (8.64e15 ms), so the inverted time is never negative,
+ * and below Number.MAX_SAFE_INTEGER, so the subtraction is exact.
+ */
+const TIME_CEILING = 9_000_000_000_000_000;
 const ROW_KEY_PATTERN = /^\d{16}-[0-9a-f-]{36}$/;
 
 export function invertedTime(epochMs: number): string {
