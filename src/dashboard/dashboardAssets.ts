@@ -14,6 +14,8 @@ export const DASHBOARD_ASSETS: Readonly<Record<string, string>> = {
   "dashboard.js": "text/javascript; charset=utf-8",
   "view.js": "text/javascript; charset=utf-8",
   "dashboard.css": "text/css; charset=utf-8",
+  // Without one the browser asks for /favicon.ico, which no function serves.
+  "icon.svg": "image/svg+xml",
 };
 
 const PUBLIC_DIRS = [new URL("./public/", import.meta.url), new URL("../../../src/dashboard/public/", import.meta.url)];

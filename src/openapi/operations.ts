@@ -171,10 +171,10 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
   },
   dashboardAsset: {
     tag: "Dashboard",
-    summary: "The dashboard's scripts and styles",
+    summary: "The dashboard's scripts, styles and icon",
     pathParams: { asset: z.string().describe("A file of the dashboard, e.g. dashboard.js.") },
     responses: {
-      200: { description: "The file.", other: { "text/javascript": { type: "string" }, "text/css": { type: "string" } } },
+      200: { description: "The file.", other: { "text/javascript": { type: "string" }, "text/css": { type: "string" }, "image/svg+xml": { type: "string" } } },
       404: { description: "No such file.", problems: [ProblemType.notFound] },
     },
   },

@@ -30,11 +30,12 @@ describe("the dashboard page", () => {
 });
 
 describe("the dashboard's files", () => {
-  it("serves its script, module and style with their media types and the same headers", async () => {
+  it("serves its script, module, style and icon with their media types and the same headers", async () => {
     for (const [name, type] of [
       ["dashboard.js", "text/javascript; charset=utf-8"],
       ["view.js", "text/javascript; charset=utf-8"],
       ["dashboard.css", "text/css; charset=utf-8"],
+      ["icon.svg", "image/svg+xml"],
     ] as const) {
       const response = await serveDashboardAsset(name);
       expect(response.status, name).toBe(200);

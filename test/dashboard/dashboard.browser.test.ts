@@ -1,0 +1,142 @@
+import { mkdir } from "node:fs/promises";
+import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { explainImportError } from "../../src/graph/importErrors.js";
+import { makeDevices } from "../support/devices.js";
+import { startPipeline, TENANT_A, type Pipeline } from "../support/pipeline.js";
+
+/**
+ * The dashboard in a real headless browser (Debian's chromium) against the development host,
+ * Azurite and the Graph simulator: what a person would see, not what the API returns.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const OTHER_TENANT = "cccccccc-0000-4000-8000-00000000000c";
+const ORDER = "PO-DASH-0001";
+const SHOTS = "test-results";
+const LAPTOP: BrowserContextOptions = { viewport: { width: 1280, height: 900 } };
+const PHONE: BrowserContextOptions = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+// The page refreshes every 5 s; a wait covers several refreshes, never a fixed sleep.
+const WAIT = { timeout: 30_000 };
+
+let pipeline: Pipeline;
+let browser: Browser;
+let batchId: string;
+const devices = makeDevices(6, "DASH");
+
+beforeAll(async () => {
+  // Imports stay "running" in the simulator for 6 s, so the page is seen before the end and must refresh to see it.
+  [pipeline, browser] = await Promise.all([startPipeline({ simulator: { settleDelayMs: 6_000 } }), chromium.launch({ executablePath: CHROMIUM })]);
+  await mkdir(SHOTS, { recursive: true });
+  pipeline.simulator.registerDevice(TENANT_A, { serialNumber: devices[1]!.serialNumber }); // 806
+  pipeline.simulator.registerDevice(OTHER_TENANT, { hardwareIdentifier: devices[4]!.hardwareIdentifier }); // 808
+  const response = await fetch(`${pipeline.api}/imports`, {
+    method: "POST",
+    headers: { ...pipeline.headers, "content-type": "application/json" },
+    body: JSON.stringify({ tenantId: TENANT_A, orderIdentifier: ORDER, groupTag: "Dashboard", devices }),
+  });
+  expect(response.status).toBe(202);
+  batchId = ((await response.json()) as { id: string }).id;
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pipeline?.stop();
+});
+
+/** The page, and the script errors and CSP refusals it reported (they would otherwise pass unnoticed behind a page that half works). */
+async function openDashboard(options: BrowserContextOptions, hash = ""): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    // Chromium logs every non-2xx fetch; the 401 is the point of one test.
+    if (message.type() === "error" && !/status of 401/.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  page.on("response", (response) => {
+    if (response.status() >= 400 && response.status() !== 401) problems.push(`${response.status()} ${response.url()}`);
+  });
+  const response = await page.goto(`${pipeline.api}/dashboard${hash}`);
+  expect(response?.status()).toBe(200);
+  expect(response?.headers()["content-security-policy"]).toContain("script-src 'self'");
+  return { page, problems };
+}
+
+async function signIn(page: Page, key: string): Promise<void> {
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Show imports" }).click();
+}
+
+describe("the ops dashboard in a browser", () => {
+  it("shows the partner's batch progressing to 100 %, its counts, and its failures explained", async () => {
+    const { page, problems } = await openDashboard(LAPTOP);
+    await signIn(page, pipeline.partner.apiKey);
+
+    const row = page.getByRole("row").filter({ hasText: ORDER });
+    const progress = row.getByRole("progressbar", { name: `Progress of ${ORDER}` });
+    await progress.waitFor(WAIT);
+    // First seen while Intune is still importing: the page has to refresh on its own to see the end.
+    expect(Number(await progress.getAttribute("aria-valuenow"))).toBeLessThan(100);
+    await expect.poll(() => row.getByText("Running").count()).toBe(1);
+
+    await row.locator('[role="progressbar"][aria-valuenow="100"]').waitFor(WAIT);
+    await row.getByText("Partly succeeded").waitFor(WAIT);
+    expect(await progress.getAttribute("aria-valuetext")).toBe("6 of 6 devices final, 100 %");
+    expect(await row.getByText("6 / 6 · 100 %").count()).toBe(1);
+    expect(await row.getByRole("listitem").allTextContents()).toEqual(["imported 4", "failed 2"]);
+
+    await row.getByRole("button", { name: ORDER }).click();
+    const detail = page.getByRole("region", { name: ORDER });
+    const failures = detail.getByRole("table").getByRole("row").filter({ has: page.getByRole("cell") });
+    await failures.nth(1).waitFor(WAIT);
+    expect(await failures.count()).toBe(2);
+    const cells = await Promise.all([0, 1].map((i) => failures.nth(i).getByRole("cell").allInnerTexts()));
+    const failure = (index: number, code: number, name: string) => [String(index), devices[index]!.serialNumber, String(code), name, explainImportError(code, name)];
+    expect(cells.map((c) => c.map((t) => t.trim()))).toEqual([failure(1, 806, "ZtdDeviceAlreadyAssigned"), failure(4, 808, "ZtdDeviceAssignedToOtherTenant")]);
+    expect(await detail.getByRole("definition").allInnerTexts()).toEqual(expect.arrayContaining(["4", "2"]));
+    expect(page.url()).toContain(`#batch=${batchId}`);
+
+    // The page never shows a hardware hash (the API does not return them either).
+    const text = await page.locator("body").innerText();
+    for (const d of devices) expect(text).not.toContain(d.hardwareIdentifier.slice(0, 40));
+
+    await page.screenshot({ path: `${SHOTS}/dashboard-laptop.png`, fullPage: true });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+
+  it("says plainly when the API refuses the key (401) and asks for it again", async () => {
+    const { page, problems } = await openDashboard(LAPTOP);
+    await signIn(page, "not-a-real-key");
+    const alert = page.getByRole("alert");
+    await alert.getByText("did not accept this API key (401)").waitFor(WAIT);
+    expect(await page.getByLabel("API key").isVisible()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("says so when the API cannot be reached, and keeps what it last showed", async () => {
+    const { page } = await openDashboard(LAPTOP);
+    await signIn(page, pipeline.partner.apiKey);
+    const row = page.getByRole("row").filter({ hasText: ORDER });
+    await row.waitFor(WAIT);
+    await page.route("**/api/imports**", (route) => route.abort("connectionrefused"));
+    await page.getByRole("alert").getByText("The API cannot be reached").waitFor(WAIT);
+    expect(await row.isVisible()).toBe(true);
+    await page.context().close();
+  }, 60_000);
+
+  it("fits a 375-px phone screen without horizontal scrolling", async () => {
+    const { page, problems } = await openDashboard(PHONE, `#batch=${batchId}`);
+    await signIn(page, pipeline.partner.apiKey);
+    await page.getByRole("row").filter({ hasText: ORDER }).locator('[aria-valuenow="100"]').waitFor(WAIT);
+    await page.getByText("ZtdDeviceAssignedToOtherTenant", { exact: true }).waitFor(WAIT);
+    const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+    expect(widths.viewport).toBe(375);
+    expect(widths.scroll).toBeLessThanOrEqual(widths.viewport);
+    await page.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: true });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+});
