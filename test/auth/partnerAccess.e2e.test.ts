@@ -101,6 +101,15 @@ describe("tenancy", () => {
       expect((await call(definition, ownBatch, pipeline.headers)).status, definition.name).not.toBe(404);
     }
   });
+
+  it("lists only the caller's own batches", async () => {
+    const list = partnerRoutes.find((d) => d.route === "imports" && d.methods.includes("GET"));
+    expect(list).toBeDefined();
+    const [mine, theirs] = [await fetch(`${pipeline.api}/imports`, { headers: pipeline.headers }), await fetch(`${pipeline.api}/imports`, { headers: other.headers })];
+    expect([mine.status, theirs.status]).toEqual([200, 200]);
+    expect(await mine.text()).toContain(ownBatch);
+    expect(await theirs.text()).not.toContain(ownBatch);
+  });
 });
 
 describe("key rotation", () => {
