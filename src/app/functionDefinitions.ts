@@ -310,7 +310,7 @@ function batchActionDeps(s: Services): BatchActionDeps {
 }
 
 function statusDeps(s: Services) {
-  return { store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds };
+  return { store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds, webhookEvents: s.webhooks.notifications };
 }
 
 /** Runs an HTTP definition so that no exception escapes as a bare 500 with a stack trace. */

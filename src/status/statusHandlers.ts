@@ -7,6 +7,7 @@ import type { ImportStore } from "../storage/importStore.js";
 import { DEVICE_STATES } from "../worker/deviceState.js";
 import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
 import { toNotificationView } from "../webhooks/notificationRecord.js";
+import type { NotificationStore } from "../webhooks/notificationStore.js";
 
 export const DEFAULT_DEVICE_PAGE_SIZE = 100;
 /** Table storage returns at most 1,000 entities a page. */
@@ -15,6 +16,8 @@ export const MAX_DEVICE_PAGE_SIZE = 1000;
 export interface StatusDeps {
   store: ImportStore;
   retryAfterSeconds: number;
+  /** The batch's webhook event, shown as `notification` when the batch has a callbackUrl. */
+  webhookEvents?: Pick<NotificationStore, "readEvent">;
 }
 
 const batchIdSchema = z.uuid();
@@ -32,7 +35,8 @@ export async function getBatchStatus(deps: StatusDeps, id: string, caller: Calle
   const summary = await deps.store.readSummary(id);
   if (!summary || !ownedBy(summary.batch, caller)) return notFound(`No import batch has the id '${id}'.`);
   const view = toBatchView(summary);
-  const notification = toNotificationView(summary.batch.callbackUrl, summary.batch.notification);
+  const event = summary.batch.callbackUrl ? await deps.webhookEvents?.readEvent(id) : undefined;
+  const notification = toNotificationView(summary.batch.callbackUrl, event);
   return json(200, { ...view, ...(notification ? { notification } : {}) }, view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {});
 }
 

@@ -46,8 +46,6 @@ export interface BatchEntity {
   pollIdleRounds?: number;
   /** Where the batch's completion webhook goes (src/webhooks); never shown back whole, since its query may hold the receiver's secret. */
   callbackUrl?: string;
-  /** The batch's webhook event and its delivery attempts, JSON (src/webhooks/notificationRecord.ts). */
-  notification?: string;
   /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */
   canceledAt?: string;
 }

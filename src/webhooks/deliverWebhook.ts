@@ -27,7 +27,7 @@ export type DeliverOutcome = "stale" | "delivered" | "retrying" | "failed" | "re
 const WRITE_TRIES = 8;
 
 /**
- * One delivery attempt of a batch's webhook event. The attempt is claimed on the header first
+ * One delivery attempt of a batch's webhook event. The attempt is claimed on the event row first
  * (ETag-conditional), so of two copies of a message only one POSTs; a host that dies mid-attempt
  * leaves the claim to its own redelivered message (same queue message id), which POSTs again:
  * receivers de-duplicate on webhook-id, which is the same on every attempt. The outcome is
@@ -95,7 +95,7 @@ async function claimAttempt(deps: DeliverDeps, message: DeliveryMessage, deliver
     const claimed: NotificationRecord = { ...record, inFlight: message.attempt, claimedBy: deliveryId };
     if (await deps.notifications.write(header, claimed)) return { kind: "claimed", header: target, record: claimed };
   }
-  throw new Error(`batch ${message.batchId} header kept changing while a webhook attempt was claimed`);
+  throw new Error(`batch ${message.batchId} webhook row kept changing while a webhook attempt was claimed`);
 }
 
 async function attempt(deps: DeliverDeps, header: BatchNotificationHeader & { callbackUrl: string }, record: NotificationRecord): Promise<AttemptResult> {
@@ -128,7 +128,7 @@ async function recordAttempt(
     };
     if (await deps.notifications.write(header, next)) return true;
   }
-  throw new Error(`batch ${message.batchId} header kept changing while a webhook attempt was recorded`);
+  throw new Error(`batch ${message.batchId} webhook row kept changing while a webhook attempt was recorded`);
 }
 
 function describe(result: Exclude<AttemptResult, { kind: "response" }>): string {

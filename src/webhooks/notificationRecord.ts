@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { callbackHost } from "./callbackUrl.js";
 
 /**
- * A batch's webhook event and its delivery attempts, kept as one JSON column (`notification`) on
- * the batch header and changed only by ETag-conditional writes. Pure: building, reading and
+ * A batch's webhook event and its delivery attempts, kept as one JSON column (`notification`) of
+ * the batch's `webhook` row (notificationStore.ts) and changed only by ETag-conditional writes. Pure: building, reading and
  * showing the record; I/O is in notificationStore.ts and the steps that use it.
  */
 export const WEBHOOK_EVENT_TYPE = "import.completed" as const;
@@ -76,9 +76,8 @@ export interface NotificationView {
 }
 
 /** What GET /api/imports/{id} shows: undefined for a batch without a callback. */
-export function toNotificationView(callbackUrl: string | undefined, column: unknown): NotificationView | undefined {
+export function toNotificationView(callbackUrl: string | undefined, record: NotificationRecord | undefined): NotificationView | undefined {
   if (!callbackUrl) return undefined;
-  const record = readNotification(column);
   if (!record) return { callbackHost: callbackHost(callbackUrl) };
   return {
     callbackHost: callbackHost(callbackUrl),

@@ -3,49 +3,78 @@ import { BATCH_ROW_KEY } from "../storage/importEntities.js";
 import { isNotFound, isPreconditionFailed } from "../storage/importStore.js";
 import { readNotification, writeNotification, type NotificationRecord } from "./notificationRecord.js";
 
+/**
+ * The batch's webhook event lives in its own row of the batch's partition, beside the header
+ * (RowKey "webhook": after the counters and devices, so no range query of theirs meets it). Not
+ * on the header itself: the poll chain claims rounds with ETag-conditional header writes, and a
+ * delivery attempt recorded there would make a running chain (after a retry) lose its claim.
+ */
+export const WEBHOOK_ROW_KEY = "webhook";
+
 export interface BatchNotificationHeader {
   batchId: string;
-  etag: string;
+  /** The webhook row's ETag; undefined while the batch has no event yet. */
+  etag: string | undefined;
   partnerId?: string;
   callbackUrl?: string;
   notification?: NotificationRecord;
 }
 
-/** The webhook columns of the batch header (`imports`, RowKey "batch"); every write is ETag-conditional. */
+interface WebhookEntity {
+  partitionKey: string;
+  rowKey: string;
+  notification: string;
+}
+
 export class NotificationStore {
   constructor(private readonly imports: TableClient) {}
 
+  /** The header's partnerId and callbackUrl with the event row; undefined for an unknown batch. */
   async read(batchId: string): Promise<BatchNotificationHeader | undefined> {
+    const [header, row] = await Promise.all([
+      ifFound(() => this.imports.getEntity<Record<string, unknown>>(batchId, BATCH_ROW_KEY, { queryOptions: { select: ["partnerId", "callbackUrl"] } })),
+      this.readRow(batchId),
+    ]);
+    if (!header) return undefined;
+    const notification = readNotification(row?.notification);
+    return {
+      batchId,
+      etag: row?.etag,
+      ...(typeof header.partnerId === "string" ? { partnerId: header.partnerId } : {}),
+      ...(typeof header.callbackUrl === "string" && header.callbackUrl ? { callbackUrl: header.callbackUrl } : {}),
+      ...(notification ? { notification } : {}),
+    };
+  }
+
+  /** The event alone, for the status view. */
+  async readEvent(batchId: string): Promise<NotificationRecord | undefined> {
+    return readNotification((await this.readRow(batchId))?.notification);
+  }
+
+  /** Conditional on what `read` saw (no row, or its ETag); false when it changed meanwhile, to read and decide again. */
+  async write(header: BatchNotificationHeader, record: NotificationRecord): Promise<boolean> {
+    const entity: WebhookEntity = { partitionKey: header.batchId, rowKey: WEBHOOK_ROW_KEY, notification: writeNotification(record) };
     try {
-      const row = await this.imports.getEntity<Record<string, unknown>>(batchId, BATCH_ROW_KEY, {
-        queryOptions: { select: ["partnerId", "callbackUrl", "notification"] },
-      });
-      const notification = readNotification(row.notification);
-      return {
-        batchId,
-        etag: String(row.etag),
-        ...(typeof row.partnerId === "string" ? { partnerId: row.partnerId } : {}),
-        ...(typeof row.callbackUrl === "string" && row.callbackUrl ? { callbackUrl: row.callbackUrl } : {}),
-        ...(notification ? { notification } : {}),
-      };
+      if (header.etag === undefined) await this.imports.createEntity(entity);
+      else await this.imports.updateEntity(entity, "Replace", { etag: header.etag });
+      return true;
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      const status = (error as { statusCode?: number })?.statusCode;
+      if (isPreconditionFailed(error) || status === 409) return false;
       throw error;
     }
   }
 
-  /** False when the header changed since it was read (the caller reads again and decides again). */
-  async write(header: BatchNotificationHeader, record: NotificationRecord): Promise<boolean> {
-    try {
-      await this.imports.updateEntity(
-        { partitionKey: header.batchId, rowKey: BATCH_ROW_KEY, notification: writeNotification(record) },
-        "Merge",
-        { etag: header.etag },
-      );
-      return true;
-    } catch (error) {
-      if (isPreconditionFailed(error)) return false;
-      throw error;
-    }
+  private async readRow(batchId: string): Promise<(WebhookEntity & { etag: string }) | undefined> {
+    return ifFound(() => this.imports.getEntity<WebhookEntity>(batchId, WEBHOOK_ROW_KEY));
+  }
+}
+
+async function ifFound<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
   }
 }

@@ -19,7 +19,7 @@ const WRITE_TRIES = 8;
 
 /**
  * Called whenever a batch may have reached its final status (the poll chain's last round, and
- * again on every duplicate of it). Records one event per final status on the batch header (an
+ * again on every duplicate of it). Records one event per final status in the batch's webhook row (an
  * ETag-conditional write, so of two callers only one creates it), then queues its first
  * delivery. The final status is identified by the batch's completedAt: a batch final again after
  * a retry has a later one, so it gets a new event.
@@ -60,5 +60,5 @@ export async function notifyIfFinal(deps: NotifyDeps, batchId: string): Promise<
     deps.log.info("webhook event recorded", { batchId, state: view.status, ...(header.partnerId ? { partnerId: header.partnerId } : {}) });
     return "recorded";
   }
-  throw new Error(`batch ${batchId} header kept changing while its webhook event was recorded`);
+  throw new Error(`batch ${batchId} webhook row kept changing while its webhook event was recorded`);
 }

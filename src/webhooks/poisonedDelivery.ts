@@ -24,5 +24,5 @@ export async function failPoisonedDelivery(deps: { notifications: Pick<Notificat
       return "failed";
     }
   }
-  throw new Error(`batch ${message.batchId} header kept changing while its poisoned webhook was failed`);
+  throw new Error(`batch ${message.batchId} webhook row kept changing while its poisoned webhook was failed`);
 }

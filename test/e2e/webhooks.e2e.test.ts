@@ -110,6 +110,15 @@ describe("a batch with a callbackUrl", () => {
     );
     expect(again).toBe("already-recorded");
     expect((await status(id)).notification?.eventId).toBe(notification.eventId);
+
+    // Webhook writes go to their own row: the header's ETag, which the poll chain claims rounds
+    // with, does not move.
+    const notifications = pipeline.services.webhooks.notifications;
+    const headerBefore = (await pipeline.services.store.readBatch(id))!.etag;
+    const current = (await notifications.read(id))!;
+    expect(await notifications.write(current, { ...current.notification!, reason: "touched by the test" })).toBe(true);
+    expect(await notifications.write(current, { ...current.notification!, reason: "a stale copy" })).toBe(false);
+    expect((await pipeline.services.store.readBatch(id))!.etag).toBe(headerBefore);
   });
 
   it("is told when every device failed at create", async () => {
