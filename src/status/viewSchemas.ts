@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { DEVICE_STATES, type DeviceState } from "../worker/deviceState.js";
 import { BATCH_STATUSES } from "./batchStatus.js";
+import { notificationViewSchema } from "../webhooks/notificationViewSchema.js";
 
 const timestamp = (what: string) => z.iso.datetime().describe(what);
 
@@ -40,6 +41,7 @@ export const batchViewSchema = z
     updatedAt: timestamp("The batch's last change."),
     completedAt: timestamp("Once the batch is no longer running: when its last device settled.").optional(),
     canceledAt: timestamp("When the caller canceled the batch.").optional(),
+    notification: notificationViewSchema.optional().describe("GET /api/imports/{id} only, for a batch submitted with a callbackUrl: its completion webhook."),
     links: batchLinksSchema,
   })
   .describe("An import batch: its status and counts per device state. Costs the same for 10 devices or 10,000.");
