@@ -3,7 +3,10 @@ import type { LookupAddress } from "node:dns";
 import { makeDevices } from "../support/devices.js";
 import { startPipeline, TENANT_A, waitForBatch, type Pipeline } from "../support/pipeline.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
+import { functionDefinitions, type HttpFunctionDefinition } from "../../src/app/functionDefinitions.js";
+import { buildOpenApiDocument } from "../../src/openapi/document.js";
 import { WEBHOOK_QUEUE } from "../../src/storage/names.js";
+import { validateJson } from "../support/jsonSchema.js";
 import { notifyIfFinal } from "../../src/webhooks/notifyBatch.js";
 import { safeLookup } from "../../src/webhooks/safeLookup.js";
 import { createWebhookPoster } from "../../src/webhooks/webhookClient.js";
@@ -101,6 +104,14 @@ describe("a batch with a callbackUrl", () => {
       [3, 200],
     ]);
     expect(JSON.stringify(delivered)).not.toContain("receiver-secret-123");
+    // What the server answers is what the OpenAPI document says.
+    const doc = buildOpenApiDocument(
+      functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http"),
+      { routePrefix: "api", version: "test" },
+    );
+    const schema = (doc.paths["/api/imports/{id}"]!.get!.responses["200"] as { content: Record<string, { schema: unknown }> }).content["application/json"]!.schema;
+    expect(validateJson(delivered, schema as never, doc)).toEqual([]);
+    expect(validateJson({ ...delivered, notification: { ...notification, state: "lost" } }, schema as never, doc)).not.toEqual([]);
     expect(JSON.stringify(delivered)).not.toContain("/autopilot/done");
 
     // The poll chain's finishing message delivered again: no second event, nothing sent.
