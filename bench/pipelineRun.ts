@@ -7,6 +7,7 @@ import { startDevHost, type DevHost } from "../src/host/devHost.js";
 import { silentLogger } from "../src/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
+import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../src/storage/names.js";
 import { makeCsv, type CsvDevice } from "../test/support/devices.js";
 import { addTestPartner } from "../test/support/partners.js";
 import { startCountingProxy, type CountingProxy } from "./countingProxy.js";
@@ -65,6 +66,23 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
   queueProxy.reset();
   tableProxy.reset();
   const api = `${hosts[0]!.url}/api`;
+  /** What a stuck batch looks like inside: a few unfinished rows and the queues' lengths. */
+  async function diagnose(batchId: string): Promise<string> {
+    const lines: string[] = [];
+    for (const state of ["queued", "submitting", "retrying", "submitted"] as const) {
+      const rows = await direct.devicesInState(batchId, state);
+      for (const row of rows.slice(0, 3)) {
+        const { hardwareIdentifier: _h, productKey: _p, assignedUserPrincipalName: _u, ...visible } = row;
+        lines.push(`${state} (${rows.length}): ${JSON.stringify(visible)}`);
+      }
+    }
+    const clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
+    for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, `${DEVICE_POISON_QUEUE}-poison`]) {
+      const properties = await clients.queueNamed(name).getProperties().catch(() => undefined);
+      lines.push(`queue ${name}: ${properties?.approximateMessagesCount ?? "absent"} messages`);
+    }
+    return lines.join("\n");
+  }
   return {
     api,
     instances: hosts,
@@ -81,7 +99,9 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
         if (summary && summary.counts.imported + summary.counts.failed >= summary.batch.deviceCount) {
           return { finishedAt: Date.now(), counts: summary.counts };
         }
-        if (Date.now() > deadline) throw new Error(`batch ${batchId} not final by the deadline: ${JSON.stringify(summary?.counts)}`);
+        if (Date.now() > deadline) {
+          throw new Error(`batch ${batchId} not final by the deadline: ${JSON.stringify(summary?.counts)}\n${await diagnose(batchId)}`);
+        }
         await sleep(250);
       }
     },

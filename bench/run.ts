@@ -13,7 +13,7 @@ import { startPipelineUnderTest } from "./pipelineRun.js";
 
 const TENANT_A = "aaaaaaaa-0000-4000-8000-0000000000aa";
 const TENANT_B = "bbbbbbbb-0000-4000-8000-0000000000bb";
-const DEVICES = 2_000;
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 2_000);
 const INSTANCES = 4;
 /** Intune's budget (100 writes per 20 s per app per tenant) on a window SCALE times shorter. */
 const SCALE = Number(process.env.BENCH_SCALE ?? 5);
@@ -78,7 +78,9 @@ async function pipelineScenario() {
     await sleep(3_000);
     const bStarted = Date.now();
     const b = await pipeline.submit(TENANT_B, makeDevices(10, "B"));
-    const [aDone, bDone] = await Promise.all([pipeline.waitFinal(a, Date.now() + 20 * 60_000), pipeline.waitFinal(b, Date.now() + 20 * 60_000)]);
+    // Generous, but a batch that is stuck fails the run with a diagnosis instead of hanging it.
+    const deadline = started + 5 * 60_000 + 4 * (DEVICES / BUDGET_PER_MS);
+    const [aDone, bDone] = await Promise.all([pipeline.waitFinal(a, deadline), pipeline.waitFinal(b, deadline)]);
     return {
       wallMs: aDone.finishedAt - started,
       tenantBMs: bDone.finishedAt - bStarted,
