@@ -3,13 +3,26 @@
  * host-neutral shapes of src/ and runs one definition from the shared list; the development
  * host (src/host/devHost.ts) runs the same list without the Functions host.
  */
+import * as azureFunctions from "@azure/functions";
 import { app, HttpResponse, type HttpRequest, type InvocationContext } from "@azure/functions";
+import { Readable } from "node:stream";
 import { functionDefinitions, runHttpFunction } from "../src/app/functionDefinitions.js";
 import { servicesFromEnvironment } from "../src/app/services.js";
+import { toTelemetryConfig } from "../src/config/config.js";
+import { parseTelemetrySettings } from "../src/config/settings.js";
+import { appLogger } from "../src/telemetry/appLogger.js";
+import { runQueueMessage } from "../src/telemetry/queueMessage.js";
+import { startTelemetry } from "../src/telemetry/telemetry.js";
 import { readLimited, type AppRequest } from "../src/http/types.js";
 import { STORAGE_CONNECTION_SETTING } from "../src/storage/names.js";
 
-const services = servicesFromEnvironment();
+// Before any registration: the instrumentation declares its capability to the host and hooks
+// invocations, both of which only work during app start-up. Without a connection string this
+// loads nothing.
+const telemetry = await startTelemetry(toTelemetryConfig(parseTelemetrySettings(process.env)), { functionsModule: azureFunctions });
+// With telemetry on, log records go out through OpenTelemetry with their fields as attributes;
+// printing them too would have the host forward each one a second time.
+const services = servicesFromEnvironment(appLogger({ console: !telemetry.enabled }));
 
 function toAppRequest(request: HttpRequest): AppRequest {
   return {
@@ -39,7 +52,11 @@ for (const definition of functionDefinitions) {
         authLevel: "anonymous",
         handler: async (request) => {
           const response = await runHttpFunction(definition, services, toAppRequest(request));
-          return new HttpResponse({ status: response.status, headers: response.headers ?? {}, body: response.body ?? "" });
+          return new HttpResponse({
+            status: response.status,
+            headers: response.headers ?? {},
+            body: response.stream ? Readable.from(response.stream) : (response.body ?? ""),
+          });
         },
       });
       break;
@@ -47,7 +64,10 @@ for (const definition of functionDefinitions) {
       app.storageQueue(definition.name, {
         queueName: definition.queueName,
         connection: STORAGE_CONNECTION_SETTING,
-        handler: async (payload, context) => definition.handle(await services(), payload, deliveryOf(context)),
+        handler: async (payload, context) => {
+          const s = await services();
+          return runQueueMessage(payload, () => definition.handle(s, payload, deliveryOf(context)));
+        },
       });
       break;
     case "timer":

@@ -84,7 +84,9 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 // Read by the Functions host itself, not by src/: its blobs (function keys, timer and singleton
 // leases) over the identity, and its telemetry, ingested with the identity (Entra ID auth; the
-// identity holds Monitoring Metrics Publisher on the Application Insights resource).
+// identity holds Monitoring Metrics Publisher on the Application Insights resource). The two
+// APPLICATIONINSIGHTS_ settings are read by src/config/settings.ts too: the app's own
+// OpenTelemetry export (README "Telemetry") ingests with the same identity.
 var hostSettings = [
   {
     name: 'AzureWebJobsStorage__blobServiceUri'

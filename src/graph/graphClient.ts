@@ -1,6 +1,11 @@
 import type { TokenCredential } from "@azure/identity";
 import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "./importedDevice.js";
 import { parseRetryAfterMs } from "./retryAfter.js";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { recordGraphRequest, type GraphOperation } from "../telemetry/metrics.js";
+
+// Looked up per call, not kept: a tracer taken before telemetry starts would stay a no-op.
+const tracer = () => trace.getTracer("autopilot-import");
 
 export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
 const COLLECTION = "deviceManagement/importedWindowsAutopilotDeviceIdentities";
@@ -34,16 +39,16 @@ export class GraphClient {
   constructor(private readonly options: GraphClientOptions) {}
 
   createImportedDevice(tenantId: string, device: ImportedDeviceCreate): Promise<GraphResult<ImportedDeviceIdentity>> {
-    return this.call(tenantId, "POST", COLLECTION, device);
+    return this.call("create", tenantId, "POST", COLLECTION, device);
   }
 
   getImportedDevice(tenantId: string, id: string): Promise<GraphResult<ImportedDeviceIdentity>> {
-    return this.call(tenantId, "GET", `${COLLECTION}/${encodeURIComponent(id)}`);
+    return this.call("get", tenantId, "GET", `${COLLECTION}/${encodeURIComponent(id)}`);
   }
 
   /** One page of the tenant's imported records; pass the previous page's @odata.nextLink to go on. */
   listImportedDevices(tenantId: string, nextLink?: string): Promise<GraphResult<ImportedDevicePage>> {
-    return this.call(tenantId, "GET", nextLink ?? `${COLLECTION}?$top=${LIST_PAGE_SIZE}`);
+    return this.call("list", tenantId, "GET", nextLink ?? `${COLLECTION}?$top=${LIST_PAGE_SIZE}`);
   }
 
   /**
@@ -64,14 +69,35 @@ export class GraphClient {
 
   /** Asks Intune to sync Autopilot devices now: 204; 409 while a sync runs; 429 within 10 minutes of the last. */
   syncAutopilotSettings(tenantId: string): Promise<GraphResult<undefined>> {
-    return this.call(tenantId, "POST", "deviceManagement/windowsAutopilotSettings/sync");
+    return this.call("sync", tenantId, "POST", "deviceManagement/windowsAutopilotSettings/sync");
   }
 
   deleteImportedDevice(tenantId: string, id: string): Promise<GraphResult<undefined>> {
-    return this.call(tenantId, "DELETE", `${COLLECTION}/${encodeURIComponent(id)}`);
+    return this.call("delete", tenantId, "DELETE", `${COLLECTION}/${encodeURIComponent(id)}`);
   }
 
-  private async call<T>(tenantId: string, method: string, path: string, body?: unknown): Promise<GraphResult<T>> {
+  /**
+   * Every call is one client span and one latency sample (by operation and status), whatever
+   * its outcome: the span is the Graph dependency in Application Insights, since the distro's
+   * HTTP instrumentation does not see fetch.
+   */
+  private call<T>(operation: GraphOperation, tenantId: string, method: string, path: string, body?: unknown): Promise<GraphResult<T>> {
+    return tracer().startActiveSpan(`graph ${operation}`, { kind: SpanKind.CLIENT, attributes: { "graph.operation": operation, "http.request.method": method } }, async (span) => {
+      const started = performance.now();
+      try {
+        const result = await this.send<T>(tenantId, method, path, body);
+        const status = result.kind === "network-error" ? "network-error" : result.status;
+        recordGraphRequest(operation, status, performance.now() - started);
+        if (status !== "network-error") span.setAttribute("http.response.status_code", status);
+        if (result.kind !== "ok") span.setStatus({ code: SpanStatusCode.ERROR, message: result.kind === "http-error" ? (result.code ?? String(result.status)) : "network error" });
+        return result;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async send<T>(tenantId: string, method: string, path: string, body?: unknown): Promise<GraphResult<T>> {
     let token: string;
     try {
       const accessToken = await this.options.credential.getToken(GRAPH_SCOPE, { tenantId });

@@ -5,6 +5,7 @@ import type { Services } from "../app/services.js";
 import { compileRoute, matchRoute, routeProblem, toAppRequest, writeResponse } from "./httpAdapter.js";
 import { loadHostSettings, type HostSettings } from "./hostSettings.js";
 import { QueuePump } from "./queuePump.js";
+import { runQueueMessage } from "../telemetry/queueMessage.js";
 
 export interface DevHostOptions {
   services: Services;
@@ -55,7 +56,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
             poisonQueue: services.storage.queueNamed(`${d.queueName}-poison`),
             settings: hostSettings.queues,
             processingTimeoutMs: hostSettings.functionTimeoutMs,
-            handle: (payload, delivery) => d.handle(services, payload, delivery),
+            handle: (payload, delivery) => runQueueMessage(payload, () => d.handle(services, payload, delivery)),
             log: services.log,
           }),
         ]

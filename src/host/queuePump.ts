@@ -2,6 +2,7 @@ import type { DequeuedMessageItem, QueueClient } from "@azure/storage-queue";
 import type { Logger } from "../logging.js";
 import type { QueueDelivery } from "../app/functionDefinitions.js";
 import type { QueueHostSettings } from "./hostSettings.js";
+import { logContextOfMessage } from "../telemetry/logContext.js";
 
 const MIN_POLL_MS = 50;
 
@@ -82,16 +83,18 @@ export class QueuePump {
       await this.moveToPoison(message);
       return;
     }
+    const payload = decodePayload(message.messageText, settings.messageEncoding);
+    const about = logContextOfMessage(payload);
     try {
-      await this.options.handle(decodePayload(message.messageText, settings.messageEncoding), delivery);
+      await this.options.handle(payload, delivery);
     } catch (error) {
-      log.warn("queue function failed", { messageId: message.messageId, attempt: message.dequeueCount, reason: (error as Error).message });
+      log.warn("queue function failed", { ...about, messageId: message.messageId, attempt: message.dequeueCount, reason: (error as Error).message });
       try {
         if (message.dequeueCount >= settings.maxDequeueCount) await this.moveToPoison(message);
         else await queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(settings.visibilityTimeoutMs / 1000));
       } catch (releaseError) {
         // The message reappears by itself when its processing visibility runs out.
-        log.warn("could not release failed message", { messageId: message.messageId, reason: (releaseError as Error).message });
+        log.warn("could not release failed message", { ...about, messageId: message.messageId, reason: (releaseError as Error).message });
       }
       return;
     }
@@ -99,14 +102,15 @@ export class QueuePump {
       await queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (error) {
       // At-least-once: the message comes back and the function must (and does) treat it as a duplicate.
-      log.warn("could not delete processed message", { messageId: message.messageId, reason: (error as Error).message });
+      log.warn("could not delete processed message", { ...about, messageId: message.messageId, reason: (error as Error).message });
     }
   }
 
   private async moveToPoison(message: DequeuedMessageItem): Promise<void> {
     await this.options.poisonQueue.sendMessage(message.messageText, { messageTimeToLive: -1 });
     await this.options.queue.deleteMessage(message.messageId, message.popReceipt);
-    this.options.log.warn("message moved to poison queue", { messageId: message.messageId, attempt: message.dequeueCount });
+    const about = logContextOfMessage(decodePayload(message.messageText, this.options.settings.messageEncoding));
+    this.options.log.warn("message moved to poison queue", { ...about, messageId: message.messageId, attempt: message.dequeueCount });
   }
 
   private pause(ms: number): Promise<void> {

@@ -7,7 +7,8 @@ import { createServices } from "../app/services.js";
 import { loadConfig } from "../config/config.js";
 import { SettingsError } from "../config/settings.js";
 import { startGraphSimulator, type GraphSimulator } from "../graph/simulator/index.js";
-import { consoleLogger } from "../logging.js";
+import { appLogger } from "../telemetry/appLogger.js";
+import { startTelemetry, stopTelemetry } from "../telemetry/telemetry.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
 import { DEFAULT_DEV_API_KEY, seedDemoPartner } from "./demoPartner.js";
 import { startDevHost } from "./devHost.js";
@@ -45,7 +46,10 @@ async function main(): Promise<void> {
     }
 
     const config = loadConfig(env);
-    const services = await createServices(config, consoleLogger());
+    // Before the services, so the clients they build already report to it; off without a connection string.
+    const telemetry = await startTelemetry(config.telemetry);
+    if (telemetry.enabled) stops.push(stopTelemetry);
+    const services = await createServices(config, appLogger());
     const apiKey = env.DEV_PARTNER_API_KEY ?? DEFAULT_DEV_API_KEY;
     await seedDemoPartner(services.partners, [config.graph.defaultTenantId ?? DEMO_TENANT_ID], apiKey);
     const host = await startDevHost({ services, port: Number(env.PORT ?? 7071) });
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
         `  API            ${api}/imports`,
         `  Storage        ${azurite ? `Azurite in memory (queue :${azurite.ports.queue}, table :${azurite.ports.table})` : "configured storage account"}`,
         `  Graph          ${simulator ? `simulator at ${simulator.url} (tenant ${config.graph.defaultTenantId})` : config.graph.baseUrl}`,
+        `  Telemetry      ${telemetry.enabled ? "Application Insights (OpenTelemetry)" : "off (APPLICATIONINSIGHTS_CONNECTION_STRING not set)"}`,
         `  Partner        'demo', for tenant ${config.graph.defaultTenantId ?? DEMO_TENANT_ID}, API key ${apiKey === DEFAULT_DEV_API_KEY ? "(the development key below)" : "from DEV_PARTNER_API_KEY"}`,
         "",
         "Try it:",

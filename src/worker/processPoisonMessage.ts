@@ -33,7 +33,7 @@ export async function processPoisonMessage(
         nextAttemptAt: undefined,
         updatedAt: (deps.now?.() ?? new Date()).toISOString(),
       });
-      deps.log.error("device failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, state: device.state });
+      deps.log.error("device failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, state: device.state });
       return "failed";
     } catch (error) {
       if (!(error instanceof DeviceChangedError)) throw error;

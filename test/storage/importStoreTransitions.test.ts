@@ -1,0 +1,97 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { createStorageClients, ensureStorage, type StorageClients } from "../../src/storage/clients.js";
+import { BATCH_ROW_KEY, COUNTER_SHARDS, deviceRowKey, type BatchEntity, type DeviceEntity } from "../../src/storage/importEntities.js";
+import { ImportStore } from "../../src/storage/importStore.js";
+
+/**
+ * Transitions against real Azurite with two stores over one table, as two Function instances
+ * are: each keeps its own counter-shard ETags, so each makes the other's stale.
+ */
+let azurite: RunningAzurite;
+let clients: StorageClients;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
+  await ensureStorage(clients);
+});
+
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+async function writeBatch(store: ImportStore, deviceCount: number): Promise<string> {
+  const batchId = randomUUID();
+  const createdAt = new Date().toISOString();
+  const batch: BatchEntity = {
+    partitionKey: batchId,
+    rowKey: BATCH_ROW_KEY,
+    partnerId: "partner-test",
+    tenantId: "aaaaaaaa-0000-4000-8000-00000000000a",
+    deviceCount,
+    source: "json",
+    intakeState: "accepted",
+    createdAt,
+  };
+  const devices: DeviceEntity[] = Array.from({ length: deviceCount }, (_, index) => ({
+    partitionKey: batchId,
+    rowKey: deviceRowKey(index),
+    index,
+    serialNumber: `S-${index}`,
+    hardwareIdentifier: "AAAA",
+    tenantId: batch.tenantId,
+    state: "queued",
+    attempts: 0,
+    createdAt,
+    updatedAt: createdAt,
+  }));
+  await store.writeBatch(batch, devices, 4);
+  return batchId;
+}
+
+describe("ImportStore transitions", () => {
+  it("returns the ETag the transition left, so the next transition is conditional on it", async () => {
+    const store = new ImportStore(clients.imports);
+    const batchId = await writeBatch(store, 1);
+    const device = (await store.readDevice(batchId, deviceRowKey(0)))!;
+    const claimed = await store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
+    const stored = (await store.readDevice(batchId, deviceRowKey(0)))!;
+    expect(claimed.etag).toBe(stored.etag);
+  });
+
+  it("moves a device whose counter shard another instance wrote meanwhile, instead of calling it changed", async () => {
+    const instanceA = new ImportStore(clients.imports);
+    const instanceB = new ImportStore(clients.imports);
+    const batchId = await writeBatch(instanceA, 1 + COUNTER_SHARDS);
+    const first = (await instanceA.readDevice(batchId, deviceRowKey(0)))!;
+    const claimed = await instanceA.transitionDevice(first, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
+
+    // B moves COUNTER_SHARDS devices at once, so it holds (and writes) every shard: every shard
+    // ETag A remembers is now stale.
+    await Promise.all(
+      Array.from({ length: COUNTER_SHARDS }, async (_, i) => {
+        const device = (await instanceB.readDevice(batchId, deviceRowKey(i + 1)))!;
+        await instanceB.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: `b${i}`, updatedAt: new Date().toISOString() });
+      }),
+    );
+
+    const submitted = await instanceA.transitionDevice(claimed, { state: "submitted", graphId: "g1", updatedAt: new Date().toISOString() });
+    expect(submitted.state).toBe("submitted");
+    expect((await instanceA.readDevice(batchId, deviceRowKey(0)))?.state).toBe("submitted");
+    const summary = await instanceB.readSummary(batchId);
+    expect(summary?.counts).toMatchObject({ queued: 0, submitting: COUNTER_SHARDS, submitted: 1 });
+  });
+
+  it("still refuses to move a device that really moved since it was read", async () => {
+    const store = new ImportStore(clients.imports);
+    const batchId = await writeBatch(store, 1);
+    const device = (await store.readDevice(batchId, deviceRowKey(0)))!;
+    await store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
+    await expect(
+      store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m2", updatedAt: new Date().toISOString() }),
+    ).rejects.toThrow(/changed|moved/i);
+    expect((await store.readSummary(batchId))?.counts).toMatchObject({ queued: 0, submitting: 1 });
+  });
+});
