@@ -40,5 +40,5 @@ describe("fault 4: Graph creates the device, then the answer is lost", () => {
     expect(posts.filter((r) => r.status === 504)).toHaveLength(lost);
     expect(posts.filter((r) => r.status === 0)).toHaveLength(lost);
     expect(world.simulator.creates).toHaveLength(count);
-  });
+  }, 300_000);
 });

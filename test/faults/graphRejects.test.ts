@@ -45,5 +45,5 @@ describe("fault 6: a device Graph always rejects", () => {
     // A 4xx is not retried: the refused device was tried once, and never created.
     expect(world.simulator.requestLog.filter((r) => r.method === "POST" && r.status === 400)).toHaveLength(1);
     expect(world.simulator.creates.some((c) => c.serialNumber === devices[refused]!.serialNumber)).toBe(false);
-  });
+  }, 300_000);
 });

@@ -51,5 +51,5 @@ describe("fault 3: a 429 storm with long Retry-Afters", () => {
       writes.filter((w) => w.at > t.at + COMMITTED_ALLOWANCE_MS && w.at < t.at + retryAfterSeconds * 1_000).map((w) => `${w.method} ${w.status} ${w.at - t.at} ms after a 429`),
     );
     expect(early).toEqual([]);
-  });
+  }, 300_000);
 });

@@ -57,5 +57,5 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
     // The fresh process looked the in-doubt creates up instead of creating them again.
     const lookUps = world.simulator.requestLog.slice(requestsBeforeRestart).filter((r) => r.method === "GET" && r.path.includes("importedWindowsAutopilotDeviceIdentities?"));
     expect(lookUps.length).toBeGreaterThan(0);
-  });
+  }, 300_000);
 });

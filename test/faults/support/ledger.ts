@@ -1,5 +1,6 @@
 import type { CreateEntry } from "../../../src/graph/simulator/index.js";
 import { deviceRowKey } from "../../../src/storage/importEntities.js";
+import { isFinal, type DeviceState } from "../../../src/worker/deviceState.js";
 
 /** A batch the API answered 202 for: from then on every one of its devices must reach a final state. */
 export interface AcceptedBatch {
@@ -18,7 +19,7 @@ export interface DeviceRow {
 
 export interface Ledger {
   accepted: number;
-  /** Devices in `imported` or `failed`. */
+  /** Devices in a final state (imported, failed, canceled). */
   final: number;
   /** Accepted devices without a final state, or `imported` without a create in Graph's own record. */
   lost: number;
@@ -50,9 +51,9 @@ export function account(accepted: readonly AcceptedBatch[], rows: ReadonlyMap<st
       const key = `${batch.batchId}/${deviceRowKey(index)}`;
       const row = byRowKey.get(deviceRowKey(index));
       ledger.accepted++;
-      const isFinal = row?.state === "imported" || row?.state === "failed";
-      if (isFinal) ledger.final++;
-      if (!isFinal || (row.state === "imported" && !createsByKey.has(key))) {
+      const final = row !== undefined && isFinal(row.state as DeviceState);
+      if (final) ledger.final++;
+      if (!final || (row.state === "imported" && !createsByKey.has(key))) {
         ledger.lost++;
         ledger.lostKeys.push(`${key} (${row?.state ?? "no row"})`);
       }
