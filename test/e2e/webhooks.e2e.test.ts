@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LookupAddress } from "node:dns";
 import { makeDevices } from "../support/devices.js";
-import { startPipeline, TENANT_A, waitForBatch, type Pipeline } from "../support/pipeline.js";
+import { startPipeline, TENANT_A, TENANT_B, waitForBatch, type Pipeline } from "../support/pipeline.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
 import { functionDefinitions, type HttpFunctionDefinition } from "../../src/app/functionDefinitions.js";
 import { buildOpenApiDocument } from "../../src/openapi/document.js";
@@ -30,7 +30,8 @@ interface NotificationBody {
 beforeAll(async () => {
   receiver = await startWebhookReceiver(() => pipeline.partner.webhookSecret, [500, 500, 200]);
   pipeline = await startPipeline({
-    env: { WEBHOOK_ALLOWED_HOSTS: receiver.host, WEBHOOK_RETRY_SCHEDULE_MS: "1000,1000,1000", WEBHOOK_TIMEOUT_MS: "2000" },
+    // Two transient failures exhaust a device, so the retry test gets a retryable failure quickly.
+    env: { WEBHOOK_ALLOWED_HOSTS: receiver.host, WEBHOOK_RETRY_SCHEDULE_MS: "1000,1000,1000", WEBHOOK_TIMEOUT_MS: "2000", RETRY_MAX_ATTEMPTS: "2" },
   });
 });
 afterAll(async () => {
@@ -166,6 +167,44 @@ describe("a batch with a callbackUrl", () => {
     expect(new Set(mine.map((r) => r.headers["webhook-id"]))).toEqual(new Set([eventId]));
     expect(mine.filter((r) => r.answered === 200)).toHaveLength(1);
     expect((await status(id)).notification!.attempts!.length).toBe(mine.length);
+  });
+});
+
+describe("a batch final again", () => {
+  it("after a retry of its failed devices is a new event", async () => {
+    const [device] = makeDevices(1, "HOOKRETRY");
+    pipeline.simulator.injectFaults({ kind: "status", status: 503, times: 2, match: { serialNumber: device!.serialNumber } });
+    const response = await post({ tenantId: TENANT_A, callbackUrl: receiver.url("/retry"), devices: [device] });
+    const { id } = (await response.json()) as { id: string };
+    expect((await waitForBatch(pipeline, id)).status).toBe("failed");
+    const first = (await until("first event delivered", () => status(id), (s) => s.notification?.state === "delivered")).notification!;
+
+    const retried = await fetch(`${pipeline.api}/imports/${id}/retry`, { method: "POST", headers: pipeline.headers });
+    expect(retried.status).toBe(202);
+    expect((await waitForBatch(pipeline, id)).status).toBe("succeeded");
+    const second = (await until("second event delivered", () => status(id), (s) => s.notification?.eventId !== first.eventId && s.notification?.state === "delivered")).notification!;
+
+    const events = receiver.received.filter((r) => r.path === "/retry" && r.answered === 200).map((r) => ({ id: r.headers["webhook-id"], body: JSON.parse(r.body) as { data: { status: string } } }));
+    expect(events.map((e) => [e.id, e.body.data.status])).toEqual([
+      [first.eventId, "failed"],
+      [second.eventId, "succeeded"],
+    ]);
+  });
+
+  it("canceled is told as canceled", async () => {
+    const devices = makeDevices(2, "HOOKCANCEL");
+    // Throttled creates leave the devices waiting (retrying, nothing created), where a cancel takes them.
+    for (const d of devices) pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 3, times: 3, match: { serialNumber: d.serialNumber } });
+    const response = await post({ tenantId: TENANT_B, callbackUrl: receiver.url("/cancel"), devices });
+    const { id } = (await response.json()) as { id: string };
+    await until("a device waiting", () => status(id), (s) => ((s.counts as Record<string, number>).retrying ?? 0) > 0);
+    const canceled = await fetch(`${pipeline.api}/imports/${id}/cancel`, { method: "POST", headers: pipeline.headers });
+    expect(canceled.status).toBe(200);
+    expect((await waitForBatch(pipeline, id)).status).toBe("canceled");
+    await until("delivered", () => status(id), (s) => s.notification?.state === "delivered");
+    const told = receiver.received.filter((r) => r.path === "/cancel" && r.answered === 200);
+    expect(told).toHaveLength(1);
+    expect(JSON.parse(told[0]!.body)).toMatchObject({ type: "import.completed", data: { id, status: "canceled" } });
   });
 });
 
