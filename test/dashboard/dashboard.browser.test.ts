@@ -129,6 +129,74 @@ describe("the ops dashboard in a browser", () => {
     await page.context().close();
   }, 60_000);
 
+  it("refreshes every 5 s, waits longer when Retry-After says so, and pauses while the tab is hidden", async () => {
+    const context = await browser.newContext(LAPTOP);
+    // The page's own clock, paused: its timers fire only when the test moves time on, so the
+    // schedule is checked exactly, without waiting for it. Network calls are real.
+    const t0 = new Date("2026-11-29T03:00:00Z");
+    await context.clock.install({ time: t0 });
+    await context.clock.pauseAt(t0);
+    await context.addInitScript(() => {
+      const counted = window as unknown as { apiCalls: number };
+      counted.apiCalls = 0;
+      const original = window.fetch.bind(window);
+      window.fetch = (...args) => {
+        counted.apiCalls++;
+        return original(...args);
+      };
+    });
+    const page = await context.newPage();
+    await page.goto(`${pipeline.api}/dashboard`);
+    await signIn(page, pipeline.partner.apiKey);
+    await page.getByRole("row").filter({ hasText: ORDER }).waitFor(WAIT);
+    const line = page.locator("#refresh-state");
+    const calls = () => page.evaluate(() => (window as unknown as { apiCalls: number }).apiCalls);
+    /** Moves the page's time on, then waits for the refresh it may have started to be drawn. */
+    const advance = async (ms: number) => {
+      const before = await line.textContent();
+      const callsBefore = await calls();
+      await context.clock.runFor(ms);
+      if ((await calls()) > callsBefore) await expect.poll(() => line.textContent(), WAIT).not.toBe(before);
+    };
+    await expect.poll(() => line.textContent(), WAIT).toMatch(/next refresh in 5 s$/);
+
+    const start = await calls();
+    await advance(4_900);
+    expect(await calls()).toBe(start);
+    await advance(100);
+    expect(await calls()).toBe(start + 1);
+
+    // The API asks for 30 s: the page waits that long, not 5 s.
+    await page.route(/\/api\/imports\?/, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), "retry-after": "30" } });
+    });
+    await advance(5_000);
+    expect(await calls()).toBe(start + 2);
+    expect(await line.textContent()).toMatch(/next refresh in 30 s$/);
+    await advance(29_000);
+    expect(await calls()).toBe(start + 2);
+    await advance(1_000);
+    expect(await calls()).toBe(start + 3);
+    await page.unroute(/\/api\/imports\?/);
+
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((value) => {
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => value });
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (value ? "hidden" : "visible") });
+        document.dispatchEvent(new Event("visibilitychange"));
+      }, hidden);
+    await setHidden(true);
+    expect(await line.textContent()).toBe("Paused while this tab is hidden");
+    await context.clock.runFor(120_000);
+    expect(await calls()).toBe(start + 3);
+    // Shown again: it catches up at once, then resumes its schedule.
+    await setHidden(false);
+    expect(await calls()).toBe(start + 4);
+    await expect.poll(() => line.textContent(), WAIT).toMatch(/next refresh in 5 s$/);
+    await context.close();
+  }, 60_000);
+
   it("fits a 375-px phone screen without horizontal scrolling", async () => {
     const { page, problems } = await openDashboard(PHONE, `#batch=${batchId}`);
     await signIn(page, pipeline.partner.apiKey);
