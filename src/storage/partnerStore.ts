@@ -161,9 +161,12 @@ export class PartnerStore {
       if (isConflict(error)) throw new PartnerError(`key ${issued.keyId} exists already`);
       throw error;
     }
-    const active = (await this.listKeys(partnerId)).filter((k) => !k.revokedAt).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || (a.keyId === issued.keyId ? -1 : 1));
+    // The new key plus the newest others up to MAX_ACTIVE_KEYS stay; older ones are revoked.
+    const previous = (await this.listKeys(partnerId))
+      .filter((k) => !k.revokedAt && k.keyId !== issued.keyId)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     const revokedKeyIds: string[] = [];
-    for (const old of active.slice(MAX_ACTIVE_KEYS)) {
+    for (const old of previous.slice(MAX_ACTIVE_KEYS - 1)) {
       await this.revokeKey(partnerId, old.keyId);
       revokedKeyIds.push(old.keyId);
     }
