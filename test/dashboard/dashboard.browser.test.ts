@@ -210,7 +210,7 @@ describe("the ops dashboard in a browser", () => {
     await page.context().close();
   }, 60_000);
 
-  it("pages through a batch's failures, forward and back", async () => {
+  it("pages through a batch's failures, forward and back, and filters batches by status", async () => {
     const rejected = makeDevices(23, "DASHPAGE");
     for (const d of rejected) pipeline.simulator.rejectHash(d.hardwareIdentifier);
     const response = await fetch(`${pipeline.api}/imports`, {
@@ -241,6 +241,15 @@ describe("the ops dashboard in a browser", () => {
     await pager.getByRole("button", { name: "Previous" }).click();
     await pager.getByText("Page 1").waitFor(WAIT);
     await expect.poll(firstCells, WAIT).toHaveLength(20);
+
+    // The status filter: this batch failed outright; the first one only partly.
+    const batches = page.getByRole("table", { name: "Import batches, newest first" });
+    const listed = () => batches.getByRole("button").allInnerTexts();
+    await expect.poll(listed, WAIT).toEqual(["PO-DASH-PAGES", ORDER]);
+    await page.getByRole("combobox", { name: /^Status/ }).selectOption("failed");
+    await expect.poll(listed, WAIT).toEqual(["PO-DASH-PAGES"]);
+    await page.getByRole("combobox", { name: /^Status/ }).selectOption("partially_succeeded");
+    await expect.poll(listed, WAIT).toEqual([ORDER]);
     expect(problems).toEqual([]);
     await page.context().close();
   }, 90_000);
