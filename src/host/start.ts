@@ -61,6 +61,7 @@ async function main(): Promise<void> {
         "",
         "autopilot-import is running",
         `  API            ${api}/imports`,
+        `  Dashboard      ${api}/dashboard (enter the API key)`,
         `  Storage        ${azurite ? `Azurite in memory (queue :${azurite.ports.queue}, table :${azurite.ports.table})` : "configured storage account"}`,
         `  Graph          ${simulator ? `simulator at ${simulator.url} (tenant ${config.graph.defaultTenantId})` : config.graph.baseUrl}`,
         `  Telemetry      ${telemetry.enabled ? "Application Insights (OpenTelemetry)" : "off (APPLICATIONINSIGHTS_CONNECTION_STRING not set)"}`,
