@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 // The browser module itself, as the page loads it: plain JavaScript, no build step.
-import { ago, countsInOrder, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
+import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
 
 describe("progressOf", () => {
   it("counts imported, failed and canceled devices as final", () => {
@@ -80,5 +80,20 @@ describe("labels", () => {
     expect(statusLabel("partially_succeeded")).toBe("Partly succeeded");
     expect(statusLabel("something_new")).toBe("something_new");
     expect(ago("2026-11-29T01:57:00Z", Date.parse("2026-11-29T02:00:00Z"))).toBe("3 min ago");
+  });
+});
+
+describe("describeNotification", () => {
+  it("says where the completion webhook goes and how delivery went", () => {
+    expect(describeNotification(undefined)).toBeUndefined();
+    expect(describeNotification({ callbackHost: "hooks.example.com" })).toBe("hooks.example.com, when the batch is final");
+    expect(describeNotification({ callbackHost: "hooks.example.com", state: "pending", attempts: [] })).toBe("Sending to hooks.example.com");
+    expect(describeNotification({ callbackHost: "hooks.example.com", state: "delivered", attempts: [{ status: 503 }, { status: 204 }] })).toBe(
+      "Delivered to hooks.example.com (2 attempts)",
+    );
+    expect(describeNotification({ callbackHost: "h.example", state: "pending", attempts: [{ error: "timeout" }] })).toBe("Retrying h.example (1 attempt, last: timeout)");
+    expect(describeNotification({ callbackHost: "h.example", state: "failed", attempts: [{ status: 500 }], reason: "gave up after 24 h" })).toBe(
+      "Not delivered to h.example after 1 attempt: gave up after 24 h",
+    );
   });
 });

@@ -1,6 +1,6 @@
 // The ops dashboard: reads the public API with the viewer's key and draws it. Everything is
 // built with DOM calls and textContent, never HTML strings, so API data cannot inject markup.
-import { ago, countsInOrder, explainFailure, nextRefreshMs, Pager, progressOf, safeNextLink, statusLabel } from "./view.js";
+import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, safeNextLink, statusLabel } from "./view.js";
 
 const KEY_STORAGE = "autopilot-import.apiKey";
 // The page is served at {api}/dashboard, so the API root is one level above this script.
@@ -172,6 +172,7 @@ function renderDetail(batch) {
     ["Created", time(batch.createdAt)],
     ["Updated", time(batch.updatedAt)],
     ["Completed", time(batch.completedAt)],
+    ...(batch.notification ? [["Callback", describeNotification(batch.notification)]] : []),
   ];
   $("detail-summary").replaceChildren(...rows.flatMap(([term, value]) => [element("dt", "", term), wrap("dd", value)]));
   const tiles = countsInOrder(batch.counts ?? {}).map(({ state: name, count }) => {

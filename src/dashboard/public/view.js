@@ -90,6 +90,31 @@ export function explainFailure(outcome, detail) {
 }
 
 /**
+ * The batch's completion webhook in one line, from the status's `notification`.
+ * @param {{ callbackHost: string, state?: string, attempts?: { status?: number, error?: string }[], nextAttemptAt?: string, reason?: string } | undefined} notification
+ */
+export function describeNotification(notification) {
+  if (!notification) return undefined;
+  const host = notification.callbackHost;
+  const attempts = notification.attempts ?? [];
+  const tries = `${attempts.length} attempt${attempts.length === 1 ? "" : "s"}`;
+  const last = attempts.at(-1);
+  const lastOutcome = last ? (last.status !== undefined ? `HTTP ${last.status}` : (last.error ?? "no answer")) : undefined;
+  switch (notification.state) {
+    case "delivered":
+      return `Delivered to ${host} (${tries})`;
+    case "failed":
+      return `Not delivered to ${host} after ${tries}${notification.reason ? `: ${notification.reason}` : ""}`;
+    case "pending":
+      return attempts.length === 0
+        ? `Sending to ${host}`
+        : `Retrying ${host} (${tries}, last: ${lastOutcome})${notification.nextAttemptAt ? `, next at ${new Date(notification.nextAttemptAt).toLocaleString()}` : ""}`;
+    default:
+      return `${host}, when the batch is final`;
+  }
+}
+
+/**
  * A nextLink the key may be sent to: a path on this origin, never another host.
  * @param {unknown} link
  */
