@@ -3,8 +3,9 @@
  * host-neutral shapes of src/ and runs one definition from the shared list; the development
  * host (src/host/devHost.ts) runs the same list without the Functions host.
  */
-import * as azureFunctions from "@azure/functions";
-import { app, HttpResponse, type HttpRequest, type InvocationContext } from "@azure/functions";
+// @azure/functions is CommonJS (a webpack bundle): Node's ESM loader detects only some of its
+// exports by name (not HttpResponse), so the module is taken whole and then destructured.
+import azureFunctions, { type HttpRequest, type InvocationContext } from "@azure/functions";
 import { Readable } from "node:stream";
 import { functionDefinitions, runHttpFunction } from "../src/app/functionDefinitions.js";
 import { servicesFromEnvironment } from "../src/app/services.js";
@@ -15,6 +16,8 @@ import { runQueueMessage } from "../src/telemetry/queueMessage.js";
 import { startTelemetry } from "../src/telemetry/telemetry.js";
 import { readLimited, type AppRequest } from "../src/http/types.js";
 import { STORAGE_CONNECTION_SETTING } from "../src/storage/names.js";
+
+const { app, HttpResponse } = azureFunctions;
 
 // Before any registration: the instrumentation declares its capability to the host and hooks
 // invocations, both of which only work during app start-up. Without a connection string this

@@ -58,7 +58,9 @@ async function start(config: TelemetryConfig, options: StartTelemetryOptions): P
 
   let functionsInstrumented = false;
   if (options.functionsModule) {
-    const { AzureFunctionsInstrumentationESM } = await import("@azure/functions-opentelemetry-instrumentation");
+    // A CommonJS webpack bundle: under Node's ESM loader its exports are on the default export only.
+    const instrumentation = await import("@azure/functions-opentelemetry-instrumentation");
+    const { AzureFunctionsInstrumentationESM } = instrumentation.default;
     // ESM is not seen by require hooks: hand the instrumentation the module it patches.
     new AzureFunctionsInstrumentationESM().registerAzFunc(options.functionsModule);
     functionsInstrumented = true;
