@@ -25,7 +25,10 @@ const devices = makeDevices(6, "DASH");
 
 beforeAll(async () => {
   // Imports stay "running" in the simulator for 6 s, so the page is seen before the end and must refresh to see it.
-  [pipeline, browser] = await Promise.all([startPipeline({ simulator: { settleDelayMs: 6_000 } }), chromium.launch({ executablePath: CHROMIUM })]);
+  browser = await chromium.launch({ executablePath: CHROMIUM }).catch((error: Error) => {
+    throw new Error(`The dashboard test drives Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH. ${error.message}`);
+  });
+  pipeline = await startPipeline({ simulator: { settleDelayMs: 6_000 } });
   await mkdir(SHOTS, { recursive: true });
   pipeline.simulator.registerDevice(TENANT_A, { serialNumber: devices[1]!.serialNumber }); // 806
   pipeline.simulator.registerDevice(OTHER_TENANT, { hardwareIdentifier: devices[4]!.hardwareIdentifier }); // 808
