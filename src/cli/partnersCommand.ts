@@ -16,7 +16,8 @@ export const PARTNERS_USAGE = `usage: npm run partners -- <command>
   revoke <partnerId> <keyId>
         revoke a key at once
   rotate-webhook-secret <partnerId>
-        replace the secret its batch-completion webhooks are signed with (the old one stops at once)
+        replace the secret its batch-completion webhooks are signed with; the old one also signs
+        for 24 h, so the receiver can switch without missing an event
   list
         partners, their tenants, apps and keys (ids and dates only)`;
 
@@ -59,7 +60,9 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
       case "rotate-webhook-secret": {
         const [partnerId] = rest;
         if (!partnerId) return usage(io, "rotate-webhook-secret needs a partner id");
-        printWebhookSecret(io, await store.rotateWebhookSecret(partnerId));
+        const rotated = await store.rotateWebhookSecret(partnerId);
+        printWebhookSecret(io, rotated.webhookSecret);
+        if (rotated.previousValidUntil) io.out(`the previous secret also signs until ${rotated.previousValidUntil}`);
         return 0;
       }
       case "rotate": {

@@ -18,6 +18,8 @@ const KEY_ROW = "key";
 const APP_ROW = "app";
 /** A partner has at most this many active keys: the current one and the one being rotated out. */
 export const MAX_ACTIVE_KEYS = 2;
+/** How long a rotated-out webhook secret keeps signing beside the new one. */
+export const WEBHOOK_SECRET_OVERLAP_MS = 24 * 3_600_000;
 
 export interface PartnerRecord {
   partnerId: string;
@@ -45,6 +47,9 @@ interface PartnerEntity {
    * hashed: signing needs the key itself. Shown once, when created or rotated; never in a listing.
    */
   webhookSecret?: string;
+  /** After a rotation, the previous secret also signs (a second signature) until this time, so receivers can switch without missing an event. */
+  previousWebhookSecret?: string;
+  previousWebhookSecretUntil?: string;
 }
 
 interface KeyEntity {
@@ -134,16 +139,43 @@ export class PartnerStore {
 
   /** The secret batch-completion webhooks are signed with; undefined for an unknown partner. */
   async webhookSecretFor(partnerId: string): Promise<string | undefined> {
-    const entity = await ifFound(() => this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW, { queryOptions: { select: ["webhookSecret"] } }));
-    return entity?.webhookSecret || undefined;
+    return (await this.webhookSecretsFor(partnerId))[0];
   }
 
-  /** Replaces the partner's webhook signing secret (the old one stops at once) and returns the new one, to be shown once. */
-  async rotateWebhookSecret(partnerId: string): Promise<string> {
-    if (!(await this.getPartner(partnerId))) throw new PartnerError(`no partner '${partnerId}'`);
+  /** Every secret a webhook is signed with now: the current one, and the previous one during its overlap after a rotation. */
+  async webhookSecretsFor(partnerId: string): Promise<string[]> {
+    const entity = await ifFound(() =>
+      this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW, {
+        queryOptions: { select: ["webhookSecret", "previousWebhookSecret", "previousWebhookSecretUntil"] },
+      }),
+    );
+    if (!entity?.webhookSecret) return [];
+    const overlapping = entity.previousWebhookSecret && (entity.previousWebhookSecretUntil ?? "") > this.now().toISOString();
+    return overlapping ? [entity.webhookSecret, entity.previousWebhookSecret!] : [entity.webhookSecret];
+  }
+
+  /**
+   * Replaces the partner's webhook signing secret and returns the new one, to be shown once. The
+   * previous secret keeps signing too (Standard Webhooks allows several signatures) for
+   * `overlapMs`, so the partner's receiver can switch keys without rejecting an event.
+   */
+  async rotateWebhookSecret(partnerId: string, overlapMs = WEBHOOK_SECRET_OVERLAP_MS): Promise<{ webhookSecret: string; previousValidUntil?: string }> {
+    const entity = await ifFound(() => this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW));
+    if (!entity) throw new PartnerError(`no partner '${partnerId}'`);
     const webhookSecret = generateWebhookSecret();
-    await this.tables.partners.updateEntity({ partitionKey: partnerId, rowKey: PARTNER_ROW, webhookSecret }, "Merge");
-    return webhookSecret;
+    const previousValidUntil = entity.webhookSecret && overlapMs > 0 ? new Date(this.now().getTime() + overlapMs).toISOString() : undefined;
+    await this.tables.partners.updateEntity(
+      {
+        partitionKey: partnerId,
+        rowKey: PARTNER_ROW,
+        webhookSecret,
+        // An empty value clears the previous secret when there is no overlap.
+        previousWebhookSecret: previousValidUntil ? entity.webhookSecret : "",
+        previousWebhookSecretUntil: previousValidUntil ?? "",
+      },
+      "Merge",
+    );
+    return { webhookSecret, ...(previousValidUntil ? { previousValidUntil } : {}) };
   }
 
   /**

@@ -6,10 +6,10 @@ import { decideAfterAttempt, type AttemptDecision, type AttemptResult } from "./
 import { webhookHeaders } from "./signing.js";
 import type { WebhookPoster } from "./webhookClient.js";
 
-/** Where a partner's webhook signing secret comes from (the partner store; a stub in unit tests). */
+/** Where a partner's webhook signing secrets come from (the partner store; a stub in unit tests). */
 export interface WebhookSecrets {
-  /** The partner's `whsec_…` secret, or undefined when it has none. */
-  secretFor(partnerId: string): Promise<string | undefined>;
+  /** The partner's `whsec_…` secrets to sign with now (the current one first; two during a rotation); empty when it has none. */
+  secretsFor(partnerId: string): Promise<readonly string[]>;
 }
 
 export interface DeliverDeps {
@@ -99,10 +99,10 @@ async function claimAttempt(deps: DeliverDeps, message: DeliveryMessage, deliver
 }
 
 async function attempt(deps: DeliverDeps, header: BatchNotificationHeader & { callbackUrl: string }, record: NotificationRecord): Promise<AttemptResult> {
-  const secret = header.partnerId ? await deps.secrets.secretFor(header.partnerId) : undefined;
-  if (!secret) return { kind: "refused", reason: "the batch's partner has no webhook signing secret" };
+  const secrets = header.partnerId ? await deps.secrets.secretsFor(header.partnerId) : [];
+  if (secrets.length === 0) return { kind: "refused", reason: "the batch's partner has no webhook signing secret" };
   const timestamp = Math.floor(clock(deps).getTime() / 1000);
-  return deps.post(header.callbackUrl, webhookHeaders(secret, record.eventId, timestamp, record.body), record.body);
+  return deps.post(header.callbackUrl, webhookHeaders(secrets, record.eventId, timestamp, record.body), record.body);
 }
 
 async function recordAttempt(

@@ -26,11 +26,15 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   return `v1,${mac}`;
 }
 
-/** The three headers of one delivery attempt: the id is the event's, the timestamp the attempt's. */
-export function webhookHeaders(secret: string, id: string, timestampSeconds: number, body: string): Record<string, string> {
+/**
+ * The three headers of one delivery attempt: the id is the event's, the timestamp the attempt's.
+ * With several secrets (during a rotation) the signatures are space-separated, as the spec allows.
+ */
+export function webhookHeaders(secrets: string | readonly string[], id: string, timestampSeconds: number, body: string): Record<string, string> {
+  const keys = typeof secrets === "string" ? [secrets] : secrets;
   return {
     "webhook-id": id,
     "webhook-timestamp": String(timestampSeconds),
-    "webhook-signature": signWebhook(secret, id, timestampSeconds, body),
+    "webhook-signature": keys.map((secret) => signWebhook(secret, id, timestampSeconds, body)).join(" "),
   };
 }

@@ -15,11 +15,11 @@ export interface WebhookServices {
   secrets: WebhookSecrets;
 }
 
-export function createWebhookServices(storage: StorageClients, partners: Pick<PartnerStore, "webhookSecretFor">, config: WebhookConfig): WebhookServices {
+export function createWebhookServices(storage: StorageClients, partners: Pick<PartnerStore, "webhookSecretsFor">, config: WebhookConfig): WebhookServices {
   return {
     notifications: new NotificationStore(storage.imports),
     queue: new WebhookQueue(storage.queueNamed(WEBHOOK_QUEUE)),
     post: createWebhookPoster({ timeoutMs: config.timeoutMs, allowedHosts: config.allowedHosts }),
-    secrets: { secretFor: (partnerId) => partners.webhookSecretFor(partnerId) },
+    secrets: { secretsFor: (partnerId) => partners.webhookSecretsFor(partnerId) },
   };
 }

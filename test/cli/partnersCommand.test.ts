@@ -91,6 +91,11 @@ describe("npm run partners", () => {
     expect(after).toBeDefined();
     expect(after).not.toBe(before);
     expect(await store.webhookSecretFor("contoso-oem")).toBe(after);
+    // The previous secret signs beside the new one for a day, then no more.
+    expect(rotated.out).toMatch(/previous secret also signs until \d{4}-/);
+    expect(await store.webhookSecretsFor("contoso-oem")).toEqual([after, before]);
+    const dayLater = new PartnerStore(storage, () => new Date(Date.now() + 25 * 3_600_000));
+    expect(await dayLater.webhookSecretsFor("contoso-oem")).toEqual([after]);
     expect((await run("rotate-webhook-secret", "nobody-here")).code).toBe(1);
     expect(webhookSecretIn((await run("list")).out)).toBeUndefined();
   });

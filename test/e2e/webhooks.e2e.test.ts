@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LookupAddress } from "node:dns";
 import { makeDevices } from "../support/devices.js";
 import { startPipeline, TENANT_A, TENANT_B, waitForBatch, type Pipeline } from "../support/pipeline.js";
-import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
+import { startWebhookReceiver, verifyStandardWebhook, type WebhookReceiver } from "../support/webhookReceiver.js";
+import { generateWebhookSecret } from "../../src/webhooks/signing.js";
 import { functionDefinitions, type HttpFunctionDefinition } from "../../src/app/functionDefinitions.js";
 import { buildOpenApiDocument } from "../../src/openapi/document.js";
 import { WEBHOOK_QUEUE } from "../../src/storage/names.js";
@@ -205,6 +206,22 @@ describe("a batch final again", () => {
     const told = receiver.received.filter((r) => r.path === "/cancel" && r.answered === 200);
     expect(told).toHaveLength(1);
     expect(JSON.parse(told[0]!.body)).toMatchObject({ type: "import.completed", data: { id, status: "canceled" } });
+  });
+});
+
+describe("a rotated signing secret", () => {
+  it("signs with the new and the previous secret while they overlap", async () => {
+    const previous = pipeline.partner.webhookSecret;
+    const { webhookSecret: current } = await pipeline.services.partners.rotateWebhookSecret(pipeline.partner.partnerId);
+    const response = await post({ tenantId: TENANT_A, callbackUrl: receiver.url("/rotated"), devices: makeDevices(1, "HOOKROT") });
+    const { id } = (await response.json()) as { id: string };
+    await waitForBatch(pipeline, id);
+    await until("delivered", () => status(id), (s) => s.notification?.state === "delivered");
+    const request = receiver.received.find((r) => r.path === "/rotated" && r.answered === 200)!;
+    expect(String(request.headers["webhook-signature"]).split(" ")).toHaveLength(2);
+    expect(verifyStandardWebhook(current, request.headers, request.body)).toBe(true);
+    expect(verifyStandardWebhook(previous, request.headers, request.body)).toBe(true);
+    expect(verifyStandardWebhook(generateWebhookSecret(), request.headers, request.body)).toBe(false);
   });
 });
 

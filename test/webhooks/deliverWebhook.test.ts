@@ -43,7 +43,7 @@ function setup(answers: AttemptResult[], record = event()) {
   const deps: DeliverDeps = {
     notifications: header,
     queue: { send: async (m, delayMs = 0) => void sent.push({ message: m, delayMs }) },
-    secrets: { secretFor: async (partnerId) => (partnerId === "p1" ? secret : undefined) },
+    secrets: { secretsFor: async (partnerId) => (partnerId === "p1" ? [secret] : []) },
     post: async (url, headers, body) => {
       posts.push({ url, headers, body });
       now += 50;

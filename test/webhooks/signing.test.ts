@@ -30,6 +30,13 @@ describe("Standard Webhooks signatures", () => {
     expect(signWebhook(secret, "evt_abc", 1732838400, body + " ")).not.toBe(headers["webhook-signature"]);
   });
 
+  it("signs with every secret during a rotation, space-separated, each verifiable on its own", () => {
+    const [current, previous] = [generateWebhookSecret(), generateWebhookSecret()];
+    const body = '{"type":"import.completed"}';
+    const signature = webhookHeaders([current, previous], "evt_r", 1732838400, body)["webhook-signature"]!;
+    expect(signature.split(" ")).toEqual([signWebhook(current, "evt_r", 1732838400, body), signWebhook(previous, "evt_r", 1732838400, body)]);
+  });
+
   it("generates a different secret each time", () => {
     expect(generateWebhookSecret()).not.toBe(generateWebhookSecret());
   });
