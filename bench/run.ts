@@ -26,6 +26,9 @@ const simulatorOptions = () => ({
   throttle: { windowMs: WINDOW_MS, perAppPerTenant: PER_APP, perTenant: 2 * PER_APP },
   readThrottle: { windowMs: WINDOW_MS, perAppPerTenant: 10 * PER_APP, perTenant: 20 * PER_APP },
   settleDelayMs: 2_000,
+  // Every answer takes this long before the time scale: an assumed few hundred milliseconds per
+  // Graph call, so a one-at-a-time importer is bounded by latency as it is against the real service.
+  latencyMs: 400,
   timeScale: 1 / SCALE,
 });
 
