@@ -100,6 +100,8 @@ describe("the ops dashboard in a browser", () => {
     expect(cells.map((c) => c.map((t) => t.trim()))).toEqual([failure(1, 806, "ZtdDeviceAlreadyAssigned"), failure(4, 808, "ZtdDeviceAssignedToOtherTenant")]);
     expect(await detail.getByRole("definition").allInnerTexts()).toEqual(expect.arrayContaining(["4", "2"]));
     expect(page.url()).toContain(`#batch=${batchId}`);
+    // Keyboard and screen reader users land on the details they asked for.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), WAIT).toBe(ORDER);
 
     // The page never shows a hardware hash (the API does not return them either).
     const text = await page.locator("body").innerText();

@@ -214,7 +214,8 @@ function select(id) {
   $("detail-heading").textContent = "Loading…";
   $("failures").querySelector("tbody").replaceChildren();
   for (const row of $("batches").querySelectorAll("tbody tr")) row.removeAttribute("aria-current");
-  refresh().then(() => $("detail").scrollIntoView({ block: "start", behavior: "smooth" }));
+  // Focus moves to the details, so a keyboard or screen reader user lands where the answer is.
+  refresh().then(() => $("detail-heading").focus());
 }
 
 function signIn(key) {
