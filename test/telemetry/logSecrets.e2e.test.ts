@@ -100,6 +100,7 @@ describe("logs of an end-to-end run", () => {
       wrongKey,
       fakeToken,
       "spy@contoso.com",
+      /AccountKey=([^;]+)/.exec(pipeline.azurite.connectionString)![1]!,
     ];
     // 36 creates, 5 retries, 2 batches, 3 refusals at least: the search below has something to search.
     expect(lines.length).toBeGreaterThanOrEqual(46);
