@@ -47,18 +47,24 @@ export type StepOutcome =
  * redelivers the message.
  */
 export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
-  const device = await deps.store.readDevice(message.batchId, message.rowKey);
-  if (!device) {
-    deps.log.warn("device row not found; dropping message", { batchId: message.batchId, rowKey: message.rowKey });
-    return "missing";
-  }
-  const verdict = judgeMessage(device, message, delivery.id);
-  if (verdict === "stale") return "stale";
-  try {
-    return await submitStep(deps, device, message, delivery, verdict === "resume");
-  } catch (error) {
-    if (error instanceof DeviceChangedError) return "stale";
-    throw error;
+  for (let judged = 1; ; judged++) {
+    const device = await deps.store.readDevice(message.batchId, message.rowKey);
+    if (!device) {
+      deps.log.warn("device row not found; dropping message", { batchId: message.batchId, rowKey: message.rowKey });
+      return "missing";
+    }
+    const verdict = judgeMessage(device, message, delivery.id);
+    if (verdict === "stale") return "stale";
+    try {
+      return await submitStep(deps, device, message, delivery, verdict === "resume");
+    } catch (error) {
+      if (!(error instanceof DeviceChangedError)) throw error;
+      // The row moved under us, but maybe by our own write: one whose answer was lost (storage cut
+      // mid-request) lands, its retry then fails the ETag check. Dropping the message would leave
+      // the device claimed or retrying with no message for ever, so judge it again from the row:
+      // our own landed write reads as "resume", another copy's as "stale".
+      if (judged >= 2) return "stale";
+    }
   }
 }
 
