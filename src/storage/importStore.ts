@@ -1,4 +1,4 @@
-import { odata, RestError, type TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
+import { odata, RestError, type TableClient, type TableEntity, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
 import { assertTransition, type DeviceState } from "../worker/deviceState.js";
 import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
@@ -178,7 +178,7 @@ export class ImportStore {
       actions.push(["update", { partitionKey: batchId, rowKey: lease.rowKey, ...counts, updatedAt }, "Replace", { etag: lease.etag }]);
       try {
         const response = await this.table.submitTransaction(actions);
-        lease.release(response.getResponseForEntity(lease.rowKey)?.etag, counts);
+        lease.release(etagOfAction(response, actions.length - 1), counts);
         for (const { device, changes } of chunk) if (changes.state !== device.state) countTransition(changes.state, changes.errorCode);
         moved.push(...chunk.map(({ device }) => device.rowKey));
         continue;
@@ -233,10 +233,14 @@ export class ImportStore {
             { etag: lease.etag },
           ],
         ]);
-        lease.release(response.getResponseForEntity(lease.rowKey)?.etag, counts);
+        lease.release(etagOfAction(response, 1), counts);
         // Counted where every state change is committed, so no path misses one or counts one twice.
         countTransition(changes.state, changes.errorCode);
-        return { ...next, etag: response.getResponseForEntity(device.rowKey)?.etag ?? "" };
+        const written = etagOfAction(response, 0);
+        if (written) return { ...next, etag: written };
+        // Without the new ETag the next transition could not be conditional: read it.
+        const stored = await this.readDevice(device.partitionKey, device.rowKey);
+        return { ...next, etag: stored?.etag ?? "" };
       } catch (error) {
         lease.invalidate();
         lease.release();
@@ -314,6 +318,18 @@ export class ImportStore {
       throw error;
     }
   }
+}
+
+/**
+ * The ETag a transaction's n-th action left on its entity. Sub-responses come back in the order
+ * of the actions. `getResponseForEntity` is no use here: the SDK finds a sub-response by a
+ * `RowKey='…'` it reads from the sub-response's text, and an update's answer (Azurite's, checked;
+ * the service's 204 has no body either) carries only the ETag, so for updates it finds nothing.
+ * Trusting it left every transition with an empty ETag, and a counter-shard conflict with another
+ * instance then looked like a device that had moved: its message was dropped mid-create.
+ */
+function etagOfAction(response: TableTransactionResponse, index: number): string | undefined {
+  return response.subResponses[index]?.etag || undefined;
 }
 
 export function isPreconditionFailed(error: unknown): boolean {
