@@ -52,7 +52,7 @@ describe("fault 2: storage unreachable", () => {
     accepted.push(acceptedBatch(await send("INTAKE-CLEAN"), count));
     const requestsPerIntake = chaos.count() - before;
 
-    const fractions = faultScale({ short: [0.3, 0.85], full: [0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95] });
+    const fractions = faultScale({ short: [0.3], full: [0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95] });
     const answers: { cutAt: number; status: number }[] = [];
     for (const [i, fraction] of fractions.entries()) {
       const cutAt = Math.max(1, Math.round(fraction * requestsPerIntake));
@@ -73,10 +73,11 @@ describe("fault 2: storage unreachable", () => {
       await sleep(Number(answer.headers.get("retry-after")) * 1_000);
       accepted.push(acceptedBatch(await send(`INTAKE-CUT${i}`), count));
     }
-    // Both outcomes happened: cuts before the header (503) and after it (202). (A cut at the very
-    // first request, the credential check, is test/app/runHttpFunction.test.ts's 503.)
+    // Cuts before the header answered 503 and, in the full run, cuts after it 202 (the short run
+    // leaves that side to scenario 7; a cut at the very first request, the credential check, is
+    // also test/app/runHttpFunction.test.ts's).
     expect(answers.map((a) => a.status), JSON.stringify({ requestsPerIntake, answers })).toContain(503);
-    expect(answers.map((a) => a.status), JSON.stringify({ requestsPerIntake, answers })).toContain(202);
+    if (fractions.length > 1) expect(answers.map((a) => a.status), JSON.stringify({ requestsPerIntake, answers })).toContain(202);
 
     // The sweeper's timer, run now rather than a minute from now: it finishes what became durable.
     await sweepIntake({ ...world.services, enqueueConcurrency: 8, firstPollDelayMs: 1_000, log: silentLogger, graceMs: 0 });
