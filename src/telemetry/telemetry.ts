@@ -1,7 +1,6 @@
 import { createRequire } from "node:module";
 import type { TelemetryConfig } from "../config/config.js";
 import type { LogRecord } from "../logging.js";
-import { bridgeApiRegistration, ownApiVersion } from "./apiBridge.js";
 
 /**
  * OpenTelemetry to Application Insights, on only when a connection string is set. Off, nothing
@@ -53,7 +52,6 @@ async function start(config: TelemetryConfig, options: StartTelemetryOptions): P
     enableLiveMetrics: true,
   });
   shutdown = shutdownAzureMonitor;
-  bridgeApiRegistration(ownApiVersion());
   otelLogger = otelLogsApi().getLogger("autopilot-import");
 
   let functionsInstrumented = false;

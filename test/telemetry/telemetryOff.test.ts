@@ -2,7 +2,6 @@ import { metrics, trace } from "@opentelemetry/api";
 import { describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { parseTelemetrySettings, SettingsError } from "../../src/config/settings.js";
-import { bridgeApiRegistration, GLOBAL_API_KEY } from "../../src/telemetry/apiBridge.js";
 import { appLogger } from "../../src/telemetry/appLogger.js";
 import { startTelemetry, telemetryState } from "../../src/telemetry/telemetry.js";
 
@@ -35,7 +34,7 @@ describe("telemetry without a connection string", () => {
     expect(state).toEqual({ enabled: false, functionsInstrumented: false });
     expect(telemetryState()).toEqual({ enabled: false, functionsInstrumented: false });
     expect(metrics.getMeterProvider()).toBe(noopMeterProvider);
-    expect((globalThis as unknown as Record<symbol, Record<string, unknown> | undefined>)[GLOBAL_API_KEY]?.trace).toBeUndefined();
+    expect((globalThis as unknown as Record<symbol, Record<string, unknown> | undefined>)[Symbol.for("opentelemetry.js.api.1")]?.trace).toBeUndefined();
     expect(trace.getTracer("x").startSpan("y").isRecording()).toBe(false);
   });
 
@@ -45,24 +44,5 @@ describe("telemetry without a connection string", () => {
     expect(printed).toHaveBeenCalledTimes(1);
     expect(JSON.parse(String(printed.mock.calls[0]![0]))).toMatchObject({ message: "hello", batchId: "b" });
     printed.mockRestore();
-  });
-});
-
-describe("bridgeApiRegistration", () => {
-  it("marks an older registration with the newer API version, keeping its providers", () => {
-    const provider = {};
-    const registration = Object.defineProperty({ meter: provider } as Record<string, unknown>, "version", { value: "1.9.1", enumerable: true, writable: false });
-    const holder: Record<symbol, unknown> = { [GLOBAL_API_KEY]: registration };
-    expect(bridgeApiRegistration("1.10.0", holder)).toBe(true);
-    expect(holder[GLOBAL_API_KEY]).toEqual({ version: "1.10.0", meter: provider });
-    expect((holder[GLOBAL_API_KEY] as Record<string, unknown>).meter).toBe(provider);
-  });
-
-  it("leaves a registration that is as new or newer, or none, alone", () => {
-    const same: Record<symbol, unknown> = { [GLOBAL_API_KEY]: { version: "1.10.0" } };
-    const newer: Record<symbol, unknown> = { [GLOBAL_API_KEY]: { version: "1.11.2" } };
-    const none: Record<symbol, unknown> = {};
-    expect([bridgeApiRegistration("1.10.0", same), bridgeApiRegistration("1.10.0", newer), bridgeApiRegistration("1.10.0", none)]).toEqual([false, false, false]);
-    expect(same[GLOBAL_API_KEY]).toEqual({ version: "1.10.0" });
   });
 });
