@@ -236,7 +236,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     name: "failPoisonedDevice",
     queueName: DEVICE_POISON_QUEUE,
     handle: async (s, payload, delivery) => {
-      await processPoisonMessage({ store: s.store, log: s.log }, payload, delivery.dequeueCount);
+      await processPoisonMessage({ store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs }, payload, delivery.dequeueCount);
     },
   },
   {

@@ -1,25 +1,62 @@
 import type { Logger } from "../logging.js";
-import { decodeDeviceMessage } from "../storage/deviceMessage.js";
+import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import { isFinal } from "./deviceState.js";
 
+export interface PoisonDeps {
+  store: ImportStore;
+  log: Logger;
+  /** Where a poisoned poll round's successor goes. */
+  queue: DeviceMessageSender;
+  /** How long the successor waits: the poll chain's longest interval, so a failing round is not hammered. */
+  pollRestartDelayMs: number;
+  now?: () => Date;
+}
+
+export type PoisonOutcome = "failed" | "already-final" | "missing" | "unreadable" | "poll-restarted" | "dropped";
+
 /**
  * A message lands in the poison queue after the host failed to process it maxDequeueCount
- * times (storage kept failing, or a bug). The device must not stay in limbo: it ends as failed,
- * with a reason an operator can act on (the batch can be retried once the cause is fixed).
+ * times (storage kept failing, or a bug). Nothing may stay in limbo because of it:
+ * - a device's create attempt: the device ends as failed, with a reason an operator can act on
+ *   (the batch can be retried once the cause is fixed);
+ * - a batch's poll round: the chain that follows the batch's imports would end with it, and the
+ *   batch would stay running forever, so a next round is sent (later);
+ * - a sync or a delete: optional housekeeping, logged and dropped (the next batch asks for a
+ *   sync again; a record left behind is harmless).
  */
-export async function processPoisonMessage(
-  deps: { store: ImportStore; log: Logger; now?: () => Date },
-  payload: unknown,
-  dequeueCount: number | undefined,
-): Promise<"failed" | "already-final" | "missing" | "unreadable"> {
-  let message;
+export async function processPoisonMessage(deps: PoisonDeps, payload: unknown, dequeueCount: number | undefined): Promise<PoisonOutcome> {
+  let message: DeviceMessage;
   try {
     message = decodeDeviceMessage(payload);
   } catch {
     deps.log.error("unreadable poison message dropped");
     return "unreadable";
   }
+  switch (message.kind) {
+    case "submit":
+      return failDevice(deps, message, dequeueCount);
+    case "pollBatch":
+      return restartPolling(deps, message);
+    default:
+      deps.log.error("poisoned housekeeping message dropped", { batchId: message.batchId, rowKey: message.rowKey, attempt: message.attempt, reason: message.kind });
+      return "dropped";
+  }
+}
+
+async function restartPolling(deps: PoisonDeps, message: DeviceMessage): Promise<PoisonOutcome> {
+  const batch = await deps.store.readBatch(message.batchId);
+  if (!batch) return "missing";
+  // One past the last round taken: fresh for the chain's guard, and any surviving copy of an
+  // older round stays stale.
+  const attempt = Math.max(batch.pollAttempt ?? 0, message.attempt) + 1;
+  await deps.queue.send({ v: 1, kind: "pollBatch", batchId: message.batchId, rowKey: message.rowKey, attempt }, deps.pollRestartDelayMs);
+  deps.log.error("poll round poisoned; the batch's next round is scheduled", { batchId: message.batchId, tenantId: batch.tenantId, attempt, delayMs: deps.pollRestartDelayMs });
+  return "poll-restarted";
+}
+
+async function failDevice(deps: PoisonDeps, message: DeviceMessage, dequeueCount: number | undefined): Promise<PoisonOutcome> {
   for (let tries = 0; tries < 5; tries++) {
     const device = await deps.store.readDevice(message.batchId, message.rowKey);
     if (!device) return "missing";

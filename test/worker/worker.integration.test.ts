@@ -92,6 +92,11 @@ function pollDeps() {
   return { ...services, queue: recorder, followUp: services.config.followUp, now: () => new Date(Date.now() + clockOffsetMs) };
 }
 
+const POLL_RESTART_DELAY_MS = 60_000;
+function poisonDeps() {
+  return { ...services, queue: recorder, pollRestartDelayMs: POLL_RESTART_DELAY_MS };
+}
+
 const createsOf = (serialNumber: string) => simulator.creates.filter((c) => c.serialNumber === serialNumber).length;
 
 async function run(message: DeviceMessage, id: string): Promise<StepOutcome> {
@@ -272,10 +277,29 @@ describe("worker", () => {
   it("fails a device whose message was poisoned, and leaves a decided device alone", async () => {
     const { batchId } = await acceptOne();
     const first = nextMessage();
-    expect(await processPoisonMessage(services, first.message, 5)).toBe("failed");
+    expect(await processPoisonMessage(poisonDeps(), first.message, 5)).toBe("failed");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
     expect(device).toMatchObject({ state: "failed", errorCode: "ProcessingFailed" });
-    expect(await processPoisonMessage(services, first.message, 5)).toBe("already-final");
+    expect(await processPoisonMessage(poisonDeps(), first.message, 5)).toBe("already-final");
     expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ queued: 0, failed: 1 });
+  });
+
+  it("restarts a batch's poll chain when a poll round is poisoned, so the batch still finishes", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("submitted");
+    const poll = nextMessage("pollBatch");
+    // The round took the batch, then its host kept failing: the message went to the poison queue.
+    const batch = (await services.store.readBatch(batchId))!;
+    expect(await services.store.claimPollRound(batch, { pollAttempt: poll.message.attempt, pollClaimedBy: poll.id, pollIdleRounds: 0 })).toBe(true);
+    expect(await pollBatch(pollDeps(), poll.message, "another-copy")).toBe("stale");
+
+    expect(await processPoisonMessage(poisonDeps(), poll.message, 5)).toBe("poll-restarted");
+    const successor = nextMessage("pollBatch");
+    expect(successor.message).toMatchObject({ kind: "pollBatch", batchId, attempt: poll.message.attempt + 1 });
+    expect(successor.delayMs).toBe(POLL_RESTART_DELAY_MS);
+    expect(await pollBatch(pollDeps(), successor.message, successor.id)).toBe("finished");
+    expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ submitted: 0, imported: 1 });
+    expect(createsOf(serialNumber)).toBe(1);
   });
 });
