@@ -329,7 +329,8 @@ export async function runHttpFunction(
     } catch (error) {
       // Keys and partners live in Table storage: while it is unreachable the caller must hear
       // "try again later" (503, Retry-After), as intake's own writes say, not a 500.
-      s.log.warn("credential could not be checked; storage unreachable", { reason: (error as Error).message });
+      // (An Entra ID token whose issuer's JWKS cannot be fetched lands here too.)
+      s.log.warn("credential could not be checked; storage or the token issuer's keys unreachable", { reason: (error as Error).message });
       return storageUnavailable(s.config.statusRetryAfterSeconds);
     }
     if (!authentication.ok) {

@@ -124,6 +124,27 @@ describe("Entra ID bearer tokens", () => {
     expect((await fetch(`${pipeline.api}/imports/${batchId}`, { headers: bearer(`${header}.${claims}.`) })).status).toBe(401);
   });
 
+  it("answer 503 with Retry-After, not 401, while the JWKS cannot be fetched", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/keys`;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = await startPipeline({
+      definitions: functionDefinitions.filter((d) => d.kind === "http"),
+      azurite: pipeline.azurite,
+      env: { ENTRA_AUDIENCE: AUDIENCE, ENTRA_ISSUERS: ISSUER, ENTRA_JWKS_URL: deadUrl },
+    });
+    try {
+      const response = await fetch(`${unreachable.api}/imports/${batchId}`, { headers: bearer(await token()) });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBeTruthy();
+      // API keys do not depend on the JWKS
+      expect((await fetch(`${unreachable.api}/imports`, { headers: unreachable.headers })).status).toBe(200);
+    } finally {
+      await unreachable.stop();
+    }
+  });
+
   it("fetched the signing keys from the JWKS URL", () => {
     expect(jwksRequests).toBeGreaterThanOrEqual(1);
   });
