@@ -26,7 +26,11 @@ export interface ImportPostDeps extends IntakeDeps {
   idempotency?: Omit<IdempotencyDeps, "retryAfterSeconds">;
 }
 
-/** POST /api/imports: rate limit, Idempotency-Key, then validate the whole batch, record it, enqueue it, answer 202. */
+/**
+ * POST /api/imports: Idempotency-Key, the partner's rate limit, then validate the whole batch,
+ * record it, enqueue it, answer 202. A request with a key is rate-limited only once it holds the
+ * key, so a retry of an accepted request always gets its original answer, never a 429.
+ */
 export async function handleImportPost(deps: ImportPostDeps, request: AppRequest, caller: Caller): Promise<AppResponse> {
   const keyHeader = readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER));
   if (keyHeader.kind === "invalid") {
@@ -35,26 +39,16 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
     );
   }
 
-  let rate: RateDecision | undefined;
-  try {
-    rate = await deps.rateLimit?.takeIntake(caller.partnerId);
-  } catch (error) {
-    deps.log.error("intake rate limit unavailable", { partnerId: caller.partnerId, reason: (error as Error).message });
-    return storageUnavailable(deps.retryAfterSeconds);
+  if (keyHeader.kind === "none" || !deps.idempotency) {
+    // Refused before the body is read: a limited partner's uploads cost nothing.
+    const limited = await takeRate(deps, caller);
+    if (limited) return limited;
+    const body = await readBody(deps, request);
+    return Buffer.isBuffer(body) ? intake(deps, request, body, caller) : body;
   }
-  if (rate && !rate.allowed) return rateLimited(rate.retryAfterMs);
 
-  const declaredLength = Number(request.headers.get("content-length") ?? "0");
-  const body = declaredLength > deps.limits.maxBodyBytes ? "too-large" : await request.readBody(deps.limits.maxBodyBytes);
-  if (body === "too-large") {
-    return problemResponse(
-      problem(ProblemType.bodyTooLarge, 413, "Request body too large", `The body must not exceed ${deps.limits.maxBodyBytes} bytes; split the batch.`, {
-        maxBodyBytes: deps.limits.maxBodyBytes,
-      }),
-    );
-  }
-  if (keyHeader.kind === "none" || !deps.idempotency) return intake(deps, request, body, caller);
-
+  const body = await readBody(deps, request);
+  if (!Buffer.isBuffer(body)) return body;
   let admission: Admission;
   try {
     admission = await admitWithKey(
@@ -70,13 +64,37 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
   if (admission.kind === "respond") return admission.response;
   let response: AppResponse | undefined;
   try {
-    response = await intake(deps, request, body, caller, admission.batchId);
+    response = (await takeRate(deps, caller)) ?? (await intake(deps, request, body, caller, admission.batchId));
     return response;
   } finally {
+    // Anything but a 202 (a 429 included) gives the key up again.
     await admission.finish(response).catch((error: Error) =>
       deps.log.error("Idempotency-Key outcome not recorded", { partnerId: caller.partnerId, reason: error.message }),
     );
   }
+}
+
+/** The 429 (or 503) that refuses the request, or nothing when the partner may go ahead. */
+async function takeRate(deps: ImportPostDeps, caller: Caller): Promise<AppResponse | undefined> {
+  let rate: RateDecision | undefined;
+  try {
+    rate = await deps.rateLimit?.takeIntake(caller.partnerId);
+  } catch (error) {
+    deps.log.error("intake rate limit unavailable", { partnerId: caller.partnerId, reason: (error as Error).message });
+    return storageUnavailable(deps.retryAfterSeconds);
+  }
+  return rate && !rate.allowed ? rateLimited(rate.retryAfterMs) : undefined;
+}
+
+async function readBody(deps: ImportPostDeps, request: AppRequest): Promise<Buffer | AppResponse> {
+  const declaredLength = Number(request.headers.get("content-length") ?? "0");
+  const body = declaredLength > deps.limits.maxBodyBytes ? "too-large" : await request.readBody(deps.limits.maxBodyBytes);
+  if (body !== "too-large") return body;
+  return problemResponse(
+    problem(ProblemType.bodyTooLarge, 413, "Request body too large", `The body must not exceed ${deps.limits.maxBodyBytes} bytes; split the batch.`, {
+      maxBodyBytes: deps.limits.maxBodyBytes,
+    }),
+  );
 }
 
 async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, caller: Caller, batchId?: string): Promise<AppResponse> {

@@ -136,7 +136,8 @@ describe("intake rate limit", () => {
     ];
     try {
       const partner = await addTestPartner(one.services, { tenants: [TENANT_A] });
-      expect((await post(partner.headers, TENANT_A, "RL1", one.api)).status).toBe(202);
+      const keyed = { ...partner.headers, "idempotency-key": "rl-first" };
+      expect((await post(keyed, TENANT_A, "RL1", one.api)).status).toBe(202);
       expect((await post(partner.headers, TENANT_A, "RL2", two.api)).status).toBe(202);
       const refused = await post(partner.headers, TENANT_A, "RL3", one.api);
       const retryAfter = Number(refused.headers.get("retry-after"));
@@ -144,6 +145,12 @@ describe("intake rate limit", () => {
       expect(retryAfter).toBeLessThanOrEqual(10);
       await expectProblem(refused, 429, ProblemType.rateLimited);
       expect((await post(partner.headers, TENANT_A, "RL4", two.api)).status).toBe(429);
+      // a retry of the accepted request still gets its answer, not a 429
+      const replay = await post(keyed, TENANT_A, "RL1", two.api);
+      expect([replay.status, replay.headers.get("idempotent-replayed")]).toEqual([202, "true"]);
+      // a new keyed request is limited, and gives its key up for the retry after Retry-After
+      expect((await post({ ...partner.headers, "idempotency-key": "rl-later" }, TENANT_A, "RL6", one.api)).status).toBe(429);
+      expect(await one.services.idempotency.read(partner.partnerId, "rl-later")).toBeUndefined();
       // another partner has its own budget
       expect((await post(one.headers, TENANT_A, "RL5", two.api)).status).toBe(202);
       // reads are not limited
