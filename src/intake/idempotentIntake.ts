@@ -27,7 +27,7 @@ export const REPLAYED_HEADER = "idempotent-replayed";
  * Idempotency-Key semantics for POST /api/imports (IETF httpapi draft): the first request with a
  * key claims it (an insert that fails if the row exists) and reserves its batch id; the same key
  * and request again gets the first answer; another request under the key gets 422; one arriving
- * while the first is processed gets 409. A request that is refused (400, 403, 413, 503) releases
+ * while the first is processed gets 409. A request that is refused (400, 403, 429, 503) releases
  * the key, since nothing was recorded; only a 202 is kept, for the key's lifetime.
  */
 export async function admitWithKey(deps: IdempotencyDeps, partnerId: string, key: string, fingerprint: string): Promise<Admission> {
