@@ -70,6 +70,11 @@ export async function retryBatch(deps: BatchActionDeps, id: string, caller: Call
     ),
   );
   const retried = candidates.filter((device) => moved.has(device.rowKey));
+  if (retried.length === 0) {
+    // Another request moved every one of them a moment ago and sends their messages; its journal
+    // entry is the same row as ours, so it is left for that request (or the sweeper) to close.
+    return problemResponse(problem(ProblemType.nothingToRetry, 409, "Nothing to retry", "Another request has just retried these devices."));
+  }
   await deps.store.recordStatus(batch, "running");
   await enqueueDevices(deps, id, batch.tenantId, retried.map((device) => ({ rowKey: device.rowKey, attempt: device.attempts + 1 })));
   // The batch's poll chain ended with it; a new round number starts it again (a duplicate is dropped by the round guard).
@@ -78,11 +83,6 @@ export async function retryBatch(deps: BatchActionDeps, id: string, caller: Call
   await deps.store.markAccepted(id, batch.acceptedAt ?? at);
   await deps.journal.finish(id);
   deps.log.info("batch retried", { batchId: id, tenantId: batch.tenantId, partnerId: caller.partnerId, deviceCount: retried.length });
-
-  if (retried.length === 0) {
-    // Another request retried every one of them a moment ago.
-    return problemResponse(problem(ProblemType.nothingToRetry, 409, "Nothing to retry", "Another request has just retried these devices."));
-  }
   const after = await deps.store.readSummary(id);
   const body: RetryResult = { retriedDevices: retried.length, batch: toBatchView(after ?? summary) };
   return json(202, body, { location: body.batch.links.self, "retry-after": String(deps.retryAfterSeconds) });
