@@ -5,6 +5,7 @@ import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { DEVICE_STATES } from "../worker/deviceState.js";
+import type { DevicePage as DevicePageBody } from "./viewSchemas.js";
 import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
 import { toNotificationView } from "../webhooks/notificationRecord.js";
 import type { NotificationStore } from "../webhooks/notificationStore.js";
@@ -74,8 +75,9 @@ export async function listBatchDevices(deps: StatusDeps, id: string, query: URLS
   }
   const next = new URLSearchParams({ ...(status ? { status } : {}), pageSize: String(pageSize) });
   if (page.continuationToken) next.set("continuationToken", Buffer.from(page.continuationToken, "utf8").toString("base64url"));
-  return json(200, {
+  const body: DevicePageBody = {
     value: page.devices.map(toDeviceView),
     ...(page.continuationToken ? { nextLink: `${batchLinks(id).devices}?${next}` } : {}),
-  });
+  };
+  return json(200, body);
 }

@@ -92,7 +92,6 @@ export const acceptedBatchSchema = z
     statusUrl: z.string(),
     links: batchLinksSchema,
   })
-  .loose()
   .describe("The batch was validated, recorded and queued; poll statusUrl.");
 
 export const retryResultSchema = z.object({
@@ -110,4 +109,5 @@ export type DeviceView = z.infer<typeof deviceViewSchema>;
 export type DevicePage = z.infer<typeof devicePageSchema>;
 export type BatchPage = z.infer<typeof batchPageSchema>;
 export type RetryResult = z.infer<typeof retryResultSchema>;
+export type AcceptedBatchBody = z.infer<typeof acceptedBatchSchema>;
 export type CancelResult = z.infer<typeof cancelResultSchema>;
