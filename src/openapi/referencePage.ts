@@ -30,6 +30,10 @@ function constraints(schema: Schema): string {
     ["pattern", "pattern"],
     ["default", "default"],
   ] as const) {
+    // A format (uuid, date-time) says what its generated pattern says, readably.
+    if (key === "pattern" && schema.format) continue;
+    // zod bounds every integer by the safe range; that says nothing to a reader.
+    if ((key === "maximum" || key === "minimum") && Math.abs(Number(schema[key])) === Number.MAX_SAFE_INTEGER) continue;
     if (schema[key] !== undefined) parts.push(`${label} <code>${esc(typeof schema[key] === "string" ? schema[key] : JSON.stringify(schema[key]))}</code>`);
   }
   return parts.length ? ` <span class="c">${parts.join(", ")}</span>` : "";
