@@ -157,6 +157,15 @@ describe("POST /api/imports/{id}/cancel", () => {
       expect(new Set(created).size).toBe(created.length);
       expect(created.sort()).toEqual(outcomes.filter((d) => d.state === "imported").map((d) => d.serialNumber).sort());
 
+      // The poll chain's last round records the final status in the partner's index.
+      const indexed = Date.now() + 20_000;
+      while (!(await pipeline.services.batchIndex.list(pipeline.partner.partnerId, { status: "canceled", take: 100 })).some((row) => row.batchId === id)) {
+        if (Date.now() > indexed) throw new Error("the index never recorded the batch as canceled");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const listed = (await (await get("/imports?status=canceled")).json()) as { value: { id: string }[] };
+      expect(listed.value.map((b) => b.id)).toContain(id);
+
       const again = await post(`/imports/${id}/cancel`);
       expect(again.status).toBe(409);
       expect(await problemType(again)).toBe(ProblemType.batchAlreadyFinished);
