@@ -79,5 +79,6 @@ export async function listBatchDevices(deps: StatusDeps, id: string, query: URLS
     value: page.devices.map(toDeviceView),
     ...(page.continuationToken ? { nextLink: `${batchLinks(id).devices}?${next}` } : {}),
   };
-  return json(200, body);
+  // The same URL answers CSV too (exportDevicesCsv.ts), by the Accept header.
+  return json(200, body, { vary: "accept" });
 }
