@@ -2,27 +2,21 @@ import { odata } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepIntake } from "../../src/intake/sweepIntake.js";
 import { silentLogger } from "../../src/logging.js";
-import { DEVICE_POISON_QUEUE } from "../../src/storage/names.js";
-import { deviceRowKey } from "../../src/storage/importEntities.js";
 import { makeDevices } from "../support/devices.js";
 import { startStorageChaos, type StorageChaos } from "./support/chaosProxy.js";
 import { startChildHost, type ChildHost } from "./support/childHost.js";
-import { acceptedBatch, post, startFaultWorld, waitFor, type FaultWorld } from "./support/faultWorld.js";
+import { post, startFaultWorld, waitFor, type FaultWorld } from "./support/faultWorld.js";
 import { printLocalRows, recordScenario } from "./support/resultsTable.js";
 import { faultScale } from "./support/scale.js";
 
 /**
- * Scenario 7: intake dies between writing a batch's rows and sending its messages, and a device
- * whose message died.
+ * Scenario 7a: intake dies between writing a batch's rows and sending its messages.
  *
  * The intake process is SIGKILLed once its rows and header are durable and only some messages
  * were sent (the queue stops answering after them, so intake is caught mid-way). The partner got
  * no answer; the batch is durable, so it must still run: the sweeper (run here as its timer
  * would) sends the missing first attempts, and a fresh host imports every device exactly once.
- *
- * A message that dies (its processing fails maxDequeueCount times, here because its device's
- * row cannot be read) goes to the poison queue, and its device ends failed (ProcessingFailed)
- * instead of waiting for ever; the rest of its batch is unaffected.
+ * (7b, a device whose message died, is messageDied.test.ts.)
  */
 let world: FaultWorld;
 let chaos: StorageChaos;
@@ -84,26 +78,4 @@ describe("fault 7: intake dies between the rows and the messages", () => {
     await fresh.stop();
   }, 300_000);
 
-  it("a device whose message died ends failed, and the rest of its batch imported", async () => {
-    const startedAt = Date.now();
-    const count = faultScale({ short: 8, full: 40 });
-    const host = await world.startHost(world.hostEnv({}, chaos.connectionString), HOST_SETTINGS);
-    const doomed = deviceRowKey(2);
-    let poisoned = false;
-    // The doomed device's row cannot be read until its message reaches the poison queue.
-    chaos.setRule((_, r) => {
-      if (r.service === "queue" && r.method === "POST" && r.path.includes(`/${DEVICE_POISON_QUEUE}/messages`)) poisoned = true;
-      return !poisoned && r.service === "table" && r.method === "GET" && r.path.includes(`RowKey='${doomed}'`) ? "refuse" : "pass";
-    });
-    const batch = acceptedBatch(await post(host.api, JSON.stringify({ devices: makeDevices(count, "POISONED") }), "application/json", world.partner.headers), count);
-
-    const ledger = await world.settle([batch], 240_000);
-    recordScenario("7b. a device's message died (poison)", ledger, startedAt);
-    expect(poisoned).toBe(true);
-    expect(ledger.lostKeys).toEqual([]);
-    expect(ledger.duplicatedKeys).toEqual([]);
-    const rows = await world.deviceRows(batch.batchId);
-    expect(rows.find((r) => r.rowKey === doomed)).toMatchObject({ state: "failed", errorCode: "ProcessingFailed" });
-    expect(rows.filter((r) => r.rowKey !== doomed).map((r) => r.state)).toEqual(Array(count - 1).fill("imported"));
-  }, 300_000);
 });

@@ -38,7 +38,10 @@ export interface FaultWorld {
 
 export async function startFaultWorld(options: { simulator?: SimulatorOptions } = {}): Promise<FaultWorld> {
   const azurite = await startAzurite();
-  const simulator = await startGraphSimulator({ settleDelayMs: 200, ...options.simulator });
+  // Graph's own throttle far above what the pipeline paces to here (1,000 writes per 2 s), so a
+  // big batch is not slowed to Intune's real budget; scenario 3 injects its 429s itself.
+  const unthrottled = { windowMs: 20_000, perAppPerTenant: 1_000_000, perTenant: 1_000_000 };
+  const simulator = await startGraphSimulator({ settleDelayMs: 200, throttle: unthrottled, readThrottle: unthrottled, ...options.simulator });
   const hostEnv = (overrides: Record<string, string> = {}, storage = azurite.connectionString): Record<string, string> => ({
     AzureWebJobsStorage: storage,
     GRAPH_BASE_URL: simulator.url,

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceRowKey } from "../../src/storage/importEntities.js";
+import { DEVICE_POISON_QUEUE } from "../../src/storage/names.js";
+import { makeDevices } from "../support/devices.js";
+import { startStorageChaos, type StorageChaos } from "./support/chaosProxy.js";
+import { acceptedBatch, post, startFaultWorld, type FaultWorld } from "./support/faultWorld.js";
+import { printLocalRows, recordScenario } from "./support/resultsTable.js";
+import { faultScale } from "./support/scale.js";
+
+/**
+ * Scenario 7b: a device whose message died. Its processing fails maxDequeueCount times (here its
+ * row cannot be read until the message reaches the poison queue), the message goes to the
+ * poison queue, and the device ends failed (ProcessingFailed) instead of waiting for ever; the
+ * rest of its batch is unaffected. A world of its own: a leftover message of another scenario
+ * reaching the poison queue would end the fault early.
+ */
+let world: FaultWorld;
+let chaos: StorageChaos;
+
+beforeAll(async () => {
+  world = await startFaultWorld();
+  chaos = await startStorageChaos(world.azurite);
+});
+afterAll(async () => {
+  chaos?.setRule(() => "pass");
+  await world?.stop();
+  await chaos?.stop();
+  printLocalRows();
+});
+
+describe("fault 7b: a device's message dies", () => {
+  it("a device whose message died ends failed, and the rest of its batch imported", async () => {
+    const startedAt = Date.now();
+    const count = faultScale({ short: 8, full: 40 });
+    // host.json's processing visibility (5 minutes) this time: a delivery whose storage retries
+    // outlast a short one would run beside the next and race the poison path.
+    const host = await world.startHost(world.hostEnv({}, chaos.connectionString), { queues: { visibilityTimeoutMs: 500 } });
+    const doomed = deviceRowKey(2);
+    let poisoned = false;
+    // The doomed device's row cannot be read until its message reaches the poison queue.
+    chaos.setRule((_, r) => {
+      if (r.service === "queue" && r.method === "POST" && r.path.includes(`/${DEVICE_POISON_QUEUE}/messages`)) poisoned = true;
+      return !poisoned && r.service === "table" && r.method === "GET" && r.path.includes(`RowKey='${doomed}'`) ? "refuse" : "pass";
+    });
+    const batch = acceptedBatch(await post(host.api, JSON.stringify({ devices: makeDevices(count, "POISONED") }), "application/json", world.partner.headers), count);
+
+    const ledger = await world.settle([batch], 240_000);
+    recordScenario("7b. a device's message died (poison)", ledger, startedAt);
+    expect(poisoned).toBe(true);
+    expect(ledger.lostKeys).toEqual([]);
+    expect(ledger.duplicatedKeys).toEqual([]);
+    const rows = await world.deviceRows(batch.batchId);
+    expect(rows.find((r) => r.rowKey === doomed)).toMatchObject({ state: "failed", errorCode: "ProcessingFailed" });
+    expect(rows.filter((r) => r.rowKey !== doomed).map((r) => r.state)).toEqual(Array(count - 1).fill("imported"));
+  }, 300_000);
+});
