@@ -64,7 +64,10 @@ describe("a mixed 200-device CSV batch", () => {
     const throttled = pipeline.simulator.requestLog.filter((r) => r.status === 429 && r.method === "POST");
     expect(throttled.length).toBeGreaterThan(0);
     expect(outcomes.filter((o) => o.state === "imported" && o.attempts > 1).length).toBeGreaterThan(0);
-    expect(bySerial.get(devices[150]!.serialNumber)).toMatchObject({ state: "imported", attempts: 2 });
+    // The 503 cost it one attempt at least; a 429 from the throttling above may have cost another.
+    const retried = bySerial.get(devices[150]!.serialNumber);
+    expect(retried).toMatchObject({ state: "imported" });
+    expect(retried!.attempts).toBeGreaterThanOrEqual(2);
 
     // Graph holds exactly one create per device: none lost, none twice.
     const creates = pipeline.simulator.creates.filter((c) => c.tenantId === TENANT_A);
