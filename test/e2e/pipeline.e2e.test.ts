@@ -31,6 +31,8 @@ describe("a mixed 200-device CSV batch", () => {
     badHash.forEach((d) => pipeline.simulator.rejectHash(d.hardwareIdentifier));
     // One device meets a server error once: it must be retried, not failed.
     pipeline.simulator.injectFaults({ kind: "status", status: 503, times: 1, match: { serialNumber: devices[150]!.serialNumber } });
+    // And one is throttled once, whether or not the pacing ever lets Graph throttle on its own.
+    pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 1, times: 1, match: { serialNumber: devices[160]!.serialNumber } });
 
     const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}&groupTag=E2E`, {
       method: "POST",
