@@ -17,6 +17,9 @@ export function decideRate(policy: RatePolicy, tat: number | undefined, now: num
   const interval = 60_000 / policy.perMinute;
   const tolerance = interval * (Math.max(1, policy.burst) - 1);
   const start = Math.max(tat ?? now, now);
-  if (start - now > tolerance) return { allowed: false, retryAfterMs: Math.ceil(start - tolerance - now) };
+  // One expression decides and sizes the wait: comparing `start - now > tolerance` and then
+  // computing `start - tolerance - now` can disagree in floating point and refuse with a 0 wait.
+  const wait = start - tolerance - now;
+  if (wait > 0) return { allowed: false, retryAfterMs: Math.ceil(wait) };
   return { allowed: true, tat: start + interval };
 }

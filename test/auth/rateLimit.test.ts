@@ -31,6 +31,12 @@ describe("intake rate limit (GCRA)", () => {
     expect(run({ perMinute: 0, burst: 1 }, Array(100).fill(0)).every((d) => d.allowed)).toBe(true);
   });
 
+  it("admits a request that is exactly on time even when the interval is not a whole number of ms", () => {
+    // fast-check found this: 60 000 / 143 ms interval, burst 2, two requests at 512 ms
+    const decisions = run({ perMinute: 143, burst: 2 }, [512, 512]);
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true]);
+  });
+
   it("never admits more than burst + elapsed / interval requests, for any arrival pattern", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 5_000 }), { minLength: 1, maxLength: 200 }), (perMinute, burst, gaps) => {
