@@ -1,4 +1,5 @@
 import { odata, type TableClient } from "@azure/data-tables";
+import { isNotFound } from "./tableErrors.js";
 import type { BatchStatus } from "../status/batchStatus.js";
 
 /**
@@ -87,7 +88,7 @@ export class BatchIndex {
     try {
       await this.table.updateEntity({ partitionKey: entry.partnerId, rowKey: indexRowKey(entry.createdAt, entry.batchId), status }, "Merge");
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      if (!isNotFound(error)) throw error;
     }
   }
 

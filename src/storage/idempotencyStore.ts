@@ -1,6 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { keyRowKey, type IdempotencyRecord } from "../intake/idempotencyKey.js";
-import { isNotFound, isPreconditionFailed } from "./importStore.js";
+import { isConflict, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 
 /**
  * Idempotency-Key records in the `idempotencykeys` table: PartitionKey partnerId (keys are per
@@ -39,7 +39,7 @@ export class IdempotencyStore {
         const created = await this.table.createEntity(toEntity(partnerId, key, record));
         return { kind: "claimed", etag: created.etag! };
       } catch (error) {
-        if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+        if (!isConflict(error)) throw error;
       }
       const existing = await this.read(partnerId, key);
       // Deleted between our insert and our read (released by a failing first request): insert again.

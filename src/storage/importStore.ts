@@ -1,8 +1,9 @@
-import { odata, RestError, type TableClient, type TableEntity, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
+import { odata, type TableClient, type TableEntity, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
 import { assertTransition, type DeviceState } from "../worker/deviceState.js";
 import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, countsOf, moveCount } from "./counterShards.js";
+import { ifFound, isPreconditionFailed } from "./tableErrors.js";
 import { countTransition } from "../telemetry/metrics.js";
 import {
   BATCH_ROW_KEY,
@@ -332,22 +333,6 @@ function etagOfAction(response: TableTransactionResponse, index: number): string
   return response.subResponses[index]?.etag || undefined;
 }
 
-export function isPreconditionFailed(error: unknown): boolean {
-  return error instanceof RestError ? error.statusCode === 412 : (error as { statusCode?: number })?.statusCode === 412;
-}
-
-export function isNotFound(error: unknown): boolean {
-  return (error as { statusCode?: number })?.statusCode === 404;
-}
-
-async function ifFound<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
 
 /** The SDK adds odata metadata and a timestamp to what it reads; keep only our own columns. */
 function stripMetadata<T extends object>(row: T): T {

@@ -1,4 +1,5 @@
 import { odata, type TableClient } from "@azure/data-tables";
+import { isNotFound } from "./tableErrors.js";
 
 const PENDING_PARTITION = "pending";
 
@@ -23,7 +24,7 @@ export class IntakeJournal {
     try {
       await this.table.deleteEntity(PENDING_PARTITION, batchId);
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      if (!isNotFound(error)) throw error;
     }
   }
 

@@ -1,7 +1,7 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { generateApiKey, hashApiKey, parseApiKey, type NewApiKey } from "../auth/apiKeys.js";
 import { generateWebhookSecret } from "../webhooks/signing.js";
-import { isNotFound } from "./importStore.js";
+import { ifFound, isConflict } from "./tableErrors.js";
 
 /**
  * Partners and their credentials, in three small tables:
@@ -251,15 +251,4 @@ function toKey(entity: KeyEntity): PartnerKeyRecord {
   };
 }
 
-function isConflict(error: unknown): boolean {
-  return (error as { statusCode?: number })?.statusCode === 409;
-}
 
-async function ifFound<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}

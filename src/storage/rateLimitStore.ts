@@ -1,6 +1,6 @@
 import type { TableClient } from "@azure/data-tables";
 import { decideRate, type RateDecision, type RatePolicy } from "../auth/rateLimit.js";
-import { isNotFound, isPreconditionFailed } from "./importStore.js";
+import { isConflict, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 
 const INTAKE_ROW = "intake";
 const CONFLICT_RETRIES = 20;
@@ -37,7 +37,7 @@ export class RateLimitStore {
         else await this.table.createEntity(entity);
         return decision;
       } catch (error) {
-        const lostRace = isPreconditionFailed(error) || (error as { statusCode?: number }).statusCode === 409;
+        const lostRace = isPreconditionFailed(error) || isConflict(error);
         if (!lostRace || tries >= CONFLICT_RETRIES) throw error;
       }
     }

@@ -1,6 +1,6 @@
 import type { TableClient } from "@azure/data-tables";
 import { initialPacing, reserveSlots, throttled, type PacingBudget, type PacingState, type Reservation } from "../worker/pacing.js";
-import { isNotFound, isPreconditionFailed } from "./importStore.js";
+import { isConflict, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 
 const WRITES_ROW = "writes";
 const CONFLICT_RETRIES = 20;
@@ -70,7 +70,7 @@ export class TenantPacing {
         this.cache.set(tenantId, { state: next, readAt: now });
         return result;
       } catch (error) {
-        const lostRace = isPreconditionFailed(error) || (error as { statusCode?: number }).statusCode === 409;
+        const lostRace = isPreconditionFailed(error) || isConflict(error);
         if (!lostRace || tries >= CONFLICT_RETRIES) throw error;
       }
     }

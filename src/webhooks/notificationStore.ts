@@ -1,6 +1,6 @@
 import type { TableClient } from "@azure/data-tables";
 import { BATCH_ROW_KEY } from "../storage/importEntities.js";
-import { isNotFound, isPreconditionFailed } from "../storage/importStore.js";
+import { ifFound, isConflict, isPreconditionFailed } from "../storage/tableErrors.js";
 import { readNotification, writeNotification, type NotificationRecord } from "./notificationRecord.js";
 
 /**
@@ -60,8 +60,7 @@ export class NotificationStore {
       else await this.imports.updateEntity(entity, "Replace", { etag: header.etag });
       return true;
     } catch (error) {
-      const status = (error as { statusCode?: number })?.statusCode;
-      if (isPreconditionFailed(error) || status === 409) return false;
+      if (isPreconditionFailed(error) || isConflict(error)) return false;
       throw error;
     }
   }
@@ -71,11 +70,3 @@ export class NotificationStore {
   }
 }
 
-async function ifFound<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}

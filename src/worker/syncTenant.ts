@@ -3,7 +3,7 @@ import type { GraphClient } from "../graph/graphClient.js";
 import type { Logger } from "../logging.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
-import { isNotFound, isPreconditionFailed } from "../storage/importStore.js";
+import { isConflict, isNotFound, isPreconditionFailed } from "../storage/tableErrors.js";
 import { retryDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 
@@ -107,7 +107,7 @@ async function updateRow(deps: SyncDeps, tenantId: string, change: (row: SyncRow
       else await deps.table.createEntity(entity);
       return next;
     } catch (error) {
-      if (!isPreconditionFailed(error) && (error as { statusCode?: number }).statusCode !== 409) throw error;
+      if (!isPreconditionFailed(error) && !isConflict(error)) throw error;
     }
   }
   throw new Error(`sync row of tenant ${tenantId} kept changing`);
