@@ -5,14 +5,35 @@ import type { AddressInfo } from "node:net";
 export interface CountingProxy {
   port: number;
   count(): number;
+  /** The requests by kind (`GET table:imports entity`, `DELETE queue:device-imports message`, …), for finding where the cost is. */
+  byKind(): Record<string, number>;
   reset(): void;
   stop(): Promise<void>;
 }
 
-export async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
+/** Names a storage request by method and resource, without ids: `POST table:$batch`, `GET queue:x messages`. */
+export function requestKind(service: "queue" | "table", method: string, url: string): string {
+  const path = decodeURIComponent(url.split("?")[0] ?? "").split("/").filter(Boolean).slice(1); // drop the account
+  const query = url.includes("?") ? url.slice(url.indexOf("?")) : "";
+  if (service === "queue") {
+    const [queue = "", messages, id] = path;
+    const what = id ? "message" : messages ? "messages" : query.includes("comp=metadata") ? "metadata" : "queue";
+    return `${method} queue:${queue} ${what}`;
+  }
+  const first = path[0] ?? "";
+  if (first === "$batch") return `${method} table:$batch`;
+  const table = first.replace(/\(.*$/, "");
+  const what = /\(.+\)/.test(first) ? "entity" : query.includes("$filter") ? "query" : "table";
+  return `${method} table:${table} ${what}`;
+}
+
+export async function startCountingProxy(targetPort: number, service: "queue" | "table"): Promise<CountingProxy> {
   let requests = 0;
+  let kinds = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     requests++;
+    const kind = requestKind(service, req.method ?? "GET", req.url ?? "/");
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     const upstream = request(
       { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
@@ -27,7 +48,11 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
   return {
     port: (server.address() as AddressInfo).port,
     count: () => requests,
-    reset: () => void (requests = 0),
+    byKind: () => Object.fromEntries([...kinds].sort((a, b) => b[1] - a[1])),
+    reset: () => {
+      requests = 0;
+      kinds = new Map();
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

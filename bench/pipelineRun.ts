@@ -4,7 +4,7 @@ import { loadConfig } from "../src/config/config.js";
 import type { GraphSimulator } from "../src/graph/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../src/host/azurite.js";
 import { startDevHost, type DevHost } from "../src/host/devHost.js";
-import { silentLogger } from "../src/logging.js";
+import { silentLogger, type LogFields, type Logger } from "../src/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../src/storage/names.js";
@@ -18,7 +18,14 @@ export interface PipelineUnderTest {
   api: string;
   instances: DevHost[];
   storageRequests(): number;
-  maxFunctionMs(): number;
+  /** Storage requests by kind (see countingProxy.ts), most frequent first. */
+  storageByKind(): Record<string, number>;
+  /** The longest invocation of each queue message kind (submit, pollBatch, …): work plus waits. */
+  longestInvocationMs(): Record<string, number>;
+  /** The longest a device invocation sat idle waiting for its write slot, as the worker logs it. */
+  maxSlotWaitMs(): number;
+  /** How late writes left after their slots: percentiles in ms. */
+  lateness(): Record<string, number>;
   /** Reads status straight from Azurite, not through the counting proxy: watching is not the pipeline's cost. */
   waitFinal(batchId: string, deadline: number): Promise<{ finishedAt: number; counts: Record<string, number> }>;
   submit(tenantId: string, devices: CsvDevice[]): Promise<string>;
@@ -27,12 +34,19 @@ export interface PipelineUnderTest {
 
 export async function startPipelineUnderTest(simulator: GraphSimulator, env: Record<string, string>, instances: number): Promise<PipelineUnderTest> {
   const azurite: RunningAzurite = await startAzurite();
-  const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue);
-  const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table);
+  const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue, "queue");
+  const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table, "table");
   const counted = azurite.connectionString
     .replace(`:${azurite.ports.queue}/`, `:${queueProxy.port}/`)
     .replace(`:${azurite.ports.table}/`, `:${tableProxy.port}/`);
-  let maxFunctionMs = 0;
+  const longest: Record<string, number> = {};
+  let maxSlotWaitMs = 0;
+  const lateness: number[] = [];
+  const note = (fields: LogFields | undefined) => {
+    if (fields?.slotWaitMs !== undefined) maxSlotWaitMs = Math.max(maxSlotWaitMs, fields.slotWaitMs);
+    if (fields?.lateMs !== undefined) lateness.push(fields.lateMs);
+  };
+  const slotWaits: Logger = { ...silentLogger, info: (_m, fields) => note(fields), warn: (_m, fields) => note(fields) };
   const timed: FunctionDefinition[] = functionDefinitions.map((d) =>
     d.kind !== "queue"
       ? d
@@ -40,10 +54,11 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
           ...d,
           handle: async (s: Services, payload: unknown, delivery: QueueDelivery) => {
             const started = performance.now();
+            const kind = `${d.name}:${(payload as { kind?: string } | null)?.kind ?? "?"}`;
             try {
               await d.handle(s, payload, delivery);
             } finally {
-              maxFunctionMs = Math.max(maxFunctionMs, performance.now() - started);
+              longest[kind] = Math.max(longest[kind] ?? 0, performance.now() - started);
             }
           },
         },
@@ -52,7 +67,7 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
   const services: Services[] = [];
   const hosts: DevHost[] = [];
   for (let i = 0; i < instances; i++) {
-    const s = await createServices(config, silentLogger);
+    const s = await createServices(config, slotWaits);
     services.push(s);
     hosts.push(await startDevHost({ services: s, definitions: timed, timers: false }));
   }
@@ -87,7 +102,17 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
     api,
     instances: hosts,
     storageRequests: () => queueProxy.count() + tableProxy.count(),
-    maxFunctionMs: () => maxFunctionMs,
+    storageByKind: () => {
+      const all: Record<string, number> = { ...queueProxy.byKind(), ...tableProxy.byKind() };
+      return Object.fromEntries(Object.entries(all).sort((a, b) => b[1] - a[1]));
+    },
+    longestInvocationMs: () => ({ ...longest }),
+    maxSlotWaitMs: () => maxSlotWaitMs,
+    lateness: () => {
+      const sorted = [...lateness].sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+      return { writes: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+    },
     async submit(tenantId, devices) {
       const response = await fetch(`${api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { ...(await headersFor(tenantId)), "content-type": "text/csv" }, body: new Uint8Array(makeCsv(devices)) });
       if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);

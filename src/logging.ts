@@ -15,6 +15,10 @@ export interface LogFields {
   status?: number;
   errorCode?: string;
   delayMs?: number;
+  /** How long a device's invocation waited in-process for its write slot. */
+  slotWaitMs?: number;
+  /** How long after its write slot a device's create left. */
+  lateMs?: number;
   deviceCount?: number;
   messageId?: string;
   reason?: string;

@@ -14,7 +14,7 @@ import { IdempotencyStore } from "../storage/idempotencyStore.js";
 import { RateLimitStore } from "../storage/rateLimitStore.js";
 import { TenantPacing } from "../storage/tenantPacing.js";
 import { appLogger } from "../telemetry/appLogger.js";
-import { baseIntervalMs } from "../worker/pacing.js";
+import { pacingBudget } from "../worker/pacing.js";
 import { createWebhookServices, type WebhookServices } from "../webhooks/webhookServices.js";
 
 /** Everything a function needs, built once per process and shared by every invocation. */
@@ -53,9 +53,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     batchIndex,
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue),
-    pacing: new TenantPacing(storage.pacing, {
-      baseIntervalMs: baseIntervalMs(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom),
-    }),
+    pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,
       apiVersion: config.graph.apiVersion,

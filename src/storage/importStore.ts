@@ -23,6 +23,7 @@ import {
 /** An entity-group transaction holds at most 100 entities. */
 const TRANSACTION_LIMIT = 100;
 const SHARD_CONFLICT_RETRIES = 8;
+const CHUNK_SHARD_RETRIES = 3;
 
 /** The device row moved since it was read: someone else acted on it, so this change is void. */
 export class DeviceChangedError extends Error {
@@ -166,7 +167,31 @@ export class ImportStore {
     const moved: string[] = [];
     for (let i = 0; i < moves.length; i += TRANSACTION_LIMIT - 1) {
       const chunk = moves.slice(i, i + TRANSACTION_LIMIT - 1);
-      const batchId = chunk[0]!.device.partitionKey;
+      if (await this.moveChunk(chunk)) {
+        moved.push(...chunk.map(({ device }) => device.rowKey));
+        continue;
+      }
+      for (const { device, changes } of chunk) {
+        try {
+          await this.transitionDevice(device, changes);
+          moved.push(device.rowKey);
+        } catch (error) {
+          if (!(error instanceof DeviceChangedError)) throw error;
+        }
+      }
+    }
+    return moved;
+  }
+
+  /**
+   * One transaction for a chunk of devices and a counter shard. A 412 is most often the shard
+   * (another instance wrote it), rarely a device, and the answer does not say which: so the
+   * chunk is tried again with freshly read shards a few times before the caller falls back to
+   * one device at a time. False when the chunk did not go through.
+   */
+  private async moveChunk(chunk: { device: StoredDevice; changes: Partial<DeviceFields> & { state: DeviceState } }[]): Promise<boolean> {
+    const batchId = chunk[0]!.device.partitionKey;
+    for (let tries = 0; tries < CHUNK_SHARD_RETRIES; tries++) {
       const lease = await this.shards.lease(batchId);
       let counts = lease.counts;
       const actions: TransactionAction[] = chunk.map(({ device, changes }) => {
@@ -181,23 +206,14 @@ export class ImportStore {
         const response = await this.table.submitTransaction(actions);
         lease.release(etagOfAction(response, actions.length - 1), counts);
         for (const { device, changes } of chunk) if (changes.state !== device.state) countTransition(changes.state, changes.errorCode);
-        moved.push(...chunk.map(({ device }) => device.rowKey));
-        continue;
+        return true;
       } catch (error) {
         lease.invalidate();
         lease.release();
         if (!isPreconditionFailed(error)) throw error;
       }
-      for (const { device, changes } of chunk) {
-        try {
-          await this.transitionDevice(device, changes);
-          moved.push(device.rowKey);
-        } catch (error) {
-          if (!(error instanceof DeviceChangedError)) throw error;
-        }
-      }
     }
-    return moved;
+    return false;
   }
 
   async readDevice(batchId: string, rowKey: string): Promise<StoredDevice | undefined> {

@@ -9,6 +9,13 @@ export const PACING_CACHE_MS = 10_000;
 
 type PacingEntity = PacingState & { partitionKey: string; rowKey: string };
 
+interface PendingChange {
+  change: (state: PacingState) => { next: PacingState; result: unknown };
+  now: number;
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * Each tenant's write schedule (src/worker/pacing.ts), one row per tenant in the `tenantpacing`
  * table, changed only by ETag-conditional writes so concurrent instances never hand out one
@@ -16,6 +23,10 @@ type PacingEntity = PacingState & { partitionKey: string; rowKey: string };
  */
 export class TenantPacing {
   private readonly cache = new Map<string, { state: PacingState; readAt: number }>();
+  /** Changes waiting for the tenant's row while another write of this instance is on its way. */
+  private readonly pending = new Map<string, PendingChange[]>();
+  /** Table writes made (each a read and a conditional write, retried on a lost race): for tests and the bench. */
+  writes = 0;
 
   constructor(
     private readonly table: TableClient,
@@ -24,7 +35,7 @@ export class TenantPacing {
 
   /** `count` consecutive write slots for the tenant, none before `notBefore`. Times are epoch ms. */
   reserve(tenantId: string, count: number, now: number, notBefore?: number): Promise<Reservation> {
-    return this.update(tenantId, now, (state) => {
+    return this.combined(tenantId, now, (state) => {
       const reservation = reserveSlots(state, this.budget, now, count, notBefore ?? now);
       return { next: reservation.next, result: reservation };
     });
@@ -32,7 +43,7 @@ export class TenantPacing {
 
   /** Records a 429 for the tenant and hands the throttled write(s) new slots after the pause. */
   throttledThenReserve(tenantId: string, retryAfterMs: number, now: number, count = 1): Promise<Reservation> {
-    return this.update(tenantId, now, (state) => {
+    return this.combined(tenantId, now, (state) => {
       const paused = throttled(state, this.budget, now, retryAfterMs);
       const reservation = reserveSlots(paused, this.budget, now, count);
       return { next: reservation.next, result: reservation };
@@ -59,12 +70,61 @@ export class TenantPacing {
     }
   }
 
+  /**
+   * Applies `change` to the tenant's row, together with every other change this instance asks
+   * for meanwhile: while one write is on its way, the next ones queue and then go as one read and
+   * one write. When Graph throttles, every write in flight meets the same 429 at once; one
+   * conditional write each would race for the one row (and lose, and retry) exactly when the
+   * workers should be quiet.
+   */
+  private combined<T>(tenantId: string, now: number, change: (state: PacingState) => { next: PacingState; result: T }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const queued = this.pending.get(tenantId);
+      const entry: PendingChange = { change, now, resolve: resolve as (result: unknown) => void, reject };
+      if (queued) {
+        queued.push(entry);
+        return;
+      }
+      this.pending.set(tenantId, [entry]);
+      void this.drain(tenantId);
+    });
+  }
+
+  private async drain(tenantId: string): Promise<void> {
+    for (;;) {
+      const changes = this.pending.get(tenantId) ?? [];
+      if (changes.length === 0) {
+        this.pending.delete(tenantId);
+        return;
+      }
+      // Later arrivals queue behind this write; the list is taken whole.
+      this.pending.set(tenantId, []);
+      const now = Math.max(...changes.map((c) => c.now));
+      try {
+        const results = await this.update(tenantId, now, (state) => {
+          let current = state;
+          const out: unknown[] = [];
+          for (const { change } of changes) {
+            const { next, result } = change(current);
+            current = next;
+            out.push(result);
+          }
+          return { next: current, result: out };
+        });
+        changes.forEach((c, i) => c.resolve(results[i]));
+      } catch (error) {
+        for (const c of changes) c.reject(error);
+      }
+    }
+  }
+
   private async update<T>(tenantId: string, now: number, change: (state: PacingState) => { next: PacingState; result: T }): Promise<T> {
     for (let tries = 0; ; tries++) {
       const { state, etag } = await this.read(tenantId);
       const { next, result } = change(state);
       const entity = { partitionKey: tenantId, rowKey: WRITES_ROW, ...next };
       try {
+        this.writes++;
         if (etag) await this.table.updateEntity(entity, "Replace", { etag });
         else await this.table.createEntity(entity);
         this.cache.set(tenantId, { state: next, readAt: now });

@@ -24,10 +24,17 @@ export interface PacingState {
 export interface PacingBudget {
   /** The interval between writes the budget allows, with headroom: window ÷ (limit × headroom). */
   baseIntervalMs: number;
+  /** How fast a widened interval relaxes back to the base one (e-folding time): RECOVERY_WINDOWS budget windows. */
+  recoveryMs: number;
 }
 
-/** How fast a widened interval relaxes back to the base one. */
-export const RECOVERY_MS = 60_000;
+/**
+ * A widened interval relaxes over this many budget windows: long enough that a neighbour app
+ * that keeps spending the tenant's budget throttles us again before we are back at full rate,
+ * short enough that one stray 429 costs a few seconds, not minutes. In windows, not seconds,
+ * so that a shorter window (the bench's time scale) relaxes in proportion.
+ */
+export const RECOVERY_WINDOWS = 3;
 /** A 429 widens the interval by this factor, up to MAX_WIDENING times the base. */
 export const WIDEN_FACTOR = 1.25;
 export const MAX_WIDENING = 4;
@@ -40,11 +47,15 @@ export function baseIntervalMs(windowMs: number, writesPerWindow: number, headro
   return windowMs / (writesPerWindow * headroom);
 }
 
+export function pacingBudget(windowMs: number, writesPerWindow: number, headroom: number): PacingBudget {
+  return { baseIntervalMs: baseIntervalMs(windowMs, writesPerWindow, headroom), recoveryMs: RECOVERY_WINDOWS * windowMs };
+}
+
 /** The interval in force at `now`: the widened one, relaxing exponentially to the base. */
 export function currentInterval(state: PacingState, budget: PacingBudget, now: number): number {
   const extra = state.intervalMs - budget.baseIntervalMs;
   if (extra <= 0) return budget.baseIntervalMs;
-  return budget.baseIntervalMs + extra * Math.exp(-Math.max(0, now - state.throttledAt) / RECOVERY_MS);
+  return budget.baseIntervalMs + extra * Math.exp(-Math.max(0, now - state.throttledAt) / budget.recoveryMs);
 }
 
 export interface Reservation {
@@ -67,15 +78,21 @@ export function reserveSlots(state: PacingState, budget: PacingBudget, now: numb
   };
 }
 
-/** A 429 with Retry-After: pause the tenant, push every outstanding slot back by the pause, and widen the interval. */
+/**
+ * A 429 with Retry-After: pause the tenant, push every outstanding slot back by the pause, and
+ * widen the interval. The writes in flight when Graph starts refusing all meet the same 429;
+ * only the first one of a pause widens, or one overshoot would count as many and throttle the
+ * tenant to a quarter of its budget.
+ */
 export function throttled(state: PacingState, budget: PacingBudget, now: number, retryAfterMs: number): PacingState {
   const pauseEnd = now + retryAfterMs;
   const added = Math.max(0, pauseEnd - Math.max(now, state.pausedUntil));
+  const newEpisode = now >= state.pausedUntil;
   const widened = Math.min(currentInterval(state, budget, now) * WIDEN_FACTOR, budget.baseIntervalMs * MAX_WIDENING);
   return {
     nextSlotAt: Math.max(state.nextSlotAt + added, pauseEnd),
-    intervalMs: widened,
-    throttledAt: now,
+    intervalMs: newEpisode ? widened : state.intervalMs,
+    throttledAt: newEpisode ? now : state.throttledAt,
     pausedUntil: Math.max(state.pausedUntil, pauseEnd),
     shiftMs: state.shiftMs + added,
   };

@@ -110,9 +110,13 @@ async function submitStep(
 
   // Wait out the last moments to the slot only now, after the storage round-trip, so the write
   // leaves at its slot and not at the slot plus however long storage took.
+  let slotWaitMs = 0;
+  let lateMs: number | undefined;
   if (due !== undefined) {
-    const wait = due - clock(deps).getTime();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    slotWaitMs = Math.max(0, Math.round(due - clock(deps).getTime()));
+    if (slotWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, slotWaitMs));
+    // Writes that leave late bunch up behind their slots, which is what makes Graph throttle.
+    lateMs = Math.max(0, Math.round(clock(deps).getTime() - due));
   }
 
   // A create that timed out or failed on the server may have succeeded: find out before creating
@@ -125,7 +129,8 @@ async function submitStep(
         ? earlier
         : await deps.graph.createImportedDevice(claimed.tenantId, createBody(claimed));
   const at = clock(deps).toISOString();
-  const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt };
+  // The time this invocation sat idle before its write: bounded by MAX_WAIT_IN_FUNCTION_MS, logged so it can be watched.
+  const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt, slotWaitMs, ...(lateMs !== undefined ? { lateMs } : {}) };
 
   if (result.kind === "ok") {
     const settled = await settleFromGraph(deps, claimed, result.body, at);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { baseIntervalMs, currentInterval, dueAt, initialPacing, MAX_WIDENING, reserveSlots, throttled } from "../../src/worker/pacing.js";
+import { baseIntervalMs, currentInterval, dueAt, initialPacing, MAX_WIDENING, pacingBudget, reserveSlots, throttled } from "../../src/worker/pacing.js";
 
-const budget = { baseIntervalMs: baseIntervalMs(20_000, 100, 1) };
+const budget = pacingBudget(20_000, 100, 1);
 
 describe("pacing", () => {
   it("spaces slots by the budget's interval: 100 writes per 20 s is one every 200 ms", () => {
@@ -53,11 +53,26 @@ describe("pacing", () => {
     expect(longer.shiftMs).toBe(11_000);
   });
 
-  it("relaxes a widened interval back to the budget's as time passes without throttling", () => {
+  it("widens once per pause: the writes in flight that meet the same 429 do not widen it again", () => {
     let state = initialPacing(budget);
-    for (let i = 0; i < 20; i++) state = throttled(state, budget, 0, 1_000);
-    expect(currentInterval(state, budget, 0)).toBe(200 * MAX_WIDENING);
-    expect(currentInterval(state, budget, 60_000)).toBeLessThan(200 * MAX_WIDENING);
-    expect(currentInterval(state, budget, 3_600_000)).toBeCloseTo(200, 5);
+    for (let i = 0; i < 20; i++) state = throttled(state, budget, i, 1_000);
+    expect(currentInterval(state, budget, 20)).toBeCloseTo(250, 0);
+    // A 429 after the pause is over is a new overshoot and widens again.
+    state = throttled(state, budget, 1_500, 1_000);
+    expect(state.intervalMs).toBeGreaterThan(250 * 1.2);
+  });
+
+  it("relaxes a widened interval back to the budget's as time passes without throttling, in proportion to the window", () => {
+    let state = initialPacing(budget);
+    for (let i = 0; i < 20; i++) state = throttled(state, budget, i * 2_000, 1_000);
+    const widenedAt = 38_000;
+    expect(currentInterval(state, budget, widenedAt)).toBe(200 * MAX_WIDENING);
+    // Three windows later the extra has shrunk by e; a short window relaxes just as many windows later.
+    expect(currentInterval(state, budget, widenedAt + 60_000)).toBeCloseTo(200 + 600 / Math.E, 5);
+    expect(currentInterval(state, budget, widenedAt + 3_600_000)).toBeCloseTo(200, 5);
+    const short = pacingBudget(4_000, 100, 1);
+    let scaled = initialPacing(short);
+    for (let i = 0; i < 20; i++) scaled = throttled(scaled, short, i * 400, 200);
+    expect(currentInterval(scaled, short, 7_600 + 12_000)).toBeCloseTo(40 + 120 / Math.E, 5);
   });
 });

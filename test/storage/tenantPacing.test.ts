@@ -1,0 +1,60 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { createStorageClients, ensureStorage, type StorageClients } from "../../src/storage/clients.js";
+import { TenantPacing } from "../../src/storage/tenantPacing.js";
+import { pacingBudget } from "../../src/worker/pacing.js";
+
+/** Two TenantPacing objects over one Azurite table, as two Function instances share it. */
+let azurite: RunningAzurite;
+let clients: StorageClients;
+const budget = pacingBudget(20_000, 100, 1);
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
+  await ensureStorage(clients);
+});
+
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+function slotsOf(reservations: { firstSlotAt: number; intervalMs: number }[]): number[] {
+  return reservations.map((r) => r.firstSlotAt).sort((a, b) => a - b);
+}
+
+describe("tenant pacing in Table storage", () => {
+  it("combines the reservations one instance makes at once into a few writes, and hands out distinct slots", async () => {
+    const pacing = new TenantPacing(clients.pacing, budget);
+    const tenant = randomUUID();
+    const now = Date.now();
+    const slots = slotsOf(await Promise.all(Array.from({ length: 40 }, () => pacing.reserve(tenant, 1, now))));
+    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBeGreaterThanOrEqual(budget.baseIntervalMs - 1e-6);
+    // The first write goes alone; everything asked for while it is on its way goes in the next one.
+    expect(pacing.writes).toBeLessThanOrEqual(3);
+  });
+
+  it("hands two instances racing for one tenant slots that never overlap", async () => {
+    const a = new TenantPacing(clients.pacing, budget);
+    const b = new TenantPacing(clients.pacing, budget);
+    const tenant = randomUUID();
+    const now = Date.now();
+    const all = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).reserve(tenant, 2, now)));
+    const slots = all.flatMap((r) => [r.firstSlotAt, r.firstSlotAt + r.intervalMs]).sort((x, y) => x - y);
+    expect(slots).toHaveLength(60);
+    for (let i = 1; i < slots.length; i++) expect(slots[i]! - slots[i - 1]!).toBeGreaterThanOrEqual(budget.baseIntervalMs - 1e-6);
+  });
+
+  it("lets every write that met the same 429 wait out one pause, widened once", async () => {
+    const pacing = new TenantPacing(clients.pacing, budget);
+    const tenant = randomUUID();
+    const now = Date.now();
+    const after = await Promise.all(Array.from({ length: 10 }, () => pacing.throttledThenReserve(tenant, 5_000, now)));
+    const slots = slotsOf(after);
+    expect(slots[0]).toBeGreaterThanOrEqual(now + 5_000);
+    const state = await pacing.current(tenant, now);
+    expect(state.pausedUntil).toBe(now + 5_000);
+    expect(state.intervalMs).toBeCloseTo(budget.baseIntervalMs * 1.25, 6);
+  });
+});
