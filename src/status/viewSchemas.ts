@@ -4,7 +4,7 @@
  * contract cannot drift apart.
  */
 import { z } from "zod";
-import { DEVICE_STATES, type DeviceState } from "../worker/deviceState.js";
+import { COUNTED_STATES, DEVICE_STATES, type CountedState } from "../worker/deviceState.js";
 import { BATCH_STATUSES } from "./batchStatus.js";
 import { notificationViewSchema } from "../webhooks/notificationViewSchema.js";
 
@@ -17,8 +17,8 @@ export const batchStatusSchema = z
 export const deviceStateSchema = z.enum(DEVICE_STATES).describe("The device's state; imported, failed and canceled are final.");
 
 export const stateCountsSchema = z
-  .object(Object.fromEntries(DEVICE_STATES.map((state) => [state, z.number().int().min(0)])) as Record<DeviceState, z.ZodNumber>)
-  .describe("How many of the batch's devices are in each state; they add up to deviceCount.");
+  .object(Object.fromEntries(COUNTED_STATES.map((state) => [state, z.number().int().min(0)])) as Record<CountedState, z.ZodNumber>)
+  .describe("How many of the batch's devices are in each state; they add up to deviceCount. `queued` includes devices in a create attempt right now (state `submitting` in the device list).");
 
 export const batchLinksSchema = z.object({
   self: z.string().describe("This batch's status."),

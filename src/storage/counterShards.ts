@@ -1,6 +1,6 @@
 import type { TableClient } from "@azure/data-tables";
 import { counterRowKey, COUNTER_SHARDS, emptyCounts, type CounterEntity, type StateCounts } from "./importEntities.js";
-import type { DeviceState } from "../worker/deviceState.js";
+import { countedState, type CountedState, type DeviceState } from "../worker/deviceState.js";
 
 interface CachedShard {
   etag: string;
@@ -93,10 +93,14 @@ function key(batchId: string, shard: number): string {
 
 export function countsOf(entity: Partial<StateCounts>): StateCounts {
   const counts = emptyCounts();
-  for (const state of Object.keys(counts) as DeviceState[]) counts[state] = Number(entity[state] ?? 0);
+  for (const state of Object.keys(counts) as CountedState[]) counts[state] = Number(entity[state] ?? 0);
   return counts;
 }
 
+/** The counts after a device moved; unchanged when both states are counted as one. */
 export function moveCount(counts: StateCounts, from: DeviceState, to: DeviceState): StateCounts {
-  return { ...counts, [from]: counts[from] - 1, [to]: counts[to] + 1 };
+  const was = countedState(from);
+  const is = countedState(to);
+  if (was === is) return counts;
+  return { ...counts, [was]: counts[was] - 1, [is]: counts[is] + 1 };
 }

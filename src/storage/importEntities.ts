@@ -1,4 +1,4 @@
-import type { DeviceState } from "../worker/deviceState.js";
+import type { CountedState, DeviceState } from "../worker/deviceState.js";
 
 /**
  * The `imports` table. One partition per batch holds everything about it, so a device's state
@@ -50,7 +50,8 @@ export interface BatchEntity {
   canceledAt?: string;
 }
 
-export type StateCounts = Record<DeviceState, number>;
+/** A batch's devices by state, a device in a create attempt counted as queued (deviceState.ts, countedState). */
+export type StateCounts = Record<CountedState, number>;
 
 export interface CounterEntity extends StateCounts {
   partitionKey: string;
@@ -102,5 +103,5 @@ export interface DeviceEntity extends DeviceFields {
 export type StoredDevice = DeviceEntity & { etag: string };
 
 export function emptyCounts(): StateCounts {
-  return { queued: 0, submitting: 0, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 };
+  return { queued: 0, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 };
 }

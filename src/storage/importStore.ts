@@ -1,5 +1,5 @@
 import { odata, type TableClient, type TableEntity, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
-import { assertTransition, type DeviceState } from "../worker/deviceState.js";
+import { assertTransition, countedState, type DeviceState } from "../worker/deviceState.js";
 import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, countsOf, moveCount } from "./counterShards.js";
@@ -230,7 +230,8 @@ export class ImportStore {
     const { etag, ...current } = device;
     const next = withoutUndefined({ ...stripMetadata(current), ...changes });
 
-    if (changes.state === device.state) {
+    // No counter moves (the same state, or a claim counted as queued either way): the row alone.
+    if (countedState(changes.state) === countedState(device.state)) {
       const result = await this.guarded(device, () =>
         this.table.updateEntity(next, "Replace", { etag }),
       );
@@ -285,7 +286,7 @@ export class ImportStore {
         continue;
       }
       const shard = countsOf(row as Partial<StateCounts>);
-      for (const state of Object.keys(counts) as DeviceState[]) counts[state] += shard[state];
+      for (const state of Object.keys(counts) as (keyof StateCounts)[]) counts[state] += shard[state];
       const updatedAt = String(row.updatedAt ?? "");
       if (updatedAt > lastUpdatedAt) lastUpdatedAt = updatedAt;
     }

@@ -17,6 +17,19 @@
 export const DEVICE_STATES = ["queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled"] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
+/**
+ * The states a batch's counters count. A device in a create attempt (submitting) is counted with
+ * `queued`: taking a device for an attempt, the one write every device makes on its way to Graph,
+ * is then a write of its row alone and not of a counter shard too (the shards are where
+ * concurrent instances race). The attempt lasts a Graph round-trip; the device list shows it.
+ */
+export const COUNTED_STATES = ["queued", "retrying", "submitted", "imported", "failed", "canceled"] as const;
+export type CountedState = (typeof COUNTED_STATES)[number];
+
+export function countedState(state: DeviceState): CountedState {
+  return state === "submitting" ? "queued" : state;
+}
+
 export const FINAL_DEVICE_STATES: ReadonlySet<DeviceState> = new Set(["imported", "failed", "canceled"]);
 
 const NEXT_STATES: Record<DeviceState, ReadonlySet<DeviceState>> = {
@@ -35,7 +48,7 @@ export function isFinal(state: DeviceState): boolean {
 }
 
 /** Devices of a batch that are done, whichever way. */
-export function settledCount(counts: Readonly<Record<DeviceState, number>>): number {
+export function settledCount(counts: Readonly<Record<CountedState, number>>): number {
   return counts.imported + counts.failed + counts.canceled;
 }
 

@@ -80,7 +80,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   }
 
   const stillRunning = running.length - moved;
-  const waiting = summary ? summary.counts.queued + summary.counts.retrying + summary.counts.submitting : 0;
+  const waiting = summary ? summary.counts.queued + summary.counts.retrying : 0;
   if (stillRunning === 0 && waiting === 0 && running.length > 0) {
     const after = await deps.store.readSummary(message.batchId);
     if (after && settledCount(after.counts) >= after.batch.deviceCount) return finished(deps, after);

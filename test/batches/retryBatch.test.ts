@@ -85,7 +85,7 @@ describe("retryBatch", () => {
     expect(retried.reduce((a, b) => a + b, 0)).toBe(2);
     for (const a of answers.filter((a) => a.status !== 202)) expect(a.status).toBe(409);
     const summary = await services.store.readSummary(batchId);
-    expect(summary?.counts).toEqual({ queued: 0, submitting: 0, retrying: 2, submitted: 0, imported: 1, failed: 1, canceled: 0 });
+    expect(summary?.counts).toEqual({ queued: 0, retrying: 2, submitted: 0, imported: 1, failed: 1, canceled: 0 });
     expect(summary?.batch.intakeState).toBe("accepted");
     const device = await services.store.readDevice(batchId, "device-000000");
     expect(device).toMatchObject({ state: "retrying", failures: 0, inDoubt: true, attempts: 1 });

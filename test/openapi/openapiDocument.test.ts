@@ -79,7 +79,7 @@ describe("the OpenAPI document", () => {
       tenantId: "t",
       source: "json",
       deviceCount: 2,
-      counts: { queued: 0, submitting: 0, retrying: 0, submitted: 0, imported: 1, failed: 0, canceled: 1 },
+      counts: { queued: 0, retrying: 0, submitted: 0, imported: 1, failed: 0, canceled: 1 },
       createdAt: "2026-11-29T01:00:00.000Z",
       updatedAt: "2026-11-29T01:00:01.000Z",
       links: { self: "/a", devices: "/b", failures: "/c" },

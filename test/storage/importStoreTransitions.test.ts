@@ -69,11 +69,11 @@ describe("ImportStore transitions", () => {
     const claimed = await instanceA.transitionDevice(first, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
 
     // B moves COUNTER_SHARDS devices at once, so it holds (and writes) every shard: every shard
-    // ETag A remembers is now stale.
+    // ETag A remembers is now stale. (Canceled, because a claim moves no counter.)
     await Promise.all(
       Array.from({ length: COUNTER_SHARDS }, async (_, i) => {
         const device = (await instanceB.readDevice(batchId, deviceRowKey(i + 1)))!;
-        await instanceB.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: `b${i}`, updatedAt: new Date().toISOString() });
+        await instanceB.transitionDevice(device, { state: "canceled", updatedAt: new Date().toISOString() });
       }),
     );
 
@@ -81,7 +81,7 @@ describe("ImportStore transitions", () => {
     expect(submitted.state).toBe("submitted");
     expect((await instanceA.readDevice(batchId, deviceRowKey(0)))?.state).toBe("submitted");
     const summary = await instanceB.readSummary(batchId);
-    expect(summary?.counts).toMatchObject({ queued: 0, submitting: COUNTER_SHARDS, submitted: 1 });
+    expect(summary?.counts).toEqual({ queued: 0, retrying: 0, submitted: 1, imported: 0, failed: 0, canceled: COUNTER_SHARDS });
   });
 
   it("still refuses to move a device that really moved since it was read", async () => {
@@ -92,6 +92,7 @@ describe("ImportStore transitions", () => {
     await expect(
       store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m2", updatedAt: new Date().toISOString() }),
     ).rejects.toThrow(/changed|moved/i);
-    expect((await store.readSummary(batchId))?.counts).toMatchObject({ queued: 0, submitting: 1 });
+    // A device in a create attempt is counted as queued.
+    expect((await store.readSummary(batchId))?.counts).toEqual({ queued: 1, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 });
   });
 });
