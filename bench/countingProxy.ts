@@ -7,6 +7,8 @@ export interface CountingProxy {
   count(): number;
   /** The requests by kind (`GET table:imports entity`, `DELETE queue:device-imports message`, …), for finding where the cost is. */
   byKind(): Record<string, number>;
+  /** The slowest answer in each second (epoch second → ms): where storage stalls. */
+  slowestBySecond(): Map<number, number>;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -30,13 +32,17 @@ export function requestKind(service: "queue" | "table", method: string, url: str
 export async function startCountingProxy(targetPort: number, service: "queue" | "table"): Promise<CountingProxy> {
   let requests = 0;
   let kinds = new Map<string, number>();
+  let slowest = new Map<number, number>();
   const server: Server = createServer((req, res) => {
     requests++;
     const kind = requestKind(service, req.method ?? "GET", req.url ?? "/");
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    const sent = Date.now();
     const upstream = request(
       { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
+        const second = Math.floor(sent / 1000);
+        slowest.set(second, Math.max(slowest.get(second) ?? 0, Date.now() - sent));
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -49,9 +55,11 @@ export async function startCountingProxy(targetPort: number, service: "queue" | 
     port: (server.address() as AddressInfo).port,
     count: () => requests,
     byKind: () => Object.fromEntries([...kinds].sort((a, b) => b[1] - a[1])),
+    slowestBySecond: () => slowest,
     reset: () => {
       requests = 0;
       kinds = new Map();
+      slowest = new Map();
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -20,6 +20,8 @@ export interface PipelineUnderTest {
   storageRequests(): number;
   /** Storage requests by kind (see countingProxy.ts), most frequent first. */
   storageByKind(): Record<string, number>;
+  /** The slowest storage answer (queue or table) in each epoch second. */
+  storageSlowestBySecond(): Map<number, number>;
   /** The longest invocation of each queue message kind (submit, pollBatch, …): work plus waits. */
   longestInvocationMs(): Record<string, number>;
   /** The longest a device invocation sat idle waiting for its write slot, as the worker logs it. */
@@ -107,6 +109,11 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       return Object.fromEntries(Object.entries(all).sort((a, b) => b[1] - a[1]));
     },
     longestInvocationMs: () => ({ ...longest }),
+    storageSlowestBySecond: () => {
+      const merged = new Map(queueProxy.slowestBySecond());
+      for (const [s, ms] of tableProxy.slowestBySecond()) merged.set(s, Math.max(merged.get(s) ?? 0, ms));
+      return merged;
+    },
     maxSlotWaitMs: () => maxSlotWaitMs,
     lateness: () => {
       const sorted = [...lateness].sort((a, b) => a - b);

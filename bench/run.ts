@@ -84,7 +84,7 @@ async function pipelineScenario() {
     // Generous, but a batch that is stuck fails the run with a diagnosis instead of hanging it.
     const deadline = started + 5 * 60_000 + 4 * (DEVICES / BUDGET_PER_MS);
     const [aDone, bDone] = await Promise.all([pipeline.waitFinal(a, deadline), pipeline.waitFinal(b, deadline)]);
-    if (process.env.BENCH_ONLY === "pipeline") printTimeline(simulator, started);
+    if (process.env.BENCH_ONLY === "pipeline") printTimeline(simulator, started, pipeline.storageSlowestBySecond());
     return {
       wallMs: aDone.finishedAt - started,
       tenantBMs: bDone.finishedAt - bStarted,
@@ -102,8 +102,8 @@ async function pipelineScenario() {
   }
 }
 
-/** Per second of the run: creates admitted, 429s, other calls; for seeing where throttling starts. */
-function printTimeline(simulator: GraphSimulator, started: number) {
+/** Per second of the run: creates admitted, 429s, other calls, slowest storage answer; for seeing where throttling starts. */
+function printTimeline(simulator: GraphSimulator, started: number, slowest: Map<number, number>) {
   const seconds = new Map<number, { created: number; throttled: number; other: number }>();
   for (const r of simulator.requestLog) {
     const s = Math.floor((r.at - started) / 1000);
@@ -113,8 +113,12 @@ function printTimeline(simulator: GraphSimulator, started: number) {
     else row.other++;
     seconds.set(s, row);
   }
-  const line = [...seconds.entries()].sort((a, b) => a[0] - b[0]).map(([s, r]) => `${s}:${r.created}/${r.throttled}/${r.other}`);
-  console.log(`timeline (second:created/429/other) ${line.join(" ")}`);
+  const first = Math.floor(started / 1000);
+  for (const [epochSecond, ms] of slowest) if (epochSecond >= first && !seconds.has(epochSecond - first)) seconds.set(epochSecond - first, { created: 0, throttled: 0, other: 0 });
+  const line = [...seconds.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([s, r]) => `${s}:${r.created}/${r.throttled}/${r.other}/${slowest.get(first + s) ?? "-"}`);
+  console.log(`timeline (second:created/429/other/slowest storage ms) ${line.join(" ")}`);
 }
 
 async function baseline(kind: "sequential" | "naive") {

@@ -20,6 +20,8 @@ export const deviceMessageSchema = z.object({
   /** The write slot this create attempt was given (epoch ms), and the tenant's pause shift then. */
   slotAt: z.number().optional(),
   shiftAt: z.number().optional(),
+  /** How many times this attempt arrived too late for its slot and was given a new one (pacing.ts, MAX_RESCHEDULES). */
+  rescheduled: z.number().int().min(0).optional(),
   /** deleteRecords: Graph ids of records this pipeline created, one write slot each, `intervalMs` apart from slotAt. */
   graphIds: z.array(z.string().max(64)).max(100).optional(),
   intervalMs: z.number().optional(),

@@ -33,6 +33,11 @@ export class TenantPacing {
     private readonly budget: PacingBudget,
   ) {}
 
+  /** How late after its slot a write may still leave (pacing.ts, lateToleranceMs). */
+  get lateToleranceMs(): number {
+    return this.budget.lateToleranceMs;
+  }
+
   /** `count` consecutive write slots for the tenant, none before `notBefore`. Times are epoch ms. */
   reserve(tenantId: string, count: number, now: number, notBefore?: number): Promise<Reservation> {
     return this.combined(tenantId, now, (state) => {

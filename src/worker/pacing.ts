@@ -26,6 +26,8 @@ export interface PacingBudget {
   baseIntervalMs: number;
   /** How fast a widened interval relaxes back to the base one (e-folding time): RECOVERY_WINDOWS budget windows. */
   recoveryMs: number;
+  /** How late after its slot a write may still leave (lateToleranceMs). */
+  lateToleranceMs: number;
 }
 
 /**
@@ -48,8 +50,27 @@ export function baseIntervalMs(windowMs: number, writesPerWindow: number, headro
 }
 
 export function pacingBudget(windowMs: number, writesPerWindow: number, headroom: number): PacingBudget {
-  return { baseIntervalMs: baseIntervalMs(windowMs, writesPerWindow, headroom), recoveryMs: RECOVERY_WINDOWS * windowMs };
+  return {
+    baseIntervalMs: baseIntervalMs(windowMs, writesPerWindow, headroom),
+    recoveryMs: RECOVERY_WINDOWS * windowMs,
+    lateToleranceMs: lateToleranceMs(windowMs, writesPerWindow, headroom),
+  };
 }
+
+/**
+ * Writes leave at their slot or later, never earlier. If none is more than L late, a window of W
+ * holds at most (W + L) ÷ interval + 1 of them, so the headroom leaves room for lateness up to
+ * W × ((limit − 1) ÷ (limit × headroom) − 1): 412 ms of a 20 s window at 97 %. Half of that is
+ * the tolerance; the other half is for Graph's own jitter. A write any later takes a new slot:
+ * going anyway is how late writes crowd the punctual ones into one window and set off a 429
+ * that pauses the whole tenant.
+ */
+export function lateToleranceMs(windowMs: number, writesPerWindow: number, headroom: number): number {
+  return Math.max(0, windowMs * ((writesPerWindow - 1) / (writesPerWindow * headroom) - 1)) / 2;
+}
+
+/** A device late for its slot this many times goes anyway, so a host that is always late still imports. */
+export const MAX_RESCHEDULES = 3;
 
 /** The interval in force at `now`: the widened one, relaxing exponentially to the base. */
 export function currentInterval(state: PacingState, budget: PacingBudget, now: number): number {

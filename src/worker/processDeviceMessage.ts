@@ -9,14 +9,14 @@ import type { DeviceEntity, DeviceFields, StoredDevice } from "../storage/import
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs } from "./backoff.js";
-import { dueAt, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
+import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { judgeMessage } from "./messageGuard.js";
 
 export interface WorkerDeps {
   store: ImportStore;
   queue: DeviceMessageSender;
-  pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve">;
+  pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve" | "lateToleranceMs">;
   graph: GraphClient;
   retry: RetryPolicy;
   log: Logger;
@@ -34,6 +34,7 @@ export type StepOutcome =
   | "missing"
   | "stale"
   | "deferred"
+  | "rescheduled"
   | "submitted"
   | "retry-scheduled"
   | "imported"
@@ -94,6 +95,16 @@ async function submitStep(
     if (due - now.getTime() > MAX_WAIT_IN_FUNCTION_MS) {
       await deps.queue.send({ ...message, slotAt: due, shiftAt: shiftMs }, queueDelayForSlot(due, now.getTime()));
       return "deferred";
+    }
+    const lateMs = now.getTime() - due;
+    if (lateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
+      // Too late to go now (the host picked the message up late): a new slot instead, before
+      // anything is written, so the write never lands among the punctual ones of a later window.
+      const slot = await deps.pacing.reserve(device.tenantId, 1, now.getTime());
+      const slotAt = Math.round(slot.firstSlotAt);
+      await deps.queue.send({ ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, queueDelayForSlot(slotAt, now.getTime()));
+      deps.log.info("late for its write slot; given a new one", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(lateMs) });
+      return "rescheduled";
     }
   }
 
@@ -282,7 +293,8 @@ function mayHaveCreated(result: GraphResult<unknown>): boolean {
 }
 
 function nextSubmit(message: DeviceMessage, slotAt: number, shiftAt: number): DeviceMessage {
-  return { ...message, kind: "submit", attempt: message.attempt + 1, slotAt, shiftAt };
+  const { rescheduled: _rescheduled, ...rest } = message;
+  return { ...rest, kind: "submit", attempt: message.attempt + 1, slotAt, shiftAt };
 }
 
 function clock(deps: WorkerDeps): Date {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { baseIntervalMs, currentInterval, dueAt, initialPacing, MAX_WIDENING, pacingBudget, reserveSlots, throttled } from "../../src/worker/pacing.js";
+import { baseIntervalMs, currentInterval, dueAt, initialPacing, lateToleranceMs, MAX_WIDENING, pacingBudget, reserveSlots, throttled } from "../../src/worker/pacing.js";
 
 const budget = pacingBudget(20_000, 100, 1);
 
@@ -13,6 +13,20 @@ describe("pacing", () => {
     expect(first.next.nextSlotAt).toBe(3_000);
     const second = reserveSlots(first.next, budget, 1_500, 1);
     expect(second.firstSlotAt).toBe(3_000);
+  });
+
+  it("tolerates half the lateness the headroom leaves room for: writes up to twice as late still fit the window", () => {
+    expect(lateToleranceMs(20_000, 100, 0.97)).toBeCloseTo(206.19, 2);
+    expect(lateToleranceMs(20_000, 100, 1)).toBe(0);
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 150, maxLength: 300 }), (lateness) => {
+        const interval = baseIntervalMs(20_000, 100, 0.97);
+        const limit = 2 * lateToleranceMs(20_000, 100, 0.97);
+        const writes = lateness.map((l, k) => k * interval + l * limit).sort((a, b) => a - b);
+        // Graph admits a write when at most 99 others are in the 20 s before it.
+        for (let i = 99; i < writes.length; i++) expect(writes[i]! - writes[i - 99]!).toBeGreaterThanOrEqual(20_000 - 1e-6);
+      }),
+    );
   });
 
   it("never hands out more slots in any window than the budget allows, however reservations interleave", () => {

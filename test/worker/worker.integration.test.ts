@@ -10,6 +10,7 @@ import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { processDeviceMessage, type StepOutcome, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
+import { MAX_RESCHEDULES } from "../../src/worker/pacing.js";
 import { makeHash } from "../support/devices.js";
 
 /**
@@ -60,7 +61,8 @@ let serial = 0;
 async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
-    { ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000 },
+    // Intake on the worker's clock, so slots are where the worker expects them.
+    { ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000, now: () => new Date(Date.now() + clockOffsetMs) },
     { partnerId: "worker-test", tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: makeHash(serial + 1000) }] },
     "json",
   );
@@ -215,6 +217,26 @@ describe("worker", () => {
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportRecordMissing" });
   });
 
+  it("gives a message that arrives too late for its slot a new one instead of writing late, up to MAX_RESCHEDULES times", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    const late = { ...first.message, slotAt: Date.now() + clockOffsetMs - 5_000 };
+    expect(await run(late, first.id)).toBe("rescheduled");
+    expect(createsOf(serialNumber)).toBe(0);
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "queued", attempts: 0 });
+    let again = nextMessage();
+    expect(again.message).toMatchObject({ attempt: 1, rescheduled: 1 });
+    expect(again.message.slotAt).toBeGreaterThan(late.slotAt);
+    // A host that is always late still imports: after MAX_RESCHEDULES new slots the device goes.
+    for (let n = 2; n <= MAX_RESCHEDULES; n++) {
+      expect(await run({ ...again.message, slotAt: late.slotAt }, again.id)).toBe("rescheduled");
+      again = nextMessage();
+      expect(again.message.rescheduled).toBe(n);
+    }
+    expect(await run({ ...again.message, slotAt: late.slotAt }, again.id)).toBe("submitted");
+    expect(createsOf(serialNumber)).toBe(1);
+  });
+
   it("keeps polling a batch while its import runs, in one chain whatever the copies", async () => {
     const { batchId } = await acceptOne();
     const first = nextMessage();
@@ -225,7 +247,8 @@ describe("worker", () => {
     const second = nextMessage("pollBatch");
     expect(second.message).toMatchObject({ kind: "pollBatch", attempt: 2 });
     expect(sent.filter((s) => s.message.kind === "pollBatch")).toHaveLength(0);
-    expect(await run(first.message, first.id)).toBe("submitted");
+    // Two poll rounds' delays have passed on the test's clock; the device's slot is taken as now, not as missed.
+    expect(await run({ ...first.message, slotAt: Date.now() + clockOffsetMs }, first.id)).toBe("submitted");
     expect(await pollBatch(pollDeps(), second.message, second.id)).toBe("finished");
     expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ imported: 1 });
   });
