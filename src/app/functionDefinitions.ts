@@ -17,6 +17,7 @@ import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
+import { drainPoisonQueue } from "../worker/drainPoisonQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
 import { requestSync, syncTenant } from "../worker/syncTenant.js";
@@ -233,14 +234,6 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   },
   {
     kind: "queue",
-    name: "failPoisonedDevice",
-    queueName: DEVICE_POISON_QUEUE,
-    handle: async (s, payload, delivery) => {
-      await processPoisonMessage({ store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs }, payload, delivery.dequeueCount);
-    },
-  },
-  {
-    kind: "queue",
     name: "deliverWebhook",
     queueName: WEBHOOK_QUEUE,
     handle: async (s, payload, delivery) => {
@@ -249,14 +242,6 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         decodeDeliveryMessage(payload),
         delivery.id,
       );
-    },
-  },
-  {
-    kind: "queue",
-    name: "failPoisonedWebhook",
-    queueName: WEBHOOK_POISON_QUEUE,
-    handle: async (s, payload) => {
-      await failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload);
     },
   },
   {
@@ -275,6 +260,23 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         log: s.log,
         graceMs: SWEEP_GRACE_MS,
       });
+    },
+  },
+  {
+    kind: "timer",
+    name: "failPoisonedMessages",
+    // The poison queues are drained by a timer, not watched by queue triggers that would poll
+    // them every 250 ms on every instance while they are empty (src/worker/drainPoisonQueue.ts).
+    schedule: "30 */1 * * * *",
+    everyMs: 60_000,
+    handle: async (s) => {
+      const poison = { store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs };
+      await drainPoisonQueue(s.storage.queueNamed(DEVICE_POISON_QUEUE), (payload, dequeueCount) => processPoisonMessage(poison, payload, dequeueCount), s.log);
+      await drainPoisonQueue(
+        s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
+        (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),
+        s.log,
+      );
     },
   },
   {

@@ -3,6 +3,7 @@ import type { Logger } from "../logging.js";
 import type { QueueDelivery } from "../app/functionDefinitions.js";
 import type { QueueHostSettings } from "./hostSettings.js";
 import { logContextOfMessage } from "../telemetry/logContext.js";
+import { decodePayload } from "../storage/queueText.js";
 
 const MIN_POLL_MS = 50;
 
@@ -122,15 +123,5 @@ export class QueuePump {
       }
       this.wake = done;
     });
-  }
-}
-
-/** What the Functions host hands a queue function: base64 decoded, and parsed if it is JSON. */
-export function decodePayload(text: string, encoding: QueueHostSettings["messageEncoding"]): unknown {
-  const decoded = encoding === "base64" ? Buffer.from(text, "base64").toString("utf8") : text;
-  try {
-    return JSON.parse(decoded);
-  } catch {
-    return decoded;
   }
 }

@@ -1,0 +1,11 @@
+import type { QueueHostSettings } from "../host/hostSettings.js";
+
+/** What the Functions host hands a queue function: base64 decoded, and parsed if it is JSON. */
+export function decodePayload(text: string, encoding: QueueHostSettings["messageEncoding"]): unknown {
+  const decoded = encoding === "base64" ? Buffer.from(text, "base64").toString("utf8") : text;
+  try {
+    return JSON.parse(decoded);
+  } catch {
+    return decoded;
+  }
+}
