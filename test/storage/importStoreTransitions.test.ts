@@ -1,26 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
-import { createStorageClients, ensureStorage, type StorageClients } from "../../src/storage/clients.js";
+import { describe, expect, it } from "vitest";
 import { BATCH_ROW_KEY, COUNTER_SHARDS, deviceRowKey, type BatchEntity, type DeviceEntity } from "../../src/storage/importEntities.js";
 import { ImportStore } from "../../src/storage/importStore.js";
+import { useAzuriteStorage } from "../support/azuriteStorage.js";
 
 /**
  * Transitions against real Azurite with two stores over one table, as two Function instances
  * are: each keeps its own counter-shard ETags, so each makes the other's stale.
  */
-let azurite: RunningAzurite;
-let clients: StorageClients;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
-  await ensureStorage(clients);
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const storage = useAzuriteStorage();
 
 async function writeBatch(store: ImportStore, deviceCount: number): Promise<string> {
   const batchId = randomUUID();
@@ -53,7 +41,7 @@ async function writeBatch(store: ImportStore, deviceCount: number): Promise<stri
 
 describe("ImportStore transitions", () => {
   it("returns the ETag the transition left, so the next transition is conditional on it", async () => {
-    const store = new ImportStore(clients.imports);
+    const store = new ImportStore(storage.clients().imports);
     const batchId = await writeBatch(store, 1);
     const device = (await store.readDevice(batchId, deviceRowKey(0)))!;
     const claimed = await store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
@@ -62,8 +50,8 @@ describe("ImportStore transitions", () => {
   });
 
   it("moves a device whose counter shard another instance wrote meanwhile, instead of calling it changed", async () => {
-    const instanceA = new ImportStore(clients.imports);
-    const instanceB = new ImportStore(clients.imports);
+    const instanceA = new ImportStore(storage.clients().imports);
+    const instanceB = new ImportStore(storage.clients().imports);
     const batchId = await writeBatch(instanceA, 1 + COUNTER_SHARDS);
     const first = (await instanceA.readDevice(batchId, deviceRowKey(0)))!;
     const claimed = await instanceA.transitionDevice(first, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
@@ -85,7 +73,7 @@ describe("ImportStore transitions", () => {
   });
 
   it("still refuses to move a device that really moved since it was read", async () => {
-    const store = new ImportStore(clients.imports);
+    const store = new ImportStore(storage.clients().imports);
     const batchId = await writeBatch(store, 1);
     const device = (await store.readDevice(batchId, deviceRowKey(0)))!;
     await store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });

@@ -1,24 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
-import { createStorageClients, ensureStorage, type StorageClients } from "../../src/storage/clients.js";
+import { describe, expect, it } from "vitest";
 import { TenantPacing } from "../../src/storage/tenantPacing.js";
 import { pacingBudget } from "../../src/worker/pacing.js";
+import { useAzuriteStorage } from "../support/azuriteStorage.js";
 
 /** Two TenantPacing objects over one Azurite table, as two Function instances share it. */
-let azurite: RunningAzurite;
-let clients: StorageClients;
+const storage = useAzuriteStorage();
 const budget = pacingBudget(20_000, 100, 1);
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
-  await ensureStorage(clients);
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
 
 function slotsOf(reservations: { firstSlotAt: number; intervalMs: number }[]): number[] {
   return reservations.map((r) => r.firstSlotAt).sort((a, b) => a - b);
@@ -26,7 +14,7 @@ function slotsOf(reservations: { firstSlotAt: number; intervalMs: number }[]): n
 
 describe("tenant pacing in Table storage", () => {
   it("combines the reservations one instance makes at once into a few writes, and hands out distinct slots", async () => {
-    const pacing = new TenantPacing(clients.pacing, budget);
+    const pacing = new TenantPacing(storage.clients().pacing, budget);
     const tenant = randomUUID();
     const now = Date.now();
     const slots = slotsOf(await Promise.all(Array.from({ length: 40 }, () => pacing.reserve(tenant, 1, now))));
@@ -36,8 +24,8 @@ describe("tenant pacing in Table storage", () => {
   });
 
   it("hands two instances racing for one tenant slots that never overlap", async () => {
-    const a = new TenantPacing(clients.pacing, budget);
-    const b = new TenantPacing(clients.pacing, budget);
+    const a = new TenantPacing(storage.clients().pacing, budget);
+    const b = new TenantPacing(storage.clients().pacing, budget);
     const tenant = randomUUID();
     const now = Date.now();
     const all = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).reserve(tenant, 2, now)));
@@ -47,7 +35,7 @@ describe("tenant pacing in Table storage", () => {
   });
 
   it("lets every write that met the same 429 wait out one pause, widened once", async () => {
-    const pacing = new TenantPacing(clients.pacing, budget);
+    const pacing = new TenantPacing(storage.clients().pacing, budget);
     const tenant = randomUUID();
     const now = Date.now();
     const after = await Promise.all(Array.from({ length: 10 }, () => pacing.throttledThenReserve(tenant, 5_000, now)));

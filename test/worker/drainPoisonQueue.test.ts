@@ -1,27 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logging.js";
-import { createStorageClients, type StorageClients } from "../../src/storage/clients.js";
 import { drainPoisonQueue } from "../../src/worker/drainPoisonQueue.js";
+import { useAzuriteStorage } from "../support/azuriteStorage.js";
 
-let azurite: RunningAzurite;
-let clients: StorageClients;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
-});
-
-afterAll(async () => {
-  await azurite?.stop();
-});
+const storage = useAzuriteStorage();
 
 const base64Json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64");
 
 describe("draining a poison queue from a timer", () => {
   it("hands every message to its handler decoded, deletes the handled ones and keeps the ones whose handler failed", async () => {
-    const queue = clients.queueNamed(`poison-${randomUUID().slice(0, 8)}`);
+    const queue = storage.clients().queueNamed(`poison-${randomUUID().slice(0, 8)}`);
     await queue.create();
     for (let i = 0; i < 40; i++) await queue.sendMessage(base64Json({ n: i }));
     const seen: number[] = [];
@@ -41,7 +30,7 @@ describe("draining a poison queue from a timer", () => {
   });
 
   it("costs one receive when the queue is empty", async () => {
-    const queue = clients.queueNamed(`poison-${randomUUID().slice(0, 8)}`);
+    const queue = storage.clients().queueNamed(`poison-${randomUUID().slice(0, 8)}`);
     await queue.create();
     let calls = 0;
     const counted = new Proxy(queue, {
