@@ -15,7 +15,7 @@ import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../open
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
+import { DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { drainPoisonQueue } from "../worker/drainPoisonQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
@@ -271,7 +271,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     everyMs: 60_000,
     handle: async (s) => {
       const poison = { store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs };
-      await drainPoisonQueue(s.storage.queueNamed(DEVICE_POISON_QUEUE), (payload, dequeueCount) => processPoisonMessage(poison, payload, dequeueCount), s.log);
+      await drainPoisonQueue(s.storage.poisonQueue, (payload, dequeueCount) => processPoisonMessage(poison, payload, dequeueCount), s.log);
       await drainPoisonQueue(
         s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
         (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),

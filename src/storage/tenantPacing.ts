@@ -25,8 +25,6 @@ export class TenantPacing {
   private readonly cache = new Map<string, { state: PacingState; readAt: number }>();
   /** Changes waiting for the tenant's row while another write of this instance is on its way. */
   private readonly pending = new Map<string, PendingChange[]>();
-  /** Table writes made (each a read and a conditional write, retried on a lost race): for tests and the bench. */
-  writes = 0;
 
   constructor(
     private readonly table: TableClient,
@@ -129,7 +127,6 @@ export class TenantPacing {
       const { next, result } = change(state);
       const entity = { partitionKey: tenantId, rowKey: WRITES_ROW, ...next };
       try {
-        this.writes++;
         if (etag) await this.table.updateEntity(entity, "Replace", { etag });
         else await this.table.createEntity(entity);
         this.cache.set(tenantId, { state: next, readAt: now });

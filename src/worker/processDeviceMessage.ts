@@ -96,14 +96,14 @@ async function submitStep(
       await deps.queue.send({ ...message, slotAt: due, shiftAt: shiftMs }, queueDelayForSlot(due, now.getTime()));
       return "deferred";
     }
-    const lateMs = now.getTime() - due;
-    if (lateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
+    const arrivedLateMs = now.getTime() - due;
+    if (arrivedLateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
       // Too late to go now (the host picked the message up late): a new slot instead, before
       // anything is written, so the write never lands among the punctual ones of a later window.
       const slot = await deps.pacing.reserve(device.tenantId, 1, now.getTime());
       const slotAt = Math.round(slot.firstSlotAt);
       await deps.queue.send({ ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, queueDelayForSlot(slotAt, now.getTime()));
-      deps.log.info("late for its write slot; given a new one", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(lateMs) });
+      deps.log.info("late for its write slot; given a new one", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(arrivedLateMs) });
       return "rescheduled";
     }
   }
