@@ -17,7 +17,7 @@ import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
 import { DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
-import { drainPoisonQueue } from "../worker/drainPoisonQueue.js";
+import { drainQueue } from "../storage/drainQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
 import { requestSync, syncTenant } from "../worker/syncTenant.js";
@@ -78,6 +78,13 @@ export interface TimerFunctionDefinition {
 }
 
 export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
+
+/** How often the webhook deliveries are drained (the timer's schedule says the same). */
+export const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
+/** A timer-drained message that failed this often goes to its poison queue, as host.json's maxDequeueCount does for triggers. */
+const TIMER_MAX_DEQUEUE_COUNT = 5;
+/** Poison messages stay until handled: a device or event must not stay in limbo. */
+const POISON_DRAIN = { maxPerRun: 32 * 20, visibilitySeconds: 300, reportAfterDequeues: 5 };
 
 /** How long an interrupted intake is left alone before the sweeper finishes it. */
 const SWEEP_GRACE_MS = 2 * 60_000;
@@ -233,15 +240,23 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     },
   },
   {
-    kind: "queue",
-    name: "deliverWebhook",
-    queueName: WEBHOOK_QUEUE,
-    handle: async (s, payload, delivery) => {
-      await deliverWebhook(
-        { ...s.webhooks, retryScheduleMs: s.config.webhooks.retryScheduleMs, log: s.log },
-        decodeDeliveryMessage(payload),
-        delivery.id,
-      );
+    kind: "timer",
+    name: "deliverWebhooks",
+    // Webhook deliveries are drained by a timer, not a queue trigger: a trigger would poll the
+    // queue every 250 ms on every instance although a batch has one event, and a slow receiver
+    // would hold a worker's slot meant for Graph writes. A delivery leaves up to 5 s late.
+    schedule: "*/5 * * * * *",
+    everyMs: WEBHOOK_DRAIN_PERIOD_MS,
+    handle: async (s) => {
+      const deps = { ...s.webhooks, retryScheduleMs: s.config.webhooks.retryScheduleMs, log: s.log };
+      await drainQueue(s.storage.queueNamed(WEBHOOK_QUEUE), (payload, message) => deliverWebhook(deps, decodeDeliveryMessage(payload), message.id), s.log, {
+        // A run ends well before the next is due on a healthy receiver; a slow one delays the next run, not Graph writes.
+        maxPerRun: 32 * 8,
+        // Longer than an attempt can take (WEBHOOK_TIMEOUT_MS plus two table writes).
+        visibilitySeconds: Math.ceil(s.config.webhooks.timeoutMs / 1000) + 60,
+        poison: { queue: s.storage.queueNamed(WEBHOOK_POISON_QUEUE), maxDequeueCount: TIMER_MAX_DEQUEUE_COUNT },
+        reportAfterDequeues: TIMER_MAX_DEQUEUE_COUNT,
+      });
     },
   },
   {
@@ -271,11 +286,12 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     everyMs: 60_000,
     handle: async (s) => {
       const poison = { store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs };
-      await drainPoisonQueue(s.storage.poisonQueue, (payload, dequeueCount) => processPoisonMessage(poison, payload, dequeueCount), s.log);
-      await drainPoisonQueue(
+      await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
+      await drainQueue(
         s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
         (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),
         s.log,
+        POISON_DRAIN,
       );
     },
   },

@@ -13,8 +13,8 @@ export interface DevHostOptions {
   host?: string;
   definitions?: readonly FunctionDefinition[];
   hostSettings?: HostSettings;
-  /** Run timer functions on their period (default true). */
-  timers?: boolean;
+  /** Run timer functions on their period: all (default), none, or the ones named. */
+  timers?: boolean | readonly string[];
 }
 
 export interface DevHost {
@@ -66,17 +66,21 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     definitions.flatMap((d) => (d.kind === "queue" ? [services.storage.queueNamed(`${d.queueName}-poison`).createIfNotExists()] : [])),
   );
 
-  const timers = (options.timers ?? true)
-    ? definitions.flatMap((d) =>
-        d.kind === "timer"
-          ? [
-              setInterval(() => {
-                d.handle(services).catch((error) => services.log.error(`timer ${d.name} failed`, { reason: (error as Error).message }));
-              }, d.everyMs),
-            ]
-          : [],
-      )
-    : [];
+  const runsTimer = (name: string) => (Array.isArray(options.timers) ? options.timers.includes(name) : (options.timers ?? true));
+  const timers = definitions.flatMap((d) => {
+    if (d.kind !== "timer" || !runsTimer(d.name)) return [];
+    // Like the Functions host, a run that outlasts the period delays the next one instead of overlapping it.
+    let running = false;
+    return [
+      setInterval(() => {
+        if (running) return;
+        running = true;
+        d.handle(services)
+          .catch((error) => services.log.error(`timer ${d.name} failed`, { reason: (error as Error).message }))
+          .finally(() => (running = false));
+      }, d.everyMs),
+    ];
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

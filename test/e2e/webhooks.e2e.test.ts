@@ -15,7 +15,8 @@ import { createWebhookPoster } from "../../src/webhooks/webhookClient.js";
 /**
  * Batch-completion webhooks through the whole pipeline: a receiver on this machine (let through
  * by WEBHOOK_ALLOWED_HOSTS) verifies each signature on its own and answers 500, 500, then 200.
- * The retry schedule is shortened to one second a step so the retries happen within the test.
+ * The retry schedule is shortened to one second a step so the retries happen within the test, and
+ * the timer that drains the deliveries runs every 200 ms.
  */
 let pipeline: Pipeline;
 let receiver: WebhookReceiver;
@@ -31,6 +32,9 @@ interface NotificationBody {
 beforeAll(async () => {
   receiver = await startWebhookReceiver(() => pipeline.partner.webhookSecret, [500, 500, 200]);
   pipeline = await startPipeline({
+    // Deliveries are drained by a timer; every 200 ms here instead of every 5 s.
+    timers: ["deliverWebhooks"],
+    definitions: functionDefinitions.map((d) => (d.kind === "timer" && d.name === "deliverWebhooks" ? { ...d, everyMs: 200 } : d)),
     // Two transient failures exhaust a device, so the retry test gets a retryable failure quickly.
     env: { WEBHOOK_ALLOWED_HOSTS: receiver.host, WEBHOOK_RETRY_SCHEDULE_MS: "1000,1000,1000", WEBHOOK_TIMEOUT_MS: "2000", RETRY_MAX_ATTEMPTS: "2" },
   });

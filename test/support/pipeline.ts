@@ -47,6 +47,8 @@ export interface PipelineOptions {
   azurite?: RunningAzurite;
   /** A logger the services write to as well as the captured `logs` (e.g. the app's own). */
   log?: Logger;
+  /** The timer functions to run (none by default: tests drive the sweeper and poison drain themselves). */
+  timers?: readonly string[];
 }
 
 /**
@@ -89,7 +91,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         }
       : log,
   );
-  const host = await startDevHost({ services, timers: false, ...(options.definitions ? { definitions: options.definitions } : {}) });
+  const host = await startDevHost({ services, timers: options.timers ?? false, ...(options.definitions ? { definitions: options.definitions } : {}) });
   const partner = await addTestPartner(services, { tenants: TEST_TENANTS });
   return {
     api: `${host.url}/${host.hostSettings.routePrefix}`,
