@@ -17,6 +17,8 @@ export interface LogFields {
   delayMs?: number;
   /** How long a device's invocation waited in-process for its write slot. */
   slotWaitMs?: number;
+  /** How long an invocation held back sending a message so it becomes visible early enough before its slot. */
+  sendHoldMs?: number;
   /** How long after its write slot a device's create left. */
   lateMs?: number;
   deviceCount?: number;

@@ -4,10 +4,10 @@ import { countAccepted } from "../telemetry/metrics.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { BATCH_ROW_KEY, deviceRowKey, type BatchEntity, type DeviceEntity } from "../storage/importEntities.js";
 import type { IntakeJournal } from "../storage/intakeJournal.js";
-import { forEachLimited, type ImportStore } from "../storage/importStore.js";
+import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { firstPoll } from "../worker/pollBatch.js";
-import { queueDelayForSlot } from "../worker/pacing.js";
+import { sendAllForSlots } from "../storage/slotSends.js";
 import type { ImportRequest } from "./deviceSchema.js";
 
 export interface IntakeDeps {
@@ -110,18 +110,20 @@ export async function enqueueDevices(
 ): Promise<void> {
   if (devices.length === 0) return;
   const rowKeys = devices.map((d) => (typeof d === "string" ? { rowKey: d, attempt: 1 } : d));
-  const now = (deps.now?.() ?? new Date()).getTime();
+  const clock = () => (deps.now?.() ?? new Date()).getTime();
+  const now = clock();
   // The schedule starts a moment ahead, so the first messages are in the queue before their
   // slots come; one sent after its slot would go late and crowd the next ones into one window.
   const slots = await deps.pacing.reserve(tenantId, rowKeys.length, now, now + SCHEDULE_LEAD_MS);
-  await forEachLimited(
-    rowKeys.map(({ rowKey, attempt }, k) => ({ rowKey, attempt, slotAt: Math.round(slots.firstSlotAt + k * slots.intervalMs) })),
+  // Each delay is taken when its message is sent, not when the batch started sending; a send is
+  // held back a moment where that gives its message a usable lead (slotSends.ts).
+  await sendAllForSlots(
+    deps.queue,
+    rowKeys.map(({ rowKey, attempt }, k) => {
+      const slotAt = Math.round(slots.firstSlotAt + k * slots.intervalMs);
+      return { slotAt, message: { v: 1, kind: "submit", batchId, rowKey, attempt, slotAt, shiftAt: slots.shiftMs } };
+    }),
     deps.enqueueConcurrency,
-    // The delay is taken when each message is sent, not when the batch started sending.
-    ({ rowKey, attempt, slotAt }) =>
-      deps.queue.send(
-        { v: 1, kind: "submit", batchId, rowKey, attempt, slotAt, shiftAt: slots.shiftMs },
-        queueDelayForSlot(slotAt, (deps.now?.() ?? new Date()).getTime()),
-      ),
+    clock,
   );
 }

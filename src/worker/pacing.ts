@@ -136,3 +136,28 @@ export function queueDelayForSlot(slotAt: number, now: number): number {
 export function dueAt(slotAt: number, shiftAt: number, shiftMs: number): number {
   return slotAt + Math.max(0, shiftMs - shiftAt);
 }
+
+/**
+ * The least time a device message should be visible before its slot: some instance's poll
+ * (every ≤ 250 ms), the row read and the claim all come before the write, and a message that
+ * arrives after its slot (plus lateToleranceMs) wastes the slot. Sends are held back (see
+ * sendHoldMs) so every message gets at least this lead.
+ */
+export const MIN_VISIBLE_LEAD_MS = 300;
+
+/**
+ * How long to hold back the send of a message due at `slotAt` so that it becomes visible between
+ * MIN_VISIBLE_LEAD_MS and MAX_WAIT_IN_FUNCTION_MS before its slot. Queue delays are whole seconds,
+ * so the lead a message gets (the part of a second queueDelayForSlot leaves over) depends on the
+ * moment it is sent, evenly between 0 and 1 s: one in ten would come with under 100 ms to spare,
+ * less than storage takes to hand it to a worker. Holding such a send until just past its whole
+ * second gives it a lead of 999 ms instead. A slot less than a second away is sent at once: a
+ * hold could only shorten its lead.
+ */
+export function sendHoldMs(slotAt: number, now: number): number {
+  const aheadMs = slotAt - now;
+  if (aheadMs < MAX_WAIT_IN_FUNCTION_MS) return 0;
+  const delaySeconds = Math.ceil(queueDelayForSlot(slotAt, now) / 1000);
+  const leadMs = aheadMs - delaySeconds * 1000;
+  return leadMs >= MIN_VISIBLE_LEAD_MS ? 0 : Math.floor(leadMs) + 1;
+}

@@ -1,6 +1,21 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { baseIntervalMs, currentInterval, dueAt, initialPacing, lateToleranceMs, MAX_WIDENING, pacingBudget, reserveSlots, throttled } from "../../src/worker/pacing.js";
+import { toQueueDelaySeconds } from "../../src/worker/backoff.js";
+import {
+  baseIntervalMs,
+  currentInterval,
+  dueAt,
+  initialPacing,
+  lateToleranceMs,
+  MAX_WAIT_IN_FUNCTION_MS,
+  MAX_WIDENING,
+  MIN_VISIBLE_LEAD_MS,
+  pacingBudget,
+  queueDelayForSlot,
+  reserveSlots,
+  sendHoldMs,
+  throttled,
+} from "../../src/worker/pacing.js";
 
 const budget = pacingBudget(20_000, 100, 1);
 
@@ -88,5 +103,32 @@ describe("pacing", () => {
     let scaled = initialPacing(short);
     for (let i = 0; i < 20; i++) scaled = throttled(scaled, short, i * 400, 200);
     expect(currentInterval(scaled, short, 7_600 + 12_000)).toBeCloseTo(40 + 120 / Math.E, 5);
+  });
+});
+
+describe("holding back a send for its message's lead", () => {
+  /** When a message sent at `sentAt` for `slotAt` becomes visible, as the queue computes it (whole seconds). */
+  const visibleAt = (slotAt: number, sentAt: number) => sentAt + 1000 * toQueueDelaySeconds(queueDelayForSlot(slotAt, sentAt));
+
+  it("gives every message a second or more ahead a lead between MIN_VISIBLE_LEAD_MS and a second, with a hold no longer than MIN_VISIBLE_LEAD_MS", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 ** 12 }), fc.integer({ min: MAX_WAIT_IN_FUNCTION_MS, max: 600_000 }), (now, ahead) => {
+        const slotAt = now + ahead;
+        const hold = sendHoldMs(slotAt, now);
+        expect(hold).toBeGreaterThanOrEqual(0);
+        expect(hold).toBeLessThanOrEqual(MIN_VISIBLE_LEAD_MS);
+        const lead = slotAt - visibleAt(slotAt, now + hold);
+        expect(lead).toBeGreaterThanOrEqual(MIN_VISIBLE_LEAD_MS);
+        expect(lead).toBeLessThan(MAX_WAIT_IN_FUNCTION_MS);
+      }),
+    );
+  });
+
+  it("holds only the sends that need it: a quarter-second lead or less is held, a longer one is not", () => {
+    // 5,100 ms ahead: a 5 s delay leaves 100 ms; held 101 ms, a 4 s delay leaves 999 ms.
+    expect(sendHoldMs(15_100, 10_000)).toBe(101);
+    expect(sendHoldMs(15_600, 10_000)).toBe(0);
+    // Under a second ahead the message is visible at once; holding would only shorten its lead.
+    expect(sendHoldMs(10_200, 10_000)).toBe(0);
   });
 });
