@@ -26,7 +26,9 @@ export function requestKind(service: "queue" | "table", method: string, url: str
   if (first === "$batch") return `${method} table:$batch`;
   const table = first.replace(/\(.*$/, "");
   const what = /\(.+\)/.test(first) ? "entity" : query.includes("$filter") ? "query" : "table";
-  return `${method} table:${table} ${what}`;
+  // Which kind of row an entity request is about (device, counter shard, batch header…), by its RowKey's prefix.
+  const row = /RowKey='([a-z]+)/.exec(first)?.[1];
+  return `${method} table:${table} ${what}${row ? ` (${row})` : ""}`;
 }
 
 export async function startCountingProxy(targetPort: number, service: "queue" | "table"): Promise<CountingProxy> {
@@ -41,6 +43,8 @@ export async function startCountingProxy(targetPort: number, service: "queue" | 
     const upstream = request(
       { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
+        // Lost ETag races, counted apart by kind: each costs a re-read and a second try.
+        if (answer.statusCode === 412) kinds.set(`412 ${kind}`, (kinds.get(`412 ${kind}`) ?? 0) + 1);
         const second = Math.floor(sent / 1000);
         slowest.set(second, Math.max(slowest.get(second) ?? 0, Date.now() - sent));
         res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -5,7 +5,12 @@ import type { QueueHostSettings } from "./hostSettings.js";
 import { logContextOfMessage } from "../telemetry/logContext.js";
 import { decodePayload } from "../storage/queueText.js";
 
-const MIN_POLL_MS = 50;
+/**
+ * The first wait after an empty poll, doubling up to maxPollingInterval: the Functions host's
+ * own minimum (QueuePollingIntervals.Minimum in the WebJobs SDK). After a poll that found
+ * messages it polls again at once, once no more than newBatchThreshold are running.
+ */
+const MIN_POLL_MS = 100;
 
 export interface QueuePumpOptions {
   queue: QueueClient;

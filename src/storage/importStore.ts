@@ -140,12 +140,13 @@ export class ImportStore {
     }
   }
 
-  /** Every device of the batch in one state, whole (for transitions). */
-  async devicesInState(batchId: string, state: DeviceState): Promise<StoredDevice[]> {
+  /** Every device of the batch in one of the given states, whole (for transitions). */
+  async devicesInState(batchId: string, state: DeviceState, ...more: DeviceState[]): Promise<StoredDevice[]> {
     const found: StoredDevice[] = [];
+    const states = [state, ...more].map((one) => odata`state eq ${one}`).join(" or ");
     const rows = this.table.listEntities<DeviceEntity>({
       queryOptions: {
-        filter: odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"} and state eq ${state}`,
+        filter: `${odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"}`} and (${states})`,
       },
     });
     for await (const row of rows) found.push({ ...stripMetadata(row), etag: row.etag } as StoredDevice);

@@ -65,12 +65,19 @@ export function countAccepted(devices: number, source: IntakeSource): void {
   if (devices > 0) instruments().accepted.add(devices, { "import.source": source });
 }
 
-/** A device reached a new state; the states metrics follow are counted, the others ignored. */
+/**
+ * A device reached a new state; the final states are counted, the others ignored. (A poll round
+ * recording a record as `submitted` is not a new submission: see countSubmitted.)
+ */
 export function countTransition(state: string, errorCode?: string): void {
   const i = instruments();
-  if (state === "submitted") i.submitted.add(1);
-  else if (state === "imported") i.imported.add(1);
+  if (state === "imported") i.imported.add(1);
   else if (state === "failed") i.failed.add(1, { "error.code": errorCodeAttribute(errorCode) });
+}
+
+/** Graph accepted a create (201). Counted by the worker: it writes no row then (pollBatch.ts records it). */
+export function countSubmitted(): void {
+  instruments().submitted.add(1);
 }
 
 /** Graph operations: a closed set, so the attribute stays low-cardinality. */

@@ -7,8 +7,11 @@
  *     │        retrying ──────────────────► failed
  *     └──────────┴─────────► canceled
  *
- * `submitting` means an attempt holds the device (a create may be in flight); `submitted`
- * means Graph answered 201 and the import is running in the background. `canceled`: the batch
+ * `submitting` means an attempt holds the device (a create may be in flight), or the create
+ * answered 201 and no poll round has seen the record yet (the worker writes nothing on a 201; the
+ * round finds the record by importId). `submitted` means a round found the record and Intune is
+ * importing it in the background; a round may also take a submitting device straight to
+ * `imported` or `failed`. `canceled`: the batch
  * was canceled before this device reached Graph (from queued or retrying, or from submitting
  * when the attempt failed transiently after the cancel).
  * `imported`, `failed` and `canceled` are final: no message acts on them. Only a caller's retry

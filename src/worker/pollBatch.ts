@@ -12,6 +12,7 @@ import { followUpDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { settledCount } from "./deviceState.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
+import { importIdOf } from "./processDeviceMessage.js";
 
 export interface PollDeps {
   store: ImportStore;
@@ -63,29 +64,31 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
     return "stale";
   }
 
-  const running = await deps.store.devicesInState(message.batchId, "submitted");
+  // Devices Graph accepted: `submitted` ones, and `submitting` ones whose create answered 201
+  // (the worker records nothing then; the record is found here by its importId). A submitting
+  // device whose record is not there yet is still in its attempt, or failed it: left alone.
+  const running = await deps.store.devicesInState(message.batchId, "submitted", "submitting");
   const now = clock(deps);
   const looked = await lookUp(deps, batch.tenantId, running);
   const moves = running.flatMap((device) => {
-    const id = device.graphId ?? "";
-    const gone = looked.gone.has(id) || (looked.complete && !looked.found.has(id));
-    const settlement = decideSettlement(device, looked.found.get(id), gone, now.getTime(), deps.followUp.settleTimeoutMs);
-    return settlement ? [{ device, changes: changesFor(settlement, now.toISOString()) }] : [];
+    const follow = followUp(device, looked, now, deps.followUp.settleTimeoutMs);
+    return follow ? [{ device, ...follow }] : [];
   });
-  const moved = moves.length ? await deps.store.transitionDevices(moves) : 0;
-  if (moved > 0 && deps.onImportsFinal) {
-    const gone = new Set(looked.gone);
-    const ids = moves.map((m) => m.device.graphId ?? "").filter((id) => id && !gone.has(id) && (!looked.complete || looked.found.has(id)));
-    await deps.onImportsFinal(batch.tenantId, ids);
+  const moved = moves.length ? new Set(await deps.store.moveDevices(moves)) : new Set<string>();
+  const ended = moves.filter((m) => m.changes.state !== "submitted" && moved.has(m.device.rowKey));
+  if (ended.length > 0 && deps.onImportsFinal) {
+    const ids = ended.flatMap((m) => (m.recordId ? [m.recordId] : []));
+    if (ids.length > 0) await deps.onImportsFinal(batch.tenantId, ids);
   }
 
-  const stillRunning = running.length - moved;
-  const waiting = summary ? summary.counts.queued + summary.counts.retrying : 0;
+  const stillRunning = running.length - ended.length;
+  // Devices not yet in Graph; submitting ones are counted with queued, and those this round looked at are not waiting.
+  const waiting = summary ? Math.max(0, summary.counts.queued + summary.counts.retrying - running.filter((d) => d.state === "submitting").length) : 0;
   if (stillRunning === 0 && waiting === 0 && running.length > 0) {
     const after = await deps.store.readSummary(message.batchId);
     if (after && settledCount(after.counts) >= after.batch.deviceCount) return finished(deps, after);
   }
-  const idleRounds = moved > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
+  const idleRounds = moved.size > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
   if (idleRounds !== (batch.pollIdleRounds ?? 0)) {
     const fresh = await deps.store.readBatch(message.batchId);
     if (fresh) await deps.store.claimPollRound(fresh, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: idleRounds });
@@ -107,6 +110,8 @@ async function sendNext(deps: PollDeps, message: DeviceMessage, idleRounds: numb
 
 interface LookUp {
   found: Map<string, ImportedDeviceIdentity>;
+  /** The same records by importId, for devices whose Graph id is not recorded yet. */
+  byImportId: Map<string, ImportedDeviceIdentity>;
   /** Records Graph answered 404 for. */
   gone: Set<string>;
   /** True when `found` holds every record of the tenant, so a device missing from it was deleted. */
@@ -115,10 +120,51 @@ interface LookUp {
   retryAfterMs?: number;
 }
 
+/**
+ * What one round does with one running device: settle it, record that Graph has it (a
+ * submitting device found by importId, still importing), or nothing (undefined). A submitted
+ * device missing from Graph is gone; a submitting one missing is still in its create attempt.
+ */
+function followUp(
+  device: StoredDevice,
+  looked: LookUp,
+  now: Date,
+  settleTimeoutMs: number,
+): { changes: Partial<DeviceFields> & { state: "submitted" | "imported" | "failed" }; recordId?: string } | undefined {
+  const at = now.toISOString();
+  if (device.state === "submitted") {
+    const id = device.graphId ?? "";
+    const gone = looked.gone.has(id) || (looked.complete && !looked.found.has(id));
+    const settlement = decideSettlement(device, looked.found.get(id), gone, now.getTime(), settleTimeoutMs);
+    return settlement ? { changes: changesFor(settlement, at), ...(gone ? {} : { recordId: id }) } : undefined;
+  }
+  const record = looked.byImportId.get(importIdOf(device));
+  // The create's own time stands for submittedAt: the attempt claimed the device just before it.
+  const submittedAt = device.submittedAt ?? device.updatedAt;
+  const settlement = decideSettlement({ submittedAt }, record, false, now.getTime(), settleTimeoutMs);
+  if (settlement) return { changes: { graphId: record?.id, submittedAt, inDoubt: undefined, ...changesFor(settlement, at) }, ...(record ? { recordId: record.id } : {}) };
+  if (!record) return undefined;
+  return {
+    changes: {
+      state: "submitted",
+      graphId: record.id,
+      importStatus: record.state?.deviceImportStatus ?? "unknown",
+      submittedAt,
+      inDoubt: undefined,
+      errorCode: undefined,
+      errorName: undefined,
+      errorMessage: undefined,
+      nextAttemptAt: undefined,
+      updatedAt: at,
+    },
+  };
+}
+
 async function lookUp(deps: PollDeps, tenantId: string, running: StoredDevice[]): Promise<LookUp> {
-  const looked: LookUp = { found: new Map(), gone: new Set(), complete: false };
+  const looked: LookUp = { found: new Map(), byImportId: new Map(), gone: new Set(), complete: false };
   if (running.length === 0) return looked;
-  if (running.length <= GET_EACH_UP_TO) {
+  // One GET each needs every Graph id; a device the worker has not recorded one for is found in the listing.
+  if (running.length <= GET_EACH_UP_TO && running.every((device) => device.graphId)) {
     for (const device of running) {
       const id = device.graphId ?? "";
       const result = await deps.graph.getImportedDevice(tenantId, id);
@@ -132,7 +178,10 @@ async function lookUp(deps: PollDeps, tenantId: string, running: StoredDevice[])
   do {
     const page = await deps.graph.listImportedDevices(tenantId, nextLink);
     if (page.kind !== "ok") return stopped(looked, page);
-    for (const record of page.body.value) looked.found.set(record.id, record);
+    for (const record of page.body.value) {
+      looked.found.set(record.id, record);
+      if (record.importId) looked.byImportId.set(record.importId, record);
+    }
     nextLink = page.body["@odata.nextLink"];
   } while (nextLink);
   return { ...looked, complete: true };

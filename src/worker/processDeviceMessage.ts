@@ -9,7 +9,9 @@ import type { DeviceEntity, DeviceFields, StoredDevice } from "../storage/import
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs } from "./backoff.js";
-import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
+import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "./pacing.js";
+import { sendForSlot } from "../storage/slotSends.js";
+import { countSubmitted } from "../telemetry/metrics.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { judgeMessage } from "./messageGuard.js";
 
@@ -81,10 +83,10 @@ async function submitStep(
   if (resuming && device.state === "retrying") {
     const slotAt = device.nextAttemptAt ? Date.parse(device.nextAttemptAt) : now.getTime();
     const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
-    await deps.queue.send(nextSubmit(message, slotAt, shiftMs), queueDelayForSlot(slotAt, now.getTime()));
+    await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
     return "retry-scheduled";
   }
-  // Graph's answer was recorded; the batch's poll rounds follow the import from here.
+  // A poll round found the record already; the batch's poll rounds follow the import from here.
   if (resuming && device.state === "submitted") return "submitted";
 
   let due: number | undefined;
@@ -93,7 +95,8 @@ async function submitStep(
     const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
     due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
     if (due - now.getTime() > MAX_WAIT_IN_FUNCTION_MS) {
-      await deps.queue.send({ ...message, slotAt: due, shiftAt: shiftMs }, queueDelayForSlot(due, now.getTime()));
+      const sendHoldMs = await sendForSlot(deps.queue, { message: { ...message, slotAt: due, shiftAt: shiftMs }, slotAt: due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      deps.log.info("early for its write slot; back to the queue", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(due - now.getTime()), sendHoldMs });
       return "deferred";
     }
     const arrivedLateMs = now.getTime() - due;
@@ -102,8 +105,9 @@ async function submitStep(
       // anything is written, so the write never lands among the punctual ones of a later window.
       const slot = await deps.pacing.reserve(device.tenantId, 1, now.getTime());
       const slotAt = Math.round(slot.firstSlotAt);
-      await deps.queue.send({ ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, queueDelayForSlot(slotAt, now.getTime()));
-      deps.log.info("late for its write slot; given a new one", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(arrivedLateMs) });
+      const next = { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 };
+      const sendHoldMs = await sendForSlot(deps.queue, { message: next, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      deps.log.info("late for its write slot; given a new one", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(arrivedLateMs), sendHoldMs });
       return "rescheduled";
     }
   }
@@ -116,6 +120,11 @@ async function submitStep(
           state: "submitting",
           attempts: message.attempt,
           claimedBy: delivery.id,
+          // The last attempt's error is history now; this attempt writes its own if it fails.
+          errorCode: undefined,
+          errorName: undefined,
+          errorMessage: undefined,
+          nextAttemptAt: undefined,
           updatedAt: now.toISOString(),
         });
 
@@ -144,16 +153,15 @@ async function submitStep(
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt, slotWaitMs, ...(lateMs !== undefined ? { lateMs } : {}) };
 
   if (result.kind === "ok") {
+    // Graph accepted this attempt's create (not a record an earlier attempt left).
+    if (!(earlier?.kind === "ok" && earlier.body)) countSubmitted();
     const settled = await settleFromGraph(deps, claimed, result.body, at);
     if (settled) return settled;
-    await deps.store.transitionDevice(claimed, {
-      state: "submitted",
-      graphId: result.body.id,
-      importStatus: result.body.state?.deviceImportStatus ?? "unknown",
-      submittedAt: at,
-      ...clearedError,
-      updatedAt: at,
-    });
+    // Graph took the record and imports it in the background. Nothing is written here: the
+    // batch's next poll round finds the record by its importId and records it (as submitted, or
+    // already imported), for up to 99 devices a transaction, instead of a write per device.
+    // Until then the device shows as submitting; if this host dies before the message is
+    // deleted, the redelivered message finds the record by importId and creates nothing.
     deps.log.info("device submitted", { ...fields, status: result.status });
     return "submitted";
   }
@@ -191,18 +199,19 @@ async function submitStep(
   const slot = isThrottle
     ? await deps.pacing.throttledThenReserve(claimed.tenantId, failure.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random), Date.parse(at))
     : await deps.pacing.reserve(claimed.tenantId, 1, Date.parse(at), Date.parse(at) + retryDelayMs(failures, deps.retry, failure.retryAfterMs, deps.random));
-  const delayMs = queueDelayForSlot(Math.round(slot.firstSlotAt), Date.parse(at));
+  const slotAt = Math.round(slot.firstSlotAt);
   await deps.store.transitionDevice(claimed, {
     state: "retrying",
     failures,
     inDoubt: claimed.inDoubt || mayHaveCreated(result),
-    nextAttemptAt: new Date(Math.round(slot.firstSlotAt)).toISOString(),
+    nextAttemptAt: new Date(slotAt).toISOString(),
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
     updatedAt: at,
   });
-  await deps.queue.send(nextSubmit(message, Math.round(slot.firstSlotAt), slot.shiftMs), delayMs);
-  deps.log.info("retry scheduled", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode, delayMs });
+  // A hold for the next message's lead is a wait too: together with the slot wait, never over MAX_WAIT_IN_FUNCTION_MS.
+  const sendHoldMs = await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, slot.shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS - slotWaitMs, epochClock(deps));
+  deps.log.info("retry scheduled", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode, delayMs: slotAt - Date.parse(at), sendHoldMs });
   return "retry-scheduled";
 }
 
@@ -299,4 +308,8 @@ function nextSubmit(message: DeviceMessage, slotAt: number, shiftAt: number): De
 
 function clock(deps: WorkerDeps): Date {
   return deps.now ? deps.now() : new Date();
+}
+
+function epochClock(deps: WorkerDeps): () => number {
+  return () => clock(deps).getTime();
 }

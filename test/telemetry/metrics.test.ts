@@ -1,6 +1,6 @@
 import { metrics, type Attributes, type Meter, type MeterProvider } from "@opentelemetry/api";
 import { afterEach, describe, expect, it } from "vitest";
-import { countAccepted, countTransition, errorCodeAttribute, METRIC_NAMES, recordGraphRequest, recordQueueAge } from "../../src/telemetry/metrics.js";
+import { countAccepted, countSubmitted, countTransition, errorCodeAttribute, METRIC_NAMES, recordGraphRequest, recordQueueAge } from "../../src/telemetry/metrics.js";
 import { runQueueMessage } from "../../src/telemetry/queueMessage.js";
 
 interface Sample {
@@ -27,6 +27,8 @@ describe("pipeline metrics", () => {
     const samples: Sample[] = [];
     metrics.setGlobalMeterProvider(recordingProvider(samples));
     countAccepted(5, "csv");
+    countSubmitted();
+    // A poll round recording a record it found is not a second submission.
     countTransition("submitted");
     countTransition("imported");
     countTransition("failed", "806");

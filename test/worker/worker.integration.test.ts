@@ -73,16 +73,16 @@ async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
 let clockOffsetMs = 0;
 
 /** The messages the worker and intake sent, with their delays, in order: the queue's view without its timing. */
-const sent: { message: DeviceMessage; delayMs: number }[] = [];
+const sent: { message: DeviceMessage; delayMs: number; sentAt: number }[] = [];
 const recorder: DeviceMessageSender = {
   async send(message, delayMs = 0) {
-    sent.push({ message, delayMs });
+    sent.push({ message, delayMs, sentAt: Date.now() + clockOffsetMs });
   },
 };
 let messageIds = 0;
 
 /** Takes the oldest sent message of a kind, as a host would once it falls due; its delay is returned for the test to check. */
-function nextMessage(kind: DeviceMessage["kind"] = "submit"): { message: DeviceMessage; id: string; delayMs: number } {
+function nextMessage(kind: DeviceMessage["kind"] = "submit"): { message: DeviceMessage; id: string; delayMs: number; sentAt: number } {
   const at = sent.findIndex((s) => s.message.kind === kind);
   const next = at < 0 ? undefined : sent.splice(at, 1)[0];
   if (!next) throw new Error("no message was sent");
@@ -127,7 +127,8 @@ describe("worker", () => {
     const { serialNumber } = await acceptOne();
     const first = nextMessage();
     await run(first.message, first.id);
-    expect(await run(first.message, first.id)).toBe("submitted"); // resumes: Graph's answer is already recorded, no second create
+    // Resumes: finds the record by its importId (settled at once by this simulator) instead of creating a second.
+    expect(await run(first.message, first.id)).toBe("imported");
     expect(await run(first.message, "another-copy")).toBe("stale");
     expect(createsOf(serialNumber)).toBe(1);
   });
@@ -153,11 +154,16 @@ describe("worker", () => {
     expect(second.message).toMatchObject({ kind: "submit", attempt: 2 });
     // Not before Retry-After: its slot is at least 3 s on, and the queue shows it no more than 1 s early.
     expect(second.message.slotAt! - Date.parse(waiting!.updatedAt)).toBeGreaterThanOrEqual(3_000);
-    expect(second.delayMs).toBeGreaterThanOrEqual(3_000 - 1_000);
+    const visibleAt = second.sentAt + 1000 * Math.ceil(second.delayMs / 1000);
+    expect(visibleAt).toBeGreaterThanOrEqual(second.message.slotAt! - 1_000);
     expect(await run(second.message, second.id)).toBe("submitted");
+    // Graph took it: the attempt wrote nothing more, and the claim cleared the throttling error.
     const device = await services.store.readDevice(batchId, first.message.rowKey);
-    expect(device).toMatchObject({ state: "submitted", attempts: 2 });
+    expect(device).toMatchObject({ state: "submitting", attempts: 2, failures: 0 });
     expect(device?.errorCode).toBeUndefined();
+    const poll = nextMessage("pollBatch");
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "imported", attempts: 2 });
   });
 
   it("fails a device Graph rejects, with Graph's code and message, without retrying", async () => {
@@ -207,14 +213,55 @@ describe("worker", () => {
   });
 
   it("fails a device whose imported record disappears from Graph before it settles", async () => {
-    const { batchId } = await acceptOne();
+    const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
-    const device = await services.store.readDevice(batchId, first.message.rowKey);
-    expect((await services.graph.deleteImportedDevice(device!.tenantId, device!.graphId!)).kind).toBe("ok");
+    // An earlier round saw the record running (this simulator settles at once, so that round is written here).
+    const graphId = simulator.creates.find((c) => c.serialNumber === serialNumber)!.id;
+    const claimed = (await services.store.readDevice(batchId, first.message.rowKey))!;
+    const seen = await services.store.transitionDevice(claimed, { state: "submitted", graphId, submittedAt: claimed.updatedAt, updatedAt: new Date().toISOString() });
+    expect((await services.graph.deleteImportedDevice(seen.tenantId, graphId)).kind).toBe("ok");
     const poll = nextMessage("pollBatch");
     expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportRecordMissing" });
+  });
+
+  it("records a device whose create answered 201 as submitted, with its Graph id, once a round finds its record still importing", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("submitted");
+    // This simulator settles at once; the round is shown the record as Intune shows it mid-import.
+    const importing = Object.create(services.graph) as typeof services.graph;
+    importing.listImportedDevices = async (tenantId, nextLink) => {
+      const page = await services.graph.listImportedDevices(tenantId, nextLink);
+      if (page.kind !== "ok") return page;
+      return { ...page, body: { ...page.body, value: page.body.value.map((r) => ({ ...r, state: { ...r.state, deviceImportStatus: "pending" as const } })) } };
+    };
+    const poll = nextMessage("pollBatch");
+    expect(await pollBatch({ ...pollDeps(), graph: importing }, poll.message, poll.id)).toBe("polled");
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device).toMatchObject({ state: "submitted", graphId: simulator.creates.find((c) => c.serialNumber === serialNumber)!.id, importStatus: "pending" });
+    expect(device?.submittedAt).toBeTruthy();
+    expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ queued: 0, submitted: 1 });
+    const next = nextMessage("pollBatch");
+    expect(await pollBatch(pollDeps(), next.message, next.id)).toBe("finished");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "imported" });
+  });
+
+  it("leaves a device whose record no round has seen to its attempt, and times it out only after the settle timeout", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("submitted");
+    // Deleted before any round saw it: to a round it looks like a create still on its way.
+    const graphId = simulator.creates.find((c) => c.serialNumber === serialNumber)!.id;
+    expect((await services.graph.deleteImportedDevice((await services.store.readDevice(batchId, first.message.rowKey))!.tenantId, graphId)).kind).toBe("ok");
+    const poll = nextMessage("pollBatch");
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("polled");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitting" });
+    const next = nextMessage("pollBatch");
+    const later = () => new Date(Date.now() + clockOffsetMs + services.config.followUp.settleTimeoutMs + 1_000);
+    expect(await pollBatch({ ...pollDeps(), now: later }, next.message, next.id)).toBe("finished");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportTimedOut" });
   });
 
   it("gives a message that arrives too late for its slot a new one instead of writing late, up to MAX_RESCHEDULES times", async () => {
