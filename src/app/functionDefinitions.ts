@@ -243,7 +243,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     kind: "timer",
     name: "deliverWebhooks",
     // Webhook deliveries are drained by a timer, not a queue trigger: a trigger would poll the
-    // queue every 250 ms on every instance although a batch has one event, and a slow receiver
+    // queue every 500 ms on every instance although a batch has one event, and a slow receiver
     // would hold a worker's slot meant for Graph writes. A delivery leaves up to 5 s late.
     schedule: "*/5 * * * * *",
     everyMs: WEBHOOK_DRAIN_PERIOD_MS,
@@ -281,7 +281,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     kind: "timer",
     name: "failPoisonedMessages",
     // The poison queues are drained by a timer, not watched by queue triggers that would poll
-    // them every 250 ms on every instance while they are empty (src/worker/drainPoisonQueue.ts).
+    // them every 500 ms on every instance while they are empty (src/storage/drainQueue.ts).
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
     handle: async (s) => {

@@ -28,8 +28,8 @@ export interface DrainedMessage {
 
 /**
  * Handles a queue's visible messages from a timer rather than a queue trigger. A trigger polls
- * its queue every maxPollingInterval (250 ms here) on every instance, and a queue that is empty
- * almost always (a poison queue, the webhook deliveries) then costs a receive every 250 ms per
+ * its queue every maxPollingInterval (500 ms here) on every instance, and a queue that is empty
+ * almost always (a poison queue, the webhook deliveries) then costs a receive every 500 ms per
  * instance for nothing: the bench measured 0.75 storage transactions per imported device for each
  * such queue. A timer costs one receive per run when there is nothing to do.
  *

@@ -139,11 +139,14 @@ export function dueAt(slotAt: number, shiftAt: number, shiftMs: number): number 
 
 /**
  * The least time a device message should be visible before its slot: some instance's poll
- * (every ≤ 250 ms), the row read and the claim all come before the write, and a message that
- * arrives after its slot (plus lateToleranceMs) wastes the slot. Sends are held back (see
- * sendHoldMs) so every message gets at least this lead.
+ * (host.json's maxPollingInterval, 500 ms, when the queue has been idle), the row read and the
+ * claim all come before the write, and a message that arrives after its slot (plus
+ * lateToleranceMs) wastes the slot. Sends are held back (see sendHoldMs) so every message gets
+ * at least this lead, and at most MAX_WAIT_IN_FUNCTION_MS. The longer the lead, the less often
+ * an idle queue must be polled: a poll costs a storage transaction on every instance whether or
+ * not a message is there.
  */
-export const MIN_VISIBLE_LEAD_MS = 300;
+export const MIN_VISIBLE_LEAD_MS = 600;
 
 /**
  * How long to hold back the send of a message due at `slotAt` so that it becomes visible between

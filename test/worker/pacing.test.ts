@@ -124,7 +124,7 @@ describe("holding back a send for its message's lead", () => {
     );
   });
 
-  it("holds only the sends that need it: a quarter-second lead or less is held, a longer one is not", () => {
+  it("holds only the sends that need it: a lead under MIN_VISIBLE_LEAD_MS is held, a longer one is not", () => {
     // 5,100 ms ahead: a 5 s delay leaves 100 ms; held 101 ms, a 4 s delay leaves 999 ms.
     expect(sendHoldMs(15_100, 10_000)).toBe(101);
     expect(sendHoldMs(15_600, 10_000)).toBe(0);
