@@ -18,7 +18,7 @@ export const deviceStateSchema = z.enum(DEVICE_STATES).describe("The device's st
 
 export const stateCountsSchema = z
   .object(Object.fromEntries(COUNTED_STATES.map((state) => [state, z.number().int().min(0)])) as Record<CountedState, z.ZodNumber>)
-  .describe("How many of the batch's devices are in each state; they add up to deviceCount. `queued` includes devices in a create attempt right now (state `submitting` in the device list).");
+  .describe("How many of the batch's devices are in each state; they add up to deviceCount. `queued` includes devices in state `submitting` in the device list: in a create attempt right now, or accepted by Graph and not yet seen by the batch's next poll round.");
 
 export const batchLinksSchema = z.object({
   self: z.string().describe("This batch's status."),
