@@ -80,7 +80,7 @@ export interface TimerFunctionDefinition {
 export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
 
 /** How often the webhook deliveries are drained (the timer's schedule says the same). */
-export const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
+const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
 /** A timer-drained message that failed this often goes to its poison queue, as host.json's maxDequeueCount does for triggers. */
 const TIMER_MAX_DEQUEUE_COUNT = 5;
 /** Poison messages stay until handled: a device or event must not stay in limbo. */

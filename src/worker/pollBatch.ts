@@ -12,7 +12,7 @@ import { followUpDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { settledCount } from "./deviceState.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
-import { importIdOf } from "./processDeviceMessage.js";
+import { clearedError, importIdOf } from "./processDeviceMessage.js";
 
 export interface PollDeps {
   store: ImportStore;
@@ -150,11 +150,7 @@ function followUp(
       graphId: record.id,
       importStatus: record.state?.deviceImportStatus ?? "unknown",
       submittedAt,
-      inDoubt: undefined,
-      errorCode: undefined,
-      errorName: undefined,
-      errorMessage: undefined,
-      nextAttemptAt: undefined,
+      ...clearedError,
       updatedAt: at,
     },
   };

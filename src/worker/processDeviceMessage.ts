@@ -121,10 +121,9 @@ async function submitStep(
           attempts: message.attempt,
           claimedBy: delivery.id,
           // The last attempt's error is history now; this attempt writes its own if it fails.
-          errorCode: undefined,
-          errorName: undefined,
-          errorMessage: undefined,
-          nextAttemptAt: undefined,
+          // Whether that attempt may have created a record is not: the lookup below needs it.
+          ...clearedError,
+          inDoubt: device.inDoubt,
           updatedAt: now.toISOString(),
         });
 
@@ -274,7 +273,8 @@ async function fail(
   });
 }
 
-const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined } as const;
+/** The fields of a failed or in-doubt attempt, cleared once that attempt is over. */
+export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined } as const;
 
 /**
  * Graph's importId for a device is the pipeline's key for it (batch and row), so a record can be
