@@ -23,6 +23,11 @@ export interface LogFields {
   lateMs?: number;
   deviceCount?: number;
   messageId?: string;
+  /** The Graph call behind the line: Graph's request-id and our client-request-id, for a support case. */
+  graphRequestId?: string;
+  graphClientRequestId?: string;
+  /** How the device's record was found: created by this attempt, or found after a lost answer (ours, or matched by serial number). */
+  recordFoundBy?: string;
   reason?: string;
 }
 

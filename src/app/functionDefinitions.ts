@@ -202,11 +202,15 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     queueName: DEVICE_QUEUE,
     handle: async (s, payload, delivery) => {
       const message = decodeDeviceMessage(payload);
-      const sync = { table: s.storage.pacing, queue: s.queue, graph: s.graph, debounceMs: s.config.sync.debounceMs, log: s.log };
+      const sync = { table: s.storage.pacing, queue: s.queue, pacing: s.pacing, graph: s.graph, debounceMs: s.config.sync.debounceMs, log: s.log };
       const deletes = { queue: s.queue, pacing: s.pacing, graph: s.graph, log: s.log };
       switch (message.kind) {
         case "submit":
-          await processDeviceMessage({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message, delivery);
+          await processDeviceMessage(
+            { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, log: s.log },
+            message,
+            delivery,
+          );
           break;
         case "pollBatch":
           await pollBatch(
@@ -215,6 +219,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
               queue: s.queue,
               graph: s.graph,
               followUp: s.config.followUp,
+              listGraceMs: s.config.graph.listGraceMs,
               log: s.log,
               // Every path to a final status (imported, failed at create or later, canceled, poisoned)
               // ends the batch's poll chain here, so this is where its webhook event is recorded.

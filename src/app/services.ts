@@ -59,6 +59,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
       apiVersion: config.graph.apiVersion,
       credential: createGraphCredential(config.graph.credential),
       timeoutMs: config.graph.requestTimeoutMs,
+      ...appIdOf(config.graph.credential),
     }),
     partners,
     authenticator: new Authenticator({
@@ -70,6 +71,18 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     webhooks: createWebhookServices(storage, partners, config.webhooks),
     log,
   };
+}
+
+/** The app registration's client id, when the credential names one: the admin-consent link needs it. */
+function appIdOf(credential: AppConfig["graph"]["credential"]): { appId?: string } {
+  switch (credential.kind) {
+    case "simulator":
+      return { appId: credential.appId };
+    case "managed-identity":
+      return credential.clientId ? { appId: credential.clientId } : {};
+    default:
+      return { appId: credential.clientId };
+  }
 }
 
 /** For the Functions host: settings come from the environment, read on first use and then kept. */

@@ -63,6 +63,8 @@ export interface AppConfig {
     baseUrl: string;
     apiVersion: "v1.0" | "beta";
     requestTimeoutMs: number;
+    /** GRAPH_LIST_GRACE_MS: a record younger than this may be missing from a list. */
+    listGraceMs: number;
     credential: GraphCredentialConfig;
     defaultTenantId?: string;
   };
@@ -98,6 +100,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       baseUrl: s.GRAPH_BASE_URL.replace(/\/+$/, ""),
       apiVersion: s.GRAPH_API_VERSION,
       requestTimeoutMs: s.GRAPH_REQUEST_TIMEOUT_MS,
+      listGraceMs: s.GRAPH_LIST_GRACE_MS,
       credential: credentialConfig(s),
       ...(s.DEFAULT_TENANT_ID ? { defaultTenantId: s.DEFAULT_TENANT_ID } : {}),
     },

@@ -25,6 +25,12 @@ export const settingsSchema = z
     GRAPH_BASE_URL: z.preprocess(emptyAsUndefined, z.url().default("https://graph.microsoft.com")),
     GRAPH_API_VERSION: z.preprocess(emptyAsUndefined, z.enum(["v1.0", "beta"]).default("v1.0")),
     GRAPH_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+    /**
+     * How long after a create its record may still be missing from the tenant's list of imported
+     * records (lists lag creates by a few seconds in real tenants): a lost create is not taken as
+     * "nothing created", nor a followed record as deleted, before this.
+     */
+    GRAPH_LIST_GRACE_MS: positiveInt(120_000),
     /** How the app gets Graph tokens: see README "Credentials". */
     GRAPH_CREDENTIAL: z.preprocess(
       emptyAsUndefined,

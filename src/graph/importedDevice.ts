@@ -1,27 +1,39 @@
-/** Graph's importedWindowsAutopilotDeviceIdentity, as far as this pipeline reads or writes it. */
-export type DeviceImportStatus = "unknown" | "pending" | "partial" | "complete" | "error";
+import type {
+  ImportedWindowsAutopilotDeviceIdentity,
+  ImportedWindowsAutopilotDeviceIdentityImportStatus,
+  ImportedWindowsAutopilotDeviceIdentityState,
+} from "@microsoft/microsoft-graph-types";
 
-export interface ImportedDeviceState {
+/**
+ * Graph's importedWindowsAutopilotDeviceIdentity, as far as this pipeline reads or writes it,
+ * derived from Microsoft's own type package so that a misspelled or vanished property fails the
+ * build. Only `id`, `serialNumber` and `state` of an answer are trusted: real tenants have been
+ * seen to answer with `importId` and `productKey` set to the record's own id and an empty
+ * `hardwareIdentifier` (MSEndpointMgr/Intune issue #71), so those are the service's, not ours.
+ */
+export type DeviceImportStatus = ImportedWindowsAutopilotDeviceIdentityImportStatus;
+
+export type ImportedDeviceState = Pick<ImportedWindowsAutopilotDeviceIdentityState, "deviceRegistrationId" | "deviceErrorCode" | "deviceErrorName"> & {
   deviceImportStatus: DeviceImportStatus;
-  deviceRegistrationId?: string;
-  deviceErrorCode?: number;
-  deviceErrorName?: string;
-}
+};
 
-export interface ImportedDeviceIdentity {
+type GraphRecord = Pick<ImportedWindowsAutopilotDeviceIdentity, "serialNumber" | "importId" | "groupTag">;
+
+export type ImportedDeviceIdentity = GraphRecord & {
   id: string;
-  serialNumber?: string;
-  importId?: string;
-  groupTag?: string;
-  state?: ImportedDeviceState;
-}
+  state?: ImportedDeviceState | null;
+};
 
 /** The body of a create: only the properties Graph reads (it ignores id and state). */
-export interface ImportedDeviceCreate {
-  serialNumber: string;
-  hardwareIdentifier: string;
-  productKey?: string;
-  groupTag?: string;
-  assignedUserPrincipalName?: string;
-  importId?: string;
+export type ImportedDeviceCreate = Required<Pick<ImportedWindowsAutopilotDeviceIdentity, "serialNumber" | "hardwareIdentifier">> &
+  Pick<ImportedWindowsAutopilotDeviceIdentity, "productKey" | "groupTag" | "assignedUserPrincipalName" | "importId">;
+
+/** Statuses that say Intune is still working on the import. */
+export function isImportRunning(status: DeviceImportStatus | undefined | null): boolean {
+  return status !== "complete" && status !== "error";
+}
+
+/** Serial numbers as Intune compares them: trimmed, case-insensitive. */
+export function sameSerialNumber(a: string | null | undefined, b: string): boolean {
+  return (a ?? "").trim().toUpperCase() === b.trim().toUpperCase();
 }

@@ -11,6 +11,8 @@ export const DEVICE_CSV_COLUMNS = [
   "errorCode",
   "errorName",
   "errorMessage",
+  "graphRequestId",
+  "graphClientRequestId",
   "updatedAt",
 ] as const satisfies readonly (keyof DeviceEntity)[];
 

@@ -42,6 +42,10 @@ export function toDeviceView(device: DeviceEntity): DeviceView {
     ...optional("groupTag"),
     ...optional("orderIdentifier"),
     ...optional("graphId"),
+    ...optional("recordMatch"),
+    ...(device.graphClientRequestId
+      ? { graphRequest: { ...(device.graphRequestId ? { requestId: device.graphRequestId } : {}), clientRequestId: device.graphClientRequestId } }
+      : {}),
     ...optional("importStatus"),
     ...optional("deviceRegistrationId"),
     ...(device.errorCode

@@ -48,7 +48,11 @@ export const batchViewSchema = z
 
 export const deviceErrorSchema = z
   .object({
-    code: z.string().describe("Intune's import error code (806, 808, …), a Graph error code, or RetriesExhausted, ImportTimedOut, ImportRecordMissing, ProcessingFailed."),
+    code: z
+      .string()
+      .describe(
+        "Intune's import error code (806, 808, …), a Graph error code (Forbidden, BadRequest, …), or one of this service's: TenantConsentRequired, TenantNotFound, RetriesExhausted, ImportTimedOut, ImportRecordMissing, ImportOwnershipUnclear, ImportLookupPending (while retrying), ProcessingFailed.",
+      ),
     name: z.string().optional(),
     message: z.string().optional(),
   })
@@ -63,7 +67,18 @@ export const deviceViewSchema = z
     attempts: z.number().int().min(0),
     groupTag: z.string().optional(),
     orderIdentifier: z.string().optional(),
-    graphId: z.string().optional(),
+    graphId: z.string().optional().describe("The id of the device's imported record in Graph: the id of its create's answer (what identifies the record; Intune's echoed importId does not)."),
+    recordMatch: z
+      .enum(["serialNumber"])
+      .optional()
+      .describe("serialNumber: a create's answer was lost, and the outcome was read from the tenant's only imported record with this serial number, which had already finished and so may have been made by another tool. Such a record is never deleted by this service."),
+    graphRequest: z
+      .object({
+        requestId: z.string().optional().describe("Graph's request-id of the call, absent when no answer came."),
+        clientRequestId: z.string().describe("The client-request-id this service sent."),
+      })
+      .optional()
+      .describe("The Graph call that decided the device's outcome (while retrying: its last attempt). Quote both ids in a Microsoft support case."),
     importStatus: z.string().optional(),
     deviceRegistrationId: z.string().optional(),
     error: deviceErrorSchema.optional(),

@@ -84,6 +84,18 @@ export interface DeviceFields {
   /** The queue message that last took hold of this device; lets the same message finish after a crash. */
   claimedBy?: string;
   graphId?: string;
+  /**
+   * The Graph call that decided the device's outcome (or, while retrying, its last attempt):
+   * Graph's `request-id` and our `client-request-id`, for a support case.
+   */
+  graphRequestId?: string;
+  graphClientRequestId?: string;
+  /**
+   * "serialNumber": the outcome was read from the tenant's only record with this serial number,
+   * which had already finished when the lost create was looked for, so it may be another tool's
+   * (docs/ARCHITECTURE.md, "Which record is ours"). Such a record is never deleted by us.
+   */
+  recordMatch?: "serialNumber";
   importStatus?: string;
   deviceRegistrationId?: string;
   errorCode?: string;

@@ -4,6 +4,7 @@ import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, countsOf, moveCount } from "./counterShards.js";
 import { ifFound, isPreconditionFailed } from "./tableErrors.js";
+import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
 import {
   BATCH_ROW_KEY,
@@ -55,6 +56,9 @@ const PUBLIC_DEVICE_COLUMNS = [
   "state",
   "attempts",
   "graphId",
+  "graphRequestId",
+  "graphClientRequestId",
+  "recordMatch",
   "importStatus",
   "deviceRegistrationId",
   "errorCode",
@@ -68,10 +72,15 @@ const PUBLIC_DEVICE_COLUMNS = [
 
 export class ImportStore {
   private readonly shards: CounterShardPool;
+  private readonly rideAlong: RideAlongWrites;
 
-  /** `index`: the partner's list of batches (GET /api/imports), written with the header. */
-  constructor(private readonly table: TableClient, private readonly index?: BatchIndex) {
+  /**
+   * `index`: the partner's list of batches (GET /api/imports), written with the header.
+   * `rideAlongWaitMs`: how long a recorded create waits for a claim to ride with (rideAlongWrites.ts).
+   */
+  constructor(private readonly table: TableClient, private readonly index?: BatchIndex, options: { rideAlongWaitMs?: number } = {}) {
     this.shards = new CounterShardPool(table);
+    this.rideAlong = new RideAlongWrites(table, options.rideAlongWaitMs);
   }
 
   /**
@@ -231,12 +240,11 @@ export class ImportStore {
     const { etag, ...current } = device;
     const next = withoutUndefined({ ...stripMetadata(current), ...changes });
 
-    // No counter moves (the same state, or a claim counted as queued either way): the row alone.
+    // No counter moves (the same state, or a claim counted as queued either way): the row alone,
+    // carrying any recorded creates of the same batch that wait for a write to ride with.
     if (countedState(changes.state) === countedState(device.state)) {
-      const result = await this.guarded(device, () =>
-        this.table.updateEntity(next, "Replace", { etag }),
-      );
-      return { ...next, etag: result.etag ?? "" };
+      const written = await this.guarded(device, () => this.rideAlong.carry(next, etag));
+      return { ...next, etag: written ?? "" };
     }
 
     for (let tries = 0; ; tries++) {
@@ -269,6 +277,18 @@ export class ImportStore {
         if (tries >= SHARD_CONFLICT_RETRIES) throw error;
       }
     }
+  }
+
+  /**
+   * Records what a create told about a device that stays in its state (the Graph id of a 201):
+   * a write that may wait up to a second for a claim of the same batch to ride with, so most
+   * cost no transaction of their own. Settles once written; conditional on the device's ETag
+   * (DeviceChangedError if it moved).
+   */
+  async recordOnDevice(device: StoredDevice, changes: Partial<DeviceFields>): Promise<void> {
+    const { etag, ...current } = device;
+    const next = withoutUndefined({ ...stripMetadata(current), ...changes, state: device.state });
+    await this.guarded(device, () => this.rideAlong.ride(next, etag));
   }
 
   /** The header and the summed counters: one query of COUNTER_SHARDS + 1 rows, whatever the batch's size. */

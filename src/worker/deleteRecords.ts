@@ -68,7 +68,7 @@ export async function deleteRecords(deps: DeleteDeps, message: DeviceMessage): P
     const failure = classifyFailure(result);
     const rest = ids.slice(k);
     const now = deps.now?.() ?? Date.now();
-    if (failure.kind === "permanent" || message.attempt >= MAX_DELETE_ATTEMPTS) {
+    if (failure.kind !== "transient" || message.attempt >= MAX_DELETE_ATTEMPTS) {
       deps.log.warn("imported records left in Graph", { batchId: message.batchId, tenantId, errorCode: failure.errorCode, deviceCount: rest.length });
       return { deleted, rescheduled: 0 };
     }

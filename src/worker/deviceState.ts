@@ -8,10 +8,10 @@
  *     └──────────┴─────────► canceled
  *
  * `submitting` means an attempt holds the device (a create may be in flight), or the create
- * answered 201 and no poll round has seen the record yet (the worker writes nothing on a 201; the
- * round finds the record by importId). `submitted` means a round found the record and Intune is
- * importing it in the background; a round may also take a submitting device straight to
- * `imported` or `failed`. `canceled`: the batch
+ * answered 201 and its Graph id is stored (riding with a later write, at no counter cost) but no
+ * poll round has followed it yet. `submitted` means a round found the record by that id and
+ * Intune is importing it in the background; a round may also take a submitting device straight
+ * to `imported` or `failed`. `canceled`: the batch
  * was canceled before this device reached Graph (from queued or retrying, or from submitting
  * when the attempt failed transiently after the cancel).
  * `imported`, `failed` and `canceled` are final: no message acts on them. Only a caller's retry

@@ -1,5 +1,5 @@
 import type { FollowUpPolicy } from "../config/config.js";
-import type { GraphClient, GraphResult } from "../graph/graphClient.js";
+import type { CallTrace, GraphClient, GraphFailureResult } from "../graph/graphClient.js";
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import type { Logger } from "../logging.js";
@@ -12,13 +12,16 @@ import { followUpDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { settledCount } from "./deviceState.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
-import { clearedError, importIdOf } from "./processDeviceMessage.js";
+import { clearedError } from "./processDeviceMessage.js";
+import { traceFields } from "./traceFields.js";
 
 export interface PollDeps {
   store: ImportStore;
   queue: DeviceMessageSender;
   graph: GraphClient;
   followUp: FollowUpPolicy;
+  /** How long after its create a record may still be missing from a list (GRAPH_LIST_GRACE_MS). */
+  listGraceMs: number;
   log: Logger;
   now?: () => Date;
   /** Called once a batch is final (for the Autopilot sync setting). */
@@ -64,14 +67,14 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
     return "stale";
   }
 
-  // Devices Graph accepted: `submitted` ones, and `submitting` ones whose create answered 201
-  // (the worker records nothing then; the record is found here by its importId). A submitting
-  // device whose record is not there yet is still in its attempt, or failed it: left alone.
-  const running = await deps.store.devicesInState(message.batchId, "submitted", "submitting");
+  // Devices Graph accepted, each known by the id of its create's answer: `submitted` ones, and
+  // `submitting` ones whose attempt stored that id (a submitting device without one is still in
+  // its attempt, whose message will settle it).
+  const running = (await deps.store.devicesInState(message.batchId, "submitted", "submitting")).filter((device) => device.graphId);
   const now = clock(deps);
   const looked = await lookUp(deps, batch.tenantId, running);
   const moves = running.flatMap((device) => {
-    const follow = followUp(device, looked, now, deps.followUp.settleTimeoutMs);
+    const follow = followUp(device, looked, now, deps.followUp.settleTimeoutMs, deps.listGraceMs);
     return follow ? [{ device, ...follow }] : [];
   });
   const moved = moves.length ? new Set(await deps.store.moveDevices(moves)) : new Set<string>();
@@ -82,7 +85,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   }
 
   const stillRunning = running.length - ended.length;
-  // Devices not yet in Graph; submitting ones are counted with queued, and those this round looked at are not waiting.
+  // Devices not yet in Graph; submitting ones are counted with queued, and those this round followed are not waiting.
   const waiting = summary ? Math.max(0, summary.counts.queued + summary.counts.retrying - running.filter((d) => d.state === "submitting").length) : 0;
   if (stillRunning === 0 && waiting === 0 && running.length > 0) {
     const after = await deps.store.readSummary(message.batchId);
@@ -109,81 +112,73 @@ async function sendNext(deps: PollDeps, message: DeviceMessage, idleRounds: numb
 }
 
 interface LookUp {
-  found: Map<string, ImportedDeviceIdentity>;
-  /** The same records by importId, for devices whose Graph id is not recorded yet. */
-  byImportId: Map<string, ImportedDeviceIdentity>;
-  /** Records Graph answered 404 for. */
-  gone: Set<string>;
-  /** True when `found` holds every record of the tenant, so a device missing from it was deleted. */
+  found: Map<string, { record: ImportedDeviceIdentity; trace?: CallTrace }>;
+  /** Records Graph answered 404 for, with the call that said so. */
+  gone: Map<string, CallTrace | undefined>;
+  /** True when `found` holds every record of the tenant, so a device missing from it may be deleted. */
   complete: boolean;
+  /** The last listing call, for a device whose absence from a complete listing decided it. */
+  listTrace?: CallTrace;
   /** Set when Graph stopped answering part-way (throttled or failing): wait at least this long. */
   retryAfterMs?: number;
 }
 
+type FollowChanges = Partial<DeviceFields> & { state: "submitted" | "imported" | "failed" };
+
 /**
- * What one round does with one running device: settle it, record that Graph has it (a
- * submitting device found by importId, still importing), or nothing (undefined). A submitted
- * device missing from Graph is gone; a submitting one missing is still in its create attempt.
+ * What one round does with one followed device: settle it, record that Graph is importing it (a
+ * submitting device, so the counts say so), or nothing (undefined). A record missing from Graph
+ * is gone only once its create is older than the list grace: lists lag creates.
  */
-function followUp(
-  device: StoredDevice,
-  looked: LookUp,
-  now: Date,
-  settleTimeoutMs: number,
-): { changes: Partial<DeviceFields> & { state: "submitted" | "imported" | "failed" }; recordId?: string } | undefined {
+function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeoutMs: number, listGraceMs: number): { changes: FollowChanges; recordId?: string } | undefined {
   const at = now.toISOString();
-  if (device.state === "submitted") {
-    const id = device.graphId ?? "";
-    const gone = looked.gone.has(id) || (looked.complete && !looked.found.has(id));
-    const settlement = decideSettlement(device, looked.found.get(id), gone, now.getTime(), settleTimeoutMs);
-    return settlement ? { changes: changesFor(settlement, at), ...(gone ? {} : { recordId: id }) } : undefined;
-  }
-  const record = looked.byImportId.get(importIdOf(device));
+  const id = device.graphId ?? "";
+  const seen = looked.found.get(id);
   // The create's own time stands for submittedAt: the attempt claimed the device just before it.
   const submittedAt = device.submittedAt ?? device.updatedAt;
-  const settlement = decideSettlement({ submittedAt }, record, false, now.getTime(), settleTimeoutMs);
-  if (settlement) return { changes: { graphId: record?.id, submittedAt, inDoubt: undefined, ...changesFor(settlement, at) }, ...(record ? { recordId: record.id } : {}) };
-  if (!record) return undefined;
+  const missing = looked.gone.has(id) || (looked.complete && !seen);
+  const gone = missing && now.getTime() - Date.parse(submittedAt) >= listGraceMs;
+  const trace = traceFields(seen?.trace ?? (looked.gone.has(id) ? looked.gone.get(id) : looked.listTrace));
+  const settlement = decideSettlement({ submittedAt }, seen?.record, gone, now.getTime(), settleTimeoutMs);
+  // A record matched by serial number may be another tool's: it is followed, never deleted.
+  const ours = !gone && device.recordMatch === undefined;
+  if (settlement) return { changes: { submittedAt, inDoubt: undefined, ...changesFor(settlement, at), ...trace }, ...(ours ? { recordId: id } : {}) };
+  if (device.state === "submitted" || !seen) return undefined;
   return {
     changes: {
       state: "submitted",
-      graphId: record.id,
-      importStatus: record.state?.deviceImportStatus ?? "unknown",
+      importStatus: seen.record.state?.deviceImportStatus ?? "unknown",
       submittedAt,
       ...clearedError,
+      ...trace,
       updatedAt: at,
     },
   };
 }
 
 async function lookUp(deps: PollDeps, tenantId: string, running: StoredDevice[]): Promise<LookUp> {
-  const looked: LookUp = { found: new Map(), byImportId: new Map(), gone: new Set(), complete: false };
+  const looked: LookUp = { found: new Map(), gone: new Map(), complete: false };
   if (running.length === 0) return looked;
-  // One GET each needs every Graph id; a device the worker has not recorded one for is found in the listing.
-  if (running.length <= GET_EACH_UP_TO && running.every((device) => device.graphId)) {
+  if (running.length <= GET_EACH_UP_TO) {
     for (const device of running) {
       const id = device.graphId ?? "";
       const result = await deps.graph.getImportedDevice(tenantId, id);
-      if (result.kind === "ok") looked.found.set(id, result.body);
-      else if (result.kind === "http-error" && result.status === 404) looked.gone.add(id);
+      if (result.kind === "ok") looked.found.set(id, { record: result.body, ...(result.trace ? { trace: result.trace } : {}) });
+      else if (result.kind === "http-error" && result.status === 404) looked.gone.set(id, result.trace);
       else return stopped(looked, result);
     }
     return looked;
   }
-  let nextLink: string | undefined;
-  do {
-    const page = await deps.graph.listImportedDevices(tenantId, nextLink);
-    if (page.kind !== "ok") return stopped(looked, page);
-    for (const record of page.body.value) {
-      looked.found.set(record.id, record);
-      if (record.importId) looked.byImportId.set(record.importId, record);
-    }
-    nextLink = page.body["@odata.nextLink"];
-  } while (nextLink);
-  return { ...looked, complete: true };
+  let listTrace: CallTrace | undefined;
+  const walk = await deps.graph.walkImportedDevices(tenantId, (records, trace) => {
+    listTrace = trace;
+    for (const record of records) looked.found.set(record.id, { record, ...(trace ? { trace } : {}) });
+  });
+  if (walk.kind !== "ok") return stopped(looked, walk);
+  return { ...looked, complete: walk.complete, ...(listTrace ? { listTrace } : {}) };
 }
 
-function stopped(looked: LookUp, result: Exclude<GraphResult<unknown>, { kind: "ok" }>): LookUp {
+function stopped(looked: LookUp, result: GraphFailureResult): LookUp {
   const failure = classifyFailure(result);
   return { ...looked, complete: false, retryAfterMs: failure.kind === "transient" ? (failure.retryAfterMs ?? 0) : 0 };
 }

@@ -1,5 +1,5 @@
 import type { RetryPolicy } from "../config/config.js";
-import type { GraphClient, GraphResult } from "../graph/graphClient.js";
+import type { CallTrace, GraphClient, GraphFailureResult, GraphResult } from "../graph/graphClient.js";
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import type { Logger } from "../logging.js";
@@ -14,6 +14,9 @@ import { sendForSlot } from "../storage/slotSends.js";
 import { countSubmitted } from "../telemetry/metrics.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { judgeMessage } from "./messageGuard.js";
+import { decideInDoubt, unclearMessage, type InDoubtDecision } from "./recordOwnership.js";
+import { failWaitingDevices } from "./failWaitingDevices.js";
+import { traceFields, type TraceFields } from "./traceFields.js";
 
 export interface WorkerDeps {
   store: ImportStore;
@@ -21,6 +24,8 @@ export interface WorkerDeps {
   pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve" | "lateToleranceMs">;
   graph: GraphClient;
   retry: RetryPolicy;
+  /** How long after a create its record may still be missing from the tenant's list (config GRAPH_LIST_GRACE_MS). */
+  listGraceMs: number;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -50,6 +55,9 @@ export type StepOutcome =
  * redelivers the message.
  */
 export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+  // Whether this invocation has sent a create: a step resumed within it after a lost write
+  // answer knows for itself whether Graph may hold a record, as a redelivered message cannot.
+  const invocation = { createSent: false };
   for (let judged = 1; ; judged++) {
     const device = await deps.store.readDevice(message.batchId, message.rowKey);
     if (!device) {
@@ -59,7 +67,7 @@ export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMess
     const verdict = judgeMessage(device, message, delivery.id);
     if (verdict === "stale") return "stale";
     try {
-      return await submitStep(deps, device, message, delivery, verdict === "resume");
+      return await submitStep(deps, device, message, delivery, verdict === "resume", invocation);
     } catch (error) {
       if (!(error instanceof DeviceChangedError)) throw error;
       // The row moved under us, but maybe by our own write: one whose answer was lost (storage cut
@@ -77,6 +85,7 @@ async function submitStep(
   message: DeviceMessage,
   delivery: Delivery,
   resuming: boolean,
+  invocation: { createSent: boolean },
 ): Promise<StepOutcome> {
   const now = clock(deps);
   // A crash after the row was written but before the next message was sent: send it now.
@@ -86,8 +95,9 @@ async function submitStep(
     await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
     return "retry-scheduled";
   }
-  // A poll round found the record already; the batch's poll rounds follow the import from here.
-  if (resuming && device.state === "submitted") return "submitted";
+  // Graph has the record (a poll round found it, or this very message stored its id before its
+  // host died): the batch's poll rounds follow the import from here.
+  if (resuming && (device.state === "submitted" || device.graphId)) return "submitted";
 
   let due: number | undefined;
   if (!resuming && message.slotAt !== undefined) {
@@ -138,43 +148,68 @@ async function submitStep(
     lateMs = Math.max(0, Math.round(clock(deps).getTime() - due));
   }
 
-  // A create that timed out or failed on the server may have succeeded: find out before creating
-  // again, so Graph never holds two records of ours for one device.
-  const earlier = claimed.inDoubt || resuming ? await deps.graph.findImportedDeviceByImportId(claimed.tenantId, importIdOf(claimed)) : undefined;
-  const result: GraphResult<ImportedDeviceIdentity> =
-    earlier?.kind === "ok" && earlier.body
-      ? { kind: "ok", status: 200, body: earlier.body }
-      : earlier && earlier.kind !== "ok"
-        ? earlier
-        : await deps.graph.createImportedDevice(claimed.tenantId, createBody(claimed));
-  const at = clock(deps).toISOString();
   // The time this invocation sat idle before its write: bounded by MAX_WAIT_IN_FUNCTION_MS, logged so it can be watched.
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt, slotWaitMs, ...(lateMs !== undefined ? { lateMs } : {}) };
+  // An earlier create of this device may have gone through unseen: the last attempt's answer was
+  // lost, or this message was taken before (an earlier delivery, or earlier in this invocation) and
+  // may have sent one. A first delivery resuming after its own lost claim answer sent nothing.
+  const doubtful = device.inDoubt === true || (resuming && (delivery.dequeueCount > 1 || invocation.createSent));
+  const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(device.updatedAt), invocation);
+  const at = clock(deps).toISOString();
+  const trace = traceFields(attempt.result.trace);
 
+  if (attempt.kind === "wait") {
+    // Lists lag creates: a record the doubtful attempt made may not show yet. Look again once it would.
+    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, inDoubt: true, trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
+  }
+  if (attempt.kind === "unclear") {
+    await fail(deps, claimed, "ImportOwnershipUnclear", unclearMessage(attempt.decision), at, trace);
+    deps.log.warn("lost create: cannot tell which record is ours", { ...fields, ...trace, errorCode: "ImportOwnershipUnclear" });
+    return "failed";
+  }
+
+  const { result } = attempt;
   if (result.kind === "ok") {
-    // Graph accepted this attempt's create (not a record an earlier attempt left).
-    if (!(earlier?.kind === "ok" && earlier.body)) countSubmitted();
-    const settled = await settleFromGraph(deps, claimed, result.body, at);
+    const record = result.body;
+    if (attempt.kind === "created") countSubmitted();
+    const found = { ...trace, ...(attempt.kind === "matched" ? { recordMatch: "serialNumber" as const } : {}) };
+    const settled = await settleFromGraph(deps, claimed, record, at, found);
     if (settled) return settled;
-    // Graph took the record and imports it in the background. Nothing is written here: the
-    // batch's next poll round finds the record by its importId and records it (as submitted, or
-    // already imported), for up to 99 devices a transaction, instead of a write per device.
-    // Until then the device shows as submitting; if this host dies before the message is
-    // deleted, the redelivered message finds the record by importId and creates nothing.
-    deps.log.info("device submitted", { ...fields, status: result.status });
+    // Graph took the record and imports it in the background: its id is what identifies it from
+    // now on (never the echoed importId). The device stays `submitting` (no counter moves) and
+    // the id rides with the next claim of this batch (ImportStore.recordOnDevice); the batch's
+    // next poll round follows the import by that id. The message is deleted only once the id is
+    // stored, so a host that dies first leaves a message whose next delivery looks for the record.
+    await deps.store.recordOnDevice(claimed, {
+      graphId: record.id,
+      importStatus: record.state?.deviceImportStatus ?? "unknown",
+      submittedAt: claimed.submittedAt ?? at,
+      ...clearedError,
+      ...found,
+      updatedAt: at,
+    });
+    deps.log.info("device submitted", { ...fields, ...trace, status: result.status, recordFoundBy: attempt.kind });
     return "submitted";
   }
 
-  const failure = classifyFailure(result);
+  const failure = classifyFailure(result, claimed.tenantId, deps.graph.consentUrlFor(claimed.tenantId));
   const status = result.kind === "http-error" ? result.status : undefined;
-  if (failure.kind === "permanent") {
-    await fail(deps, claimed, failure.errorCode, failure.errorMessage, at);
-    deps.log.warn("Graph rejected device", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode });
+  if (failure.kind === "tenant") {
+    await fail(deps, claimed, failure.errorCode, failure.errorMessage, at, trace);
+    const others = await failWaitingDevices(deps.store, message.batchId, failure, at);
+    deps.log.error("tenant refuses the app; failing the batch's waiting devices", { ...fields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode, deviceCount: others + 1 });
     return "failed";
   }
+  if (failure.kind === "permanent") {
+    await fail(deps, claimed, failure.errorCode, failure.errorMessage, at, trace);
+    deps.log.warn("Graph rejected device", { ...fields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode });
+    return "failed";
+  }
+  // Whether a record of this device may exist now: the doubt this attempt could not resolve, or its own create's.
+  const inDoubt = attempt.doubtOpen || mayHaveCreated(result);
   // The batch was canceled while this attempt was in flight: nothing was created (or a lost answer
   // would have said so in `inDoubt`), so the device ends here instead of trying again.
-  if (!claimed.inDoubt && !mayHaveCreated(result) && (await deps.store.readBatch(message.batchId))?.canceledAt) {
+  if (!inDoubt && (await deps.store.readBatch(message.batchId))?.canceledAt) {
     await deps.store.transitionDevice(claimed, { state: "canceled", ...clearedError, updatedAt: at });
     deps.log.info("device canceled after a transient failure", { ...fields, errorCode: failure.errorCode });
     return "canceled";
@@ -188,29 +223,109 @@ async function submitStep(
       "RetriesExhausted",
       `retries exhausted after ${failures} transient failures; last error: ${failure.errorCode}: ${failure.errorMessage}`,
       at,
-      { failures },
+      { failures, ...trace },
     );
-    deps.log.warn("retries exhausted", { ...fields, errorCode: failure.errorCode });
+    deps.log.warn("retries exhausted", { ...fields, ...trace, errorCode: failure.errorCode });
     return "failed";
   }
+  const retryAfterMs = failure.retryAfterMs;
+  return scheduleRetry(deps, claimed, message, {
+    at,
+    slotWaitMs,
+    fields: { ...fields, ...(status ? { status } : {}) },
+    failures,
+    inDoubt,
+    trace,
+    errorCode: failure.errorCode,
+    errorMessage: failure.errorMessage,
+    ...(isThrottle ? { throttledForMs: retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random) } : {}),
+    // A create that may have gone through is looked for next time, which is only conclusive once
+    // the tenant's list can show it (lists lag creates).
+    notBefore: Date.parse(at) + Math.max(retryDelayMs(Math.max(1, failures), deps.retry, retryAfterMs, deps.random), inDoubt ? deps.listGraceMs : 0),
+  });
+}
+
+type Attempt =
+  | { kind: "created" | "ours" | "matched"; result: GraphResult<ImportedDeviceIdentity>; doubtOpen: boolean }
+  | { kind: "failed"; result: GraphFailureResult; doubtOpen: boolean }
+  | { kind: "wait"; untilMs: number; result: { trace?: CallTrace } }
+  | { kind: "unclear"; decision: Extract<InDoubtDecision, { kind: "unclear" }>; result: { trace?: CallTrace } };
+
+/**
+ * The create, or, when an earlier create of this device may have gone through unseen, first a
+ * look for its record by serial number (recordOwnership.ts says which record counts as ours).
+ */
+async function createOrFind(deps: WorkerDeps, device: StoredDevice, doubtful: boolean, doubtSince: number, invocation: { createSent: boolean }): Promise<Attempt> {
+  if (doubtful) {
+    const lookup = await deps.graph.findImportedDevicesBySerial(device.tenantId, device.serialNumber);
+    if (lookup.kind !== "ok") return { kind: "failed", result: lookup, doubtOpen: true };
+    const decision = decideInDoubt({
+      records: lookup.body.records,
+      complete: lookup.body.complete,
+      importId: importIdOf(device),
+      now: clock(deps).getTime(),
+      doubtSince,
+      listGraceMs: deps.listGraceMs,
+    });
+    const traced = lookup.trace ? { trace: lookup.trace } : {};
+    switch (decision.kind) {
+      case "ours":
+      case "matched":
+        return { kind: decision.kind, result: { kind: "ok", status: 200, body: decision.record, ...traced }, doubtOpen: false };
+      case "wait":
+        return { kind: "wait", untilMs: decision.untilMs, result: traced };
+      case "unclear":
+        return { kind: "unclear", decision, result: traced };
+      case "create":
+        break;
+    }
+  }
+  invocation.createSent = true;
+  const result = await deps.graph.createImportedDevice(device.tenantId, createBody(device));
+  if (result.kind === "ok" && !result.body?.id) {
+    // A 2xx without the record's id cannot be followed, and it may have created one: as good as a lost answer.
+    return { kind: "failed", result: { kind: "network-error", message: `Graph answered ${result.status} without the record's id`, ...(result.trace ? { trace: result.trace } : {}) }, doubtOpen: true };
+  }
+  return result.kind === "ok" ? { kind: "created", result, doubtOpen: false } : { kind: "failed", result, doubtOpen: false };
+}
+
+interface RetryPlan {
+  at: string;
+  slotWaitMs: number;
+  fields: Record<string, string | number>;
+  failures: number;
+  inDoubt: boolean;
+  trace: TraceFields;
+  errorCode: string;
+  errorMessage: string;
+  /** The earliest the next attempt may go. */
+  notBefore: number;
+  /** Set for a 429: the whole tenant pauses this long. */
+  throttledForMs?: number;
+}
+
+/** Records `retrying` and sends the next attempt at a new write slot, so retries stay inside the budget. */
+async function scheduleRetry(deps: WorkerDeps, claimed: StoredDevice, message: DeviceMessage, plan: RetryPlan): Promise<StepOutcome> {
+  const now = Date.parse(plan.at);
   // Throttling pauses the whole tenant; any other transient failure backs off this device alone.
-  // Either way the next attempt takes a new write slot, so retries stay inside the budget.
-  const slot = isThrottle
-    ? await deps.pacing.throttledThenReserve(claimed.tenantId, failure.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random), Date.parse(at))
-    : await deps.pacing.reserve(claimed.tenantId, 1, Date.parse(at), Date.parse(at) + retryDelayMs(failures, deps.retry, failure.retryAfterMs, deps.random));
+  const slot =
+    plan.throttledForMs !== undefined
+      ? await deps.pacing.throttledThenReserve(claimed.tenantId, Math.max(plan.throttledForMs, plan.notBefore - now), now)
+      : await deps.pacing.reserve(claimed.tenantId, 1, now, plan.notBefore);
   const slotAt = Math.round(slot.firstSlotAt);
   await deps.store.transitionDevice(claimed, {
     state: "retrying",
-    failures,
-    inDoubt: claimed.inDoubt || mayHaveCreated(result),
+    failures: plan.failures,
+    inDoubt: plan.inDoubt || undefined,
     nextAttemptAt: new Date(slotAt).toISOString(),
-    errorCode: failure.errorCode,
-    errorMessage: failure.errorMessage,
-    updatedAt: at,
+    errorCode: plan.errorCode,
+    errorMessage: plan.errorMessage,
+    ...plan.trace,
+    updatedAt: plan.at,
   });
   // A hold for the next message's lead is a wait too: together with the slot wait, never over MAX_WAIT_IN_FUNCTION_MS.
-  const sendHoldMs = await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, slot.shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS - slotWaitMs, epochClock(deps));
-  deps.log.info("retry scheduled", { ...fields, ...(status ? { status } : {}), errorCode: failure.errorCode, delayMs: slotAt - Date.parse(at), sendHoldMs });
+  const sendHoldMs = await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, slot.shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS - plan.slotWaitMs, epochClock(deps));
+  deps.log.info("retry scheduled", { ...plan.fields, ...plan.trace, errorCode: plan.errorCode, delayMs: slotAt - now, sendHoldMs });
   return "retry-scheduled";
 }
 
@@ -220,33 +335,36 @@ async function settleFromGraph(
   device: StoredDevice,
   imported: ImportedDeviceIdentity,
   at: string,
+  found: Partial<DeviceFields>,
 ): Promise<StepOutcome | undefined> {
   const state = imported.state;
-  const base = { graphId: imported.id, importStatus: state?.deviceImportStatus, submittedAt: device.submittedAt ?? at, updatedAt: at };
+  const base = { graphId: imported.id, importStatus: state?.deviceImportStatus, submittedAt: device.submittedAt ?? at, ...found, updatedAt: at };
   if (state?.deviceImportStatus === "complete") {
     await deps.store.transitionDevice(device, {
+      ...clearedError,
       ...base,
       state: "imported",
-      ...clearedError,
       ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId } : {}),
     });
     return "imported";
   }
   if (state?.deviceImportStatus === "error") {
-    const errorName = importErrorName(state.deviceErrorCode, state.deviceErrorName);
+    const errorName = importErrorName(state.deviceErrorCode, state.deviceErrorName ?? undefined);
     await deps.store.transitionDevice(device, {
       ...base,
       state: "failed",
       inDoubt: undefined,
+      nextAttemptAt: undefined,
       errorCode: state.deviceErrorCode ? String(state.deviceErrorCode) : (errorName ?? "ImportError"),
       errorName,
-      errorMessage: explainImportError(state.deviceErrorCode, state.deviceErrorName),
+      errorMessage: explainImportError(state.deviceErrorCode, state.deviceErrorName ?? undefined),
     });
     deps.log.warn("import ended in error", {
       batchId: device.partitionKey,
       rowKey: device.rowKey,
       tenantId: device.tenantId,
       errorCode: String(state.deviceErrorCode ?? errorName),
+      ...found,
     });
     return "failed";
   }
@@ -277,8 +395,10 @@ async function fail(
 export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined } as const;
 
 /**
- * Graph's importId for a device is the pipeline's key for it (batch and row), so a record can be
- * found again after a create whose answer was lost. A caller's own importId stays in the row.
+ * The importId a create sends: the pipeline's key for the device (batch and row). Where Graph
+ * echoes it, as documented, it proves a record found after a lost answer is ours; real tenants
+ * have been seen to overwrite it (recordOwnership.ts), so it is never what a record is found by.
+ * A caller's own importId stays in the row.
  */
 export function importIdOf(device: Pick<DeviceEntity, "partitionKey" | "rowKey">): string {
   return `${device.partitionKey}/${device.rowKey}`;

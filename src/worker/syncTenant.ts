@@ -5,6 +5,8 @@ import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { isConflict, isNotFound, isPreconditionFailed } from "../storage/tableErrors.js";
 import { retryDelayMs } from "./backoff.js";
+import type { TenantPacing } from "../storage/tenantPacing.js";
+import { MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 
 /** Intune refuses a sync within 10 minutes of the previous one (429). */
@@ -28,6 +30,8 @@ export interface SyncDeps {
   /** The tenantpacing table: a tenant's sync row sits beside its write schedule. */
   table: TableClient;
   queue: DeviceMessageSender;
+  /** A sync is a write in Intune's budget: it takes a slot of the tenant's schedule like a create. */
+  pacing: Pick<TenantPacing, "reserve">;
   graph: GraphClient;
   debounceMs: number;
   log: Logger;
@@ -50,10 +54,19 @@ export async function requestSync(deps: SyncDeps, tenantId: string): Promise<voi
   if (outcome) await deps.queue.send(syncMessage(tenantId, outcome.attempt), Math.max(0, outcome.dueAt - now));
 }
 
-export async function syncTenant(deps: SyncDeps, message: DeviceMessage): Promise<"stale" | "synced" | "rescheduled" | "given-up"> {
+export async function syncTenant(deps: SyncDeps, message: DeviceMessage): Promise<"stale" | "synced" | "rescheduled" | "given-up" | "deferred"> {
   const tenantId = message.batchId;
   const { row } = await readRow(deps, tenantId);
   if (row.dueAt === 0 || row.attempt !== message.attempt) return "stale";
+
+  // Into the tenant's write schedule, like every other write, so a sync never costs a 429 of our own.
+  const arrived = deps.now?.() ?? Date.now();
+  const slotAt = message.slotAt ?? Math.round((await deps.pacing.reserve(tenantId, 1, arrived)).firstSlotAt);
+  if (slotAt - arrived > MAX_WAIT_IN_FUNCTION_MS) {
+    await deps.queue.send({ ...message, slotAt }, queueDelayForSlot(slotAt, arrived));
+    return "deferred";
+  }
+  if (slotAt > arrived) await new Promise((resolve) => setTimeout(resolve, slotAt - arrived));
 
   const result = await deps.graph.syncAutopilotSettings(tenantId);
   const now = deps.now?.() ?? Date.now();

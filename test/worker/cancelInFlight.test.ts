@@ -48,7 +48,7 @@ async function oneDevice(): Promise<{ batchId: string; serialNumber: string; mes
   return { batchId, serialNumber, message: { ...message, slotAt: undefined } };
 }
 
-const worker = () => ({ ...services, queue, retry: services.config.retry, random: () => 0 });
+const worker = () => ({ ...services, queue, retry: services.config.retry, listGraceMs: services.config.graph.listGraceMs, random: () => 0 });
 
 describe("a cancel while a create is in flight", () => {
   it("cancels the device when its attempt failed with nothing created (503), and sends no retry", async () => {

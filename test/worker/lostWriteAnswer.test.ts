@@ -67,7 +67,7 @@ async function oneDevice(): Promise<{ batchId: string; serialNumber: string }> {
 }
 
 function deps(store: ImportStore): WorkerDeps {
-  return { ...services, store, queue: recorder, retry: services.config.retry, random: () => 0 };
+  return { ...services, store, queue: recorder, retry: services.config.retry, listGraceMs: services.config.graph.listGraceMs, random: () => 0 };
 }
 const submit = (batchId: string): DeviceMessage => ({ v: 1, kind: "submit", batchId, rowKey: "device-000000", attempt: 1 });
 

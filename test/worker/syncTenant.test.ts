@@ -35,6 +35,7 @@ let tenants = 0;
 function deps(): SyncDeps {
   return {
     table: services.storage.pacing,
+    pacing: services.pacing,
     graph: services.graph,
     queue: { send: async (message, delayMs = 0) => void sent.push({ message, delayMs }) },
     debounceMs: 60_000,

@@ -41,6 +41,7 @@ beforeAll(async () => {
     ...services,
     queue: recorder,
     retry: services.config.retry,
+    listGraceMs: services.config.graph.listGraceMs,
     random: () => 0,
     now: () => new Date(Date.now() + clockOffsetMs),
   };
@@ -91,7 +92,7 @@ function nextMessage(kind: DeviceMessage["kind"] = "submit"): { message: DeviceM
 }
 
 function pollDeps() {
-  return { ...services, queue: recorder, followUp: services.config.followUp, now: () => new Date(Date.now() + clockOffsetMs) };
+  return { ...services, queue: recorder, followUp: services.config.followUp, listGraceMs: services.config.graph.listGraceMs, now: () => new Date(Date.now() + clockOffsetMs) };
 }
 
 const POLL_RESTART_DELAY_MS = 60_000;
