@@ -4,7 +4,7 @@
  * options.ts for what each option changes.
  */
 export { startGraphSimulator, REQUEST_LOG_LIMIT, type GraphSimulator, type RequestLogEntry } from "./simulator.js";
-export type { SimulatorOptions } from "./options.js";
+export { BEHAVIOUR_DEFAULTS, type SimulatorOptions, type SimulatorBehaviour } from "./options.js";
 export type { FaultRule, FaultMatch } from "./faults.js";
 export type { CreateEntry } from "./handlers.js";
 export type { ThrottleLimits } from "./throttle.js";

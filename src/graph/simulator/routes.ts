@@ -5,7 +5,7 @@ export type Route =
   | { kind: "collection"; version: ApiVersion }
   | { kind: "item"; version: ApiVersion; id: string }
   | { kind: "importAction"; version: ApiVersion }
-  | { kind: "sync"; version: ApiVersion }
+  | { kind: "sync"; version: "beta" }
   | { kind: "unknown"; status: 400 | 404; message: string };
 
 const COLLECTION = "importedwindowsautopilotdeviceidentities";
@@ -15,27 +15,30 @@ export function resolveRoute(pathname: string): Route {
   const [rawVersion, root, entitySet, next, ...rest] = segments;
   const version = rawVersion === "v1.0" || rawVersion === "beta" ? rawVersion : undefined;
   if (!version) return { kind: "unknown", status: 404, message: `Invalid version: '${rawVersion ?? ""}'. Use v1.0 or beta.` };
-  if (root?.toLowerCase() !== "devicemanagement" || entitySet === undefined || rest.length > 0) return unknownSegment(segments);
+  if (root?.toLowerCase() !== "devicemanagement" || entitySet === undefined || rest.length > 0) return unknownSegment(segments.slice(1));
 
   const lowerSet = entitySet.toLowerCase();
   if (lowerSet === "windowsautopilotsettings") {
+    // Beta only: the v1.0 schema (msgraph-metadata schemas/v1.0-Prod.csdl) and v1.0 SDK types
+    // have no windowsAutopilotSettings, so Graph refuses the segment itself, in either behaviour.
+    if (version !== "beta") return unknownSegment([entitySet]);
     const action = next?.toLowerCase();
-    return action === "sync" || action === "microsoft.graph.sync" ? { kind: "sync", version } : unknownSegment(segments);
+    return action === "sync" || action === "microsoft.graph.sync" ? { kind: "sync", version } : unknownSegment(segments.slice(1));
   }
 
   // OData key syntax: importedWindowsAutopilotDeviceIdentities('id')
   const keyed = /^importedwindowsautopilotdeviceidentities\('([^']*)'\)$/.exec(lowerSet);
   if (keyed) {
     const id = decode(entitySet.slice(COLLECTION.length + 2, -2));
-    return next === undefined && id !== undefined ? { kind: "item", version, id } : unknownSegment(segments);
+    return next === undefined && id !== undefined ? { kind: "item", version, id } : unknownSegment(segments.slice(1));
   }
-  if (lowerSet !== COLLECTION) return unknownSegment(segments);
+  if (lowerSet !== COLLECTION) return unknownSegment(segments.slice(1));
   if (next === undefined) return { kind: "collection", version };
 
   const lowerNext = next.toLowerCase();
   if (lowerNext === "import" || lowerNext === "microsoft.graph.import") return { kind: "importAction", version };
   const id = decode(next);
-  return id === undefined ? unknownSegment(segments) : { kind: "item", version, id };
+  return id === undefined ? unknownSegment(segments.slice(1)) : { kind: "item", version, id };
 }
 
 /** Methods each route answers; anything else is 405. */
@@ -49,8 +52,9 @@ export function allowedMethods(route: Route): readonly string[] {
   }
 }
 
+/** `segments`: the path Graph names as unresolved, as the client spelled it. */
 function unknownSegment(segments: string[]): Route {
-  return { kind: "unknown", status: 400, message: `Resource not found for the segment '${segments.slice(1).join("/")}'.` };
+  return { kind: "unknown", status: 400, message: `Resource not found for the segment '${segments.join("/")}'.` };
 }
 
 function decode(segment: string): string | undefined {
