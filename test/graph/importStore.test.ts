@@ -62,6 +62,34 @@ describe("ImportStore", () => {
     expect(store.delete("A", first.record.id)).toBe(false);
   });
 
+  it("turns an import pending at its time, even when nothing else is due, and never back", () => {
+    const store = new ImportStore();
+    const timing: ImportTiming = { settleDelayMs: 300, pendingAfterMs: 100, listLagMs: 0 };
+    const early = store.create("A", "app", input("S1"), 0, timing);
+    const late = store.create("A", "app", input("S2"), 50, timing);
+    store.settleDue(99);
+    expect([early, late].map((s) => s.record.state.deviceImportStatus)).toEqual(["unknown", "unknown"]);
+    store.settleDue(100);
+    expect([early, late].map((s) => s.record.state.deviceImportStatus)).toEqual(["pending", "unknown"]);
+    store.settleDue(150);
+    expect(late.record.state.deviceImportStatus).toBe("pending");
+    store.settleDue(300);
+    expect([early, late].map((s) => s.record.state.deviceImportStatus)).toEqual(["complete", "pending"]);
+    store.settleDue(350);
+    expect(late.record.state.deviceImportStatus).toBe("complete");
+  });
+
+  it("lists a record from its list lag on, in creation order, while get and list() have it at once", () => {
+    const store = new ImportStore();
+    const first = store.create("A", "app", input("S1"), 0, { settleDelayMs: 10, pendingAfterMs: undefined, listLagMs: 100 });
+    const second = store.create("A", "app", input("S2"), 20, { settleDelayMs: 10, pendingAfterMs: undefined, listLagMs: 100 });
+    expect([...store.listed("A", 99)]).toEqual([]);
+    expect([...store.listed("A", 100)]).toEqual([first]);
+    expect([...store.listed("A", 120)]).toEqual([first, second]);
+    expect(store.get("A", second.record.id)).toBe(second);
+    expect([...store.list("A")]).toEqual([first, second]);
+  });
+
   it("refuses ops calls that could never take effect", () => {
     const store = new ImportStore();
     expect(() => store.registerDevice("A", {})).toThrow(TypeError);

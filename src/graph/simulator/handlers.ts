@@ -103,11 +103,10 @@ export class ImportedDeviceService {
     const cursor = this.cursor(req);
     if (!cursor.ok) return cursor.reply;
 
-    // Paging runs over what is listed now: a walk's cursor only moves forward by creation
-    // sequence, so no record is served twice, and one that turns visible behind the cursor
-    // (created before the walk's last page, listed after it) is missed by that walk only, as a
-    // lagging list would. With one lag for all records and a clock that does not step back,
-    // records turn visible in creation order, so that only happens to records created mid-walk.
+    // Pages are cut from what is listed now. The cursor only moves forward by creation
+    // sequence, so a walk never serves a record twice; a record that becomes listed behind the
+    // cursor is missed by that walk (a later walk finds it), as with a lagging list. One lag for
+    // all records lists them in creation order, so only records created mid-walk are missed.
     const page = takePage(this.store.listed(req.principal.tenantId, req.now), cursor.value);
     const version = req.route.version;
     const body: Record<string, unknown> = {

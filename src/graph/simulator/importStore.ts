@@ -111,11 +111,15 @@ export class ImportStore {
     return true;
   }
 
-  /** Also moves unsettled imports to "pending" once their time comes (a state change, not a view, so records() agrees with every answer). */
+  /**
+   * Also turns unsettled imports "pending" once their time comes: a change of the stored
+   * state rather than of the answers, so that records() and every answer agree.
+   */
   settleDue(now: number): void {
     if (now < this.nextDueAt) return;
     for (const p of this.pending) {
-      if (p.pendingAt !== undefined && p.pendingAt <= now && p.record.state.deviceImportStatus === "unknown") p.record.state.deviceImportStatus = "pending";
+      const state = p.record.state;
+      if (p.pendingAt !== undefined && p.pendingAt <= now && state.deviceImportStatus === "unknown") state.deviceImportStatus = "pending";
     }
     const due = this.pending.filter((p) => p.settleAt <= now).sort(bySettleOrder);
     this.pending = this.pending.filter((p) => p.settleAt > now);

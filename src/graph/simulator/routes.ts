@@ -15,30 +15,30 @@ export function resolveRoute(pathname: string): Route {
   const [rawVersion, root, entitySet, next, ...rest] = segments;
   const version = rawVersion === "v1.0" || rawVersion === "beta" ? rawVersion : undefined;
   if (!version) return { kind: "unknown", status: 404, message: `Invalid version: '${rawVersion ?? ""}'. Use v1.0 or beta.` };
-  if (root?.toLowerCase() !== "devicemanagement" || entitySet === undefined || rest.length > 0) return unknownSegment(segments.slice(1));
+  if (root?.toLowerCase() !== "devicemanagement" || entitySet === undefined || rest.length > 0) return unknownSegment(segments);
 
   const lowerSet = entitySet.toLowerCase();
   if (lowerSet === "windowsautopilotsettings") {
-    // Beta only: the v1.0 schema (msgraph-metadata schemas/v1.0-Prod.csdl) and v1.0 SDK types
-    // have no windowsAutopilotSettings, so Graph refuses the segment itself, in either behaviour.
-    if (version !== "beta") return unknownSegment([entitySet]);
+    // Beta only: the v1.0 schema (msgraph-metadata schemas/v1.0-Prod.csdl) and the v1.0 SDK
+    // types have no windowsAutopilotSettings, so v1.0 refuses the segment itself, in either behaviour.
+    if (version !== "beta") return { kind: "unknown", status: 400, message: `Resource not found for the segment '${entitySet}'.` };
     const action = next?.toLowerCase();
-    return action === "sync" || action === "microsoft.graph.sync" ? { kind: "sync", version } : unknownSegment(segments.slice(1));
+    return action === "sync" || action === "microsoft.graph.sync" ? { kind: "sync", version } : unknownSegment(segments);
   }
 
   // OData key syntax: importedWindowsAutopilotDeviceIdentities('id')
   const keyed = /^importedwindowsautopilotdeviceidentities\('([^']*)'\)$/.exec(lowerSet);
   if (keyed) {
     const id = decode(entitySet.slice(COLLECTION.length + 2, -2));
-    return next === undefined && id !== undefined ? { kind: "item", version, id } : unknownSegment(segments.slice(1));
+    return next === undefined && id !== undefined ? { kind: "item", version, id } : unknownSegment(segments);
   }
-  if (lowerSet !== COLLECTION) return unknownSegment(segments.slice(1));
+  if (lowerSet !== COLLECTION) return unknownSegment(segments);
   if (next === undefined) return { kind: "collection", version };
 
   const lowerNext = next.toLowerCase();
   if (lowerNext === "import" || lowerNext === "microsoft.graph.import") return { kind: "importAction", version };
   const id = decode(next);
-  return id === undefined ? unknownSegment(segments.slice(1)) : { kind: "item", version, id };
+  return id === undefined ? unknownSegment(segments) : { kind: "item", version, id };
 }
 
 /** Methods each route answers; anything else is 405. */
@@ -52,9 +52,8 @@ export function allowedMethods(route: Route): readonly string[] {
   }
 }
 
-/** `segments`: the path Graph names as unresolved, as the client spelled it. */
 function unknownSegment(segments: string[]): Route {
-  return { kind: "unknown", status: 400, message: `Resource not found for the segment '${segments.join("/")}'.` };
+  return { kind: "unknown", status: 400, message: `Resource not found for the segment '${segments.slice(1).join("/")}'.` };
 }
 
 function decode(segment: string): string | undefined {
