@@ -85,7 +85,7 @@ class RunningSimulator implements GraphSimulator {
   private service: ImportedDeviceService | undefined;
   private baseUrl = "";
   // Counts throttling 429s so that which of them lack Retry-After is deterministic.
-  private throttled = 0;
+  private throttled429s = 0;
 
   constructor(private readonly options: ResolvedOptions) {
     this.writeThrottle = new TenantAppThrottle(options.throttle);
@@ -272,10 +272,10 @@ class RunningSimulator implements GraphSimulator {
     const decision = limiter.admit(principal.tenantId, principal.appId, this.options.now(), cost);
     if (decision.admitted) return undefined;
     const who = decision.scope === "app" ? "this application in this tenant" : "this tenant";
-    this.throttled++;
+    this.throttled429s++;
     // Intune 429s have been seen without Retry-After (IntuneCD issue #217); every Nth one here.
     const every = this.options.retryAfterOmittedEvery;
-    if (every > 0 && this.throttled % every === 0) return this.error(call, 429, "TooManyRequests", `Too many requests from ${who}.`);
+    if (every > 0 && this.throttled429s % every === 0) return this.error(call, 429, "TooManyRequests", `Too many requests from ${who}.`);
     return this.error(call, 429, "TooManyRequests", `Too many requests from ${who}. Retry after ${decision.retryAfterSeconds} seconds.`, {
       "Retry-After": String(decision.retryAfterSeconds),
     });
