@@ -87,18 +87,26 @@ describe("authentication", () => {
 });
 
 describe("authorization", () => {
-  it("answers 403 Authorization_RequestDenied to a write without the ReadWrite role", async () => {
+  it("answers Intune's 403 Forbidden to a write without the ReadWrite role", async () => {
     sim = await startGraphSimulator();
     const readOnly = `Bearer ${signHs256(claims({ roles: ["DeviceManagementServiceConfig.Read.All"] }), SIMULATOR_SIGNING_KEY)}`;
     expect((await call("GET", readOnly)).status).toBe(200);
-    await expectError(await call("POST", readOnly, device()), 403, "Authorization_RequestDenied");
+    await expectError(await call("POST", readOnly, device()), 403, "Forbidden");
     expect(sim.creates).toHaveLength(0);
+  });
+
+  it("answers Entra's 403 Authorization_RequestDenied with behaviour documented", async () => {
+    sim = await startGraphSimulator({ behaviour: "documented" });
+    const readOnly = `Bearer ${signHs256(claims({ roles: ["DeviceManagementServiceConfig.Read.All"] }), SIMULATOR_SIGNING_KEY)}`;
+    const res = await call("POST", readOnly, device());
+    await expectError(res.clone(), 403, "Authorization_RequestDenied");
+    expect(((await res.json()) as GraphErrorJson).error.message).toBe("Insufficient privileges to complete the operation.");
   });
 
   it("refuses reads too without any Autopilot permission, and honours delegated scopes", async () => {
     sim = await startGraphSimulator();
     const none = `Bearer ${signHs256(claims({ roles: [] }), SIMULATOR_SIGNING_KEY)}`;
-    await expectError(await call("GET", none), 403, "Authorization_RequestDenied");
+    await expectError(await call("GET", none), 403, "Forbidden");
     const delegated = `Bearer ${signHs256(claims({ roles: undefined, scp: "openid DeviceManagementServiceConfig.ReadWrite.All" }), SIMULATOR_SIGNING_KEY)}`;
     expect((await call("POST", delegated, device())).status).toBe(201);
   });

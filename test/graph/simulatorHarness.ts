@@ -1,5 +1,5 @@
 import { SimulatorCredential } from "../../src/graph/devCredential.js";
-import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
+import { BEHAVIOUR_DEFAULTS, startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
 
 /** A clock the test moves by hand, so time-dependent behaviour needs no sleeping. */
 export class ManualClock {
@@ -66,8 +66,57 @@ export interface DeviceJson {
   serialNumber: string | null;
   hardwareIdentifier: string | null;
   importId: string | null;
+  productKey: string | null;
   state: { deviceImportStatus: string; deviceRegistrationId: string; deviceErrorCode: number; deviceErrorName: string };
   [key: string]: unknown;
+}
+
+export interface ListPageJson {
+  "@odata.context": string;
+  value: DeviceJson[];
+  "@odata.nextLink"?: string;
+}
+
+/**
+ * Follows @odata.nextLink as a careful client does: until there is none, or until a link
+ * repeats the one that fetched the page (the observed simulator's last page does, as Intune's
+ * sibling collection was seen to: microsoft-graph-docs issue #8186). `between` runs after each page.
+ */
+export async function walk(
+  caller: GraphCaller,
+  firstUrl: string,
+  between?: (page: number) => Promise<void>,
+): Promise<{ seen: string[]; pages: number; repeatedLink: string | undefined }> {
+  const seen: string[] = [];
+  let next: string | undefined = firstUrl;
+  let pages = 0;
+  for (;;) {
+    const res = await caller.request("GET", next);
+    if (res.status !== 200) throw new Error(`expected 200, got ${res.status}: ${await res.text()}`);
+    const body = (await res.json()) as ListPageJson;
+    seen.push(...body.value.map((d) => d.id));
+    pages++;
+    await between?.(pages);
+    const link = body["@odata.nextLink"];
+    if (link === undefined) return { seen, pages, repeatedLink: undefined };
+    if (link === next) return { seen, pages, repeatedLink: link };
+    if (pages > 1_000) throw new Error("walk did not end");
+    next = link;
+  }
+}
+
+/** The JSON document Intune serialises into `error.message` (observed behaviour). */
+export interface IntuneMessageJson {
+  _version: number;
+  Message: string;
+  CustomApiErrorPhrase: string;
+  RetryAfter: unknown;
+  ErrorSourceService: string;
+  HttpHeaders: string;
+}
+
+export function intuneMessageOf(error: GraphErrorJson): IntuneMessageJson {
+  return JSON.parse(error.error.message) as IntuneMessageJson;
 }
 
 export interface GraphErrorJson {
@@ -89,6 +138,9 @@ export function device(overrides: Record<string, unknown> = {}): Record<string, 
     ...overrides,
   };
 }
+
+/** The observed list lag at timeScale 1: advance a ManualClock by this before expecting a record in a list. */
+export const OBSERVED_LIST_LAG_MS = BEHAVIOUR_DEFAULTS.observed.listLagMs;
 
 /** Starts a simulator for the test file and stops it after; options may depend on a fresh clock. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<GraphSimulator> {

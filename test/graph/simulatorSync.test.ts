@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { GraphSimulator } from "../../src/graph/simulator/index.js";
 import { GraphCaller, ManualClock, startSimulator, TENANT_A, TENANT_B, type GraphErrorJson } from "./simulatorHarness.js";
 
-const SYNC = "/v1.0/deviceManagement/windowsAutopilotSettings/sync";
+// Beta only (msgraph-metadata's v1.0 CSDL has no windowsAutopilotSettings).
+const SYNC = "/beta/deviceManagement/windowsAutopilotSettings/sync";
 
 let sim: GraphSimulator | undefined;
 afterEach(async () => {
@@ -35,7 +36,19 @@ describe("windowsAutopilotSettings/sync", () => {
     clock.advance(10 * 60 * 1000 - 2_001);
     expect((await a.request("POST", SYNC)).status).toBe(429);
     clock.advance(1);
-    expect((await a.request("POST", "/beta/deviceManagement/windowsAutopilotSettings/sync")).status).toBe(204);
+    expect((await a.request("POST", "/beta/deviceManagement/windowsAutopilotSettings/microsoft.graph.sync")).status).toBe(204);
+  });
+
+  it.each(["observed", "documented"] as const)("is refused on v1.0 with 400 for the segment, with behaviour %s", async (behaviour) => {
+    const clock = new ManualClock();
+    sim = await startSimulator({ now: clock.now, behaviour });
+    const a = await GraphCaller.as(sim, TENANT_A);
+    const res = await a.request("POST", "/v1.0/deviceManagement/windowsAutopilotSettings/sync");
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as GraphErrorJson;
+    expect(body.error).toMatchObject({ code: "BadRequest", message: "Resource not found for the segment 'windowsAutopilotSettings'." });
+    // A refused v1.0 call starts no sync: beta is free to start one.
+    expect((await a.request("POST", SYNC)).status).toBe(204);
   });
 
   it("scales the running time and the cooldown with timeScale", async () => {

@@ -1,3 +1,5 @@
+import { INTUNE_FORBIDDEN_CODE } from "./intuneErrors.js";
+
 /**
  * Graph's error envelope: `{ error: { code, message, innerError: { date, request-id,
  * client-request-id } } }`. The ids repeat the response headers so a logged body alone is
@@ -27,12 +29,16 @@ export function graphErrorBody(code: string, message: string, ids: RequestIds, a
   };
 }
 
-/** The code Graph puts in the body for a bare status, used when a fault rule names none. */
-export function defaultErrorCode(status: number): string {
+/**
+ * The code Graph puts in the body for a bare status, used when a fault rule names none.
+ * `intuneForbidden`: a 403 is Intune's "Forbidden" (observed, facts sheet) rather than Entra's
+ * "Authorization_RequestDenied".
+ */
+export function defaultErrorCode(status: number, intuneForbidden = false): string {
   switch (status) {
     case 400: return "BadRequest";
     case 401: return "InvalidAuthenticationToken";
-    case 403: return "Authorization_RequestDenied";
+    case 403: return intuneForbidden ? INTUNE_FORBIDDEN_CODE : "Authorization_RequestDenied";
     case 404: return "ResourceNotFound";
     case 405: return "MethodNotAllowed";
     case 409: return "Conflict";

@@ -1,6 +1,7 @@
+import { answered } from "./answers.js";
 import type { Principal } from "./auth.js";
 import { isJsonContentType, type Reply, type RequestBody } from "./httpIo.js";
-import type { ImportStore, StoredImport } from "./importStore.js";
+import type { ImportStore, ImportTiming, StoredImport } from "./importStore.js";
 import { decodeSkipToken, encodeSkipToken, parseTop, takePage, type PageCursor } from "./paging.js";
 import type { ImportedDeviceInput, ImportedDeviceRecord } from "./records.js";
 import type { Route } from "./routes.js";
@@ -19,11 +20,17 @@ export interface CreateEntry {
 }
 
 export interface ServiceTiming {
-  /** Already multiplied by timeScale. */
-  settleDelayMs: number;
+  /** Delays already multiplied by timeScale. */
+  imports: ImportTiming;
   syncRunMs: number;
   syncCooldownMs: number;
   pageSize: number;
+}
+
+/** The answer-shaping behaviours of SimulatorOptions (see options.ts for their sources). */
+export interface ServiceBehaviour {
+  echoClientValues: boolean;
+  repeatLastNextLink: boolean;
 }
 
 export interface OperationRequest {
@@ -33,8 +40,10 @@ export interface OperationRequest {
   contentType: string | undefined;
   query: URLSearchParams;
   now: number;
-  /** A Graph error reply carrying this request's ids. */
+  /** A Graph error reply carrying this request's ids, its message as Graph's gateway words it. */
   error(status: number, code: string, message: string, headers?: Record<string, string>): Reply;
+  /** Likewise for an error of the Intune service itself, its message as Intune words it. */
+  intuneError(status: number, code: string, text: string, headers?: Record<string, string>): Reply;
 }
 
 const ENTITY_SET_PATH = "deviceManagement/importedWindowsAutopilotDeviceIdentities";
@@ -49,6 +58,7 @@ export class ImportedDeviceService {
     private readonly store: ImportStore,
     private readonly baseUrl: string,
     private readonly timing: ServiceTiming,
+    private readonly behaviour: ServiceBehaviour,
     private readonly onCreate: (entry: CreateEntry) => void,
   ) {}
 
@@ -56,7 +66,7 @@ export class ImportedDeviceService {
     const body = jsonBody(req);
     if (!body.ok) return body.reply;
     const input = validateImportedDevice(body.value, req.route.version);
-    if (!input.ok) return req.error(400, "BadRequest", input.message);
+    if (!input.ok) return req.intuneError(400, "BadRequest", input.message);
     const stored = this.createOne(req, input.value);
     return { kind: "respond", status: 201, body: this.entity(req.route.version, stored.record) };
   }
@@ -65,8 +75,8 @@ export class ImportedDeviceService {
     const body = jsonBody(req);
     if (!body.ok) return body.reply;
     const inputs = validateImportAction(body.value, req.route.version);
-    if (!inputs.ok) return req.error(400, "BadRequest", inputs.message);
-    const created = inputs.value.map((input) => snapshot(this.createOne(req, input).record));
+    if (!inputs.ok) return req.intuneError(400, "BadRequest", inputs.message);
+    const created = inputs.value.map((input) => this.answered(this.createOne(req, input).record));
     return {
       kind: "respond",
       status: 200,
@@ -93,15 +103,21 @@ export class ImportedDeviceService {
     const cursor = this.cursor(req);
     if (!cursor.ok) return cursor.reply;
 
-    const page = takePage(this.store.list(req.principal.tenantId), cursor.value);
+    // Pages are cut from what is listed now. The cursor only moves forward by creation
+    // sequence, so a walk never serves a record twice; a record that becomes listed behind the
+    // cursor is missed by that walk (a later walk finds it), as with a lagging list. One lag for
+    // all records lists them in creation order, so only records created mid-walk are missed.
+    const page = takePage(this.store.listed(req.principal.tenantId, req.now), cursor.value);
     const version = req.route.version;
     const body: Record<string, unknown> = {
       "@odata.context": this.context(version, ENTITY_SET_PATH),
-      value: page.items.map((s) => snapshot(s.record)),
+      value: page.items.map((s) => this.answered(s.record)),
     };
-    if (page.next) {
-      body["@odata.nextLink"] = `${this.baseUrl}/${version}/${ENTITY_SET_PATH}?$skiptoken=${encodeSkipToken(page.next)}`;
-    }
+    // The last page of a listing of several pages links to itself (microsoft-graph-docs issue
+    // #8186): a page fetched by skip token is not the first, so a single page never does.
+    const repeat = this.behaviour.repeatLastNextLink && queryOption(req.query, "$skiptoken") !== null;
+    const next = page.next ?? (repeat ? cursor.value : undefined);
+    if (next) body["@odata.nextLink"] = `${this.baseUrl}/${version}/${ENTITY_SET_PATH}?$skiptoken=${encodeSkipToken(next)}`;
     return { kind: "respond", status: 200, body };
   }
 
@@ -113,22 +129,23 @@ export class ImportedDeviceService {
         history.lastStartedAt = req.now;
         return { kind: "respond", status: 204 };
       case "running":
-        return req.error(409, "Conflict", "A sync is already in progress for this tenant.");
+        return req.intuneError(409, "Conflict", "A sync is already in progress for this tenant.");
       case "tooSoon": {
         const seconds = retryAfterSeconds(decision.retryAfterMs);
-        return req.error(429, "TooManyRequests", "Syncs must be at least 10 minutes apart.", { "Retry-After": String(seconds) });
+        return req.intuneError(429, "TooManyRequests", "Syncs must be at least 10 minutes apart.", { "Retry-After": String(seconds) });
       }
     }
   }
 
   private createOne(req: OperationRequest, input: ImportedDeviceInput): StoredImport {
     const { tenantId, appId } = req.principal;
-    const stored = this.store.create(tenantId, appId, input, req.now, this.timing.settleDelayMs);
+    const stored = this.store.create(tenantId, appId, input, req.now, this.timing.imports);
     this.onCreate({
       tenantId,
       appId,
       id: stored.record.id,
       serialNumber: input.serialNumber ?? "",
+      // The client's own importId, whatever the answers say: tests match creates to devices by it.
       ...(input.importId !== null ? { importId: input.importId } : {}),
       at: req.now,
     });
@@ -152,7 +169,11 @@ export class ImportedDeviceService {
   }
 
   private entity(version: ApiVersion, record: ImportedDeviceRecord): Record<string, unknown> {
-    return { "@odata.context": this.context(version, `${ENTITY_SET_PATH}/$entity`), ...snapshot(record) };
+    return { "@odata.context": this.context(version, `${ENTITY_SET_PATH}/$entity`), ...this.answered(record) };
+  }
+
+  private answered(record: ImportedDeviceRecord): ImportedDeviceRecord {
+    return answered(record, this.behaviour.echoClientValues);
   }
 
   private context(version: ApiVersion, fragment: string): string {
@@ -163,11 +184,11 @@ export class ImportedDeviceService {
 function jsonBody(req: OperationRequest): { ok: true; value: unknown } | { ok: false; reply: Reply } {
   const body = req.body;
   if (body.kind === "tooLarge") return { ok: false, reply: req.error(413, "RequestEntityTooLarge", "The request body is larger than 4 MB.") };
-  if (body.kind === "none") return { ok: false, reply: req.error(400, "BadRequest", "The request body is empty; a JSON object is required.") };
+  if (body.kind === "none") return { ok: false, reply: req.intuneError(400, "BadRequest", "The request body is empty; a JSON object is required.") };
   if (!isJsonContentType(req.contentType)) {
     return { ok: false, reply: req.error(415, "UnsupportedMediaType", "The request body must be sent as Content-Type: application/json.") };
   }
-  if (body.kind === "invalid") return { ok: false, reply: req.error(400, "BadRequest", body.message) };
+  if (body.kind === "invalid") return { ok: false, reply: req.intuneError(400, "BadRequest", body.message) };
   return { ok: true, value: body.value };
 }
 
@@ -187,10 +208,10 @@ function queryOption(query: URLSearchParams, name: string): string | null {
 }
 
 function notFound(req: OperationRequest, id: string): Reply {
-  return req.error(404, "ResourceNotFound", `No importedWindowsAutopilotDeviceIdentity with id '${id}' exists in this tenant.`);
+  return req.intuneError(404, "ResourceNotFound", `No importedWindowsAutopilotDeviceIdentity with id '${id}' exists in this tenant.`);
 }
 
-/** A copy, so neither responses nor callers of records() can alter the stored state. */
+/** A copy of the record as the service holds it (the client's own values), for records(). */
 export function snapshot(record: ImportedDeviceRecord): ImportedDeviceRecord {
-  return { ...record, state: { ...record.state } };
+  return answered(record, true);
 }

@@ -11,10 +11,22 @@ export interface StoredImport {
   readonly tenantId: string;
   readonly appId: string;
   readonly createdAt: number;
+  /** When an unsettled import turns from "unknown" to "pending"; undefined = it never does. */
+  readonly pendingAt: number | undefined;
   readonly settleAt: number;
+  /** From when list pages show the record (GET by id finds it at once). */
+  readonly listedFrom: number;
   readonly hashKey: string | undefined;
   readonly serialKey: string | undefined;
   readonly record: ImportedDeviceRecord;
+}
+
+/** When a new import changes, relative to its create; already multiplied by timeScale. */
+export interface ImportTiming {
+  settleDelayMs: number;
+  /** undefined = straight from "unknown" to the outcome. */
+  pendingAfterMs: number | undefined;
+  listLagMs: number;
 }
 
 /** Everything the simulator keeps for one tenant; nothing is shared across tenants. */
@@ -42,14 +54,16 @@ export class ImportStore {
   private nextDueAt = Number.POSITIVE_INFINITY;
   private nextSeq = 1;
 
-  create(tenantId: string, appId: string, input: ImportedDeviceInput, now: number, settleDelayMs: number): StoredImport {
+  create(tenantId: string, appId: string, input: ImportedDeviceInput, now: number, timing: ImportTiming): StoredImport {
     const tenant = this.tenant(tenantId);
     const stored: StoredImport = {
       seq: this.nextSeq++,
       tenantId,
       appId,
       createdAt: now,
-      settleAt: now + settleDelayMs,
+      pendingAt: timing.pendingAfterMs === undefined ? undefined : now + timing.pendingAfterMs,
+      settleAt: now + timing.settleDelayMs,
+      listedFrom: now + timing.listLagMs,
       hashKey: hashKey(input.hardwareIdentifier),
       serialKey: serialKey(input.serialNumber),
       record: newRecord(randomUUID(), input),
@@ -61,7 +75,7 @@ export class ImportStore {
       same.add(stored);
     }
     this.pending.push(stored);
-    this.nextDueAt = Math.min(this.nextDueAt, stored.settleAt);
+    this.nextDueAt = Math.min(this.nextDueAt, nextChangeAt(stored));
     return stored;
   }
 
@@ -72,6 +86,11 @@ export class ImportStore {
   /** In creation order. */
   list(tenantId: string): Iterable<StoredImport> {
     return this.tenants.get(tenantId)?.imports.values() ?? [];
+  }
+
+  /** What list pages may show at `now`: every record past its list lag, in creation order. */
+  *listed(tenantId: string, now: number): Iterable<StoredImport> {
+    for (const stored of this.list(tenantId)) if (stored.listedFrom <= now) yield stored;
   }
 
   /**
@@ -92,11 +111,19 @@ export class ImportStore {
     return true;
   }
 
+  /**
+   * Also turns unsettled imports "pending" once their time comes: a change of the stored
+   * state rather than of the answers, so that records() and every answer agree.
+   */
   settleDue(now: number): void {
     if (now < this.nextDueAt) return;
+    for (const p of this.pending) {
+      const state = p.record.state;
+      if (p.pendingAt !== undefined && p.pendingAt <= now && state.deviceImportStatus === "unknown") state.deviceImportStatus = "pending";
+    }
     const due = this.pending.filter((p) => p.settleAt <= now).sort(bySettleOrder);
     this.pending = this.pending.filter((p) => p.settleAt > now);
-    this.nextDueAt = this.pending.reduce((min, p) => Math.min(min, p.settleAt), Number.POSITIVE_INFINITY);
+    this.nextDueAt = this.pending.reduce((min, p) => Math.min(min, nextChangeAt(p)), Number.POSITIVE_INFINITY);
     for (const stored of due) this.settle(stored);
   }
 
@@ -173,4 +200,9 @@ function isRegistered(tenant: TenantState, stored: StoredImport): boolean {
     (stored.hashKey !== undefined && tenant.registeredHashes.has(stored.hashKey)) ||
     (stored.serialKey !== undefined && tenant.registeredSerials.has(stored.serialKey))
   );
+}
+
+function nextChangeAt(stored: StoredImport): number {
+  const turnsPending = stored.pendingAt !== undefined && stored.record.state.deviceImportStatus === "unknown";
+  return turnsPending ? Math.min(stored.pendingAt!, stored.settleAt) : stored.settleAt;
 }

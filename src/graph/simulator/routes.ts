@@ -5,7 +5,7 @@ export type Route =
   | { kind: "collection"; version: ApiVersion }
   | { kind: "item"; version: ApiVersion; id: string }
   | { kind: "importAction"; version: ApiVersion }
-  | { kind: "sync"; version: ApiVersion }
+  | { kind: "sync"; version: "beta" }
   | { kind: "unknown"; status: 400 | 404; message: string };
 
 const COLLECTION = "importedwindowsautopilotdeviceidentities";
@@ -19,6 +19,9 @@ export function resolveRoute(pathname: string): Route {
 
   const lowerSet = entitySet.toLowerCase();
   if (lowerSet === "windowsautopilotsettings") {
+    // Beta only: the v1.0 schema (msgraph-metadata schemas/v1.0-Prod.csdl) and the v1.0 SDK
+    // types have no windowsAutopilotSettings, so v1.0 refuses the segment itself, in either behaviour.
+    if (version !== "beta") return { kind: "unknown", status: 400, message: `Resource not found for the segment '${entitySet}'.` };
     const action = next?.toLowerCase();
     return action === "sync" || action === "microsoft.graph.sync" ? { kind: "sync", version } : unknownSegment(segments);
   }

@@ -7,7 +7,8 @@ import { defaultErrorCode, graphErrorBody, type RequestIds } from "./graphErrors
 import { ImportedDeviceService, snapshot, type CreateEntry, type OperationRequest } from "./handlers.js";
 import { PLAIN_JSON, readBody, sleep, writeReply, type Reply, type RequestBody } from "./httpIo.js";
 import { ImportStore } from "./importStore.js";
-import { resolveOptions, type ResolvedOptions, type SimulatorOptions } from "./options.js";
+import { INTUNE_FORBIDDEN_CODE, INTUNE_FORBIDDEN_TEXT, intuneMessage, type IntuneTrace } from "./intuneErrors.js";
+import { PENDING_FROM_FRACTION, resolveOptions, type ResolvedOptions, type SimulatorOptions } from "./options.js";
 import type { ImportedDeviceRecord } from "./records.js";
 import { allowedMethods, resolveRoute, type Route } from "./routes.js";
 import { SYNC_COOLDOWN_MS } from "./syncPolicy.js";
@@ -39,7 +40,11 @@ export interface GraphSimulator {
   readonly creates: ReadonlyArray<CreateEntry>;
   /** Oldest entries are discarded past REQUEST_LOG_LIMIT so a long-running `npm start` does not grow without bound. */
   readonly requestLog: ReadonlyArray<RequestLogEntry>;
-  /** Current imported records in that tenant, settled as of now, in creation order. */
+  /**
+   * Current imported records in that tenant, settled as of now, in creation order: what the
+   * service holds, i.e. the client's own importId, productKey and hardwareIdentifier whatever
+   * the answers show, and every record whatever the list lag.
+   */
   records(tenantId: string): ImportedDeviceRecord[];
 }
 
@@ -48,6 +53,13 @@ export const REQUEST_LOG_LIMIT = 100_000;
 // What Graph sends with a 401, so clients that parse the challenge see a familiar one.
 const BEARER_CHALLENGE =
   'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"';
+
+/** What an error reply needs to know about the request it answers. */
+interface CallContext {
+  ids: RequestIds;
+  /** The URL the client called, which Intune quotes in its messages. */
+  url: string;
+}
 
 export async function startGraphSimulator(options?: SimulatorOptions): Promise<GraphSimulator> {
   const simulator = new RunningSimulator(resolveOptions(options));
@@ -72,6 +84,8 @@ class RunningSimulator implements GraphSimulator {
   private readonly server: Server;
   private service: ImportedDeviceService | undefined;
   private baseUrl = "";
+  // Counts throttling 429s so that which of them lack Retry-After is deterministic.
+  private throttled429s = 0;
 
   constructor(private readonly options: ResolvedOptions) {
     this.writeThrottle = new TenantAppThrottle(options.throttle);
@@ -93,11 +107,23 @@ class RunningSimulator implements GraphSimulator {
     });
     const { port } = this.server.address() as AddressInfo;
     this.baseUrl = `http://127.0.0.1:${port}`;
-    const { settleDelayMs, timeScale, pageSize } = this.options;
+    const { settleDelayMs, timeScale, pageSize, passThroughPending, listLagMs, echoClientValues, repeatLastNextLink } = this.options;
+    const settle = settleDelayMs * timeScale;
     this.service = new ImportedDeviceService(
       this.store,
       this.baseUrl,
-      { settleDelayMs: settleDelayMs * timeScale, syncRunMs: settleDelayMs * timeScale, syncCooldownMs: SYNC_COOLDOWN_MS * timeScale, pageSize },
+      {
+        imports: {
+          settleDelayMs: settle,
+          // With no delay there is no time to be pending in: the next request settles it.
+          pendingAfterMs: passThroughPending && settle > 0 ? settle * PENDING_FROM_FRACTION : undefined,
+          listLagMs: listLagMs * timeScale,
+        },
+        syncRunMs: settle,
+        syncCooldownMs: SYNC_COOLDOWN_MS * timeScale,
+        pageSize,
+      },
+      { echoClientValues, repeatLastNextLink },
       (entry) => this.creates.push(entry),
     );
   }
@@ -141,14 +167,15 @@ class RunningSimulator implements GraphSimulator {
     const clientRequestId = headerValue(req, "client-request-id") ?? requestId;
     const ids: RequestIds = { requestId, clientRequestId };
     const target = req.url ?? "/";
+    const call: CallContext = { ids, url: `${this.baseUrl}${target}` };
     const method = (req.method ?? "GET").toUpperCase();
     const caller: { principal?: Principal } = {};
 
     let reply: Reply;
     try {
-      reply = await this.process(req, method, target, ids, caller);
+      reply = await this.process(req, method, target, call, caller);
     } catch (e) {
-      reply = this.error(ids, 500, "InternalServerError", `Simulator internal error: ${(e as Error).message}`);
+      reply = this.error(call, 500, "InternalServerError", `Simulator internal error: ${(e as Error).message}`);
     }
 
     await sleep(this.options.latencyMs * this.options.timeScale);
@@ -170,12 +197,12 @@ class RunningSimulator implements GraphSimulator {
     req: IncomingMessage,
     method: string,
     target: string,
-    ids: RequestIds,
+    call: CallContext,
     caller: { principal?: Principal },
   ): Promise<Reply> {
     const body = await readBody(req);
     const auth = authenticate(headerValue(req, "authorization"), this.options.signingKey, Date.now());
-    if (!auth.ok) return this.error(ids, 401, "InvalidAuthenticationToken", auth.message, { "WWW-Authenticate": BEARER_CHALLENGE });
+    if (!auth.ok) return this.error(call, 401, "InvalidAuthenticationToken", auth.message, { "WWW-Authenticate": BEARER_CHALLENGE });
     const principal = auth.principal;
     caller.principal = principal;
 
@@ -186,7 +213,7 @@ class RunningSimulator implements GraphSimulator {
         case "status": {
           this.faults.consume(fault);
           const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { "Retry-After": String(fault.retryAfterSeconds) } : {};
-          return this.error(ids, fault.status, fault.errorCode ?? defaultErrorCode(fault.status), "Injected fault.", headers);
+          return this.injectedError(call, fault.status, fault.errorCode, "Injected fault.", headers);
         }
         case "drop":
           this.faults.consume(fault);
@@ -205,16 +232,14 @@ class RunningSimulator implements GraphSimulator {
 
     const url = new URL(target, "http://simulator.invalid");
     const route = resolveRoute(url.pathname);
-    const throttled = this.throttle(principal, method, route, body, ids);
+    const throttled = this.throttle(principal, method, route, body, call);
     if (throttled) return throttled;
 
-    if (route.kind === "unknown") return this.error(ids, route.status, route.status === 404 ? "ResourceNotFound" : "BadRequest", route.message);
+    if (route.kind === "unknown") return this.error(call, route.status, route.status === 404 ? "ResourceNotFound" : "BadRequest", route.message);
     if (!allowedMethods(route).includes(method)) {
-      return this.error(ids, 405, "MethodNotAllowed", `${method} is not supported on this resource.`, { Allow: allowedMethods(route).join(", ") });
+      return this.error(call, 405, "MethodNotAllowed", `${method} is not supported on this resource.`, { Allow: allowedMethods(route).join(", ") });
     }
-    if (isWrite(method) ? !mayWrite(principal) : !mayRead(principal)) {
-      return this.error(ids, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
-    }
+    if (isWrite(method) ? !mayWrite(principal) : !mayRead(principal)) return this.forbidden(call);
 
     const now = this.options.now();
     this.store.settleDue(now);
@@ -225,28 +250,33 @@ class RunningSimulator implements GraphSimulator {
       contentType: headerValue(req, "content-type"),
       query: url.searchParams,
       now,
-      error: (status, code, message, headers) => this.error(ids, status, code, message, headers),
+      error: (status, code, message, headers) => this.error(call, status, code, message, headers),
+      intuneError: (status, code, text, headers) => this.intuneError(call, status, code, text, headers),
     }, method);
 
     if (failAfterSuccess && reply.kind === "respond" && reply.status >= 200 && reply.status < 300) {
       this.faults.consume(failAfterSuccess);
       const status = failAfterSuccess.status ?? 504;
-      return status === 0 ? { kind: "drop" } : this.error(ids, status, defaultErrorCode(status), "Injected fault after the request was carried out.");
+      return status === 0 ? { kind: "drop" } : this.injectedError(call, status, undefined, "Injected fault after the request was carried out.");
     }
     return reply;
   }
 
-  private throttle(principal: Principal, method: string, route: Route, body: RequestBody, ids: RequestIds): Reply | undefined {
+  private throttle(principal: Principal, method: string, route: Route, body: RequestBody, call: CallContext): Reply | undefined {
     const limiter = isWrite(method) ? this.writeThrottle : this.readThrottle;
     // Each device in an import action is one write, as Graph counts them.
     const cost = route.kind === "importAction" && method === "POST" && body.kind === "json" ? importActionSize(body.value) : 1;
     if (!limiter.fitsAtAll(cost)) {
-      return this.error(ids, 400, "BadRequest", `An import of ${cost} devices is more writes than one throttle window admits; send smaller imports.`);
+      return this.error(call, 400, "BadRequest", `An import of ${cost} devices is more writes than one throttle window admits; send smaller imports.`);
     }
     const decision = limiter.admit(principal.tenantId, principal.appId, this.options.now(), cost);
     if (decision.admitted) return undefined;
     const who = decision.scope === "app" ? "this application in this tenant" : "this tenant";
-    return this.error(ids, 429, "TooManyRequests", `Too many requests from ${who}. Retry after ${decision.retryAfterSeconds} seconds.`, {
+    this.throttled429s++;
+    // Intune 429s have been seen without Retry-After (IntuneCD issue #217); every Nth one here.
+    const every = this.options.retryAfterOmittedEvery;
+    if (every > 0 && this.throttled429s % every === 0) return this.error(call, 429, "TooManyRequests", `Too many requests from ${who}.`);
+    return this.error(call, 429, "TooManyRequests", `Too many requests from ${who}. Retry after ${decision.retryAfterSeconds} seconds.`, {
       "Retry-After": String(decision.retryAfterSeconds),
     });
   }
@@ -266,8 +296,35 @@ class RunningSimulator implements GraphSimulator {
     }
   }
 
-  private error(ids: RequestIds, status: number, code: string, message: string, headers?: Record<string, string>): Reply {
-    return { kind: "respond", status, body: graphErrorBody(code, message, ids, new Date()), contentType: PLAIN_JSON, ...(headers ? { headers } : {}) };
+  /** An error worded by Graph's gateway: a plain message. */
+  private error(call: CallContext, status: number, code: string, message: string, headers?: Record<string, string>): Reply {
+    return { kind: "respond", status, body: graphErrorBody(code, message, call.ids, new Date()), contentType: PLAIN_JSON, ...(headers ? { headers } : {}) };
+  }
+
+  /** An error worded by the Intune service: wrapped as Intune's JSON-in-a-string when wrapIntuneMessages. */
+  private intuneError(call: CallContext, status: number, code: string, text: string, headers?: Record<string, string>): Reply {
+    const message = intuneMessage(text, this.trace(call), { wrap: this.options.wrapIntuneMessages });
+    return this.error(call, status, code, message, headers);
+  }
+
+  /** Intune's 403 (facts sheet) unless intuneForbidden is off, then Entra's, which is plain. */
+  private forbidden(call: CallContext): Reply {
+    if (!this.options.intuneForbidden) return this.error(call, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
+    const message = intuneMessage(INTUNE_FORBIDDEN_TEXT, this.trace(call), { wrap: this.options.wrapIntuneMessages, traced: true });
+    return this.error(call, 403, INTUNE_FORBIDDEN_CODE, message);
+  }
+
+  /**
+   * An injected fault stands for a failure of the service behind Graph, so it is worded as
+   * Intune's, except a 401, which only Graph's token check gives.
+   */
+  private injectedError(call: CallContext, status: number, code: string | undefined, text: string, headers?: Record<string, string>): Reply {
+    const chosen = code ?? defaultErrorCode(status, this.options.intuneForbidden);
+    return status === 401 ? this.error(call, status, chosen, text, headers) : this.intuneError(call, status, chosen, text, headers);
+  }
+
+  private trace(call: CallContext): IntuneTrace {
+    return { activityId: call.ids.clientRequestId, url: call.url };
   }
 
   private log(entry: RequestLogEntry): void {
