@@ -30,7 +30,7 @@ export const settingsSchema = z
      * records (lists lag creates by a few seconds in real tenants): a lost create is not taken as
      * "nothing created", nor a followed record as deleted, before this.
      */
-    GRAPH_LIST_GRACE_MS: positiveInt(120_000),
+    GRAPH_LIST_GRACE_MS: positiveInt(60_000),
     /** How the app gets Graph tokens: see README "Credentials". */
     GRAPH_CREDENTIAL: z.preprocess(
       emptyAsUndefined,

@@ -239,9 +239,9 @@ async function submitStep(
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
     ...(isThrottle ? { throttledForMs: retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random) } : {}),
-    // A create that may have gone through is looked for next time, which is only conclusive once
-    // the tenant's list can show it (lists lag creates).
-    notBefore: Date.parse(at) + Math.max(retryDelayMs(Math.max(1, failures), deps.retry, retryAfterMs, deps.random), inDoubt ? deps.listGraceMs : 0),
+    // A create that may have gone through is looked for at the next attempt, soon: a record found
+    // still importing is plainly ours, one found finished minutes later may not be (recordOwnership.ts).
+    notBefore: Date.parse(at) + retryDelayMs(Math.max(1, failures), deps.retry, retryAfterMs, deps.random),
   });
 }
 

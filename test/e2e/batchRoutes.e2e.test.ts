@@ -222,6 +222,8 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
         errorCode: asCsv(d.error?.code),
         errorName: asCsv(d.error?.name),
         errorMessage: asCsv(d.error?.message),
+        graphRequestId: asCsv((d.graphRequest as { requestId?: string } | undefined)?.requestId),
+        graphClientRequestId: asCsv((d.graphRequest as { clientRequestId?: string } | undefined)?.clientRequestId),
         updatedAt: asCsv(d.updatedAt),
       })),
     );

@@ -41,7 +41,7 @@ describe("device CSV", () => {
     expect(row).not.toMatch(/SECRET|someone/);
     const [header, values] = parse(csvHeader() + row, { bom: true }) as string[][];
     expect(header).toEqual([...DEVICE_CSV_COLUMNS]);
-    expect(values).toEqual(["0", "SN1", "failed", "2", "", "", "806", "", 'already here, "really"', "2026-11-29T00:00:00.000Z"]);
+    expect(values).toEqual(["0", "SN1", "failed", "2", "", "", "806", "", 'already here, "really"', "", "", "2026-11-29T00:00:00.000Z"]);
   });
 
   it("answers CSV only when the Accept header prefers it to JSON", () => {

@@ -25,7 +25,10 @@ let deps: WorkerDeps;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  simulator = await startGraphSimulator({ settleDelayMs: 0 });
+  // Intune as observed (importId and productKey answered as the record's own id, lists that lag
+  // creates), except that imports settle at once, so a round's outcome is known without waiting.
+  // On the worker's clock, which runs ahead by every delay a test lets pass.
+  simulator = await startGraphSimulator({ settleDelayMs: 0, now: () => Date.now() + clockOffsetMs });
   services = await createServices(
     loadConfig({
       AzureWebJobsStorage: azurite.connectionString,
@@ -128,8 +131,8 @@ describe("worker", () => {
     const { serialNumber } = await acceptOne();
     const first = nextMessage();
     await run(first.message, first.id);
-    // Resumes: finds the record by its importId (settled at once by this simulator) instead of creating a second.
-    expect(await run(first.message, first.id)).toBe("imported");
+    // Resumes: the device holds the id of its create's answer, so Graph is not asked again; the poll round follows it.
+    expect(await run(first.message, first.id)).toBe("submitted");
     expect(await run(first.message, "another-copy")).toBe("stale");
     expect(createsOf(serialNumber)).toBe(1);
   });
@@ -213,7 +216,23 @@ describe("worker", () => {
     expect(device?.errorMessage).toMatch(/another tenant/);
   });
 
-  it("fails a device whose imported record disappears from Graph before it settles", async () => {
+  it("records the id of the create's answer, not the echoed importId, and follows the import by it", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("submitted");
+    const created = simulator.creates.find((c) => c.serialNumber === serialNumber)!;
+    const device = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(device).toMatchObject({ state: "submitting", graphId: created.id, graphClientRequestId: expect.any(String), graphRequestId: expect.any(String) });
+    // What this Graph answers for the record: its own id where our importId was sent.
+    const answered = await services.graph.getImportedDevice(device!.tenantId, created.id);
+    expect(answered.kind === "ok" && answered.body.importId).toBe(created.id);
+    expect(created.importId).toBe(`${batchId}/${first.message.rowKey}`);
+    const poll = nextMessage("pollBatch");
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "imported", graphId: created.id });
+  });
+
+  it("fails a device whose imported record disappears from Graph before it settles, once the list grace has passed", async () => {
     const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
@@ -223,20 +242,24 @@ describe("worker", () => {
     const seen = await services.store.transitionDevice(claimed, { state: "submitted", graphId, submittedAt: claimed.updatedAt, updatedAt: new Date().toISOString() });
     expect((await services.graph.deleteImportedDevice(seen.tenantId, graphId)).kind).toBe("ok");
     const poll = nextMessage("pollBatch");
-    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
+    // Within the grace a missing record may be one the lists do not show yet.
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("polled");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitted" });
+    const next = nextMessage("pollBatch");
+    const later = () => new Date(Date.now() + clockOffsetMs + services.config.graph.listGraceMs);
+    expect(await pollBatch({ ...pollDeps(), now: later }, next.message, next.id)).toBe("finished");
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportRecordMissing" });
   });
 
-  it("records a device whose create answered 201 as submitted, with its Graph id, once a round finds its record still importing", async () => {
+  it("records a device whose create answered 201 as submitted once a round finds its record still importing", async () => {
     const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
     // This simulator settles at once; the round is shown the record as Intune shows it mid-import.
     const importing = Object.create(services.graph) as typeof services.graph;
-    importing.listImportedDevices = async (tenantId, nextLink) => {
-      const page = await services.graph.listImportedDevices(tenantId, nextLink);
-      if (page.kind !== "ok") return page;
-      return { ...page, body: { ...page.body, value: page.body.value.map((r) => ({ ...r, state: { ...r.state, deviceImportStatus: "pending" as const } })) } };
+    importing.getImportedDevice = async (tenantId, id) => {
+      const found = await services.graph.getImportedDevice(tenantId, id);
+      return found.kind === "ok" ? { ...found, body: { ...found.body, state: { ...found.body.state, deviceImportStatus: "pending" as const } } } : found;
     };
     const poll = nextMessage("pollBatch");
     expect(await pollBatch({ ...pollDeps(), graph: importing }, poll.message, poll.id)).toBe("polled");
@@ -249,20 +272,19 @@ describe("worker", () => {
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "imported" });
   });
 
-  it("leaves a device whose record no round has seen to its attempt, and times it out only after the settle timeout", async () => {
+  it("does not take a record missing right after its create for deleted: lists lag creates", async () => {
     const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
-    // Deleted before any round saw it: to a round it looks like a create still on its way.
     const graphId = simulator.creates.find((c) => c.serialNumber === serialNumber)!.id;
     expect((await services.graph.deleteImportedDevice((await services.store.readDevice(batchId, first.message.rowKey))!.tenantId, graphId)).kind).toBe("ok");
     const poll = nextMessage("pollBatch");
     expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("polled");
-    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitting" });
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitting", graphId });
     const next = nextMessage("pollBatch");
-    const later = () => new Date(Date.now() + clockOffsetMs + services.config.followUp.settleTimeoutMs + 1_000);
+    const later = () => new Date(Date.now() + clockOffsetMs + services.config.graph.listGraceMs);
     expect(await pollBatch({ ...pollDeps(), now: later }, next.message, next.id)).toBe("finished");
-    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportTimedOut" });
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportRecordMissing" });
   });
 
   it("gives a message that arrives too late for its slot a new one instead of writing late, up to MAX_RESCHEDULES times", async () => {
@@ -304,18 +326,23 @@ describe("worker", () => {
   it.each([
     ["a 504 after Graph created it", 504],
     ["a dropped connection after Graph created it", 0],
-  ])("never creates a device twice when %s: the next attempt finds the first record by importId", async (_, status) => {
+  ])("never creates a device twice when %s: the next attempts look for the first record by serial number", async (_, status) => {
     const { batchId, serialNumber } = await acceptOne();
     simulator.injectFaults({ kind: "succeedThenFail", status, times: 1, match: { serialNumber } });
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("retry-scheduled");
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "retrying", inDoubt: true });
+    // The record is not in the tenant's list yet (lists lag creates): no conclusion, look again after the grace.
     const second = nextMessage();
-    // The first record has settled meanwhile (this simulator settles at once), so the device is done.
-    expect(await run(second.message, second.id)).toBe("imported");
+    expect(await run(second.message, second.id)).toBe("retry-scheduled");
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "retrying", inDoubt: true, errorCode: "ImportLookupPending" });
+    const third = nextMessage();
+    // By then the first record has settled (this simulator settles at once): it tells the device's
+    // outcome, but a finished record could be another tool's, so it is marked as matched by serial number.
+    expect(await run(third.message, third.id)).toBe("imported");
     expect(createsOf(serialNumber)).toBe(1);
     const device = await services.store.readDevice(batchId, first.message.rowKey);
-    expect(device?.graphId).toBe(simulator.creates.find((c) => c.serialNumber === serialNumber)?.id);
+    expect(device).toMatchObject({ graphId: simulator.creates.find((c) => c.serialNumber === serialNumber)?.id, recordMatch: "serialNumber" });
     expect(device?.inDoubt).toBeUndefined();
   });
 
@@ -329,8 +356,11 @@ describe("worker", () => {
     };
     await expect(processDeviceMessage({ ...deps, graph: dying }, first.message, { id: first.id, dequeueCount: 1 })).rejects.toThrow("host died");
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitting", claimedBy: first.id });
-    // The host redelivers the same message.
-    expect(await processDeviceMessage(deps, first.message, { id: first.id, dequeueCount: 2 })).toBe("imported");
+    // The host redelivers the same message: it looks for the record instead of creating, and once
+    // the list can show it, takes it.
+    expect(await processDeviceMessage(deps, first.message, { id: first.id, dequeueCount: 2 })).toBe("retry-scheduled");
+    const next = nextMessage();
+    expect(await run(next.message, next.id)).toBe("imported");
     expect(createsOf(serialNumber)).toBe(1);
   });
 
