@@ -22,6 +22,8 @@ const PER_APP = 100;
 const BUDGET_PER_MS = PER_APP / WINDOW_MS;
 const BASELINE_LIMIT_MS = 5 * 60_000;
 
+// Intune as observed (the simulator's default): answers that echo none of the client's values,
+// imports through pending, lists that lag creates (3 s, scaled), some 429s without Retry-After.
 const simulatorOptions = () => ({
   throttle: { windowMs: WINDOW_MS, perAppPerTenant: PER_APP, perTenant: 2 * PER_APP },
   readThrottle: { windowMs: WINDOW_MS, perAppPerTenant: 10 * PER_APP, perTenant: 20 * PER_APP },
@@ -39,6 +41,7 @@ const pipelineEnv = {
   FOLLOW_UP_MAX_DELAY_MS: String(Math.round(60_000 / SCALE)),
   RETRY_BASE_DELAY_MS: String(Math.round(2_000 / SCALE)),
   RETRY_MAX_DELAY_MS: String(Math.round(60_000 / SCALE)),
+  GRAPH_LIST_GRACE_MS: String(Math.round(60_000 / SCALE)),
 };
 
 interface GraphFigures {

@@ -23,6 +23,8 @@ export interface RequestLogEntry {
   status: number;
   tenantId?: string;
   appId?: string;
+  /** The client-request-id the client sent, if it sent one (Graph answers with its own otherwise). */
+  clientRequestId?: string;
   at: number;
 }
 
@@ -184,11 +186,13 @@ class RunningSimulator implements GraphSimulator {
     } else {
       writeReply(res, reply, { "request-id": requestId, "client-request-id": clientRequestId });
     }
+    const sentId = headerValue(req, "client-request-id");
     this.log({
       method,
       path: target,
       status: reply.kind === "drop" ? 0 : reply.status,
       ...(caller.principal ? { tenantId: caller.principal.tenantId, appId: caller.principal.appId } : {}),
+      ...(sentId ? { clientRequestId: sentId } : {}),
       at,
     });
   }

@@ -41,7 +41,10 @@ export async function startFaultWorld(options: { simulator?: SimulatorOptions } 
   // Graph's own throttle far above what the pipeline paces to here (1,000 writes per 2 s), so a
   // big batch is not slowed to Intune's real budget; scenario 3 injects its 429s itself.
   const unthrottled = { windowMs: 20_000, perAppPerTenant: 1_000_000, perTenant: 1_000_000 };
-  const simulator = await startGraphSimulator({ settleDelayMs: 200, throttle: unthrottled, readThrottle: unthrottled, ...options.simulator });
+  // Intune as observed, on a faster clock and in the same proportions: lists lag creates (300 ms
+  // here, a few seconds there) by less than the list grace (1.5 s, 60 s there), and imports take
+  // longer than either (2 s, 60-95 s there), so a lost create is found while it still imports.
+  const simulator = await startGraphSimulator({ settleDelayMs: 2_000, listLagMs: 300, throttle: unthrottled, readThrottle: unthrottled, ...options.simulator });
   const hostEnv = (overrides: Record<string, string> = {}, storage = azurite.connectionString): Record<string, string> => ({
     AzureWebJobsStorage: storage,
     GRAPH_BASE_URL: simulator.url,
@@ -52,6 +55,7 @@ export async function startFaultWorld(options: { simulator?: SimulatorOptions } 
     RETRY_MAX_DELAY_MS: "2000",
     FOLLOW_UP_FIRST_DELAY_MS: "1000",
     FOLLOW_UP_MAX_DELAY_MS: "2000",
+    GRAPH_LIST_GRACE_MS: "1500",
     STATUS_RETRY_AFTER_SECONDS: "1",
     PACING_WINDOW_MS: "2000",
     PACING_WRITES_PER_WINDOW: "1000",
