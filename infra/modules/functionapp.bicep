@@ -130,6 +130,11 @@ var codeSettings = [
     value: graphApiVersion
   }
   {
+    // Partner webhook signing secrets (src/secrets/), read as the identity (Key Vault Secrets User).
+    name: 'KEY_VAULT_URL'
+    value: keyVault.properties.vaultUri
+  }
+  {
     // The identity itself (managed-identity), or the app registration that trusts it
     // (federated-managed-identity) or owns the secret (client-secret).
     name: 'AZURE_CLIENT_ID'
