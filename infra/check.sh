@@ -11,6 +11,8 @@
 # Exits non-zero on any compiler error or linter finding (bicepconfig.json makes every rule an error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# No first-run banner or usage telemetry from the SDK in CI logs.
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 
 version=$(sed -n 's|.*<BicepVersion>\(.*\)</BicepVersion>.*|\1|p' infra/tools/bicep.csproj)
 [ -n "$version" ] || { echo "infra/check.sh: no <BicepVersion> in infra/tools/bicep.csproj" >&2; exit 2; }

@@ -362,6 +362,11 @@ describe("the compiled template against the code", () => {
     const vault = only(deployments.get("client-secret")!, "Microsoft.KeyVault/vaults").name;
     expect(settings("client-secret").AZURE_CLIENT_SECRET).toBe(`@Microsoft.KeyVault(VaultName=${vault};SecretName=graph-client-secret)`);
     expect(settings("partner Entra ID tokens, deployer granted secrets")).toMatchObject({ ENTRA_AUDIENCE: "api://autopilot-import" });
+    // Partner webhook secrets go to the vault this deployment creates, under every credential.
+    for (const [label, resources] of deployments) {
+      const created = only(resources, "Microsoft.KeyVault/vaults").name;
+      expect(settings(label).KEY_VAULT_URL, label).toEqual(new Runtime(`reference(Microsoft.KeyVault/vaults/${created}).vaultUri`));
+    }
   });
 
   it("declares exactly the queues and tables src/storage/names.ts names, in the one storage account", () => {
