@@ -1,8 +1,8 @@
 // The Flex Consumption plan (FC1) and the Function App: Linux, Node 22, running as the
 // user-assigned identity. Every app setting is declared here, in siteConfig.appSettings: a
 // re-provision replaces the whole set, so a setting added by hand in the portal is gone after the
-// next `azd provision`. test/infra/bicepCrossCheck.test.ts checks these names against
-// src/config/settings.ts (write each setting as a `name:`/`value:` object with a literal name).
+// next `azd provision`. test/infra/bicepCrossCheck.test.ts checks the names, as the compiled
+// template sets them for each graphCredential, against src/config/settings.ts.
 //
 // Not set on purpose: FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
 // WEBSITE_RUN_FROM_PACKAGE and the content-share settings are deprecated on Flex Consumption
