@@ -336,7 +336,7 @@ function call(name: string, argNodes: Node[], scope: Scope): unknown {
 
 function resourceList(template: ArmTemplate): [string, ArmResource][] {
   return Array.isArray(template.resources)
-    ? template.resources.map((r, i) => [String(r.name ?? i), r])
+    ? template.resources.map((r, i) => [`${r.type}[${i}]`, r])
     : Object.entries(template.resources);
 }
 
