@@ -5,6 +5,7 @@ import {
   acceptedBatchSchema,
   batchLinksSchema,
   batchPageSchema,
+  batchSourceSchema,
   batchStatusSchema,
   batchViewSchema,
   cancelResultSchema,
@@ -12,10 +13,12 @@ import {
   devicePageSchema,
   deviceStateSchema,
   deviceViewSchema,
+  graphRequestSchema,
+  recordMatchSchema,
   retryResultSchema,
   stateCountsSchema,
 } from "../status/viewSchemas.js";
-import { deliveryAttemptSchema, notificationViewSchema } from "../webhooks/notificationViewSchema.js";
+import { deliveryAttemptSchema, notificationStateSchema, notificationViewSchema } from "../webhooks/notificationViewSchema.js";
 import type { JsonSchema } from "./operationSpec.js";
 
 /**
@@ -37,14 +40,18 @@ responseComponents
   .add(acceptedBatchSchema, { id: "AcceptedBatch" })
   .add(batchViewSchema, { id: "Batch" })
   .add(batchStatusSchema, { id: "BatchStatus" })
+  .add(batchSourceSchema, { id: "BatchSource" })
   .add(stateCountsSchema, { id: "BatchCounts" })
   .add(batchLinksSchema, { id: "BatchLinks" })
   .add(batchPageSchema, { id: "BatchPage" })
   .add(notificationViewSchema, { id: "Notification" })
+  .add(notificationStateSchema, { id: "NotificationState" })
   .add(deliveryAttemptSchema, { id: "DeliveryAttempt" })
   .add(deviceViewSchema, { id: "Device" })
   .add(deviceStateSchema, { id: "DeviceState" })
   .add(deviceErrorSchema, { id: "DeviceError" })
+  .add(graphRequestSchema, { id: "GraphRequest" })
+  .add(recordMatchSchema, { id: "RecordMatch" })
   .add(devicePageSchema, { id: "DevicePage" })
   .add(retryResultSchema, { id: "RetryResult" })
   .add(cancelResultSchema, { id: "CancelResult" })

@@ -37,6 +37,13 @@ function responseObject(spec: ResponseSpec): Record<string, unknown> {
   };
 }
 
+/** A query property that is a component (a status filter), wrapped in optional() or default(): its `$ref`. */
+function componentOfProperty(schema: z.ZodType | undefined): { $ref: string } | undefined {
+  let inner: unknown = schema;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap();
+  return inner instanceof z.ZodType ? refOf(inner) : undefined;
+}
+
 function parameters(spec: OperationSpec): Record<string, unknown>[] {
   const list: Record<string, unknown>[] = [];
   for (const [name, schema] of Object.entries(spec.pathParams ?? {})) {
@@ -45,13 +52,14 @@ function parameters(spec: OperationSpec): Record<string, unknown>[] {
   }
   const query = spec.query ? (schemaOf(spec.query, "input") as { properties?: Record<string, JsonSchema>; required?: string[] }) : {};
   const queryProperties = { ...(query.properties ?? {}), ...(spec.queryProperties ?? {}) };
+  const shape: Record<string, z.ZodType> = spec.query instanceof z.ZodObject ? spec.query.shape : {};
   for (const [name, schema] of Object.entries(queryProperties)) {
     list.push({
       name,
       in: "query",
       required: query.required?.includes(name) ?? false,
       ...(schema.description ? { description: schema.description } : {}),
-      schema,
+      schema: componentOfProperty(shape[name]) ?? schema,
     });
   }
   for (const [name, header] of Object.entries(spec.headers ?? {})) {

@@ -242,8 +242,7 @@ export interface components {
             tenantId: string;
             orderIdentifier?: string;
             groupTag?: string;
-            /** @enum {string} */
-            source: "json" | "csv";
+            source: components["schemas"]["BatchSource"];
             deviceCount: number;
             counts: components["schemas"]["BatchCounts"];
             /**
@@ -280,6 +279,11 @@ export interface components {
          * @enum {string}
          */
         BatchStatus: "running" | "succeeded" | "partially_succeeded" | "failed" | "canceled";
+        /**
+         * @description How the batch was submitted: JSON (either shape) or CSV.
+         * @enum {string}
+         */
+        BatchSource: "json" | "csv";
         /** @description How many of the batch's devices are in each state; they add up to deviceCount. `queued` includes devices in state `submitting` in the device list: in a create attempt right now, or accepted by Graph and not yet seen by the batch's next poll round. */
         BatchCounts: {
             queued: number;
@@ -311,8 +315,7 @@ export interface components {
             eventId?: string;
             /** @constant */
             eventType?: "import.completed";
-            /** @enum {string} */
-            state?: "pending" | "delivered" | "failed";
+            state?: components["schemas"]["NotificationState"];
             attempts?: components["schemas"]["DeliveryAttempt"][];
             /**
              * Format: date-time
@@ -322,6 +325,11 @@ export interface components {
             /** @description Once failed: why delivery stopped. */
             reason?: string;
         };
+        /**
+         * @description pending until delivered (a 2xx) or failed (retries spent, 410 Gone, or a refused address).
+         * @enum {string}
+         */
+        NotificationState: "pending" | "delivered" | "failed";
         /** @description One delivery attempt of the batch's webhook event. */
         DeliveryAttempt: {
             attempt: number;
@@ -349,18 +357,8 @@ export interface components {
             orderIdentifier?: string;
             /** @description The id of the device's imported record in Graph: the id of its create's answer (what identifies the record; Intune's echoed importId does not). */
             graphId?: string;
-            /**
-             * @description serialNumber: a create's answer was lost, and the outcome was read from the tenant's only imported record with this serial number, which had already finished and so may have been made by another tool. Such a record is never deleted by this service.
-             * @enum {string}
-             */
-            recordMatch?: "serialNumber";
-            /** @description The Graph call that decided the device's outcome (while retrying: its last attempt). Quote both ids in a Microsoft support case. */
-            graphRequest?: {
-                /** @description Graph's request-id of the call, absent when no answer came. */
-                requestId?: string;
-                /** @description The client-request-id this service sent. */
-                clientRequestId: string;
-            };
+            recordMatch?: components["schemas"]["RecordMatch"];
+            graphRequest?: components["schemas"]["GraphRequest"];
             importStatus?: string;
             deviceRegistrationId?: string;
             error?: components["schemas"]["DeviceError"];
@@ -392,6 +390,18 @@ export interface components {
             name?: string;
             message?: string;
         };
+        /** @description The Graph call that decided the device's outcome (while retrying: its last attempt). Quote both ids in a Microsoft support case. */
+        GraphRequest: {
+            /** @description Graph's request-id of the call, absent when no answer came. */
+            requestId?: string;
+            /** @description The client-request-id this service sent. */
+            clientRequestId: string;
+        };
+        /**
+         * @description serialNumber: a create's answer was lost, and the outcome was read from the tenant's only imported record with this serial number, which had already finished and so may have been made by another tool. Such a record is never deleted by this service.
+         * @enum {string}
+         */
+        RecordMatch: "serialNumber";
         DevicePage: {
             value: components["schemas"]["Device"][];
             /** @description The next page, when there is one. */
@@ -445,7 +455,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description running until every device is imported, failed or canceled; then succeeded (all imported), failed (none imported), partially_succeeded, or canceled (any device canceled) */
-                status?: "running" | "succeeded" | "partially_succeeded" | "failed" | "canceled";
+                status?: components["schemas"]["BatchStatus"];
                 /** @description Only batches created after this instant (ISO 8601, e.g. 2026-11-29T00:00:00Z). */
                 createdAfter?: string;
                 /** @description Only batches created before this instant (ISO 8601, e.g. 2026-11-29T00:00:00Z). */
@@ -697,7 +707,8 @@ export interface operations {
     listImportDevices: {
         parameters: {
             query?: {
-                status?: "queued" | "submitting" | "retrying" | "submitted" | "imported" | "failed" | "canceled";
+                /** @description The device's state; imported, failed and canceled are final. */
+                status?: components["schemas"]["DeviceState"];
                 pageSize?: number;
                 continuationToken?: string;
             };
