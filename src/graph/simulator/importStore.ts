@@ -50,6 +50,8 @@ export class ImportStore {
   private readonly tenants = new Map<string, TenantState>();
   private readonly rejectedHashes = new Map<string, number>();
   private pending: StoredImport[] = [];
+  /** Told of every import that completes, with the Autopilot device id it registered (the simulator adds that device). */
+  onRegistered?: (stored: StoredImport, deviceRegistrationId: string) => void;
   // Lets settleDue skip the scan on the (usual) requests that arrive before anything is due.
   private nextDueAt = Number.POSITIVE_INFINITY;
   private nextSeq = 1;
@@ -137,6 +139,14 @@ export class ImportStore {
     this.register(this.tenant(tenantId), hash, serial);
   }
 
+  /** A deregistered device (its Autopilot device deleted): a later import of it no longer fails 806 or 808. */
+  unregister(tenantId: string, keys: { hashKey?: string | undefined; serialKey?: string | undefined }): void {
+    const tenant = this.tenants.get(tenantId);
+    if (!tenant) return;
+    if (keys.hashKey) tenant.registeredHashes.delete(keys.hashKey);
+    if (keys.serialKey) tenant.registeredSerials.delete(keys.serialKey);
+  }
+
   rejectHash(hardwareIdentifier: string, code = INVALID_HARDWARE_HASH): void {
     importErrorName(code); // fail at the call, not at some later settle
     const key = hashKey(hardwareIdentifier);
@@ -168,6 +178,7 @@ export class ImportStore {
       state.deviceImportStatus = "complete";
       state.deviceRegistrationId = randomUUID();
       this.register(tenant, stored.hashKey, stored.serialKey);
+      this.onRegistered?.(stored, state.deviceRegistrationId);
     } else {
       state.deviceImportStatus = "error";
       state.deviceErrorCode = outcome.code;

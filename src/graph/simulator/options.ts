@@ -26,6 +26,12 @@ export interface SimulatorOptions {
    * request (never in the 201 body: Graph always answers the create with status unknown).
    */
   settleDelayMs?: number;
+  /**
+   * How long an Autopilot device stays `pending` once a deployment profile targets its group
+   * tag (GraphSimulator.targetProfile) before it reads `assignedInSync`; scaled by timeScale.
+   * Intune documents no figure ("can take some time"); default 30000.
+   */
+  profileAssignDelayMs?: number;
   /** Budget for POST/PATCH/PUT/DELETE. Default { windowMs: 20000, perAppPerTenant: 100, perTenant: 200 }. */
   throttle?: ThrottleLimits;
   /** Budget for GET. Default { windowMs: 20000, perAppPerTenant: 1000, perTenant: 2000 }. */
@@ -136,6 +142,7 @@ export interface ResolvedOptions extends BehaviourOptions {
   timeScale: number;
   latencyMs: number;
   settleDelayMs: number;
+  profileAssignDelayMs: number;
   throttle: ThrottleLimits;
   readThrottle: ThrottleLimits;
   pageSize: number;
@@ -164,6 +171,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     timeScale,
     latencyMs: nonNegative("latencyMs", options.latencyMs ?? 0),
     settleDelayMs: nonNegative("settleDelayMs", options.settleDelayMs ?? 2_000),
+    profileAssignDelayMs: nonNegative("profileAssignDelayMs", options.profileAssignDelayMs ?? 30_000),
     throttle: limits("throttle", options.throttle ?? DEFAULT_WRITE_THROTTLE),
     readThrottle: limits("readThrottle", options.readThrottle ?? DEFAULT_READ_THROTTLE),
     pageSize: options.pageSize ?? 100,

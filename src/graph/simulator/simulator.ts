@@ -14,6 +14,9 @@ import { allowedMethods, resolveRoute, type Route } from "./routes.js";
 import { SYNC_COOLDOWN_MS } from "./syncPolicy.js";
 import { TenantAppThrottle } from "./throttle.js";
 import { importActionSize, serialNumbersIn } from "./validation.js";
+import { AutopilotDeviceStore, autopilotDeviceBody } from "./autopilotDevices.js";
+import { AutopilotDeviceService } from "./autopilotHandlers.js";
+import { hashKey, serialKey } from "./deviceKeys.js";
 
 export interface RequestLogEntry {
   method: string;
@@ -33,7 +36,17 @@ export interface GraphSimulator {
   readonly url: string;
   stop(): Promise<void>;
   /** A pre-existing Autopilot registration: a later import of it fails 806 in this tenant, 808 in another. */
-  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string }): void;
+  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string; groupTag?: string; enrollmentState?: "enrolled" | "notContacted" }): void;
+  /**
+   * A deployment profile that targets the tenant's Autopilot devices with this group tag
+   * (case-insensitive), or all of them without one: each becomes `pending`, then
+   * `assignedInSync` after profileAssignDelayMs. Without any, no device ever gets a profile.
+   */
+  targetProfile(tenantId: string, target?: { groupTag?: string }): void;
+  /** The tenant's registered Autopilot devices as the service holds them (beta shape, profile status as of now). */
+  autopilotDevices(tenantId: string): Record<string, unknown>[];
+  /** Marks the tenant's Autopilot device(s) with this serial number enrolled (a delete is then refused) or not. */
+  setEnrollmentState(tenantId: string, serialNumber: string, state: "enrolled" | "notContacted"): void;
   /** An import of this hash settles to error with this code (default 802 InvalidZtdHardwareHash). */
   rejectHash(hardwareIdentifier: string, code?: number): void;
   injectFaults(rule: FaultRule): void;
@@ -80,6 +93,8 @@ class RunningSimulator implements GraphSimulator {
   readonly creates: CreateEntry[] = [];
   readonly requestLog: RequestLogEntry[] = [];
   private readonly store = new ImportStore();
+  private readonly autopilot: AutopilotDeviceStore;
+  private autopilotService: AutopilotDeviceService | undefined;
   private readonly faults = new FaultBook();
   private readonly writeThrottle: TenantAppThrottle;
   private readonly readThrottle: TenantAppThrottle;
@@ -92,6 +107,10 @@ class RunningSimulator implements GraphSimulator {
   constructor(private readonly options: ResolvedOptions) {
     this.writeThrottle = new TenantAppThrottle(options.throttle);
     this.readThrottle = new TenantAppThrottle(options.readThrottle);
+    this.autopilot = new AutopilotDeviceStore({ profileDelayMs: options.profileAssignDelayMs * options.timeScale, listLagMs: options.listLagMs * options.timeScale });
+    // A completed import registers its Autopilot device, whose id is the import's deviceRegistrationId.
+    this.store.onRegistered = (stored, id) =>
+      this.autopilot.add(stored.tenantId, { id, serialNumber: stored.record.serialNumber, hashKey: stored.hashKey, groupTag: stored.record.groupTag, userPrincipalName: stored.record.assignedUserPrincipalName }, stored.settleAt);
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -128,6 +147,12 @@ class RunningSimulator implements GraphSimulator {
       { echoClientValues, repeatLastNextLink },
       (entry) => this.creates.push(entry),
     );
+    this.autopilotService = new AutopilotDeviceService(this.autopilot, this.baseUrl, {
+      pageSize,
+      profileDelayMs: this.options.profileAssignDelayMs * timeScale,
+      repeatLastNextLink,
+      unregister: (device) => this.store.unregister(device.tenantId, { hashKey: device.hashKey, serialKey: serialKey(device.serialNumber) }),
+    });
   }
 
   async stop(): Promise<void> {
@@ -140,9 +165,37 @@ class RunningSimulator implements GraphSimulator {
 
   // Settling is lazy, so imports already due must settle against the registry as it was,
   // before an ops call changes what they would be decided on.
-  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string }): void {
-    this.store.settleDue(this.options.now());
+  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string; groupTag?: string; enrollmentState?: "enrolled" | "notContacted" }): void {
+    const now = this.options.now();
+    this.store.settleDue(now);
     this.store.registerDevice(tenantId, device);
+    // Registered before the test began: listed at once.
+    this.autopilot.add(
+      tenantId,
+      { id: randomUUID(), serialNumber: device.serialNumber ?? "", hashKey: hashKey(device.hardwareIdentifier), groupTag: device.groupTag ?? "", ...(device.enrollmentState ? { enrollmentState: device.enrollmentState } : {}) },
+      now,
+      false,
+    );
+  }
+
+  targetProfile(tenantId: string, target: { groupTag?: string } = {}): void {
+    const now = this.options.now();
+    this.store.settleDue(now);
+    this.autopilot.targetProfile(tenantId, target, now);
+  }
+
+  autopilotDevices(tenantId: string): Record<string, unknown>[] {
+    const now = this.options.now();
+    this.store.settleDue(now);
+    return this.autopilot.list(tenantId, now, false).map((d) => autopilotDeviceBody(d, now, this.options.profileAssignDelayMs * this.options.timeScale));
+  }
+
+  setEnrollmentState(tenantId: string, serialNumber: string, state: "enrolled" | "notContacted"): void {
+    const now = this.options.now();
+    this.store.settleDue(now);
+    const found = this.autopilot.bySerial(tenantId, serialNumber, now);
+    if (found.length === 0) throw new RangeError(`setEnrollmentState: no Autopilot device with serial number ${serialNumber} in ${tenantId}`);
+    for (const device of found) device.enrollmentState = state;
   }
 
   rejectHash(hardwareIdentifier: string, code?: number): void {
@@ -297,6 +350,14 @@ class RunningSimulator implements GraphSimulator {
         return service.importMany(req);
       case "sync":
         return service.sync(req);
+      case "autopilotCollection":
+        return this.autopilotService!.list(req);
+      case "autopilotItem":
+        return method === "DELETE" ? this.autopilotService!.delete({ ...req, route }) : this.autopilotService!.get({ ...req, route });
+      case "autopilotUpdate":
+        return this.autopilotService!.update({ ...req, route });
+      case "autopilotDeleteDevices":
+        return this.autopilotService!.deleteDevices(req);
     }
   }
 
