@@ -29,6 +29,8 @@ export interface LogFields {
   /** How the device's record was found: created by this attempt, or found after a lost answer (ours, or matched by serial number). */
   recordFoundBy?: string;
   reason?: string;
+  /** The registered Autopilot device an onExisting update changed, or a followed device's. */
+  autopilotDeviceId?: string;
 }
 
 export interface Logger {

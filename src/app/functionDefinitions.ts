@@ -1,3 +1,4 @@
+import { updateExisting } from "../worker/updateExisting.js";
 import { unauthorized } from "../auth/authProblems.js";
 import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
@@ -221,6 +222,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
               followUp: s.config.followUp,
               listGraceMs: s.config.graph.listGraceMs,
               log: s.log,
+              pacing: s.pacing,
               // Every path to a final status (imported, failed at create or later, canceled, poisoned)
               // ends the batch's poll chain here, so this is where its webhook event is recorded.
               onBatchFinished: async (tenantId: string) => {
@@ -240,6 +242,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           break;
         case "deleteRecords":
           await deleteRecords(deletes, message);
+          break;
+        case "updateExisting":
+          await updateExisting({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message);
           break;
       }
     },

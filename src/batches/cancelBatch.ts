@@ -29,7 +29,7 @@ export async function cancelBatch(deps: BatchActionDeps, id: string, caller: Cal
   const summary = isBatchId(id) ? await deps.store.readSummary(id) : undefined;
   if (!summary || !ownedBy(summary.batch, caller)) return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   const { batch } = summary;
-  const status = batchStatus(batch.deviceCount, summary.counts);
+  const status = batchStatus(batch.deviceCount, summary.counts, summary.profiles);
   if (status !== "running") {
     return problemResponse(problem(ProblemType.batchAlreadyFinished, 409, "Batch already finished", `The batch has finished (${status}); there is nothing left to cancel.`));
   }

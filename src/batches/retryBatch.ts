@@ -30,7 +30,7 @@ export async function retryBatch(deps: BatchActionDeps, id: string, caller: Call
   if (batch.canceledAt) {
     return problemResponse(problem(ProblemType.batchCanceled, 409, "Batch canceled", "A canceled batch is not retried; submit its devices again as a new batch."));
   }
-  if (batchStatus(batch.deviceCount, summary.counts) === "running") {
+  if (batchStatus(batch.deviceCount, summary.counts, summary.profiles) === "running") {
     return problemResponse(
       problem(ProblemType.batchStillRunning, 409, "Batch still running", "The batch is still running and retries its own transient failures; retry it once it has finished."),
       { "retry-after": String(deps.retryAfterSeconds) },

@@ -33,6 +33,8 @@ export interface FollowUpPolicy {
   maxDelayMs: number;
   /** A device whose import has not settled this long after its create ends as failed: import timed out. */
   settleTimeoutMs: number;
+  /** followUntil profileAssigned: an imported device with no profile this long after its import is reported as imported without one. */
+  profileTimeoutMs: number;
 }
 
 /** Application Insights through OpenTelemetry; absent when no connection string is set. */
@@ -119,6 +121,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       firstDelayMs: s.FOLLOW_UP_FIRST_DELAY_MS,
       maxDelayMs: s.FOLLOW_UP_MAX_DELAY_MS,
       settleTimeoutMs: s.IMPORT_SETTLE_TIMEOUT_MS,
+      profileTimeoutMs: s.PROFILE_ASSIGN_TIMEOUT_MS,
     },
     sync: { afterImport: s.SYNC_AFTER_IMPORT, debounceMs: s.SYNC_DEBOUNCE_MS },
     deleteImportedRecords: s.DELETE_IMPORTED_RECORDS,

@@ -70,6 +70,8 @@ export const settingsSchema = z
     FOLLOW_UP_FIRST_DELAY_MS: positiveInt(15_000),
     FOLLOW_UP_MAX_DELAY_MS: positiveInt(300_000),
     IMPORT_SETTLE_TIMEOUT_MS: positiveInt(7_200_000),
+    // followUntil profileAssigned: how long after its import a device may wait for its Autopilot profile.
+    PROFILE_ASSIGN_TIMEOUT_MS: positiveInt(14_400_000),
     STATUS_RETRY_AFTER_SECONDS: nonNegativeInt(5),
 
     /** Hosts (host or host:port, comma-separated) a callbackUrl may name although private or plain http: development and tests only. */

@@ -1,3 +1,4 @@
+import type { WindowsAutopilotDeviceIdentity } from "@microsoft/microsoft-graph-types-beta";
 import type {
   ImportedWindowsAutopilotDeviceIdentity,
   ImportedWindowsAutopilotDeviceIdentityImportStatus,
@@ -37,3 +38,16 @@ export function isImportRunning(status: DeviceImportStatus | undefined | null): 
 export function sameSerialNumber(a: string | null | undefined, b: string): boolean {
   return (a ?? "").trim().toUpperCase() === b.trim().toUpperCase();
 }
+
+/**
+ * A registered Autopilot device (beta windowsAutopilotDeviceIdentity), as far as this pipeline
+ * reads it: its id is the imported record's `state.deviceRegistrationId`. The profile assignment
+ * properties exist only in beta (the v1.0 type has neither), which is why these calls go to beta.
+ */
+export type AutopilotDeviceIdentity = Pick<
+  WindowsAutopilotDeviceIdentity,
+  "serialNumber" | "groupTag" | "userPrincipalName" | "enrollmentState" | "deploymentProfileAssignmentStatus" | "deploymentProfileAssignedDateTime"
+> & { id: string };
+
+/** What updateDeviceProperties may set here: the batch's group tag and assigned user. */
+export type AutopilotDeviceProperties = Pick<WindowsAutopilotDeviceIdentity, "groupTag" | "userPrincipalName">;

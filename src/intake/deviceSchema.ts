@@ -14,6 +14,7 @@ import { base64Problem, decodedBase64Length } from "./base64.js";
 import { hasControlCharacters, isTenantId, isUserPrincipalName } from "./fieldRules.js";
 import { findDuplicates } from "./findDuplicates.js";
 import { CALLBACK_URL_MAX_LENGTH, callbackUrlShapeProblem } from "../webhooks/callbackUrl.js";
+import { FOLLOW_UNTIL, ON_EXISTING, type FollowUntil, type OnExisting } from "../storage/importEntities.js";
 import {
   DEFAULT_INTAKE_LIMITS,
   GROUP_TAG_MAX_LENGTH,
@@ -39,7 +40,7 @@ export const DEVICE_FIELDS = [
 /** Device fields Graph's own samples send; accepted and ignored (the service owns id and state). */
 export const IGNORED_DEVICE_FIELDS = ["@odata.type", "id", "state"] as const;
 /** Batch-level fields: in the JSON body, or in the query string for CSV and Graph's shape. */
-export const BATCH_FIELDS = ["tenantId", "orderIdentifier", "groupTag", "callbackUrl"] as const;
+export const BATCH_FIELDS = ["tenantId", "orderIdentifier", "groupTag", "callbackUrl", "followUntil", "onExisting"] as const;
 export const DEVICES_FIELD = "devices";
 /** The one parameter of Graph's import action. */
 export const GRAPH_DEVICES_FIELD = "importedWindowsAutopilotDeviceIdentities";
@@ -170,6 +171,22 @@ const callbackUrlSchema = z.preprocess(
     ),
 );
 
+function choiceSchema<T extends readonly [string, ...string[]]>(values: T, description: string) {
+  return z.preprocess(
+    (value) => (typeof value === "string" ? (isBlank(value) ? undefined : value.trim()) : value),
+    z.enum(values, { error: `must be one of: ${values.join(", ")}` }).optional().describe(description),
+  );
+}
+
+const followUntilSchema = choiceSchema(
+  FOLLOW_UNTIL,
+  "How far to follow each device (default `imported`): `profileAssigned` follows each imported device to its Autopilot device until Intune assigns a deployment profile, or until the service's time limit (PROFILE_ASSIGN_TIMEOUT_MS), after which it is reported as imported without a profile.",
+);
+const onExistingSchema = choiceSchema(
+  ON_EXISTING,
+  "What to do with a device already registered in this tenant (Intune's 806; default `fail`): `update` applies the device's group tag and assigned user to the existing Autopilot device (found by serial number) and reports it imported with a note. A device registered to another tenant (808) fails either way.",
+);
+
 const ignored = (what: string) => z.unknown().optional().describe(`${what} Accepted and ignored.`);
 
 /** Keeps the caller's fields, dropping the ignored ones and any that ended up undefined. */
@@ -235,12 +252,24 @@ export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_
       orderIdentifier: orderIdentifierSchema("for the whole batch, applied to each device that names none"),
       groupTag: groupTagSchema("for the whole batch, applied to each device that names none"),
       callbackUrl: callbackUrlSchema,
+      followUntil: followUntilSchema,
+      onExisting: onExistingSchema,
       devices: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
     })
     .transform(({ devices, ...batch }) => {
-      const request: { tenantId?: string; orderIdentifier?: string; groupTag?: string; callbackUrl?: string; devices: DeviceOutput[] } = {
+      const request: {
+        tenantId?: string;
+        orderIdentifier?: string;
+        groupTag?: string;
+        callbackUrl?: string;
+        followUntil?: FollowUntil;
+        onExisting?: OnExisting;
+        devices: DeviceOutput[];
+      } = {
         ...(batch.tenantId === undefined ? {} : { tenantId: batch.tenantId }),
         ...(batch.callbackUrl === undefined ? {} : { callbackUrl: batch.callbackUrl }),
+        ...(batch.followUntil === undefined ? {} : { followUntil: batch.followUntil }),
+        ...(batch.onExisting === undefined ? {} : { onExisting: batch.onExisting }),
         ...(batch.orderIdentifier === undefined ? {} : { orderIdentifier: batch.orderIdentifier }),
         ...(batch.groupTag === undefined ? {} : { groupTag: batch.groupTag }),
         devices: devices.map((device) => ({
@@ -261,7 +290,7 @@ export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INT
       [GRAPH_DEVICES_FIELD]: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),
     })
     .describe(
-      "The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag and orderIdentifier go in the query string.",
+      "The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag, orderIdentifier, callbackUrl, followUntil and onExisting go in the query string.",
     );
 }
 

@@ -55,6 +55,9 @@ export async function submitBatch(
     ...(request.orderIdentifier ? { orderIdentifier: request.orderIdentifier } : {}),
     ...(request.groupTag ? { groupTag: request.groupTag } : {}),
     ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
+    // Only the non-default choices are stored; absent means imported / fail.
+    ...(request.followUntil === "profileAssigned" ? { followUntil: request.followUntil } : {}),
+    ...(request.onExisting === "update" ? { onExisting: request.onExisting } : {}),
     deviceCount: request.devices.length,
     source,
     intakeState: "enqueueing",
@@ -67,6 +70,8 @@ export async function submitBatch(
     ...(lines?.[index] ? { line: lines[index] } : {}),
     ...device,
     tenantId: request.tenantId,
+    ...(batch.followUntil ? { followUntil: batch.followUntil } : {}),
+    ...(batch.onExisting ? { onExisting: batch.onExisting } : {}),
     state: "queued",
     attempts: 0,
     createdAt,

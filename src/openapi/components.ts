@@ -10,10 +10,15 @@ import {
   batchViewSchema,
   cancelResultSchema,
   deviceErrorSchema,
+  deviceNoteSchema,
   devicePageSchema,
   deviceStateSchema,
   deviceViewSchema,
+  followUntilSchema,
   graphRequestSchema,
+  onExistingSchema,
+  profileCountsSchema,
+  profileStateSchema,
   recordMatchSchema,
   retryResultSchema,
   stateCountsSchema,
@@ -42,6 +47,11 @@ responseComponents
   .add(batchStatusSchema, { id: "BatchStatus" })
   .add(batchSourceSchema, { id: "BatchSource" })
   .add(stateCountsSchema, { id: "BatchCounts" })
+  .add(followUntilSchema, { id: "FollowUntil" })
+  .add(onExistingSchema, { id: "OnExisting" })
+  .add(profileCountsSchema, { id: "ProfileCounts" })
+  .add(profileStateSchema, { id: "ProfileStatus" })
+  .add(deviceNoteSchema, { id: "DeviceNote" })
   .add(batchLinksSchema, { id: "BatchLinks" })
   .add(batchPageSchema, { id: "BatchPage" })
   .add(notificationViewSchema, { id: "Notification" })

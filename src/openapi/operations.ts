@@ -25,11 +25,11 @@ const notFoundResponse = {
 } as const;
 const invalidQueryResponse = { description: "A query parameter is invalid; `errors` names each.", problems: [ProblemType.invalidQuery] } as const;
 
-/** tenantId, orderIdentifier, groupTag and callbackUrl: in the JSON body, or in the query string for CSV and Graph's shape. */
+/** tenantId, orderIdentifier, groupTag, callbackUrl, followUntil and onExisting: in the JSON body, or in the query string for CSV and Graph's shape. */
 function batchFieldsFromBody(): Record<string, JsonSchema> {
   const body = z.toJSONSchema(importRequestSchema, { io: "input" }) as { properties: Record<string, JsonSchema> };
-  const { tenantId, orderIdentifier, groupTag, callbackUrl } = body.properties;
-  return { tenantId: tenantId!, orderIdentifier: orderIdentifier!, groupTag: groupTag!, callbackUrl: callbackUrl! };
+  const { tenantId, orderIdentifier, groupTag, callbackUrl, followUntil, onExisting } = body.properties;
+  return { tenantId: tenantId!, orderIdentifier: orderIdentifier!, groupTag: groupTag!, callbackUrl: callbackUrl!, followUntil: followUntil!, onExisting: onExisting! };
 }
 
 const csvBody: JsonSchema = {

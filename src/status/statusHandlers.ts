@@ -4,7 +4,7 @@ import { problem, ProblemType } from "../http/problem.js";
 import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import type { ImportStore } from "../storage/importStore.js";
-import { deviceStateSchema, type DevicePage as DevicePageBody } from "./viewSchemas.js";
+import { deviceStateSchema, profileStateSchema, type DevicePage as DevicePageBody } from "./viewSchemas.js";
 import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
 import { toNotificationView } from "../webhooks/notificationRecord.js";
 import type { NotificationStore } from "../webhooks/notificationStore.js";
@@ -42,6 +42,7 @@ export async function getBatchStatus(deps: StatusDeps, id: string, caller: Calle
 
 export const deviceListQuerySchema = z.object({
   status: deviceStateSchema.optional(),
+  profileStatus: profileStateSchema.optional().describe("Only imported devices of a batch followed to its profiles with this profile status (e.g. notAssigned: the ones not ready)."),
   pageSize: z.coerce.number().int().min(1).max(MAX_DEVICE_PAGE_SIZE).default(DEFAULT_DEVICE_PAGE_SIZE),
   continuationToken: z.string().regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued").max(2048).optional(),
 });
@@ -58,21 +59,21 @@ export async function listBatchDevices(deps: StatusDeps, id: string, query: URLS
   if (!batchIdSchema.safeParse(id).success || !ownedBy(await deps.store.readBatch(id), caller)) {
     return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   }
-  const { status, pageSize, continuationToken } = parsed.data;
+  const { status, profileStatus, pageSize, continuationToken } = parsed.data;
   let tableToken: string | undefined;
   if (continuationToken) {
     tableToken = Buffer.from(continuationToken, "base64url").toString("utf8");
   }
   let page;
   try {
-    page = await deps.store.listDevices(id, { pageSize, ...(status ? { state: status } : {}), ...(tableToken ? { continuationToken: tableToken } : {}) });
+    page = await deps.store.listDevices(id, { pageSize, ...(status ? { state: status } : {}), ...(profileStatus ? { profileState: profileStatus } : {}), ...(tableToken ? { continuationToken: tableToken } : {}) });
   } catch (error) {
     if (continuationToken && (error as { statusCode?: number }).statusCode === undefined) {
       return problemResponse(problem(ProblemType.invalidQuery, 400, "Invalid query", "continuationToken is not a token this service issued."));
     }
     throw error;
   }
-  const next = new URLSearchParams({ ...(status ? { status } : {}), pageSize: String(pageSize) });
+  const next = new URLSearchParams({ ...(status ? { status } : {}), ...(profileStatus ? { profileStatus } : {}), pageSize: String(pageSize) });
   if (page.continuationToken) next.set("continuationToken", Buffer.from(page.continuationToken, "utf8").toString("base64url"));
   const body: DevicePageBody = {
     value: page.devices.map(toDeviceView),

@@ -1,4 +1,4 @@
-import type { DeviceEntity, StateCounts } from "../storage/importEntities.js";
+import { readNotes, type DeviceEntity } from "../storage/importEntities.js";
 import type { BatchSummary } from "../storage/importStore.js";
 import { batchStatus } from "./batchStatus.js";
 import type { BatchView, DeviceView } from "./viewSchemas.js";
@@ -12,7 +12,9 @@ export function batchLinks(id: string): BatchView["links"] {
 
 export function toBatchView(summary: BatchSummary): BatchView {
   const { batch, counts, lastUpdatedAt } = summary;
-  const status = batchStatus(batch.deviceCount, counts);
+  const followUntil = batch.followUntil ?? "imported";
+  const profiles = followUntil === "profileAssigned" ? summary.profiles : undefined;
+  const status = batchStatus(batch.deviceCount, counts, profiles);
   return {
     id: batch.partitionKey,
     status,
@@ -22,6 +24,9 @@ export function toBatchView(summary: BatchSummary): BatchView {
     source: batch.source,
     deviceCount: batch.deviceCount,
     counts,
+    followUntil,
+    onExisting: batch.onExisting ?? "fail",
+    ...(profiles ? { profiles } : {}),
     createdAt: batch.createdAt,
     ...(batch.acceptedAt ? { acceptedAt: batch.acceptedAt } : {}),
     updatedAt: lastUpdatedAt,
@@ -48,6 +53,11 @@ export function toDeviceView(device: DeviceEntity): DeviceView {
       : {}),
     ...optional("importStatus"),
     ...optional("deviceRegistrationId"),
+    ...optional("autopilotDeviceId"),
+    ...(device.profileState ? { profileStatus: device.profileState } : {}),
+    ...(device.profileStatus ? { deploymentProfileAssignmentStatus: device.profileStatus } : {}),
+    ...optional("profileAssignedAt"),
+    ...(device.notes ? { notes: readNotes(device) } : {}),
     ...(device.errorCode
       ? {
           error: {

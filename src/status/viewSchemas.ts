@@ -7,12 +7,35 @@ import { z } from "zod";
 import { COUNTED_STATES, DEVICE_STATES, type CountedState } from "../worker/deviceState.js";
 import { BATCH_STATUSES } from "./batchStatus.js";
 import { notificationViewSchema } from "../webhooks/notificationViewSchema.js";
+import { FOLLOW_UNTIL, ON_EXISTING, PROFILE_STATES } from "../storage/importEntities.js";
 
 const timestamp = (what: string) => z.iso.datetime().describe(what);
 
 export const batchStatusSchema = z
   .enum(BATCH_STATUSES)
-  .describe("running until every device is imported, failed or canceled; then succeeded (all imported), failed (none imported), partially_succeeded, or canceled (any device canceled)");
+  .describe(
+    "running until every device is imported, failed or canceled (and, with followUntil profileAssigned, until no imported device waits for its profile); then succeeded (all imported, and with followUntil profileAssigned each with its profile), failed (none imported), partially_succeeded, or canceled (any device canceled)",
+  );
+
+export const followUntilSchema = z
+  .enum(FOLLOW_UNTIL)
+  .describe("How far the batch follows its devices: `imported` (Intune's import completed) or `profileAssigned` (each imported device is followed to its Autopilot device until a deployment profile is assigned, or until PROFILE_ASSIGN_TIMEOUT_MS).");
+
+export const onExistingSchema = z
+  .enum(ON_EXISTING)
+  .describe("What happens to a device already registered in this tenant (Intune's 806): `fail` (it fails with 806) or `update` (the batch's group tag and assigned user are applied to the existing Autopilot device, found by serial number, and it ends imported with a note). A device registered in another tenant (808) fails either way.");
+
+export const profileStateSchema = z
+  .enum(PROFILE_STATES)
+  .describe("With followUntil profileAssigned, an imported device's profile: `waiting` for Intune to assign one, `assigned` (ready to ship: the status begins with 'assigned'), or `notAssigned` (none within the time limit, or Intune reported the assignment failed; see the device's notes).");
+
+export const profileCountsSchema = z
+  .object({
+    waiting: z.number().int().min(0).describe("Imported devices still waiting for their profile."),
+    assigned: z.number().int().min(0).describe("Imported devices with a deployment profile assigned: ready to ship."),
+    notAssigned: z.number().int().min(0).describe("Imported devices that got no profile within the time limit (usually: no profile targets their group tag)."),
+  })
+  .describe("With followUntil profileAssigned: the imported devices by profile state; they add up to counts.imported.");
 
 export const deviceStateSchema = z.enum(DEVICE_STATES).describe("The device's state; imported, failed and canceled are final.");
 
@@ -38,6 +61,9 @@ export const batchViewSchema = z
     source: batchSourceSchema,
     deviceCount: z.number().int().min(1),
     counts: stateCountsSchema,
+    followUntil: followUntilSchema,
+    onExisting: onExistingSchema,
+    profiles: profileCountsSchema.optional().describe("Only with followUntil profileAssigned: how many imported devices are ready (assigned), waiting, or got no profile."),
     createdAt: timestamp("When the batch was received."),
     acceptedAt: timestamp("When every device's message was queued.").optional(),
     updatedAt: timestamp("The batch's last change."),
@@ -59,6 +85,13 @@ export const deviceErrorSchema = z
     message: z.string().optional(),
   })
   .describe("Why the device failed (or, while retrying, why the last attempt did).");
+
+export const deviceNoteSchema = z
+  .object({
+    code: z.enum(["AlreadyRegisteredUpdated", "AlreadyRegistered", "NoProfileAssigned"]).describe("AlreadyRegisteredUpdated: the device was already registered in this tenant (806) and onExisting update applied the batch's group tag and user to it; AlreadyRegistered: likewise, with nothing to apply; NoProfileAssigned: imported, but no deployment profile was assigned in time."),
+    message: z.string(),
+  })
+  .describe("Something to know about an outcome that is not a failure.");
 
 export const recordMatchSchema = z
   .enum(["serialNumber"])
@@ -85,6 +118,11 @@ export const deviceViewSchema = z
     graphRequest: graphRequestSchema.optional(),
     importStatus: z.string().optional(),
     deviceRegistrationId: z.string().optional(),
+    autopilotDeviceId: z.string().optional().describe("The registered Autopilot device (windowsAutopilotDeviceIdentity id): the import's deviceRegistrationId, or the existing device an onExisting update changed."),
+    profileStatus: profileStateSchema.optional(),
+    deploymentProfileAssignmentStatus: z.string().optional().describe("Intune's deploymentProfileAssignmentStatus of the Autopilot device as last read (notAssigned, pending, assignedInSync, …)."),
+    profileAssignedAt: timestamp("When Intune assigned the deployment profile (its deploymentProfileAssignedDateTime).").optional(),
+    notes: z.array(deviceNoteSchema).optional(),
     error: deviceErrorSchema.optional(),
     nextAttemptAt: timestamp("When the next create attempt is scheduled.").optional(),
     submittedAt: timestamp("When Graph accepted the create.").optional(),

@@ -1,18 +1,29 @@
 import type { TableClient } from "@azure/data-tables";
-import { counterRowKey, COUNTER_SHARDS, emptyCounts, type CounterEntity, type StateCounts } from "./importEntities.js";
+import {
+  counterRowKey,
+  COUNTER_SHARDS,
+  emptyCounts,
+  emptyShardCounts,
+  PROFILE_COUNT_KEYS,
+  profileCountKey,
+  type CounterEntity,
+  type DeviceFields,
+  type ShardCounts,
+  type StateCounts,
+} from "./importEntities.js";
 import { countedState, type CountedState, type DeviceState } from "../worker/deviceState.js";
 
 interface CachedShard {
   etag: string;
-  counts: StateCounts;
+  counts: ShardCounts;
 }
 
 export interface ShardLease {
   readonly shard: number;
   readonly rowKey: string;
   readonly etag: string;
-  readonly counts: StateCounts;
-  release(newEtag?: string, newCounts?: StateCounts): void;
+  readonly counts: ShardCounts;
+  release(newEtag?: string, newCounts?: ShardCounts): void;
   /** The shard changed under us (another instance wrote it): forget what we knew. */
   invalidate(): void;
 }
@@ -52,7 +63,7 @@ export class CounterShardPool {
     this.leased.add(k);
     try {
       const cached = this.known.get(k) ?? (await this.read(batchId, shard));
-      const release = (newEtag?: string, newCounts?: StateCounts) => {
+      const release = (newEtag?: string, newCounts?: ShardCounts) => {
         if (newEtag && newCounts) this.remember(k, { etag: newEtag, counts: newCounts });
         this.leased.delete(k);
         this.waiters.shift()?.();
@@ -74,7 +85,7 @@ export class CounterShardPool {
 
   private async read(batchId: string, shard: number): Promise<CachedShard> {
     const entity = await this.table.getEntity<CounterEntity>(batchId, counterRowKey(shard));
-    return { etag: entity.etag, counts: countsOf(entity) };
+    return { etag: entity.etag, counts: shardCountsOf(entity) };
   }
 
   private remember(k: string, value: CachedShard): void {
@@ -97,8 +108,32 @@ export function countsOf(entity: Partial<StateCounts>): StateCounts {
   return counts;
 }
 
+/** A shard's state and profile counts (absent columns: 0, as on shards written before profiles were counted). */
+export function shardCountsOf(entity: Partial<ShardCounts>): ShardCounts {
+  const counts = { ...emptyShardCounts(), ...countsOf(entity) };
+  for (const key of PROFILE_COUNT_KEYS) counts[key] = Number(entity[key] ?? 0);
+  return counts;
+}
+
+type Counted = Pick<DeviceFields, "state" | "profileState">;
+
+/** The shard's counts after a device moved from one state and profile state to another. */
+export function moveShardCounts(counts: ShardCounts, from: Counted, to: Counted): ShardCounts {
+  const next = { ...counts, ...moveCount(counts, from.state, to.state) };
+  if (from.profileState !== to.profileState) {
+    if (from.profileState) next[profileCountKey(from.profileState)] -= 1;
+    if (to.profileState) next[profileCountKey(to.profileState)] += 1;
+  }
+  return next;
+}
+
+/** Whether a move changes any count: a write of the row alone otherwise. */
+export function movesCounts(from: Counted, to: Counted): boolean {
+  return countedState(from.state) !== countedState(to.state) || from.profileState !== to.profileState;
+}
+
 /** The counts after a device moved; unchanged when both states are counted as one. */
-export function moveCount(counts: StateCounts, from: DeviceState, to: DeviceState): StateCounts {
+export function moveCount<T extends StateCounts>(counts: T, from: DeviceState, to: DeviceState): T {
   const was = countedState(from);
   const is = countedState(to);
   if (was === is) return counts;

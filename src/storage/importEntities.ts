@@ -50,12 +50,44 @@ export interface BatchEntity {
   canceledAt?: string;
   /** Set by the one worker that fails the batch's waiting devices because the tenant refuses the app. */
   tenantRefusedAt?: string;
+  /** "profileAssigned": imported devices are followed to their Autopilot profile (absent: the import is the end). */
+  followUntil?: FollowUntil;
+  /** "update": a device already registered in the tenant (806) gets the batch's group tag and user instead of failing. */
+  onExisting?: OnExisting;
+}
+
+export const FOLLOW_UNTIL = ["imported", "profileAssigned"] as const;
+export type FollowUntil = (typeof FOLLOW_UNTIL)[number];
+export const ON_EXISTING = ["fail", "update"] as const;
+export type OnExisting = (typeof ON_EXISTING)[number];
+
+/**
+ * An imported device of a batch followed to its profile: `waiting` until its Autopilot device's
+ * deploymentProfileAssignmentStatus begins with "assigned" (`assigned`), or until the time limit
+ * or Intune's "failed" ends the wait (`notAssigned`). Counted on the counter shards beside the states.
+ */
+export const PROFILE_STATES = ["waiting", "assigned", "notAssigned"] as const;
+export type ProfileState = (typeof PROFILE_STATES)[number];
+
+/** What a device's note says: something the caller should know about an outcome that is not an error. */
+export interface DeviceNote {
+  code: "AlreadyRegisteredUpdated" | "AlreadyRegistered" | "NoProfileAssigned";
+  message: string;
 }
 
 /** A batch's devices by state, a device in a create attempt counted as queued (deviceState.ts, countedState). */
 export type StateCounts = Record<CountedState, number>;
 
-export interface CounterEntity extends StateCounts {
+/** The profile counts a shard holds beside the state counts (ProfileState, prefixed). */
+export const PROFILE_COUNT_KEYS = ["profileWaiting", "profileAssigned", "profileNotAssigned"] as const;
+export type ProfileCountKey = (typeof PROFILE_COUNT_KEYS)[number];
+export type ShardCounts = StateCounts & Record<ProfileCountKey, number>;
+
+export function profileCountKey(state: ProfileState): ProfileCountKey {
+  return state === "waiting" ? "profileWaiting" : state === "assigned" ? "profileAssigned" : "profileNotAssigned";
+}
+
+export interface CounterEntity extends ShardCounts {
   partitionKey: string;
   rowKey: string;
   /** Last time this shard moved; the batch's last activity is the latest of its shards. */
@@ -109,6 +141,25 @@ export interface DeviceFields {
   submittedAt?: string;
   createdAt: string;
   updatedAt: string;
+
+  /** The batch's options, copied onto each device at intake so a worker needs no header read. */
+  followUntil?: FollowUntil;
+  onExisting?: OnExisting;
+  /** When the import completed (or the existing registration was updated): the profile time limit counts from here. */
+  importedAt?: string;
+  /** The registered Autopilot device (windowsAutopilotDeviceIdentity id). */
+  autopilotDeviceId?: string;
+  profileState?: ProfileState;
+  /** Intune's deploymentProfileAssignmentStatus as last read. */
+  profileStatus?: string;
+  profileAssignedAt?: string;
+  /** The last poll round that looked for the device's Autopilot device. */
+  profileCheckedAt?: string;
+  /** onExisting "update": the update of the existing Autopilot device is scheduled (`updating`), and which attempt it is on. */
+  existing?: "updating";
+  existingAttempt?: number;
+  /** DeviceNote[] as JSON. */
+  notes?: string;
 }
 
 export interface DeviceEntity extends DeviceFields {
@@ -120,4 +171,23 @@ export type StoredDevice = DeviceEntity & { etag: string };
 
 export function emptyCounts(): StateCounts {
   return { queued: 0, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 };
+}
+
+export function emptyShardCounts(): ShardCounts {
+  return { ...emptyCounts(), profileWaiting: 0, profileAssigned: 0, profileNotAssigned: 0 };
+}
+
+export function readNotes(device: Pick<DeviceFields, "notes">): DeviceNote[] {
+  if (!device.notes) return [];
+  try {
+    const parsed: unknown = JSON.parse(device.notes);
+    return Array.isArray(parsed) ? (parsed as DeviceNote[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The device's notes with `note` added (one per code: a later one replaces an earlier). */
+export function withNote(device: Pick<DeviceFields, "notes">, note: DeviceNote): string {
+  return JSON.stringify([...readNotes(device).filter((n) => n.code !== note.code), note]);
 }

@@ -2,7 +2,7 @@ import { odata, type TableClient, type TableEntity, type TableTransactionRespons
 import { assertTransition, countedState, type DeviceState } from "../worker/deviceState.js";
 import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
-import { CounterShardPool, countsOf, moveCount } from "./counterShards.js";
+import { CounterShardPool, countsOf, movesCounts, moveShardCounts, shardCountsOf } from "./counterShards.js";
 import { ifFound, isPreconditionFailed } from "./tableErrors.js";
 import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
@@ -13,10 +13,12 @@ import {
   counterRowKey,
   DEVICE_ROW_PREFIX,
   emptyCounts,
+  emptyShardCounts,
   type BatchEntity,
   type CounterEntity,
   type DeviceEntity,
   type DeviceFields,
+  type ProfileState,
   type StateCounts,
   type StoredDevice,
 } from "./importEntities.js";
@@ -37,7 +39,15 @@ export class DeviceChangedError extends Error {
 export interface BatchSummary {
   batch: BatchEntity;
   counts: StateCounts;
+  /** Imported devices of a batch followed to its profile, by profile state (all 0 otherwise). */
+  profiles: ProfileCounts;
   lastUpdatedAt: string;
+}
+
+export interface ProfileCounts {
+  waiting: number;
+  assigned: number;
+  notAssigned: number;
 }
 
 export interface DevicePage {
@@ -68,6 +78,12 @@ const PUBLIC_DEVICE_COLUMNS = [
   "submittedAt",
   "createdAt",
   "updatedAt",
+  "importedAt",
+  "autopilotDeviceId",
+  "profileState",
+  "profileStatus",
+  "profileAssignedAt",
+  "notes",
 ] as const;
 
 export class ImportStore {
@@ -91,7 +107,7 @@ export class ImportStore {
     const counters: CounterEntity[] = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({
       partitionKey: batch.partitionKey,
       rowKey: counterRowKey(shard),
-      ...emptyCounts(),
+      ...emptyShardCounts(),
       queued: shard === 0 ? devices.length : 0,
       updatedAt: batch.createdAt,
     }));
@@ -225,7 +241,7 @@ export class ImportStore {
       let counts = lease.counts;
       const actions: TransactionAction[] = chunk.map(({ device, changes }) => {
         assertTransition(device.state, changes.state);
-        if (changes.state !== device.state) counts = moveCount(counts, device.state, changes.state);
+        counts = moveShardCounts(counts, device, { ...device, ...changes });
         const { etag, ...current } = device;
         return ["update", withoutUndefined({ ...stripMetadata(current), ...changes }), "Replace", { etag }];
       });
@@ -245,6 +261,18 @@ export class ImportStore {
     return false;
   }
 
+  /** Imported devices of the batch still waiting for their Autopilot profile. */
+  async devicesWaitingForProfile(batchId: string): Promise<StoredDevice[]> {
+    const found: StoredDevice[] = [];
+    const rows = this.table.listEntities<DeviceEntity>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"} and state eq ${"imported"} and profileState eq ${"waiting"}`,
+      },
+    });
+    for await (const row of rows) found.push({ ...stripMetadata(row), etag: row.etag } as StoredDevice);
+    return found;
+  }
+
   async readDevice(batchId: string, rowKey: string): Promise<StoredDevice | undefined> {
     return ifFound(() => this.table.getEntity<DeviceEntity>(batchId, rowKey)) as Promise<StoredDevice | undefined>;
   }
@@ -259,16 +287,17 @@ export class ImportStore {
     const { etag, ...current } = device;
     const next = withoutUndefined({ ...stripMetadata(current), ...changes });
 
-    // No counter moves (the same state, or a claim counted as queued either way): the row alone,
-    // carrying any recorded creates of the same batch that wait for a write to ride with.
-    if (countedState(changes.state) === countedState(device.state)) {
+    // No counter moves (the same state, or a claim counted as queued either way, and the same
+    // profile state): the row alone, carrying any recorded creates of the same batch that wait
+    // for a write to ride with.
+    if (!movesCounts(device, { ...device, ...changes })) {
       const written = await this.guarded(device, () => this.rideAlong.carry(next, etag));
       return { ...next, etag: written ?? "" };
     }
 
     for (let tries = 0; ; tries++) {
       const lease = await this.shards.lease(device.partitionKey);
-      const counts = moveCount(lease.counts, device.state, changes.state);
+      const counts = moveShardCounts(lease.counts, device, { ...device, ...changes });
       try {
         const response = await this.table.submitTransaction([
           ["update", next, "Replace", { etag }],
@@ -319,26 +348,30 @@ export class ImportStore {
     });
     let batch: BatchEntity | undefined;
     const counts = emptyCounts();
+    const profiles: ProfileCounts = { waiting: 0, assigned: 0, notAssigned: 0 };
     let lastUpdatedAt = "";
     for await (const row of rows) {
       if (row.rowKey === BATCH_ROW_KEY) {
         batch = row as unknown as BatchEntity;
         continue;
       }
-      const shard = countsOf(row as Partial<StateCounts>);
+      const shard = shardCountsOf(row as Partial<StateCounts>);
       for (const state of Object.keys(counts) as (keyof StateCounts)[]) counts[state] += shard[state];
+      profiles.waiting += shard.profileWaiting;
+      profiles.assigned += shard.profileAssigned;
+      profiles.notAssigned += shard.profileNotAssigned;
       const updatedAt = String(row.updatedAt ?? "");
       if (updatedAt > lastUpdatedAt) lastUpdatedAt = updatedAt;
     }
     if (!batch) return undefined;
-    return { batch, counts, lastUpdatedAt: lastUpdatedAt || batch.createdAt };
+    return { batch, counts, profiles, lastUpdatedAt: lastUpdatedAt || batch.createdAt };
   }
 
   async listDevices(
     batchId: string,
-    options: { state?: DeviceState; pageSize: number; continuationToken?: string },
+    options: { state?: DeviceState; profileState?: ProfileState; pageSize: number; continuationToken?: string },
   ): Promise<DevicePage> {
-    const stateFilter = options.state ? odata` and state eq ${options.state}` : "";
+    const stateFilter = (options.state ? odata` and state eq ${options.state}` : "") + (options.profileState ? odata` and profileState eq ${options.profileState}` : "");
     const pages = this.table
       .listEntities<DeviceEntity>({
         queryOptions: {

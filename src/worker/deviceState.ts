@@ -41,7 +41,8 @@ const NEXT_STATES: Record<DeviceState, ReadonlySet<DeviceState>> = {
   submitting: new Set(["submitting", "retrying", "submitted", "imported", "failed", "canceled"]),
   retrying: new Set(["submitting", "failed", "canceled"]),
   submitted: new Set(["submitted", "imported", "failed"]),
-  imported: new Set(),
+  // imported → imported: following the device to its Autopilot profile (a batch with followUntil profileAssigned).
+  imported: new Set(["imported"]),
   failed: new Set(["retrying"]),
   canceled: new Set(),
 };

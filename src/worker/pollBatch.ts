@@ -1,4 +1,10 @@
 import type { FollowUpPolicy } from "../config/config.js";
+import type { AutopilotDeviceIdentity } from "../graph/importedDevice.js";
+import type { TenantPacing } from "../storage/tenantPacing.js";
+import { isBatchFinal } from "../status/batchStatus.js";
+import { withNote, type BatchEntity } from "../storage/importEntities.js";
+import { decideProfile, importedFollow, matchAutopilotDevice, planProfileReads } from "./profileFollow.js";
+import { EXISTING_UPDATE_STALE_MS, scheduleExistingUpdates, updatesExisting } from "./updateExisting.js";
 import type { CallTrace, GraphClient, GraphFailureResult } from "../graph/graphClient.js";
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
@@ -10,7 +16,6 @@ import type { BatchSummary, ImportStore } from "../storage/importStore.js";
 import { batchStatus } from "../status/batchStatus.js";
 import { followUpDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
-import { settledCount } from "./deviceState.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
 import { clearedError } from "./processDeviceMessage.js";
 import { traceFields } from "./traceFields.js";
@@ -28,6 +33,8 @@ export interface PollDeps {
   onBatchFinished?: (tenantId: string) => Promise<void>;
   /** Called with the Graph ids of imports that just became final (for the delete setting). */
   onImportsFinal?: (tenantId: string, graphIds: string[]) => Promise<void>;
+  /** Write slots for the updates of already-registered devices (onExisting "update"). */
+  pacing?: Pick<TenantPacing, "reserve">;
 }
 
 /**
@@ -57,7 +64,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   if (last >= message.attempt && !resuming) return "stale";
 
   const summary = await deps.store.readSummary(message.batchId);
-  if (summary && settledCount(summary.counts) >= summary.batch.deviceCount) return finished(deps, summary);
+  if (summary && isFinal(summary)) return finished(deps, summary);
 
   if (resuming) {
     await sendNext(deps, message, batch.pollIdleRounds ?? 0, undefined);
@@ -83,26 +90,69 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
     const ids = ended.flatMap((m) => (m.recordId ? [m.recordId] : []));
     if (ids.length > 0) await deps.onImportsFinal(batch.tenantId, ids);
   }
+  // Already registered (806) with onExisting "update": the update of the existing Autopilot
+  // device is scheduled once the device says so, and again for one whose update went quiet.
+  const updating = [
+    ...moves.filter((m) => m.changes.existing === "updating" && moved.has(m.device.rowKey)).map((m) => ({ rowKey: m.device.rowKey, attempt: 1 })),
+    ...running
+      .filter((d) => d.existing === "updating" && now.getTime() - Date.parse(d.updatedAt) >= EXISTING_UPDATE_STALE_MS && Date.parse(d.nextAttemptAt ?? d.updatedAt) <= now.getTime())
+      .map((d) => ({ rowKey: d.rowKey, attempt: d.existingAttempt ?? 1 })),
+  ];
+  if (updating.length > 0 && deps.pacing) await scheduleExistingUpdates({ queue: deps.queue, pacing: deps.pacing }, message.batchId, batch.tenantId, updating, now.getTime());
 
+  const profiles = batch.followUntil === "profileAssigned" ? await followProfiles(deps, batch, now) : { moved: 0 };
   const stillRunning = running.length - ended.length;
   // Devices not yet in Graph; submitting ones are counted with queued, and those this round followed are not waiting.
   const waiting = summary ? Math.max(0, summary.counts.queued + summary.counts.retrying - running.filter((d) => d.state === "submitting").length) : 0;
-  if (stillRunning === 0 && waiting === 0 && running.length > 0) {
+  if ((stillRunning === 0 && waiting === 0 && running.length > 0) || profiles.moved > 0) {
     const after = await deps.store.readSummary(message.batchId);
-    if (after && settledCount(after.counts) >= after.batch.deviceCount) return finished(deps, after);
+    if (after && isFinal(after)) return finished(deps, after);
   }
-  const idleRounds = moved.size > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
+  const idleRounds = moved.size > 0 || profiles.moved > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
   if (idleRounds !== (batch.pollIdleRounds ?? 0)) {
     const fresh = await deps.store.readBatch(message.batchId);
     if (fresh) await deps.store.claimPollRound(fresh, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: idleRounds });
   }
-  await sendNext(deps, message, idleRounds, looked.retryAfterMs);
-  return looked.retryAfterMs === undefined ? "polled" : "throttled";
+  const retryAfterMs = looked.retryAfterMs ?? profiles.retryAfterMs;
+  await sendNext(deps, message, idleRounds, retryAfterMs);
+  return retryAfterMs === undefined ? "polled" : "throttled";
+}
+
+function isFinal(summary: BatchSummary): boolean {
+  return isBatchFinal(summary.batch.deviceCount, summary.counts, summary.batch.followUntil === "profileAssigned" ? summary.profiles : undefined);
+}
+
+/**
+ * Follows the batch's imported devices that wait for their Autopilot profile: the reads
+ * profileFollow.ts plans (filtered lists by shared serial prefix, or one walk of the collection;
+ * never a read per device), then each device's decision, in transactions of up to 99. A read
+ * that fails leaves every device as it was for this round (and delays the next, after a 429).
+ */
+async function followProfiles(deps: PollDeps, batch: BatchEntity, now: Date): Promise<{ moved: number; retryAfterMs?: number }> {
+  const waiting = await deps.store.devicesWaitingForProfile(batch.partitionKey);
+  const plan = planProfileReads(waiting.map((d) => d.serialNumber));
+  if (plan.kind === "none") return { moved: 0 };
+  const listed: AutopilotDeviceIdentity[] = [];
+  const collect = (devices: AutopilotDeviceIdentity[]) => void listed.push(...devices);
+  for (const contains of plan.kind === "filtered" ? plan.contains : [undefined]) {
+    const walk = await deps.graph.walkAutopilotDevices(batch.tenantId, contains, collect);
+    if (walk.kind !== "ok") return { moved: 0, retryAfterMs: stopped({ found: new Map(), gone: new Map(), complete: false }, walk).retryAfterMs ?? 0 };
+  }
+  const at = now.toISOString();
+  const moves = waiting.flatMap((device) => {
+    const changes = decideProfile(device, matchAutopilotDevice(device, listed), now.getTime(), deps.followUp.profileTimeoutMs);
+    return changes ? [{ device, changes: { ...changes, state: "imported" as const, updatedAt: at } }] : [];
+  });
+  const moved = moves.length ? await deps.store.moveDevices(moves) : [];
+  const ended = moves.filter((m) => m.changes.profileState !== "waiting" && moved.includes(m.device.rowKey)).length;
+  if (ended > 0) deps.log.info("devices followed to their profile", { batchId: batch.partitionKey, tenantId: batch.tenantId, deviceCount: ended });
+  // Only a device whose profile wait ended counts as progress for the round's back-off.
+  return { moved: ended };
 }
 
 async function finished(deps: PollDeps, summary: BatchSummary): Promise<"finished"> {
   // The end of the chain is the one place a batch's final status is recorded for its partner's list.
-  await deps.store.recordStatus(summary.batch, batchStatus(summary.batch.deviceCount, summary.counts));
+  await deps.store.recordStatus(summary.batch, batchStatus(summary.batch.deviceCount, summary.counts, summary.profiles));
   await deps.onBatchFinished?.(summary.batch.tenantId);
   return "finished";
 }
@@ -142,7 +192,24 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
   const settlement = decideSettlement({ submittedAt }, seen?.record, gone, now.getTime(), settleTimeoutMs);
   // A record matched by serial number may be another tool's: it is followed, never deleted.
   const ours = !gone && device.recordMatch === undefined;
-  if (settlement) return { changes: { submittedAt, inDoubt: undefined, inDoubtSince: undefined, ...changesFor(settlement, at), ...trace }, ...(ours ? { recordId: id } : {}) };
+  if (settlement?.kind === "import-error" && updatesExisting(device, settlement.code)) {
+    // onExisting "update": not a failure yet; the existing Autopilot device is updated (updateExisting.ts).
+    if (device.existing === "updating") return undefined;
+    return {
+      changes: {
+        state: "submitted",
+        importStatus: "error",
+        submittedAt,
+        ...clearedError,
+        existing: "updating",
+        existingAttempt: 1,
+        notes: withNote(device, { code: "AlreadyRegistered", message: "Already registered in this tenant (806): applying the batch's group tag and user to the existing Autopilot device." }),
+        ...trace,
+        updatedAt: at,
+      },
+    };
+  }
+  if (settlement) return { changes: { submittedAt, inDoubt: undefined, inDoubtSince: undefined, ...changesFor(settlement, at, device), ...trace }, ...(ours ? { recordId: id } : {}) };
   if (device.state === "submitted" || !seen) return undefined;
   return {
     changes: {
@@ -183,13 +250,14 @@ function stopped(looked: LookUp, result: GraphFailureResult): LookUp {
   return { ...looked, complete: false, retryAfterMs: failure.kind === "transient" ? (failure.retryAfterMs ?? 0) : 0 };
 }
 
-function changesFor(settlement: Settlement, at: string): Partial<DeviceFields> & { state: "imported" | "failed" } {
+function changesFor(settlement: Settlement, at: string, device: Pick<DeviceFields, "followUntil">): Partial<DeviceFields> & { state: "imported" | "failed" } {
   switch (settlement.kind) {
     case "imported":
       return {
         state: "imported",
         importStatus: "complete",
-        ...(settlement.deviceRegistrationId ? { deviceRegistrationId: settlement.deviceRegistrationId } : {}),
+        ...(settlement.deviceRegistrationId ? { deviceRegistrationId: settlement.deviceRegistrationId, autopilotDeviceId: settlement.deviceRegistrationId } : {}),
+        ...importedFollow(device, at),
         errorCode: undefined,
         errorName: undefined,
         errorMessage: undefined,
@@ -217,3 +285,4 @@ function changesFor(settlement: Settlement, at: string): Partial<DeviceFields> &
 function clock(deps: PollDeps): Date {
   return deps.now ? deps.now() : new Date();
 }
+

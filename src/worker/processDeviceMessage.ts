@@ -17,6 +17,8 @@ import { judgeMessage } from "./messageGuard.js";
 import { decideInDoubt, unclearMessage, type InDoubtDecision } from "./recordOwnership.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
+import { importedFollow } from "./profileFollow.js";
+import { updatesExisting } from "./updateExisting.js";
 
 export interface WorkerDeps {
   store: ImportStore;
@@ -351,10 +353,14 @@ async function settleFromGraph(
       ...clearedError,
       ...base,
       state: "imported",
-      ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId } : {}),
+      ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId, autopilotDeviceId: state.deviceRegistrationId } : {}),
+      ...importedFollow(device, at),
     });
     return "imported";
   }
+  // onExisting "update" takes an 806 over: the batch's next poll round schedules the update of
+  // the existing Autopilot device, so this attempt only records the record, as for a running import.
+  if (state?.deviceImportStatus === "error" && updatesExisting(device, state.deviceErrorCode)) return undefined;
   if (state?.deviceImportStatus === "error") {
     const errorName = importErrorName(state.deviceErrorCode, state.deviceErrorName ?? undefined);
     await deps.store.transitionDevice(device, {

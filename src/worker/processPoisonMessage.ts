@@ -36,6 +36,8 @@ export async function processPoisonMessage(deps: PoisonDeps, payload: unknown, d
   }
   switch (message.kind) {
     case "submit":
+    // An update of an existing Autopilot device (onExisting "update") that keeps failing: the device fails, retryable.
+    case "updateExisting":
       return failDevice(deps, message, dequeueCount);
     case "pollBatch":
       return restartPolling(deps, message);
@@ -68,6 +70,8 @@ async function failDevice(deps: PoisonDeps, message: DeviceMessage, dequeueCount
         errorName: undefined,
         errorMessage: `processing failed repeatedly (${dequeueCount ?? "several"} deliveries of its ${message.kind} message); the device was set aside in the poison queue and can be retried`,
         nextAttemptAt: undefined,
+        existing: undefined,
+        existingAttempt: undefined,
         updatedAt: (deps.now?.() ?? new Date()).toISOString(),
       });
       deps.log.error("device failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, state: device.state });

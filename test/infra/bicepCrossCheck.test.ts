@@ -50,6 +50,7 @@ export const OPTIONAL_SETTINGS: Readonly<Record<string, string>> = {
   FOLLOW_UP_FIRST_DELAY_MS: TUNING,
   FOLLOW_UP_MAX_DELAY_MS: TUNING,
   IMPORT_SETTLE_TIMEOUT_MS: TUNING,
+  PROFILE_ASSIGN_TIMEOUT_MS: TUNING,
   STATUS_RETRY_AFTER_SECONDS: TUNING,
   WEBHOOK_ALLOWED_HOSTS: "development and tests only: lets a callbackUrl name a private or plain-http host, which production must refuse",
   WEBHOOK_RETRY_SCHEDULE_MS: TUNING,
