@@ -187,7 +187,7 @@ export function readNotes(device: Pick<DeviceFields, "notes">): DeviceNote[] {
   }
 }
 
-/** The device's notes with `note` added (one per code: a later one replaces an earlier). */
-export function withNote(device: Pick<DeviceFields, "notes">, note: DeviceNote): string {
-  return JSON.stringify([...readNotes(device).filter((n) => n.code !== note.code), note]);
+/** The device's notes with `note` added (one per code: a later one replaces an earlier, and so does it the codes in `replaces`). */
+export function withNote(device: Pick<DeviceFields, "notes">, note: DeviceNote, replaces: readonly DeviceNote["code"][] = []): string {
+  return JSON.stringify([...readNotes(device).filter((n) => n.code !== note.code && !replaces.includes(n.code)), note]);
 }

@@ -142,7 +142,8 @@ function imported(device: StoredDevice, found: AutopilotDeviceIdentity, note: { 
     nextAttemptAt: undefined,
     autopilotDeviceId: found.id,
     importedAt: at,
-    notes: withNote(device, note),
+    // The interim "AlreadyRegistered" (being updated) gives way to the outcome.
+    notes: withNote(device, note, ["AlreadyRegistered"]),
     ...(device.followUntil === "profileAssigned" ? { profileState: "waiting" as const } : {}),
     ...traceFields(trace),
     updatedAt: at,
