@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 // The browser module itself, as the page loads it: plain JavaScript, no build step.
-import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
+import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, readinessOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
 
 describe("progressOf", () => {
   it("counts imported, failed and canceled devices as final", () => {
@@ -95,5 +95,18 @@ describe("describeNotification", () => {
     expect(describeNotification({ callbackHost: "h.example", state: "failed", attempts: [{ status: 500 }], reason: "gave up after 24 h" })).toBe(
       "Not delivered to h.example after 1 attempt: gave up after 24 h",
     );
+  });
+});
+
+describe("readinessOf", () => {
+  it("says how many imported devices are ready, only for a batch followed to its profiles", () => {
+    expect(readinessOf({ followUntil: "imported" })).toBeUndefined();
+    expect(readinessOf({ followUntil: "profileAssigned", profiles: { waiting: 2, assigned: 5, notAssigned: 1 } })).toEqual({
+      ready: 5,
+      waiting: 2,
+      notAssigned: 1,
+      text: "5 ready · 2 waiting for a profile · 1 without a profile",
+    });
+    expect(readinessOf({ followUntil: "profileAssigned", profiles: { waiting: 0, assigned: 3, notAssigned: 0 } })?.text).toBe("3 ready");
   });
 });

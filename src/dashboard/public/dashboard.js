@@ -1,6 +1,6 @@
 // The ops dashboard: reads the public API with the viewer's key and draws it. Everything is
 // built with DOM calls and textContent, never HTML strings, so API data cannot inject markup.
-import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, safeNextLink, statusLabel } from "./view.js";
+import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, readinessOf, safeNextLink, statusLabel } from "./view.js";
 
 const KEY_STORAGE = "autopilot-import.apiKey";
 // The page is served at {api}/dashboard, so the API root is one level above this script.
@@ -143,6 +143,8 @@ function renderBatches(page) {
     open.addEventListener("click", () => select(batch.id));
     const name = cell("Batch", open, element("span", "batch-id", batch.id));
     const status = cell("Status", element("span", `badge status-${batch.status}`, statusLabel(batch.status)));
+    const readiness = readinessOf(batch);
+    if (readiness) status.append(element("span", "readiness", readiness.text));
     tr.append(name, status, cell("Progress", progressBar(batch)), cell("Devices by state", countList(batch.counts ?? {}, true)), cell("Created", time(batch.createdAt)), cell("Updated", time(batch.updatedAt)));
     return tr;
   });
@@ -168,6 +170,7 @@ function renderDetail(batch) {
     ["Batch id", batch.id],
     ["Tenant", batch.tenantId],
     ["Group tag", batch.groupTag ?? "—"],
+    ...(readinessOf(batch) ? [["Ready to ship", readinessOf(batch).text]] : []),
     ["Source", batch.source ?? "—"],
     ["Created", time(batch.createdAt)],
     ["Updated", time(batch.updatedAt)],

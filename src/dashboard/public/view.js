@@ -34,6 +34,20 @@ export function progressOf(batch) {
 }
 
 /**
+ * For a batch followed until profileAssigned: how many imported devices are ready to ship (a
+ * deployment profile assigned), still waiting, or got none in time; undefined for other batches.
+ * @param {{ followUntil?: string, profiles?: { waiting: number, assigned: number, notAssigned: number } }} batch
+ */
+export function readinessOf(batch) {
+  if (batch.followUntil !== "profileAssigned" || !batch.profiles) return undefined;
+  const { waiting = 0, assigned = 0, notAssigned = 0 } = batch.profiles;
+  const parts = [`${assigned} ready`];
+  if (waiting > 0) parts.push(`${waiting} waiting for a profile`);
+  if (notAssigned > 0) parts.push(`${notAssigned} without a profile`);
+  return { ready: assigned, waiting, notAssigned, text: parts.join(" · ") };
+}
+
+/**
  * Every state with its count, known states first, in the order devices move through them.
  * @param {Record<string, number>} counts
  * @param {{ nonZeroOnly?: boolean }} [options]

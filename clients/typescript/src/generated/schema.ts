@@ -192,10 +192,20 @@ export interface components {
              * @description Where to POST a signed `import.completed` event (Standard Webhooks) when the batch reaches its final status: an https URL of at most 2048 characters, without credentials, not pointing at a private, loopback or link-local address. Only its host is ever shown back.
              */
             callbackUrl?: string;
+            /**
+             * @description How far to follow each device (default `imported`): `profileAssigned` follows each imported device to its Autopilot device until Intune assigns a deployment profile, or until the service's time limit (PROFILE_ASSIGN_TIMEOUT_MS), after which it is reported as imported without a profile.
+             * @enum {string}
+             */
+            followUntil?: "imported" | "profileAssigned";
+            /**
+             * @description What to do with a device already registered in this tenant (Intune's 806; default `fail`): `update` applies the device's group tag and assigned user to the existing Autopilot device (found by serial number) and reports it imported with a note. A device registered to another tenant (808) fails either way.
+             * @enum {string}
+             */
+            onExisting?: "fail" | "update";
             /** @description The devices, 1 to 10000. All or nothing: one bad device refuses the batch. */
             devices: components["schemas"]["ImportDevice"][];
         };
-        /** @description The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag and orderIdentifier go in the query string. */
+        /** @description The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag, orderIdentifier, callbackUrl, followUntil and onExisting go in the query string. */
         GraphImportRequest: {
             /** @description The devices, 1 to 10000, as Graph's import action takes them. */
             importedWindowsAutopilotDeviceIdentities: components["schemas"]["ImportDevice"][];
@@ -245,6 +255,10 @@ export interface components {
             source: components["schemas"]["BatchSource"];
             deviceCount: number;
             counts: components["schemas"]["BatchCounts"];
+            followUntil: components["schemas"]["FollowUntil"];
+            onExisting: components["schemas"]["OnExisting"];
+            /** @description Only with followUntil profileAssigned: how many imported devices are ready (assigned), waiting, or got no profile. */
+            profiles?: components["schemas"]["ProfileCounts"];
             /**
              * Format: date-time
              * @description When the batch was received.
@@ -275,7 +289,7 @@ export interface components {
             links: components["schemas"]["BatchLinks"];
         };
         /**
-         * @description running until every device is imported, failed or canceled; then succeeded (all imported), failed (none imported), partially_succeeded, or canceled (any device canceled)
+         * @description running until every device is imported, failed or canceled (and, with followUntil profileAssigned, until no imported device waits for its profile); then succeeded (all imported, and with followUntil profileAssigned each with its profile), failed (none imported), partially_succeeded, or canceled (any device canceled)
          * @enum {string}
          */
         BatchStatus: "running" | "succeeded" | "partially_succeeded" | "failed" | "canceled";
@@ -292,6 +306,39 @@ export interface components {
             imported: number;
             failed: number;
             canceled: number;
+        };
+        /**
+         * @description How far the batch follows its devices: `imported` (Intune's import completed) or `profileAssigned` (each imported device is followed to its Autopilot device until a deployment profile is assigned, or until PROFILE_ASSIGN_TIMEOUT_MS).
+         * @enum {string}
+         */
+        FollowUntil: "imported" | "profileAssigned";
+        /**
+         * @description What happens to a device already registered in this tenant (Intune's 806): `fail` (it fails with 806) or `update` (the batch's group tag and assigned user are applied to the existing Autopilot device, found by serial number, and it ends imported with a note). A device registered in another tenant (808) fails either way.
+         * @enum {string}
+         */
+        OnExisting: "fail" | "update";
+        /** @description With followUntil profileAssigned: the imported devices by profile state; they add up to counts.imported. */
+        ProfileCounts: {
+            /** @description Imported devices still waiting for their profile. */
+            waiting: number;
+            /** @description Imported devices with a deployment profile assigned: ready to ship. */
+            assigned: number;
+            /** @description Imported devices that got no profile within the time limit (usually: no profile targets their group tag). */
+            notAssigned: number;
+        };
+        /**
+         * @description With followUntil profileAssigned, an imported device's profile: `waiting` for Intune to assign one, `assigned` (ready to ship: the status begins with 'assigned'), or `notAssigned` (none within the time limit, or Intune reported the assignment failed; see the device's notes).
+         * @enum {string}
+         */
+        ProfileStatus: "waiting" | "assigned" | "notAssigned";
+        /** @description Something to know about an outcome that is not a failure. */
+        DeviceNote: {
+            /**
+             * @description AlreadyRegisteredUpdated: the device was already registered in this tenant (806) and onExisting update applied the batch's group tag and user to it; AlreadyRegistered: likewise, with nothing to apply; NoProfileAssigned: imported, but no deployment profile was assigned in time.
+             * @enum {string}
+             */
+            code: "AlreadyRegisteredUpdated" | "AlreadyRegistered" | "NoProfileAssigned";
+            message: string;
         };
         BatchLinks: {
             /** @description This batch's status. */
@@ -361,6 +408,17 @@ export interface components {
             graphRequest?: components["schemas"]["GraphRequest"];
             importStatus?: string;
             deviceRegistrationId?: string;
+            /** @description The registered Autopilot device (windowsAutopilotDeviceIdentity id): the import's deviceRegistrationId, or the existing device an onExisting update changed. */
+            autopilotDeviceId?: string;
+            profileStatus?: components["schemas"]["ProfileStatus"];
+            /** @description Intune's deploymentProfileAssignmentStatus of the Autopilot device as last read (notAssigned, pending, assignedInSync, …). */
+            deploymentProfileAssignmentStatus?: string;
+            /**
+             * Format: date-time
+             * @description When Intune assigned the deployment profile (its deploymentProfileAssignedDateTime).
+             */
+            profileAssignedAt?: string;
+            notes?: components["schemas"]["DeviceNote"][];
             error?: components["schemas"]["DeviceError"];
             /**
              * Format: date-time
@@ -454,7 +512,7 @@ export interface operations {
     listImports: {
         parameters: {
             query?: {
-                /** @description running until every device is imported, failed or canceled; then succeeded (all imported), failed (none imported), partially_succeeded, or canceled (any device canceled) */
+                /** @description running until every device is imported, failed or canceled (and, with followUntil profileAssigned, until no imported device waits for its profile); then succeeded (all imported, and with followUntil profileAssigned each with its profile), failed (none imported), partially_succeeded, or canceled (any device canceled) */
                 status?: components["schemas"]["BatchStatus"];
                 /** @description Only batches created after this instant (ISO 8601, e.g. 2026-11-29T00:00:00Z). */
                 createdAfter?: string;
@@ -522,6 +580,10 @@ export interface operations {
                 groupTag?: string;
                 /** @description Where to POST a signed `import.completed` event (Standard Webhooks) when the batch reaches its final status: an https URL of at most 2048 characters, without credentials, not pointing at a private, loopback or link-local address. Only its host is ever shown back. */
                 callbackUrl?: string;
+                /** @description How far to follow each device (default `imported`): `profileAssigned` follows each imported device to its Autopilot device until Intune assigns a deployment profile, or until the service's time limit (PROFILE_ASSIGN_TIMEOUT_MS), after which it is reported as imported without a profile. */
+                followUntil?: "imported" | "profileAssigned";
+                /** @description What to do with a device already registered in this tenant (Intune's 806; default `fail`): `update` applies the device's group tag and assigned user to the existing Autopilot device (found by serial number) and reports it imported with a note. A device registered to another tenant (808) fails either way. */
+                onExisting?: "fail" | "update";
             };
             header?: {
                 /** @description Makes the request safe to repeat (IETF httpapi draft): the same key with the same body answers the original batch and queues nothing again; with a different body 422; while the first is still being processed 409. Kept at least 24 h, per partner. */
@@ -709,6 +771,8 @@ export interface operations {
             query?: {
                 /** @description The device's state; imported, failed and canceled are final. */
                 status?: components["schemas"]["DeviceState"];
+                /** @description Only imported devices of a batch followed to its profiles with this profile status (e.g. notAssigned: the ones not ready). */
+                profileStatus?: components["schemas"]["ProfileStatus"];
                 pageSize?: number;
                 continuationToken?: string;
             };
