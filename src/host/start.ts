@@ -34,10 +34,16 @@ async function main(): Promise<void> {
     let simulator: GraphSimulator | undefined;
     const realGraph = env.GRAPH_CREDENTIAL && env.GRAPH_CREDENTIAL !== "simulator";
     if (!realGraph && !env.GRAPH_BASE_URL) {
-      simulator = await startGraphSimulator({ settleDelayMs: Number(env.SIMULATOR_SETTLE_DELAY_MS ?? 5_000) });
+      simulator = await startGraphSimulator({
+        settleDelayMs: Number(env.SIMULATOR_SETTLE_DELAY_MS ?? 5_000),
+        profileAssignDelayMs: Number(env.SIMULATOR_PROFILE_DELAY_MS ?? 10_000),
+      });
       stops.push(() => simulator!.stop());
       // So the walkthrough's examples/devices.csv shows both kinds of explained failure.
-      simulator.registerDevice(env.DEFAULT_TENANT_ID ?? DEMO_TENANT_ID, { serialNumber: "DEMO-ALREADY-0001" });
+      simulator.registerDevice(env.DEFAULT_TENANT_ID ?? DEMO_TENANT_ID, { serialNumber: "DEMO-ALREADY-0001", groupTag: "Spare" });
+      // A deployment profile targets the demo CSV's group tag, so an order followed until
+      // profileAssigned becomes ready; a batch with another group tag shows what happens without one.
+      simulator.targetProfile(env.DEFAULT_TENANT_ID ?? DEMO_TENANT_ID, { groupTag: "Sales" });
       simulator.registerDevice(OTHER_TENANT_ID, { serialNumber: "DEMO-OTHER-0001" });
       env.GRAPH_BASE_URL = simulator.url;
       env.GRAPH_CREDENTIAL = "simulator";
