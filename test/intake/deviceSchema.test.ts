@@ -47,7 +47,7 @@ describe("the schemas as a public API", () => {
       additionalProperties: boolean;
     };
     expect(request.additionalProperties).toBe(false);
-    expect(Object.keys(request.properties)).toEqual(["tenantId", "orderIdentifier", "groupTag", "callbackUrl", "devices"]);
+    expect(Object.keys(request.properties)).toEqual(["tenantId", "orderIdentifier", "groupTag", "callbackUrl", "followUntil", "onExisting", "devices"]);
     expect(request.properties.callbackUrl).toMatchObject({ type: "string", format: "uri", description: expect.stringContaining("Standard Webhooks") });
     const device = request.properties.devices!.items!;
     expect(device.required).toEqual(["serialNumber", "hardwareIdentifier"]);

@@ -113,12 +113,16 @@ describe("the OpenAPI document", () => {
       source: "json",
       deviceCount: 2,
       counts: { queued: 0, retrying: 0, submitted: 0, imported: 1, failed: 0, canceled: 1 },
+      followUntil: "profileAssigned",
+      onExisting: "update",
+      profiles: { waiting: 0, assigned: 1, notAssigned: 0 },
       createdAt: "2026-11-29T01:00:00.000Z",
       updatedAt: "2026-11-29T01:00:01.000Z",
       links: { self: "/a", devices: "/b", failures: "/c" },
     });
     expect(validateJson(view, schema, doc)).toEqual([]);
     expect(validateJson({ ...view, status: "done" }, schema, doc)).not.toEqual([]);
+    expect(validateJson({ ...view, followUntil: "enrolled" }, schema, doc)).not.toEqual([]);
     expect(validateJson({ ...view, counts: { ...view.counts, canceled: undefined } }, schema, doc)).not.toEqual([]);
   });
 

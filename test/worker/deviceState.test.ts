@@ -2,10 +2,11 @@ import { describe, expect, it } from "vitest";
 import { assertTransition, canTransition, DEVICE_STATES, isFinal, settledCount } from "../../src/worker/deviceState.js";
 
 describe("device state machine", () => {
-  it("has three final states; only a caller's retry leads out of one, from failed to retrying", () => {
+  it("has three final states; only a caller's retry leads out of one, from failed to retrying, and imported stays imported", () => {
     expect(DEVICE_STATES.filter(isFinal)).toEqual(["imported", "failed", "canceled"]);
     for (const to of DEVICE_STATES) {
-      expect(canTransition("imported", to)).toBe(false);
+      // imported → imported: following the device to its Autopilot profile (followUntil profileAssigned).
+      expect(canTransition("imported", to)).toBe(to === "imported");
       expect(canTransition("canceled", to)).toBe(false);
       expect(canTransition("failed", to)).toBe(to === "retrying");
     }
@@ -21,7 +22,7 @@ describe("device state machine", () => {
   });
 
   it("only reaches imported through a create Graph accepted", () => {
-    expect(DEVICE_STATES.filter((from) => canTransition(from, "imported"))).toEqual(["submitting", "submitted"]);
+    expect(DEVICE_STATES.filter((from) => from !== "imported" && canTransition(from, "imported"))).toEqual(["submitting", "submitted"]);
   });
 
   it("refuses to go back to queued or to skip the claim", () => {
