@@ -1,4 +1,4 @@
-import { syntheticHashBytes } from "../../src/graph/simulator/syntheticHash.js";
+import { SYNTHETIC_MANUFACTURER, SYNTHETIC_MODEL, syntheticHashBytes } from "../../src/graph/simulator/syntheticHash.js";
 import { USUAL_HASH_BYTES } from "../../src/intake/hardwareHash.js";
 
 /**
@@ -18,6 +18,14 @@ export function makeHash(seed: number = 0, bytes = USUAL_HASH_BYTES, serialNumbe
 /** A usual-size synthetic hash naming `serialNumber`. */
 export function hashFor(serialNumber: string, seed = 0): string {
   return makeHash(seed, USUAL_HASH_BYTES, serialNumber);
+}
+
+/** What intake reads from every makeHash hash, beside its serial number. */
+export const HASH_FACTS = { manufacturer: SYNTHETIC_MANUFACTURER, model: SYNTHETIC_MODEL } as const;
+
+/** A device as intake returns it: with the manufacturer and model its hash names. */
+export function withHashFacts<T extends object>(device: T): T & typeof HASH_FACTS {
+  return { ...device, ...HASH_FACTS };
 }
 
 export interface CsvDevice {

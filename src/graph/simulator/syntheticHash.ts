@@ -33,7 +33,7 @@ export interface SyntheticDevice {
   seed?: number;
   /** Pad with zeros to this many bytes (default 3,000); a hash never gets shorter than its records. */
   size?: number;
-  /** Leave out the records that only make it look real, keeping it under `size` when that is small. */
+  /** Only serial number and manufacturer (no model, no TPM): for hashes of a few dozen bytes. */
   minimal?: boolean;
 }
 
@@ -60,11 +60,9 @@ export function syntheticRecords(device: SyntheticDevice): HashRecord[] {
   const seed = device.seed ?? 0;
   const random = seededBytes(seed);
   const text = (type: number, value: string | undefined) => (value === undefined ? [] : [{ type, payload: asciiz(value) }]);
-  const identity = [
-    ...text(RecordType.serialNumber, device.serialNumber),
-    ...text(RecordType.manufacturer, device.manufacturer ?? SYNTHETIC_MANUFACTURER),
-    ...text(RecordType.model, device.model ?? SYNTHETIC_MODEL),
-  ];
+  // What Intune needs inside a hash (serial number, manufacturer), then the model.
+  const identity = [...text(RecordType.serialNumber, device.serialNumber), ...text(RecordType.manufacturer, device.manufacturer ?? SYNTHETIC_MANUFACTURER)];
+  const model = text(RecordType.model, device.model ?? SYNTHETIC_MODEL);
   const tpm =
     device.tpm === false
       ? []
@@ -88,6 +86,7 @@ export function syntheticRecords(device: SyntheticDevice): HashRecord[] {
     { type: 12, payload: random(16) },
     ...tpm,
     ...identity,
+    ...model,
     ...text(15, "Contoso Firmware"),
     ...text(18, "SKU-7000"),
     ...text(RecordType.family, device.family ?? SYNTHETIC_FAMILY),
