@@ -134,6 +134,26 @@ export const acceptedBatchSchema = z
   })
   .describe("The batch was validated, recorded and queued; poll statusUrl.");
 
+export const dryRunDeviceSchema = z.object({
+  index: z.number().int().min(0).describe("0-based position in the batch."),
+  line: z.number().int().min(1).optional().describe("The CSV line it came from."),
+  serialNumber: z.string().describe("As it would be imported: the row's, or the hash's for a row that gave none."),
+  manufacturer: hashText("The manufacturer"),
+  model: hashText("The model"),
+  warnings: z.array(deviceWarningSchema).optional(),
+});
+
+export const dryRunResultSchema = z
+  .object({
+    dryRun: z.literal(true),
+    tenantId: z.string(),
+    deviceCount: z.number().int().min(1),
+    hashCheck: z.enum(HASH_CHECK_MODES),
+    deviceModels: z.array(modelCountSchema).describe("The devices counted by manufacturer and model, as the batch would show them."),
+    devices: z.array(dryRunDeviceSchema),
+  })
+  .describe("POST /api/imports?dryRun=true: every check passed; nothing was recorded or queued.");
+
 export const retryResultSchema = z.object({
   retriedDevices: z.number().int().min(1).describe("Failed devices sent again."),
   batch: batchViewSchema,
@@ -147,6 +167,7 @@ export const cancelResultSchema = z.object({
 export type BatchView = z.infer<typeof batchViewSchema>;
 export type ModelCount = z.infer<typeof modelCountSchema>;
 export type DeviceWarning = z.infer<typeof deviceWarningSchema>;
+export type DryRunResult = z.infer<typeof dryRunResultSchema>;
 export type DeviceView = z.infer<typeof deviceViewSchema>;
 export type DevicePage = z.infer<typeof devicePageSchema>;
 export type BatchPage = z.infer<typeof batchPageSchema>;
