@@ -236,8 +236,8 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
   it("streams a batch bigger than one table page whole, formula cells neutralised, no secrets (then cancels it)", async () => {
     const devices: CsvDevice[] = [
       ...makeDevices(1_050, "CSVL"),
-      { serialNumber: "=HYPERLINK(1)", hardwareIdentifier: makeHash(991_001), productKey: "XXXXX-SECRET" },
-      { serialNumber: "@cmd, \"quoted\"", hardwareIdentifier: makeHash(991_002), assignedUserPrincipalName: "secret.user@contoso.com" },
+      { serialNumber: "=HYPERLINK(1)", hardwareIdentifier: makeHash(991_001, 3_000, "=HYPERLINK(1)"), productKey: "XXXXX-SECRET" },
+      { serialNumber: "@cmd, \"quoted\"", hardwareIdentifier: makeHash(991_002, 3_000, "@cmd, \"quoted\""), assignedUserPrincipalName: "secret.user@contoso.com" },
     ];
     const id = await submit(devices, TENANT_B);
     // Whatever state the devices are in, every one is a row, in order.
