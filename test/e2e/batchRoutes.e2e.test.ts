@@ -215,6 +215,9 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
       json.map((d) => ({
         index: String(d.index),
         serialNumber: d.serialNumber,
+        manufacturer: asCsv(d.manufacturer),
+        model: asCsv(d.model),
+        warnings: ((d.warnings as { code: string }[] | undefined) ?? []).map((w) => w.code).join(";"),
         state: d.state,
         attempts: String(d.attempts),
         graphId: asCsv(d.graphId),
