@@ -240,9 +240,9 @@ export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTA
     .describe("One Windows Autopilot device: the fields of Graph's importedWindowsAutopilotDeviceIdentity that a caller sets.");
 }
 
-function devicesSchema(limits: IntakeLimits, hashCheck: HashCheck, description: string) {
+function devicesSchema(limits: IntakeLimits, device: DeviceSchema, description: string) {
   return z
-    .array(createDeviceSubmissionSchema(limits, hashCheck), { error: (issue) => (isBlank(issue.input) ? "required: an array of devices" : "must be an array of devices") })
+    .array(device, { error: (issue) => (isBlank(issue.input) ? "required: an array of devices" : "must be an array of devices") })
     .min(1, "must hold at least one device")
     .max(limits.maxDevices, `must hold at most ${limits.maxDevices} devices`)
     .superRefine(
@@ -275,13 +275,19 @@ function withHashText(device: unknown): unknown {
   return { ...device, hardwareIdentifier: typeof value === "string" ? value : undefined };
 }
 
-type DeviceOutput = z.output<ReturnType<typeof createDeviceSubmissionSchema>>;
+type DeviceSchema = ReturnType<typeof createDeviceSubmissionSchema>;
+type DeviceOutput = z.output<DeviceSchema>;
 
 /**
  * `hashCheck`: which device rules to build. The batch's own hashCheck field is validated by the
- * same schema; the caller reads it first (hashCheckOf) to choose the schema.
+ * same schema; the caller reads it first (hashCheckOf) to choose the schema. `device` is passed in so
+ * both request shapes share one device schema: the OpenAPI document names it once.
  */
-export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS, hashCheck: HashCheck = "on") {
+export function createImportRequestSchema(
+  limits: IntakeLimits = DEFAULT_INTAKE_LIMITS,
+  hashCheck: HashCheck = "on",
+  device: DeviceSchema = createDeviceSubmissionSchema(limits, hashCheck),
+) {
   return z
     .strictObject({
       tenantId: tenantIdSchema,
@@ -289,7 +295,7 @@ export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_
       groupTag: groupTagSchema("for the whole batch, applied to each device that names none"),
       callbackUrl: callbackUrlSchema,
       hashCheck: hashCheckSchema,
-      devices: devicesSchema(limits, hashCheck, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
+      devices: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
     })
     .transform(({ devices, ...batch }) => {
       const request: {
@@ -317,10 +323,10 @@ export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_
 }
 
 /** Graph's import-action body; the batch fields then come from the query string. */
-export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS) {
+export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS, device: DeviceSchema = createDeviceSubmissionSchema(limits)) {
   return z
     .strictObject({
-      [GRAPH_DEVICES_FIELD]: devicesSchema(limits, "on", `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),
+      [GRAPH_DEVICES_FIELD]: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),
     })
     .describe(
       "The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag, orderIdentifier and hashCheck go in the query string.",
@@ -328,8 +334,8 @@ export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INT
 }
 
 export const deviceSubmissionSchema = createDeviceSubmissionSchema(DEFAULT_INTAKE_LIMITS);
-export const importRequestSchema = createImportRequestSchema(DEFAULT_INTAKE_LIMITS);
-export const graphImportActionSchema = createGraphImportActionSchema(DEFAULT_INTAKE_LIMITS);
+export const importRequestSchema = createImportRequestSchema(DEFAULT_INTAKE_LIMITS, "on", deviceSubmissionSchema);
+export const graphImportActionSchema = createGraphImportActionSchema(DEFAULT_INTAKE_LIMITS, deviceSubmissionSchema);
 
 export type DeviceSubmission = z.output<typeof deviceSubmissionSchema>;
 export type ImportRequest = z.output<typeof importRequestSchema>;

@@ -52,6 +52,8 @@ export interface BatchEntity {
   hashCheck?: "off";
   /** JSON: the devices counted by manufacturer and model at intake (src/intake/deviceModels.ts, ModelCount[]). */
   deviceModels?: string;
+  /** Set by the one worker that fails the batch's waiting devices because the tenant refuses the app. */
+  tenantRefusedAt?: string;
 }
 
 /** A batch's devices by state, a device in a create attempt counted as queued (deviceState.ts, countedState). */
@@ -90,6 +92,8 @@ export interface DeviceFields {
   failures?: number;
   /** The last attempt failed in a way that may have created the record (timeout, 5xx, dropped connection). */
   inDoubt?: boolean;
+  /** Since when it has been in doubt: the time of the create that may have gone through. A lookup finding nothing concludes only GRAPH_LIST_GRACE_MS after it. */
+  inDoubtSince?: string;
   /** The queue message that last took hold of this device; lets the same message finish after a crash. */
   claimedBy?: string;
   graphId?: string;

@@ -142,7 +142,7 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
   const settlement = decideSettlement({ submittedAt }, seen?.record, gone, now.getTime(), settleTimeoutMs);
   // A record matched by serial number may be another tool's: it is followed, never deleted.
   const ours = !gone && device.recordMatch === undefined;
-  if (settlement) return { changes: { submittedAt, inDoubt: undefined, ...changesFor(settlement, at), ...trace }, ...(ours ? { recordId: id } : {}) };
+  if (settlement) return { changes: { submittedAt, inDoubt: undefined, inDoubtSince: undefined, ...changesFor(settlement, at), ...trace }, ...(ours ? { recordId: id } : {}) };
   if (device.state === "submitted" || !seen) return undefined;
   return {
     changes: {

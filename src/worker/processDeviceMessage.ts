@@ -134,6 +134,7 @@ async function submitStep(
           // Whether that attempt may have created a record is not: the lookup below needs it.
           ...clearedError,
           inDoubt: device.inDoubt,
+          inDoubtSince: device.inDoubtSince,
           updatedAt: now.toISOString(),
         });
 
@@ -154,13 +155,15 @@ async function submitStep(
   // lost, or this message was taken before (an earlier delivery, or earlier in this invocation) and
   // may have sent one. A first delivery resuming after its own lost claim answer sent nothing.
   const doubtful = device.inDoubt === true || (resuming && (delivery.dequeueCount > 1 || invocation.createSent));
-  const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(device.updatedAt), invocation);
+  // A redelivered message's doubt dates from its claim: the create, if any, came just after it.
+  const doubtSince = device.inDoubtSince ?? device.updatedAt;
+  const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(doubtSince), invocation);
   const at = clock(deps).toISOString();
   const trace = traceFields(attempt.result.trace);
 
   if (attempt.kind === "wait") {
     // Lists lag creates: a record the doubtful attempt made may not show yet. Look again once it would.
-    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, inDoubt: true, trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
+    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, doubtSince, trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
   }
   if (attempt.kind === "unclear") {
     await fail(deps, claimed, "ImportOwnershipUnclear", unclearMessage(attempt.decision), at, trace);
@@ -205,8 +208,10 @@ async function submitStep(
     deps.log.warn("Graph rejected device", { ...fields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode });
     return "failed";
   }
-  // Whether a record of this device may exist now: the doubt this attempt could not resolve, or its own create's.
-  const inDoubt = attempt.doubtOpen || mayHaveCreated(result);
+  // Whether a record of this device may exist now: its own create's answer was lost (doubt from
+  // now), or the doubt this attempt could not resolve (doubt from as before).
+  const inDoubtSince = mayHaveCreated(result) ? at : attempt.doubtOpen ? doubtSince : undefined;
+  const inDoubt = inDoubtSince !== undefined;
   // The batch was canceled while this attempt was in flight: nothing was created (or a lost answer
   // would have said so in `inDoubt`), so the device ends here instead of trying again.
   if (!inDoubt && (await deps.store.readBatch(message.batchId))?.canceledAt) {
@@ -234,7 +239,7 @@ async function submitStep(
     slotWaitMs,
     fields: { ...fields, ...(status ? { status } : {}) },
     failures,
-    inDoubt,
+    ...(inDoubtSince ? { doubtSince: inDoubtSince } : {}),
     trace,
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
@@ -294,7 +299,8 @@ interface RetryPlan {
   slotWaitMs: number;
   fields: Record<string, string | number>;
   failures: number;
-  inDoubt: boolean;
+  /** Set while a record of the device may exist: since when (ISO time). */
+  doubtSince?: string;
   trace: TraceFields;
   errorCode: string;
   errorMessage: string;
@@ -316,7 +322,8 @@ async function scheduleRetry(deps: WorkerDeps, claimed: StoredDevice, message: D
   await deps.store.transitionDevice(claimed, {
     state: "retrying",
     failures: plan.failures,
-    inDoubt: plan.inDoubt || undefined,
+    inDoubt: plan.doubtSince ? true : undefined,
+    inDoubtSince: plan.doubtSince,
     nextAttemptAt: new Date(slotAt).toISOString(),
     errorCode: plan.errorCode,
     errorMessage: plan.errorMessage,
@@ -354,6 +361,7 @@ async function settleFromGraph(
       ...base,
       state: "failed",
       inDoubt: undefined,
+      inDoubtSince: undefined,
       nextAttemptAt: undefined,
       errorCode: state.deviceErrorCode ? String(state.deviceErrorCode) : (errorName ?? "ImportError"),
       errorName,
@@ -387,12 +395,13 @@ async function fail(
     errorMessage,
     nextAttemptAt: undefined,
     inDoubt: undefined,
+    inDoubtSince: undefined,
     updatedAt: at,
   });
 }
 
 /** The fields of a failed or in-doubt attempt, cleared once that attempt is over. */
-export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined } as const;
+export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined, inDoubtSince: undefined } as const;
 
 /**
  * The importId a create sends: the pipeline's key for the device (batch and row). Where Graph

@@ -113,7 +113,10 @@ describe("POST /api/imports/{id}/retry", () => {
     const final = await waitForBatch(pipeline, id);
     expect(final.counts).toEqual({ queued: 0, retrying: 0, submitted: 0, imported: 2, failed: 1, canceled: 0 });
     const after = new Map((await allDevices(pipeline, id)).map((d) => [d.serialNumber, d]));
-    expect(after.get(flaky.serialNumber)).toMatchObject({ state: "imported", attempts: 3 });
+    // Its retry looks for a record the failed creates may have left before creating (none: a 500
+    // in front of Graph), and concludes only once the list could show one: an attempt more.
+    expect(after.get(flaky.serialNumber)).toMatchObject({ state: "imported" });
+    expect(after.get(flaky.serialNumber)!.attempts).toBeGreaterThanOrEqual(3);
     expect(after.get(known.serialNumber)).toMatchObject({ state: "failed", error: { code: "806" } });
     // Exactly one record of ours in Graph for the retried device.
     expect(pipeline.simulator.creates.filter((c) => c.serialNumber === flaky.serialNumber)).toHaveLength(1);
