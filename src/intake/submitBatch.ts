@@ -9,6 +9,7 @@ import type { TenantPacing } from "../storage/tenantPacing.js";
 import { firstPoll } from "../worker/pollBatch.js";
 import { sendAllForSlots } from "../storage/slotSends.js";
 import type { ImportRequest } from "./deviceSchema.js";
+import { countByModel } from "./deviceModels.js";
 
 export interface IntakeDeps {
   store: ImportStore;
@@ -55,17 +56,20 @@ export async function submitBatch(
     ...(request.orderIdentifier ? { orderIdentifier: request.orderIdentifier } : {}),
     ...(request.groupTag ? { groupTag: request.groupTag } : {}),
     ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
+    ...(request.hashCheck === "off" ? { hashCheck: "off" as const } : {}),
+    deviceModels: JSON.stringify(countByModel(request.devices)),
     deviceCount: request.devices.length,
     source,
     intakeState: "enqueueing",
     createdAt,
   };
-  const devices: DeviceEntity[] = request.devices.map((device, index) => ({
+  const devices: DeviceEntity[] = request.devices.map(({ warnings, ...device }, index) => ({
     partitionKey: batchId,
     rowKey: deviceRowKey(index),
     index,
     ...(lines?.[index] ? { line: lines[index] } : {}),
     ...device,
+    ...(warnings?.length ? { warnings: JSON.stringify(warnings) } : {}),
     tenantId: request.tenantId,
     state: "queued",
     attempts: 0,

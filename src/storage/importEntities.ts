@@ -48,6 +48,10 @@ export interface BatchEntity {
   callbackUrl?: string;
   /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */
   canceledAt?: string;
+  /** "off": the batch was accepted without the hardware-hash refusals (src/intake/hashRules.ts). */
+  hashCheck?: "off";
+  /** JSON: the devices counted by manufacturer and model at intake (src/intake/deviceModels.ts, ModelCount[]). */
+  deviceModels?: string;
   /** Set by the one worker that fails the batch's waiting devices because the tenant refuses the app. */
   tenantRefusedAt?: string;
 }
@@ -75,6 +79,11 @@ export interface DeviceFields {
   orderIdentifier?: string;
   importId?: string;
   tenantId: string;
+  /** Read from the hardware hash at intake (absent with hashCheck=off). */
+  manufacturer?: string;
+  model?: string;
+  /** JSON array of warning codes (src/intake/hashRules.ts, HASH_WARNINGS), e.g. ["no-tpm"]. */
+  warnings?: string;
 
   state: DeviceState;
   /** Create attempts made (or begun) so far. */

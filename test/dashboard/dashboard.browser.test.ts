@@ -96,9 +96,9 @@ describe("the ops dashboard in a browser", () => {
     await failures.nth(1).waitFor(WAIT);
     expect(await failures.count()).toBe(2);
     const cells = await Promise.all([0, 1].map((i) => failures.nth(i).getByRole("cell").allInnerTexts()));
-    const failure = (index: number, code: number, name: string) => [String(index), devices[index]!.serialNumber, String(code), name, explainImportError(code, name)];
+    const failure = (index: number, code: number, name: string) => [String(index), devices[index]!.serialNumber, "Contoso Surface Laptop 7", String(code), name, explainImportError(code, name)];
     expect(cells.map((c) => c.map((t) => t.trim()))).toEqual([failure(1, 806, "ZtdDeviceAlreadyAssigned"), failure(4, 808, "ZtdDeviceAssignedToOtherTenant")]);
-    expect(await detail.getByRole("definition").allInnerTexts()).toEqual(expect.arrayContaining(["4", "2"]));
+    expect(await detail.getByRole("definition").allInnerTexts()).toEqual(expect.arrayContaining(["4", "2", "Contoso Surface Laptop 7 × 6", "on"]));
     expect(page.url()).toContain(`#batch=${batchId}`);
     // Keyboard and screen reader users land on the details they asked for.
     await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), WAIT).toBe(ORDER);

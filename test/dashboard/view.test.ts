@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 // The browser module itself, as the page loads it: plain JavaScript, no build step.
-import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
+import { ago, countsInOrder, deviceModel, describeModels, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
 
 describe("progressOf", () => {
   it("counts imported, failed and canceled devices as final", () => {
@@ -95,5 +95,17 @@ describe("describeNotification", () => {
     expect(describeNotification({ callbackHost: "h.example", state: "failed", attempts: [{ status: 500 }], reason: "gave up after 24 h" })).toBe(
       "Not delivered to h.example after 1 attempt: gave up after 24 h",
     );
+  });
+});
+
+describe("models", () => {
+  it("lists a batch's models most numerous first, and says when hashes were not read", () => {
+    expect(describeModels([{ manufacturer: "Contoso", model: "Surface Laptop 7", count: 479 }, { manufacturer: "Fabrikam", model: "FB-14", count: 1 }])).toBe(
+      "Contoso Surface Laptop 7 × 479 · Fabrikam FB-14 × 1",
+    );
+    expect(describeModels([{ count: 3 }, { count: 7, otherModels: 12 }])).toBe("not read × 3 · 12 other models × 7");
+    expect(describeModels(undefined)).toBe("—");
+    expect(deviceModel({ manufacturer: "Contoso", model: "X" })).toBe("Contoso X");
+    expect(deviceModel({})).toBe("—");
   });
 });

@@ -108,6 +108,9 @@ describe("the served OpenAPI document", () => {
     expect((await call("post", "/api/imports", { headers: { "content-type": "application/json" }, body: '{"devices": [' })).status).toBe(400);
     expect((await call("post", "/api/imports", { headers: { "content-type": "application/json" }, body: JSON.stringify({ devices: [{ serialNumber: "X" }] }) })).status).toBe(400);
     expect((await call("post", "/api/imports", { headers: { "content-type": "text/plain" }, body: "hello" })).status).toBe(415);
+    const dry = await call("post", "/api/imports", { query: `tenantId=${TENANT_A}&dryRun=true`, headers: { "content-type": "text/csv" }, body: makeCsv(makeDevices(2, "WALKDRY")) });
+    expect(dry.status).toBe(200);
+    expect((await call("post", "/api/imports", { query: "dryRun=maybe", headers: { "content-type": "text/csv" }, body: makeCsv(makeDevices(1, "WALKDRY")) })).status).toBe(400);
     expect(
       (await call("post", "/api/imports", { headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId: "dddddddd-0000-4000-8000-00000000000d", devices: makeDevices(1, "WALKT") }) })).status,
     ).toBe(403);

@@ -1,6 +1,6 @@
 // The ops dashboard: reads the public API with the viewer's key and draws it. Everything is
 // built with DOM calls and textContent, never HTML strings, so API data cannot inject markup.
-import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, safeNextLink, statusLabel } from "./view.js";
+import { ago, countsInOrder, describeModels, describeNotification, deviceModel, explainFailure, nextRefreshMs, Pager, progressOf, safeNextLink, statusLabel } from "./view.js";
 
 const KEY_STORAGE = "autopilot-import.apiKey";
 // The page is served at {api}/dashboard, so the API root is one level above this script.
@@ -169,6 +169,8 @@ function renderDetail(batch) {
     ["Tenant", batch.tenantId],
     ["Group tag", batch.groupTag ?? "—"],
     ["Source", batch.source ?? "—"],
+    ["Models", describeModels(batch.deviceModels)],
+    ["Hash checks", batch.hashCheck === "off" ? "off: hashes not read at intake" : "on"],
     ["Created", time(batch.createdAt)],
     ["Updated", time(batch.updatedAt)],
     ["Completed", time(batch.completedAt)],
@@ -195,6 +197,7 @@ function renderFailures(page) {
     tr.append(
       cell("Index", String(device.index)),
       cell("Serial number", element("span", "serial", device.serialNumber)),
+      cell("Model", deviceModel(device)),
       cell("Code", element("code", "", device.error?.code ?? "—")),
       cell("Reason", device.error?.name ?? "—"),
       cell("What it means", device.error?.message ?? "—"),

@@ -167,3 +167,22 @@ export class Pager {
     if (this.links.length > 1) this.links.pop();
   }
 }
+
+/**
+ * A batch's devices by manufacturer and model, most numerous first: "Contoso Surface Laptop 7 × 479 · Fabrikam FB-14 × 1".
+ * @param {Array<{ manufacturer?: string, model?: string, count: number, otherModels?: number }> | undefined} models
+ */
+export function describeModels(models) {
+  if (!Array.isArray(models) || models.length === 0) return "—";
+  return models
+    .map((group) => {
+      const name = group.otherModels ? `${group.otherModels} other models` : [group.manufacturer, group.model].filter(Boolean).join(" ") || "not read";
+      return `${name} × ${group.count}`;
+    })
+    .join(" · ");
+}
+
+/** "Contoso Surface Laptop 7", or "—" when the hash was not read. */
+export function deviceModel(device) {
+  return [device?.manufacturer, device?.model].filter(Boolean).join(" ") || "—";
+}
