@@ -153,6 +153,20 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
       409: { description: "The batch has already finished.", problems: [ProblemType.batchAlreadyFinished] },
     },
   },
+  eraseImport: {
+    tag: "Imports",
+    summary: "Erase a finished batch",
+    description:
+      "Erases the batch and every row of it in every table (devices with their hashes, product keys and users, counters, its webhook event, the " +
+      "Idempotency-Key records that answered for it, its place in the list). From the 204 on, the batch is not found. A finished batch is " +
+      "erased anyway `BATCH_RETENTION_DAYS` after it finished (`expiresAt`).",
+    pathParams: idParam,
+    responses: {
+      204: { description: "Erased." },
+      404: notFoundResponse,
+      409: { description: "The batch is still running: cancel it first, then erase it once it has finished.", problems: [ProblemType.batchStillRunning] },
+    },
+  },
   openApiDocument: {
     tag: "Reference",
     summary: "This OpenAPI 3.1 document",

@@ -27,6 +27,8 @@ export function toBatchView(summary: BatchSummary): BatchView {
     updatedAt: lastUpdatedAt,
     ...(status === "running" ? {} : { completedAt: lastUpdatedAt }),
     ...(batch.canceledAt ? { canceledAt: batch.canceledAt } : {}),
+    // Only a final batch expires; a retried one keeps an old expiry on its header until it is final again.
+    ...(status !== "running" && batch.expiresAt ? { expiresAt: batch.expiresAt } : {}),
     links: batchLinks(batch.partitionKey),
   };
 }

@@ -41,6 +41,7 @@ export const batchViewSchema = z
     updatedAt: timestamp("The batch's last change."),
     completedAt: timestamp("Once the batch is no longer running: when its last device settled.").optional(),
     canceledAt: timestamp("When the caller canceled the batch.").optional(),
+    expiresAt: timestamp("Once the batch is final: when it will be erased, every row of it in every table (BATCH_RETENTION_DAYS after it finished; DELETE erases it sooner).").optional(),
     notification: notificationViewSchema.optional().describe("GET /api/imports/{id} only, for a batch submitted with a callbackUrl: its completion webhook."),
     links: batchLinksSchema,
   })

@@ -48,6 +48,10 @@ export interface BatchEntity {
   callbackUrl?: string;
   /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */
   canceledAt?: string;
+  /** When the batch is erased, every row of it in every table: BATCH_RETENTION_DAYS after it became final. */
+  expiresAt?: string;
+  /** An erasure has begun (expiry or DELETE): from then on the batch is answered as not found. */
+  erasingAt?: string;
 }
 
 /** A batch's devices by state, a device in a create attempt counted as queued (deviceState.ts, countedState). */
@@ -66,7 +70,8 @@ export interface DeviceFields {
   /** The CSV line the device came from, when it came from CSV. */
   line?: number;
   serialNumber: string;
-  hardwareIdentifier: string;
+  /** Removed, with the product key, in the write that records the device imported: Intune keeps the device. */
+  hardwareIdentifier?: string;
   productKey?: string;
   groupTag?: string;
   assignedUserPrincipalName?: string;
