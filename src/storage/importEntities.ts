@@ -52,6 +52,8 @@ export interface BatchEntity {
   expiresAt?: string;
   /** An erasure has begun (expiry or DELETE): from then on the batch is answered as not found. */
   erasingAt?: string;
+  /** Set by the one worker that fails the batch's waiting devices because the tenant refuses the app. */
+  tenantRefusedAt?: string;
 }
 
 /** A batch's devices by state, a device in a create attempt counted as queued (deviceState.ts, countedState). */

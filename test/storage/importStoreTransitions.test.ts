@@ -55,4 +55,13 @@ describe("ImportStore transitions", () => {
     // A device in a create attempt is counted as queued.
     expect((await store.readSummary(batchId))?.counts).toEqual({ queued: 1, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 });
   });
+
+  it("gives the job of failing a refused tenant's waiting devices to exactly one of many workers", async () => {
+    const instances = Array.from({ length: 6 }, () => new ImportStore(storage.clients().imports));
+    const batchId = await writeTestBatch(instances[0]!, 1);
+    const claims = await Promise.all(instances.map((store) => store.claimTenantRefusal(batchId, new Date().toISOString())));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect((await instances[0]!.readBatch(batchId))?.tenantRefusedAt).toEqual(expect.any(String));
+    expect(await instances[1]!.claimTenantRefusal(batchId, new Date().toISOString())).toBe(false);
+  });
 });

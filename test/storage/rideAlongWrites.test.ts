@@ -93,4 +93,22 @@ describe("recording a create's Graph id", () => {
     await recorded;
     expect(calls).toEqual(["updateEntity", "updateEntity"]);
   });
+
+  it("holds no more than a few invocations waiting: past the limit, the longest-waiting batch's write goes alone at once", async () => {
+    const store = new ImportStore(storage.clients().imports, undefined, { rideAlongWaitMs: 60_000, maxWaitingWrites: 2 });
+    const batches = [];
+    for (let i = 0; i < 3; i++) batches.push(await writeTestBatch(store, 2));
+    const claimed = [];
+    for (const batchId of batches) claimed.push(await claim(store, batchId, 0));
+    const settled: number[] = [];
+    const recorded = claimed.map((device, i) => store.recordOnDevice(device, { graphId: `graph-${i}`, updatedAt: now() }).then(() => void settled.push(i)));
+    // The third waiting write passes the limit: the first batch's goes alone, without any claim.
+    await recorded[0];
+    expect(settled).toEqual([0]);
+    // The other two still wait for a carrier; their batches' next claims bring them.
+    await claim(store, batches[1]!, 1);
+    await claim(store, batches[2]!, 1);
+    await Promise.all(recorded);
+    for (const [i, batchId] of batches.entries()) expect((await store.readDevice(batchId, deviceRowKey(0)))?.graphId).toBe(`graph-${i}`);
+  });
 });
