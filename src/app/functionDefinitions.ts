@@ -282,6 +282,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     handle: async (s) => {
       await sweepIntake({
         store: s.store,
+        batchIndex: s.batchIndex,
         journal: s.journal,
         queue: s.queue,
         pacing: s.pacing,

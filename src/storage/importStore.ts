@@ -124,9 +124,16 @@ export class ImportStore {
     await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, intakeState: "enqueueing" }, "Merge");
   }
 
-  /** Records when a final batch is to be erased (undefined: it runs again, after a retry). */
+  /**
+   * Records when a final batch is to be erased (undefined: it runs again, after a retry). A batch
+   * erased meanwhile has no header to record it on, which is fine.
+   */
   async recordExpiry(batchId: string, expiresAt: string | undefined): Promise<void> {
-    await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, expiresAt: expiresAt ?? "" }, "Merge");
+    try {
+      await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, expiresAt: expiresAt ?? "" }, "Merge");
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   /** The first step of an erasure: from now on the batch is answered as not found. */
@@ -140,23 +147,39 @@ export class ImportStore {
 
   /**
    * Deletes every row of the batch's partition (devices, counters, webhook event), 100 a
-   * transaction, the header last, so a crash midway leaves a header that says erasing. Returns
-   * how many rows it deleted.
+   * transaction, the header last, so a crash midway leaves a header that says erasing. Works on a
+   * partition with no header too (an intake that died before writing it). Rows another erasure
+   * of the same batch removed first are skipped. Returns how many rows it deleted.
    */
   async erasePartition(batchId: string): Promise<number> {
     const keys: string[] = [];
     const rows = this.table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${batchId}`, select: ["RowKey"] } });
     for await (const row of rows) if (row.rowKey !== BATCH_ROW_KEY) keys.push(row.rowKey!);
+    let deleted = 0;
     for (let i = 0; i < keys.length; i += TRANSACTION_LIMIT) {
-      await this.table.submitTransaction(keys.slice(i, i + TRANSACTION_LIMIT).map((rowKey): TransactionAction => ["delete", { partitionKey: batchId, rowKey }]));
+      const chunk = keys.slice(i, i + TRANSACTION_LIMIT);
+      try {
+        await this.table.submitTransaction(chunk.map((rowKey): TransactionAction => ["delete", { partitionKey: batchId, rowKey }]));
+        deleted += chunk.length;
+      } catch (error) {
+        // One row of the chunk was already gone (two erasures of one batch at once): row by row.
+        if (!isNotFound(error)) throw error;
+        for (const rowKey of chunk) if (await this.deleteRow(batchId, rowKey)) deleted++;
+      }
     }
+    if (await this.deleteRow(batchId, BATCH_ROW_KEY)) deleted++;
+    return deleted;
+  }
+
+  /** False when the row was not there. */
+  private async deleteRow(batchId: string, rowKey: string): Promise<boolean> {
     try {
-      await this.table.deleteEntity(batchId, BATCH_ROW_KEY);
+      await this.table.deleteEntity(batchId, rowKey);
+      return true;
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      return keys.length;
+      return false;
     }
-    return keys.length + 1;
   }
 
   async markCanceled(batchId: string, canceledAt: string): Promise<void> {

@@ -53,7 +53,8 @@ export function firstPoll(batchId: string): DeviceMessage {
  */
 export async function pollBatch(deps: PollDeps, message: DeviceMessage, deliveryId: string): Promise<PollOutcome> {
   const batch = await deps.store.readBatch(message.batchId);
-  if (!batch) return "stale";
+  // Gone, or being erased (a round still queued when its owner erased the finished batch).
+  if (!batch || batch.erasingAt) return "stale";
   const last = batch.pollAttempt ?? 0;
   const resuming = last === message.attempt && batch.pollClaimedBy === deliveryId;
   if (last >= message.attempt && !resuming) return "stale";
