@@ -1,6 +1,20 @@
 import { describe, expect, it } from "vitest";
 // The browser module itself, as the page loads it: plain JavaScript, no build step.
-import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
+import {
+  ago,
+  canErase,
+  countsInOrder,
+  describeNotification,
+  eraseOutcome,
+  explainFailure,
+  nextRefreshMs,
+  Pager,
+  progressOf,
+  retentionOf,
+  retryAfterMs,
+  safeNextLink,
+  statusLabel,
+} from "../../src/dashboard/public/view.js";
 
 describe("progressOf", () => {
   it("counts imported, failed and canceled devices as final", () => {
@@ -95,5 +109,24 @@ describe("describeNotification", () => {
     expect(describeNotification({ callbackHost: "h.example", state: "failed", attempts: [{ status: 500 }], reason: "gave up after 24 h" })).toBe(
       "Not delivered to h.example after 1 attempt: gave up after 24 h",
     );
+  });
+});
+
+describe("erasing a batch", () => {
+  it("is offered for a finished batch only", () => {
+    expect(canErase({ status: "running" })).toBe(false);
+    for (const status of ["succeeded", "partially_succeeded", "failed", "canceled"]) expect(canErase({ status })).toBe(true);
+    expect(canErase(undefined)).toBe(false);
+  });
+  it("says how long the batch is kept", () => {
+    expect(retentionOf({ status: "succeeded", expiresAt: "2027-01-01T00:00:00.000Z" })).toEqual({ until: "2027-01-01T00:00:00.000Z" });
+    expect(retentionOf({ status: "running" })).toEqual({ text: "While it runs, then for the retention period" });
+  });
+  it("tells the outcome of the DELETE in plain words", () => {
+    expect(eraseOutcome(204)).toMatchObject({ kind: "done", message: expect.stringContaining("erased") });
+    expect(eraseOutcome(404).message).toContain("erased already");
+    expect(eraseOutcome(409, "The batch is still running; cancel it first.").message).toBe("The batch is still running; cancel it first.");
+    expect(eraseOutcome("network")).toMatchObject({ kind: "unreachable", message: expect.stringContaining("not erased") });
+    expect(eraseOutcome(503).kind).toBe("server");
   });
 });
