@@ -72,7 +72,7 @@ export interface DeviceFields {
   /** The CSV line the device came from, when it came from CSV. */
   line?: number;
   serialNumber: string;
-  /** Removed, with the product key, in the write that records the device imported: Intune keeps the device. */
+  /** Removed, with the product key and assigned user, in the write that records the device imported: Intune keeps the device. */
   hardwareIdentifier?: string;
   productKey?: string;
   groupTag?: string;

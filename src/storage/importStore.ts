@@ -451,15 +451,17 @@ function etagOfAction(response: TableTransactionResponse, index: number): string
 
 
 /**
- * The row a transition writes (whole, replacing the old). An imported device's hardware hash and
- * product key go in the same write: Intune keeps the device, and nothing here needs them again
- * (a retry takes failed devices only, which keep theirs until the batch is erased).
+ * The row a transition writes (whole, replacing the old). An imported device's hardware hash,
+ * product key and assigned user go in the same write: Intune keeps the device with them, and
+ * nothing here needs them again (only a create sends them, and a retry takes failed devices only,
+ * which keep theirs until the batch is erased). No reader is shown any of the three.
  */
 function nextRow(current: Omit<StoredDevice, "etag">, changes: Partial<DeviceFields> & { state: DeviceState }) {
   const next = { ...stripMetadata(current), ...changes };
   if (changes.state === "imported") {
     delete next.hardwareIdentifier;
     delete next.productKey;
+    delete next.assignedUserPrincipalName;
   }
   return withoutUndefined(next);
 }

@@ -119,7 +119,7 @@ const del = (id: string, headers = pipeline.headers) => fetch(`${pipeline.api}/i
 const get = (id: string) => fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers });
 
 describe("what a batch leaves in storage", () => {
-  it("drops an imported device's hash and product key in the write that records it; a failed one keeps them for a retry", async () => {
+  it("drops an imported device's hash, product key and user in the write that records it; a failed one keeps them for a retry", async () => {
     const id = await submit("KEEP", 3, { register: 1 });
     await waitForBatch(pipeline, id);
     const devices = (await rowsOf(id)).filter((r) => String(r.rowKey).startsWith("device-"));
@@ -130,12 +130,16 @@ describe("what a batch leaves in storage", () => {
     for (const row of imported) {
       expect(row.hardwareIdentifier).toBeUndefined();
       expect(row.productKey).toBeUndefined();
+      expect(row.assignedUserPrincipalName).toBeUndefined();
+      // What the partner is shown stays: serial number, outcome, Graph's ids.
+      expect(row).toMatchObject({ serialNumber: expect.any(String), graphId: expect.any(String) });
     }
     expect(failed[0]!.hardwareIdentifier).toEqual(expect.any(String));
     expect(failed[0]!.productKey).toBe("PKEY-KEEP-0");
+    expect(failed[0]!.assignedUserPrincipalName).toBe("user.0@keep.example");
   });
 
-  it("keeps no other copy of a device's hash or product key: no table, visible queue message, webhook payload or log line", async () => {
+  it("keeps no other copy of a device's hash, product key or user: no table, visible queue message, webhook payload or log line", async () => {
     const devices = devicesOf("NOCOPY", 4);
     const id = await submit("NOCOPY", 4, { register: 1, idempotencyKey: `nocopy-${randomUUID()}`, callbackPath: "/nocopy" });
     await waitForBatch(pipeline, id);
@@ -145,10 +149,12 @@ describe("what a batch leaves in storage", () => {
     const messages = await visibleMessages();
     const logs = pipeline.logs.map((line) => JSON.stringify(line));
     for (const d of imported) {
-      for (const secret of [d.hardwareIdentifier, d.productKey]) expect(entities.filter((e) => e.text.includes(secret)).map((e) => e.where)).toEqual([]);
+      for (const secret of [d.hardwareIdentifier, d.productKey, d.assignedUserPrincipalName]) {
+        expect(entities.filter((e) => e.text.includes(secret)).map((e) => e.where)).toEqual([]);
+      }
     }
     // The failed device keeps its own in its row alone, for a retry, until the batch expires.
-    for (const secret of [failed!.hardwareIdentifier, failed!.productKey]) {
+    for (const secret of [failed!.hardwareIdentifier, failed!.productKey, failed!.assignedUserPrincipalName]) {
       expect(entities.filter((e) => e.text.includes(secret)).map((e) => e.where)).toEqual([`imports: ${id}/device-000000`]);
     }
     for (const d of devices) {
