@@ -77,7 +77,7 @@ export async function submitBatch(
     updatedAt: createdAt,
   }));
 
-  await deps.journal.begin(batchId, createdAt);
+  await deps.journal.begin(batchId, createdAt, request.partnerId);
   await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency);
   // From here the batch is durable and answered 202, whether or not every message goes out now.
   countAccepted(devices.length, source);

@@ -30,6 +30,8 @@ export function toBatchView(summary: BatchSummary): BatchView {
     ...(batch.canceledAt ? { canceledAt: batch.canceledAt } : {}),
     hashCheck: batch.hashCheck === "off" ? "off" : "on",
     deviceModels: readDeviceModels(batch.deviceModels),
+    // Only a final batch expires; a retried one keeps an old expiry on its header until it is final again.
+    ...(status !== "running" && batch.expiresAt ? { expiresAt: batch.expiresAt } : {}),
     links: batchLinks(batch.partitionKey),
   };
 }

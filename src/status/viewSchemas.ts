@@ -58,6 +58,7 @@ export const batchViewSchema = z
     deviceModels: z
       .array(modelCountSchema)
       .describe(`The batch's devices counted by manufacturer and model, most numerous first (at most ${MAX_MODEL_GROUPS} entries). Empty for batches from before hashes were read.`),
+    expiresAt: timestamp("Once the batch is final: when it will be erased, every row of it in every table (BATCH_RETENTION_DAYS after it finished; DELETE erases it sooner).").optional(),
     notification: notificationViewSchema.optional().describe("GET /api/imports/{id} only, for a batch submitted with a callbackUrl: its completion webhook."),
     links: batchLinksSchema,
   })

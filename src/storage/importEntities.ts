@@ -52,6 +52,10 @@ export interface BatchEntity {
   hashCheck?: "off";
   /** JSON: the devices counted by manufacturer and model at intake (src/intake/deviceModels.ts, ModelCount[]). */
   deviceModels?: string;
+  /** When the batch is erased, every row of it in every table: BATCH_RETENTION_DAYS after it became final. */
+  expiresAt?: string;
+  /** An erasure has begun (expiry or DELETE): from then on the batch is answered as not found. */
+  erasingAt?: string;
   /** Set by the one worker that fails the batch's waiting devices because the tenant refuses the app. */
   tenantRefusedAt?: string;
 }
@@ -72,7 +76,8 @@ export interface DeviceFields {
   /** The CSV line the device came from, when it came from CSV. */
   line?: number;
   serialNumber: string;
-  hardwareIdentifier: string;
+  /** Removed, with the product key and assigned user, in the write that records the device imported: Intune keeps the device. */
+  hardwareIdentifier?: string;
   productKey?: string;
   groupTag?: string;
   assignedUserPrincipalName?: string;

@@ -144,6 +144,16 @@ export class AutopilotImportClient {
   }
 
   /**
+   * Erases a finished batch from the service, every record of it (the devices stay in Intune).
+   * Throws ApiError 409 while it runs (cancel it, wait for it, then erase) and 404 once it is
+   * erased (or was never the caller's).
+   */
+  async eraseImport(id: string): Promise<void> {
+    const { error, response } = await this.api.DELETE("/api/imports/{id}", { params: { path: { id } } });
+    if (error !== undefined || response.status !== 204) throw new ApiError(response.status, problemOf(response.status, error));
+  }
+
+  /**
    * Polls a batch until it is no longer running, as often as its Retry-After says (never more
    * often than `minPollMs`), telling `onUpdate` each view; answers the final one.
    */

@@ -38,7 +38,11 @@ export interface paths {
         get: operations["getImport"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Erase a finished batch
+         * @description Erases the batch and every row of it in every table (devices with their hashes, product keys and users, counters, its webhook event and any delivery still pending, the Idempotency-Key records that answered for it, its place in the list). From the 204 on, the batch is not found (GET, the list, a second DELETE: 404), and a request repeated with its Idempotency-Key makes a new batch. Devices already imported stay in Intune: this erases what this service keeps, not the devices. A finished batch is erased anyway `BATCH_RETENTION_DAYS` after it finished (`expiresAt`).
+         */
+        delete: operations["eraseImport"];
         options?: never;
         head?: never;
         patch?: never;
@@ -282,6 +286,11 @@ export interface components {
             hashCheck: "on" | "off";
             /** @description The batch's devices counted by manufacturer and model, most numerous first (at most 50 entries). Empty for batches from before hashes were read. */
             deviceModels: components["schemas"]["ModelCount"][];
+            /**
+             * Format: date-time
+             * @description Once the batch is final: when it will be erased, every row of it in every table (BATCH_RETENTION_DAYS after it finished; DELETE erases it sooner).
+             */
+            expiresAt?: string;
             /** @description GET /api/imports/{id} only, for a batch submitted with a callbackUrl: its completion webhook. */
             notification?: components["schemas"]["Notification"];
             links: components["schemas"]["BatchLinks"];
@@ -760,6 +769,65 @@ export interface operations {
             };
             /** @description No batch of the caller's has this id (another partner's batch answers the same). Problem type: https://autopilot-import.dev/problems/not-found. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; safe to retry. Problem type: https://autopilot-import.dev/problems/internal-error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    eraseImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The batch id POST /api/imports answered. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased: nothing of the batch is readable any more; what a crash interrupted is finished within minutes. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or unaccepted credentials. Problem type: https://autopilot-import.dev/problems/unauthorized. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No batch of the caller's has this id (another partner's batch answers the same). Problem type: https://autopilot-import.dev/problems/not-found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The batch is still running: cancel it first, then erase it once it has finished. Problem type: https://autopilot-import.dev/problems/batch-still-running. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
