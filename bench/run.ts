@@ -3,13 +3,14 @@
  * workload, in one run. Prints one table and writes the figures to bench/results.json.
  * Not a test: nothing here passes or fails, it measures.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { startGraphSimulator, type GraphSimulator } from "../src/graph/simulator/index.js";
 import { makeDevices } from "../test/support/devices.js";
 import { runNaive } from "./baselines/naive.js";
 import { runSequential } from "./baselines/sequential.js";
 import { sleep } from "./graphCaller.js";
 import { startPipelineUnderTest } from "./pipelineRun.js";
+import { measureHashCheckIntake, printHashCheckIntake } from "./hashCheckIntake.js";
 
 const TENANT_A = "aaaaaaaa-0000-4000-8000-0000000000aa";
 const TENANT_B = "bbbbbbbb-0000-4000-8000-0000000000bb";
@@ -145,7 +146,17 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const mark = (ok: boolean) => (ok ? "✓" : "✗");
 
+const RESULTS_FILE = new URL("../../bench/results.json", import.meta.url);
+
 async function main() {
+  if (process.env.BENCH_ONLY === "hashcheck") {
+    // Intake's hash checks alone (seconds, not minutes): the figure merged into the last full results.
+    const h = measureHashCheckIntake();
+    printHashCheckIntake(h);
+    const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, hashCheckIntakeOverhead: h.overhead, hashCheckIntake: { ...h, date: new Date().toISOString() } }, null, 2) + "\n");
+    process.exit(0);
+  }
   const overall = setTimeout(() => {
     console.error("bench: overall deadline (30 min) passed");
     process.exit(3);
@@ -162,6 +173,7 @@ async function main() {
   const seq = await baseline("sequential");
   const naive = await baseline("naive");
   clearTimeout(overall);
+  const hashCheck = measureHashCheckIntake();
 
   const rows = [
     ["", "pipeline", "sequential", "naive concurrent"],
@@ -189,6 +201,7 @@ async function main() {
   for (const [kind, ms] of Object.entries(p.longestInvocationMs)) console.log(`  ${kind.padEnd(32)} ${Math.round(ms)} ms`);
   console.log("storage transactions per device, by kind");
   for (const [kind, n] of Object.entries(perDevice(p.storageByKind))) if (n >= 0.01) console.log(`  ${kind.padEnd(48)} ${n.toFixed(2)}`);
+  printHashCheckIntake(hashCheck);
 
   const results = {
     date: new Date().toISOString(),
@@ -210,8 +223,10 @@ async function main() {
     sequentialWallMs: seq.wallMs,
     naiveWallMs: naive.wallMs,
     baselines: { sequential: seq, naive },
+    hashCheckIntakeOverhead: hashCheck.overhead,
+    hashCheckIntake: hashCheck,
   };
-  writeFileSync(new URL("../../bench/results.json", import.meta.url), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
   process.exit(0);
 }
 

@@ -10,6 +10,7 @@ import { sweepIntake } from "../intake/sweepIntake.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
 import type { BatchActionDeps } from "../batches/batchActionDeps.js";
 import { cancelBatch } from "../batches/cancelBatch.js";
+import { eraseBatchRequest, eraseDueBatches, type ErasureDeps } from "../batches/eraseBatch.js";
 import { listBatches } from "../batches/listBatches.js";
 import { retryBatch } from "../batches/retryBatch.js";
 import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../openapi/serveOpenApi.js";
@@ -38,7 +39,7 @@ interface HttpFunctionBase {
   name: string;
   /** Azure Functions route template, below the host's "/api" prefix. */
   route: string;
-  methods: ("GET" | "POST")[];
+  methods: ("GET" | "POST" | "DELETE")[];
 }
 
 /** A partner route: runHttpFunction authenticates the caller first and answers 401 itself. */
@@ -163,6 +164,14 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   },
   {
     kind: "http",
+    name: "eraseImport",
+    route: "imports/{id}",
+    methods: ["DELETE"],
+    access: "partner",
+    handle: (s, request, caller) => eraseBatchRequest(erasureDeps(s), request.params.id ?? "", caller),
+  },
+  {
+    kind: "http",
     name: "openApiDocument",
     route: "openapi.json",
     methods: ["GET"],
@@ -221,6 +230,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
               graph: s.graph,
               followUp: s.config.followUp,
               listGraceMs: s.config.graph.listGraceMs,
+              retentionMs: s.config.batchRetentionMs,
               log: s.log,
               pacing: s.pacing,
               // Every path to a final status (imported, failed at create or later, canceled, poisoned)
@@ -277,6 +287,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     handle: async (s) => {
       await sweepIntake({
         store: s.store,
+        batchIndex: s.batchIndex,
         journal: s.journal,
         queue: s.queue,
         pacing: s.pacing,
@@ -317,11 +328,26 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       if (deleted > 0) s.log.info("expired Idempotency-Key records deleted", { reason: `${deleted} records` });
     },
   },
+  {
+    kind: "timer",
+    name: "eraseExpiredBatches",
+    // BATCH_RETENTION_DAYS after a batch became final, every row of it is erased; a few batches a
+    // run, so a run stays short whatever has piled up, and erasures a crash interrupted are finished.
+    schedule: "0 */10 * * * *",
+    everyMs: 600_000,
+    handle: async (s) => {
+      await eraseDueBatches(erasureDeps(s));
+    },
+  },
 ];
 
 /** The HTTP functions, for the OpenAPI document (read when served, after the list exists). */
 function httpDefinitions(): HttpFunctionDefinition[] {
   return functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http");
+}
+
+function erasureDeps(s: Services): ErasureDeps {
+  return { store: s.store, index: s.batchIndex, idempotency: s.idempotency, journal: s.journal, log: s.log };
 }
 
 function batchActionDeps(s: Services): BatchActionDeps {

@@ -9,6 +9,7 @@ import type { TenantPacing } from "../storage/tenantPacing.js";
 import { firstPoll } from "../worker/pollBatch.js";
 import { sendAllForSlots } from "../storage/slotSends.js";
 import type { ImportRequest } from "./deviceSchema.js";
+import { countByModel } from "./deviceModels.js";
 
 export interface IntakeDeps {
   store: ImportStore;
@@ -58,17 +59,20 @@ export async function submitBatch(
     // Only the non-default choices are stored; absent means imported / fail.
     ...(request.followUntil === "profileAssigned" ? { followUntil: request.followUntil } : {}),
     ...(request.onExisting === "update" ? { onExisting: request.onExisting } : {}),
+    ...(request.hashCheck === "off" ? { hashCheck: "off" as const } : {}),
+    deviceModels: JSON.stringify(countByModel(request.devices)),
     deviceCount: request.devices.length,
     source,
     intakeState: "enqueueing",
     createdAt,
   };
-  const devices: DeviceEntity[] = request.devices.map((device, index) => ({
+  const devices: DeviceEntity[] = request.devices.map(({ warnings, ...device }, index) => ({
     partitionKey: batchId,
     rowKey: deviceRowKey(index),
     index,
     ...(lines?.[index] ? { line: lines[index] } : {}),
     ...device,
+    ...(warnings?.length ? { warnings: JSON.stringify(warnings) } : {}),
     tenantId: request.tenantId,
     ...(batch.followUntil ? { followUntil: batch.followUntil } : {}),
     ...(batch.onExisting ? { onExisting: batch.onExisting } : {}),
@@ -78,7 +82,7 @@ export async function submitBatch(
     updatedAt: createdAt,
   }));
 
-  await deps.journal.begin(batchId, createdAt);
+  await deps.journal.begin(batchId, createdAt, request.partnerId);
   await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency);
   // From here the batch is durable and answered 202, whether or not every message goes out now.
   countAccepted(devices.length, source);

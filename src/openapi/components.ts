@@ -19,6 +19,9 @@ import {
   onExistingSchema,
   profileCountsSchema,
   profileStateSchema,
+  deviceWarningSchema,
+  dryRunResultSchema,
+  modelCountSchema,
   recordMatchSchema,
   retryResultSchema,
   stateCountsSchema,
@@ -60,6 +63,9 @@ responseComponents
   .add(deviceViewSchema, { id: "Device" })
   .add(deviceStateSchema, { id: "DeviceState" })
   .add(deviceErrorSchema, { id: "DeviceError" })
+  .add(deviceWarningSchema, { id: "DeviceWarning" })
+  .add(modelCountSchema, { id: "ModelCount" })
+  .add(dryRunResultSchema, { id: "DryRunResult" })
   .add(graphRequestSchema, { id: "GraphRequest" })
   .add(recordMatchSchema, { id: "RecordMatch" })
   .add(devicePageSchema, { id: "DevicePage" })

@@ -8,6 +8,8 @@ import { COUNTED_STATES, DEVICE_STATES, type CountedState } from "../worker/devi
 import { BATCH_STATUSES } from "./batchStatus.js";
 import { notificationViewSchema } from "../webhooks/notificationViewSchema.js";
 import { FOLLOW_UNTIL, ON_EXISTING, PROFILE_STATES } from "../storage/importEntities.js";
+import { HASH_CHECK_MODES, HASH_WARNING_CODES } from "../intake/hashRules.js";
+import { MAX_MODEL_GROUPS } from "../intake/deviceModels.js";
 
 const timestamp = (what: string) => z.iso.datetime().describe(what);
 
@@ -49,6 +51,15 @@ export const batchLinksSchema = z.object({
   failures: z.string().describe("The batch's failed devices."),
 });
 
+const hashText = (what: string) => z.string().optional().describe(`${what}, as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none).`);
+
+export const modelCountSchema = z.object({
+  manufacturer: hashText("The manufacturer (SMBIOS system manufacturer)"),
+  model: hashText("The model (SMBIOS product name; for some makers a machine-type code)"),
+  count: z.number().int().min(1),
+  otherModels: z.number().int().min(2).optional().describe(`Only on the last entry when the batch holds more than ${MAX_MODEL_GROUPS} models: how many further models it sums.`),
+});
+
 export const batchSourceSchema = z.enum(["json", "csv"]).describe("How the batch was submitted: JSON (either shape) or CSV.");
 
 export const batchViewSchema = z
@@ -69,6 +80,11 @@ export const batchViewSchema = z
     updatedAt: timestamp("The batch's last change."),
     completedAt: timestamp("Once the batch is no longer running: when its last device settled.").optional(),
     canceledAt: timestamp("When the caller canceled the batch.").optional(),
+    hashCheck: z.enum(HASH_CHECK_MODES).describe("'off' when the batch was submitted with hashCheck=off: its hashes were not read or checked at intake."),
+    deviceModels: z
+      .array(modelCountSchema)
+      .describe(`The batch's devices counted by manufacturer and model, most numerous first (at most ${MAX_MODEL_GROUPS} entries). Empty for batches from before hashes were read.`),
+    expiresAt: timestamp("Once the batch is final: when it will be erased, every row of it in every table (BATCH_RETENTION_DAYS after it finished; DELETE erases it sooner).").optional(),
     notification: notificationViewSchema.optional().describe("GET /api/imports/{id} only, for a batch submitted with a callbackUrl: its completion webhook."),
     links: batchLinksSchema,
   })
@@ -92,6 +108,12 @@ export const deviceNoteSchema = z
     message: z.string(),
   })
   .describe("Something to know about an outcome that is not a failure.");
+export const deviceWarningSchema = z
+  .object({
+    code: z.enum(HASH_WARNING_CODES).describe("no-tpm: the hash holds no TPM data."),
+    message: z.string(),
+  })
+  .describe("Accepted, but worth knowing before a deployment depends on it.");
 
 export const recordMatchSchema = z
   .enum(["serialNumber"])
@@ -109,6 +131,9 @@ export const deviceViewSchema = z
     index: z.number().int().min(0).describe("0-based position in the batch."),
     line: z.number().int().min(1).optional().describe("The CSV line it came from."),
     serialNumber: z.string(),
+    manufacturer: hashText("The manufacturer"),
+    model: hashText("The model"),
+    warnings: z.array(deviceWarningSchema).optional(),
     state: deviceStateSchema,
     attempts: z.number().int().min(0),
     groupTag: z.string().optional(),
@@ -151,6 +176,26 @@ export const acceptedBatchSchema = z
   })
   .describe("The batch was validated, recorded and queued; poll statusUrl.");
 
+export const dryRunDeviceSchema = z.object({
+  index: z.number().int().min(0).describe("0-based position in the batch."),
+  line: z.number().int().min(1).optional().describe("The CSV line it came from."),
+  serialNumber: z.string().describe("As it would be imported: the row's, or the hash's for a row that gave none."),
+  manufacturer: hashText("The manufacturer"),
+  model: hashText("The model"),
+  warnings: z.array(deviceWarningSchema).optional(),
+});
+
+export const dryRunResultSchema = z
+  .object({
+    dryRun: z.literal(true),
+    tenantId: z.string(),
+    deviceCount: z.number().int().min(1),
+    hashCheck: z.enum(HASH_CHECK_MODES),
+    deviceModels: z.array(modelCountSchema).describe("The devices counted by manufacturer and model, as the batch would show them."),
+    devices: z.array(dryRunDeviceSchema),
+  })
+  .describe("POST /api/imports?dryRun=true: every check passed; nothing was recorded or queued.");
+
 export const retryResultSchema = z.object({
   retriedDevices: z.number().int().min(1).describe("Failed devices sent again."),
   batch: batchViewSchema,
@@ -162,6 +207,9 @@ export const cancelResultSchema = z.object({
 });
 
 export type BatchView = z.infer<typeof batchViewSchema>;
+export type ModelCount = z.infer<typeof modelCountSchema>;
+export type DeviceWarning = z.infer<typeof deviceWarningSchema>;
+export type DryRunResult = z.infer<typeof dryRunResultSchema>;
 export type DeviceView = z.infer<typeof deviceViewSchema>;
 export type DevicePage = z.infer<typeof devicePageSchema>;
 export type BatchPage = z.infer<typeof batchPageSchema>;

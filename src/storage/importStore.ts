@@ -2,8 +2,8 @@ import { odata, type TableClient, type TableEntity, type TableTransactionRespons
 import { assertTransition, countedState, type DeviceState } from "../worker/deviceState.js";
 import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
-import { CounterShardPool, countsOf, movesCounts, moveShardCounts, shardCountsOf } from "./counterShards.js";
-import { ifFound, isPreconditionFailed } from "./tableErrors.js";
+import { CounterShardPool, movesCounts, moveShardCounts, shardCountsOf } from "./counterShards.js";
+import { ifFound, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
 import {
@@ -61,6 +61,9 @@ const PUBLIC_DEVICE_COLUMNS = [
   "index",
   "line",
   "serialNumber",
+  "manufacturer",
+  "model",
+  "warnings",
   "groupTag",
   "orderIdentifier",
   "state",
@@ -129,14 +132,73 @@ export class ImportStore {
     await this.table.upsertEntity(withoutUndefined(batch), "Replace");
   }
 
-  /** The batch's status in its partner's list, for filtering by status. */
-  async recordStatus(batch: Pick<BatchEntity, "partitionKey" | "partnerId" | "createdAt">, status: BatchStatus): Promise<void> {
-    await this.index?.setStatus({ partnerId: batch.partnerId, batchId: batch.partitionKey, createdAt: batch.createdAt }, status);
+  /** The batch's status in its partner's list, for filtering by status, and when a final one expires. */
+  async recordStatus(batch: Pick<BatchEntity, "partitionKey" | "partnerId" | "createdAt" | "expiresAt">, status: BatchStatus): Promise<void> {
+    const expiresAt = status === "running" ? undefined : batch.expiresAt || undefined;
+    await this.index?.setStatus({ partnerId: batch.partnerId, batchId: batch.partitionKey, createdAt: batch.createdAt }, status, expiresAt);
   }
 
   /** A retry is sending messages again: until markAccepted, the sweeper finishes it if this process dies. */
   async reopenIntake(batchId: string): Promise<void> {
     await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, intakeState: "enqueueing" }, "Merge");
+  }
+
+  /**
+   * Records when a final batch is to be erased (undefined: it runs again, after a retry). A batch
+   * erased meanwhile has no header to record it on, which is fine.
+   */
+  async recordExpiry(batchId: string, expiresAt: string | undefined): Promise<void> {
+    try {
+      await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, expiresAt: expiresAt ?? "" }, "Merge");
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /** The first step of an erasure: from now on the batch is answered as not found. */
+  async markErasing(batchId: string, erasingAt: string): Promise<void> {
+    try {
+      await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, erasingAt }, "Merge");
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /**
+   * Deletes every row of the batch's partition (devices, counters, webhook event), 100 a
+   * transaction, the header last, so a crash midway leaves a header that says erasing. Works on a
+   * partition with no header too (an intake that died before writing it). Rows another erasure
+   * of the same batch removed first are skipped. Returns how many rows it deleted.
+   */
+  async erasePartition(batchId: string): Promise<number> {
+    const keys: string[] = [];
+    const rows = this.table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${batchId}`, select: ["RowKey"] } });
+    for await (const row of rows) if (row.rowKey !== BATCH_ROW_KEY) keys.push(row.rowKey!);
+    let deleted = 0;
+    for (let i = 0; i < keys.length; i += TRANSACTION_LIMIT) {
+      const chunk = keys.slice(i, i + TRANSACTION_LIMIT);
+      try {
+        await this.table.submitTransaction(chunk.map((rowKey): TransactionAction => ["delete", { partitionKey: batchId, rowKey }]));
+        deleted += chunk.length;
+      } catch (error) {
+        // One row of the chunk was already gone (two erasures of one batch at once): row by row.
+        if (!isNotFound(error)) throw error;
+        for (const rowKey of chunk) if (await this.deleteRow(batchId, rowKey)) deleted++;
+      }
+    }
+    if (await this.deleteRow(batchId, BATCH_ROW_KEY)) deleted++;
+    return deleted;
+  }
+
+  /** False when the row was not there. */
+  private async deleteRow(batchId: string, rowKey: string): Promise<boolean> {
+    try {
+      await this.table.deleteEntity(batchId, rowKey);
+      return true;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return false;
+    }
   }
 
   async markCanceled(batchId: string, canceledAt: string): Promise<void> {
@@ -243,7 +305,7 @@ export class ImportStore {
         assertTransition(device.state, changes.state);
         counts = moveShardCounts(counts, device, { ...device, ...changes });
         const { etag, ...current } = device;
-        return ["update", withoutUndefined({ ...stripMetadata(current), ...changes }), "Replace", { etag }];
+        return ["update", nextRow(current, changes), "Replace", { etag }];
       });
       const updatedAt = new Date().toISOString();
       actions.push(["update", { partitionKey: batchId, rowKey: lease.rowKey, ...counts, updatedAt }, "Replace", { etag: lease.etag }]);
@@ -285,7 +347,7 @@ export class ImportStore {
   async transitionDevice(device: StoredDevice, changes: Partial<DeviceFields> & { state: DeviceState }): Promise<StoredDevice> {
     assertTransition(device.state, changes.state);
     const { etag, ...current } = device;
-    const next = withoutUndefined({ ...stripMetadata(current), ...changes });
+    const next = nextRow(current, changes);
 
     // No counter moves (the same state, or a claim counted as queued either way, and the same
     // profile state): the row alone, carrying any recorded creates of the same batch that wait
@@ -423,6 +485,22 @@ function etagOfAction(response: TableTransactionResponse, index: number): string
   return response.subResponses[index]?.etag || undefined;
 }
 
+
+/**
+ * The row a transition writes (whole, replacing the old). An imported device's hardware hash,
+ * product key and assigned user go in the same write: Intune keeps the device with them, and
+ * nothing here needs them again (only a create sends them, and a retry takes failed devices only,
+ * which keep theirs until the batch is erased). No reader is shown any of the three.
+ */
+function nextRow(current: Omit<StoredDevice, "etag">, changes: Partial<DeviceFields> & { state: DeviceState }) {
+  const next = { ...stripMetadata(current), ...changes };
+  if (changes.state === "imported") {
+    delete next.hardwareIdentifier;
+    delete next.productKey;
+    delete next.assignedUserPrincipalName;
+  }
+  return withoutUndefined(next);
+}
 
 /** The SDK adds odata metadata and a timestamp to what it reads; keep only our own columns. */
 function stripMetadata<T extends object>(row: T): T {

@@ -118,12 +118,15 @@ describe("the OpenAPI document", () => {
       profiles: { waiting: 0, assigned: 1, notAssigned: 0 },
       createdAt: "2026-11-29T01:00:00.000Z",
       updatedAt: "2026-11-29T01:00:01.000Z",
+      hashCheck: "on",
+      deviceModels: [{ manufacturer: "Contoso", model: "Surface Laptop 7", count: 1 }, { count: 1 }],
       links: { self: "/a", devices: "/b", failures: "/c" },
     });
     expect(validateJson(view, schema, doc)).toEqual([]);
     expect(validateJson({ ...view, status: "done" }, schema, doc)).not.toEqual([]);
     expect(validateJson({ ...view, followUntil: "enrolled" }, schema, doc)).not.toEqual([]);
     expect(validateJson({ ...view, counts: { ...view.counts, canceled: undefined } }, schema, doc)).not.toEqual([]);
+    expect(validateJson({ ...view, deviceModels: [{ model: "no count" }] }, schema, doc)).not.toEqual([]);
   });
 
   it("renders a reference page that names every operation and escapes what it shows", () => {
