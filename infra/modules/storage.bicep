@@ -32,6 +32,7 @@ var tableNames = [
   'tenantpacing'
   'intakejournal'
   'importsbypartner'
+  'deregistrationsbypartner'
   'partners'
   'partnerkeys'
   'partnerapps'

@@ -5,7 +5,8 @@ import { json, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import { isIndexRowKey, type BatchIndex, type BatchIndexEntity } from "../storage/batchIndex.js";
 import type { ImportStore } from "../storage/importStore.js";
-import { batchStatusSchema, type BatchPage, type BatchView } from "../status/viewSchemas.js";
+import { batchStatusSchema } from "../status/viewSchemas.js";
+import type { BatchStatus } from "../status/batchStatus.js";
 import { ownedBy } from "../status/statusHandlers.js";
 import { toBatchView } from "../status/statusViews.js";
 import { forEachLimited } from "../storage/importStore.js";
@@ -45,6 +46,34 @@ export interface ListBatchesDeps {
  * and a stale index row is corrected on the way.
  */
 export async function listBatches(deps: ListBatchesDeps, query: URLSearchParams, caller: Caller): Promise<AppResponse> {
+  return listBatchesOf(
+    {
+      index: deps.index,
+      path: "/api/imports",
+      async read(batchId) {
+        const summary = await deps.store.readSummary(batchId);
+        // No header: the intake died before the batch was accepted, or it is erased. Another
+        // partner's, one being erased, or another kind of batch: never shown.
+        if (!summary || !ownedBy(summary.batch, caller)) return undefined;
+        return { view: toBatchView(summary), recordStatus: (status) => deps.store.recordStatus(summary.batch, status) };
+      },
+    },
+    query,
+    caller,
+  );
+}
+
+/** One kind of batch, as its list shows it. */
+export interface BatchLister<V extends { status: BatchStatus }> {
+  index: Pick<BatchIndex, "list">;
+  /** The list's own path, for nextLink. */
+  path: string;
+  /** The caller's batch as the list shows it, and how to correct its list row; undefined when it is not to be shown. */
+  read(batchId: string): Promise<{ view: V; recordStatus(status: BatchStatus): Promise<void> } | undefined>;
+}
+
+/** The list of any kind of batch (GET /api/imports, GET /api/deregistrations): the index, newest first, each batch's live view. */
+export async function listBatchesOf<V extends { status: BatchStatus }>(deps: BatchLister<V>, query: URLSearchParams, caller: Caller): Promise<AppResponse> {
   const parsed = batchListQuerySchema.safeParse(Object.fromEntries(query));
   if (!parsed.success) return invalidQuery(parsed.error.issues.map((issue) => ({ field: String(issue.path[0]), message: issue.message })));
   const { status, createdAfter, createdBefore, pageSize, continuationToken } = parsed.data;
@@ -59,30 +88,28 @@ export async function listBatches(deps: ListBatchesDeps, query: URLSearchParams,
     take: pageSize + 1,
   });
   const page = rows.slice(0, pageSize);
-  const views = new Map<string, BatchView>();
+  const views = new Map<string, V>();
   await forEachLimited(page, 16, async (row) => {
-    const summary = await deps.store.readSummary(row.batchId);
-    // No header: the intake died before the batch was accepted, or it is erased. Another
-    // partner's, or one being erased: never shown.
-    if (!summary || !ownedBy(summary.batch, caller)) return;
-    const view = toBatchView(summary);
-    if (view.status !== row.status && view.status !== "running") await deps.store.recordStatus(summary.batch, view.status);
+    const found = await deps.read(row.batchId);
+    if (!found) return;
+    const { view } = found;
+    if (view.status !== row.status && view.status !== "running") await found.recordStatus(view.status);
     if (status === undefined || view.status === status) views.set(row.rowKey, view);
   });
 
-  const body: BatchPage = { value: page.flatMap((row) => views.get(row.rowKey) ?? []) };
-  if (rows.length > pageSize) body.nextLink = nextLink(parsed.data, page.at(-1)!);
+  const body: { value: V[]; nextLink?: string } = { value: page.flatMap((row) => views.get(row.rowKey) ?? []) };
+  if (rows.length > pageSize) body.nextLink = nextLink(parsed.data, page.at(-1)!, deps.path);
   return json(200, body);
 }
 
-function nextLink(query: z.output<typeof batchListQuerySchema>, last: BatchIndexEntity): string {
+function nextLink(query: z.output<typeof batchListQuerySchema>, last: BatchIndexEntity, path: string): string {
   const next = new URLSearchParams();
   if (query.status) next.set("status", query.status);
   if (query.createdAfter) next.set("createdAfter", query.createdAfter);
   if (query.createdBefore) next.set("createdBefore", query.createdBefore);
   next.set("pageSize", String(query.pageSize));
   next.set("continuationToken", Buffer.from(last.rowKey, "utf8").toString("base64url"));
-  return `/api/imports?${next}`;
+  return `${path}?${next}`;
 }
 
 /** The token is the last index RowKey of the previous page; the partition is always the caller's own. */

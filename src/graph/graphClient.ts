@@ -135,6 +135,11 @@ export class GraphClient {
     return this.call("updateAutopilot", tenantId, "POST", `${AUTOPILOT_COLLECTION}/${encodeURIComponent(id)}/updateDeviceProperties`, properties, AUTOPILOT_API_VERSION);
   }
 
+  /** `DELETE …/windowsAutopilotDeviceIdentities/{id}` → 200/204: deregisters the device (refused while it is enrolled in Intune). */
+  deleteAutopilotDevice(tenantId: string, id: string): Promise<GraphResult<undefined>> {
+    return this.call("deleteAutopilot", tenantId, "DELETE", `${AUTOPILOT_COLLECTION}/${encodeURIComponent(id)}`, undefined, AUTOPILOT_API_VERSION);
+  }
+
   private async walk<T>(list: (link: string | undefined) => Promise<GraphResult<{ value: T[]; "@odata.nextLink"?: string }>>, onPage: (items: T[], trace?: CallTrace) => void): Promise<WalkResult> {
     const followed = new Set<string>();
     let link: string | undefined;

@@ -93,7 +93,7 @@ function optionalText(max: number, description: string) {
   );
 }
 
-const serialNumberSchema = z
+export const serialNumberSchema = z
   .string({ error: requiredMessage })
   .trim()
   .min(1, "required")
@@ -137,7 +137,7 @@ const assignedUserPrincipalNameSchema = z.preprocess(
     .describe(`The user the device is assigned to, as a UPN (user@contoso.com, at most ${UPN_MAX_LENGTH} characters). Never echoed back.`),
 );
 
-const tenantIdSchema = z.preprocess(
+export const tenantIdSchema = z.preprocess(
   blankToUndefined,
   z
     .string(stringMessage)
@@ -157,7 +157,7 @@ const orderIdentifierSchema = (scope: string) =>
  * The shape only; whether the host may be called (https, no private or loopback address unless
  * WEBHOOK_ALLOWED_HOSTS lets it) is decided by the intake handler, which knows the settings.
  */
-const callbackUrlSchema = z.preprocess(
+export const callbackUrlSchema = z.preprocess(
   blankToUndefined,
   z
     .string(stringMessage)
@@ -256,7 +256,8 @@ export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTA
     .describe("One Windows Autopilot device: the fields of Graph's importedWindowsAutopilotDeviceIdentity that a caller sets.");
 }
 
-function devicesSchema(limits: IntakeLimits, device: DeviceSchema, description: string) {
+/** A batch's device array: 1 to limits.maxDevices devices, no serial number (or hash) twice. */
+export function devicesSchema<D extends z.ZodType>(limits: Pick<IntakeLimits, "maxDevices">, device: D, description: string) {
   return z
     .array(device, { error: (issue) => (isBlank(issue.input) ? "required: an array of devices" : "must be an array of devices") })
     .min(1, "must hold at least one device")

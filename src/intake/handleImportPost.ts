@@ -37,12 +37,6 @@ export interface ImportPostDeps extends IntakeDeps {
  * rate like any POST (a dry run reads and decodes the whole body).
  */
 export async function handleImportPost(deps: ImportPostDeps, request: AppRequest, caller: Caller): Promise<AppResponse> {
-  const keyHeader = readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER));
-  if (keyHeader.kind === "invalid") {
-    return problemResponse(
-      problem(ProblemType.invalidIdempotencyKey, 400, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID, quoted or bare."),
-    );
-  }
   const dryRun = readDryRun(request.url.searchParams);
   if (dryRun === "invalid") {
     return problemResponse(
@@ -51,6 +45,8 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
   }
 
   if (dryRun) {
+    const keyProblem = idempotencyKeyProblem(request);
+    if (keyProblem) return keyProblem;
     const limited = await takeRate(deps, caller);
     if (limited) return limited;
     const body = await readBody(deps, request);
@@ -58,13 +54,33 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
     const checked = checkBatch(deps, request, body, caller);
     return "status" in checked ? checked : dryRunResponse(checked.request, checked.tenantId, checked.lines);
   }
+  return handleBatchPost(deps, request, caller, (body, batchId) => intake(deps, request, body, caller, batchId));
+}
 
-  if (keyHeader.kind === "none" || !deps.idempotency) {
+/** What every batch-submitting route needs before its own checks: the partner's rate, the body's size, Idempotency-Key. */
+export type BatchPostDeps = Pick<ImportPostDeps, "limits" | "retryAfterSeconds" | "rateLimit" | "idempotency" | "log">;
+
+/**
+ * A batch submission of any kind (POST /api/imports, POST /api/deregistrations): Idempotency-Key,
+ * the partner's rate limit and the body's size, then `intake` validates, records and answers
+ * (202, or a refusal). A request with a key is rate-limited only once it holds the key, so a retry
+ * of an accepted request always gets its original answer, never a 429.
+ */
+export async function handleBatchPost(
+  deps: BatchPostDeps,
+  request: AppRequest,
+  caller: Caller,
+  intake: (body: Buffer, batchId?: string) => Promise<AppResponse>,
+): Promise<AppResponse> {
+  const keyProblem = idempotencyKeyProblem(request);
+  if (keyProblem) return keyProblem;
+  const keyHeader = readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER));
+  if (keyHeader.kind !== "key" || !deps.idempotency) {
     // Refused before the body is read: a limited partner's uploads cost nothing.
     const limited = await takeRate(deps, caller);
     if (limited) return limited;
     const body = await readBody(deps, request);
-    return Buffer.isBuffer(body) ? intake(deps, request, body, caller) : body;
+    return Buffer.isBuffer(body) ? intake(body) : body;
   }
 
   const body = await readBody(deps, request);
@@ -84,7 +100,7 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
   if (admission.kind === "respond") return admission.response;
   let response: AppResponse | undefined;
   try {
-    response = (await takeRate(deps, caller)) ?? (await intake(deps, request, body, caller, admission.batchId));
+    response = (await takeRate(deps, caller)) ?? (await intake(body, admission.batchId));
     return response;
   } finally {
     // Anything but a 202 (a 429 included) gives the key up again.
@@ -94,8 +110,15 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
   }
 }
 
+function idempotencyKeyProblem(request: AppRequest): AppResponse | undefined {
+  if (readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER)).kind !== "invalid") return undefined;
+  return problemResponse(
+    problem(ProblemType.invalidIdempotencyKey, 400, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID, quoted or bare."),
+  );
+}
+
 /** The 429 (or 503) that refuses the request, or nothing when the partner may go ahead. */
-async function takeRate(deps: ImportPostDeps, caller: Caller): Promise<AppResponse | undefined> {
+async function takeRate(deps: BatchPostDeps, caller: Caller): Promise<AppResponse | undefined> {
   let rate: RateDecision | undefined;
   try {
     rate = await deps.rateLimit?.takeIntake(caller.partnerId);
@@ -106,7 +129,7 @@ async function takeRate(deps: ImportPostDeps, caller: Caller): Promise<AppRespon
   return rate && !rate.allowed ? rateLimited(rate.retryAfterMs) : undefined;
 }
 
-async function readBody(deps: ImportPostDeps, request: AppRequest): Promise<Buffer | AppResponse> {
+async function readBody(deps: BatchPostDeps, request: AppRequest): Promise<Buffer | AppResponse> {
   const declaredLength = Number(request.headers.get("content-length") ?? "0");
   const body = declaredLength > deps.limits.maxBodyBytes ? "too-large" : await request.readBody(deps.limits.maxBodyBytes);
   if (body !== "too-large") return body;
@@ -127,20 +150,31 @@ function checkBatch(deps: ImportPostDeps, request: AppRequest, body: Buffer, cal
   );
   if (!parsed.ok) return problemResponse(parsed.problem);
 
-  const tenantId = parsed.request.tenantId ?? deps.defaultTenantId;
+  const target = checkTarget(deps, parsed.request, caller);
+  return "status" in target ? target : { ...parsed, tenantId: target.tenantId };
+}
+
+/**
+ * The tenant a batch acts on (its own, or DEFAULT_TENANT_ID), refused (403) unless the partner may
+ * act on it, and its callbackUrl's host: the checks every kind of batch makes after its body is valid.
+ */
+export function checkTarget(
+  deps: Pick<ImportPostDeps, "defaultTenantId" | "webhookAllowedHosts">,
+  request: { tenantId?: string; callbackUrl?: string },
+  caller: Caller,
+): { tenantId: string } | AppResponse {
+  const tenantId = request.tenantId ?? deps.defaultTenantId;
   if (!tenantId) {
     return problemResponse(
-      problem(ProblemType.validation, 400, "Validation failed", "The batch names no tenantId and the service has no DEFAULT_TENANT_ID; nothing was imported.", {
-        errors: [{ field: "tenantId", message: "required: the Entra tenant to import into" }],
+      problem(ProblemType.validation, 400, "Validation failed", "The batch names no tenantId and the service has no DEFAULT_TENANT_ID; nothing was done.", {
+        errors: [{ field: "tenantId", message: "required: the Entra tenant to act on" }],
       }),
     );
   }
-
   if (!mayImportInto(caller, tenantId)) return tenantNotAllowed(tenantId);
-
-  const callbackProblem = parsed.request.callbackUrl ? callbackUrlProblem(parsed.request.callbackUrl, deps.webhookAllowedHosts ?? []) : undefined;
+  const callbackProblem = request.callbackUrl ? callbackUrlProblem(request.callbackUrl, deps.webhookAllowedHosts ?? []) : undefined;
   if (callbackProblem) return problemResponse(validationProblem([{ field: "callbackUrl", message: callbackProblem }]));
-  return { ...parsed, tenantId };
+  return { tenantId };
 }
 
 async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, caller: Caller, batchId?: string): Promise<AppResponse> {

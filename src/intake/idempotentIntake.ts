@@ -12,6 +12,10 @@ export interface IdempotencyDeps {
   readBatch(batchId: string): Promise<Pick<BatchEntity, "partnerId" | "tenantId" | "deviceCount"> | undefined>;
   ttlMs: number;
   retryAfterSeconds: number;
+  /** The 202 for a batch a dead first request recorded (default: an import batch's). */
+  accepted?: (batch: { batchId: string; tenantId: string; deviceCount: number }, retryAfterSeconds: number) => AppResponse;
+  /** Keeps one route's keys apart from another's: the same key on POST /api/deregistrations is not the one on POST /api/imports. */
+  keyScope?: string;
   now?: () => number;
 }
 
@@ -30,7 +34,8 @@ export const REPLAYED_HEADER = "idempotent-replayed";
  * while the first is processed gets 409. A request that is refused (400, 403, 429, 503) releases
  * the key, since nothing was recorded; only a 202 is kept, for the key's lifetime.
  */
-export async function admitWithKey(deps: IdempotencyDeps, partnerId: string, key: string, fingerprint: string): Promise<Admission> {
+export async function admitWithKey(deps: IdempotencyDeps, partnerId: string, callerKey: string, fingerprint: string): Promise<Admission> {
+  const key = deps.keyScope ? `${deps.keyScope}:${callerKey}` : callerKey;
   for (;;) {
     const now = deps.now?.() ?? Date.now();
     const record: IdempotencyRecord = { fingerprint, state: "in-flight", batchId: randomUUID(), claimedAt: now, expiresAt: now + deps.ttlMs };
@@ -67,7 +72,7 @@ export async function admitWithKey(deps: IdempotencyDeps, partnerId: string, key
           // that batch: answer for it rather than importing the devices twice.
           const batch = await deps.readBatch(decision.abandonedBatchId);
           if (batch && batch.partnerId === partnerId) {
-            const response = acceptedResponse({ batchId: decision.abandonedBatchId, tenantId: batch.tenantId, deviceCount: batch.deviceCount }, deps.retryAfterSeconds);
+            const response = (deps.accepted ?? acceptedResponse)({ batchId: decision.abandonedBatchId, tenantId: batch.tenantId, deviceCount: batch.deviceCount }, deps.retryAfterSeconds);
             await deps.idempotency.complete(partnerId, key, taken.etag, stored(response));
             return respond(response);
           }

@@ -29,7 +29,19 @@ export const CSV_COLUMNS = [
   { header: "Assigned User", field: "assignedUserPrincipalName", required: false },
 ] as const;
 
-type CsvColumn = (typeof CSV_COLUMNS)[number];
+/** One column a CSV layout knows: its header, the field its cells fill, whether a file must have it. */
+export interface CsvColumn {
+  header: string;
+  field: string;
+  required: boolean;
+}
+
+/** Which columns a kind of CSV has, the other names people give them, and what its header line is called in messages. */
+export interface CsvLayout {
+  name: string;
+  columns: readonly CsvColumn[];
+  aliases: Readonly<Record<string, string>>;
+}
 
 const COLUMN_ALIASES: Readonly<Record<string, string>> = {
   "Serial Number": "Device Serial Number",
@@ -48,6 +60,9 @@ const COLUMN_ALIASES: Readonly<Record<string, string>> = {
   "Order ID": "Group Tag",
 };
 
+/** The hardware-hash CSV of POST /api/imports. */
+export const IMPORT_CSV: CsvLayout = { name: "Autopilot CSV", columns: CSV_COLUMNS, aliases: COLUMN_ALIASES };
+
 export interface CsvDevices {
   /** Each device's cells by device field name (serialNumber, …), not yet validated. */
   devices: Record<string, string>[];
@@ -64,7 +79,7 @@ interface Row {
 
 const squash = (name: string) => name.toLowerCase().replace(/[\s_-]+/g, "");
 
-export function readCsvBody(text: string): CsvOutcome {
+export function readCsvBody(text: string, layout: CsvLayout = IMPORT_CSV): CsvOutcome {
   const normalized = text.replace(/\r\n?/g, "\n");
   const rowsOutcome = readRows(normalized);
   if (!rowsOutcome.ok) return rowsOutcome;
@@ -75,7 +90,7 @@ export function readCsvBody(text: string): CsvOutcome {
   if (header === undefined) {
     return { ok: false, problem: problem(ProblemType.noDevices, 400, "No devices", "The CSV is empty: no header line and no devices.") };
   }
-  const columns = readHeader(header);
+  const columns = readHeader(header, layout);
   if (!columns.ok) return columns;
 
   const devices: Record<string, string>[] = [];
@@ -110,6 +125,7 @@ export function readCsvBody(text: string): CsvOutcome {
   }
   if (columns.unnamedWithData.length > 0) {
     return columnProblem(
+      layout,
       header.line,
       columns.unnamedWithData.map((index) => ({ line: header.line, field: `(column ${index + 1})`, message: "this column has no name in the header but holds values" })),
       [],
@@ -187,7 +203,7 @@ function fitsHeader(row: Row, width: number): boolean {
 
 type HeaderOutcome = { ok: true; map: (CsvColumn | "unnamed")[]; unnamedWithData: number[] } | { ok: false; problem: ProblemDetails };
 
-function readHeader(header: Row): HeaderOutcome {
+function readHeader(header: Row, layout: CsvLayout): HeaderOutcome {
   const map: (CsvColumn | "unnamed")[] = [];
   const unknown: FieldProblem[] = [];
   const seen = new Set<CsvColumn>();
@@ -197,9 +213,9 @@ function readHeader(header: Row): HeaderOutcome {
       map.push("unnamed");
       return;
     }
-    const column = CSV_COLUMNS.find((c) => squash(c.header) === squash(name));
+    const column = layout.columns.find((c) => squash(c.header) === squash(name));
     if (column === undefined) {
-      unknown.push({ line: header.line, field: displayName(name), message: unknownNameMessage("column", name, CSV_COLUMNS.map((c) => c.header), COLUMN_ALIASES) });
+      unknown.push({ line: header.line, field: displayName(name), message: unknownNameMessage("column", name, layout.columns.map((c) => c.header), layout.aliases) });
       map.push("unnamed");
       return;
     }
@@ -210,22 +226,25 @@ function readHeader(header: Row): HeaderOutcome {
 
   if (seen.size === 0) {
     // Probably no header at all, the first line being a device: say so without quoting its cells.
+    const optional = layout.columns.filter((c) => !c.required).map((c) => c.header);
     return malformedHeader(
+      layout,
       header.line,
-      `line ${header.line} is not the Autopilot CSV header; the first line must name the columns: ${CSV_COLUMNS.map((c) => c.header).join(", ")} (the last two optional, as is Windows Product ID)`,
+      `line ${header.line} is not the ${layout.name} header; the first line must name the columns: ${layout.columns.map((c) => c.header).join(", ")}` +
+        (optional.length > 0 ? ` (optional: ${optional.join(", ")})` : ""),
     );
   }
-  const missing = CSV_COLUMNS.filter((c) => c.required && !seen.has(c)).map((c) => c.header);
+  const missing = layout.columns.filter((c) => c.required && !seen.has(c)).map((c) => c.header);
   const problems = [
     ...unknown,
     ...[...repeated].map((name) => ({ line: header.line, field: name, message: `column '${name}' appears more than once` })),
     ...missing.map((name) => ({ line: header.line, field: name, message: `required column '${name}' is missing` })),
   ];
-  if (problems.length > 0) return columnProblem(header.line, problems, missing, unknown.map((p) => p.field), [...repeated]);
+  if (problems.length > 0) return columnProblem(layout, header.line, problems, missing, unknown.map((p) => p.field), [...repeated]);
   return { ok: true, map, unnamedWithData: [] };
 }
 
-function columnProblem(line: number, errors: FieldProblem[], missing: string[], unknown: string[], repeated: string[] = []): { ok: false; problem: ProblemDetails } {
+function columnProblem(layout: CsvLayout, line: number, errors: FieldProblem[], missing: string[], unknown: string[], repeated: string[] = []): { ok: false; problem: ProblemDetails } {
   const parts = [
     unknown.length ? `unknown column${unknown.length === 1 ? "" : "s"} ${unknown.map((n) => `'${n}'`).join(", ")}` : "",
     repeated.length ? `repeated column${repeated.length === 1 ? "" : "s"} ${repeated.map((n) => `'${n}'`).join(", ")}` : "",
@@ -237,24 +256,24 @@ function columnProblem(line: number, errors: FieldProblem[], missing: string[], 
       ProblemType.malformedBody,
       400,
       "Unexpected CSV columns",
-      `The CSV header (line ${line}) has ${parts.join("; ")}. Expected: ${CSV_COLUMNS.map((c) => c.header).join(", ")}.`,
+      `The CSV header (line ${line}) has ${parts.join("; ")}. Expected: ${layout.columns.map((c) => c.header).join(", ")}.`,
       {
         line,
         errors,
         ...(unknown.length ? { unknownColumns: unknown } : {}),
         ...(missing.length ? { missingColumns: missing } : {}),
-        expectedColumns: CSV_COLUMNS.map((c) => c.header),
+        expectedColumns: layout.columns.map((c) => c.header),
       },
     ),
   };
 }
 
-function malformedHeader(line: number, detail: string): { ok: false; problem: ProblemDetails } {
+function malformedHeader(layout: CsvLayout, line: number, detail: string): { ok: false; problem: ProblemDetails } {
   return {
     ok: false,
     problem: problem(ProblemType.malformedBody, 400, "Malformed CSV", `The CSV could not be read: ${detail}.`, {
       line,
-      expectedColumns: CSV_COLUMNS.map((c) => c.header),
+      expectedColumns: layout.columns.map((c) => c.header),
     }),
   };
 }

@@ -5,13 +5,14 @@
  * have none), or one problem says what is wrong; a validation problem lists every fault found.
  * Pure: no I/O, never throws for any input.
  */
+import type { z } from "zod";
 import { problem, ProblemType, type ProblemDetails } from "../http/problem.js";
 import { decodeText } from "./decodeText.js";
 import { createImportRequestSchema, DEVICES_FIELD, hashCheckOf, type ImportRequest } from "./deviceSchema.js";
 import type { HashCheck } from "./hashRules.js";
 import type { IntakeLimits } from "./limits.js";
 import { ACCEPTED_MEDIA_TYPES, readMediaType, type MediaType } from "./mediaType.js";
-import { readCsvBody } from "./parseCsv.js";
+import { IMPORT_CSV, readCsvBody, type CsvLayout } from "./parseCsv.js";
 import { readJsonBody, type BatchCandidate, type CandidateOutcome } from "./parseJson.js";
 import { readQueryBatchFields } from "./queryFields.js";
 import { issuesToProblems, validationProblem } from "./validationProblem.js";
@@ -22,10 +23,10 @@ export interface ImportRequestInput {
   query: URLSearchParams;
 }
 
-export type ParseOutcome =
+export type ParseOutcome<T = ImportRequest> =
   | {
       ok: true;
-      request: ImportRequest;
+      request: T;
       /** Which body format the batch came in. */
       source: "json" | "csv";
       /** For CSV, the line each device starts on (the header of an ordinary file is line 1). */
@@ -34,6 +35,20 @@ export type ParseOutcome =
   | { ok: false; problem: ProblemDetails };
 
 export function parseImportRequest(input: ImportRequestInput, limits: IntakeLimits): ParseOutcome {
+  return parseBatchRequest(input, limits, { csv: IMPORT_CSV, schema: (candidate) => schemaFor(limits, hashCheckOf(candidate.input)) });
+}
+
+/** What sets one kind of batch apart: the CSV it takes, and the schema that validates it (chosen once the body is read). */
+export interface BatchKindRules<T> {
+  csv: CsvLayout;
+  schema(candidate: BatchCandidate): z.ZodType<T>;
+}
+
+/**
+ * Any kind of batch, body to request: media type, size, text encoding, JSON or CSV (with `rules.csv`),
+ * the device count against `limits.maxDevices`, then `rules.schema`, all or nothing.
+ */
+export function parseBatchRequest<T>(input: ImportRequestInput, limits: Pick<IntakeLimits, "maxDevices" | "maxBodyBytes">, rules: BatchKindRules<T>): ParseOutcome<T> {
   const media = readMediaType(input.contentType);
   if (media === undefined) return fail(unsupportedMediaType(input.contentType));
   if (input.body.length > limits.maxBodyBytes) {
@@ -47,7 +62,7 @@ export function parseImportRequest(input: ImportRequestInput, limits: IntakeLimi
   const decoded = decodeText(input.body, media.charset);
   if (!decoded.ok) return fail(decoded.reason === "unsupported-charset" ? unsupportedCharset(media) : undecodable(decoded.encoding, decoded.line));
 
-  const read = media.kind === "json" ? readJsonBody(decoded.text, input.query) : csvCandidate(decoded.text, input.query);
+  const read = media.kind === "json" ? readJsonBody(decoded.text, input.query) : csvCandidate(decoded.text, input.query, rules.csv);
   if (!read.ok) return read;
   const candidate = read.candidate;
 
@@ -70,7 +85,7 @@ export function parseImportRequest(input: ImportRequestInput, limits: IntakeLimi
     }
   }
 
-  const parsed = schemaFor(limits, hashCheckOf(candidate.input)).safeParse(candidate.input);
+  const parsed = rules.schema(candidate).safeParse(candidate.input);
   const problems = [
     ...candidate.problems,
     ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, { lines: candidate.lines, devicesField: candidate.devicesField, fromQuery: candidate.fromQuery })),
@@ -79,8 +94,8 @@ export function parseImportRequest(input: ImportRequestInput, limits: IntakeLimi
   return { ok: true, request: parsed.data, source: media.kind, ...(candidate.lines ? { lines: candidate.lines } : {}) };
 }
 
-function csvCandidate(text: string, query: URLSearchParams): CandidateOutcome {
-  const csv = readCsvBody(text);
+function csvCandidate(text: string, query: URLSearchParams, layout: CsvLayout): CandidateOutcome {
+  const csv = readCsvBody(text, layout);
   if (!csv.ok) return csv;
   const batch = readQueryBatchFields(query);
   const candidate: BatchCandidate = {

@@ -116,6 +116,8 @@ export async function enqueueDevices(
   batchId: string,
   tenantId: string,
   devices: readonly (string | { rowKey: string; attempt: number })[],
+  /** "deregister": the devices of a deregistration batch, whose delete takes a write slot like a create. */
+  kind: "submit" | "deregister" = "submit",
 ): Promise<void> {
   if (devices.length === 0) return;
   const rowKeys = devices.map((d) => (typeof d === "string" ? { rowKey: d, attempt: 1 } : d));
@@ -130,7 +132,7 @@ export async function enqueueDevices(
     deps.queue,
     rowKeys.map(({ rowKey, attempt }, k) => {
       const slotAt = Math.round(slots.firstSlotAt + k * slots.intervalMs);
-      return { slotAt, message: { v: 1, kind: "submit", batchId, rowKey, attempt, slotAt, shiftAt: slots.shiftMs } };
+      return { slotAt, message: { v: 1, kind, batchId, rowKey, attempt, slotAt, shiftAt: slots.shiftMs } };
     }),
     deps.enqueueConcurrency,
     clock,

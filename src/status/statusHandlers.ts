@@ -4,6 +4,7 @@ import { problem, ProblemType } from "../http/problem.js";
 import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import type { ImportStore } from "../storage/importStore.js";
+import type { BatchKind } from "../storage/importEntities.js";
 import { deviceStateSchema, profileStateSchema, type DevicePage as DevicePageBody } from "./viewSchemas.js";
 import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
 import { toNotificationView } from "../webhooks/notificationRecord.js";
@@ -27,8 +28,9 @@ const batchIdSchema = z.uuid();
  * so batch ids reveal nothing across partners; so is one being erased, from the moment its
  * erasure begins.
  */
-export function ownedBy(batch: { partnerId?: string; erasingAt?: string } | undefined, caller: Caller): boolean {
-  return batch !== undefined && !batch.erasingAt && batch.partnerId === caller.partnerId;
+export function ownedBy(batch: { partnerId?: string; erasingAt?: string; kind?: BatchKind } | undefined, caller: Caller, kind: BatchKind = "import"): boolean {
+  // An import route never answers for a deregistration batch, nor the other way round.
+  return batch !== undefined && !batch.erasingAt && batch.partnerId === caller.partnerId && (batch.kind ?? "import") === kind;
 }
 
 export async function getBatchStatus(deps: StatusDeps, id: string, caller: Caller): Promise<AppResponse> {

@@ -7,6 +7,7 @@ import {
   DEVICE_QUEUE,
   IDEMPOTENCY_TABLE,
   BATCH_INDEX_TABLE,
+  DEREGISTRATION_INDEX_TABLE,
   IMPORTS_TABLE,
   INTAKE_JOURNAL_TABLE,
   PACING_TABLE,
@@ -23,6 +24,8 @@ export interface StorageClients {
   poisonQueue: QueueClient;
   imports: TableClient;
   batchIndex: TableClient;
+  /** Deregistration batches by partner; the batches themselves live in `imports`, beside the import batches. */
+  deregistrationIndex: TableClient;
   intakeJournal: TableClient;
   pacing: TableClient;
   partners: TableClient;
@@ -52,6 +55,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
       poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE),
       imports: TableClient.fromConnectionString(cs, IMPORTS_TABLE, tableOptions),
       batchIndex: TableClient.fromConnectionString(cs, BATCH_INDEX_TABLE, tableOptions),
+      deregistrationIndex: TableClient.fromConnectionString(cs, DEREGISTRATION_INDEX_TABLE, tableOptions),
       intakeJournal: TableClient.fromConnectionString(cs, INTAKE_JOURNAL_TABLE, tableOptions),
       pacing: TableClient.fromConnectionString(cs, PACING_TABLE, tableOptions),
       partners: TableClient.fromConnectionString(cs, PARTNERS_TABLE, tableOptions),
@@ -70,6 +74,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
     poisonQueue: queues.getQueueClient(DEVICE_POISON_QUEUE),
     imports: new TableClient(tableUri, IMPORTS_TABLE, credential),
     batchIndex: new TableClient(tableUri, BATCH_INDEX_TABLE, credential),
+    deregistrationIndex: new TableClient(tableUri, DEREGISTRATION_INDEX_TABLE, credential),
     intakeJournal: new TableClient(tableUri, INTAKE_JOURNAL_TABLE, credential),
     pacing: new TableClient(tableUri, PACING_TABLE, credential),
     partners: new TableClient(tableUri, PARTNERS_TABLE, credential),
@@ -90,6 +95,7 @@ export async function ensureStorage(clients: StorageClients): Promise<void> {
     clients.queueNamed(WEBHOOK_POISON_QUEUE).createIfNotExists(),
     clients.imports.createTable(),
     clients.batchIndex.createTable(),
+    clients.deregistrationIndex.createTable(),
     clients.intakeJournal.createTable(),
     clients.pacing.createTable(),
     clients.partners.createTable(),

@@ -4,7 +4,8 @@ import { z } from "zod";
  * One queue message = one step of one device (a create attempt), or one round of looking at a
  * batch's running imports (`pollBatch`, rowKey "batch"), or a tenant's Autopilot sync
  * (`syncTenant`: batchId is the tenant id, rowKey "sync"), or the update of a device's existing
- * Autopilot device (`updateExisting`, onExisting "update"; `attempt` numbers its tries). The message names the row and the step;
+ * Autopilot device (`updateExisting`, onExisting "update"; `attempt` numbers its tries), or the deregistration of one
+ * device of a deregistration batch (`deregister`, src/deregistration). The message names the row and the step;
  * the device itself (hash, product key, UPN) stays in its table row, so no secret travels
  * through the queue and a message is a few hundred bytes, far below the 64 KB limit.
  *
@@ -14,7 +15,7 @@ import { z } from "zod";
  */
 export const deviceMessageSchema = z.object({
   v: z.literal(1),
-  kind: z.enum(["submit", "pollBatch", "syncTenant", "deleteRecords", "updateExisting"]),
+  kind: z.enum(["submit", "pollBatch", "syncTenant", "deleteRecords", "updateExisting", "deregister"]),
   batchId: z.string().min(1),
   rowKey: z.string().min(1),
   attempt: z.number().int().positive(),

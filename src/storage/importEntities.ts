@@ -27,9 +27,14 @@ export function deviceRowKey(index: number): string {
 
 export type IntakeState = "enqueueing" | "accepted";
 
+/** What a batch of the `imports` table is: an import (the column is absent) or a deregistration (src/deregistration). */
+export type BatchKind = "import" | "deregistration";
+
 export interface BatchEntity {
   partitionKey: string;
   rowKey: typeof BATCH_ROW_KEY;
+  /** Absent on an import batch; "deregistration" on a deregistration batch, which no import route answers for. */
+  kind?: BatchKind;
   /** The partner that submitted the batch; only it may read or change it. */
   partnerId: string;
   tenantId: string;

@@ -15,6 +15,8 @@ export const PACING_TABLE = "tenantpacing";
 export const INTAKE_JOURNAL_TABLE = "intakejournal";
 /** Every batch, by partner and newest first, for GET /api/imports (src/storage/batchIndex.ts). */
 export const BATCH_INDEX_TABLE = "importsbypartner";
+/** Every deregistration batch (src/deregistration), by partner and newest first, for GET /api/deregistrations: the same shape as importsbypartner. */
+export const DEREGISTRATION_INDEX_TABLE = "deregistrationsbypartner";
 /** Partners (tenants they may import into, Entra app ids), their API key hashes, and app id → partner. */
 export const PARTNERS_TABLE = "partners";
 export const PARTNER_KEYS_TABLE = "partnerkeys";

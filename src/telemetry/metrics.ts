@@ -81,7 +81,7 @@ export function countSubmitted(): void {
 }
 
 /** Graph operations: a closed set, so the attribute stays low-cardinality. */
-export type GraphOperation = "create" | "get" | "list" | "sync" | "delete" | "listAutopilot" | "updateAutopilot";
+export type GraphOperation = "create" | "get" | "list" | "sync" | "delete" | "listAutopilot" | "updateAutopilot" | "deleteAutopilot";
 
 export function recordGraphRequest(operation: GraphOperation, status: number | "network-error", durationMs: number): void {
   const i = instruments();
