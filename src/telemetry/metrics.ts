@@ -81,7 +81,7 @@ export function countSubmitted(): void {
 }
 
 /** Graph operations: a closed set, so the attribute stays low-cardinality. */
-export type GraphOperation = "create" | "get" | "list" | "sync" | "delete";
+export type GraphOperation = "create" | "import" | "get" | "list" | "sync" | "delete";
 
 export function recordGraphRequest(operation: GraphOperation, status: number | "network-error", durationMs: number): void {
   const i = instruments();
