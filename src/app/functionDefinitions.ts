@@ -6,6 +6,7 @@ import type { AppRequest, AppResponse } from "../http/types.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
+import type { Chunking } from "../intake/submitBatch.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
 import type { BatchActionDeps } from "../batches/batchActionDeps.js";
 import { cancelBatch } from "../batches/cancelBatch.js";
@@ -104,6 +105,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           queue: s.queue,
           pacing: s.pacing,
           firstPollDelayMs: s.config.followUp.firstDelayMs,
+          chunking: chunkingOf(s),
           log: s.log,
           limits: s.config.intake,
           enqueueConcurrency: s.config.intake.enqueueConcurrency,
@@ -207,7 +209,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       switch (message.kind) {
         case "submit":
           await processDeviceMessage(
-            { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, log: s.log },
+            { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, followerDelayMs: s.config.importAction.followerDelayMs, log: s.log },
             message,
             delivery,
           );
@@ -277,6 +279,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         pacing: s.pacing,
         enqueueConcurrency: s.config.intake.enqueueConcurrency,
         firstPollDelayMs: s.config.followUp.firstDelayMs,
+        chunking: chunkingOf(s),
         log: s.log,
         graceMs: SWEEP_GRACE_MS,
       });
@@ -317,6 +320,11 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
 /** The HTTP functions, for the OpenAPI document (read when served, after the list exists). */
 function httpDefinitions(): HttpFunctionDefinition[] {
   return functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http");
+}
+
+/** How intake and the sweeper cut a batch into import actions (one device each in create mode). */
+function chunkingOf(s: Services): Chunking {
+  return { size: s.config.importAction.chunkSize, followerDelayMs: s.config.importAction.followerDelayMs };
 }
 
 function batchActionDeps(s: Services): BatchActionDeps {

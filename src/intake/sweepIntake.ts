@@ -3,7 +3,7 @@ import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { IntakeJournal } from "../storage/intakeJournal.js";
 import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { enqueueDevices } from "./submitBatch.js";
+import { enqueueDevices, type Chunking } from "./submitBatch.js";
 import { firstPoll } from "../worker/pollBatch.js";
 
 export interface SweepDeps {
@@ -13,6 +13,7 @@ export interface SweepDeps {
   pacing: Pick<TenantPacing, "reserve">;
   enqueueConcurrency: number;
   firstPollDelayMs: number;
+  chunking?: Chunking;
   log: Logger;
   now?: () => Date;
   /** Intakes younger than this may still be running; leave them alone. */

@@ -96,6 +96,12 @@ export interface DeviceFields {
    * (docs/ARCHITECTURE.md, "Which record is ours"). Such a record is never deleted by us.
    */
   recordMatch?: "serialNumber";
+  /**
+   * The import action that carried this device answered without its record (204, an empty body,
+   * or a 200 that left it out): Graph made the record, and the next poll round finds it by serial
+   * number (recordOwnership.ts, decideActionRecord) and stores its id.
+   */
+  findRecordBySerial?: boolean;
   importStatus?: string;
   deviceRegistrationId?: string;
   errorCode?: string;

@@ -12,6 +12,7 @@ import {
   COUNTER_SHARDS,
   counterRowKey,
   DEVICE_ROW_PREFIX,
+  deviceRowKey,
   emptyCounts,
   type BatchEntity,
   type CounterEntity,
@@ -224,6 +225,53 @@ export class ImportStore {
       }
     }
     return false;
+  }
+
+  /** The device rows from `first` on, `size` rows (a chunk: consecutive row keys, one range query). */
+  async readDeviceRange(batchId: string, first: string, size: number): Promise<StoredDevice[]> {
+    const from = Number(first.slice(DEVICE_ROW_PREFIX.length));
+    const rows = this.table.listEntities<DeviceEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${first} and RowKey lt ${deviceRowKey(from + size)}` },
+    });
+    const found: StoredDevice[] = [];
+    for await (const row of rows) found.push({ ...stripMetadata(row), etag: row.etag } as StoredDevice);
+    return found;
+  }
+
+  /**
+   * Changes to devices of one batch that move no counter (a claim from `queued`, a recorded
+   * Graph id), up to 100 rows a transaction, each conditional on its ETag. A transaction's 412
+   * does not say which row moved, so then each row is written alone and a moved row is left out.
+   * Returns the row keys written.
+   */
+  async writeInPlace(updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[]): Promise<string[]> {
+    const written: string[] = [];
+    const entityOf = ({ device, changes }: (typeof updates)[number]) => {
+      const state = changes.state ?? device.state;
+      assertTransition(device.state, state);
+      if (countedState(state) !== countedState(device.state)) throw new Error(`writeInPlace cannot move ${device.state} to ${state}: the counters would drift`);
+      const { etag: _etag, ...current } = device;
+      return withoutUndefined({ ...stripMetadata(current), ...changes, state });
+    };
+    for (let i = 0; i < updates.length; i += TRANSACTION_LIMIT) {
+      const part = updates.slice(i, i + TRANSACTION_LIMIT);
+      try {
+        await this.table.submitTransaction(part.map((u): TransactionAction => ["update", entityOf(u), "Replace", { etag: u.device.etag }]));
+        written.push(...part.map((u) => u.device.rowKey));
+        continue;
+      } catch (error) {
+        if (!isPreconditionFailed(error)) throw error;
+      }
+      for (const update of part) {
+        try {
+          await this.table.updateEntity(entityOf(update), "Replace", { etag: update.device.etag });
+          written.push(update.device.rowKey);
+        } catch (error) {
+          if (!isPreconditionFailed(error)) throw error;
+        }
+      }
+    }
+    return written;
   }
 
   async readDevice(batchId: string, rowKey: string): Promise<StoredDevice | undefined> {

@@ -1,5 +1,6 @@
 import { sameSerialNumber, type ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { SlotSend } from "../storage/slotSends.js";
 import { DEVICE_ROW_PREFIX, deviceRowKey } from "../storage/importEntities.js";
 
 /**
@@ -84,4 +85,18 @@ export function matchRecords<D extends { rowKey: string; serialNumber: string }>
     unused.splice(at, 1);
   }
   return matched;
+}
+
+/**
+ * The messages of one attempt of a chunk, one per device: the leader's visible at the chunk's
+ * slot, every other device's `followerDelayMs` later (the safety net: it acts only if its device
+ * was left behind). A chunk of one is a plain create attempt, without `chunk`.
+ */
+export function chunkSends(batchId: string, indices: readonly number[], attempt: number, slotAt: number, shiftAt: number, followerDelayMs: number): SlotSend[] {
+  const sorted = [...indices].sort((a, b) => a - b);
+  const chunk = rangeOf(sorted);
+  return sorted.map((index, k) => {
+    const message: DeviceMessage = { v: 1, kind: "submit", batchId, rowKey: deviceRowKey(index), attempt, slotAt, shiftAt, ...(chunk ? { chunk } : {}) };
+    return k === 0 ? { message, slotAt } : { message, slotAt: slotAt + followerDelayMs, hold: false };
+  });
 }

@@ -17,6 +17,8 @@ import { judgeMessage } from "./messageGuard.js";
 import { decideInDoubt, unclearMessage, type InDoubtDecision } from "./recordOwnership.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
+import { chunkRole } from "./chunks.js";
+import { followerAlone, processChunk } from "./processChunk.js";
 
 export interface WorkerDeps {
   store: ImportStore;
@@ -26,6 +28,8 @@ export interface WorkerDeps {
   retry: RetryPolicy;
   /** How long after a create its record may still be missing from the tenant's list (config GRAPH_LIST_GRACE_MS). */
   listGraceMs: number;
+  /** How long after its chunk's slot a follower's message comes (config: importAction.followerDelayMs). */
+  followerDelayMs?: number;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -55,6 +59,14 @@ export type StepOutcome =
  * redelivers the message.
  */
 export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+  const role = chunkRole(message);
+  if (role === "leader") return processChunk(deps, message, delivery);
+  if (role === "follower") {
+    // The safety net of a chunk: almost always its leader has taken the device (stale, dropped).
+    const device = await deps.store.readDevice(message.batchId, message.rowKey);
+    if (!device) return "missing";
+    return judgeMessage(device, message, delivery.id) === "fresh" ? followerAlone(deps, message, device) : "stale";
+  }
   // Whether this invocation has sent a create: a step resumed within it after a lost write
   // answer knows for itself whether Graph may hold a record, as a redelivered message cannot.
   const invocation = { createSent: false };
@@ -404,7 +416,7 @@ export function importIdOf(device: Pick<DeviceEntity, "partitionKey" | "rowKey">
   return `${device.partitionKey}/${device.rowKey}`;
 }
 
-function createBody(device: DeviceEntity): ImportedDeviceCreate {
+export function createBody(device: DeviceEntity): ImportedDeviceCreate {
   return {
     serialNumber: device.serialNumber,
     hardwareIdentifier: device.hardwareIdentifier,
@@ -416,7 +428,7 @@ function createBody(device: DeviceEntity): ImportedDeviceCreate {
 }
 
 /** 429 and 503 say the request was not taken; a timeout, a dropped connection or another 5xx may hide a create. */
-function mayHaveCreated(result: GraphResult<unknown>): boolean {
+export function mayHaveCreated(result: GraphResult<unknown>): boolean {
   if (result.kind === "network-error") return true;
   return result.kind === "http-error" && result.status >= 500 && result.status !== 503;
 }
