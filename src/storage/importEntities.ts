@@ -81,6 +81,8 @@ export interface DeviceFields {
   failures?: number;
   /** The last attempt failed in a way that may have created the record (timeout, 5xx, dropped connection). */
   inDoubt?: boolean;
+  /** Since when it has been in doubt: the time of the write that may have gone through. A lookup finding nothing concludes only GRAPH_LIST_GRACE_MS after it. */
+  inDoubtSince?: string;
   /** The queue message that last took hold of this device; lets the same message finish after a crash. */
   claimedBy?: string;
   graphId?: string;

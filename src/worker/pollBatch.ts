@@ -146,11 +146,15 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
   // A record matched by serial number may be another tool's: it is followed, never deleted.
   const ours = !gone && device.recordMatch === undefined;
   if (settlement) return { changes: { submittedAt, inDoubt: undefined, ...changesFor(settlement, at), ...trace }, ...(ours ? { recordId: id } : {}) };
-  if (device.state === "submitted" || !seen) return undefined;
+  if (!seen) return undefined;
+  const importStatus = seen.record.state?.deviceImportStatus ?? "unknown";
+  // A running import's status is shown as Intune reports it (unknown, then pending): a chunk's
+  // devices are all created at once, and a round that saw them `unknown` must not be the last word.
+  if (device.state === "submitted" && device.importStatus === importStatus) return undefined;
   return {
     changes: {
       state: "submitted",
-      importStatus: seen.record.state?.deviceImportStatus ?? "unknown",
+      importStatus,
       submittedAt,
       ...clearedError,
       ...trace,

@@ -83,8 +83,10 @@ async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Deliver
     attempts: message.attempt,
     claimedBy: delivery.id,
     ...clearedError,
-    // Whether an earlier attempt may have created a record is not history: the lookup needs it.
+    // Whether an earlier attempt may have created a record is not history: the lookup needs it,
+    // and when that attempt ran (the list grace counts from there, not from this claim).
     inDoubt: device.inDoubt,
+    inDoubtSince: device.inDoubt ? (device.inDoubtSince ?? device.updatedAt) : undefined,
     updatedAt: at,
   });
   const queued = devices.filter((d) => d.state === "queued");
@@ -117,14 +119,16 @@ async function attemptChunk(
   let toSend = claimed.filter((d) => !doubtful.includes(d));
   if (doubtful.length > 0) {
     const looked = await lookUpDoubtful(deps, tenantId, doubtful);
-    if (looked.kind === "failed") return retryChunk(deps, message, claimed, { ...looked.failure, inDoubt: true, slotWaitMs, logFields });
+    const stillDoubtful = new Set(doubtful.map((d) => d.rowKey));
+    if (looked.kind === "failed") return retryChunk(deps, message, claimed, { ...looked.failure, doubt: "keep", doubtful: stillDoubtful, slotWaitMs, logFields });
     if (looked.waitUntil !== undefined) {
       return retryChunk(deps, message, claimed, {
         kind: "wait",
         errorCode: "ImportLookupPending",
         errorMessage: "An earlier import of this device may have reached Intune; looking for its record again once the tenant's list can show it.",
         notBefore: looked.waitUntil,
-        inDoubt: true,
+        doubt: "keep",
+        doubtful: stillDoubtful,
         trace: looked.trace,
         slotWaitMs,
         logFields,
@@ -179,7 +183,7 @@ async function attemptChunk(
     errorMessage: failure.errorMessage,
     ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
     // A lost answer leaves every device of the chunk in doubt; one walk answers for all at the next attempt.
-    inDoubt: mayHaveCreated(result),
+    doubt: mayHaveCreated(result) ? "new" : "none",
     trace,
     slotWaitMs,
     logFields: { ...logFields, ...(status ? { status } : {}) },
@@ -211,7 +215,9 @@ async function lookUpDoubtful(deps: WorkerDeps, tenantId: string, devices: Store
   const looked: DoubtLookup = { kind: "ok", found: [], create: [], unclear: [], trace };
   const now = clock(deps).getTime();
   for (const device of devices) {
-    const decision = decideInDoubt({ records: bySerial.get(device)!, complete: walk.complete, importId: importIdOf(device), now, doubtSince: Date.parse(device.updatedAt), listGraceMs: deps.listGraceMs });
+    // The claim carried the doubt's start; a device resumed after a crash is in doubt since its claim.
+    const doubtSince = Date.parse(device.inDoubtSince ?? device.updatedAt);
+    const decision = decideInDoubt({ records: bySerial.get(device)!, complete: walk.complete, importId: importIdOf(device), now, doubtSince, listGraceMs: deps.listGraceMs });
     switch (decision.kind) {
       case "ours":
       case "matched":
@@ -251,6 +257,13 @@ async function recordFound(deps: WorkerDeps, found: DoubtLookup["found"], trace:
   );
 }
 
+/**
+ * What the retried devices' doubt is: "new", this attempt's answer was lost (in doubt from now);
+ * "keep", an earlier doubt this attempt could not resolve (its start kept, so the list grace
+ * ends once); "none", nothing can have been created (429, 503, a refusal).
+ */
+type Doubt = "new" | "keep" | "none";
+
 interface RetryReason {
   kind: "throttled" | "transient" | "wait";
   errorCode: string;
@@ -268,12 +281,12 @@ async function retryChunk(
   deps: WorkerDeps,
   message: DeviceMessage,
   devices: StoredDevice[],
-  reason: RetryReason & { inDoubt: boolean; slotWaitMs: number; logFields: Record<string, string | number> },
+  reason: RetryReason & { doubt: Doubt; doubtful?: ReadonlySet<string>; slotWaitMs: number; logFields: Record<string, string | number> },
 ): Promise<StepOutcome> {
   const at = clock(deps).toISOString();
   const now = Date.parse(at);
   // Nothing was created (no doubt), and the batch was canceled meanwhile: the devices end here.
-  if (!reason.inDoubt && reason.kind !== "wait" && (await deps.store.readBatch(message.batchId))?.canceledAt) {
+  if (reason.doubt === "none" && (await deps.store.readBatch(message.batchId))?.canceledAt) {
     await deps.store.moveDevices(devices.map((device) => ({ device, changes: { state: "canceled" as const, ...clearedError, updatedAt: at } })));
     return "canceled";
   }
@@ -291,7 +304,7 @@ async function retryChunk(
       ? await deps.pacing.throttledThenReserve(devices[0]!.tenantId, reason.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random), now)
       : await deps.pacing.reserve(devices[0]!.tenantId, 1, now, notBefore);
   const slotAt = Math.round(slot.firstSlotAt);
-  await moveToRetrying(deps, devices, { failures, inDoubt: reason.inDoubt, slotAt, errorCode: reason.errorCode, errorMessage: reason.errorMessage, trace: reason.trace, at });
+  await moveToRetrying(deps, devices, { failures, doubt: reason.doubt, doubtful: reason.doubtful ?? new Set(), slotAt, errorCode: reason.errorCode, errorMessage: reason.errorMessage, trace: reason.trace, at });
   await sendChunk(deps, message, devices.map((d) => d.index), slotAt, slot.shiftMs, MAX_WAIT_IN_FUNCTION_MS - reason.slotWaitMs);
   deps.log.info("chunk retry scheduled", { ...reason.logFields, ...reason.trace, errorCode: reason.errorCode, delayMs: slotAt - now });
   return "retry-scheduled";
@@ -314,7 +327,7 @@ async function splitChunk(
     const slotAt = Math.round(slots.firstSlotAt + k * slots.intervalMs);
     const members = half.map((index) => byIndex.get(index)!);
     // A split is not a transient failure: failures stay as they were.
-    await moveToRetrying(deps, members, { failures: undefined, inDoubt: false, slotAt, errorCode: refusal.code, errorMessage: `${refusal.message} (the chunk is tried again in halves)`, trace: refusal.trace, at });
+    await moveToRetrying(deps, members, { failures: undefined, doubt: "none", doubtful: new Set(), slotAt, errorCode: refusal.code, errorMessage: `${refusal.message} (the chunk is tried again in halves)`, trace: refusal.trace, at });
     hold -= await sendChunk(deps, message, half, slotAt, slots.shiftMs, Math.max(0, hold));
   }
   deps.log.info("chunk refused as a whole; tried again in halves", { ...refusal.logFields, ...refusal.trace, errorCode: refusal.code, reason: halves.map((h) => h.length).join("+") });
@@ -324,15 +337,21 @@ async function splitChunk(
 async function moveToRetrying(
   deps: WorkerDeps,
   devices: StoredDevice[],
-  plan: { failures: number | undefined; inDoubt: boolean; slotAt: number; errorCode: string; errorMessage: string; trace: TraceFields; at: string },
+  plan: { failures: number | undefined; doubt: Doubt; doubtful: ReadonlySet<string>; slotAt: number; errorCode: string; errorMessage: string; trace: TraceFields; at: string },
 ): Promise<void> {
+  const since = (device: StoredDevice): string | undefined => {
+    if (plan.doubt === "new") return plan.at;
+    if (plan.doubt === "keep" && plan.doubtful.has(device.rowKey)) return device.inDoubtSince ?? device.updatedAt;
+    return undefined;
+  };
   await deps.store.moveDevices(
     devices.map((device) => ({
       device,
       changes: {
         state: "retrying" as const,
         ...(plan.failures !== undefined ? { failures: plan.failures } : {}),
-        inDoubt: plan.inDoubt || device.inDoubt || undefined,
+        inDoubt: since(device) !== undefined || undefined,
+        inDoubtSince: since(device),
         nextAttemptAt: new Date(plan.slotAt).toISOString(),
         errorCode: plan.errorCode,
         errorName: undefined,

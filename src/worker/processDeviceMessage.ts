@@ -404,7 +404,7 @@ async function fail(
 }
 
 /** The fields of a failed or in-doubt attempt, cleared once that attempt is over. */
-export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined } as const;
+export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined, inDoubtSince: undefined } as const;
 
 /**
  * The importId a create sends: the pipeline's key for the device (batch and row). Where Graph
