@@ -17,8 +17,9 @@ let other: TestPartner;
 beforeAll(async () => {
   // Intune's throttle raised to the budget the pipeline paces for, so a 1,000-device batch takes seconds.
   pipeline = await startPipeline({
-    // Chunks of 10 (default 100): a 120-device batch spans 12 write slots, so a cancel finds most of it still queued.
-    env: { RETRY_MAX_ATTEMPTS: "2", IMPORT_CHUNK_SIZE: "10" },
+    // Chunks of 2 (default 100): a 120-device batch is 60 import actions, more than the host
+    // takes at once, so a cancel finds most of it still queued.
+    env: { RETRY_MAX_ATTEMPTS: "2", IMPORT_CHUNK_SIZE: "2" },
     simulator: { throttle: { windowMs: 2_000, perAppPerTenant: 1_000, perTenant: 2_000 } },
   });
   other = await addTestPartner(pipeline.services, { tenants: [TENANT_A, TENANT_B] });
@@ -90,22 +91,22 @@ describe("POST /api/imports/{id}/retry", () => {
     const devices = makeDevices(3, "RETRY");
     const [flaky, known] = [devices[0]!, devices[1]!];
     pipeline.simulator.registerDevice(TENANT_A, { serialNumber: known.serialNumber });
-    // Two server errors for the import action that carries all three (one chunk): RETRY_MAX_ATTEMPTS
-    // is 2, so the chunk, retried whole, fails RetriesExhausted, every device of it.
+    // Two server errors for the import action that carries the first two (a chunk of 2):
+    // RETRY_MAX_ATTEMPTS is 2, so the chunk, retried whole, fails RetriesExhausted, both devices.
     pipeline.simulator.injectFaults({ kind: "status", status: 500, times: 2, match: { method: "POST", serialNumber: flaky.serialNumber } });
     const id = await submit(devices);
     const first = await waitForBatch(pipeline, id);
-    expect(first).toMatchObject({ status: "failed", counts: { imported: 0, failed: 3 } });
+    expect(first).toMatchObject({ status: "partially_succeeded", counts: { imported: 1, failed: 2 } });
     const before = await allDevices(pipeline, id);
-    expect(before.map((d) => d.error?.code)).toEqual(["RetriesExhausted", "RetriesExhausted", "RetriesExhausted"]);
+    expect(before.map((d) => d.error?.code)).toEqual(["RetriesExhausted", "RetriesExhausted", undefined]);
 
     const retried = await post(`/imports/${id}/retry`);
     expect(retried.status).toBe(202);
     const body = (await retried.json()) as { retriedDevices: number; batch: { status: string; counts: Record<string, number> } };
-    expect(body.retriedDevices).toBe(3);
+    expect(body.retriedDevices).toBe(2);
     expect(body.batch.status).toBe("running");
     // The retried devices are on their way (retrying, submitting or submitted).
-    expect(body.batch.counts).toMatchObject({ failed: 0, imported: 0, canceled: 0 });
+    expect(body.batch.counts).toMatchObject({ failed: 0, imported: 1, canceled: 0 });
     // While it runs, another retry is refused.
     const again = await post(`/imports/${id}/retry`);
     if (again.status === 409) expect([ProblemType.batchStillRunning, ProblemType.nothingToRetry]).toContain(await problemType(again));
@@ -114,7 +115,10 @@ describe("POST /api/imports/{id}/retry", () => {
     const final = await waitForBatch(pipeline, id);
     expect(final.counts).toEqual({ queued: 0, retrying: 0, submitted: 0, imported: 2, failed: 1, canceled: 0 });
     const after = new Map((await allDevices(pipeline, id)).map((d) => [d.serialNumber, d]));
-    expect(after.get(flaky.serialNumber)).toMatchObject({ state: "imported", attempts: 3 });
+    // Its chunk's second 500 may have created it (a lost answer), so the retry looked it up first,
+    // waiting out the list grace once, before creating it.
+    expect(after.get(flaky.serialNumber)).toMatchObject({ state: "imported" });
+    expect(after.get(flaky.serialNumber)!.attempts).toBeGreaterThanOrEqual(3);
     expect(after.get(known.serialNumber)).toMatchObject({ state: "failed", error: { code: "806" } });
     // Exactly one record of ours in Graph for the retried device.
     expect(pipeline.simulator.creates.filter((c) => c.serialNumber === flaky.serialNumber)).toHaveLength(1);
