@@ -31,6 +31,8 @@ export interface PipelineUnderTest {
   /** Reads status straight from Azurite, not through the counting proxy: watching is not the pipeline's cost. */
   waitFinal(batchId: string, deadline: number): Promise<{ finishedAt: number; counts: Record<string, number> }>;
   submit(tenantId: string, devices: CsvDevice[]): Promise<string>;
+  /** Waits until the device queue holds no message (visible or not), read straight from Azurite; when it was. */
+  waitDrained(deadline: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -136,6 +138,15 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
         if (Date.now() > deadline) {
           throw new Error(`batch ${batchId} not final by the deadline: ${JSON.stringify(summary?.counts)}\n${await diagnose(batchId)}`);
         }
+        await sleep(250);
+      }
+    },
+    async waitDrained(deadline) {
+      const queue = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString }).queueNamed(DEVICE_QUEUE);
+      for (;;) {
+        const { approximateMessagesCount } = await queue.getProperties();
+        if (!approximateMessagesCount) return Date.now();
+        if (Date.now() > deadline) throw new Error(`device queue still holds ${approximateMessagesCount} messages at the deadline`);
         await sleep(250);
       }
     },
