@@ -146,6 +146,7 @@ async function submitStep(
           // Whether that attempt may have created a record is not: the lookup below needs it.
           ...clearedError,
           inDoubt: device.inDoubt,
+          inDoubtSince: device.inDoubt ? (device.inDoubtSince ?? device.updatedAt) : undefined,
           updatedAt: now.toISOString(),
         });
 
@@ -166,13 +167,16 @@ async function submitStep(
   // lost, or this message was taken before (an earlier delivery, or earlier in this invocation) and
   // may have sent one. A first delivery resuming after its own lost claim answer sent nothing.
   const doubtful = device.inDoubt === true || (resuming && (delivery.dequeueCount > 1 || invocation.createSent));
-  const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(device.updatedAt), invocation);
+  // The doubt dates from the create that may have gone through, not from the last look for it:
+  // otherwise each look that finds nothing yet would restart the list grace, for ever.
+  const doubtSince = Date.parse(device.inDoubtSince ?? device.updatedAt);
+  const attempt = await createOrFind(deps, claimed, doubtful, doubtSince, invocation);
   const at = clock(deps).toISOString();
   const trace = traceFields(attempt.result.trace);
 
   if (attempt.kind === "wait") {
     // Lists lag creates: a record the doubtful attempt made may not show yet. Look again once it would.
-    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, inDoubt: true, trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
+    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, inDoubt: true, inDoubtSince: new Date(doubtSince).toISOString(), trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
   }
   if (attempt.kind === "unclear") {
     await fail(deps, claimed, "ImportOwnershipUnclear", unclearMessage(attempt.decision), at, trace);
@@ -247,6 +251,7 @@ async function submitStep(
     fields: { ...fields, ...(status ? { status } : {}) },
     failures,
     inDoubt,
+    ...(inDoubt ? { inDoubtSince: mayHaveCreated(result) ? at : new Date(doubtSince).toISOString() } : {}),
     trace,
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
@@ -307,6 +312,8 @@ interface RetryPlan {
   fields: Record<string, string | number>;
   failures: number;
   inDoubt: boolean;
+  /** When the doubt began (the create that may have gone through). */
+  inDoubtSince?: string;
   trace: TraceFields;
   errorCode: string;
   errorMessage: string;
@@ -329,6 +336,7 @@ async function scheduleRetry(deps: WorkerDeps, claimed: StoredDevice, message: D
     state: "retrying",
     failures: plan.failures,
     inDoubt: plan.inDoubt || undefined,
+    inDoubtSince: plan.inDoubt ? plan.inDoubtSince : undefined,
     nextAttemptAt: new Date(slotAt).toISOString(),
     errorCode: plan.errorCode,
     errorMessage: plan.errorMessage,
