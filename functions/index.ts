@@ -19,6 +19,13 @@ import { STORAGE_CONNECTION_SETTING } from "../src/storage/names.js";
 
 const { app, HttpResponse } = azureFunctions;
 
+// Without it the worker buffers every HTTP body whole: the CSV export of a 10,000-device batch
+// (src/status/exportDevicesCsv.ts, sent page by page) would sit in memory and reach the client
+// only at the end, and request bodies would be read entirely before IMPORT_MAX_BODY_BYTES is
+// applied. Needs Functions host 4.28 or later (Flex Consumption runs a newer one); it must come
+// before any registration.
+app.setup({ enableHttpStream: true });
+
 // Before any registration: the instrumentation declares its capability to the host and hooks
 // invocations, both of which only work during app start-up. Without a connection string this
 // loads nothing.

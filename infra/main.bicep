@@ -79,8 +79,10 @@ var functionAppName = 'func-${resourceToken}'
 var storageAccountName = 'st${resourceToken}'
 var vaultName = !empty(keyVaultName) ? keyVaultName : 'kv-${resourceToken}'
 var deploymentContainerName = 'app-package'
+var identityName = 'id-${resourceToken}'
+var applicationInsightsName = 'appi-${resourceToken}'
 
-resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
   location: location
   tags: tags
@@ -90,7 +92,7 @@ module identity 'modules/identity.bicep' = {
   name: 'identity'
   scope: rg
   params: {
-    name: 'id-${resourceToken}'
+    name: identityName
     location: location
     tags: tags
   }
@@ -104,8 +106,9 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
-    identityPrincipalId: identity.outputs.principalId
+    identityName: identityName
   }
+  dependsOn: [identity]
 }
 
 module monitoring 'modules/monitoring.bicep' = {
@@ -113,12 +116,13 @@ module monitoring 'modules/monitoring.bicep' = {
   scope: rg
   params: {
     logAnalyticsName: 'log-${resourceToken}'
-    applicationInsightsName: 'appi-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
     location: location
     tags: tags
-    identityPrincipalId: identity.outputs.principalId
+    identityName: identityName
     disableLocalAuth: appInsightsDisableLocalAuth
   }
+  dependsOn: [identity]
 }
 
 module keyVault 'modules/keyvault.bicep' = {
@@ -128,10 +132,11 @@ module keyVault 'modules/keyvault.bicep' = {
     name: vaultName
     location: location
     tags: tags
-    identityPrincipalId: identity.outputs.principalId
-    secretsOfficerPrincipalId: principalId
-    secretsOfficerPrincipalType: principalType
+    identityName: identityName
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
   }
+  dependsOn: [identity]
 }
 
 module functionApp 'modules/functionapp.bicep' = {
@@ -142,11 +147,13 @@ module functionApp 'modules/functionapp.bicep' = {
     planName: 'plan-${resourceToken}'
     location: location
     tags: tags
-    identityName: identity.outputs.name
-    storageAccountName: storage.outputs.name
-    deploymentContainerName: storage.outputs.deploymentContainerName
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
-    keyVaultName: keyVault.outputs.name
+    // Names known before the deployment starts (not the modules' outputs), so what-if can resolve
+    // the resources the app refers to; dependsOn below orders the deployment instead.
+    identityName: identityName
+    storageAccountName: storageAccountName
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: applicationInsightsName
+    keyVaultName: vaultName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     graphCredential: graphCredential
@@ -159,6 +166,7 @@ module functionApp 'modules/functionapp.bicep' = {
     entraAudience: entraAudience
     entraIssuers: entraIssuers
   }
+  dependsOn: [identity, storage, monitoring, keyVault]
 }
 
 // azd writes these into .azure/<environment>/.env.

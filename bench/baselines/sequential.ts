@@ -32,7 +32,11 @@ export async function runSequential(graphUrl: string, tenantId: string, devices:
     let done = 0;
     let errors = 0;
     let nextLink: string | undefined;
+    // Real lists have been seen to repeat their last nextLink for ever (microsoft-graph-docs
+    // #8186, and the simulator does so by default): without this stop the baseline never ends.
+    const followed = new Set<string>();
     do {
+      if (nextLink) followed.add(nextLink);
       const page = await graph.listImportedDevices(tenantId, nextLink);
       if (page.kind !== "ok") break;
       for (const r of page.body.value) {
@@ -42,7 +46,7 @@ export async function runSequential(graphUrl: string, tenantId: string, devices:
         else pending++;
       }
       nextLink = page.body["@odata.nextLink"];
-    } while (nextLink);
+    } while (nextLink && !followed.has(nextLink));
     if (pending === 0) {
       imported = done;
       return { imported, failed: failed + errors, finished: true };

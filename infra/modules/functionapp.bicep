@@ -1,8 +1,8 @@
 // The Flex Consumption plan (FC1) and the Function App: Linux, Node 22, running as the
 // user-assigned identity. Every app setting is declared here, in siteConfig.appSettings: a
 // re-provision replaces the whole set, so a setting added by hand in the portal is gone after the
-// next `azd provision`. test/infra/bicepCrossCheck.test.ts checks these names against
-// src/config/settings.ts (write each setting as a `name:`/`value:` object with a literal name).
+// next `azd provision`. test/infra/bicepCrossCheck.test.ts checks the names, as the compiled
+// template sets them for each graphCredential, against src/config/settings.ts.
 //
 // Not set on purpose: FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
 // WEBSITE_RUN_FROM_PACKAGE and the content-share settings are deprecated on Flex Consumption
@@ -15,7 +15,7 @@ param name string
 param planName string
 
 param location string
-param tags object = {}
+param tags { *: string } = {}
 
 @description('Resource name of the user-assigned identity the app runs as.')
 param identityName string
@@ -66,11 +66,11 @@ param entraAudience string
 @description('Comma-separated token issuers accepted with that audience, e.g. https://login.microsoftonline.com/<partner tenant>/v2.0.')
 param entraIssuers string
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
   name: identityName
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
 }
 
@@ -78,7 +78,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+resource keyVault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
   name: keyVaultName
 }
 
@@ -128,6 +128,11 @@ var codeSettings = [
   {
     name: 'GRAPH_API_VERSION'
     value: graphApiVersion
+  }
+  {
+    // Partner webhook signing secrets (src/secrets/), read as the identity (Key Vault Secrets User).
+    name: 'KEY_VAULT_URL'
+    value: keyVault.properties.vaultUri
   }
   {
     // The identity itself (managed-identity), or the app registration that trusts it
@@ -180,7 +185,7 @@ var entraSettings = empty(entraAudience) ? [] : [
   }
 ]
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -194,7 +199,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   // azd finds the resource to deploy the `api` service of azure.yaml to by this tag.
@@ -212,6 +217,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: identity.id
     siteConfig: {
       minTlsVersion: '1.2'
+      // azd deploys the package to blob storage with Entra ID; nothing needs FTP.
+      ftpsState: 'Disabled'
       appSettings: concat(hostSettings, codeSettings, federatedSettings, clientSecretSettings, defaultTenantSettings, entraSettings)
     }
     functionAppConfig: {
@@ -234,6 +241,24 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         version: '22'
       }
     }
+  }
+}
+
+// No deployment or FTP with a site-level user name and password: deployments authenticate with
+// Entra ID (azd, the Azure CLI), so basic publishing credentials would only be a secret to leak.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
   }
 }
 

@@ -5,16 +5,16 @@
 
 param name string
 param location string
-param tags object = {}
+param tags { *: string } = {}
 
-@description('Principal id of the managed identity that reads secrets.')
-param identityPrincipalId string
+@description('Name of the user-assigned identity that reads secrets (same resource group).')
+param identityName string
 
 @description('Optional: a user or service principal (the one running azd) allowed to manage secrets.')
-param secretsOfficerPrincipalId string = ''
+param deployerPrincipalId string = ''
 
 @allowed(['User', 'ServicePrincipal', 'Group'])
-param secretsOfficerPrincipalType string = 'User'
+param deployerPrincipalType string = 'User'
 
 @minValue(7)
 @maxValue(90)
@@ -25,7 +25,13 @@ param softDeleteRetentionInDays int = 90
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+// By name, which is known before anything is deployed: role assignment names derive from its
+// resource id, so what-if can predict them (a principal id exists only once the identity does).
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
+  name: identityName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   name: name
   location: location
   tags: tags
@@ -48,22 +54,22 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 }
 
 resource appReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, identityPrincipalId, keyVaultSecretsUser)
+  name: guid(vault.id, identity.id, keyVaultSecretsUser)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
-    principalId: identityPrincipalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-resource deployerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(secretsOfficerPrincipalId)) {
-  name: guid(vault.id, secretsOfficerPrincipalId, keyVaultSecretsOfficer)
+resource deployerManagesSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(vault.id, deployerPrincipalId, keyVaultSecretsOfficer)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
-    principalId: secretsOfficerPrincipalId
-    principalType: secretsOfficerPrincipalType
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
   }
 }
 

@@ -6,10 +6,10 @@
 param logAnalyticsName string
 param applicationInsightsName string
 param location string
-param tags object = {}
+param tags { *: string } = {}
 
-@description('Principal id of the managed identity that sends telemetry.')
-param identityPrincipalId string
+@description('Name of the user-assigned identity that sends telemetry (same resource group).')
+param identityName string
 
 @description('Days Log Analytics keeps data.')
 @minValue(30)
@@ -23,7 +23,13 @@ param disableLocalAuth bool = true
 // (MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md).
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
 
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+// By name, which is known before anything is deployed: role assignment names derive from its
+// resource id, so what-if can predict them (a principal id exists only once the identity does).
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
+  name: identityName
+}
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: logAnalyticsName
   location: location
   tags: tags
@@ -48,11 +54,11 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, identityPrincipalId, monitoringMetricsPublisher)
+  name: guid(appInsights.id, identity.id, monitoringMetricsPublisher)
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
-    principalId: identityPrincipalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }

@@ -10,6 +10,7 @@ import { BatchIndex } from "../storage/batchIndex.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
 import { PartnerStore } from "../storage/partnerStore.js";
+import { vaultFromConfig } from "../secrets/vaultFromConfig.js";
 import { IdempotencyStore } from "../storage/idempotencyStore.js";
 import { RateLimitStore } from "../storage/rateLimitStore.js";
 import { TenantPacing } from "../storage/tenantPacing.js";
@@ -45,7 +46,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
   const storage = createStorageClients(config.storage);
   await ensureStorage(storage);
   const batchIndex = new BatchIndex(storage.batchIndex);
-  const partners = new PartnerStore(storage);
+  const partners = new PartnerStore(storage, undefined, vaultFromConfig(config.vault));
   return {
     config,
     storage,

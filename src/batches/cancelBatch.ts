@@ -44,7 +44,7 @@ export async function cancelBatch(deps: BatchActionDeps, id: string, caller: Cal
       await deps.store.moveDevices(
         devices.map((device) => ({
           device,
-          changes: { state: "canceled" as const, claimedBy: undefined, nextAttemptAt: undefined, inDoubt: undefined, updatedAt: at },
+          changes: { state: "canceled" as const, claimedBy: undefined, nextAttemptAt: undefined, inDoubt: undefined, inDoubtSince: undefined, updatedAt: at },
         })),
       )
     ).length;

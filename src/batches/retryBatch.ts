@@ -59,6 +59,8 @@ export async function retryBatch(deps: BatchActionDeps, id: string, caller: Call
           state: "retrying" as const,
           failures: 0,
           inDoubt: mayHaveRecord(device) || undefined,
+          // Its last create came just before it failed.
+          inDoubtSince: mayHaveRecord(device) ? device.updatedAt : undefined,
           claimedBy: undefined,
           errorCode: undefined,
           errorName: undefined,

@@ -1,11 +1,13 @@
 /**
  * Entry point of `npm run partners -- …`: the storage account from the environment, exactly as
- * the app reads it (AzureWebJobsStorage, or the identity-based settings), then the command.
+ * the app reads it (AzureWebJobsStorage, or the identity-based settings), and with KEY_VAULT_URL
+ * the vault webhook signing secrets go to; then the command.
  */
 import { loadConfig } from "../config/config.js";
 import { SettingsError } from "../config/settings.js";
 import { createStorageClients } from "../storage/clients.js";
 import { PartnerStore } from "../storage/partnerStore.js";
+import { vaultFromConfig } from "../secrets/vaultFromConfig.js";
 import { runPartnersCommand } from "./partnersCommand.js";
 
 async function main(): Promise<number> {
@@ -19,7 +21,7 @@ async function main(): Promise<number> {
   }
   const storage = createStorageClients(config.storage);
   await Promise.all([storage.partners.createTable(), storage.partnerKeys.createTable(), storage.partnerApps.createTable()]);
-  return runPartnersCommand(process.argv.slice(2), new PartnerStore(storage), {
+  return runPartnersCommand(process.argv.slice(2), new PartnerStore(storage, undefined, vaultFromConfig(config.vault)), {
     out: (line) => console.log(line),
     err: (line) => console.error(line),
   });

@@ -17,7 +17,8 @@ export const PARTNERS_USAGE = `usage: npm run partners -- <command>
         revoke a key at once
   rotate-webhook-secret <partnerId>
         replace the secret its batch-completion webhooks are signed with; the old one also signs
-        for 24 h, so the receiver can switch without missing an event
+        for 24 h, so the receiver can switch without missing an event; with KEY_VAULT_URL
+        the new secret is a new version of its vault secret
   list
         partners, their tenants, apps and keys (ids and dates only)`;
 

@@ -92,6 +92,8 @@ export interface AppConfig {
   statusRetryAfterSeconds: number;
   partnerApi: PartnerApiConfig;
   webhooks: WebhookConfig;
+  /** Key Vault for partner secrets, as the identity with this client id (none: DefaultAzureCredential); absent, secrets stay in the table. */
+  vault?: { url: string; clientId?: string };
 }
 
 /** Reads and validates every setting; throws SettingsError naming each bad setting. */
@@ -142,6 +144,9 @@ function toAppConfig(s: RawSettings): AppConfig {
     deleteImportedRecords: s.DELETE_IMPORTED_RECORDS,
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
     webhooks: { allowedHosts: s.WEBHOOK_ALLOWED_HOSTS, retryScheduleMs: s.WEBHOOK_RETRY_SCHEDULE_MS, timeoutMs: s.WEBHOOK_TIMEOUT_MS },
+    ...(s.KEY_VAULT_URL
+      ? { vault: { url: s.KEY_VAULT_URL, ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}) } }
+      : {}),
     partnerApi: {
       ...(s.ENTRA_AUDIENCE && s.ENTRA_ISSUERS ? { entra: { audience: s.ENTRA_AUDIENCE, issuers: s.ENTRA_ISSUERS, jwksUrl: s.ENTRA_JWKS_URL } } : {}),
       intakeRate: { perMinute: s.INTAKE_RATE_PER_MINUTE, burst: s.INTAKE_RATE_BURST },

@@ -119,6 +119,15 @@ export const settingsSchema = z
     /** How long an Idempotency-Key's answer is kept (the draft asks for at least 24 h). */
     IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
 
+    /**
+     * The Key Vault partner webhook signing secrets are kept in (read with the app's managed
+     * identity, AzureWebJobsStorage__clientId); unset, they stay in the partners table.
+     */
+    KEY_VAULT_URL: z.preprocess(
+      emptyAsUndefined,
+      z.url({ protocol: /^https$/, error: "must be the vault's https URL, e.g. https://kv-name.vault.azure.net/" }).optional(),
+    ),
+
     /** Application Insights: set, telemetry (OpenTelemetry) is on; unset, nothing is loaded or sent. */
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.preprocess(
       emptyAsUndefined,

@@ -13,7 +13,8 @@ export const problemDetailsSchema = z
     type: z.url().describe("Stable per kind of error: branch on this, not on the prose."),
     title: z.string(),
     status: z.number().int().min(400).max(599),
-    detail: z.string().optional(),
+    // Generators that support it (Kiota) make this the message of the exception a client throws.
+    detail: z.string().optional().meta({ description: "What went wrong, for a person.", "x-ms-primary-error-message": true }),
     instance: z.string().optional(),
     errors: z.array(fieldProblemSchema).optional().describe("Validation problems: every one found, not only the first."),
   })

@@ -205,9 +205,9 @@ export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTA
     .describe("One Windows Autopilot device: the fields of Graph's importedWindowsAutopilotDeviceIdentity that a caller sets.");
 }
 
-function devicesSchema(limits: IntakeLimits, description: string) {
+function devicesSchema(limits: IntakeLimits, device: DeviceSchema, description: string) {
   return z
-    .array(createDeviceSubmissionSchema(limits), { error: (issue) => (isBlank(issue.input) ? "required: an array of devices" : "must be an array of devices") })
+    .array(device, { error: (issue) => (isBlank(issue.input) ? "required: an array of devices" : "must be an array of devices") })
     .min(1, "must hold at least one device")
     .max(limits.maxDevices, `must hold at most ${limits.maxDevices} devices`)
     .superRefine((devices, ctx) => {
@@ -224,16 +224,18 @@ function devicesSchema(limits: IntakeLimits, description: string) {
     .describe(description);
 }
 
-type DeviceOutput = z.output<ReturnType<typeof createDeviceSubmissionSchema>>;
+type DeviceSchema = ReturnType<typeof createDeviceSubmissionSchema>;
+type DeviceOutput = z.output<DeviceSchema>;
 
-export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS) {
+/** `device` is passed in so both request shapes share one device schema: the OpenAPI document names it once. */
+export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS, device: DeviceSchema = createDeviceSubmissionSchema(limits)) {
   return z
     .strictObject({
       tenantId: tenantIdSchema,
       orderIdentifier: orderIdentifierSchema("for the whole batch, applied to each device that names none"),
       groupTag: groupTagSchema("for the whole batch, applied to each device that names none"),
       callbackUrl: callbackUrlSchema,
-      devices: devicesSchema(limits, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
+      devices: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
     })
     .transform(({ devices, ...batch }) => {
       const request: { tenantId?: string; orderIdentifier?: string; groupTag?: string; callbackUrl?: string; devices: DeviceOutput[] } = {
@@ -253,10 +255,10 @@ export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_
 }
 
 /** Graph's import-action body; the batch fields then come from the query string. */
-export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS) {
+export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS, device: DeviceSchema = createDeviceSubmissionSchema(limits)) {
   return z
     .strictObject({
-      [GRAPH_DEVICES_FIELD]: devicesSchema(limits, `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),
+      [GRAPH_DEVICES_FIELD]: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),
     })
     .describe(
       "The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag and orderIdentifier go in the query string.",
@@ -264,8 +266,8 @@ export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INT
 }
 
 export const deviceSubmissionSchema = createDeviceSubmissionSchema(DEFAULT_INTAKE_LIMITS);
-export const importRequestSchema = createImportRequestSchema(DEFAULT_INTAKE_LIMITS);
-export const graphImportActionSchema = createGraphImportActionSchema(DEFAULT_INTAKE_LIMITS);
+export const importRequestSchema = createImportRequestSchema(DEFAULT_INTAKE_LIMITS, deviceSubmissionSchema);
+export const graphImportActionSchema = createGraphImportActionSchema(DEFAULT_INTAKE_LIMITS, deviceSubmissionSchema);
 
 export type DeviceSubmission = z.output<typeof deviceSubmissionSchema>;
 export type ImportRequest = z.output<typeof importRequestSchema>;

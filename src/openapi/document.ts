@@ -1,27 +1,26 @@
 import { z } from "zod";
 import type { HttpFunctionDefinition } from "../app/functionDefinitions.js";
-import { PROBLEM_CONTENT_TYPE, ProblemType, type ProblemTypeUri } from "../http/problem.js";
-import { problemDetailsSchema } from "../http/problemSchema.js";
+import { PROBLEM_CONTENT_TYPE, ProblemType } from "../http/problem.js";
+import { componentRef, componentSchemas, refOf } from "./components.js";
 import type { JsonSchema, OperationSpec, ResponseSpec } from "./operationSpec.js";
 import { operations as documented } from "./operations.js";
 
 export type OpenApiDocument = Record<string, unknown> & { openapi: string; paths: Record<string, Record<string, OperationObject>> };
 export type OperationObject = Record<string, unknown> & { operationId: string; responses: Record<string, Record<string, unknown>> };
 
-export const PROBLEM_SCHEMA_REF = "#/components/schemas/Problem";
+export const PROBLEM_SCHEMA_REF = componentRef("Problem");
+/** On an error response: the problem `type`s it may carry (its schema is the one Problem, so generators make one error class). */
+export const PROBLEM_TYPES_EXTENSION = "x-problem-types";
 
-/** A zod schema as the JSON Schema (2020-12, OpenAPI 3.1's dialect) the document embeds. */
+/**
+ * A zod schema as the JSON Schema (2020-12, OpenAPI 3.1's dialect) the document embeds: a
+ * `$ref` to its component when it is one (components.ts), else inline.
+ */
 function schemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+  const ref = refOf(schema);
+  if (ref) return ref;
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
   return rest;
-}
-
-function problemContent(types: readonly ProblemTypeUri[]): Record<string, unknown> {
-  return {
-    [PROBLEM_CONTENT_TYPE]: {
-      schema: { allOf: [{ $ref: PROBLEM_SCHEMA_REF }, { type: "object", properties: { type: { enum: [...types] } } }] },
-    },
-  };
 }
 
 function responseObject(spec: ResponseSpec): Record<string, unknown> {
@@ -29,12 +28,20 @@ function responseObject(spec: ResponseSpec): Record<string, unknown> {
   if (spec.json) content["application/json"] = { schema: schemaOf(spec.json, "output") };
   if (spec.csv) content["text/csv"] = { schema: { type: "string", description: spec.csv } };
   for (const [mediaType, schema] of Object.entries(spec.other ?? {})) content[mediaType] = { schema };
-  if (spec.problems) Object.assign(content, problemContent(spec.problems));
+  if (spec.problems) content[PROBLEM_CONTENT_TYPE] = { schema: { $ref: PROBLEM_SCHEMA_REF } };
   return {
-    description: spec.description,
+    description: spec.problems ? `${spec.description} Problem type: ${spec.problems.join(", ")}.` : spec.description,
+    ...(spec.problems ? { [PROBLEM_TYPES_EXTENSION]: [...spec.problems] } : {}),
     ...(spec.headers ? { headers: Object.fromEntries(Object.entries(spec.headers).map(([name, h]) => [name, { description: h.description, schema: h.schema }])) } : {}),
     ...(Object.keys(content).length ? { content } : {}),
   };
+}
+
+/** A query property that is a component (a status filter), wrapped in optional() or default(): its `$ref`. */
+function componentOfProperty(schema: z.ZodType | undefined): { $ref: string } | undefined {
+  let inner: unknown = schema;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault) inner = inner.unwrap();
+  return inner instanceof z.ZodType ? refOf(inner) : undefined;
 }
 
 function parameters(spec: OperationSpec): Record<string, unknown>[] {
@@ -45,13 +52,14 @@ function parameters(spec: OperationSpec): Record<string, unknown>[] {
   }
   const query = spec.query ? (schemaOf(spec.query, "input") as { properties?: Record<string, JsonSchema>; required?: string[] }) : {};
   const queryProperties = { ...(query.properties ?? {}), ...(spec.queryProperties ?? {}) };
+  const shape: Record<string, z.ZodType> = spec.query instanceof z.ZodObject ? spec.query.shape : {};
   for (const [name, schema] of Object.entries(queryProperties)) {
     list.push({
       name,
       in: "query",
       required: query.required?.includes(name) ?? false,
       ...(schema.description ? { description: schema.description } : {}),
-      schema,
+      schema: componentOfProperty(shape[name]) ?? schema,
     });
   }
   for (const [name, header] of Object.entries(spec.headers ?? {})) {
@@ -137,7 +145,11 @@ export function buildOpenApiDocument(
         "Authenticate with an API key (x-api-key, or Authorization: Bearer) or a Microsoft Entra ID access token.",
     },
     jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
-    servers: [{ url: "/" }],
+    // A URL generators can use as their default; `{baseUrl}` for the Function App's own origin.
+    servers: [
+      { url: "http://localhost:7071", description: "npm start on this machine" },
+      { url: "{baseUrl}", description: "Any deployment", variables: { baseUrl: { default: "http://localhost:7071", description: "The origin, e.g. https://<app>.azurewebsites.net" } } },
+    ],
     security: [{ apiKey: [] }, { bearer: [] }],
     tags: [
       { name: "Imports", description: "Batches of devices and their outcomes." },
@@ -146,7 +158,7 @@ export function buildOpenApiDocument(
     ],
     paths,
     components: {
-      schemas: { Problem: schemaOf(problemDetailsSchema, "output") },
+      schemas: componentSchemas(),
       securitySchemes: {
         apiKey: { type: "apiKey", in: "header", name: "x-api-key", description: "A partner API key." },
         bearer: { type: "http", scheme: "bearer", description: "A partner API key, or a Microsoft Entra ID access token for this API." },

@@ -1,4 +1,4 @@
-import { PROBLEM_SCHEMA_REF, type OpenApiDocument, type OperationObject } from "./document.js";
+import type { OpenApiDocument, OperationObject } from "./document.js";
 
 /**
  * The API reference as one self-contained HTML page, rendered on the server from the OpenAPI
@@ -10,7 +10,10 @@ const esc = (value: unknown) =>
   String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 function typeOf(schema: Schema): string {
-  if (schema.$ref === PROBLEM_SCHEMA_REF) return '<a href="#schema-Problem">Problem</a>';
+  if (typeof schema.$ref === "string") {
+    const name = schema.$ref.split("/").pop()!;
+    return `<a href="#schema-${esc(name)}">${esc(name)}</a>`;
+  }
   if (Array.isArray(schema.enum)) return schema.enum.map((v) => `<code>${esc(JSON.stringify(v))}</code>`).join(" | ");
   if (schema.const !== undefined) return `<code>${esc(JSON.stringify(schema.const))}</code>`;
   if (schema.type === "array") return `array of ${typeOf((schema.items as Schema) ?? {})}`;
@@ -41,11 +44,6 @@ function constraints(schema: Schema): string {
 
 function renderSchema(schema: Schema, depth = 0): string {
   if (depth > 6) return "";
-  if (Array.isArray(schema.allOf)) {
-    const [base, extra] = schema.allOf as Schema[];
-    const types = ((extra?.properties as Record<string, Schema> | undefined)?.type?.enum as string[] | undefined) ?? [];
-    return `<p>${typeOf(base ?? {})}${types.length ? ` with <code>type</code> one of:</p><ul>${types.map((t) => `<li><code>${esc(t)}</code></li>`).join("")}</ul>` : "</p>"}`;
-  }
   for (const key of ["oneOf", "anyOf"] as const) {
     if (Array.isArray(schema[key])) {
       return `<p>One of:</p><ol>${(schema[key] as Schema[]).map((s) => `<li>${s.description ? `<p>${esc(s.description)}</p>` : ""}${renderSchema(s, depth + 1)}</li>`).join("")}</ol>`;
@@ -110,7 +108,7 @@ ${Object.entries(op.responses)
 export function renderReferencePage(document: OpenApiDocument, documentUrl: string): string {
   const info = document.info as { title: string; version: string; summary?: string; description?: string };
   const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
-  const problem = ((document.components as { schemas: Record<string, Schema> }).schemas.Problem ?? {}) as Schema;
+  const schemas = (document.components as { schemas: Record<string, Schema> }).schemas;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(info.title)} API reference</title>
@@ -134,8 +132,9 @@ summary{cursor:pointer}details{margin:.25rem 0}
 <h2>Operations</h2>
 <nav><ul>${operations.map(({ path, method, op }) => `<li><a href="#op-${esc(op.operationId)}">${esc(method.toUpperCase())} ${esc(path)}</a>: ${esc(op.summary ?? "")}</li>`).join("")}</ul></nav>
 ${operations.map(({ path, method, op }) => renderOperation(path, method, op)).join("\n")}
-<h2 id="schema-Problem">Problem</h2>
-<p>${esc(problem.description ?? "")}</p>
-${renderSchema(problem)}
+<h2>Schemas</h2>
+${Object.entries(schemas)
+  .map(([name, schema]) => `<section id="schema-${esc(name)}" class="op"><h3>${esc(name)}</h3>${schema.description ? `<p>${esc(schema.description)}</p>` : ""}${renderSchema(schema)}</section>`)
+  .join("\n")}
 </main></body></html>`;
 }

@@ -4,8 +4,7 @@ import { problem, ProblemType } from "../http/problem.js";
 import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import type { ImportStore } from "../storage/importStore.js";
-import { DEVICE_STATES } from "../worker/deviceState.js";
-import type { DevicePage as DevicePageBody } from "./viewSchemas.js";
+import { deviceStateSchema, type DevicePage as DevicePageBody } from "./viewSchemas.js";
 import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
 import { toNotificationView } from "../webhooks/notificationRecord.js";
 import type { NotificationStore } from "../webhooks/notificationStore.js";
@@ -42,7 +41,7 @@ export async function getBatchStatus(deps: StatusDeps, id: string, caller: Calle
 }
 
 export const deviceListQuerySchema = z.object({
-  status: z.enum(DEVICE_STATES).optional(),
+  status: deviceStateSchema.optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_DEVICE_PAGE_SIZE).default(DEFAULT_DEVICE_PAGE_SIZE),
   continuationToken: z.string().regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued").max(2048).optional(),
 });

@@ -26,6 +26,8 @@ export const batchLinksSchema = z.object({
   failures: z.string().describe("The batch's failed devices."),
 });
 
+export const batchSourceSchema = z.enum(["json", "csv"]).describe("How the batch was submitted: JSON (either shape) or CSV.");
+
 export const batchViewSchema = z
   .object({
     id: z.uuid(),
@@ -33,7 +35,7 @@ export const batchViewSchema = z
     tenantId: z.string(),
     orderIdentifier: z.string().optional(),
     groupTag: z.string().optional(),
-    source: z.enum(["json", "csv"]),
+    source: batchSourceSchema,
     deviceCount: z.number().int().min(1),
     counts: stateCountsSchema,
     createdAt: timestamp("When the batch was received."),
@@ -58,6 +60,17 @@ export const deviceErrorSchema = z
   })
   .describe("Why the device failed (or, while retrying, why the last attempt did).");
 
+export const recordMatchSchema = z
+  .enum(["serialNumber"])
+  .describe("serialNumber: a create's answer was lost, and the outcome was read from the tenant's only imported record with this serial number, which had already finished and so may have been made by another tool. Such a record is never deleted by this service.");
+
+export const graphRequestSchema = z
+  .object({
+    requestId: z.string().optional().describe("Graph's request-id of the call, absent when no answer came."),
+    clientRequestId: z.string().describe("The client-request-id this service sent."),
+  })
+  .describe("The Graph call that decided the device's outcome (while retrying: its last attempt). Quote both ids in a Microsoft support case.");
+
 export const deviceViewSchema = z
   .object({
     index: z.number().int().min(0).describe("0-based position in the batch."),
@@ -68,17 +81,8 @@ export const deviceViewSchema = z
     groupTag: z.string().optional(),
     orderIdentifier: z.string().optional(),
     graphId: z.string().optional().describe("The id of the device's imported record in Graph: the id of its create's answer (what identifies the record; Intune's echoed importId does not)."),
-    recordMatch: z
-      .enum(["serialNumber"])
-      .optional()
-      .describe("serialNumber: a create's answer was lost, and the outcome was read from the tenant's only imported record with this serial number, which had already finished and so may have been made by another tool. Such a record is never deleted by this service."),
-    graphRequest: z
-      .object({
-        requestId: z.string().optional().describe("Graph's request-id of the call, absent when no answer came."),
-        clientRequestId: z.string().describe("The client-request-id this service sent."),
-      })
-      .optional()
-      .describe("The Graph call that decided the device's outcome (while retrying: its last attempt). Quote both ids in a Microsoft support case."),
+    recordMatch: recordMatchSchema.optional(),
+    graphRequest: graphRequestSchema.optional(),
     importStatus: z.string().optional(),
     deviceRegistrationId: z.string().optional(),
     error: deviceErrorSchema.optional(),

@@ -48,6 +48,8 @@ export interface BatchEntity {
   callbackUrl?: string;
   /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */
   canceledAt?: string;
+  /** Set by the one worker that fails the batch's waiting devices because the tenant refuses the app. */
+  tenantRefusedAt?: string;
 }
 
 /** A batch's devices by state, a device in a create attempt counted as queued (deviceState.ts, countedState). */

@@ -79,9 +79,9 @@ export class ImportStore {
    * `index`: the partner's list of batches (GET /api/imports), written with the header.
    * `rideAlongWaitMs`: how long a recorded create waits for a claim to ride with (rideAlongWrites.ts).
    */
-  constructor(private readonly table: TableClient, private readonly index?: BatchIndex, options: { rideAlongWaitMs?: number } = {}) {
+  constructor(private readonly table: TableClient, private readonly index?: BatchIndex, options: { rideAlongWaitMs?: number; maxWaitingWrites?: number } = {}) {
     this.shards = new CounterShardPool(table);
-    this.rideAlong = new RideAlongWrites(table, options.rideAlongWaitMs);
+    this.rideAlong = new RideAlongWrites(table, options.rideAlongWaitMs, options.maxWaitingWrites);
   }
 
   /**
@@ -137,6 +137,25 @@ export class ImportStore {
 
   async readBatch(batchId: string): Promise<(BatchEntity & { etag: string }) | undefined> {
     return ifFound(() => this.table.getEntity<BatchEntity>(batchId, BATCH_ROW_KEY));
+  }
+
+  /**
+   * Takes the job of failing the batch's waiting devices for a tenant that refuses the app: true
+   * for exactly one caller (ETag-conditional on the header), false once another has it.
+   */
+  async claimTenantRefusal(batchId: string, at: string): Promise<boolean> {
+    for (let tries = 0; tries < 3; tries++) {
+      const batch = await this.readBatch(batchId);
+      if (!batch || batch.tenantRefusedAt) return false;
+      try {
+        await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, tenantRefusedAt: at }, "Merge", { etag: batch.etag });
+        return true;
+      } catch (error) {
+        // The header moved (a poll round, perhaps): look again whether another worker took the job.
+        if (!isPreconditionFailed(error)) throw error;
+      }
+    }
+    return false;
   }
 
   /** Records a poll round on the header, conditional on its ETag; false if another message took the round. */

@@ -1,5 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { generateApiKey, hashApiKey, parseApiKey, type NewApiKey } from "../auth/apiKeys.js";
+import type { SecretVault } from "../secrets/secretVault.js";
 import { generateWebhookSecret } from "../webhooks/signing.js";
 import { ifFound, isConflict } from "./tableErrors.js";
 
@@ -12,6 +13,10 @@ import { ifFound, isConflict } from "./tableErrors.js";
  *
  * A request's key or token app id is found with one point read; the inserts into partnerkeys
  * and partnerapps fail if the row exists, so no app id can be claimed by two partners.
+ *
+ * Webhook signing secrets: with a Key Vault (KEY_VAULT_URL), each is a version of the vault secret
+ * `partner-<partnerId>-webhook` and the partner row holds only its reference (`<name>/<version>`);
+ * without one (local runs, tests) the row holds the secret itself.
  */
 const PARTNER_ROW = "partner";
 const KEY_ROW = "key";
@@ -47,9 +52,17 @@ interface PartnerEntity {
    * hashed: signing needs the key itself. Shown once, when created or rotated; never in a listing.
    */
   webhookSecret?: string;
+  /** Instead of webhookSecret, with a Key Vault: the vault secret version holding it (src/secrets/secretVault.ts). */
+  webhookSecretRef?: string;
   /** After a rotation, the previous secret also signs (a second signature) until this time, so receivers can switch without missing an event. */
   previousWebhookSecret?: string;
+  previousWebhookSecretRef?: string;
   previousWebhookSecretUntil?: string;
+}
+
+/** The vault secret a partner's webhook signing secrets are versions of. */
+export function webhookSecretName(partnerId: string): string {
+  return `partner-${partnerId}-webhook`;
 }
 
 interface KeyEntity {
@@ -81,7 +94,23 @@ export class PartnerStore {
   constructor(
     private readonly tables: PartnerTables,
     private readonly now: () => Date = () => new Date(),
+    /** Where webhook signing secrets go; without one they stay in the partners table. */
+    private readonly vault?: SecretVault,
   ) {}
+
+  /** The columns that store a new secret: its vault reference, or (no vault) the secret itself. The other column is emptied. */
+  private async storeSecret(partnerId: string, secret: string): Promise<Pick<PartnerEntity, "webhookSecret" | "webhookSecretRef">> {
+    if (!this.vault) return { webhookSecret: secret, webhookSecretRef: "" };
+    return { webhookSecret: "", webhookSecretRef: await this.vault.put(webhookSecretName(partnerId), secret) };
+  }
+
+  private async readSecret(partnerId: string, plain: string | null | undefined, reference: string | null | undefined): Promise<string | undefined> {
+    if (reference) {
+      if (!this.vault) throw new PartnerError(`partner '${partnerId}': its webhook secret is in Key Vault (${reference}), but KEY_VAULT_URL is not set`);
+      return this.vault.get(reference);
+    }
+    return plain || undefined;
+  }
 
   async getPartner(partnerId: string): Promise<PartnerRecord | undefined> {
     const entity = await ifFound(() => this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW));
@@ -113,6 +142,8 @@ export class PartnerStore {
       if (owner) throw new PartnerError(`app id ${appId} already belongs to partner '${owner}'`);
     }
     const webhookSecret = generateWebhookSecret();
+    // A vault version written for a partner id that turns out to exist is never referenced: harmless.
+    const stored = await this.storeSecret(record.partnerId, webhookSecret);
     try {
       await this.tables.partners.createEntity<PartnerEntity>({
         partitionKey: record.partnerId,
@@ -120,7 +151,7 @@ export class PartnerStore {
         tenants: JSON.stringify(record.tenants),
         appIds: JSON.stringify(record.appIds),
         createdAt: record.createdAt,
-        webhookSecret,
+        ...stored,
       });
     } catch (error) {
       if (isConflict(error)) throw new PartnerError(`partner '${record.partnerId}' already exists`);
@@ -146,12 +177,18 @@ export class PartnerStore {
   async webhookSecretsFor(partnerId: string): Promise<string[]> {
     const entity = await ifFound(() =>
       this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW, {
-        queryOptions: { select: ["webhookSecret", "previousWebhookSecret", "previousWebhookSecretUntil"] },
+        queryOptions: {
+          select: ["webhookSecret", "webhookSecretRef", "previousWebhookSecret", "previousWebhookSecretRef", "previousWebhookSecretUntil"],
+        },
       }),
     );
-    if (!entity?.webhookSecret) return [];
-    const overlapping = entity.previousWebhookSecret && (entity.previousWebhookSecretUntil ?? "") > this.now().toISOString();
-    return overlapping ? [entity.webhookSecret, entity.previousWebhookSecret!] : [entity.webhookSecret];
+    if (!entity) return [];
+    const current = await this.readSecret(partnerId, entity.webhookSecret, entity.webhookSecretRef);
+    if (!current) return [];
+    const overlapping =
+      (entity.previousWebhookSecret || entity.previousWebhookSecretRef) && (entity.previousWebhookSecretUntil ?? "") > this.now().toISOString();
+    const previous = overlapping ? await this.readSecret(partnerId, entity.previousWebhookSecret, entity.previousWebhookSecretRef) : undefined;
+    return previous ? [current, previous] : [current];
   }
 
   /**
@@ -163,14 +200,19 @@ export class PartnerStore {
     const entity = await ifFound(() => this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW));
     if (!entity) throw new PartnerError(`no partner '${partnerId}'`);
     const webhookSecret = generateWebhookSecret();
-    const previousValidUntil = entity.webhookSecret && overlapMs > 0 ? new Date(this.now().getTime() + overlapMs).toISOString() : undefined;
+    const hadSecret = Boolean(entity.webhookSecret || entity.webhookSecretRef);
+    const previousValidUntil = hadSecret && overlapMs > 0 ? new Date(this.now().getTime() + overlapMs).toISOString() : undefined;
+    // Written before the row: if the row update fails, the new version is simply never referenced.
+    const stored = await this.storeSecret(partnerId, webhookSecret);
     await this.tables.partners.updateEntity(
       {
         partitionKey: partnerId,
         rowKey: PARTNER_ROW,
-        webhookSecret,
-        // An empty value clears the previous secret when there is no overlap.
-        previousWebhookSecret: previousValidUntil ? entity.webhookSecret : "",
+        ...stored,
+        // The previous secret moves over as it was stored (a vault reference, or the value from
+        // before a vault was configured); an empty value clears it when there is no overlap.
+        previousWebhookSecret: previousValidUntil ? (entity.webhookSecret ?? "") : "",
+        previousWebhookSecretRef: previousValidUntil ? (entity.webhookSecretRef ?? "") : "",
         previousWebhookSecretUntil: previousValidUntil ?? "",
       },
       "Merge",

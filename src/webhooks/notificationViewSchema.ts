@@ -12,12 +12,14 @@ export const deliveryAttemptSchema = z
   })
   .describe("One delivery attempt of the batch's webhook event.");
 
+export const notificationStateSchema = z.enum(["pending", "delivered", "failed"]).describe("pending until delivered (a 2xx) or failed (retries spent, 410 Gone, or a refused address).");
+
 export const notificationViewSchema = z
   .object({
     callbackHost: z.string().describe("The callbackUrl's host (and port) only: its path and query are never shown."),
     eventId: z.string().optional().describe("The event's webhook-id, the same on every attempt; present once the batch is final."),
     eventType: z.literal(WEBHOOK_EVENT_TYPE).optional(),
-    state: z.enum(["pending", "delivered", "failed"]).optional(),
+    state: notificationStateSchema.optional(),
     attempts: z.array(deliveryAttemptSchema).optional(),
     nextAttemptAt: z.iso.datetime().optional().describe("While pending: when the next attempt is due."),
     reason: z.string().optional().describe("Once failed: why delivery stopped."),

@@ -26,7 +26,7 @@ export function classifyFailure(result: GraphFailureResult, tenantId = "", conse
       ? {
           kind: "tenant",
           errorCode: "TenantConsentRequired",
-          errorMessage: `Entra ID issues no token for tenant ${tenantId}: the app has not been granted consent there (${result.message}). An administrator of that tenant must grant admin consent${link ? ` at ${link}` : ""}; then retry the batch's failed devices.`,
+          errorMessage: `Entra ID issues no token for tenant ${tenantId}: the app has not been granted consent there (${result.message}). An administrator of that tenant must grant admin consent${link ? ` at ${link}` : ""}; then submit the devices again (a retry of this batch does not resend them).`,
         }
       : {
           kind: "tenant",
@@ -43,7 +43,7 @@ export function classifyFailure(result: GraphFailureResult, tenantId = "", conse
     return {
       kind: "tenant",
       errorCode,
-      errorMessage: `Intune refused the app in tenant ${tenantId}: ${errorMessage} The app needs the application permission DeviceManagementServiceConfig.ReadWrite.All with admin consent${consentUrl ? ` (${consentUrl})` : ""}, and the tenant an active Intune licence; then retry the batch's failed devices.`,
+      errorMessage: `Intune refused the app in tenant ${tenantId}: ${errorMessage} The app needs the application permission DeviceManagementServiceConfig.ReadWrite.All with admin consent${consentUrl ? ` (${consentUrl})` : ""}, and the tenant an active Intune licence; then submit the devices again (a retry of this batch does not resend them).`,
     };
   }
   return { kind: "permanent", errorCode, errorMessage };

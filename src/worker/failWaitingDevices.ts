@@ -7,13 +7,16 @@ import type { ImportStore } from "../storage/importStore.js";
  * Their queued messages then find them final and are dropped. A retrying device whose last create
  * may have gone through (inDoubt) is left to its next attempt, which looks for its record first.
  * Moves are ETag-conditional, so a device a worker claims at the same moment stays the worker's.
+ * The first refusals of a batch arrive together on many workers; one of them (the claim on the
+ * header) does this, instead of each listing and racing over the same thousands of rows.
  */
 export async function failWaitingDevices(
-  store: Pick<ImportStore, "devicesInState" | "moveDevices">,
+  store: Pick<ImportStore, "devicesInState" | "moveDevices" | "claimTenantRefusal">,
   batchId: string,
   failure: { errorCode: string; errorMessage: string },
   at: string,
 ): Promise<number> {
+  if (!(await store.claimTenantRefusal(batchId, at))) return 0;
   let failed = 0;
   for (const state of ["queued", "retrying"] as const) {
     const devices = (await store.devicesInState(batchId, state)).filter((device) => !device.inDoubt);

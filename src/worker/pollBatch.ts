@@ -145,7 +145,7 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
   const settlement = decideSettlement({ submittedAt }, seen?.record, gone, now.getTime(), settleTimeoutMs);
   // A record matched by serial number may be another tool's: it is followed, never deleted.
   const ours = !gone && device.recordMatch === undefined;
-  if (settlement) return { changes: { submittedAt, inDoubt: undefined, ...changesFor(settlement, at), ...trace }, ...(ours ? { recordId: id } : {}) };
+  if (settlement) return { changes: { submittedAt, inDoubt: undefined, inDoubtSince: undefined, ...changesFor(settlement, at), ...trace }, ...(ours ? { recordId: id } : {}) };
   if (!seen) return undefined;
   const importStatus = seen.record.state?.deviceImportStatus ?? "unknown";
   // A running import's status is shown as Intune reports it (unknown, then pending): a chunk's

@@ -146,7 +146,7 @@ async function submitStep(
           // Whether that attempt may have created a record is not: the lookup below needs it.
           ...clearedError,
           inDoubt: device.inDoubt,
-          inDoubtSince: device.inDoubt ? (device.inDoubtSince ?? device.updatedAt) : undefined,
+          inDoubtSince: device.inDoubtSince,
           updatedAt: now.toISOString(),
         });
 
@@ -167,16 +167,15 @@ async function submitStep(
   // lost, or this message was taken before (an earlier delivery, or earlier in this invocation) and
   // may have sent one. A first delivery resuming after its own lost claim answer sent nothing.
   const doubtful = device.inDoubt === true || (resuming && (delivery.dequeueCount > 1 || invocation.createSent));
-  // The doubt dates from the create that may have gone through, not from the last look for it:
-  // otherwise each look that finds nothing yet would restart the list grace, for ever.
-  const doubtSince = Date.parse(device.inDoubtSince ?? device.updatedAt);
-  const attempt = await createOrFind(deps, claimed, doubtful, doubtSince, invocation);
+  // A redelivered message's doubt dates from its claim: the create, if any, came just after it.
+  const doubtSince = device.inDoubtSince ?? device.updatedAt;
+  const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(doubtSince), invocation);
   const at = clock(deps).toISOString();
   const trace = traceFields(attempt.result.trace);
 
   if (attempt.kind === "wait") {
     // Lists lag creates: a record the doubtful attempt made may not show yet. Look again once it would.
-    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, inDoubt: true, inDoubtSince: new Date(doubtSince).toISOString(), trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
+    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, doubtSince, trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
   }
   if (attempt.kind === "unclear") {
     await fail(deps, claimed, "ImportOwnershipUnclear", unclearMessage(attempt.decision), at, trace);
@@ -221,8 +220,10 @@ async function submitStep(
     deps.log.warn("Graph rejected device", { ...fields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode });
     return "failed";
   }
-  // Whether a record of this device may exist now: the doubt this attempt could not resolve, or its own create's.
-  const inDoubt = attempt.doubtOpen || mayHaveCreated(result);
+  // Whether a record of this device may exist now: its own create's answer was lost (doubt from
+  // now), or the doubt this attempt could not resolve (doubt from as before).
+  const inDoubtSince = mayHaveCreated(result) ? at : attempt.doubtOpen ? doubtSince : undefined;
+  const inDoubt = inDoubtSince !== undefined;
   // The batch was canceled while this attempt was in flight: nothing was created (or a lost answer
   // would have said so in `inDoubt`), so the device ends here instead of trying again.
   if (!inDoubt && (await deps.store.readBatch(message.batchId))?.canceledAt) {
@@ -250,8 +251,7 @@ async function submitStep(
     slotWaitMs,
     fields: { ...fields, ...(status ? { status } : {}) },
     failures,
-    inDoubt,
-    ...(inDoubt ? { inDoubtSince: mayHaveCreated(result) ? at : new Date(doubtSince).toISOString() } : {}),
+    ...(inDoubtSince ? { doubtSince: inDoubtSince } : {}),
     trace,
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
@@ -311,9 +311,8 @@ interface RetryPlan {
   slotWaitMs: number;
   fields: Record<string, string | number>;
   failures: number;
-  inDoubt: boolean;
-  /** When the doubt began (the create that may have gone through). */
-  inDoubtSince?: string;
+  /** Set while a record of the device may exist: since when (ISO time). */
+  doubtSince?: string;
   trace: TraceFields;
   errorCode: string;
   errorMessage: string;
@@ -335,8 +334,8 @@ async function scheduleRetry(deps: WorkerDeps, claimed: StoredDevice, message: D
   await deps.store.transitionDevice(claimed, {
     state: "retrying",
     failures: plan.failures,
-    inDoubt: plan.inDoubt || undefined,
-    inDoubtSince: plan.inDoubt ? plan.inDoubtSince : undefined,
+    inDoubt: plan.doubtSince ? true : undefined,
+    inDoubtSince: plan.doubtSince,
     nextAttemptAt: new Date(slotAt).toISOString(),
     errorCode: plan.errorCode,
     errorMessage: plan.errorMessage,
@@ -374,6 +373,7 @@ async function settleFromGraph(
       ...base,
       state: "failed",
       inDoubt: undefined,
+      inDoubtSince: undefined,
       nextAttemptAt: undefined,
       errorCode: state.deviceErrorCode ? String(state.deviceErrorCode) : (errorName ?? "ImportError"),
       errorName,
@@ -407,6 +407,7 @@ async function fail(
     errorMessage,
     nextAttemptAt: undefined,
     inDoubt: undefined,
+    inDoubtSince: undefined,
     updatedAt: at,
   });
 }

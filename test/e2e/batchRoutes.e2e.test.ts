@@ -115,8 +115,9 @@ describe("POST /api/imports/{id}/retry", () => {
     const final = await waitForBatch(pipeline, id);
     expect(final.counts).toEqual({ queued: 0, retrying: 0, submitted: 0, imported: 2, failed: 1, canceled: 0 });
     const after = new Map((await allDevices(pipeline, id)).map((d) => [d.serialNumber, d]));
-    // Its chunk's second 500 may have created it (a lost answer), so the retry looked it up first,
-    // waiting out the list grace once, before creating it.
+    // Its chunk's 500s may have created it (a lost answer: a 500 in front of Graph, so none did),
+    // so the retry looks for its record before creating it, concluding only once the list could
+    // show one: an attempt more.
     expect(after.get(flaky.serialNumber)).toMatchObject({ state: "imported" });
     expect(after.get(flaky.serialNumber)!.attempts).toBeGreaterThanOrEqual(3);
     expect(after.get(known.serialNumber)).toMatchObject({ state: "failed", error: { code: "806" } });

@@ -1,31 +1,78 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { functionDefinitions } from "../../src/app/functionDefinitions.js";
+import type { DevicePage } from "../../src/storage/importStore.js";
 import { startPipeline, type Pipeline } from "../support/pipeline.js";
 import { makeCsv, makeDevices } from "../support/devices.js";
 
 /**
- * The largest batch the default limits allow, accepted in one request. How long it takes is
- * measured by `npm run bench`, not asserted here; this proves it is recorded and enqueued whole.
+ * The largest batch the default limits allow, accepted in one request and exported as CSV. How
+ * long it takes is measured by `npm run bench`, not asserted here; this proves it is recorded
+ * and enqueued whole, and that its export streams.
  */
+const COUNT = 10_000;
+const devices = makeDevices(COUNT, "BIG");
 let pipeline: Pipeline;
+let accepted: Response;
+let batch: { id: string; deviceCount: number };
 
 beforeAll(async () => {
   pipeline = await startPipeline({ definitions: functionDefinitions.filter((d) => d.kind === "http") });
-});
+  accepted = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) });
+  batch = (await accepted.json()) as typeof batch;
+}, 180_000);
 afterAll(async () => pipeline?.stop());
 
 describe("a 10,000-device batch", () => {
   it("is accepted with one queue message and one row per device, and one poll message", async () => {
-    const devices = makeDevices(10_000, "BIG");
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) });
-    expect(response.status).toBe(202);
-    const { id, deviceCount } = (await response.json()) as { id: string; deviceCount: number };
-    expect(deviceCount).toBe(10_000);
+    expect(accepted.status).toBe(202);
+    expect(batch.deviceCount).toBe(COUNT);
     // one per device, and the batch's first poll round
-    expect((await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount).toBe(10_001);
-    const summary = (await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).json()) as { counts: { queued: number } };
-    expect(summary.counts.queued).toBe(10_000);
+    expect((await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount).toBe(COUNT + 1);
+    const summary = (await (await fetch(`${pipeline.api}/imports/${batch.id}`, { headers: pipeline.headers })).json()) as { counts: { queued: number } };
+    expect(summary.counts.queued).toBe(COUNT);
     const journal = pipeline.services.storage.intakeJournal.listEntities();
     expect((await journal.next()).done).toBe(true);
   }, 180_000);
+
+  it("is exported as CSV that streams: its first bytes reach the client while most rows are still unread", async () => {
+    const store = pipeline.services.store;
+    const listDevices = store.listDevices.bind(store);
+    let rowsRead = 0;
+    let releaseLaterPages!: () => void;
+    const firstBytesArrived = new Promise<void>((resolve) => (releaseLaterPages = resolve));
+    // Every page after the first waits until the client holds its first bytes. A host that
+    // buffers the response whole would never send them, so this test would time out instead
+    // of passing; one that streams sends the header and the first page at once.
+    const spy = vi.spyOn(store, "listDevices").mockImplementation(async (batchId, options): Promise<DevicePage> => {
+      if (options.continuationToken) await firstBytesArrived;
+      const page = await listDevices(batchId, options);
+      rowsRead += page.devices.length;
+      return page;
+    });
+    try {
+      const response = await fetch(`${pipeline.api}/imports/${batch.id}/devices`, { headers: { ...pipeline.headers, accept: "text/csv" } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toMatch(/^text\/csv/);
+      const reader = response.body!.getReader();
+      const first = await reader.read();
+      const rowsReadAtFirstBytes = rowsRead;
+      releaseLaterPages();
+      const decoder = new TextDecoder();
+      let csv = decoder.decode(first.value, { stream: true });
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) csv += decoder.decode(chunk.value, { stream: true });
+      csv += decoder.decode();
+
+      expect(first.done).toBe(false);
+      expect(rowsReadAtFirstBytes).toBeGreaterThan(0);
+      expect(rowsReadAtFirstBytes).toBeLessThan(COUNT);
+      expect(rowsRead).toBe(COUNT);
+      const lines = csv.trimEnd().split("\r\n");
+      expect(lines).toHaveLength(COUNT + 1);
+      const serials = new Set(lines.slice(1).map((line) => line.split(",")[1]));
+      expect(serials).toEqual(new Set(devices.map((d) => d.serialNumber)));
+    } finally {
+      spy.mockRestore();
+    }
+    // Streaming, the export takes about a second; a buffering host fails here by timing out.
+  }, 60_000);
 });

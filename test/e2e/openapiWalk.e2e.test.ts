@@ -16,7 +16,7 @@ type Operation = {
   operationId: string;
   security?: unknown[];
   parameters?: { name: string; in: string }[];
-  responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
+  responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }>; "x-problem-types"?: string[] }>;
 };
 
 let pipeline: Pipeline;
@@ -62,6 +62,7 @@ async function call(
   if (mediaType.endsWith("json")) {
     body = JSON.parse(text);
     expect(validateJson(body, content[mediaType]!.schema, doc), `${where}: body does not match the document`).toEqual([]);
+    if (mediaType === "application/problem+json") expect(declared!["x-problem-types"], `${where}: undeclared problem type`).toContain((body as { type: string }).type);
   }
   const seen = exercised.get(op.operationId) ?? new Set<number>();
   exercised.set(op.operationId, seen.add(response.status));

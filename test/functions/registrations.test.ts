@@ -5,10 +5,15 @@ import { STORAGE_CONNECTION_SETTING } from "../../src/storage/names.js";
 
 describe("Azure Functions registrations", () => {
   it("register every shared definition, and nothing else, with its route, queue or schedule", async () => {
+    const setup = vi.spyOn(app, "setup").mockImplementation(() => undefined);
     const http = vi.spyOn(app, "http").mockImplementation(() => undefined);
     const queue = vi.spyOn(app, "storageQueue").mockImplementation(() => undefined);
     const timer = vi.spyOn(app, "timer").mockImplementation(() => undefined);
     await import("../../functions/index.js");
+
+    // HTTP streaming is a setup option, which the library only accepts before the first registration.
+    expect(setup.mock.calls).toEqual([[{ enableHttpStream: true }]]);
+    expect(setup.mock.invocationCallOrder[0]).toBeLessThan(Math.min(...http.mock.invocationCallOrder));
 
     const expectedHttp = functionDefinitions.filter((d) => d.kind === "http");
     expect(http.mock.calls.map(([name, options]) => [name, options.route, options.methods])).toEqual(

@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { SimulatorCredential } from "../../src/graph/devCredential.js";
 import { BEHAVIOUR_DEFAULTS, startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
 
@@ -145,4 +146,21 @@ export const OBSERVED_LIST_LAG_MS = BEHAVIOUR_DEFAULTS.observed.listLagMs;
 /** Starts a simulator for the test file and stops it after; options may depend on a fresh clock. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<GraphSimulator> {
   return startGraphSimulator({ settleDelayMs: 2_000, ...options });
+}
+
+/**
+ * For a test file: `setup(options)` starts a simulator on a fresh manual clock (over `defaults`)
+ * with a caller in TENANT_A; every simulator a test started is stopped after it.
+ */
+export function useSimulatorPerTest(defaults: SimulatorOptions = {}) {
+  const running: GraphSimulator[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((sim) => sim.stop()));
+  });
+  return async function setup(options: SimulatorOptions = {}) {
+    const clock = new ManualClock();
+    const sim = await startSimulator({ now: clock.now, ...defaults, ...options });
+    running.push(sim);
+    return { clock, sim, a: await GraphCaller.as(sim, TENANT_A) };
+  };
 }

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SIMULATOR_SIGNING_KEY } from "../../src/graph/devCredential.js";
-import type { GraphSimulator, SimulatorOptions } from "../../src/graph/simulator/index.js";
+import type { GraphSimulator } from "../../src/graph/simulator/index.js";
 import { signHs256 } from "../../src/graph/simulator/jwt.js";
 import {
   APP_1,
@@ -9,9 +9,9 @@ import {
   GraphCaller,
   intuneMessageOf,
   ManualClock,
-  startSimulator,
   TENANT_A,
   type GraphErrorJson,
+  useSimulatorPerTest,
 } from "./simulatorHarness.js";
 
 // How Intune words its errors, as seen on real tenants (facts sheet, observed section): 403
@@ -25,17 +25,7 @@ const FORBIDDEN_TEXT =
 const CORRELATION = "0f0e0d0c-0b0a-4909-8807-060504030201";
 const SYNC = "/beta/deviceManagement/windowsAutopilotSettings/sync";
 
-let sim: GraphSimulator | undefined;
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-});
-
-async function setup(options: SimulatorOptions = {}) {
-  const clock = new ManualClock();
-  sim = await startSimulator({ now: clock.now, ...options });
-  return { clock, sim, a: await GraphCaller.as(sim, TENANT_A) };
-}
+const setup = useSimulatorPerTest();
 
 function readOnlyToken(): string {
   const now = Math.floor(Date.now() / 1000);
@@ -165,7 +155,7 @@ describe("observed: some throttling 429s come without Retry-After (IntuneCD #217
     const headers: boolean[] = [];
     for (let i = 0; i < 4; i++) headers.push((await every2.a.create(device())).headers.has("retry-after"));
     expect(headers).toEqual([true, false, true, false]);
-    await sim!.stop();
+    await every2.sim.stop();
 
     const never = await setup({ throttle: oneWrite, retryAfterOmittedEvery: 0 });
     await never.a.create(device());

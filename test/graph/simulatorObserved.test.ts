@@ -1,32 +1,20 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { GraphSimulator, SimulatorOptions } from "../../src/graph/simulator/index.js";
+import { describe, expect, it } from "vitest";
 import {
   COLLECTION,
   device,
   GraphCaller,
-  ManualClock,
   OBSERVED_LIST_LAG_MS,
-  startSimulator,
   TENANT_A,
   walk,
   type DeviceJson,
   type ListPageJson,
+  useSimulatorPerTest,
 } from "./simulatorHarness.js";
 
 // One test per behaviour real Intune has been seen to have and the docs do not show (facts
 // sheet, observed section). Each would fail against a simulator that answered as the docs do.
 
-let sim: GraphSimulator | undefined;
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-});
-
-async function setup(options: SimulatorOptions = {}) {
-  const clock = new ManualClock();
-  sim = await startSimulator({ now: clock.now, settleDelayMs: 3_000, ...options });
-  return { clock, sim, a: await GraphCaller.as(sim, TENANT_A) };
-}
+const setup = useSimulatorPerTest({ settleDelayMs: 3_000 });
 
 async function listIds(a: GraphCaller, query = ""): Promise<string[]> {
   const page = (await (await a.request("GET", `${COLLECTION}${query}`)).json()) as ListPageJson;
@@ -117,7 +105,7 @@ describe("observed: lists lag creates (whether a fresh record is listed is undoc
     expect(await listIds(scaled.a)).toEqual([]);
     scaled.clock.advance(1);
     expect(await listIds(scaled.a)).toEqual([one.id]);
-    await sim!.stop();
+    await scaled.sim.stop();
 
     const given = await setup({ listLagMs: 10 });
     const two = await given.a.createOk(device());

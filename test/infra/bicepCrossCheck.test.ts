@@ -1,29 +1,22 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SETTING_NAMES } from "../../src/config/settings.js";
 import { encodeDeviceMessage } from "../../src/storage/deviceMessage.js";
 import * as storageNames from "../../src/storage/names.js";
-import {
-  appSettingNames,
-  declaredNames,
-  literalString,
-  objectOf,
-  parameters,
-  resources,
-  roleAssignments,
-  stripComments,
-  type RoleAssignment,
-} from "./bicepReader.js";
+import { compiledTemplate, deploy, Runtime, type ArmTemplate, type DeployedResource } from "./armTemplate.js";
 // @ts-expect-error: a plain-JavaScript azd hook, without type declarations
 import { funcIgnored, packageFiles } from "../../infra/hooks/stagePackage.mjs";
 
 /**
- * No Bicep compiler runs here, so this test holds infra/ to the code instead: the app settings
- * the Bicep sets against the settings src/config/settings.ts reads, the queues and tables it
- * declares against src/storage/names.ts, the roles it grants, and the storage, vault, app and
- * package rules a deployment depends on. A new setting or name in the code fails here until the
- * Bicep sets it (or OPTIONAL_SETTINGS says why it need not).
+ * Holds infra/ to the code, on the ARM template the Bicep compiler writes (infra/.build/main.json,
+ * built by `npm run infra:check`, or here when it is missing or stale): the template is
+ * instantiated for each way an operator can configure it (test/infra/armTemplate.ts), and the
+ * resources it would deploy are checked: the app settings against the settings
+ * src/config/settings.ts reads, the queues and tables against src/storage/names.ts, the roles the
+ * identity holds and where, and the storage, vault and app rules a deployment depends on. A new
+ * setting or name in the code fails here until the Bicep sets it (or OPTIONAL_SETTINGS says why
+ * it need not). Only what is not Bicep (host.json, .funcignore, azure.yaml, the README) is read as text.
  */
 
 /**
@@ -92,18 +85,39 @@ const FLEX_DEPRECATED_SETTINGS = [
   "ENABLE_ORYX_BUILD",
 ];
 
-/** Built-in role ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles) the app's identity holds, and no others. */
-const IDENTITY_ROLES: Readonly<Record<string, string>> = {
-  "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
-  "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
-  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
-  "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
-  "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+/**
+ * Built-in role ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles) the app's
+ * identity holds, each on the one resource it needs it on, and no others.
+ */
+const IDENTITY_ROLES: Readonly<Record<string, { role: string; on: string }>> = {
+  "974c5e8b-45b9-4653-ba55-5f855dd0fb88": { role: "Storage Queue Data Contributor", on: "Microsoft.Storage/storageAccounts" },
+  "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": { role: "Storage Table Data Contributor", on: "Microsoft.Storage/storageAccounts" },
+  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": { role: "Storage Blob Data Owner", on: "Microsoft.Storage/storageAccounts" },
+  "4633458b-17de-408a-b874-0445c86b69e6": { role: "Key Vault Secrets User", on: "Microsoft.KeyVault/vaults" },
+  "3913510d-42f4-4e42-8a64-420c390055eb": { role: "Monitoring Metrics Publisher", on: "Microsoft.Insights/components" },
 };
-const IDENTITY_PRINCIPAL = "identityPrincipalId";
+const KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 
 /** Exports of names.ts that are not queue or table names. */
 const NOT_STORAGE_NAMES = new Set(["STORAGE_CONNECTION_SETTING"]);
+
+/**
+ * The ways an operator configures the deployment (infra/main.parameters.json, from azd
+ * environment values): each Graph credential, and the optional partner Entra ID and deployer
+ * role. Together they switch on every conditional setting and resource of the template.
+ */
+const BASE = { environmentName: "ci", location: "westeurope" };
+const CONFIGURATIONS: Readonly<Record<string, Record<string, unknown>>> = {
+  "managed-identity (the default)": BASE,
+  "federated-managed-identity": { ...BASE, graphCredential: "federated-managed-identity", graphAppClientId: "11111111-1111-1111-1111-111111111111" },
+  "client-secret": { ...BASE, graphCredential: "client-secret", graphAppClientId: "11111111-1111-1111-1111-111111111111" },
+  "partner Entra ID tokens, deployer granted secrets": {
+    ...BASE,
+    entraAudience: "api://autopilot-import",
+    entraIssuers: "https://login.microsoftonline.com/22222222-2222-2222-2222-222222222222/v2.0",
+    principalId: "33333333-3333-3333-3333-333333333333",
+  },
+};
 
 // ---- the checks, as pure functions of what was read (so the tests below can show them failing) ----
 
@@ -146,34 +160,51 @@ export function nameProblems(kind: "queue" | "table", inCode: readonly string[],
   ];
 }
 
-export function roleProblems(assignments: readonly RoleAssignment[], expected: Readonly<Record<string, string>>, principal: string): string[] {
-  const held = new Set(assignments.filter((a) => a.principal === principal).map((a) => a.roleDefinitionId));
-  return [
-    ...Object.entries(expected)
-      .filter(([id]) => !held.has(id))
-      .map(([id, role]) => `the identity is not assigned ${role} (${id})`),
-    ...[...held].filter((id) => !Object.hasOwn(expected, id)).map((id) => `the identity holds role ${id}, which is not among the least roles it needs`),
-  ];
+export interface RoleGrant {
+  roleDefinitionId: string;
+  principalId: unknown;
+  scope: unknown;
 }
 
-// ---- reading the repository ----
+/** Role assignments of a deployment: the role GUID, who holds it and where. */
+export function roleGrants(resources: readonly DeployedResource[]): RoleGrant[] {
+  return resources
+    .filter((r) => r.type === "Microsoft.Authorization/roleAssignments" && !r.existing)
+    .map((r) => {
+      const properties = r.body.properties as { roleDefinitionId: string; principalId: unknown };
+      const id = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.exec(properties.roleDefinitionId)?.[0];
+      if (!id) throw new Error(`role assignment ${r.module}/${r.symbol}: no role GUID in ${properties.roleDefinitionId}`);
+      return { roleDefinitionId: id.toLowerCase(), principalId: properties.principalId, scope: r.body.scope };
+    });
+}
 
-const root = new URL("../../", import.meta.url);
-const read = (path: string) => readFileSync(new URL(path, root), "utf8");
-
-function bicepFiles(): Map<string, string> {
-  const files = new Map<string, string>([["infra/main.bicep", stripComments(read("infra/main.bicep"))]]);
-  for (const name of readdirSync(new URL("infra/modules/", root)).filter((f) => f.endsWith(".bicep")).sort()) {
-    files.set(`infra/modules/${name}`, stripComments(read(`infra/modules/${name}`)));
+/**
+ * The identity holds exactly the expected roles, each on the one resource of the expected type
+ * that the deployment creates (never on the resource group or subscription: an assignment without
+ * a scope lands on the deployment's resource group).
+ */
+export function roleProblems(
+  grants: readonly RoleGrant[],
+  expected: Readonly<Record<string, { role: string; on: string }>>,
+  identity: string,
+  created: readonly DeployedResource[],
+): string[] {
+  const principal = `reference(Microsoft.ManagedIdentity/userAssignedIdentities/${identity}).principalId`;
+  const mine = grants.filter((g) => g.principalId instanceof Runtime && g.principalId.text === principal);
+  const problems: string[] = [];
+  for (const [id, { role, on }] of Object.entries(expected)) {
+    const held = mine.filter((g) => g.roleDefinitionId === id);
+    const targets = created.filter((r) => r.type === on && !r.existing).map((r) => `${r.type}/${r.name}`);
+    if (held.length === 0) problems.push(`the identity is not assigned ${role} (${id})`);
+    if (targets.length !== 1) problems.push(`${role}: expected the deployment to create one ${on}, found ${targets.length}`);
+    for (const grant of held) {
+      if (grant.scope !== targets[0]) problems.push(`${role} is granted on ${String(grant.scope ?? "the resource group")}, not on ${targets[0] ?? on}`);
+    }
   }
-  return files;
-}
-
-function readmeSection(readme: string, heading: string): string {
-  const start = readme.indexOf(`\n## ${heading}`);
-  if (start === -1) return "";
-  const next = readme.indexOf("\n## ", start + 1);
-  return readme.slice(start, next === -1 ? undefined : next);
+  for (const grant of mine) {
+    if (!Object.hasOwn(expected, grant.roleDefinitionId)) problems.push(`the identity holds role ${grant.roleDefinitionId}, which is not among the least roles it needs`);
+  }
+  return problems;
 }
 
 function codeStorageNames(): { queues: string[]; tables: string[]; unclassified: string[] } {
@@ -189,64 +220,82 @@ function codeStorageNames(): { queues: string[]; tables: string[]; unclassified:
   return { queues, tables, unclassified };
 }
 
-const files = bicepFiles();
-const functionApp = files.get("infra/modules/functionapp.bicep")!;
-const storage = files.get("infra/modules/storage.bicep")!;
-const allBicep = [...files.values()];
+// ---- reading the repository ----
 
-function resourceOf(text: string, type: string) {
-  const found = resources(text).filter((r) => r.type === type && !r.existing);
-  expect(found, `one ${type} declared`).toHaveLength(1);
+const root = new URL("../../", import.meta.url);
+const read = (path: string) => readFileSync(new URL(path, root), "utf8");
+
+function readmeSection(readme: string, heading: string): string {
+  const start = readme.indexOf(`\n## ${heading}`);
+  if (start === -1) return "";
+  const next = readme.indexOf("\n## ", start + 1);
+  return readme.slice(start, next === -1 ? undefined : next);
+}
+
+let template: ArmTemplate;
+const deployments = new Map<string, DeployedResource[]>();
+
+beforeAll(() => {
+  template = compiledTemplate();
+  for (const [label, values] of Object.entries(CONFIGURATIONS)) deployments.set(label, deploy(template, values));
+}, 300_000);
+
+const only = (resources: readonly DeployedResource[], type: string): DeployedResource => {
+  const found = resources.filter((r) => r.type === type && !r.existing);
+  expect(found.map((r) => r.name), `one ${type} deployed`).toHaveLength(1);
   return found[0]!;
-}
+};
+const props = (r: DeployedResource) => r.body.properties as Record<string, any>;
+const appSettings = (resources: readonly DeployedResource[]) =>
+  props(only(resources, "Microsoft.Web/sites")).siteConfig.appSettings as { name: string; value: unknown }[];
 
-describe("the Bicep reader", () => {
-  const snippet = stripComments(`
-var queueNames = [
-  'a-queue' // a comment with a { brace
-]
-var roleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-resource q 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for n in queueNames: {
-  name: n
-}]
-resource t 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = if (deploy) {
-  name: 'atable'
-}
-resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid('x', '\${y}')
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
-    principalId: identityPrincipalId
-  }
-}
-var settings = cond ? [
-  {
-    name: 'GRAPH_CREDENTIAL'
-    value: 'x\${'}'}y'
-  }
-] : []
-var more = [
-  { name: 'SINGLE_LINE', value: 1 }
-]
-`);
+describe("the template evaluator and the checks", () => {
+  const tiny: ArmTemplate = {
+    parameters: { mode: { type: "string", defaultValue: "a", allowedValues: ["a", "b"] }, names: { type: "array", defaultValue: ["x", "y"] } },
+    variables: { suffix: "[toLower('-Q')]" },
+    resources: [
+      {
+        type: "Microsoft.Resources/deployments",
+        apiVersion: "2025-04-01",
+        name: "inner",
+        properties: {
+          parameters: { prefix: { value: "[format('p{0}', variables('suffix'))]" }, names: { value: "[parameters('names')]" } },
+          template: {
+            languageVersion: "2.0",
+            parameters: { prefix: { type: "string" }, names: { type: "array" } },
+            resources: {
+              queues: {
+                type: "Microsoft.Storage/storageAccounts/queueServices/queues",
+                apiVersion: "2026-09-01",
+                copy: { name: "queues", count: "[length(parameters('names'))]" },
+                name: "[format('{0}{1}', parameters('prefix'), parameters('names')[copyIndex()])]",
+              },
+              site: { type: "Microsoft.Web/sites", apiVersion: "2025-03-01", name: "s", existing: true },
+            },
+          },
+        },
+      },
+      { type: "Microsoft.Storage/storageAccounts", apiVersion: "2026-09-01", name: "only-b", condition: "[equals(parameters('mode'), 'b')]" },
+    ],
+  };
 
-  it("reads app setting names, loop and literal resource names, and role ids through vars", () => {
-    expect(appSettingNames(snippet)).toEqual(["GRAPH_CREDENTIAL", "SINGLE_LINE"]);
-    expect(declaredNames(snippet, "Microsoft.Storage/storageAccounts/queueServices/queues")).toEqual(["a-queue"]);
-    expect(declaredNames(snippet, "Microsoft.Storage/storageAccounts/tableServices/tables")).toEqual(["atable"]);
-    expect(roleAssignments(snippet)).toEqual([
-      { symbol: "ra", roleDefinitionId: "974c5e8b-45b9-4653-ba55-5f855dd0fb88", principal: "identityPrincipalId" },
-    ]);
+  it("passes parameters into modules, expands loops, resolves conditions and marks existing resources", () => {
+    const names = (values: Record<string, unknown>) => deploy(tiny, values).map((r) => `${r.module}:${r.name}${r.existing ? " (existing)" : ""}`);
+    expect(names({})).toEqual([":inner", "inner:p-qx", "inner:p-qy", "inner:s (existing)"]);
+    expect(names({ mode: "b", names: ["z"] })).toEqual([":inner", "inner:p-qz", "inner:s (existing)", ":only-b"]);
+    expect(() => deploy(tiny, { mode: "c" })).toThrow(/not among its allowed values/);
+    expect(() => deploy(tiny, { nope: 1 })).toThrow(/no parameter nope/);
   });
 
-  it("refuses a setting whose name it cannot know", () => {
-    expect(() => appSettingNames(`var s = [\n  {\n    name: '\${prefix}X'\n    value: 'v'\n  }\n]\n`)).toThrow(/not a plain string/);
+  it("refuses a function it does not know rather than guessing", () => {
+    const unknown: ArmTemplate = { resources: [{ type: "T", apiVersion: "1", name: "[pickZones('x')]" }] };
+    expect(() => deploy(unknown, {})).toThrow(/pickzones\(\) is not known/);
   });
 
-  it("fails the cross-check naming a setting the Bicep does not set, and a stale one it does", () => {
+  it("fails the cross-check naming a setting the template does not set, and a stale one it does", () => {
     const problems = settingProblems({
       codeSettings: ["GRAPH_CREDENTIAL", "WEBHOOK_SIGNING_SECRET"],
-      bicepSettings: appSettingNames(snippet),
+      bicepSettings: ["GRAPH_CREDENTIAL", "SINGLE_LINE"],
       optional: {},
       hostSettings: {},
       readmeDeploySection: "",
@@ -257,13 +306,20 @@ var more = [
     ]);
   });
 
-  it("fails naming a queue, table or role that does not match", () => {
+  it("fails naming a queue that does not match, a missing role, and a role granted too widely", () => {
     expect(nameProblems("queue", ["a-queue", "webhooks"], ["a-queue"])).toEqual([
       "queue 'webhooks' is named in src/storage/names.ts but not declared in infra/modules/storage.bicep",
     ]);
-    expect(roleProblems(roleAssignments(snippet), IDENTITY_ROLES, IDENTITY_PRINCIPAL)).toContain(
-      "the identity is not assigned Key Vault Secrets User (4633458b-17de-408a-b874-0445c86b69e6)",
-    );
+    const principalId = new Runtime("reference(Microsoft.ManagedIdentity/userAssignedIdentities/id-x).principalId");
+    const created = [{ module: "m", symbol: "v", type: "Microsoft.KeyVault/vaults", apiVersion: "1", name: "kv", existing: false, body: {} }];
+    const expected = { "4633458b-17de-408a-b874-0445c86b69e6": { role: "Key Vault Secrets User", on: "Microsoft.KeyVault/vaults" } };
+    expect(roleProblems([], expected, "id-x", created)).toEqual(["the identity is not assigned Key Vault Secrets User (4633458b-17de-408a-b874-0445c86b69e6)"]);
+    expect(roleProblems([{ roleDefinitionId: "4633458b-17de-408a-b874-0445c86b69e6", principalId, scope: undefined }], expected, "id-x", created)).toEqual([
+      "Key Vault Secrets User is granted on the resource group, not on Microsoft.KeyVault/vaults/kv",
+    ]);
+    expect(roleProblems([{ roleDefinitionId: "b24988ac-6180-42a0-ab88-20f7382dd24c", principalId, scope: "Microsoft.KeyVault/vaults/kv" }], {}, "id-x", created)).toEqual([
+      "the identity holds role b24988ac-6180-42a0-ab88-20f7382dd24c, which is not among the least roles it needs",
+    ]);
   });
 
   it("reads .funcignore rules the way gitignore does for the patterns used", () => {
@@ -277,11 +333,12 @@ var more = [
   });
 });
 
-describe("infra/ against the code", () => {
-  it("sets every setting src/config/settings.ts reads (or OPTIONAL_SETTINGS says why not), and nothing else", () => {
+describe("the compiled template against the code", () => {
+  it("sets every setting src/config/settings.ts reads (or OPTIONAL_SETTINGS says why not), and nothing else, in some configuration", () => {
+    const set = new Set([...deployments.values()].flatMap((resources) => appSettings(resources).map((s) => s.name)));
     const problems = settingProblems({
       codeSettings: SETTING_NAMES,
-      bicepSettings: allBicep.flatMap(appSettingNames),
+      bicepSettings: [...set],
       optional: OPTIONAL_SETTINGS,
       hostSettings: HOST_SETTINGS,
       readmeDeploySection: readmeSection(read("README.md"), "Deploy to Azure"),
@@ -289,18 +346,43 @@ describe("infra/ against the code", () => {
     expect(problems).toEqual([]);
   });
 
-  it("sets no app setting that Flex Consumption has deprecated", () => {
-    const set = new Set(appSettingNames(functionApp));
-    expect(FLEX_DEPRECATED_SETTINGS.filter((name) => set.has(name))).toEqual([]);
+  it("sets each app setting once, none that Flex Consumption has deprecated, and the ones each credential needs", () => {
+    for (const [label, resources] of deployments) {
+      const names = appSettings(resources).map((s) => s.name);
+      expect(names.filter((n, i) => names.indexOf(n) !== i), `${label}: duplicates`).toEqual([]);
+      expect(FLEX_DEPRECATED_SETTINGS.filter((n) => names.includes(n)), label).toEqual([]);
+    }
+    const settings = (label: string) => Object.fromEntries(appSettings(deployments.get(label)!).map((s) => [s.name, s.value]));
+    const identity = only(deployments.get("managed-identity (the default)")!, "Microsoft.ManagedIdentity/userAssignedIdentities").name;
+    const clientId = `reference(Microsoft.ManagedIdentity/userAssignedIdentities/${identity}).clientId`;
+    expect(settings("managed-identity (the default)")).toMatchObject({ GRAPH_CREDENTIAL: "managed-identity", AZURE_CLIENT_ID: new Runtime(clientId) });
+    expect(settings("managed-identity (the default)")).not.toHaveProperty("AZURE_CLIENT_SECRET");
+    expect(settings("federated-managed-identity")).toMatchObject({
+      AZURE_CLIENT_ID: "11111111-1111-1111-1111-111111111111",
+      MANAGED_IDENTITY_CLIENT_ID: new Runtime(clientId),
+    });
+    // The client secret is a Key Vault reference to the vault this deployment creates, never a value.
+    const vault = only(deployments.get("client-secret")!, "Microsoft.KeyVault/vaults").name;
+    expect(settings("client-secret").AZURE_CLIENT_SECRET).toBe(`@Microsoft.KeyVault(VaultName=${vault};SecretName=graph-client-secret)`);
+    expect(settings("partner Entra ID tokens, deployer granted secrets")).toMatchObject({ ENTRA_AUDIENCE: "api://autopilot-import" });
+    // Partner webhook secrets go to the vault this deployment creates, under every credential.
+    for (const [label, resources] of deployments) {
+      const created = only(resources, "Microsoft.KeyVault/vaults").name;
+      expect(settings(label).KEY_VAULT_URL, label).toEqual(new Runtime(`reference(Microsoft.KeyVault/vaults/${created}).vaultUri`));
+    }
   });
 
-  it("declares exactly the queues and tables src/storage/names.ts names", () => {
+  it("declares exactly the queues and tables src/storage/names.ts names, in the one storage account", () => {
     const code = codeStorageNames();
     expect(code.unclassified, "names.ts exports: end each queue name *_QUEUE and each table name *_TABLE").toEqual([]);
-    expect([
-      ...nameProblems("queue", code.queues, declaredNames(storage, "Microsoft.Storage/storageAccounts/queueServices/queues")),
-      ...nameProblems("table", code.tables, declaredNames(storage, "Microsoft.Storage/storageAccounts/tableServices/tables")),
-    ]).toEqual([]);
+    const resources = deployments.get("managed-identity (the default)")!;
+    const account = only(resources, "Microsoft.Storage/storageAccounts").name;
+    const children = (type: string) => resources.filter((r) => r.type === type && !r.existing).map((r) => r.name);
+    const queues = children("Microsoft.Storage/storageAccounts/queueServices/queues");
+    const tables = children("Microsoft.Storage/storageAccounts/tableServices/tables");
+    expect([...queues, ...tables].filter((name) => !name.startsWith(`${account}/default/`))).toEqual([]);
+    const last = (names: string[]) => names.map((n) => n.split("/").at(-1)!);
+    expect([...nameProblems("queue", code.queues, last(queues)), ...nameProblems("table", code.tables, last(tables))]).toEqual([]);
   });
 
   it("agrees with host.json and the message encoding the code writes", () => {
@@ -312,51 +394,83 @@ describe("infra/ against the code", () => {
     expect(host.extensionBundle.version).toMatch(/^\[4\./);
   });
 
-  it("grants the identity exactly the least roles it needs", () => {
-    expect(roleProblems(allBicep.flatMap(roleAssignments), IDENTITY_ROLES, IDENTITY_PRINCIPAL)).toEqual([]);
+  it("grants the identity exactly the least roles it needs, each on the one storage account, vault or Application Insights", () => {
+    for (const [label, resources] of deployments) {
+      const identity = only(resources, "Microsoft.ManagedIdentity/userAssignedIdentities").name;
+      expect(roleProblems(roleGrants(resources), IDENTITY_ROLES, identity, resources), label).toEqual([]);
+    }
+  });
+
+  it("grants the deployer only Key Vault Secrets Officer on the vault, and only when azd names one", () => {
+    const others = (label: string) => {
+      const resources = deployments.get(label)!;
+      const identity = only(resources, "Microsoft.ManagedIdentity/userAssignedIdentities").name;
+      return roleGrants(resources).filter((g) => !(g.principalId instanceof Runtime && g.principalId.text.includes(`/${identity})`)));
+    };
+    expect(others("managed-identity (the default)")).toEqual([]);
+    const vault = only(deployments.get("partner Entra ID tokens, deployer granted secrets")!, "Microsoft.KeyVault/vaults");
+    expect(others("partner Entra ID tokens, deployer granted secrets")).toEqual([
+      { roleDefinitionId: KEY_VAULT_SECRETS_OFFICER, principalId: "33333333-3333-3333-3333-333333333333", scope: `Microsoft.KeyVault/vaults/${vault.name}` },
+    ]);
   });
 
   it("locks the storage account down: no shared keys, TLS 1.2, no public blobs, HTTPS only", () => {
-    const account = objectOf(resourceOf(storage, "Microsoft.Storage/storageAccounts").properties.get("properties")!);
-    expect(account.get("allowSharedKeyAccess")).toBe("false");
-    expect(literalString(account.get("minimumTlsVersion")!)).toBe("TLS1_2");
-    expect(account.get("allowBlobPublicAccess")).toBe("false");
-    expect(account.get("supportsHttpsTrafficOnly")).toBe("true");
+    const resources = deployments.get("managed-identity (the default)")!;
+    expect(props(only(resources, "Microsoft.Storage/storageAccounts"))).toMatchObject({
+      allowSharedKeyAccess: false,
+      minimumTlsVersion: "TLS1_2",
+      allowBlobPublicAccess: false,
+      supportsHttpsTrafficOnly: true,
+    });
+    expect(props(only(resources, "Microsoft.Storage/storageAccounts/blobServices/containers")).publicAccess).toBe("None");
   });
 
-  it("keeps Key Vault in RBAC mode with soft delete and purge protection", () => {
-    const vault = objectOf(resourceOf(files.get("infra/modules/keyvault.bicep")!, "Microsoft.KeyVault/vaults").properties.get("properties")!);
-    expect(vault.get("enableRbacAuthorization")).toBe("true");
-    expect(vault.get("enableSoftDelete")).toBe("true");
-    expect(vault.get("enablePurgeProtection")).toBe("true");
+  it("serves the app over HTTPS and TLS 1.2 only, with FTP and basic publishing credentials off", () => {
+    const resources = deployments.get("managed-identity (the default)")!;
+    const site = only(resources, "Microsoft.Web/sites");
+    expect(props(site)).toMatchObject({ httpsOnly: true, siteConfig: { minTlsVersion: "1.2", ftpsState: "Disabled" } });
+    const policies = resources.filter((r) => r.type === "Microsoft.Web/sites/basicPublishingCredentialsPolicies" && !r.existing);
+    expect(policies.map((p) => [p.name, props(p).allow]).sort()).toEqual([
+      [`${site.name}/ftp`, false],
+      [`${site.name}/scm`, false],
+    ]);
   });
 
-  it("runs Node 22 on a Flex Consumption plan, deploying from blob storage with the identity", () => {
-    const plan = resourceOf(functionApp, "Microsoft.Web/serverfarms");
-    expect(literalString(objectOf(plan.properties.get("sku")!).get("name")!)).toBe("FC1");
-    const site = resourceOf(functionApp, "Microsoft.Web/sites");
-    expect(literalString(site.properties.get("kind")!)).toBe("functionapp,linux");
-    const config = objectOf(objectOf(site.properties.get("properties")!).get("functionAppConfig")!);
-    const runtime = objectOf(config.get("runtime")!);
-    expect([literalString(runtime.get("name")!), literalString(runtime.get("version")!)]).toEqual(["node", "22"]);
-    const scale = objectOf(config.get("scaleAndConcurrency")!);
-    expect([scale.get("maximumInstanceCount"), scale.get("instanceMemoryMB")]).toEqual(["maximumInstanceCount", "instanceMemoryMB"]);
-    const deployment = objectOf(objectOf(config.get("deployment")!).get("storage")!);
-    expect(literalString(deployment.get("type")!)).toBe("blobContainer");
-    expect(literalString(objectOf(deployment.get("authentication")!).get("type")!)).toBe("UserAssignedIdentity");
+  it("keeps Key Vault in RBAC mode with soft delete and purge protection, and telemetry on Entra ID only", () => {
+    const resources = deployments.get("managed-identity (the default)")!;
+    expect(props(only(resources, "Microsoft.KeyVault/vaults"))).toMatchObject({ enableRbacAuthorization: true, enableSoftDelete: true, enablePurgeProtection: true });
+    expect(props(only(resources, "Microsoft.Insights/components")).DisableLocalAuth).toBe(true);
+  });
+
+  it("runs Node 22 on a Flex Consumption plan as the identity, deploying from the package container with it", () => {
+    const resources = deployments.get("managed-identity (the default)")!;
+    const identity = `Microsoft.ManagedIdentity/userAssignedIdentities/${only(resources, "Microsoft.ManagedIdentity/userAssignedIdentities").name}`;
+    const plan = only(resources, "Microsoft.Web/serverfarms");
+    expect(plan.body.sku).toMatchObject({ name: "FC1", tier: "FlexConsumption" });
+    const site = only(resources, "Microsoft.Web/sites");
+    expect(site.body.kind).toBe("functionapp,linux");
+    expect(site.body.identity).toEqual({ type: "UserAssigned", userAssignedIdentities: { [identity]: {} } });
+    expect(props(site)).toMatchObject({ serverFarmId: `Microsoft.Web/serverfarms/${plan.name}`, keyVaultReferenceIdentity: identity });
+    const config = props(site).functionAppConfig;
+    expect(config.runtime).toEqual({ name: "node", version: "22" });
+    expect(config.scaleAndConcurrency).toEqual({ maximumInstanceCount: 40, instanceMemoryMB: 2048 });
+    const account = only(resources, "Microsoft.Storage/storageAccounts").name;
+    const container = only(resources, "Microsoft.Storage/storageAccounts/blobServices/containers").name.split("/").at(-1);
+    expect(config.deployment.storage).toEqual({
+      type: "blobContainer",
+      value: new Runtime(`<reference(Microsoft.Storage/storageAccounts/${account}).primaryEndpoints.blob>${container}`),
+      authentication: { type: "UserAssignedIdentity", userAssignedIdentityResourceId: identity },
+    });
     // azd deploys the azure.yaml service to the resource carrying its name in this tag.
-    expect(site.properties.get("tags")).toContain("'azd-service-name': 'api'");
+    expect(site.body.tags).toMatchObject({ "azd-service-name": "api" });
     expect(read("azure.yaml")).toMatch(/^services:\n {2}api:\n(?: {4}.*\n)*? {4}host: function\n/m);
   });
 
   it("passes only parameters main.bicep declares, and every one it requires", () => {
-    const declared = parameters(files.get("infra/main.bicep")!);
+    const declared = template.parameters ?? {};
     const passed = Object.keys(JSON.parse(read("infra/main.parameters.json")).parameters);
-    expect(passed.filter((name) => !declared.has(name))).toEqual([]);
-    expect([...declared].filter(([name, p]) => !p.hasDefault && !passed.includes(name)).map(([name]) => name)).toEqual([]);
-    for (const match of files.get("infra/main.bicep")!.matchAll(/^module\s+\w+\s+'([^']+)'/gm)) {
-      expect(existsSync(new URL(`infra/${match[1]}`, root)), match[1]).toBe(true);
-    }
+    expect(passed.filter((name) => !Object.hasOwn(declared, name))).toEqual([]);
+    expect(Object.entries(declared).filter(([name, p]) => !("defaultValue" in p) && !passed.includes(name)).map(([name]) => name)).toEqual([]);
   });
 
   it("packages what the app runs and leaves out sources, tests and tools", () => {

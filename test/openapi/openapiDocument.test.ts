@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { functionDefinitions, type HttpFunctionDefinition } from "../../src/app/functionDefinitions.js";
 import { ProblemType } from "../../src/http/problem.js";
-import { buildOpenApiDocument } from "../../src/openapi/document.js";
+import { buildOpenApiDocument, PROBLEM_SCHEMA_REF } from "../../src/openapi/document.js";
 import { renderReferencePage } from "../../src/openapi/referencePage.js";
 import { batchViewSchema } from "../../src/status/viewSchemas.js";
 import { checkOpenApi31 } from "../support/openApiCheck.js";
@@ -40,11 +40,11 @@ describe("the OpenAPI document", () => {
 
   it("takes the request body from the intake's own zod schemas, and declares CSV", () => {
     const body = doc.paths["/api/imports"]!.post!.requestBody as { content: Record<string, { schema: any }> };
-    const json = body.content["application/json"]!.schema;
-    expect(json.oneOf).toHaveLength(2);
-    expect(json.oneOf[0].required).toEqual(["devices"]);
-    expect(json.oneOf[0].properties.devices.items.required).toEqual(["serialNumber", "hardwareIdentifier"]);
-    expect(json.oneOf[1].required).toEqual(["importedWindowsAutopilotDeviceIdentities"]);
+    const schemas = (doc.components as any).schemas;
+    expect(body.content["application/json"]!.schema.oneOf).toHaveLength(2);
+    expect(schemas.ImportRequest.required).toEqual(["devices"]);
+    expect(schemas.ImportDevice.required).toEqual(["serialNumber", "hardwareIdentifier"]);
+    expect(schemas.GraphImportRequest.required).toEqual(["importedWindowsAutopilotDeviceIdentities"]);
     expect(Object.keys(body.content)).toEqual(expect.arrayContaining(["text/csv", "application/csv"]));
   });
 
@@ -62,13 +62,46 @@ describe("the OpenAPI document", () => {
     }
   });
 
-  it("names each stable problem type a response can carry", () => {
+  it("refers every error to the one Problem schema, and names the problem types each can carry", () => {
     const retry409 = doc.paths["/api/imports/{id}/retry"]!.post!.responses["409"] as any;
-    const schema = retry409.content["application/problem+json"].schema;
-    expect(schema.allOf[1].properties.type.enum).toEqual([ProblemType.batchStillRunning, ProblemType.batchCanceled, ProblemType.nothingToRetry]);
-    const sample = { type: ProblemType.nothingToRetry, title: "Nothing to retry", status: 409 };
-    expect(validateJson(sample, schema, doc)).toEqual([]);
-    expect(validateJson({ ...sample, type: ProblemType.notFound }, schema, doc)).not.toEqual([]);
+    expect(retry409["x-problem-types"]).toEqual([ProblemType.batchStillRunning, ProblemType.batchCanceled, ProblemType.nothingToRetry]);
+    expect(retry409.description).toContain(ProblemType.nothingToRetry);
+    const errorSchemas = Object.values(doc.paths)
+      .flatMap((item) => Object.values(item))
+      .flatMap((op) => Object.entries(op.responses).filter(([status]) => Number(status) >= 400))
+      .map(([, response]) => (response as any).content?.["application/problem+json"]?.schema);
+    expect(errorSchemas.length).toBeGreaterThan(20);
+    for (const schema of errorSchemas) expect(schema).toEqual({ $ref: PROBLEM_SCHEMA_REF });
+    const sample = { type: ProblemType.nothingToRetry, title: "Nothing to retry", status: 409, detail: "No failure a retry can cure." };
+    expect(validateJson(sample, { $ref: PROBLEM_SCHEMA_REF }, doc)).toEqual([]);
+    expect(validateJson({ ...sample, status: "409" }, { $ref: PROBLEM_SCHEMA_REF }, doc)).not.toEqual([]);
+    const problem = (doc.components as any).schemas.Problem;
+    expect(problem.properties.detail["x-ms-primary-error-message"]).toBe(true);
+  });
+
+  it("names what partners hold as components, referenced rather than inlined", () => {
+    const schemas = (doc.components as any).schemas as Record<string, any>;
+    for (const name of ["ImportRequest", "GraphImportRequest", "ImportDevice", "AcceptedBatch", "Batch", "BatchCounts", "BatchPage", "Device", "DevicePage", "Problem"]) {
+      expect(schemas[name], name).toBeDefined();
+    }
+    const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+    const body = (doc.paths["/api/imports"]!.post!.requestBody as any).content["application/json"].schema;
+    expect(body.oneOf).toEqual([ref("ImportRequest"), ref("GraphImportRequest")]);
+    expect(schemas.ImportRequest.properties.devices.items).toEqual(ref("ImportDevice"));
+    expect(schemas.GraphImportRequest.properties.importedWindowsAutopilotDeviceIdentities.items).toEqual(ref("ImportDevice"));
+    expect(schemas.Batch.properties.counts).toEqual(ref("BatchCounts"));
+    expect(schemas.DevicePage.properties.value.items).toEqual(ref("Device"));
+    const json = (path: string, method: string, status: string) => (doc.paths[path]![method]!.responses[status] as any).content["application/json"].schema;
+    expect(json("/api/imports", "post", "202")).toEqual(ref("AcceptedBatch"));
+    expect(json("/api/imports/{id}", "get", "200")).toEqual(ref("Batch"));
+    expect(json("/api/imports", "get", "200")).toEqual(ref("BatchPage"));
+    expect(json("/api/imports/{id}/devices", "get", "200")).toEqual(ref("DevicePage"));
+  });
+
+  it("gives generators a usable server URL", () => {
+    const servers = doc.servers as { url: string; variables?: Record<string, { default: string }> }[];
+    expect(servers[0]!.url).toBe("http://localhost:7071");
+    expect(servers[1]).toMatchObject({ url: "{baseUrl}", variables: { baseUrl: { default: "http://localhost:7071" } } });
   });
 
   it("validates a real batch view with the document's schema, and rejects a wrong one", () => {

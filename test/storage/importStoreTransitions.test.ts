@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { BATCH_ROW_KEY, COUNTER_SHARDS, deviceRowKey, type BatchEntity, type DeviceEntity } from "../../src/storage/importEntities.js";
+import { COUNTER_SHARDS, deviceRowKey } from "../../src/storage/importEntities.js";
 import { ImportStore } from "../../src/storage/importStore.js";
 import { useAzuriteStorage } from "../support/azuriteStorage.js";
+import { writeTestBatch } from "../support/storedBatch.js";
 
 /**
  * Transitions against real Azurite with two stores over one table, as two Function instances
@@ -10,39 +10,11 @@ import { useAzuriteStorage } from "../support/azuriteStorage.js";
  */
 const storage = useAzuriteStorage();
 
-async function writeBatch(store: ImportStore, deviceCount: number): Promise<string> {
-  const batchId = randomUUID();
-  const createdAt = new Date().toISOString();
-  const batch: BatchEntity = {
-    partitionKey: batchId,
-    rowKey: BATCH_ROW_KEY,
-    partnerId: "partner-test",
-    tenantId: "aaaaaaaa-0000-4000-8000-00000000000a",
-    deviceCount,
-    source: "json",
-    intakeState: "accepted",
-    createdAt,
-  };
-  const devices: DeviceEntity[] = Array.from({ length: deviceCount }, (_, index) => ({
-    partitionKey: batchId,
-    rowKey: deviceRowKey(index),
-    index,
-    serialNumber: `S-${index}`,
-    hardwareIdentifier: "AAAA",
-    tenantId: batch.tenantId,
-    state: "queued",
-    attempts: 0,
-    createdAt,
-    updatedAt: createdAt,
-  }));
-  await store.writeBatch(batch, devices, 4);
-  return batchId;
-}
 
 describe("ImportStore transitions", () => {
   it("returns the ETag the transition left, so the next transition is conditional on it", async () => {
     const store = new ImportStore(storage.clients().imports);
-    const batchId = await writeBatch(store, 1);
+    const batchId = await writeTestBatch(store, 1);
     const device = (await store.readDevice(batchId, deviceRowKey(0)))!;
     const claimed = await store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
     const stored = (await store.readDevice(batchId, deviceRowKey(0)))!;
@@ -52,7 +24,7 @@ describe("ImportStore transitions", () => {
   it("moves a device whose counter shard another instance wrote meanwhile, instead of calling it changed", async () => {
     const instanceA = new ImportStore(storage.clients().imports);
     const instanceB = new ImportStore(storage.clients().imports);
-    const batchId = await writeBatch(instanceA, 1 + COUNTER_SHARDS);
+    const batchId = await writeTestBatch(instanceA, 1 + COUNTER_SHARDS);
     const first = (await instanceA.readDevice(batchId, deviceRowKey(0)))!;
     const claimed = await instanceA.transitionDevice(first, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
 
@@ -74,7 +46,7 @@ describe("ImportStore transitions", () => {
 
   it("still refuses to move a device that really moved since it was read", async () => {
     const store = new ImportStore(storage.clients().imports);
-    const batchId = await writeBatch(store, 1);
+    const batchId = await writeTestBatch(store, 1);
     const device = (await store.readDevice(batchId, deviceRowKey(0)))!;
     await store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m1", updatedAt: new Date().toISOString() });
     await expect(
@@ -82,5 +54,14 @@ describe("ImportStore transitions", () => {
     ).rejects.toThrow(/changed|moved/i);
     // A device in a create attempt is counted as queued.
     expect((await store.readSummary(batchId))?.counts).toEqual({ queued: 1, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 });
+  });
+
+  it("gives the job of failing a refused tenant's waiting devices to exactly one of many workers", async () => {
+    const instances = Array.from({ length: 6 }, () => new ImportStore(storage.clients().imports));
+    const batchId = await writeTestBatch(instances[0]!, 1);
+    const claims = await Promise.all(instances.map((store) => store.claimTenantRefusal(batchId, new Date().toISOString())));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect((await instances[0]!.readBatch(batchId))?.tenantRefusedAt).toEqual(expect.any(String));
+    expect(await instances[1]!.claimTenantRefusal(batchId, new Date().toISOString())).toBe(false);
   });
 });

@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
 import type { TableClient } from "@azure/data-tables";
 import { describe, expect, it } from "vitest";
-import { BATCH_ROW_KEY, deviceRowKey, type BatchEntity, type DeviceEntity } from "../../src/storage/importEntities.js";
+import { deviceRowKey } from "../../src/storage/importEntities.js";
 import { DeviceChangedError, ImportStore } from "../../src/storage/importStore.js";
 import { useAzuriteStorage } from "../support/azuriteStorage.js";
+import { writeTestBatch } from "../support/storedBatch.js";
 
 /**
  * A create's Graph id is recorded by a write that waits for a claim of the same batch and rides
@@ -27,26 +27,6 @@ function countingTable(): { table: TableClient; calls: string[] } {
   return { table, calls };
 }
 
-async function batchOf(store: ImportStore, deviceCount: number): Promise<string> {
-  const batchId = randomUUID();
-  const createdAt = new Date().toISOString();
-  const tenantId = "aaaaaaaa-0000-4000-8000-00000000000a";
-  const batch: BatchEntity = { partitionKey: batchId, rowKey: BATCH_ROW_KEY, partnerId: "p", tenantId, deviceCount, source: "json", intakeState: "accepted", createdAt };
-  const devices: DeviceEntity[] = Array.from({ length: deviceCount }, (_, index) => ({
-    partitionKey: batchId,
-    rowKey: deviceRowKey(index),
-    index,
-    serialNumber: `S-${index}`,
-    hardwareIdentifier: "AAAA",
-    tenantId,
-    state: "queued",
-    attempts: 0,
-    createdAt,
-    updatedAt: createdAt,
-  }));
-  await store.writeBatch(batch, devices, 4);
-  return batchId;
-}
 
 const now = () => new Date().toISOString();
 
@@ -59,7 +39,7 @@ describe("recording a create's Graph id", () => {
   it("rides with the next claim of the same batch: one transaction for both", async () => {
     const { table, calls } = countingTable();
     const store = new ImportStore(table, undefined, { rideAlongWaitMs: 60_000 });
-    const batchId = await batchOf(new ImportStore(storage.clients().imports), 2);
+    const batchId = await writeTestBatch(new ImportStore(storage.clients().imports), 2);
     const first = await claim(store, batchId, 0);
     calls.length = 0;
     const recorded = store.recordOnDevice(first, { graphId: "graph-0", updatedAt: now() });
@@ -73,7 +53,7 @@ describe("recording a create's Graph id", () => {
   it("goes alone when no claim comes within the wait, and several waiting go together", async () => {
     const { table, calls } = countingTable();
     const store = new ImportStore(table, undefined, { rideAlongWaitMs: 50 });
-    const batchId = await batchOf(new ImportStore(storage.clients().imports), 3);
+    const batchId = await writeTestBatch(new ImportStore(storage.clients().imports), 3);
     const claimed = [await claim(store, batchId, 0), await claim(store, batchId, 1)];
     const alone = await claim(store, batchId, 2);
     calls.length = 0;
@@ -87,7 +67,7 @@ describe("recording a create's Graph id", () => {
 
   it("fails only the write whose row moved; the claim it rode with lands", async () => {
     const store = new ImportStore(storage.clients().imports, undefined, { rideAlongWaitMs: 60_000 });
-    const batchId = await batchOf(store, 2);
+    const batchId = await writeTestBatch(store, 2);
     const first = await claim(store, batchId, 0);
     // Another copy moved the row since: the recorded ETag is stale.
     await store.transitionDevice(first, { state: "submitting", attempts: 1, claimedBy: "another", updatedAt: now() });
@@ -104,13 +84,31 @@ describe("recording a create's Graph id", () => {
   it("never rides with a write to another batch", async () => {
     const { table, calls } = countingTable();
     const store = new ImportStore(table, undefined, { rideAlongWaitMs: 100 });
-    const batchA = await batchOf(new ImportStore(storage.clients().imports), 1);
-    const batchB = await batchOf(new ImportStore(storage.clients().imports), 1);
+    const batchA = await writeTestBatch(new ImportStore(storage.clients().imports), 1);
+    const batchB = await writeTestBatch(new ImportStore(storage.clients().imports), 1);
     const first = await claim(store, batchA, 0);
     calls.length = 0;
     const recorded = store.recordOnDevice(first, { graphId: "graph-a", updatedAt: now() });
     await claim(store, batchB, 0);
     await recorded;
     expect(calls).toEqual(["updateEntity", "updateEntity"]);
+  });
+
+  it("holds no more than a few invocations waiting: past the limit, the longest-waiting batch's write goes alone at once", async () => {
+    const store = new ImportStore(storage.clients().imports, undefined, { rideAlongWaitMs: 60_000, maxWaitingWrites: 2 });
+    const batches = [];
+    for (let i = 0; i < 3; i++) batches.push(await writeTestBatch(store, 2));
+    const claimed = [];
+    for (const batchId of batches) claimed.push(await claim(store, batchId, 0));
+    const settled: number[] = [];
+    const recorded = claimed.map((device, i) => store.recordOnDevice(device, { graphId: `graph-${i}`, updatedAt: now() }).then(() => void settled.push(i)));
+    // The third waiting write passes the limit: the first batch's goes alone, without any claim.
+    await recorded[0];
+    expect(settled).toEqual([0]);
+    // The other two still wait for a carrier; their batches' next claims bring them.
+    await claim(store, batches[1]!, 1);
+    await claim(store, batches[2]!, 1);
+    await Promise.all(recorded);
+    for (const [i, batchId] of batches.entries()) expect((await store.readDevice(batchId, deviceRowKey(0)))?.graphId).toBe(`graph-${i}`);
   });
 });

@@ -22,7 +22,7 @@ export function validateJson(value: unknown, schema: Schema, root: unknown = sch
   if (schema === true) return [];
   if (schema === false) return [`${path}: no value is allowed here`];
   const problems: string[] = [];
-  for (const key of Object.keys(schema)) if (!KNOWN_KEYWORDS.has(key)) problems.push(`${path}: the validator does not know keyword '${key}'`);
+  for (const key of Object.keys(schema)) if (!KNOWN_KEYWORDS.has(key) && !key.startsWith("x-")) problems.push(`${path}: the validator does not know keyword '${key}'`);
   if (typeof schema.$ref === "string") problems.push(...validateJson(value, resolve(root, schema.$ref), root, path));
   for (const sub of (schema.allOf as Schema[] | undefined) ?? []) problems.push(...validateJson(value, sub, root, path));
   if (Array.isArray(schema.anyOf) && !schema.anyOf.some((sub) => validateJson(value, sub, root, path).length === 0)) {

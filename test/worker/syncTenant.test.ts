@@ -59,6 +59,21 @@ describe("Autopilot sync after imports", () => {
     expect(await syncTenant(deps(), sent[0]!.message)).toBe("stale");
   });
 
+  it("takes a write slot in the tenant's schedule: behind the creates already scheduled, never beside them", async () => {
+    const tenant = newTenant();
+    await requestSync(deps(), tenant);
+    clock += 60_000;
+    // A batch's creates hold the tenant's next 100 slots (about 20 s at Intune's budget).
+    const creates = await services.pacing.reserve(tenant, 100, clock);
+    const lastCreateAt = creates.firstSlotAt + 99 * creates.intervalMs;
+    expect(await syncTenant(deps(), sent.shift()!.message)).toBe("deferred");
+    const deferred = sent.shift()!;
+    expect(deferred.message.slotAt).toBeGreaterThan(lastCreateAt);
+    expect(simulator.requestLog.filter((r) => r.tenantId === tenant)).toHaveLength(0);
+    clock = deferred.message.slotAt!;
+    expect(await syncTenant(deps(), deferred.message)).toBe("synced");
+  });
+
   it("never asks within 10 minutes of the last sync, and waits out a running one (409)", async () => {
     const tenant = newTenant();
     await requestSync(deps(), tenant);

@@ -346,6 +346,24 @@ describe("worker", () => {
     expect(device?.inDoubt).toBeUndefined();
   });
 
+  it("creates again once the list grace after a lost create has passed with no record found, counted from that create", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    // A 500 in front of Graph: nothing was created, but the worker cannot know that.
+    simulator.injectFaults({ kind: "status", status: 500, times: 1, match: { method: "POST", serialNumber } });
+    const first = nextMessage();
+    expect(await run(first.message, first.id)).toBe("retry-scheduled");
+    const doubtful = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(doubtful).toMatchObject({ inDoubt: true, inDoubtSince: expect.any(String) });
+    const second = nextMessage();
+    expect(await run(second.message, second.id)).toBe("retry-scheduled");
+    const waiting = await services.store.readDevice(batchId, first.message.rowKey);
+    expect(waiting).toMatchObject({ errorCode: "ImportLookupPending", inDoubtSince: doubtful!.inDoubtSince });
+    expect(Date.parse(waiting!.nextAttemptAt!)).toBeGreaterThanOrEqual(Date.parse(doubtful!.inDoubtSince!) + services.config.graph.listGraceMs);
+    const third = nextMessage();
+    expect(await run(third.message, third.id)).toBe("submitted");
+    expect(createsOf(serialNumber)).toBe(1);
+  });
+
   it("never creates a device twice when its host dies between Graph's 201 and recording it", async () => {
     const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
