@@ -209,7 +209,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       switch (message.kind) {
         case "submit":
           await processDeviceMessage(
-            { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, followerDelayMs: s.config.importAction.followerDelayMs, log: s.log },
+            { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, followerDelayMs: s.config.importAction.followerDelayMs, chunkClaims: s.chunkClaims, log: s.log },
             message,
             delivery,
           );

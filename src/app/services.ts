@@ -16,6 +16,7 @@ import { RateLimitStore } from "../storage/rateLimitStore.js";
 import { TenantPacing } from "../storage/tenantPacing.js";
 import { appLogger } from "../telemetry/appLogger.js";
 import { pacingBudget } from "../worker/pacing.js";
+import { ChunkClaims } from "../worker/chunkClaims.js";
 import { createWebhookServices, type WebhookServices } from "../webhooks/webhookServices.js";
 
 /** Everything a function needs, built once per process and shared by every invocation. */
@@ -37,6 +38,8 @@ export interface Services {
   idempotency: IdempotencyStore;
   /** Batch-completion webhooks: event records, delivery queue, the SSRF-safe poster, partners' signing secrets. */
   webhooks: WebhookServices;
+  /** What this instance has read of chunks, for their followers (src/worker/chunkClaims.ts). */
+  chunkClaims: ChunkClaims;
   log: Logger;
 }
 
@@ -47,10 +50,11 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
   await ensureStorage(storage);
   const batchIndex = new BatchIndex(storage.batchIndex);
   const partners = new PartnerStore(storage, undefined, vaultFromConfig(config.vault));
+  const store = new ImportStore(storage.imports, batchIndex);
   return {
     config,
     storage,
-    store: new ImportStore(storage.imports, batchIndex),
+    store,
     batchIndex,
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue),
@@ -70,6 +74,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     rateLimit: new RateLimitStore(storage.rateLimits, config.partnerApi.intakeRate),
     idempotency: new IdempotencyStore(storage.idempotency),
     webhooks: createWebhookServices(storage, partners, config.webhooks),
+    chunkClaims: new ChunkClaims(store),
     log,
   };
 }

@@ -10,6 +10,7 @@ import { firstPoll } from "../worker/pollBatch.js";
 import { sendAllForSlots, type SlotSend } from "../storage/slotSends.js";
 import { chunkSends, deviceIndexOf, groupIntoChunks } from "../worker/chunks.js";
 import type { ImportRequest } from "./deviceSchema.js";
+import type { DeviceMessage } from "../storage/deviceMessage.js";
 
 export interface IntakeDeps {
   store: ImportStore;
@@ -88,8 +89,9 @@ export async function submitBatch(
 
   const fields = { batchId, tenantId: request.tenantId, partnerId: request.partnerId, deviceCount: devices.length };
   try {
-    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey));
-    await deps.queue.send(firstPoll(batchId), deps.firstPollDelayMs);
+    // The first poll round comes a follow-up delay after the batch's first slot, among the
+    // devices' messages: a big batch's first imports are followed while the rest are still sent.
+    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey), { message: firstPoll(batchId), afterFirstSlotMs: deps.firstPollDelayMs });
     await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
     await deps.journal.finish(batchId);
   } catch (error) {
@@ -118,8 +120,13 @@ export async function enqueueDevices(
   batchId: string,
   tenantId: string,
   devices: readonly (string | { rowKey: string; attempt: number })[],
+  /** A poll round to send with them, due `afterFirstSlotMs` after the first slot. */
+  poll?: { message: DeviceMessage; afterFirstSlotMs: number },
 ): Promise<void> {
-  if (devices.length === 0) return;
+  if (devices.length === 0) {
+    if (poll) await deps.queue.send(poll.message, poll.afterFirstSlotMs);
+    return;
+  }
   const firstAttempts = devices.every((d) => typeof d === "string");
   const chunkSize = firstAttempts ? (deps.chunking?.size ?? 1) : 1;
   const entries = devices.map((d) => (typeof d === "string" ? { rowKey: d, attempt: 1 } : d));
@@ -133,6 +140,7 @@ export async function enqueueDevices(
   const sends: SlotSend[] = groups
     ? groups.flatMap((group, k) => chunkSends(batchId, group, 1, slotAt(k), slots.shiftMs, deps.chunking!.followerDelayMs))
     : entries.map(({ rowKey, attempt }, k) => ({ slotAt: slotAt(k), message: { v: 1, kind: "submit", batchId, rowKey, attempt, slotAt: slotAt(k), shiftAt: slots.shiftMs } }));
+  if (poll) sends.push({ message: poll.message, slotAt: slotAt(0) + poll.afterFirstSlotMs, hold: false });
   // Leaders (due first) before followers (due a few windows later).
   sends.sort((a, b) => a.slotAt - b.slotAt);
   // Each delay is taken when its message is sent, not when the batch started sending; a send is

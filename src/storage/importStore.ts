@@ -258,13 +258,45 @@ export class ImportStore {
   }
 
   /**
+   * Notes when a waiting device's next attempt is due, without moving it (a chunk's leader given a
+   * later slot says so for its followers): one column, conditional on the row's ETag. False when
+   * the row moved meanwhile.
+   */
+  async noteNextAttempt(device: StoredDevice, nextAttemptAt: string): Promise<boolean> {
+    if (device.state !== "queued" && device.state !== "retrying") return false;
+    try {
+      await this.table.updateEntity({ partitionKey: device.partitionKey, rowKey: device.rowKey, nextAttemptAt }, "Merge", { etag: device.etag });
+      return true;
+    } catch (error) {
+      if (isPreconditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** The states of a chunk's rows (readDeviceRange's rows, three columns of each): what its followers need to know. */
+  async readDeviceStates(batchId: string, first: string, size: number): Promise<(Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[]> {
+    const from = Number(first.slice(DEVICE_ROW_PREFIX.length));
+    const rows = this.table.listEntities<Pick<DeviceEntity, "rowKey" | "state" | "attempts">>({
+      queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${first} and RowKey lt ${deviceRowKey(from + size)}`, select: ["RowKey", "state", "attempts"] },
+    });
+    const found: (Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[] = [];
+    for await (const row of rows) found.push({ rowKey: row.rowKey, state: row.state, attempts: row.attempts });
+    return found;
+  }
+
+  /**
    * Changes to devices of one batch that move no counter (a claim from `queued`, a recorded
    * Graph id), up to 100 rows a transaction, each conditional on its ETag. A transaction's 412
    * does not say which row moved, so then each row is written alone and a moved row is left out.
    * Returns the row keys written.
    */
   async writeInPlace(updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[]): Promise<string[]> {
-    const written: string[] = [];
+    return (await this.writeInPlaceRows(updates)).map((row) => row.rowKey);
+  }
+
+  /** writeInPlace, returning each written row as it now is, with its new ETag when storage told it. */
+  async writeInPlaceRows(updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[]): Promise<StoredDevice[]> {
+    const written: StoredDevice[] = [];
     const entityOf = ({ device, changes }: (typeof updates)[number]) => {
       const state = changes.state ?? device.state;
       assertTransition(device.state, state);
@@ -272,19 +304,21 @@ export class ImportStore {
       const { etag: _etag, ...current } = device;
       return withoutUndefined({ ...stripMetadata(current), ...changes, state });
     };
+    const rowOf = (entity: ReturnType<typeof entityOf>, etag: string | undefined): StoredDevice => ({ ...(entity as unknown as DeviceEntity), etag: etag ?? "" });
     for (let i = 0; i < updates.length; i += TRANSACTION_LIMIT) {
       const part = updates.slice(i, i + TRANSACTION_LIMIT);
+      const entities = part.map(entityOf);
       try {
-        await this.table.submitTransaction(part.map((u): TransactionAction => ["update", entityOf(u), "Replace", { etag: u.device.etag }]));
-        written.push(...part.map((u) => u.device.rowKey));
+        const response = await this.table.submitTransaction(part.map((u, k): TransactionAction => ["update", entities[k]!, "Replace", { etag: u.device.etag }]));
+        written.push(...entities.map((entity, k) => rowOf(entity, etagOfAction(response, k))));
         continue;
       } catch (error) {
         if (!isPreconditionFailed(error)) throw error;
       }
-      for (const update of part) {
+      for (const [k, update] of part.entries()) {
         try {
-          await this.table.updateEntity(entityOf(update), "Replace", { etag: update.device.etag });
-          written.push(update.device.rowKey);
+          const response = await this.table.updateEntity(entities[k]!, "Replace", { etag: update.device.etag });
+          written.push(rowOf(entities[k]!, response.etag));
         } catch (error) {
           if (!isPreconditionFailed(error)) throw error;
         }

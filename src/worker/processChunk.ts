@@ -12,6 +12,7 @@ import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "./pacing.js";
 import { clearedError, createBody, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./processDeviceMessage.js";
 import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
+import { judgeMessage } from "./messageGuard.js";
 
 /** Followers come this long after their chunk's slot unless the deps say otherwise (config: FOLLOWER_DELAY_WINDOWS budget windows). */
 export const DEFAULT_FOLLOWER_DELAY_MS = 60_000;
@@ -59,25 +60,49 @@ export async function processChunk(deps: WorkerDeps, message: DeviceMessage, del
     }
     const lateMs = now.getTime() - due;
     if (lateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
+      // Too late to go at its slot (the message reached a worker late): a new slot, before
+      // anything is written. When the tenant's schedule has one free within the wait a function
+      // may do, the chunk takes it here; a trip through the queue would only make it late again.
       const slot = await deps.pacing.reserve(tenantId, 1, now.getTime());
       const slotAt = Math.round(slot.firstSlotAt);
-      await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-      deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(lateMs) });
-      return "rescheduled";
+      if (slotAt - clock(deps).getTime() <= MAX_WAIT_IN_FUNCTION_MS) {
+        deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(lateMs) });
+        due = slotAt;
+      } else {
+        await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+        await markLeaderSlot(deps, rows, message, slotAt);
+        deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(lateMs) });
+        return "rescheduled";
+      }
     }
   }
 
-  const claimedKeys = new Set(await claim(deps, message, delivery, claimable, now.toISOString()));
-  if (claimedKeys.size === 0) return "stale";
-  // Claims of retrying devices moved counters through transactions that return no ETags: read the chunk once more.
-  const claimed = (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter(
-    (d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id,
-  );
+  const taken = await claim(deps, message, delivery, claimable, now.toISOString());
+  if (taken.keys.length === 0) return "stale";
+  // Claims of retrying devices moved counters through transactions that return no ETags: then the
+  // chunk is read once more. Claims of queued devices (a first attempt) came back with theirs.
+  const claimedKeys = new Set(taken.keys);
+  const claimed = taken.rows ?? (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter((d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id);
   return attemptChunk(deps, message, claimed, false, due, fields);
 }
 
-/** Takes the devices for this attempt: a queued one by a row write (no counter moves), a retrying one with its counter. */
-async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery, devices: StoredDevice[], at: string): Promise<string[]> {
+/**
+ * A leader sent back to the queue for a later slot says so on its own row (nextAttemptAt), so
+ * the chunk's followers, which come a fixed time after the first slot, wait for this one instead
+ * of taking their devices alone while the leader is alive (followerAlone). Best effort: a row
+ * that moved meanwhile is left as it is, and the followers go alone as they would anyway.
+ */
+async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: DeviceMessage, slotAt: number): Promise<void> {
+  const leader = rows.find((d) => d.rowKey === message.rowKey && (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt);
+  if (!leader) return;
+  await deps.store.noteNextAttempt(leader, new Date(slotAt).toISOString());
+}
+
+/**
+ * Takes the devices for this attempt: a queued one by a row write (no counter moves), a retrying
+ * one with its counter. `rows`: the claimed rows as they now are, when every new ETag is known.
+ */
+async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery, devices: StoredDevice[], at: string): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
   const changes = (device: StoredDevice) => ({
     state: "submitting" as const,
     attempts: message.attempt,
@@ -91,9 +116,10 @@ async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Deliver
   });
   const queued = devices.filter((d) => d.state === "queued");
   const retrying = devices.filter((d) => d.state === "retrying");
-  const written = await deps.store.writeInPlace(queued.map((device) => ({ device, changes: changes(device) })));
+  const written = await deps.store.writeInPlaceRows(queued.map((device) => ({ device, changes: changes(device) })));
   const moved = retrying.length > 0 ? await deps.store.moveDevices(retrying.map((device) => ({ device, changes: changes(device) }))) : [];
-  return [...written, ...moved];
+  const keys = [...written.map((d) => d.rowKey), ...moved];
+  return moved.length === 0 && written.every((d) => d.etag) ? { keys, rows: written } : { keys };
 }
 
 async function attemptChunk(
@@ -402,18 +428,25 @@ async function failAll(deps: WorkerDeps, devices: StoredDevice[], errorCode: str
  */
 export async function followerAlone(deps: WorkerDeps, message: DeviceMessage, device: StoredDevice): Promise<StepOutcome> {
   const now = clock(deps).getTime();
+  const followerDelayMs = deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS;
   const { shiftMs } = await deps.pacing.current(device.tenantId, now);
-  const due = dueAt(message.slotAt ?? now, message.shiftAt ?? shiftMs, shiftMs) + (deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS);
+  let slotAt = dueAt(message.slotAt ?? now, message.shiftAt ?? shiftMs, shiftMs);
+  // The leader, late for the chunk's slot, may have been given a later one (markLeaderSlot).
+  const leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
+  const leaderNext = leader && judgeMessage(leader, message, "") === "fresh" && leader.nextAttemptAt ? Date.parse(leader.nextAttemptAt) : undefined;
+  if (leaderNext !== undefined && leaderNext > slotAt) slotAt = leaderNext;
+  const due = slotAt + followerDelayMs;
   if (due - now > MAX_WAIT_IN_FUNCTION_MS) {
-    // A pause moved the chunk's slot after this message was sent: the leader still has its turn.
-    await deps.queue.send({ ...message, shiftAt: shiftMs, slotAt: (message.slotAt ?? now) + Math.max(0, shiftMs - (message.shiftAt ?? shiftMs)) }, due - now);
+    // A pause moved the chunk's slot after this message was sent, or its leader took a later
+    // one: the leader still has its turn.
+    await deps.queue.send({ ...message, shiftAt: shiftMs, slotAt }, due - now);
     return "deferred";
   }
   const slot = await deps.pacing.reserve(device.tenantId, 1, now);
-  const slotAt = Math.round(slot.firstSlotAt);
+  const ownSlotAt = Math.round(slot.firstSlotAt);
   const { chunk: _chunk, rescheduled: _rescheduled, ...alone } = message;
-  await sendForSlot(deps.queue, { message: { ...alone, slotAt, shiftAt: slot.shiftMs }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-  deps.log.warn("device left behind by its chunk; going alone", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: slotAt - now });
+  await sendForSlot(deps.queue, { message: { ...alone, slotAt: ownSlotAt, shiftAt: slot.shiftMs }, slotAt: ownSlotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+  deps.log.warn("device left behind by its chunk; going alone", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: ownSlotAt - now });
   return "rescheduled";
 }
 

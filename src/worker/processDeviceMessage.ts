@@ -19,6 +19,7 @@ import { failWaitingDevices } from "./failWaitingDevices.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { chunkRole } from "./chunks.js";
 import { followerAlone, processChunk } from "./processChunk.js";
+import type { ChunkClaims } from "./chunkClaims.js";
 
 export interface WorkerDeps {
   store: ImportStore;
@@ -30,6 +31,8 @@ export interface WorkerDeps {
   listGraceMs: number;
   /** How long after its chunk's slot a follower's message comes (config: importAction.followerDelayMs). */
   followerDelayMs?: number;
+  /** What this instance has read of chunks for their followers (chunkClaims.ts); without it each follower reads its own row. */
+  chunkClaims?: ChunkClaims;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -62,10 +65,15 @@ export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMess
   const role = chunkRole(message);
   if (role === "leader") return processChunk(deps, message, delivery);
   if (role === "follower") {
-    // The safety net of a chunk: almost always its leader has taken the device (stale, dropped).
+    // The safety net of a chunk: almost always its leader has taken the device (stale, dropped),
+    // which one read of the chunk's states per instance tells all of the chunk's followers there.
+    if (await deps.chunkClaims?.isStale(message)) return "stale";
     const device = await deps.store.readDevice(message.batchId, message.rowKey);
     if (!device) return "missing";
-    return judgeMessage(device, message, delivery.id) === "fresh" ? followerAlone(deps, message, device) : "stale";
+    if (judgeMessage(device, message, delivery.id) === "fresh") return followerAlone(deps, message, device);
+    // Read before the leader took the chunk: the next follower here reads it again.
+    deps.chunkClaims?.forget(message);
+    return "stale";
   }
   // Whether this invocation has sent a create: a step resumed within it after a lost write
   // answer knows for itself whether Graph may hold a record, as a redelivered message cannot.

@@ -11,6 +11,7 @@ import type { StoredDevice } from "../../src/storage/importEntities.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
 import { processDeviceMessage, type StepOutcome } from "../../src/worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
+import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
 import { makeHash } from "../support/devices.js";
 
 /**
@@ -130,6 +131,20 @@ describe("chunks through the import action", () => {
     expect(devices.every((d) => d.graphId === created.get(d.serialNumber))).toBe(true);
   });
 
+  it("sends the batch's first poll round with its messages, due a follow-up delay after the first slot, ahead of the followers", async () => {
+    const w = await world();
+    await accept(w, 250, 100, "POLL");
+    expect(w.sent.filter((s) => s.message.kind === "pollBatch")).toHaveLength(1);
+    const firstSlot = Math.min(...w.sent.flatMap((s) => (s.message.chunk?.first === s.message.rowKey ? [s.message.slotAt!] : [])));
+    const poll = w.sent.find((s) => s.message.kind === "pollBatch")!;
+    // accept() gives a 1 s follow-up delay; like a slot's message, it may be visible up to a second early.
+    expect(poll.visibleAt).toBeGreaterThan(firstSlot + 1_000 - MAX_WAIT_IN_FUNCTION_MS);
+    expect(poll.visibleAt).toBeLessThanOrEqual(firstSlot + 1_000);
+    // Sent with the devices' messages, it is not queued behind the followers.
+    const followers = w.sent.filter((s) => s.message.chunk && s.message.chunk.first !== s.message.rowKey);
+    expect(poll.visibleAt).toBeLessThan(Math.min(...followers.map((s) => s.visibleAt)));
+  });
+
   it("stores on each device the client-request-id of the import action that carried it", async () => {
     const w = await world();
     const { batchId, tenantId } = await accept(w, 5, 100, "TR");
@@ -141,6 +156,49 @@ describe("chunks through the import action", () => {
     const action = writes(w, tenantId)[0]!;
     const devices = await rows(w, batchId);
     expect(devices.map((d) => [d.state, d.graphClientRequestId])).toEqual(devices.map(() => ["submitting", action.clientRequestId]));
+  });
+
+  it("sends a leader that reaches a worker late at the tenant's next free slot there and then, when one is free within a second", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 5, 100, "LATE");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    // Delivered well past its slot (a busy host), with the tenant's schedule free.
+    w.clock.offsetMs += Math.max(0, leader.message.slotAt! - now(w).getTime()) + 3 * w.services.pacing.lateToleranceMs;
+    const before = w.sent.length;
+    expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "late-leader", dequeueCount: 1 })).toBe("submitted");
+    // No trip through the queue: no message sent, and the chunk went in one action.
+    expect(w.sent).toHaveLength(before);
+    expect(writes(w, tenantId)).toHaveLength(1);
+    await drive(w);
+    createdOnce(w, serials);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
+  it("sends a late leader back to the queue when the schedule is busy, and its followers wait for its new slot instead of going alone", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 4, 100, "BUSY");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    w.clock.offsetMs += Math.max(0, leader.message.slotAt! - now(w).getTime()) + 3 * w.services.pacing.lateToleranceMs;
+    // Another batch of the tenant holds its schedule for longer than the followers' delay.
+    const followerDelayMs = w.services.config.importAction.followerDelayMs;
+    const busyMs = followerDelayMs + 30_000;
+    const busy = await w.services.pacing.reserve(tenantId, Math.ceil((busyMs / w.services.config.pacing.windowMs) * w.services.config.pacing.writesPerWindow), now(w).getTime());
+    expect(busy.next.nextSlotAt - now(w).getTime()).toBeGreaterThan(followerDelayMs);
+    expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "late-leader", dequeueCount: 1 })).toBe("rescheduled");
+    const leaderRow = (await rows(w, batchId)).find((d) => d.rowKey === leader.message.rowKey)!;
+    expect(leaderRow.state).toBe("queued");
+    const newSlot = Date.parse(leaderRow.nextAttemptAt!);
+    expect(newSlot).toBeGreaterThanOrEqual(busy.next.nextSlotAt);
+
+    const outcomes = await drive(w);
+    // Each follower, come at its time, saw the leader's later slot and waited for it once; then it was stale.
+    expect(outcomes.followers).toEqual(["deferred", "deferred", "deferred", "stale", "stale", "stale"]);
+    expect(outcomes.leaders).toEqual(["submitted"]);
+    createdOnce(w, serials);
+    expect(writes(w, tenantId).map((r) => r.path.endsWith("/import"))).toEqual([true]);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
   });
 
   it("records the devices of a 204 answer by serial number in the next poll round", async () => {
