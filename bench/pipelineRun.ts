@@ -4,13 +4,13 @@ import { loadConfig } from "../src/config/config.js";
 import type { GraphSimulator } from "../src/graph/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../src/host/azurite.js";
 import { startDevHost, type DevHost } from "../src/host/devHost.js";
-import { silentLogger, type LogFields, type Logger } from "../src/logging.js";
+import type { LogFields, Logger } from "../src/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../src/storage/names.js";
 import { makeCsv, type CsvDevice } from "../test/support/devices.js";
 import { addTestPartner } from "../test/support/partners.js";
-import { startCountingProxy, type CountingProxy } from "./countingProxy.js";
+import { startCountingProxy, type CountingProxy, type ProxiedCall } from "./countingProxy.js";
 import { sleep } from "./graphCaller.js";
 
 /** The pipeline as deployed: several instances (development hosts) sharing one storage account, all counted. */
@@ -22,6 +22,8 @@ export interface PipelineUnderTest {
   storageByKind(): Record<string, number>;
   /** The slowest storage answer (queue or table) in each epoch second. */
   storageSlowestBySecond(): Map<number, number>;
+  /** Every storage call the pipeline made, queue and table, in no particular order. */
+  storageCalls(): ProxiedCall[];
   /** The longest invocation of each queue message kind (submit, pollBatch, …): work plus waits. */
   longestInvocationMs(): Record<string, number>;
   /** The longest a device invocation sat idle (waiting for its write slot, holding back a send), as the worker logs it. */
@@ -36,7 +38,12 @@ export interface PipelineUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startPipelineUnderTest(simulator: GraphSimulator, env: Record<string, string>, instances: number): Promise<PipelineUnderTest> {
+export interface PipelineProbe {
+  /** Every line the instances log (their loggers are otherwise silent), as it is logged. */
+  onLog?(level: "info" | "warn" | "error", message: string, fields: LogFields | undefined): void;
+}
+
+export async function startPipelineUnderTest(simulator: GraphSimulator, env: Record<string, string>, instances: number, probe: PipelineProbe = {}): Promise<PipelineUnderTest> {
   const azurite: RunningAzurite = await startAzurite();
   const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue, "queue");
   const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table, "table");
@@ -51,7 +58,17 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
     if (fields?.slotWaitMs !== undefined || fields?.sendHoldMs !== undefined) maxSlotWaitMs = Math.max(maxSlotWaitMs, (fields.slotWaitMs ?? 0) + (fields.sendHoldMs ?? 0));
     if (fields?.lateMs !== undefined) lateness.push(fields.lateMs);
   };
-  const slotWaits: Logger = { ...silentLogger, info: (_m, fields) => note(fields), warn: (_m, fields) => note(fields) };
+  const slotWaits: Logger = {
+    info: (message, fields) => {
+      note(fields);
+      probe.onLog?.("info", message, fields);
+    },
+    warn: (message, fields) => {
+      note(fields);
+      probe.onLog?.("warn", message, fields);
+    },
+    error: (message, fields) => probe.onLog?.("error", message, fields),
+  };
   const timed: FunctionDefinition[] = functionDefinitions.map((d) =>
     d.kind !== "queue"
       ? d
@@ -118,6 +135,7 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       for (const [s, ms] of tableProxy.slowestBySecond()) merged.set(s, Math.max(merged.get(s) ?? 0, ms));
       return merged;
     },
+    storageCalls: () => [...queueProxy.calls(), ...tableProxy.calls()],
     maxSlotWaitMs: () => maxSlotWaitMs,
     lateness: () => {
       const sorted = [...lateness].sort((a, b) => a - b);

@@ -22,8 +22,15 @@ const WINDOW_MS = 20_000 / SCALE;
 const PER_APP = 100;
 const BUDGET_PER_MS = PER_APP / WINDOW_MS;
 const BASELINE_LIMIT_MS = 5 * 60_000;
-/** The import action scenario (issue 13): one tenant, this many devices through the action, fewer through creates. */
-const ACTION_DEVICES = Number(process.env.BENCH_ACTION_DEVICES ?? 10_000);
+/**
+ * The import action scenario (issue 13): one tenant, this many devices through the action, fewer
+ * through creates. 2,000 by default, not the issue's 10,000: Azurite's queue scans every message
+ * of the account (invisible ones too) on each receive and delete, so with one message per device
+ * a 10,000-device order makes each of them cost 30 to 40 times what it costs at 0 (measured by
+ * bench/azuriteScaling.ts; README, "The import action"), and the run measures that scan, not the
+ * pipeline. Azure Storage has no such scan. BENCH_ACTION_DEVICES=10000 runs it anyway.
+ */
+const ACTION_DEVICES = Number(process.env.BENCH_ACTION_DEVICES ?? 2_000);
 const ACTION_CREATE_DEVICES = Number(process.env.BENCH_ACTION_CREATE_DEVICES ?? 1_000);
 const CHUNK_SIZE = 100;
 const RESULTS_FILE = new URL("../../bench/results.json", import.meta.url);
@@ -181,6 +188,7 @@ function printImportAction(a: ImportActionFigures): void {
   console.log(`import action (${a.devices} devices, chunks of ${a.chunkSize}) vs per-device create (${a.createDevices} devices)`);
   console.log(`  devices per second                 ${a.devicesPerSecond.toFixed(1)} (create: ${a.createDevicesPerSecond.toFixed(1)})`);
   console.log(`  ceilings                           storage-only ${a.storageCeilingPerSecond.toFixed(0)}/s, chunk × write budget ${a.graphCeilingPerSecond.toFixed(0)}/s`);
+  console.log(`  wall time                          ${sec(a.wallMs)} to final, device queue drained at ${sec(a.drainedMs)} (create: ${sec(a.createWallMs)})`);
   for (const [key, op, target] of ACTION_TARGETS) {
     const value = a[key] as number;
     console.log(`  ${String(key).padEnd(34)} ${value.toFixed(3)}  target ${op} ${target}  ${mark(op === "≥" ? value >= target : value <= target)}`);

@@ -227,8 +227,8 @@ export class ImportStore {
       const actions: TransactionAction[] = chunk.map(({ device, changes }) => {
         assertTransition(device.state, changes.state);
         if (changes.state !== device.state) counts = moveCount(counts, device.state, changes.state);
-        const { etag, ...current } = device;
-        return ["update", withoutUndefined({ ...stripMetadata(current), ...changes }), "Replace", { etag }];
+        const { entity, mode } = deviceUpdate(device, changes);
+        return ["update", entity, mode, { etag: device.etag }];
       });
       const updatedAt = new Date().toISOString();
       actions.push(["update", { partitionKey: batchId, rowKey: lease.rowKey, ...counts, updatedAt }, "Replace", { etag: lease.etag }]);
@@ -297,28 +297,31 @@ export class ImportStore {
   /** writeInPlace, returning each written row as it now is, with its new ETag when storage told it. */
   async writeInPlaceRows(updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[]): Promise<StoredDevice[]> {
     const written: StoredDevice[] = [];
-    const entityOf = ({ device, changes }: (typeof updates)[number]) => {
+    const updateOf = ({ device, changes }: (typeof updates)[number]) => {
       const state = changes.state ?? device.state;
       assertTransition(device.state, state);
       if (countedState(state) !== countedState(device.state)) throw new Error(`writeInPlace cannot move ${device.state} to ${state}: the counters would drift`);
-      const { etag: _etag, ...current } = device;
-      return withoutUndefined({ ...stripMetadata(current), ...changes, state });
+      return deviceUpdate(device, { ...changes, state });
     };
-    const rowOf = (entity: ReturnType<typeof entityOf>, etag: string | undefined): StoredDevice => ({ ...(entity as unknown as DeviceEntity), etag: etag ?? "" });
+    // The row as it now is (what a Replace would have written).
+    const rowOf = ({ device, changes }: (typeof updates)[number], etag: string | undefined): StoredDevice => {
+      const { etag: _etag, ...current } = device;
+      return { ...(withoutUndefined({ ...stripMetadata(current), ...changes, state: changes.state ?? device.state }) as unknown as DeviceEntity), etag: etag ?? "" };
+    };
     for (let i = 0; i < updates.length; i += TRANSACTION_LIMIT) {
       const part = updates.slice(i, i + TRANSACTION_LIMIT);
-      const entities = part.map(entityOf);
+      const writes = part.map(updateOf);
       try {
-        const response = await this.table.submitTransaction(part.map((u, k): TransactionAction => ["update", entities[k]!, "Replace", { etag: u.device.etag }]));
-        written.push(...entities.map((entity, k) => rowOf(entity, etagOfAction(response, k))));
+        const response = await this.table.submitTransaction(part.map((u, k): TransactionAction => ["update", writes[k]!.entity, writes[k]!.mode, { etag: u.device.etag }]));
+        written.push(...part.map((update, k) => rowOf(update, etagOfAction(response, k))));
         continue;
       } catch (error) {
         if (!isPreconditionFailed(error)) throw error;
       }
       for (const [k, update] of part.entries()) {
         try {
-          const response = await this.table.updateEntity(entities[k]!, "Replace", { etag: update.device.etag });
-          written.push(rowOf(entities[k]!, response.etag));
+          const response = await this.table.updateEntity(writes[k]!.entity, writes[k]!.mode, { etag: update.device.etag });
+          written.push(rowOf(update, response.etag));
         } catch (error) {
           if (!isPreconditionFailed(error)) throw error;
         }
@@ -480,6 +483,21 @@ function stripMetadata<T extends object>(row: T): T {
 }
 
 /** Tables store no undefined; an absent property is simply not written. */
+/**
+ * The write that turns a row read as `device` into `device` with `changes`, in a transaction,
+ * conditional on the ETag it was read with. A Merge of the changed columns when that comes to
+ * the same row (every column the changes drop is already absent: a Merge cannot remove one),
+ * else a Replace of the whole row. A device row carries its 4 KB hash, so a Merge is a few
+ * hundred bytes where a Replace is several KB; the ETag condition makes the row as read the row
+ * as stored.
+ */
+function deviceUpdate(device: StoredDevice, changes: Partial<DeviceFields>): { entity: TableEntity<Record<string, unknown>>; mode: "Merge" | "Replace" } {
+  const { etag: _etag, ...current } = device;
+  const dropsAColumn = Object.entries(changes).some(([key, value]) => value === undefined && (current as Record<string, unknown>)[key] !== undefined);
+  if (dropsAColumn) return { entity: withoutUndefined({ ...stripMetadata(current), ...changes }), mode: "Replace" };
+  return { entity: withoutUndefined({ partitionKey: device.partitionKey, rowKey: device.rowKey, ...changes }), mode: "Merge" };
+}
+
 function withoutUndefined<T extends object>(row: T): T & TableEntity<Record<string, unknown>> {
   return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined)) as T & TableEntity<Record<string, unknown>>;
 }

@@ -96,4 +96,21 @@ describe("ImportStore transitions", () => {
     expect(await store.noteNextAttempt(waiting, new Date().toISOString())).toBe(false);
     expect((await store.readSummary(batchId))?.counts).toEqual({ queued: 6, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 });
   });
+
+  it("writes only the changed columns when that leaves the same row, and the whole row when a column must go", async () => {
+    const store = new ImportStore(storage.clients().imports);
+    const batchId = await writeTestBatch(store, 2);
+    const [a, b] = await store.readDeviceRange(batchId, deviceRowKey(0), 2);
+    const at = new Date().toISOString();
+    // a: a claim drops nothing the row has; b: failed with an error, then retried, which drops it.
+    const [claimed] = await store.writeInPlaceRows([{ device: a!, changes: { state: "submitting", attempts: 1, claimedBy: "m1", errorCode: undefined, updatedAt: at } }]);
+    expect(await store.readDevice(batchId, deviceRowKey(0))).toMatchObject({ ...claimed, etag: claimed!.etag, hardwareIdentifier: "AAAA", serialNumber: "S-0" });
+    const failed = await store.transitionDevice(b!, { state: "failed", errorCode: "BadRequest", errorMessage: "no", updatedAt: at });
+    expect(await store.moveDevices([{ device: failed, changes: { state: "retrying", errorCode: undefined, errorMessage: undefined, nextAttemptAt: at, updatedAt: at } }])).toEqual([deviceRowKey(1)]);
+    const retried = (await store.readDevice(batchId, deviceRowKey(1)))!;
+    expect(retried).toMatchObject({ state: "retrying", nextAttemptAt: at, hardwareIdentifier: "AAAA", serialNumber: "S-1" });
+    expect(retried.errorCode).toBeUndefined();
+    expect(retried.errorMessage).toBeUndefined();
+    expect((await store.readSummary(batchId))?.counts).toEqual({ queued: 1, retrying: 1, submitted: 0, imported: 0, failed: 0, canceled: 0 });
+  });
 });
