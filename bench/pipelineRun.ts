@@ -7,7 +7,7 @@ import { startDevHost, type DevHost } from "../src/host/devHost.js";
 import type { LogFields, Logger } from "../src/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../src/storage/names.js";
+import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE } from "../src/storage/names.js";
 import { makeCsv, type CsvDevice } from "../test/support/devices.js";
 import { addTestPartner } from "../test/support/partners.js";
 import { startCountingProxy, type CountingProxy, type ProxiedCall } from "./countingProxy.js";
@@ -33,7 +33,7 @@ export interface PipelineUnderTest {
   /** Reads status straight from Azurite, not through the counting proxy: watching is not the pipeline's cost. */
   waitFinal(batchId: string, deadline: number): Promise<{ finishedAt: number; counts: Record<string, number> }>;
   submit(tenantId: string, devices: CsvDevice[]): Promise<string>;
-  /** Waits until the device queue holds no message (visible or not), read straight from Azurite; when it was. */
+  /** Waits until the device and follower queues hold no message (visible or not), read straight from Azurite; when it was. */
   waitDrained(deadline: number): Promise<number>;
   stop(): Promise<void>;
 }
@@ -115,7 +115,7 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       }
     }
     const clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
-    for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, `${DEVICE_POISON_QUEUE}-poison`]) {
+    for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, `${DEVICE_POISON_QUEUE}-poison`, FOLLOWER_QUEUE, FOLLOWER_POISON_QUEUE]) {
       const properties = await clients.queueNamed(name).getProperties().catch(() => undefined);
       lines.push(`queue ${name}: ${properties?.approximateMessagesCount ?? "absent"} messages`);
     }
@@ -160,9 +160,11 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       }
     },
     async waitDrained(deadline) {
-      const queue = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString }).queueNamed(DEVICE_QUEUE);
+      const clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
+      const queues = [clients.queueNamed(DEVICE_QUEUE), clients.queueNamed(FOLLOWER_QUEUE)];
       for (;;) {
-        const { approximateMessagesCount } = await queue.getProperties();
+        let approximateMessagesCount = 0;
+        for (const queue of queues) approximateMessagesCount += (await queue.getProperties()).approximateMessagesCount ?? 0;
         if (!approximateMessagesCount) return Date.now();
         if (Date.now() > deadline) throw new Error(`device queue still holds ${approximateMessagesCount} messages at the deadline`);
         await sleep(250);

@@ -47,6 +47,9 @@ const simulatorOptions = () => ({
   timeScale: 1 / SCALE,
 });
 
+/** Today's scenario runs in the default mode (the import action); BENCH_PIPELINE_MODE=create runs it with one create per device, as before issue 13. */
+const PIPELINE_MODE = process.env.BENCH_PIPELINE_MODE === "create" ? "create" : "import";
+
 const pipelineEnv = {
   PACING_WINDOW_MS: String(WINDOW_MS),
   PACING_WRITES_PER_WINDOW: String(PER_APP),
@@ -57,16 +60,27 @@ const pipelineEnv = {
   GRAPH_LIST_GRACE_MS: String(Math.round(60_000 / SCALE)),
 };
 
+/** Today's scenario (and tenant B alone) in PIPELINE_MODE; the import action scenario sets its own mode. */
+const scenarioEnv: Record<string, string> = PIPELINE_MODE === "create" ? { ...pipelineEnv, GRAPH_IMPORT_MODE: "create" } : pipelineEnv;
+
 interface GraphFigures {
   budgetShare: number;
   throttledShare: number;
   graphCallsPerDevice: number;
 }
 
+/**
+ * budgetShare: the write requests that Graph took to create records (a create, or an import
+ * action carrying a chunk), per second of their span, over the budget. Requests, not records:
+ * Intune's budget counts requests, so an import action of 100 devices is one.
+ */
 function graphFigures(simulator: GraphSimulator, tenantId: string, devices: number): GraphFigures {
-  const creates = simulator.creates.filter((c) => c.tenantId === tenantId).map((c) => c.at).sort((a, b) => a - b);
-  const span = creates.length > 1 ? creates[creates.length - 1]! - creates[0]! : 1;
   const calls = simulator.requestLog.filter((r) => r.tenantId === tenantId);
+  const creates = calls
+    .filter((r) => r.method === "POST" && r.path.includes("importedWindowsAutopilotDeviceIdentities") && r.status >= 200 && r.status < 300)
+    .map((r) => r.at)
+    .sort((a, b) => a - b);
+  const span = creates.length > 1 ? creates[creates.length - 1]! - creates[0]! : 1;
   return {
     budgetShare: (creates.length - 1) / span / BUDGET_PER_MS,
     throttledShare: calls.filter((r) => r.status === 429).length / Math.max(1, calls.length),
@@ -76,7 +90,7 @@ function graphFigures(simulator: GraphSimulator, tenantId: string, devices: numb
 
 async function tenantBStandalone(): Promise<number> {
   const simulator = await startGraphSimulator(simulatorOptions());
-  const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, INSTANCES);
+  const pipeline = await startPipelineUnderTest(simulator, scenarioEnv, INSTANCES);
   try {
     const started = Date.now();
     const id = await pipeline.submit(TENANT_B, makeDevices(10, "B"));
@@ -90,7 +104,7 @@ async function tenantBStandalone(): Promise<number> {
 
 async function pipelineScenario() {
   const simulator = await startGraphSimulator(simulatorOptions());
-  const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, INSTANCES);
+  const pipeline = await startPipelineUnderTest(simulator, scenarioEnv, INSTANCES);
   try {
     const started = Date.now();
     const a = await pipeline.submit(TENANT_A, makeDevices(DEVICES, "A"));
@@ -100,6 +114,8 @@ async function pipelineScenario() {
     // Generous, but a batch that is stuck fails the run with a diagnosis instead of hanging it.
     const deadline = started + 5 * 60_000 + 4 * (DEVICES / BUDGET_PER_MS);
     const [aDone, bDone] = await Promise.all([pipeline.waitFinal(a, deadline), pipeline.waitFinal(b, deadline)]);
+    // In the default mode the chunks' followers come after the batch is final: their storage is the batch's too.
+    await pipeline.waitDrained(deadline);
     if (process.env.BENCH_ONLY === "pipeline") printTimeline(simulator, started, pipeline.storageSlowestBySecond());
     return {
       wallMs: aDone.finishedAt - started,
@@ -217,7 +233,7 @@ async function main() {
     process.exit(3);
   }, 45 * 60_000);
   const lowerBoundMs = DEVICES / BUDGET_PER_MS;
-  console.log(`bench: ${DEVICES} devices, ${INSTANCES} instances, Intune budget ${PER_APP} writes per ${WINDOW_MS / 1000} s (time scale 1/${SCALE})`);
+  console.log(`bench: ${DEVICES} devices, ${INSTANCES} instances, Intune budget ${PER_APP} writes per ${WINDOW_MS / 1000} s (time scale 1/${SCALE}), ${PIPELINE_MODE === "create" ? "one create per device" : `import action, chunks of ${CHUNK_SIZE}`}`);
   const bAlone = await tenantBStandalone();
   const p = await pipelineScenario();
   if (process.env.BENCH_ONLY === "pipeline") {
@@ -245,7 +261,9 @@ async function main() {
   const tenantBSlowdown = p.tenantBMs / bAlone;
   console.log("");
   console.log(`lower bound (devices ÷ budget)     ${sec(lowerBoundMs)}`);
-  console.log(`budget share                       ${pct(p.budgetShare)}  target ≥ 95 %  ${mark(p.budgetShare >= 0.95)}`);
+  // The 95 % target is for one create per device; an import action of 100 devices needs a write per chunk.
+  if (PIPELINE_MODE === "create") console.log(`budget share                       ${pct(p.budgetShare)}  target ≥ 95 %  ${mark(p.budgetShare >= 0.95)}`);
+  else console.log(`budget share                       ${pct(p.budgetShare)}  (import action: one write per chunk of ${CHUNK_SIZE}; the 95 % target is for per-device creates, BENCH_PIPELINE_MODE=create)`);
   console.log(`429 share                          ${pct(p.throttledShare)}  target ≤ 1 %  ${mark(p.throttledShare <= 0.01)}`);
   console.log(`tenant B: ${sec(p.tenantBMs)} beside A, ${sec(bAlone)} alone: ×${tenantBSlowdown.toFixed(2)}  target ≤ 2  ${mark(tenantBSlowdown <= 2)}`);
   console.log(`storage transactions per device    ${p.storageTransactionsPerDevice.toFixed(2)}  target ≤ 6  ${mark(p.storageTransactionsPerDevice <= 6)}`);
@@ -261,7 +279,7 @@ async function main() {
   const results = {
     date: new Date().toISOString(),
     node: process.version,
-    scale: { timeScale: 1 / SCALE, windowMs: WINDOW_MS, writesPerWindow: PER_APP, devices: DEVICES, instances: INSTANCES },
+    scale: { timeScale: 1 / SCALE, windowMs: WINDOW_MS, writesPerWindow: PER_APP, devices: DEVICES, instances: INSTANCES, mode: PIPELINE_MODE },
     budgetShare: p.budgetShare,
     throttledShare: p.throttledShare,
     tenantBSlowdown,

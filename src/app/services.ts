@@ -6,6 +6,7 @@ import { GraphClient } from "../graph/graphClient.js";
 import type { Logger } from "../logging.js";
 import { createStorageClients, ensureStorage, type StorageClients } from "../storage/clients.js";
 import { DeviceQueue } from "../storage/deviceQueue.js";
+import { FOLLOWER_QUEUE } from "../storage/names.js";
 import { BatchIndex } from "../storage/batchIndex.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
@@ -57,7 +58,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     store,
     batchIndex,
     journal: new IntakeJournal(storage.intakeJournal),
-    queue: new DeviceQueue(storage.deviceQueue),
+    queue: new DeviceQueue(storage.deviceQueue, storage.queueNamed(FOLLOWER_QUEUE)),
     pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,
