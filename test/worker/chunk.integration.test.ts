@@ -228,6 +228,24 @@ describe("chunks through the import action", () => {
     expect(writes(w, tenantId)).toHaveLength(7);
   });
 
+  it("splits a chunk Graph finds too large (413) into halves that go on, counting no failure", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 10, 100, "BIG");
+    w.simulator.injectFaults({ kind: "status", status: 413, errorCode: "RequestEntityTooLarge", times: 1, match: { pathIncludes: "/import" } });
+    await drive(w);
+
+    const devices = await rows(w, batchId);
+    expect(devices.every((d) => d.state === "imported" && (d.failures ?? 0) === 0)).toBe(true);
+    createdOnce(w, serials);
+    // The refused chunk of 10, then its two halves of 5, each one import action.
+    const posts = writes(w, tenantId);
+    expect(posts.map((r) => [r.path.endsWith("/import"), r.status])).toEqual([
+      [true, 413],
+      [true, 200],
+      [true, 200],
+    ]);
+  });
+
   it("retries a throttled chunk whole at a new slot, pausing the tenant", async () => {
     const w = await world();
     const { batchId, tenantId, serials } = await accept(w, 20, 100, "THR");
