@@ -11,6 +11,7 @@ import { runSequential } from "./baselines/sequential.js";
 import { sleep } from "./graphCaller.js";
 import { importActionScenario, type ImportActionFigures } from "./importActionRun.js";
 import { startPipelineUnderTest } from "./pipelineRun.js";
+import { measureHashCheckIntake, printHashCheckIntake } from "./hashCheckIntake.js";
 
 const TENANT_A = "aaaaaaaa-0000-4000-8000-0000000000aa";
 const TENANT_B = "bbbbbbbb-0000-4000-8000-0000000000bb";
@@ -220,6 +221,14 @@ function importActionResult(a: ImportActionFigures) {
 }
 
 async function main() {
+  if (process.env.BENCH_ONLY === "hashcheck") {
+    // Intake's hash checks alone (seconds, not minutes): the figure merged into the last full results.
+    const h = measureHashCheckIntake();
+    printHashCheckIntake(h);
+    const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, hashCheckIntakeOverhead: h.overhead, hashCheckIntake: { ...h, date: new Date().toISOString() } }, null, 2) + "\n");
+    process.exit(0);
+  }
   if (process.env.BENCH_ONLY === "importAction") {
     // This scenario alone, merged into the results of the last full run.
     const a = await runImportAction();
@@ -245,6 +254,7 @@ async function main() {
   const naive = await baseline("naive");
   const action = await runImportAction();
   clearTimeout(overall);
+  const hashCheck = measureHashCheckIntake();
 
   const rows = [
     ["", "pipeline", "sequential", "naive concurrent"],
@@ -275,6 +285,7 @@ async function main() {
   console.log("storage transactions per device, by kind");
   for (const [kind, n] of Object.entries(perDevice(p.storageByKind))) if (n >= 0.01) console.log(`  ${kind.padEnd(48)} ${n.toFixed(2)}`);
   printImportAction(action);
+  printHashCheckIntake(hashCheck);
 
   const results = {
     date: new Date().toISOString(),
@@ -297,6 +308,8 @@ async function main() {
     naiveWallMs: naive.wallMs,
     baselines: { sequential: seq, naive },
     importAction: importActionResult(action),
+    hashCheckIntakeOverhead: hashCheck.overhead,
+    hashCheckIntake: hashCheck,
   };
   writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
   process.exit(0);

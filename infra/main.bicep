@@ -57,6 +57,11 @@ param entraAudience string = ''
 @description('Comma-separated issuers accepted with that audience, one per partner tenant: https://login.microsoftonline.com/<tenant id>/v2.0. Required with entraAudience.')
 param entraIssuers string = ''
 
+@description('Days a finished batch is kept (its devices\' hashes, product keys, users and outcomes) before every record of it is erased (1..3650). Partners can erase a batch sooner with DELETE /api/imports/{id}.')
+@minValue(1)
+@maxValue(3650)
+param batchRetentionDays int = 30
+
 @description('Object id of the user or service principal running azd (azd sets AZURE_PRINCIPAL_ID); granted Key Vault Secrets Officer to store partner secrets. Empty for none.')
 param principalId string = ''
 
@@ -165,6 +170,7 @@ module functionApp 'modules/functionapp.bicep' = {
     defaultTenantId: !empty(defaultTenantId) ? defaultTenantId : (graphCredential == 'managed-identity' ? tenant().tenantId : '')
     entraAudience: entraAudience
     entraIssuers: entraIssuers
+    batchRetentionDays: batchRetentionDays
   }
   dependsOn: [identity, storage, monitoring, keyVault]
 }

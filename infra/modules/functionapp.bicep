@@ -66,6 +66,11 @@ param entraAudience string
 @description('Comma-separated token issuers accepted with that audience, e.g. https://login.microsoftonline.com/<partner tenant>/v2.0.')
 param entraIssuers string
 
+@description('Days a finished batch is kept before every record of it is erased.')
+@minValue(1)
+@maxValue(3650)
+param batchRetentionDays int
+
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
   name: identityName
 }
@@ -133,6 +138,12 @@ var codeSettings = [
     // Partner webhook signing secrets (src/secrets/), read as the identity (Key Vault Secrets User).
     name: 'KEY_VAULT_URL'
     value: keyVault.properties.vaultUri
+  }
+  {
+    // How long a finished batch's records (hashes, product keys, users) are kept: a data
+    // retention decision, so the deployment states it rather than leaving it to the code's default.
+    name: 'BATCH_RETENTION_DAYS'
+    value: string(batchRetentionDays)
   }
   {
     // The identity itself (managed-identity), or the app registration that trusts it

@@ -10,6 +10,7 @@ import type { Chunking } from "../intake/submitBatch.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
 import type { BatchActionDeps } from "../batches/batchActionDeps.js";
 import { cancelBatch } from "../batches/cancelBatch.js";
+import { eraseBatchRequest, eraseDueBatches, type ErasureDeps } from "../batches/eraseBatch.js";
 import { listBatches } from "../batches/listBatches.js";
 import { retryBatch } from "../batches/retryBatch.js";
 import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../openapi/serveOpenApi.js";
@@ -38,7 +39,7 @@ interface HttpFunctionBase {
   name: string;
   /** Azure Functions route template, below the host's "/api" prefix. */
   route: string;
-  methods: ("GET" | "POST")[];
+  methods: ("GET" | "POST" | "DELETE")[];
 }
 
 /** A partner route: runHttpFunction authenticates the caller first and answers 401 itself. */
@@ -169,6 +170,14 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   },
   {
     kind: "http",
+    name: "eraseImport",
+    route: "imports/{id}",
+    methods: ["DELETE"],
+    access: "partner",
+    handle: (s, request, caller) => eraseBatchRequest(erasureDeps(s), request.params.id ?? "", caller),
+  },
+  {
+    kind: "http",
     name: "openApiDocument",
     route: "openapi.json",
     methods: ["GET"],
@@ -223,6 +232,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
               graph: s.graph,
               followUp: s.config.followUp,
               listGraceMs: s.config.graph.listGraceMs,
+              retentionMs: s.config.batchRetentionMs,
               log: s.log,
               // Every path to a final status (imported, failed at create or later, canceled, poisoned)
               // ends the batch's poll chain here, so this is where its webhook event is recorded.
@@ -294,6 +304,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     handle: async (s) => {
       await sweepIntake({
         store: s.store,
+        batchIndex: s.batchIndex,
         journal: s.journal,
         queue: s.queue,
         pacing: s.pacing,
@@ -336,6 +347,17 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       if (deleted > 0) s.log.info("expired Idempotency-Key records deleted", { reason: `${deleted} records` });
     },
   },
+  {
+    kind: "timer",
+    name: "eraseExpiredBatches",
+    // BATCH_RETENTION_DAYS after a batch became final, every row of it is erased; a few batches a
+    // run, so a run stays short whatever has piled up, and erasures a crash interrupted are finished.
+    schedule: "0 */10 * * * *",
+    everyMs: 600_000,
+    handle: async (s) => {
+      await eraseDueBatches(erasureDeps(s));
+    },
+  },
 ];
 
 /** The HTTP functions, for the OpenAPI document (read when served, after the list exists). */
@@ -346,6 +368,10 @@ function httpDefinitions(): HttpFunctionDefinition[] {
 /** How intake and the sweeper cut a batch into import actions (one device each in create mode). */
 function chunkingOf(s: Services): Chunking {
   return { size: s.config.importAction.chunkSize, followerDelayMs: s.config.importAction.followerDelayMs };
+}
+
+function erasureDeps(s: Services): ErasureDeps {
+  return { store: s.store, index: s.batchIndex, idempotency: s.idempotency, journal: s.journal, log: s.log };
 }
 
 function batchActionDeps(s: Services): BatchActionDeps {

@@ -6,6 +6,7 @@ import type { AppResponse } from "../http/types.js";
 import { isIndexRowKey, type BatchIndex, type BatchIndexEntity } from "../storage/batchIndex.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { batchStatusSchema, type BatchPage, type BatchView } from "../status/viewSchemas.js";
+import { ownedBy } from "../status/statusHandlers.js";
 import { toBatchView } from "../status/statusViews.js";
 import { forEachLimited } from "../storage/importStore.js";
 
@@ -61,8 +62,9 @@ export async function listBatches(deps: ListBatchesDeps, query: URLSearchParams,
   const views = new Map<string, BatchView>();
   await forEachLimited(page, 16, async (row) => {
     const summary = await deps.store.readSummary(row.batchId);
-    // No header: the intake died before the batch was accepted. Another partner's: never shown.
-    if (!summary || summary.batch.partnerId !== caller.partnerId) return;
+    // No header: the intake died before the batch was accepted, or it is erased. Another
+    // partner's, or one being erased: never shown.
+    if (!summary || !ownedBy(summary.batch, caller)) return;
     const view = toBatchView(summary);
     if (view.status !== row.status && view.status !== "running") await deps.store.recordStatus(summary.batch, view.status);
     if (status === undefined || view.status === status) views.set(row.rowKey, view);

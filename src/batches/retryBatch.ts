@@ -78,6 +78,8 @@ export async function retryBatch(deps: BatchActionDeps, id: string, caller: Call
     return problemResponse(problem(ProblemType.nothingToRetry, 409, "Nothing to retry", "Another request has just retried these devices."));
   }
   await deps.store.recordStatus(batch, "running");
+  // Running again: not to be erased until it is final again.
+  await deps.store.recordExpiry(id, undefined);
   await enqueueDevices(deps, id, batch.tenantId, retried.map((device) => ({ rowKey: device.rowKey, attempt: device.attempts + 1 })));
   // The batch's poll chain ended with it; a new round number starts it again (a duplicate is dropped by the round guard).
   const fresh = await deps.store.readBatch(id);

@@ -89,6 +89,8 @@ export interface AppConfig {
   followUp: FollowUpPolicy;
   sync: { afterImport: boolean; debounceMs: number };
   deleteImportedRecords: boolean;
+  /** BATCH_RETENTION_DAYS, in ms: how long a final batch is kept before it is erased. */
+  batchRetentionMs: number;
   statusRetryAfterSeconds: number;
   partnerApi: PartnerApiConfig;
   webhooks: WebhookConfig;
@@ -142,6 +144,7 @@ function toAppConfig(s: RawSettings): AppConfig {
     },
     sync: { afterImport: s.SYNC_AFTER_IMPORT, debounceMs: s.SYNC_DEBOUNCE_MS },
     deleteImportedRecords: s.DELETE_IMPORTED_RECORDS,
+    batchRetentionMs: s.BATCH_RETENTION_DAYS * 86_400_000,
     statusRetryAfterSeconds: s.STATUS_RETRY_AFTER_SECONDS,
     webhooks: { allowedHosts: s.WEBHOOK_ALLOWED_HOSTS, retryScheduleMs: s.WEBHOOK_RETRY_SCHEDULE_MS, timeoutMs: s.WEBHOOK_TIMEOUT_MS },
     ...(s.KEY_VAULT_URL

@@ -118,6 +118,8 @@ export const settingsSchema = z
     INTAKE_RATE_BURST: positiveInt(10),
     /** How long an Idempotency-Key's answer is kept (the draft asks for at least 24 h). */
     IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
+    /** Days a batch is kept after it became final; then every row of it, in every table, is erased. */
+    BATCH_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 
     /**
      * The Key Vault partner webhook signing secrets are kept in (read with the app's managed

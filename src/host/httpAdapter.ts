@@ -41,7 +41,7 @@ export function matchRoute(routes: readonly CompiledRoute[], method: string, pat
   for (const route of routes) {
     const found = route.pattern.exec(pathname);
     if (!found) continue;
-    if (!route.definition.methods.includes(method.toUpperCase() as "GET" | "POST")) {
+    if (!route.definition.methods.includes(method.toUpperCase() as "GET" | "POST" | "DELETE")) {
       allow.push(...route.definition.methods);
       continue;
     }

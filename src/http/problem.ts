@@ -39,6 +39,8 @@ export interface FieldProblem {
   line?: number;
   field: string;
   message: string;
+  /** A stable code for the kind of problem, where the rule gives one (the hash rules do). */
+  code?: string;
 }
 
 export interface ProblemDetails {

@@ -6,6 +6,10 @@ export const fieldProblemSchema = z.object({
   line: z.number().int().min(1).optional().describe("Its CSV line."),
   field: z.string(),
   message: z.string(),
+  code: z
+    .string()
+    .optional()
+    .describe("A stable code for the kind of problem, where there is one: hash-not-base64, hash-wrong-magic, hash-truncated, hash-bad-record-end, hash-checksum-mismatch, hash-size, serial-contradicts-hash."),
 });
 
 export const problemDetailsSchema = z

@@ -1,6 +1,8 @@
 /**
  * Strict base64 (RFC 4648 §4: standard alphabet, '=' padding, length a multiple of 4, nothing
- * else) as Graph's Edm.Binary expects it. The messages say what is wrong, never what the value is.
+ * else) as Graph's Edm.Binary expects it. Intake first mends what it safely can (whitespace,
+ * missing padding: hardwareHash.ts, canonicalBase64); these messages explain what it could not.
+ * They say what is wrong, never what the value is.
  */
 const ALPHABET = /^[A-Za-z0-9+/]*$/;
 // With the length a multiple of 4, this is exactly strict base64 (one pass over a 4 KB hash).
@@ -21,7 +23,7 @@ export function base64Problem(value: string): string | undefined {
   }
   if (padding.length > 2) return "has more than two '=' padding characters";
   if (value.length % 4 !== 0) {
-    return `is not valid base64: its length (${value.length}) is not a multiple of 4 (is padding missing or the value cut short?)`;
+    return `is not valid base64: its length (${value.length}) is not a multiple of 4, and restoring '=' padding cannot make it one (is the value cut short?)`;
   }
   return undefined;
 }

@@ -10,9 +10,18 @@
  * personal data, and a problem body ends up in logs and partner tickets.
  */
 import { z } from "zod";
-import { base64Problem, decodedBase64Length } from "./base64.js";
 import { hasControlCharacters, isTenantId, isUserPrincipalName } from "./fieldRules.js";
 import { findDuplicates } from "./findDuplicates.js";
+import {
+  HASH_CHECK_MODES,
+  judgeHash,
+  SERIAL_CONTRADICTS_HASH_CODE,
+  serialContradiction,
+  serialNumberFromHash,
+  summarizeHash,
+  type HashCheck,
+  type JudgedHash,
+} from "./hashRules.js";
 import { CALLBACK_URL_MAX_LENGTH, callbackUrlShapeProblem } from "../webhooks/callbackUrl.js";
 import {
   DEFAULT_INTAKE_LIMITS,
@@ -39,7 +48,7 @@ export const DEVICE_FIELDS = [
 /** Device fields Graph's own samples send; accepted and ignored (the service owns id and state). */
 export const IGNORED_DEVICE_FIELDS = ["@odata.type", "id", "state"] as const;
 /** Batch-level fields: in the JSON body, or in the query string for CSV and Graph's shape. */
-export const BATCH_FIELDS = ["tenantId", "orderIdentifier", "groupTag", "callbackUrl"] as const;
+export const BATCH_FIELDS = ["tenantId", "orderIdentifier", "groupTag", "callbackUrl", "hashCheck"] as const;
 export const DEVICES_FIELD = "devices";
 /** The one parameter of Graph's import action. */
 export const GRAPH_DEVICES_FIELD = "importedWindowsAutopilotDeviceIdentities";
@@ -91,33 +100,27 @@ const serialNumberSchema = z
   .refine(...noControlCharacters)
   .describe(
     `The device's serial number as the OEM reports it (trimmed, at most ${SERIAL_NUMBER_MAX_LENGTH} characters). ` +
-      "Unique within a batch, ignoring case.",
+      "Unique within a batch, ignoring case. Must agree with the serial number inside the hardware hash (trimmed, ignoring case); " +
+      "may be left out (or empty in the CSV) when the hash names one, which is then taken.",
   );
 
-function hardwareIdentifierSchema(limits: IntakeLimits) {
+function hardwareIdentifierSchema(limits: IntakeLimits, hashCheck: HashCheck) {
   return z
     .string({ error: requiredMessage })
     .trim()
     .min(1, "required")
-    .superRefine((value, ctx) => {
-      if (value === "") return;
-      const problem = base64Problem(value);
-      if (problem !== undefined) {
-        ctx.addIssue({ code: "custom", message: problem });
-        return;
-      }
-      const bytes = decodedBase64Length(value);
-      if (bytes < limits.hashMinBytes || bytes > limits.hashMaxBytes) {
-        ctx.addIssue({
-          code: "custom",
-          message: `decodes to ${bytes} bytes; a hardware hash decodes to between ${limits.hashMinBytes} and ${limits.hashMaxBytes} bytes`,
-        });
-      }
+    .transform((value, ctx): JudgedHash => {
+      if (value === "") return z.NEVER;
+      const judged = judgeHash(value, limits, hashCheck);
+      if (judged.ok) return judged.hash;
+      ctx.addIssue({ code: "custom", message: judged.message, params: { code: judged.code } });
+      return z.NEVER;
     })
     .meta({ contentEncoding: "base64" })
     .describe(
-      "The 4K hardware hash (WMI MDM_DevDetail_Ext01.DeviceHardwareData, the CSV's 'Hardware Hash'): strict standard base64 " +
-        `with padding and no whitespace inside, decoding to ${limits.hashMinBytes}-${limits.hashMaxBytes} bytes. ` +
+      "The 4K hardware hash (WMI MDM_DevDetail_Ext01.DeviceHardwareData, the CSV's 'Hardware Hash'): standard base64, " +
+        `decoding to ${limits.hashMinBytes}-${limits.hashMaxBytes} bytes. Whitespace inside is dropped and missing '=' padding restored; ` +
+        "the hash is then read and checked (layout, declared end, SHA-256 checksum) unless the batch says hashCheck=off. " +
         "Unique within a batch. Never echoed back.",
     );
 }
@@ -170,6 +173,17 @@ const callbackUrlSchema = z.preprocess(
     ),
 );
 
+const hashCheckSchema = z.preprocess(
+  (value) => (typeof value === "string" ? blankToUndefined(value.trim().toLowerCase()) : blankToUndefined(value)),
+  z
+    .enum(HASH_CHECK_MODES, { error: "must be 'on' or 'off'" })
+    .optional()
+    .describe(
+      "'off' turns the hardware-hash refusals off for this batch (for hashes this service cannot read): hashes are then only mended (whitespace, padding) " +
+        "and size-checked, nothing is read from them, and Intune judges them. Default 'on'. Shown on the batch.",
+    ),
+);
+
 const ignored = (what: string) => z.unknown().optional().describe(`${what} Accepted and ignored.`);
 
 /** Keeps the caller's fields, dropping the ignored ones and any that ended up undefined. */
@@ -181,12 +195,31 @@ function deviceFields<T extends Record<string, unknown>>(device: T) {
   return fields;
 }
 
-export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS) {
-  return z
+/** A row that leaves its serial number out takes the one its hash names (before the field rules run). */
+function withSerialFromHash(hashCheck: HashCheck) {
+  return (device: unknown) => {
+    if (typeof device !== "object" || device === null || Array.isArray(device)) return device;
+    const row = device as Record<string, unknown>;
+    if (!isBlank(row.serialNumber)) return device;
+    const fromHash = serialNumberFromHash(row.hardwareIdentifier, hashCheck);
+    return fromHash === undefined ? device : { ...row, serialNumber: fromHash };
+  };
+}
+
+/** The hash's text as stored and sent, what it tells, and whether it agrees with the row. */
+function withHashFacts<T extends { serialNumber: string; hardwareIdentifier: JudgedHash }>(device: T, ctx: z.RefinementCtx) {
+  const { hardwareIdentifier, ...fields } = device;
+  const contradiction = serialContradiction(fields.serialNumber, hardwareIdentifier.facts);
+  if (contradiction) ctx.addIssue({ code: "custom", path: ["serialNumber"], message: contradiction, params: { code: SERIAL_CONTRADICTS_HASH_CODE } });
+  return { ...fields, hardwareIdentifier: hardwareIdentifier.value, ...summarizeHash(hardwareIdentifier.facts) };
+}
+
+export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS, hashCheck: HashCheck = "on") {
+  const device = z
     .strictObject(
       {
         serialNumber: serialNumberSchema,
-        hardwareIdentifier: hardwareIdentifierSchema(limits),
+        hardwareIdentifier: hardwareIdentifierSchema(limits, hashCheck),
         productKey: optionalText(
           PRODUCT_KEY_MAX_LENGTH,
           `The Windows product ID or key (the CSV's 'Windows Product ID'); at most ${PRODUCT_KEY_MAX_LENGTH} characters. Never echoed back.`,
@@ -201,7 +234,9 @@ export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTA
       },
       { error: (issue) => (issue.code === "invalid_type" ? "each device must be a JSON object" : undefined) },
     )
-    .transform(deviceFields)
+    .transform((fields, ctx) => withHashFacts(deviceFields(fields), ctx));
+  return z
+    .preprocess(withSerialFromHash(hashCheck), device)
     .describe("One Windows Autopilot device: the fields of Graph's importedWindowsAutopilotDeviceIdentity that a caller sets.");
 }
 
@@ -210,36 +245,69 @@ function devicesSchema(limits: IntakeLimits, device: DeviceSchema, description: 
     .array(device, { error: (issue) => (isBlank(issue.input) ? "required: an array of devices" : "must be an array of devices") })
     .min(1, "must hold at least one device")
     .max(limits.maxDevices, `must hold at most ${limits.maxDevices} devices`)
-    .superRefine((devices, ctx) => {
-      for (const duplicate of findDuplicates(devices)) {
-        const what = duplicate.field === "serialNumber" ? "serial number" : "hardware hash";
-        ctx.addIssue({
-          code: "custom",
-          path: [duplicate.index, duplicate.field],
-          message: `same ${what} as device ${duplicate.duplicateOf}`,
-          params: { duplicateOf: duplicate.duplicateOf },
-        });
-      }
-    })
+    .superRefine(
+      (devices, ctx) => {
+        for (const duplicate of findDuplicates(devices.map(withHashText))) {
+          const what = duplicate.field === "serialNumber" ? "serial number" : "hardware hash";
+          ctx.addIssue({
+            code: "custom",
+            path: [duplicate.index, duplicate.field],
+            message: `same ${what} as device ${duplicate.duplicateOf}`,
+            params: { duplicateOf: duplicate.duplicateOf },
+          });
+        }
+      },
+      // Also when some devices failed a rule, so that every problem is reported at once.
+      { when: (payload) => Array.isArray(payload.value) },
+    )
     .describe(description);
+}
+
+/**
+ * A device that failed a rule still holds its hash as judged (an object) or nothing usable;
+ * duplicates compare the hash's canonical text.
+ */
+function withHashText(device: unknown): unknown {
+  if (typeof device !== "object" || device === null) return device;
+  const hash = (device as { hardwareIdentifier?: unknown }).hardwareIdentifier;
+  if (typeof hash !== "object" || hash === null) return device;
+  const value = (hash as { value?: unknown }).value;
+  return { ...device, hardwareIdentifier: typeof value === "string" ? value : undefined };
 }
 
 type DeviceSchema = ReturnType<typeof createDeviceSubmissionSchema>;
 type DeviceOutput = z.output<DeviceSchema>;
 
-/** `device` is passed in so both request shapes share one device schema: the OpenAPI document names it once. */
-export function createImportRequestSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS, device: DeviceSchema = createDeviceSubmissionSchema(limits)) {
+/**
+ * `hashCheck`: which device rules to build. The batch's own hashCheck field is validated by the
+ * same schema; the caller reads it first (hashCheckOf) to choose the schema. `device` is passed in so
+ * both request shapes share one device schema: the OpenAPI document names it once.
+ */
+export function createImportRequestSchema(
+  limits: IntakeLimits = DEFAULT_INTAKE_LIMITS,
+  hashCheck: HashCheck = "on",
+  device: DeviceSchema = createDeviceSubmissionSchema(limits, hashCheck),
+) {
   return z
     .strictObject({
       tenantId: tenantIdSchema,
       orderIdentifier: orderIdentifierSchema("for the whole batch, applied to each device that names none"),
       groupTag: groupTagSchema("for the whole batch, applied to each device that names none"),
       callbackUrl: callbackUrlSchema,
+      hashCheck: hashCheckSchema,
       devices: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}. All or nothing: one bad device refuses the batch.`),
     })
     .transform(({ devices, ...batch }) => {
-      const request: { tenantId?: string; orderIdentifier?: string; groupTag?: string; callbackUrl?: string; devices: DeviceOutput[] } = {
+      const request: {
+        tenantId?: string;
+        orderIdentifier?: string;
+        groupTag?: string;
+        callbackUrl?: string;
+        hashCheck?: "off";
+        devices: DeviceOutput[];
+      } = {
         ...(batch.tenantId === undefined ? {} : { tenantId: batch.tenantId }),
+        ...(batch.hashCheck === "off" ? { hashCheck: "off" as const } : {}),
         ...(batch.callbackUrl === undefined ? {} : { callbackUrl: batch.callbackUrl }),
         ...(batch.orderIdentifier === undefined ? {} : { orderIdentifier: batch.orderIdentifier }),
         ...(batch.groupTag === undefined ? {} : { groupTag: batch.groupTag }),
@@ -261,13 +329,19 @@ export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INT
       [GRAPH_DEVICES_FIELD]: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),
     })
     .describe(
-      "The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag and orderIdentifier go in the query string.",
+      "The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag, orderIdentifier and hashCheck go in the query string.",
     );
 }
 
 export const deviceSubmissionSchema = createDeviceSubmissionSchema(DEFAULT_INTAKE_LIMITS);
-export const importRequestSchema = createImportRequestSchema(DEFAULT_INTAKE_LIMITS, deviceSubmissionSchema);
+export const importRequestSchema = createImportRequestSchema(DEFAULT_INTAKE_LIMITS, "on", deviceSubmissionSchema);
 export const graphImportActionSchema = createGraphImportActionSchema(DEFAULT_INTAKE_LIMITS, deviceSubmissionSchema);
 
 export type DeviceSubmission = z.output<typeof deviceSubmissionSchema>;
 export type ImportRequest = z.output<typeof importRequestSchema>;
+
+/** The batch's hashCheck, read before validation to choose the rules; a value the schema refuses counts as "on". */
+export function hashCheckOf(input: Record<string, unknown>): HashCheck {
+  const value = input.hashCheck;
+  return typeof value === "string" && value.trim().toLowerCase() === "off" ? "off" : "on";
+}

@@ -5,10 +5,11 @@ import { problem, ProblemType } from "../http/problem.js";
 import { problemResponse, storageUnavailable } from "../http/responses.js";
 import type { AppRequest, AppResponse } from "../http/types.js";
 import { acceptedResponse } from "./acceptedResponse.js";
+import { dryRunResponse, readDryRun } from "./dryRunResponse.js";
 import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey, requestFingerprint } from "./idempotencyKey.js";
 import { admitWithKey, type Admission, type IdempotencyDeps } from "./idempotentIntake.js";
 import type { IntakeLimits } from "./limits.js";
-import { parseImportRequest } from "./parseImportRequest.js";
+import { parseImportRequest, type ParseOutcome } from "./parseImportRequest.js";
 import { submitBatch, type IntakeDeps } from "./submitBatch.js";
 import { validationProblem } from "./validationProblem.js";
 import { callbackUrlProblem, type AllowedHost } from "../webhooks/callbackUrl.js";
@@ -30,6 +31,10 @@ export interface ImportPostDeps extends IntakeDeps {
  * POST /api/imports: Idempotency-Key, the partner's rate limit, then validate the whole batch,
  * record it, enqueue it, answer 202. A request with a key is rate-limited only once it holds the
  * key, so a retry of an accepted request always gets its original answer, never a 429.
+ *
+ * `?dryRun=true` runs every check and answers 200 with what the batch would be; it records and
+ * queues nothing, so it neither claims nor replays an Idempotency-Key, but it costs the partner's
+ * rate like any POST (a dry run reads and decodes the whole body).
  */
 export async function handleImportPost(deps: ImportPostDeps, request: AppRequest, caller: Caller): Promise<AppResponse> {
   const keyHeader = readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER));
@@ -37,6 +42,21 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
     return problemResponse(
       problem(ProblemType.invalidIdempotencyKey, 400, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID, quoted or bare."),
     );
+  }
+  const dryRun = readDryRun(request.url.searchParams);
+  if (dryRun === "invalid") {
+    return problemResponse(
+      problem(ProblemType.invalidQuery, 400, "Invalid query", "The query string has invalid parameters.", { errors: [{ field: "dryRun", message: "must be true or false" }] }),
+    );
+  }
+
+  if (dryRun) {
+    const limited = await takeRate(deps, caller);
+    if (limited) return limited;
+    const body = await readBody(deps, request);
+    if (!Buffer.isBuffer(body)) return body;
+    const checked = checkBatch(deps, request, body, caller);
+    return "status" in checked ? checked : dryRunResponse(checked.request, checked.tenantId, checked.lines);
   }
 
   if (keyHeader.kind === "none" || !deps.idempotency) {
@@ -97,7 +117,10 @@ async function readBody(deps: ImportPostDeps, request: AppRequest): Promise<Buff
   );
 }
 
-async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, caller: Caller, batchId?: string): Promise<AppResponse> {
+type CheckedBatch = Extract<ParseOutcome, { ok: true }> & { tenantId: string };
+
+/** Every check of a submission, with nothing recorded: the batch ready to submit, or the refusal. */
+function checkBatch(deps: ImportPostDeps, request: AppRequest, body: Buffer, caller: Caller): CheckedBatch | AppResponse {
   const parsed = parseImportRequest(
     { contentType: request.headers.get("content-type") ?? undefined, body, query: request.url.searchParams },
     deps.limits,
@@ -117,14 +140,21 @@ async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, c
 
   const callbackProblem = parsed.request.callbackUrl ? callbackUrlProblem(parsed.request.callbackUrl, deps.webhookAllowedHosts ?? []) : undefined;
   if (callbackProblem) return problemResponse(validationProblem([{ field: "callbackUrl", message: callbackProblem }]));
+  return { ...parsed, tenantId };
+}
+
+async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, caller: Caller, batchId?: string): Promise<AppResponse> {
+  const checked = checkBatch(deps, request, body, caller);
+  if ("status" in checked) return checked;
+  const { tenantId } = checked;
 
   let accepted;
   try {
     accepted = await submitBatch(
       deps,
-      { ...parsed.request, tenantId, partnerId: caller.partnerId, ...(batchId ? { batchId } : {}) },
-      parsed.source,
-      parsed.lines,
+      { ...checked.request, tenantId, partnerId: caller.partnerId, ...(batchId ? { batchId } : {}) },
+      checked.source,
+      checked.lines,
     );
   } catch (error) {
     deps.log.error("intake could not record the batch", { reason: (error as Error).message });

@@ -7,7 +7,8 @@
  */
 import { problem, ProblemType, type ProblemDetails } from "../http/problem.js";
 import { decodeText } from "./decodeText.js";
-import { createImportRequestSchema, DEVICES_FIELD, type ImportRequest } from "./deviceSchema.js";
+import { createImportRequestSchema, DEVICES_FIELD, hashCheckOf, type ImportRequest } from "./deviceSchema.js";
+import type { HashCheck } from "./hashRules.js";
 import type { IntakeLimits } from "./limits.js";
 import { ACCEPTED_MEDIA_TYPES, readMediaType, type MediaType } from "./mediaType.js";
 import { readCsvBody } from "./parseCsv.js";
@@ -69,7 +70,7 @@ export function parseImportRequest(input: ImportRequestInput, limits: IntakeLimi
     }
   }
 
-  const parsed = schemaFor(limits).safeParse(candidate.input);
+  const parsed = schemaFor(limits, hashCheckOf(candidate.input)).safeParse(candidate.input);
   const problems = [
     ...candidate.problems,
     ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, { lines: candidate.lines, devicesField: candidate.devicesField, fromQuery: candidate.fromQuery })),
@@ -95,11 +96,11 @@ function csvCandidate(text: string, query: URLSearchParams): CandidateOutcome {
 // Schemas are built once per distinct set of limits (in practice: one).
 const schemas = new Map<string, ReturnType<typeof createImportRequestSchema>>();
 
-function schemaFor(limits: IntakeLimits) {
-  const key = `${limits.maxDevices}/${limits.hashMinBytes}/${limits.hashMaxBytes}`;
+function schemaFor(limits: IntakeLimits, hashCheck: HashCheck) {
+  const key = `${limits.maxDevices}/${limits.hashMinBytes}/${limits.hashMaxBytes}/${hashCheck}`;
   let schema = schemas.get(key);
   if (schema === undefined) {
-    schema = createImportRequestSchema(limits);
+    schema = createImportRequestSchema(limits, hashCheck);
     if (schemas.size > 16) schemas.clear();
     schemas.set(key, schema);
   }

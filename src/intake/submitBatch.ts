@@ -11,6 +11,7 @@ import { sendAllForSlots, type SlotSend } from "../storage/slotSends.js";
 import { chunkSends, deviceIndexOf, groupIntoChunks } from "../worker/chunks.js";
 import type { ImportRequest } from "./deviceSchema.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
+import { countByModel } from "./deviceModels.js";
 
 export interface IntakeDeps {
   store: ImportStore;
@@ -64,17 +65,20 @@ export async function submitBatch(
     ...(request.orderIdentifier ? { orderIdentifier: request.orderIdentifier } : {}),
     ...(request.groupTag ? { groupTag: request.groupTag } : {}),
     ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
+    ...(request.hashCheck === "off" ? { hashCheck: "off" as const } : {}),
+    deviceModels: JSON.stringify(countByModel(request.devices)),
     deviceCount: request.devices.length,
     source,
     intakeState: "enqueueing",
     createdAt,
   };
-  const devices: DeviceEntity[] = request.devices.map((device, index) => ({
+  const devices: DeviceEntity[] = request.devices.map(({ warnings, ...device }, index) => ({
     partitionKey: batchId,
     rowKey: deviceRowKey(index),
     index,
     ...(lines?.[index] ? { line: lines[index] } : {}),
     ...device,
+    ...(warnings?.length ? { warnings: JSON.stringify(warnings) } : {}),
     tenantId: request.tenantId,
     state: "queued",
     attempts: 0,
@@ -82,7 +86,7 @@ export async function submitBatch(
     updatedAt: createdAt,
   }));
 
-  await deps.journal.begin(batchId, createdAt);
+  await deps.journal.begin(batchId, createdAt, request.partnerId);
   await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency);
   // From here the batch is durable and answered 202, whether or not every message goes out now.
   countAccepted(devices.length, source);

@@ -1,13 +1,23 @@
 import type { Logger } from "../logging.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { IntakeJournal } from "../storage/intakeJournal.js";
+import type { BatchIndex } from "../storage/batchIndex.js";
 import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { enqueueDevices, type Chunking } from "./submitBatch.js";
 import { firstPoll } from "../worker/pollBatch.js";
 
+/**
+ * An intake whose batch has no header this long after it began is dead for certain (a function
+ * runs at most host.json's functionTimeout, 5 minutes): its rows are erased. Until then the
+ * intake may still be writing, so its journal entry is kept for a later sweep.
+ */
+export const ABANDONED_INTAKE_ERASE_AFTER_MS = 10 * 60_000;
+
 export interface SweepDeps {
   store: ImportStore;
+  /** The partners' lists: an abandoned intake's row is removed from its partner's. */
+  batchIndex?: Pick<BatchIndex, "remove">;
   journal: IntakeJournal;
   queue: DeviceMessageSender;
   pacing: Pick<TenantPacing, "reserve">;
@@ -31,7 +41,7 @@ export interface SweepReport {
  * with no attempt gets a (possibly second) first-attempt message. A duplicate message is
  * harmless, since a worker acts only on a device that has not moved past that attempt.
  * Intakes that died before the header was written were never accepted (the caller got an
- * error), so they are only forgotten.
+ * error): what they wrote is erased (ABANDONED_INTAKE_ERASE_AFTER_MS).
  *
  * A retry (POST /api/imports/{id}/retry) journals itself the same way: a device it moved to
  * `retrying` may have lost its message, so every `retrying` device is sent its next attempt
@@ -44,8 +54,13 @@ export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
   for (const pending of await deps.journal.startedBefore(cutoff)) {
     const batch = await deps.store.readBatch(pending.batchId);
     if (!batch) {
+      // Never accepted (the caller got an error), but its device rows, hashes and all, may be
+      // written: erased, with its list row, once the intake cannot be running any more.
+      if (now.getTime() - Date.parse(pending.startedAt) < ABANDONED_INTAKE_ERASE_AFTER_MS) continue;
+      const rows = await deps.store.erasePartition(pending.batchId);
+      if (pending.partnerId) await deps.batchIndex?.remove({ partnerId: pending.partnerId, batchId: pending.batchId, createdAt: pending.startedAt });
       report.abandoned++;
-      deps.log.warn("intake never became durable; forgetting it", { batchId: pending.batchId });
+      deps.log.warn("intake never became durable; its rows are erased", { batchId: pending.batchId, reason: `${rows} rows` });
     } else if (batch.intakeState !== "accepted") {
       const unstarted = await deps.store.listUnstartedDevices(pending.batchId);
       await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));

@@ -26,7 +26,7 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], context: I
       if (issue.code === "unrecognized_keys") {
         return issue.keys.map((key) => ({ ...where, field: displayName(key), message: unknownNameMessage("field", key, DEVICE_FIELDS, DEVICE_FIELD_ALIASES) }));
       }
-      return [{ ...where, field: field === undefined ? "(device)" : String(field), message: withDuplicateLine(issue, context.lines) }];
+      return [{ ...where, field: field === undefined ? "(device)" : String(field), message: withDuplicateLine(issue, context.lines), ...problemCode(issue) }];
     }
     if (head === DEVICES_FIELD) return [{ field: context.devicesField, message: issue.message }];
     if (issue.code === "unrecognized_keys") {
@@ -35,6 +35,12 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], context: I
     const name = issue.path.length === 0 ? "(body)" : issue.path.map(String).join(".");
     return [{ field: name, message: context.fromQuery.has(name) ? `${issue.message} (in the query string)` : issue.message }];
   });
+}
+
+/** The stable code a rule gave its issue (hash problems), for callers to branch on. */
+function problemCode(issue: z.core.$ZodIssue): { code?: string } {
+  const code = issue.code === "custom" ? (issue.params as { code?: unknown } | undefined)?.code : undefined;
+  return typeof code === "string" ? { code } : {};
 }
 
 /** "same serial number as device 3" gains "(line 5)" when the batch came from CSV. */

@@ -13,7 +13,10 @@ import {
   devicePageSchema,
   deviceStateSchema,
   deviceViewSchema,
+  deviceWarningSchema,
+  dryRunResultSchema,
   graphRequestSchema,
+  modelCountSchema,
   recordMatchSchema,
   retryResultSchema,
   stateCountsSchema,
@@ -50,6 +53,9 @@ responseComponents
   .add(deviceViewSchema, { id: "Device" })
   .add(deviceStateSchema, { id: "DeviceState" })
   .add(deviceErrorSchema, { id: "DeviceError" })
+  .add(deviceWarningSchema, { id: "DeviceWarning" })
+  .add(modelCountSchema, { id: "ModelCount" })
+  .add(dryRunResultSchema, { id: "DryRunResult" })
   .add(graphRequestSchema, { id: "GraphRequest" })
   .add(recordMatchSchema, { id: "RecordMatch" })
   .add(devicePageSchema, { id: "DevicePage" })

@@ -12,6 +12,7 @@ import {
   batchViewSchema,
   cancelResultSchema,
   devicePageSchema,
+  dryRunResultSchema,
   retryResultSchema,
 } from "../status/viewSchemas.js";
 import type { JsonSchema, OperationSpec } from "./operationSpec.js";
@@ -28,9 +29,16 @@ const invalidQueryResponse = { description: "A query parameter is invalid; `erro
 /** tenantId, orderIdentifier, groupTag and callbackUrl: in the JSON body, or in the query string for CSV and Graph's shape. */
 function batchFieldsFromBody(): Record<string, JsonSchema> {
   const body = z.toJSONSchema(importRequestSchema, { io: "input" }) as { properties: Record<string, JsonSchema> };
-  const { tenantId, orderIdentifier, groupTag, callbackUrl } = body.properties;
-  return { tenantId: tenantId!, orderIdentifier: orderIdentifier!, groupTag: groupTag!, callbackUrl: callbackUrl! };
+  const { tenantId, orderIdentifier, groupTag, callbackUrl, hashCheck } = body.properties;
+  return { tenantId: tenantId!, orderIdentifier: orderIdentifier!, groupTag: groupTag!, callbackUrl: callbackUrl!, hashCheck: hashCheck! };
 }
+
+const dryRunParameter: JsonSchema = {
+  type: "boolean",
+  description:
+    "true: run every check (hashes included) and answer 200 with each device's serial number, manufacturer, model and warnings, or the same 400 as a submission; " +
+    "nothing is recorded or queued and an Idempotency-Key is neither claimed nor replayed. Counts against the partner's rate limit like any POST.",
+};
 
 const csvBody: JsonSchema = {
   type: "string",
@@ -50,9 +58,10 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
     tag: "Imports",
     summary: "Submit a batch of devices",
     description:
-      "Validates the whole batch (all or nothing), records it, queues one message per device in the tenant's Intune write budget, " +
-      "and answers 202 at once. JSON (this service's shape or Graph's import-action body) or the Autopilot CSV.",
-    queryProperties: batchFieldsFromBody(),
+      "Validates the whole batch (all or nothing; each hardware hash is read and checked unless hashCheck=off), records it, queues one message per device " +
+      "in the tenant's Intune write budget, and answers 202 at once. JSON (this service's shape or Graph's import-action body) or the Autopilot CSV. " +
+      "With dryRun=true, only checks and answers 200.",
+    queryProperties: { ...batchFieldsFromBody(), dryRun: dryRunParameter },
     headers: {
       "Idempotency-Key": {
         description:
@@ -68,10 +77,11 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
       other: { "text/csv": csvBody, "application/csv": csvBody },
     },
     responses: {
+      200: { description: "dryRun=true: the batch passed every check; nothing was recorded.", json: dryRunResultSchema },
       202: { description: "Accepted: poll the Location.", json: acceptedBatchSchema, headers: { Location: location, "Retry-After": retryAfter } },
       400: {
-        description: "Invalid batch: every problem, with device index, CSV line and field.",
-        problems: [ProblemType.validation, ProblemType.malformedBody, ProblemType.noDevices, ProblemType.invalidIdempotencyKey],
+        description: "Invalid batch: every problem, with device index, CSV line, field and, for hash problems, a code.",
+        problems: [ProblemType.validation, ProblemType.malformedBody, ProblemType.noDevices, ProblemType.invalidIdempotencyKey, ProblemType.invalidQuery],
       },
       403: { description: "The partner may not import into this tenant.", problems: [ProblemType.tenantNotAllowed] },
       409: { description: "A request with this Idempotency-Key is still being processed.", problems: [ProblemType.idempotencyKeyInFlight] },
@@ -151,6 +161,22 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
       200: { description: "What was canceled.", json: cancelResultSchema },
       404: notFoundResponse,
       409: { description: "The batch has already finished.", problems: [ProblemType.batchAlreadyFinished] },
+    },
+  },
+  eraseImport: {
+    tag: "Imports",
+    summary: "Erase a finished batch",
+    description:
+      "Erases the batch and every row of it in every table (devices with their hashes, product keys and users, counters, its webhook event and any " +
+      "delivery still pending, the Idempotency-Key records that answered for it, its place in the list). From the 204 on, the batch is not found " +
+      "(GET, the list, a second DELETE: 404), and a request repeated with its Idempotency-Key makes a new batch. Devices already imported stay in " +
+      "Intune: this erases what this service keeps, not the devices. A finished batch is erased anyway `BATCH_RETENTION_DAYS` after it finished " +
+      "(`expiresAt`).",
+    pathParams: idParam,
+    responses: {
+      204: { description: "Erased: nothing of the batch is readable any more; what a crash interrupted is finished within minutes." },
+      404: notFoundResponse,
+      409: { description: "The batch is still running: cancel it first, then erase it once it has finished.", problems: [ProblemType.batchStillRunning] },
     },
   },
   openApiDocument: {

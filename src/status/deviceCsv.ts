@@ -1,9 +1,13 @@
 import type { DeviceEntity } from "../storage/importEntities.js";
+import { deviceWarnings } from "./statusViews.js";
 
 /** The spreadsheet of a batch's outcomes: public columns only, never the hash, product key or UPN. */
 export const DEVICE_CSV_COLUMNS = [
   "index",
   "serialNumber",
+  "manufacturer",
+  "model",
+  "warnings",
   "state",
   "attempts",
   "graphId",
@@ -38,7 +42,12 @@ export function csvHeader(): string {
 }
 
 export function csvRow(device: Partial<DeviceEntity>): string {
-  return DEVICE_CSV_COLUMNS.map((column) => csvCell(device[column])).join(",") + "\r\n";
+  return DEVICE_CSV_COLUMNS.map((column) => csvCell(column === "warnings" ? warningCodes(device.warnings) : device[column])).join(",") + "\r\n";
+}
+
+/** Warning codes separated by ';' (one cell a spreadsheet can filter on), not the stored JSON. */
+function warningCodes(column: string | undefined): string | undefined {
+  return column === undefined ? undefined : deviceWarnings(column).map((w) => w.code).join(";");
 }
 
 /**

@@ -24,10 +24,11 @@ const batchIdSchema = z.uuid();
 
 /**
  * Another partner's batch is answered exactly like a batch that does not exist (404, not 403),
- * so batch ids reveal nothing across partners.
+ * so batch ids reveal nothing across partners; so is one being erased, from the moment its
+ * erasure begins.
  */
-export function ownedBy(batch: { partnerId?: string } | undefined, caller: Caller): boolean {
-  return batch !== undefined && batch.partnerId === caller.partnerId;
+export function ownedBy(batch: { partnerId?: string; erasingAt?: string } | undefined, caller: Caller): boolean {
+  return batch !== undefined && !batch.erasingAt && batch.partnerId === caller.partnerId;
 }
 
 export async function getBatchStatus(deps: StatusDeps, id: string, caller: Caller): Promise<AppResponse> {

@@ -1,7 +1,8 @@
 import type { DeviceEntity, StateCounts } from "../storage/importEntities.js";
 import type { BatchSummary } from "../storage/importStore.js";
 import { batchStatus } from "./batchStatus.js";
-import type { BatchView, DeviceView } from "./viewSchemas.js";
+import { HASH_WARNINGS, type HashWarning } from "../intake/hashRules.js";
+import { modelCountSchema, type BatchView, type DeviceView, type DeviceWarning, type ModelCount } from "./viewSchemas.js";
 
 export type { BatchView, DeviceView } from "./viewSchemas.js";
 
@@ -27,6 +28,10 @@ export function toBatchView(summary: BatchSummary): BatchView {
     updatedAt: lastUpdatedAt,
     ...(status === "running" ? {} : { completedAt: lastUpdatedAt }),
     ...(batch.canceledAt ? { canceledAt: batch.canceledAt } : {}),
+    hashCheck: batch.hashCheck === "off" ? "off" : "on",
+    deviceModels: readDeviceModels(batch.deviceModels),
+    // Only a final batch expires; a retried one keeps an old expiry on its header until it is final again.
+    ...(status !== "running" && batch.expiresAt ? { expiresAt: batch.expiresAt } : {}),
     links: batchLinks(batch.partitionKey),
   };
 }
@@ -37,6 +42,9 @@ export function toDeviceView(device: DeviceEntity): DeviceView {
     index: device.index,
     ...optional("line"),
     serialNumber: device.serialNumber,
+    ...optional("manufacturer"),
+    ...optional("model"),
+    ...(device.warnings ? { warnings: deviceWarnings(device.warnings) } : {}),
     state: device.state,
     attempts: device.attempts,
     ...optional("groupTag"),
@@ -61,4 +69,27 @@ export function toDeviceView(device: DeviceEntity): DeviceView {
     ...optional("submittedAt"),
     updatedAt: device.updatedAt,
   } as DeviceView;
+}
+
+/** The header's JSON column; a batch from before it (or a damaged value) shows an empty list. */
+function readDeviceModels(column: string | undefined): ModelCount[] {
+  if (!column) return [];
+  try {
+    const parsed = modelCountSchema.array().safeParse(JSON.parse(column));
+    return parsed.success ? parsed.data : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Warning codes as stored (a JSON array) with what each means; unknown codes are dropped. */
+export function deviceWarnings(column: string): DeviceWarning[] {
+  let codes: unknown;
+  try {
+    codes = JSON.parse(column);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(codes)) return [];
+  return codes.filter((code): code is HashWarning => typeof code === "string" && Object.hasOwn(HASH_WARNINGS, code)).map((code) => ({ code, message: HASH_WARNINGS[code] }));
 }

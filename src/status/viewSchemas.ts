@@ -7,6 +7,8 @@ import { z } from "zod";
 import { COUNTED_STATES, DEVICE_STATES, type CountedState } from "../worker/deviceState.js";
 import { BATCH_STATUSES } from "./batchStatus.js";
 import { notificationViewSchema } from "../webhooks/notificationViewSchema.js";
+import { HASH_CHECK_MODES, HASH_WARNING_CODES } from "../intake/hashRules.js";
+import { MAX_MODEL_GROUPS } from "../intake/deviceModels.js";
 
 const timestamp = (what: string) => z.iso.datetime().describe(what);
 
@@ -26,6 +28,15 @@ export const batchLinksSchema = z.object({
   failures: z.string().describe("The batch's failed devices."),
 });
 
+const hashText = (what: string) => z.string().optional().describe(`${what}, as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none).`);
+
+export const modelCountSchema = z.object({
+  manufacturer: hashText("The manufacturer (SMBIOS system manufacturer)"),
+  model: hashText("The model (SMBIOS product name; for some makers a machine-type code)"),
+  count: z.number().int().min(1),
+  otherModels: z.number().int().min(2).optional().describe(`Only on the last entry when the batch holds more than ${MAX_MODEL_GROUPS} models: how many further models it sums.`),
+});
+
 export const batchSourceSchema = z.enum(["json", "csv"]).describe("How the batch was submitted: JSON (either shape) or CSV.");
 
 export const batchViewSchema = z
@@ -43,6 +54,11 @@ export const batchViewSchema = z
     updatedAt: timestamp("The batch's last change."),
     completedAt: timestamp("Once the batch is no longer running: when its last device settled.").optional(),
     canceledAt: timestamp("When the caller canceled the batch.").optional(),
+    hashCheck: z.enum(HASH_CHECK_MODES).describe("'off' when the batch was submitted with hashCheck=off: its hashes were not read or checked at intake."),
+    deviceModels: z
+      .array(modelCountSchema)
+      .describe(`The batch's devices counted by manufacturer and model, most numerous first (at most ${MAX_MODEL_GROUPS} entries). Empty for batches from before hashes were read.`),
+    expiresAt: timestamp("Once the batch is final: when it will be erased, every row of it in every table (BATCH_RETENTION_DAYS after it finished; DELETE erases it sooner).").optional(),
     notification: notificationViewSchema.optional().describe("GET /api/imports/{id} only, for a batch submitted with a callbackUrl: its completion webhook."),
     links: batchLinksSchema,
   })
@@ -60,6 +76,13 @@ export const deviceErrorSchema = z
   })
   .describe("Why the device failed (or, while retrying, why the last attempt did).");
 
+export const deviceWarningSchema = z
+  .object({
+    code: z.enum(HASH_WARNING_CODES).describe("no-tpm: the hash holds no TPM data."),
+    message: z.string(),
+  })
+  .describe("Accepted, but worth knowing before a deployment depends on it.");
+
 export const recordMatchSchema = z
   .enum(["serialNumber"])
   .describe("serialNumber: a create's answer was lost, and the outcome was read from the tenant's only imported record with this serial number, which had already finished and so may have been made by another tool. Such a record is never deleted by this service.");
@@ -76,6 +99,9 @@ export const deviceViewSchema = z
     index: z.number().int().min(0).describe("0-based position in the batch."),
     line: z.number().int().min(1).optional().describe("The CSV line it came from."),
     serialNumber: z.string(),
+    manufacturer: hashText("The manufacturer"),
+    model: hashText("The model"),
+    warnings: z.array(deviceWarningSchema).optional(),
     state: deviceStateSchema,
     attempts: z.number().int().min(0),
     groupTag: z.string().optional(),
@@ -113,6 +139,26 @@ export const acceptedBatchSchema = z
   })
   .describe("The batch was validated, recorded and queued; poll statusUrl.");
 
+export const dryRunDeviceSchema = z.object({
+  index: z.number().int().min(0).describe("0-based position in the batch."),
+  line: z.number().int().min(1).optional().describe("The CSV line it came from."),
+  serialNumber: z.string().describe("As it would be imported: the row's, or the hash's for a row that gave none."),
+  manufacturer: hashText("The manufacturer"),
+  model: hashText("The model"),
+  warnings: z.array(deviceWarningSchema).optional(),
+});
+
+export const dryRunResultSchema = z
+  .object({
+    dryRun: z.literal(true),
+    tenantId: z.string(),
+    deviceCount: z.number().int().min(1),
+    hashCheck: z.enum(HASH_CHECK_MODES),
+    deviceModels: z.array(modelCountSchema).describe("The devices counted by manufacturer and model, as the batch would show them."),
+    devices: z.array(dryRunDeviceSchema),
+  })
+  .describe("POST /api/imports?dryRun=true: every check passed; nothing was recorded or queued.");
+
 export const retryResultSchema = z.object({
   retriedDevices: z.number().int().min(1).describe("Failed devices sent again."),
   batch: batchViewSchema,
@@ -124,6 +170,9 @@ export const cancelResultSchema = z.object({
 });
 
 export type BatchView = z.infer<typeof batchViewSchema>;
+export type ModelCount = z.infer<typeof modelCountSchema>;
+export type DeviceWarning = z.infer<typeof deviceWarningSchema>;
+export type DryRunResult = z.infer<typeof dryRunResultSchema>;
 export type DeviceView = z.infer<typeof deviceViewSchema>;
 export type DevicePage = z.infer<typeof devicePageSchema>;
 export type BatchPage = z.infer<typeof batchPageSchema>;

@@ -67,6 +67,13 @@ export function indexFilter(partnerId: string, query: Omit<BatchIndexQuery, "tak
   return parts.join(" and ");
 }
 
+/** What names a batch's index row. */
+export interface IndexEntry {
+  partnerId: string;
+  batchId: string;
+  createdAt: string;
+}
+
 export class BatchIndex {
   constructor(private readonly table: TableClient) {}
 
@@ -83,10 +90,58 @@ export class BatchIndex {
     await this.table.upsertEntity(entity, "Replace");
   }
 
-  /** Records a batch's status as of now; a batch from before the index existed has no row, which is fine. */
-  async setStatus(entry: { partnerId: string; batchId: string; createdAt: string }, status: BatchStatus): Promise<void> {
+  /**
+   * Records a batch's status as of now, and when it is to be erased (final batches; "" while it
+   * runs again after a retry). A batch from before the index existed has no row, which is fine.
+   */
+  async setStatus(entry: IndexEntry, status: BatchStatus, expiresAt?: string): Promise<void> {
+    await this.merge(entry, { status, expiresAt: expiresAt ?? "" });
+  }
+
+  /** When the batch is to be erased, as its header says ("" : not while it runs). */
+  async setExpiry(entry: IndexEntry, expiresAt: string | undefined): Promise<void> {
+    await this.merge(entry, { expiresAt: expiresAt ?? "" });
+  }
+
+  /** The batch is being erased: from now on it is found here until the erasure has finished. */
+  async markErasing(entry: IndexEntry, at: string): Promise<void> {
+    await this.merge(entry, { erasingAt: at });
+  }
+
+  /** The last step of an erasure. */
+  async remove(entry: IndexEntry): Promise<void> {
     try {
-      await this.table.updateEntity({ partitionKey: entry.partnerId, rowKey: indexRowKey(entry.createdAt, entry.batchId), status }, "Merge");
+      await this.table.deleteEntity(entry.partnerId, indexRowKey(entry.createdAt, entry.batchId));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /**
+   * Batches to erase, across partners: past their expiry, or an erasure begun and not finished.
+   * A scan of the index (one small row per batch), stopped at `take`.
+   */
+  async dueForErasure(now: string, take: number): Promise<(IndexEntry & { erasingAt?: string; expiresAt?: string })[]> {
+    const found: (IndexEntry & { erasingAt?: string; expiresAt?: string })[] = [];
+    const rows = this.table.listEntities<BatchIndexEntity & { erasingAt?: string; expiresAt?: string }>({
+      queryOptions: { filter: odata`(expiresAt gt ${""} and expiresAt le ${now}) or erasingAt gt ${""}` },
+    });
+    for await (const row of rows) {
+      found.push({
+        partnerId: row.partitionKey,
+        batchId: row.batchId,
+        createdAt: row.createdAt,
+        ...(row.erasingAt ? { erasingAt: row.erasingAt } : {}),
+        ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
+      });
+      if (found.length >= take) break;
+    }
+    return found;
+  }
+
+  private async merge(entry: IndexEntry, changes: Record<string, string>): Promise<void> {
+    try {
+      await this.table.updateEntity({ partitionKey: entry.partnerId, rowKey: indexRowKey(entry.createdAt, entry.batchId), ...changes }, "Merge");
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

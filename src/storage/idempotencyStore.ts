@@ -99,6 +99,21 @@ export class IdempotencyStore {
     }
   }
 
+  /** Deletes the partner's records that answered for this batch (its erasure); returns how many. */
+  async deleteForBatch(partnerId: string, batchId: string): Promise<number> {
+    let deleted = 0;
+    const rows = this.table.listEntities<KeyEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partnerId} and batchId eq ${batchId}`, select: ["PartitionKey", "RowKey"] } });
+    for await (const row of rows) {
+      try {
+        await this.table.deleteEntity(row.partitionKey!, row.rowKey!);
+        deleted++;
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    return deleted;
+  }
+
   /** Deletes records past their expiry; returns how many. */
   async deleteExpired(now: number): Promise<number> {
     let deleted = 0;

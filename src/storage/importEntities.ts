@@ -48,6 +48,14 @@ export interface BatchEntity {
   callbackUrl?: string;
   /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */
   canceledAt?: string;
+  /** "off": the batch was accepted without the hardware-hash refusals (src/intake/hashRules.ts). */
+  hashCheck?: "off";
+  /** JSON: the devices counted by manufacturer and model at intake (src/intake/deviceModels.ts, ModelCount[]). */
+  deviceModels?: string;
+  /** When the batch is erased, every row of it in every table: BATCH_RETENTION_DAYS after it became final. */
+  expiresAt?: string;
+  /** An erasure has begun (expiry or DELETE): from then on the batch is answered as not found. */
+  erasingAt?: string;
   /** Set by the one worker that fails the batch's waiting devices because the tenant refuses the app. */
   tenantRefusedAt?: string;
 }
@@ -68,13 +76,19 @@ export interface DeviceFields {
   /** The CSV line the device came from, when it came from CSV. */
   line?: number;
   serialNumber: string;
-  hardwareIdentifier: string;
+  /** Removed, with the product key and assigned user, in the write that records the device imported: Intune keeps the device. */
+  hardwareIdentifier?: string;
   productKey?: string;
   groupTag?: string;
   assignedUserPrincipalName?: string;
   orderIdentifier?: string;
   importId?: string;
   tenantId: string;
+  /** Read from the hardware hash at intake (absent with hashCheck=off). */
+  manufacturer?: string;
+  model?: string;
+  /** JSON array of warning codes (src/intake/hashRules.ts, HASH_WARNINGS), e.g. ["no-tpm"]. */
+  warnings?: string;
 
   state: DeviceState;
   /** Create attempts made (or begun) so far. */

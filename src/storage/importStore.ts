@@ -3,7 +3,7 @@ import { assertTransition, countedState, type DeviceState } from "../worker/devi
 import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, countsOf, moveCount } from "./counterShards.js";
-import { ifFound, isPreconditionFailed } from "./tableErrors.js";
+import { ifFound, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
 import {
@@ -52,6 +52,9 @@ const PUBLIC_DEVICE_COLUMNS = [
   "index",
   "line",
   "serialNumber",
+  "manufacturer",
+  "model",
+  "warnings",
   "groupTag",
   "orderIdentifier",
   "state",
@@ -114,14 +117,73 @@ export class ImportStore {
     await this.table.upsertEntity(withoutUndefined(batch), "Replace");
   }
 
-  /** The batch's status in its partner's list, for filtering by status. */
-  async recordStatus(batch: Pick<BatchEntity, "partitionKey" | "partnerId" | "createdAt">, status: BatchStatus): Promise<void> {
-    await this.index?.setStatus({ partnerId: batch.partnerId, batchId: batch.partitionKey, createdAt: batch.createdAt }, status);
+  /** The batch's status in its partner's list, for filtering by status, and when a final one expires. */
+  async recordStatus(batch: Pick<BatchEntity, "partitionKey" | "partnerId" | "createdAt" | "expiresAt">, status: BatchStatus): Promise<void> {
+    const expiresAt = status === "running" ? undefined : batch.expiresAt || undefined;
+    await this.index?.setStatus({ partnerId: batch.partnerId, batchId: batch.partitionKey, createdAt: batch.createdAt }, status, expiresAt);
   }
 
   /** A retry is sending messages again: until markAccepted, the sweeper finishes it if this process dies. */
   async reopenIntake(batchId: string): Promise<void> {
     await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, intakeState: "enqueueing" }, "Merge");
+  }
+
+  /**
+   * Records when a final batch is to be erased (undefined: it runs again, after a retry). A batch
+   * erased meanwhile has no header to record it on, which is fine.
+   */
+  async recordExpiry(batchId: string, expiresAt: string | undefined): Promise<void> {
+    try {
+      await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, expiresAt: expiresAt ?? "" }, "Merge");
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /** The first step of an erasure: from now on the batch is answered as not found. */
+  async markErasing(batchId: string, erasingAt: string): Promise<void> {
+    try {
+      await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, erasingAt }, "Merge");
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /**
+   * Deletes every row of the batch's partition (devices, counters, webhook event), 100 a
+   * transaction, the header last, so a crash midway leaves a header that says erasing. Works on a
+   * partition with no header too (an intake that died before writing it). Rows another erasure
+   * of the same batch removed first are skipped. Returns how many rows it deleted.
+   */
+  async erasePartition(batchId: string): Promise<number> {
+    const keys: string[] = [];
+    const rows = this.table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${batchId}`, select: ["RowKey"] } });
+    for await (const row of rows) if (row.rowKey !== BATCH_ROW_KEY) keys.push(row.rowKey!);
+    let deleted = 0;
+    for (let i = 0; i < keys.length; i += TRANSACTION_LIMIT) {
+      const chunk = keys.slice(i, i + TRANSACTION_LIMIT);
+      try {
+        await this.table.submitTransaction(chunk.map((rowKey): TransactionAction => ["delete", { partitionKey: batchId, rowKey }]));
+        deleted += chunk.length;
+      } catch (error) {
+        // One row of the chunk was already gone (two erasures of one batch at once): row by row.
+        if (!isNotFound(error)) throw error;
+        for (const rowKey of chunk) if (await this.deleteRow(batchId, rowKey)) deleted++;
+      }
+    }
+    if (await this.deleteRow(batchId, BATCH_ROW_KEY)) deleted++;
+    return deleted;
+  }
+
+  /** False when the row was not there. */
+  private async deleteRow(batchId: string, rowKey: string): Promise<boolean> {
+    try {
+      await this.table.deleteEntity(batchId, rowKey);
+      return true;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return false;
+    }
   }
 
   async markCanceled(batchId: string, canceledAt: string): Promise<void> {
@@ -306,7 +368,7 @@ export class ImportStore {
     // The row as it now is (what a Replace would have written).
     const rowOf = ({ device, changes }: (typeof updates)[number], etag: string | undefined): StoredDevice => {
       const { etag: _etag, ...current } = device;
-      return { ...(withoutUndefined({ ...stripMetadata(current), ...changes, state: changes.state ?? device.state }) as unknown as DeviceEntity), etag: etag ?? "" };
+      return { ...(nextRow(current, { ...changes, state: changes.state ?? device.state }) as unknown as DeviceEntity), etag: etag ?? "" };
     };
     for (let i = 0; i < updates.length; i += TRANSACTION_LIMIT) {
       const part = updates.slice(i, i + TRANSACTION_LIMIT);
@@ -342,7 +404,7 @@ export class ImportStore {
   async transitionDevice(device: StoredDevice, changes: Partial<DeviceFields> & { state: DeviceState }): Promise<StoredDevice> {
     assertTransition(device.state, changes.state);
     const { etag, ...current } = device;
-    const next = withoutUndefined({ ...stripMetadata(current), ...changes });
+    const next = nextRow(current, changes);
 
     // No counter moves (the same state, or a claim counted as queued either way): the row alone,
     // carrying any recorded creates of the same batch that wait for a write to ride with.
@@ -475,6 +537,21 @@ function etagOfAction(response: TableTransactionResponse, index: number): string
   return response.subResponses[index]?.etag || undefined;
 }
 
+/**
+ * The row a transition writes (whole, replacing the old). An imported device's hardware hash,
+ * product key and assigned user go in the same write: Intune keeps the device with them, and
+ * nothing here needs them again (only a create sends them, and a retry takes failed devices only,
+ * which keep theirs until the batch is erased). No reader is shown any of the three.
+ */
+function nextRow(current: Omit<StoredDevice, "etag">, changes: Partial<DeviceFields> & { state: DeviceState }) {
+  const next = { ...stripMetadata(current), ...changes };
+  if (changes.state === "imported") {
+    delete next.hardwareIdentifier;
+    delete next.productKey;
+    delete next.assignedUserPrincipalName;
+  }
+  return withoutUndefined(next);
+}
 
 /** The SDK adds odata metadata and a timestamp to what it reads; keep only our own columns. */
 function stripMetadata<T extends object>(row: T): T {
@@ -482,22 +559,25 @@ function stripMetadata<T extends object>(row: T): T {
   return rest as T;
 }
 
-/** Tables store no undefined; an absent property is simply not written. */
 /**
  * The write that turns a row read as `device` into `device` with `changes`, in a transaction,
  * conditional on the ETag it was read with. A Merge of the changed columns when that comes to
  * the same row (every column the changes drop is already absent: a Merge cannot remove one),
  * else a Replace of the whole row. A device row carries its 4 KB hash, so a Merge is a few
  * hundred bytes where a Replace is several KB; the ETag condition makes the row as read the row
- * as stored.
+ * as stored. A device settled `imported` (a chunk's poll round as much as a create's) loses its
+ * hash, product key and assigned user in this write (nextRow), so that write is a Replace.
  */
 function deviceUpdate(device: StoredDevice, changes: Partial<DeviceFields>): { entity: TableEntity<Record<string, unknown>>; mode: "Merge" | "Replace" } {
   const { etag: _etag, ...current } = device;
-  const dropsAColumn = Object.entries(changes).some(([key, value]) => value === undefined && (current as Record<string, unknown>)[key] !== undefined);
-  if (dropsAColumn) return { entity: withoutUndefined({ ...stripMetadata(current), ...changes }), mode: "Replace" };
+  // The row as it must be afterwards: an imported device's secrets go in this same write (nextRow).
+  const next = nextRow(current, { ...changes, state: changes.state ?? device.state });
+  const dropsAColumn = Object.entries(stripMetadata(current)).some(([key, value]) => value !== undefined && !(key in next));
+  if (dropsAColumn) return { entity: next, mode: "Replace" };
   return { entity: withoutUndefined({ partitionKey: device.partitionKey, rowKey: device.rowKey, ...changes }), mode: "Merge" };
 }
 
+/** Tables store no undefined; an absent property is simply not written. */
 function withoutUndefined<T extends object>(row: T): T & TableEntity<Record<string, unknown>> {
   return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined)) as T & TableEntity<Record<string, unknown>>;
 }

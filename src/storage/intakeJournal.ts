@@ -6,6 +6,8 @@ const PENDING_PARTITION = "pending";
 export interface PendingIntake {
   batchId: string;
   startedAt: string;
+  /** The batch's partner (a new batch's intake, not a retry): with startedAt, its list row's key. */
+  partnerId?: string;
 }
 
 /**
@@ -16,8 +18,9 @@ export interface PendingIntake {
 export class IntakeJournal {
   constructor(private readonly table: TableClient) {}
 
-  async begin(batchId: string, startedAt: string): Promise<void> {
-    await this.table.upsertEntity({ partitionKey: PENDING_PARTITION, rowKey: batchId, startedAt }, "Replace");
+  /** `partnerId`: given by a new batch's intake, so an intake that died before its header can be erased from its partner's list too. */
+  async begin(batchId: string, startedAt: string, partnerId?: string): Promise<void> {
+    await this.table.upsertEntity({ partitionKey: PENDING_PARTITION, rowKey: batchId, startedAt, ...(partnerId ? { partnerId } : {}) }, "Replace");
   }
 
   async finish(batchId: string): Promise<void> {
@@ -30,10 +33,10 @@ export class IntakeJournal {
 
   async startedBefore(cutoff: string): Promise<PendingIntake[]> {
     const found: PendingIntake[] = [];
-    const rows = this.table.listEntities<{ startedAt: string }>({
+    const rows = this.table.listEntities<{ startedAt: string; partnerId?: string }>({
       queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION} and startedAt lt ${cutoff}` },
     });
-    for await (const row of rows) found.push({ batchId: row.rowKey!, startedAt: row.startedAt });
+    for await (const row of rows) found.push({ batchId: row.rowKey!, startedAt: row.startedAt, ...(row.partnerId ? { partnerId: row.partnerId } : {}) });
     return found;
   }
 }

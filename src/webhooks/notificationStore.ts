@@ -1,6 +1,6 @@
 import type { TableClient } from "@azure/data-tables";
 import { BATCH_ROW_KEY } from "../storage/importEntities.js";
-import { ifFound, isConflict, isPreconditionFailed } from "../storage/tableErrors.js";
+import { ifFound, isConflict, isNotFound, isPreconditionFailed } from "../storage/tableErrors.js";
 import { readNotification, writeNotification, type NotificationRecord } from "./notificationRecord.js";
 
 /**
@@ -29,11 +29,9 @@ interface WebhookEntity {
 export class NotificationStore {
   constructor(private readonly imports: TableClient) {}
 
-  /** The header's partnerId and callbackUrl with the event row; undefined for an unknown batch. */
+  /** The header's partnerId and callbackUrl with the event row; undefined for an unknown batch, or one being erased. */
   async read(batchId: string): Promise<BatchNotificationHeader | undefined> {
-    const header = await ifFound(() =>
-      this.imports.getEntity<Record<string, unknown>>(batchId, BATCH_ROW_KEY, { queryOptions: { select: ["partnerId", "callbackUrl"] } }),
-    );
+    const header = await this.readHeader(batchId);
     if (!header) return undefined;
     // Most batches have no callback: their last poll round costs one point read here, not two.
     const row = header.callbackUrl ? await this.readRow(batchId) : undefined;
@@ -52,17 +50,44 @@ export class NotificationStore {
     return readNotification((await this.readRow(batchId))?.notification);
   }
 
-  /** Conditional on what `read` saw (no row, or its ETag); false when it changed meanwhile, to read and decide again. */
+  /**
+   * Conditional on what `read` saw (no row, or its ETag); false when it changed meanwhile (or the
+   * batch was erased), to read and decide again.
+   *
+   * Creating the row is the one write that could add a row to a batch being erased: one whose
+   * header was read before the erasure began, and whose insert lands after the erasure listed the
+   * partition. So the header is read again after the insert: if the erasure has begun by then,
+   * this removes its own row; if not, the insert came before the erasure's listing, which then
+   * finds the row and deletes it. Either way nothing is left behind.
+   */
   async write(header: BatchNotificationHeader, record: NotificationRecord): Promise<boolean> {
     const entity: WebhookEntity = { partitionKey: header.batchId, rowKey: WEBHOOK_ROW_KEY, notification: writeNotification(record) };
     try {
-      if (header.etag === undefined) await this.imports.createEntity(entity);
-      else await this.imports.updateEntity(entity, "Replace", { etag: header.etag });
-      return true;
+      if (header.etag !== undefined) {
+        await this.imports.updateEntity(entity, "Replace", { etag: header.etag });
+        return true;
+      }
+      await this.imports.createEntity(entity);
     } catch (error) {
-      if (isPreconditionFailed(error) || isConflict(error)) return false;
+      // 404: the row went with its batch's erasure.
+      if (isPreconditionFailed(error) || isConflict(error) || isNotFound(error)) return false;
       throw error;
     }
+    if (await this.readHeader(header.batchId)) return true;
+    try {
+      await this.imports.deleteEntity(header.batchId, WEBHOOK_ROW_KEY);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    return false;
+  }
+
+  /** The header's webhook columns, or undefined when there is none or its erasure has begun. */
+  private async readHeader(batchId: string): Promise<Record<string, unknown> | undefined> {
+    const header = await ifFound(() =>
+      this.imports.getEntity<Record<string, unknown>>(batchId, BATCH_ROW_KEY, { queryOptions: { select: ["partnerId", "callbackUrl", "erasingAt"] } }),
+    );
+    return header && !header.erasingAt ? header : undefined;
   }
 
   private async readRow(batchId: string): Promise<(WebhookEntity & { etag: string }) | undefined> {

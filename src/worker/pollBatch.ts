@@ -24,6 +24,8 @@ export interface PollDeps {
   followUp: FollowUpPolicy;
   /** How long after its create a record may still be missing from a list (GRAPH_LIST_GRACE_MS). */
   listGraceMs: number;
+  /** How long a final batch is kept (BATCH_RETENTION_DAYS): its erasure time is recorded when it becomes final. */
+  retentionMs?: number;
   log: Logger;
   now?: () => Date;
   /** Called once a batch is final (for the Autopilot sync setting). */
@@ -53,7 +55,8 @@ export function firstPoll(batchId: string): DeviceMessage {
  */
 export async function pollBatch(deps: PollDeps, message: DeviceMessage, deliveryId: string): Promise<PollOutcome> {
   const batch = await deps.store.readBatch(message.batchId);
-  if (!batch) return "stale";
+  // Gone, or being erased (a round still queued when its owner erased the finished batch).
+  if (!batch || batch.erasingAt) return "stale";
   const last = batch.pollAttempt ?? 0;
   const resuming = last === message.attempt && batch.pollClaimedBy === deliveryId;
   if (last >= message.attempt && !resuming) return "stale";
@@ -104,8 +107,12 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
 }
 
 async function finished(deps: PollDeps, summary: BatchSummary): Promise<"finished"> {
-  // The end of the chain is the one place a batch's final status is recorded for its partner's list.
-  await deps.store.recordStatus(summary.batch, batchStatus(summary.batch.deviceCount, summary.counts));
+  // The end of the chain is the one place a batch's final status is recorded for its partner's
+  // list, and when it will be erased: counted from its last device's settling, so a duplicate
+  // last round records the same time.
+  const expiresAt = deps.retentionMs === undefined ? undefined : new Date(Date.parse(summary.lastUpdatedAt) + deps.retentionMs).toISOString();
+  if (expiresAt) await deps.store.recordExpiry(summary.batch.partitionKey, expiresAt);
+  await deps.store.recordStatus({ ...summary.batch, ...(expiresAt ? { expiresAt } : {}) }, batchStatus(summary.batch.deviceCount, summary.counts));
   await deps.onBatchFinished?.(summary.batch.tenantId);
   return "finished";
 }

@@ -434,6 +434,8 @@ export function importIdOf(device: Pick<DeviceEntity, "partitionKey" | "rowKey">
 }
 
 export function createBody(device: DeviceEntity): ImportedDeviceCreate {
+  // Only an imported device's row loses its hash, and an imported device is never created (or put in a chunk) again.
+  if (!device.hardwareIdentifier) throw new Error(`device ${device.partitionKey}/${device.rowKey} has no hardware hash to create it with`);
   return {
     serialNumber: device.serialNumber,
     hardwareIdentifier: device.hardwareIdentifier,

@@ -51,7 +51,8 @@ export async function processPoisonMessage(deps: PoisonDeps, payload: unknown, d
 
 async function restartPolling(deps: PoisonDeps, message: DeviceMessage): Promise<PoisonOutcome> {
   const batch = await deps.store.readBatch(message.batchId);
-  if (!batch) return "missing";
+  // Gone, or being erased: no chain to restart.
+  if (!batch || batch.erasingAt) return "missing";
   // One past the last round taken: fresh for the chain's guard, and any surviving copy of an
   // older round stays stale.
   const attempt = Math.max(batch.pollAttempt ?? 0, message.attempt) + 1;

@@ -42,6 +42,15 @@ describe("loadConfig", () => {
     }
   });
 
+  it.each(["0", "3651", "30.5", "a month"])("refuses BATCH_RETENTION_DAYS=%s, naming it", (value) => {
+    expect(() => loadConfig({ ...storage, BATCH_RETENTION_DAYS: value })).toThrow(/BATCH_RETENTION_DAYS/);
+  });
+
+  it("keeps a final batch 30 days by default", () => {
+    expect(loadConfig(storage).batchRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ ...storage, BATCH_RETENTION_DAYS: "3650" }).batchRetentionMs).toBe(3650 * 86_400_000);
+  });
+
   it("requires the secret's companions for a client-secret credential", () => {
     expect(() => loadConfig({ ...storage, GRAPH_CREDENTIAL: "client-secret", AZURE_CLIENT_ID: "app" })).toThrow(/AZURE_TENANT_ID.*AZURE_CLIENT_SECRET|AZURE_CLIENT_SECRET.*AZURE_TENANT_ID/s);
   });

@@ -96,9 +96,9 @@ describe("the ops dashboard in a browser", () => {
     await failures.nth(1).waitFor(WAIT);
     expect(await failures.count()).toBe(2);
     const cells = await Promise.all([0, 1].map((i) => failures.nth(i).getByRole("cell").allInnerTexts()));
-    const failure = (index: number, code: number, name: string) => [String(index), devices[index]!.serialNumber, String(code), name, explainImportError(code, name)];
+    const failure = (index: number, code: number, name: string) => [String(index), devices[index]!.serialNumber, "Contoso Surface Laptop 7", String(code), name, explainImportError(code, name)];
     expect(cells.map((c) => c.map((t) => t.trim()))).toEqual([failure(1, 806, "ZtdDeviceAlreadyAssigned"), failure(4, 808, "ZtdDeviceAssignedToOtherTenant")]);
-    expect(await detail.getByRole("definition").allInnerTexts()).toEqual(expect.arrayContaining(["4", "2"]));
+    expect(await detail.getByRole("definition").allInnerTexts()).toEqual(expect.arrayContaining(["4", "2", "Contoso Surface Laptop 7 × 6", "on"]));
     expect(page.url()).toContain(`#batch=${batchId}`);
     // Keyboard and screen reader users land on the details they asked for.
     await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), WAIT).toBe(ORDER);
@@ -211,6 +211,43 @@ describe("the ops dashboard in a browser", () => {
     expect(widths.viewport).toBe(375);
     expect(widths.scroll).toBeLessThanOrEqual(widths.viewport);
     await page.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: true });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
+  it("erases a finished batch after asking, and keeps it when the viewer says no", async () => {
+    const response = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...pipeline.headers, "content-type": "application/json" },
+      body: JSON.stringify({ tenantId: TENANT_A, orderIdentifier: "PO-DASH-ERASE", devices: makeDevices(2, "DASHERASE") }),
+    });
+    const { id } = (await response.json()) as { id: string };
+    const { page, problems } = await openDashboard(LAPTOP, `#batch=${id}`);
+    await signIn(page, pipeline.partner.apiKey);
+    const detail = page.getByRole("region", { name: "PO-DASH-ERASE" });
+    const open = detail.getByRole("button", { name: "Erase batch…" });
+    // Offered only once the batch has finished, with the date it would be erased anyway.
+    await open.waitFor(WAIT);
+    expect(await detail.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
+    const keptUntil = await page.evaluate(() => [...document.querySelectorAll("#detail-summary dt")].find((dt) => dt.textContent === "Kept until")?.nextElementSibling?.querySelector("time")?.dateTime);
+    expect(Date.parse(keptUntil!)).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+
+    await open.click();
+    const dialog = page.getByRole("dialog", { name: "Erase this batch?" });
+    await dialog.waitFor(WAIT);
+    expect(await dialog.innerText()).toContain("its 2 devices with their hardware hashes, product keys, users and outcomes");
+    await dialog.getByRole("button", { name: "Keep it" }).click();
+    await dialog.waitFor({ state: "hidden", ...WAIT });
+    expect((await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).status).toBe(200);
+
+    await open.click();
+    await dialog.getByRole("button", { name: "Erase", exact: true }).click();
+    await page.getByRole("status").getByText("The batch was erased").waitFor(WAIT);
+    expect(await detail.isVisible()).toBe(false);
+    expect(page.url()).not.toContain("#batch=");
+    const batches = page.getByRole("table", { name: "Import batches, newest first" });
+    await expect.poll(() => batches.getByRole("button").allInnerTexts(), WAIT).not.toContain("PO-DASH-ERASE");
+    expect((await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).status).toBe(404);
     expect(problems).toEqual([]);
     await page.context().close();
   }, 60_000);

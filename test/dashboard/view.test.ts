@@ -1,6 +1,22 @@
 import { describe, expect, it } from "vitest";
 // The browser module itself, as the page loads it: plain JavaScript, no build step.
-import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, retryAfterMs, safeNextLink, statusLabel } from "../../src/dashboard/public/view.js";
+import {
+  ago,
+  canErase,
+  countsInOrder,
+  deviceModel,
+  describeModels,
+  describeNotification,
+  eraseOutcome,
+  explainFailure,
+  nextRefreshMs,
+  Pager,
+  progressOf,
+  retentionOf,
+  retryAfterMs,
+  safeNextLink,
+  statusLabel,
+} from "../../src/dashboard/public/view.js";
 
 describe("progressOf", () => {
   it("counts imported, failed and canceled devices as final", () => {
@@ -95,5 +111,36 @@ describe("describeNotification", () => {
     expect(describeNotification({ callbackHost: "h.example", state: "failed", attempts: [{ status: 500 }], reason: "gave up after 24 h" })).toBe(
       "Not delivered to h.example after 1 attempt: gave up after 24 h",
     );
+  });
+});
+
+describe("models", () => {
+  it("lists a batch's models most numerous first, and says when hashes were not read", () => {
+    expect(describeModels([{ manufacturer: "Contoso", model: "Surface Laptop 7", count: 479 }, { manufacturer: "Fabrikam", model: "FB-14", count: 1 }])).toBe(
+      "Contoso Surface Laptop 7 × 479 · Fabrikam FB-14 × 1",
+    );
+    expect(describeModels([{ count: 3 }, { count: 7, otherModels: 12 }])).toBe("not read × 3 · 12 other models × 7");
+    expect(describeModels(undefined)).toBe("—");
+    expect(deviceModel({ manufacturer: "Contoso", model: "X" })).toBe("Contoso X");
+    expect(deviceModel({})).toBe("—");
+  });
+});
+
+describe("erasing a batch", () => {
+  it("is offered for a finished batch only", () => {
+    expect(canErase({ status: "running" })).toBe(false);
+    for (const status of ["succeeded", "partially_succeeded", "failed", "canceled"]) expect(canErase({ status })).toBe(true);
+    expect(canErase(undefined)).toBe(false);
+  });
+  it("says how long the batch is kept", () => {
+    expect(retentionOf({ status: "succeeded", expiresAt: "2027-01-01T00:00:00.000Z" })).toEqual({ until: "2027-01-01T00:00:00.000Z" });
+    expect(retentionOf({ status: "running" })).toEqual({ text: "While it runs, then for the retention period" });
+  });
+  it("tells the outcome of the DELETE in plain words", () => {
+    expect(eraseOutcome(204)).toMatchObject({ kind: "done", message: expect.stringContaining("erased") });
+    expect(eraseOutcome(404).message).toContain("erased already");
+    expect(eraseOutcome(409, "The batch is still running; cancel it first.").message).toBe("The batch is still running; cancel it first.");
+    expect(eraseOutcome("network")).toMatchObject({ kind: "unreachable", message: expect.stringContaining("not erased") });
+    expect(eraseOutcome(503).kind).toBe("server");
   });
 });

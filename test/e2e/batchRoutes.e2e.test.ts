@@ -221,6 +221,9 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
       json.map((d) => ({
         index: String(d.index),
         serialNumber: d.serialNumber,
+        manufacturer: asCsv(d.manufacturer),
+        model: asCsv(d.model),
+        warnings: ((d.warnings as { code: string }[] | undefined) ?? []).map((w) => w.code).join(";"),
         state: d.state,
         attempts: String(d.attempts),
         graphId: asCsv(d.graphId),
@@ -242,8 +245,8 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
   it("streams a batch bigger than one table page whole, formula cells neutralised, no secrets (then cancels it)", async () => {
     const devices: CsvDevice[] = [
       ...makeDevices(1_050, "CSVL"),
-      { serialNumber: "=HYPERLINK(1)", hardwareIdentifier: makeHash(991_001), productKey: "XXXXX-SECRET" },
-      { serialNumber: "@cmd, \"quoted\"", hardwareIdentifier: makeHash(991_002), assignedUserPrincipalName: "secret.user@contoso.com" },
+      { serialNumber: "=HYPERLINK(1)", hardwareIdentifier: makeHash(991_001, 3_000, "=HYPERLINK(1)"), productKey: "XXXXX-SECRET" },
+      { serialNumber: "@cmd, \"quoted\"", hardwareIdentifier: makeHash(991_002, 3_000, "@cmd, \"quoted\""), assignedUserPrincipalName: "secret.user@contoso.com" },
     ];
     const id = await submit(devices, TENANT_B);
     // Whatever state the devices are in, every one is a row, in order.

@@ -102,6 +102,16 @@ describe("autopilot-import", () => {
     expect(run.stdout).toContain(`Batch ${id} succeeded: 3 imported, 0 failed of 3.`);
     expect((await allDevices(pipeline, id)).every((d) => d.groupTag === "Sales")).toBe(true);
     expect((await cli(["status", id, "--wait"])).code).toBe(0);
+
+    // Erasing it: only with --yes, since it cannot be undone; then the batch is not found.
+    const asked = await cli(["erase", id]);
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toContain(`autopilot-import erase ${id} --yes`);
+    expect((await cli(["status", id])).code).toBe(0);
+    const erased = await cli(["erase", id, "--yes"]);
+    expect(erased, erased.stderr).toMatchObject({ code: 0, stdout: `Erased batch ${id}.\n` });
+    expect(await cli(["status", id])).toMatchObject({ code: 1, stderr: expect.stringContaining("(404)") });
+    expect((await cli(["erase", id, "--yes"])).code).toBe(1);
   });
 
   it("exits 2 on usage, configuration and connection errors, and 1 when the API refuses", async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimulatorCredential } from "../../src/graph/devCredential.js";
 import { GraphClient } from "../../src/graph/graphClient.js";
 import { startPipeline, TENANT_A, waitForBatch, type Pipeline } from "../support/pipeline.js";
-import { makeCsv, makeDevices, makeHash } from "../support/devices.js";
+import { makeCsv, makeDevices, hashFor } from "../support/devices.js";
 
 /** DELETE_IMPORTED_RECORDS: once final, the pipeline's own imported records go, and nobody else's. */
 let pipeline: Pipeline;
@@ -21,7 +21,7 @@ describe("deleting imported records", () => {
       credential: new SimulatorCredential({ tenantId: TENANT_A, appId: "0ther-app" }),
       timeoutMs: 10_000,
     });
-    const foreign = await otherTool.createImportedDevice(TENANT_A, { serialNumber: "NOT-OURS-1", hardwareIdentifier: makeHash(4242) });
+    const foreign = await otherTool.createImportedDevice(TENANT_A, { serialNumber: "NOT-OURS-1", hardwareIdentifier: hashFor("NOT-OURS-1", 4242) });
     expect(foreign.kind).toBe("ok");
 
     const devices = makeDevices(30, "DEL");

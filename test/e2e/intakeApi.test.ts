@@ -4,6 +4,7 @@ import { PROBLEM_CONTENT_TYPE, ProblemType } from "../../src/http/problem.js";
 import { allDevices, startPipeline, type Pipeline } from "../support/pipeline.js";
 import { makeCsv, makeDevices, makeHash } from "../support/devices.js";
 import { queuedMessages } from "../support/queuedMessages.js";
+import { syntheticHash } from "../../src/graph/simulator/syntheticHash.js";
 
 /**
  * The HTTP API through the development host on real Azurite. The worker is left out (HTTP
@@ -136,5 +137,54 @@ describe("status", () => {
       expect(text).not.toContain("PKEY-SECRET");
       expect(text).not.toContain("secret.user");
     }
+  });
+});
+
+describe("what the hash tells, through the API", () => {
+  it("answers a dry run with each device's model and warnings, recording, enqueueing and keeping nothing (Idempotency-Key included)", async () => {
+    const [rows, messages] = [await tableRowCount(), await queueLength()];
+    const devices = [...makeDevices(2, "DRY"), { serialNumber: "DRY-NOTPM", hardwareIdentifier: syntheticHash({ serialNumber: "DRY-NOTPM", model: "FB-14", manufacturer: "Fabrikam", tpm: false, seed: 77 }) }];
+    const key = { "idempotency-key": "dry-run-key-1" };
+    const dry = await fetch(`${pipeline.api}/imports?dryRun=true`, { method: "POST", headers: { ...pipeline.headers, ...key, "content-type": "text/csv" }, body: makeCsv(devices) });
+    expect(dry.status).toBe(200);
+    expect(await dry.json()).toMatchObject({
+      dryRun: true,
+      deviceCount: 3,
+      hashCheck: "on",
+      deviceModels: [
+        { manufacturer: "Contoso", model: "Surface Laptop 7", count: 2 },
+        { manufacturer: "Fabrikam", model: "FB-14", count: 1 },
+      ],
+      devices: [
+        { index: 0, line: 2, serialNumber: "DRY-00000", manufacturer: "Contoso", model: "Surface Laptop 7" },
+        { index: 1, line: 3, serialNumber: "DRY-00001" },
+        { index: 2, line: 4, serialNumber: "DRY-NOTPM", manufacturer: "Fabrikam", warnings: [{ code: "no-tpm", message: expect.stringMatching(/TPM 2\.0/) }] },
+      ],
+    });
+    expect([await tableRowCount(), await queueLength()]).toEqual([rows, messages]);
+
+    // The key was not taken: the real submission under it (another query string) is a new batch, not a 422.
+    const real = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, ...key, "content-type": "text/csv" }, body: makeCsv(devices) });
+    expect(real.status).toBe(202);
+    const { id } = (await real.json()) as { id: string };
+    const batch = (await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).json()) as Record<string, unknown>;
+    expect(batch).toMatchObject({ hashCheck: "on", deviceModels: [{ manufacturer: "Contoso", model: "Surface Laptop 7", count: 2 }, { manufacturer: "Fabrikam", model: "FB-14", count: 1 }] });
+    const listed = await allDevices(pipeline, id);
+    expect(listed[2]).toMatchObject({ manufacturer: "Fabrikam", model: "FB-14", warnings: [{ code: "no-tpm" }] });
+    expect(JSON.stringify(listed)).not.toContain(devices[0]!.hardwareIdentifier.slice(0, 40));
+  });
+
+  it("answers a dry run of a broken batch with the same 400 as a submission", async () => {
+    const body = JSON.stringify({ devices: [{ serialNumber: "ROW-1", hardwareIdentifier: makeHash(3, 3_000, "HASH-1") }] });
+    const [dry, real] = await Promise.all([post(body, "application/json", "?dryRun=true"), post(body, "application/json")]);
+    expect([dry.status, real.status]).toEqual([400, 400]);
+    expect(await dry.json()).toEqual(await real.json());
+  });
+
+  it("shows hashCheck=off on the batch", async () => {
+    const response = await post(JSON.stringify({ hashCheck: "off", devices: makeDevices(1, "OFF") }), "application/json");
+    const { id } = (await response.json()) as { id: string };
+    const batch = (await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).json()) as Record<string, unknown>;
+    expect(batch).toMatchObject({ hashCheck: "off", deviceModels: [{ count: 1 }] });
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeDevices, makeHash } from "../support/devices.js";
+import { makeDevices, hashFor } from "../support/devices.js";
 import { allDevices, startPipeline, TENANT_A, waitForBatch, type Pipeline } from "../support/pipeline.js";
 
 /**
@@ -40,7 +40,7 @@ describe("a 150-device order against Intune as observed", () => {
     const devices = makeDevices(150, "ORDER150");
     for (const d of devices.slice(0, 2)) pipeline.simulator.registerDevice(TENANT_A, { serialNumber: d.serialNumber });
     // Another tool's record in the same tenant: never ours to delete.
-    const foreign = await pipeline.services.graph.createImportedDevice(TENANT_A, { serialNumber: "OTHER-TOOL-1", hardwareIdentifier: makeHash(424_242) });
+    const foreign = await pipeline.services.graph.createImportedDevice(TENANT_A, { serialNumber: "OTHER-TOOL-1", hardwareIdentifier: hashFor("OTHER-TOOL-1", 424_242) });
     expect(foreign.kind).toBe("ok");
     const foreignId = foreign.kind === "ok" ? foreign.body.id : "";
 

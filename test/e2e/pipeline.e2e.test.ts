@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allDevices, startPipeline, TENANT_A, waitForBatch, type Pipeline } from "../support/pipeline.js";
 import { queuedMessages } from "../support/queuedMessages.js";
-import { makeCsv, makeDevices } from "../support/devices.js";
+import { makeCsv, makeDevices, hashFor } from "../support/devices.js";
 
 /**
  * The whole pipeline, as `npm start` runs it: the development host serving the app's function
@@ -102,7 +102,7 @@ describe("a mixed 200-device CSV batch", () => {
 
 describe("logs", () => {
   it("never carry a hash, product key, user principal name or token", async () => {
-    const device = { serialNumber: "LOG-1", hardwareIdentifier: makeDevices(1, "LOGS")[0]!.hardwareIdentifier, productKey: "LOG-PKEY-777", assignedUserPrincipalName: "log.user@contoso.com" };
+    const device = { serialNumber: "LOG-1", hardwareIdentifier: hashFor("LOG-1", 31), productKey: "LOG-PKEY-777", assignedUserPrincipalName: "log.user@contoso.com" };
     pipeline.simulator.injectFaults({ kind: "status", status: 400, times: 1, match: { serialNumber: "LOG-1" } });
     const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "application/json" }, body: JSON.stringify({ devices: [device] }) });
     const { id } = (await response.json()) as { id: string };

@@ -252,7 +252,7 @@ describe("callback addresses that are refused", () => {
     const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}&callbackUrl=${encodeURIComponent("https://192.168.1.1/x")}`, {
       method: "POST",
       headers: { ...pipeline.headers, "content-type": "text/csv" },
-      body: "Device Serial Number,Windows Product ID,Hardware Hash\nX1,," + makeDevices(1)[0]!.hardwareIdentifier + "\n",
+      body: "Device Serial Number,Windows Product ID,Hardware Hash\n" + makeDevices(1).map((d) => `${d.serialNumber},,${d.hardwareIdentifier}`)[0] + "\n",
     });
     expect(response.status).toBe(400);
     const problem = (await response.json()) as { errors: { field: string }[] };

@@ -28,8 +28,9 @@ afterAll(async () => {
   printLocalRows();
 });
 
-// Small hashes (48 bytes), so a batch of twenty stays far below the body limit.
-const devices = (n: number, seed: number, prefix: string) => makeDevices(n, `${prefix}${seed}`).map((d, i) => ({ ...d, hardwareIdentifier: makeHash(seed * 100 + i, 48) }));
+// Small hashes (120 bytes: serial number and manufacturer only), so a batch of twenty stays far below the body limit.
+const devices = (n: number, seed: number, prefix: string) =>
+  makeDevices(n, `${prefix}${seed}`).map((d, i) => ({ ...d, hardwareIdentifier: makeHash(seed * 100 + i, 120, d.serialNumber) }));
 const validJson = (n: number, seed: number) => JSON.stringify({ groupTag: "Fuzz", devices: devices(n, seed, "FUZZ") });
 const validCsv = (n: number, seed: number) => makeCsv(devices(n, seed, "FUZZCSV")).toString("utf8");
 

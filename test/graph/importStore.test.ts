@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { ImportStore, type ImportTiming } from "../../src/graph/simulator/importStore.js";
 import type { ImportedDeviceInput } from "../../src/graph/simulator/records.js";
+import { syntheticHash, syntheticHashBytes } from "../../src/graph/simulator/syntheticHash.js";
 
+/** Same `hashText`, same hash: a synthetic one naming the serial, seeded by the text. */
 function input(serial: string, hashText = `hash-${serial}`): ImportedDeviceInput {
+  const seed = [...hashText].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 0);
   return {
     serialNumber: serial,
-    hardwareIdentifier: Buffer.from(hashText).toString("base64"),
+    hardwareIdentifier: syntheticHash({ serialNumber: serial.trim(), seed }),
     groupTag: null,
     productKey: null,
     importId: null,
@@ -96,5 +99,25 @@ describe("ImportStore", () => {
     expect(() => store.registerDevice("A", { hardwareIdentifier: "not base64" })).toThrow(TypeError);
     expect(() => store.rejectHash("", 802)).toThrow(TypeError);
     expect(() => store.rejectHash(Buffer.from("x").toString("base64"), 805)).toThrow(RangeError);
+  });
+});
+
+describe("ImportStore on hashes Intune cannot use", () => {
+  it.each([
+    ["a hash that does not decode", Buffer.from("not a hardware hash at all").toString("base64")],
+    ["a hash without a serial number inside", syntheticHash({ seed: 1 })],
+    ["a hash with a broken checksum", (() => { const b = syntheticHashBytes({ serialNumber: "S", seed: 2 }); b[30] = b[30]! ^ 1; return b.toString("base64"); })()],
+  ])("settles %s as 802 InvalidZtdHardwareHash", (_, hardwareIdentifier) => {
+    const store = new ImportStore();
+    const stored = store.create("A", "app", { ...input("S"), hardwareIdentifier }, 0, settling(0));
+    store.settleDue(0);
+    expect(stored.record.state).toMatchObject({ deviceImportStatus: "error", deviceErrorCode: 802, deviceErrorName: "InvalidZtdHardwareHash" });
+  });
+
+  it("settles a hash that names its device as complete", () => {
+    const store = new ImportStore();
+    const stored = store.create("A", "app", input("S"), 0, settling(0));
+    store.settleDue(0);
+    expect(stored.record.state.deviceImportStatus).toBe("complete");
   });
 });

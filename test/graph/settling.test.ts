@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { bySettleOrder, decideSettlement, pendingTogether, type SettlementFacts } from "../../src/graph/simulator/settling.js";
 
 const clean: SettlementFacts = {
-  hasHash: true,
+  hashReadable: true,
   hasSerialNumber: true,
   duplicatesPendingImport: false,
   registeredInSameTenant: false,
@@ -18,7 +18,7 @@ describe("decideSettlement", () => {
     [{ registeredInSameTenant: true }, 806, "ZtdDeviceAlreadyAssigned"],
     [{ registeredInOtherTenant: true }, 808, "ZtdDeviceAssignedToOtherTenant"],
     [{ hasSerialNumber: false }, 803, "MissingZtdSerialNumberAndProductKey"],
-    [{ hasHash: false }, 802, "InvalidZtdHardwareHash"],
+    [{ hashReadable: false }, 802, "InvalidZtdHardwareHash"],
     [{ rejectedCode: 802 }, 802, "InvalidZtdHardwareHash"],
     [{ rejectedCode: 813 }, 813, "ZtdDeviceIsNotUnique"],
     [{ duplicatesPendingImport: true }, 0, "ZtdDeviceDuplicated"],
@@ -28,7 +28,7 @@ describe("decideSettlement", () => {
 
   it("applies the documented precedence", () => {
     const everything: SettlementFacts = {
-      hasHash: true,
+      hashReadable: true,
       rejectedCode: 802,
       hasSerialNumber: false,
       duplicatesPendingImport: true,

@@ -1,6 +1,7 @@
 import { afterEach } from "vitest";
 import { SimulatorCredential } from "../../src/graph/devCredential.js";
 import { BEHAVIOUR_DEFAULTS, startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
+import { syntheticHash } from "../../src/graph/simulator/syntheticHash.js";
 
 /** A clock the test moves by hand, so time-dependent behaviour needs no sleeping. */
 export class ManualClock {
@@ -126,14 +127,14 @@ export interface GraphErrorJson {
 
 let deviceCounter = 0;
 
-/** A distinct device each call: serial and a base64 hash derived from it. */
+/** A distinct device each call: serial and a synthetic hash naming it. */
 export function device(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   deviceCounter++;
   const serial = `SN-${process.pid}-${deviceCounter}`;
   return {
     "@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
     serialNumber: serial,
-    hardwareIdentifier: Buffer.from(`hash-of-${serial}`).toString("base64"),
+    hardwareIdentifier: syntheticHash({ serialNumber: serial, seed: deviceCounter }),
     groupTag: "Lab",
     importId: `import-${deviceCounter}`,
     ...overrides,

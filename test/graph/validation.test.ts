@@ -69,3 +69,12 @@ describe("validateImportAction", () => {
     expect(serialNumbersIn({ serialNumber: "S" })).toEqual(["S"]);
   });
 });
+
+describe("Graph's answer to a hash that is not base64", () => {
+  it("names the literal as Graph does (windows-itpro-docs #6150), cut short", () => {
+    const hash = "T0FzAQEAHAAAAAoA6AOCOgEABgBgW7EdzorHH3g"; // unpadded
+    const result = validateImportedDevice({ serialNumber: "S", hardwareIdentifier: hash }, "v1.0");
+    expect(result).toEqual({ ok: false, message: "Cannot convert the literal 'T0FzAQEA…' to the expected type 'Edm.Binary'." });
+    expect(JSON.stringify(result)).not.toContain(hash.slice(0, 12));
+  });
+});

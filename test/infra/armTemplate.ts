@@ -290,6 +290,12 @@ function call(name: string, argNodes: Node[], scope: Scope): unknown {
       const out = (args[0] as string).replace(/\{(\d+)\}/g, (_, n: string) => text(args[Number(n) + 1]));
       return runtime ? new Runtime(out) : out;
     }
+    case "string": {
+      // ARM's string(): a string as it is, anything else as its JSON text.
+      const v = args[0];
+      if (v instanceof Runtime) return new Runtime(`string(${v.text})`);
+      return typeof v === "string" ? v : JSON.stringify(v);
+    }
     case "tolower":
       return runtime ? new Runtime(`toLower(${text(args[0])})`) : (args[0] as string).toLowerCase();
     case "copyindex":

@@ -8,7 +8,7 @@ import {
   type DeviceSubmission,
   type ImportRequest,
 } from "../../src/intake/deviceSchema.js";
-import { makeHash } from "../support/devices.js";
+import { makeHash, withHashFacts } from "../support/devices.js";
 
 describe("the schemas as a public API", () => {
   it("infer exactly the documented types", () => {
@@ -20,22 +20,25 @@ describe("the schemas as a public API", () => {
       assignedUserPrincipalName?: string | undefined;
       orderIdentifier?: string | undefined;
       importId?: string | undefined;
+      manufacturer?: string | undefined;
+      model?: string | undefined;
+      warnings?: "no-tpm"[] | undefined;
     }>();
-    expectTypeOf<ImportRequest>().toEqualTypeOf<{ tenantId?: string; orderIdentifier?: string; groupTag?: string; devices: DeviceSubmission[] }>();
+    expectTypeOf<ImportRequest>().toEqualTypeOf<{ tenantId?: string; orderIdentifier?: string; groupTag?: string; callbackUrl?: string; hashCheck?: "off"; devices: DeviceSubmission[] }>();
   });
 
   it("can be used directly: parse applies the batch fields and drops the ignored ones", () => {
     const request = importRequestSchema.parse({ groupTag: "G", devices: [{ id: "x", state: {}, serialNumber: "A", hardwareIdentifier: makeHash(1) }] });
-    expect(request).toEqual({ groupTag: "G", devices: [{ serialNumber: "A", hardwareIdentifier: makeHash(1), groupTag: "G" }] });
-    expect(deviceSubmissionSchema.parse({ "@odata.type": "#x", serialNumber: "A", hardwareIdentifier: makeHash(1), productKey: "" })).toEqual({
-      serialNumber: "A",
-      hardwareIdentifier: makeHash(1),
-    });
+    expect(request).toEqual({ groupTag: "G", devices: [withHashFacts({ serialNumber: "A", hardwareIdentifier: makeHash(1), groupTag: "G" })] });
+    expect(deviceSubmissionSchema.parse({ "@odata.type": "#x", serialNumber: "A", hardwareIdentifier: makeHash(1), productKey: "" })).toEqual(
+      withHashFacts({ serialNumber: "A", hardwareIdentifier: makeHash(1) }),
+    );
     expect(graphImportActionSchema.safeParse({ importedWindowsAutopilotDeviceIdentities: [{ serialNumber: "A", hardwareIdentifier: makeHash(1) }] }).success).toBe(true);
   });
 
   it("take their batch and hash limits from IntakeLimits", () => {
-    const schema = createImportRequestSchema({ maxDevices: 1, maxBodyBytes: 1, hashMinBytes: 1, hashMaxBytes: 3 });
+    // hashCheck off: three bytes are no hardware hash, and only the size rule is under test here.
+    const schema = createImportRequestSchema({ maxDevices: 1, maxBodyBytes: 1, hashMinBytes: 1, hashMaxBytes: 3 }, "off");
     expect(schema.safeParse({ devices: [{ serialNumber: "A", hardwareIdentifier: "QUJD" }] }).success).toBe(true);
     expect(schema.safeParse({ devices: [{ serialNumber: "A", hardwareIdentifier: "QUJDRA==" }] }).success).toBe(false);
     expect(schema.safeParse({ devices: [{ serialNumber: "A", hardwareIdentifier: "QUJD" }, { serialNumber: "B", hardwareIdentifier: "QUJE" }] }).success).toBe(false);
@@ -47,7 +50,7 @@ describe("the schemas as a public API", () => {
       additionalProperties: boolean;
     };
     expect(request.additionalProperties).toBe(false);
-    expect(Object.keys(request.properties)).toEqual(["tenantId", "orderIdentifier", "groupTag", "callbackUrl", "devices"]);
+    expect(Object.keys(request.properties)).toEqual(["tenantId", "orderIdentifier", "groupTag", "callbackUrl", "hashCheck", "devices"]);
     expect(request.properties.callbackUrl).toMatchObject({ type: "string", format: "uri", description: expect.stringContaining("Standard Webhooks") });
     const device = request.properties.devices!.items!;
     expect(device.required).toEqual(["serialNumber", "hardwareIdentifier"]);

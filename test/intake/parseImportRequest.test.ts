@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ProblemType } from "../../src/http/problem.js";
-import { makeHash } from "../support/devices.js";
+import { HASH_FACTS, makeHash, withHashFacts } from "../support/devices.js";
 import { device, limits, ok, parse, postJson, problemOf } from "./helpers.js";
 
 const TENANT = "11111111-2222-3333-4444-555555555555";
@@ -15,8 +15,8 @@ describe("JSON body, our shape", () => {
       groupTag: "Sales",
       orderIdentifier: "PO-1",
       devices: [
-        { ...device(1), groupTag: "Sales", orderIdentifier: "PO-1" },
-        { ...device(2), groupTag: "HR", orderIdentifier: "PO-1" },
+        withHashFacts({ ...device(1), groupTag: "Sales", orderIdentifier: "PO-1" }),
+        withHashFacts({ ...device(2), groupTag: "HR", orderIdentifier: "PO-1" }),
       ],
     });
   });
@@ -36,10 +36,11 @@ describe("JSON body, our shape", () => {
       serialNumber: "SN-1",
       hardwareIdentifier: makeHash(1),
       productKey: "00330-80000-00000-AA123",
+      ...HASH_FACTS,
     });
     const sparse = ok(postJson({ tenantId: "", groupTag: "  ", devices: [device(1, { productKey: "", groupTag: null, assignedUserPrincipalName: " ", importId: "" })] }));
-    expect(sparse.request).toEqual({ devices: [device(1)] });
-    expect(Object.keys(sparse.request.devices[0]!)).toEqual(["serialNumber", "hardwareIdentifier"]);
+    expect(sparse.request).toEqual({ devices: [withHashFacts(device(1))] });
+    expect(Object.keys(sparse.request.devices[0]!)).toEqual(["serialNumber", "hardwareIdentifier", "manufacturer", "model"]);
   });
 
   it("takes batch fields the body leaves out from the query string, and refuses two different values", () => {
@@ -96,7 +97,7 @@ describe("JSON body, Graph's import-action shape", () => {
       tenantId: TENANT,
       groupTag: "Lab",
       orderIdentifier: "PO-3",
-      devices: [1, 2].map((i) => ({ ...device(i), groupTag: "Lab", orderIdentifier: "PO-3" })),
+      devices: [1, 2].map((i) => withHashFacts({ ...device(i), groupTag: "Lab", orderIdentifier: "PO-3" })),
     });
   });
 
@@ -176,8 +177,16 @@ describe("field rules", () => {
   });
 
   it.each([
-    ["whitespace inside", (h: string) => `${h.slice(0, 100)}\r\n${h.slice(100)}`, /without whitespace/],
-    ["missing padding", (h: string) => h.replace(/=+$/, ""), /not a multiple of 4/],
+    ["whitespace inside", (h: string) => `${h.slice(0, 100)}\r\n ${h.slice(100, 2_000)}\t${h.slice(2_000)}`],
+    ["its padding missing", (h: string) => h.replace(/=+$/, "")],
+  ])("mends a hash with %s: the padded base64 without whitespace is what is kept", (_, mangle) => {
+    const hash = makeHash(5, 3_001); // 3,001 bytes: ends in "=="
+    expect(mangle(hash)).not.toBe(hash);
+    expect(ok(postJson({ devices: [device(1, { hardwareIdentifier: mangle(hash) })] })).request.devices[0]?.hardwareIdentifier).toBe(hash);
+  });
+
+  it.each([
+    ["a length no padding can mend", (h: string) => h.slice(0, 4_001), /not a multiple of 4/],
     ["the URL-safe alphabet", (h: string) => h.replace(/\+/g, "-").replace(/\//g, "_"), /URL-safe/],
     ["a stray character", (h: string) => `${h.slice(0, 10)}*${h.slice(11)}`, /outside the base64 alphabet/],
     ["padding in the middle", (h: string) => `${h.slice(0, 10)}=${h.slice(11)}`, /padding in the wrong place/],
@@ -185,7 +194,7 @@ describe("field rules", () => {
   ])("refuses a hash with %s", (_, mangle, message) => {
     const hash = makeHash(5, 3_001); // 3,001 bytes: ends in "==" and holds '+' and '/'
     expect(mangle(hash)).not.toBe(hash);
-    expect(one({ hardwareIdentifier: mangle(hash) })).toEqual([{ device: 0, field: "hardwareIdentifier", message: expect.stringMatching(message) }]);
+    expect(one({ hardwareIdentifier: mangle(hash) })).toEqual([{ device: 0, field: "hardwareIdentifier", message: expect.stringMatching(message), code: "hash-not-base64" }]);
   });
 
   it("accepts hashes at the size limits and refuses them just outside", () => {
@@ -193,7 +202,7 @@ describe("field rules", () => {
       expect(ok(postJson({ devices: [device(1, { hardwareIdentifier: makeHash(1, bytes) })] })).request.devices).toHaveLength(1);
     }
     expect(one({ hardwareIdentifier: makeHash(1, limits.hashMinBytes - 1) })).toEqual([
-      { device: 0, field: "hardwareIdentifier", message: "decodes to 63 bytes; a hardware hash decodes to between 64 and 16384 bytes" },
+      { device: 0, field: "hardwareIdentifier", message: "decodes to 63 bytes; a hardware hash decodes to between 64 and 16384 bytes", code: "hash-size" },
     ]);
     expect(one({ hardwareIdentifier: makeHash(1, limits.hashMaxBytes + 1) })?.[0]?.message).toMatch(/^decodes to 16385 bytes/);
     const tight = { ...limits, hashMinBytes: 2_000, hashMaxBytes: 2_500 };
@@ -215,9 +224,9 @@ describe("field rules", () => {
     expect(p.errors).toEqual([
       { field: "tenantId", message: expect.any(String) },
       { device: 1, field: "serialNumber", message: "required" },
-      { device: 1, field: "hardwareIdentifier", message: "must be one base64 string without whitespace or line breaks inside" },
+      { device: 1, field: "hardwareIdentifier", message: expect.stringMatching(/outside the base64 alphabet/), code: "hash-not-base64" },
       { device: 2, field: "assignedUserPrincipalName", message: expect.stringMatching(/user principal name/) },
-      { device: 3, field: "hardwareIdentifier", message: expect.stringMatching(/^decodes to 3 bytes/) },
+      { device: 3, field: "hardwareIdentifier", message: expect.stringMatching(/^decodes to 3 bytes/), code: "hash-size" },
     ]);
     expect(p.detail).toBe("5 problems (1 in the batch itself, 4 in 3 devices); nothing was imported.");
     expect(p).toMatchObject({ problemCount: 5, invalidDeviceCount: 3 });

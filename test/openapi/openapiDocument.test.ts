@@ -115,11 +115,14 @@ describe("the OpenAPI document", () => {
       counts: { queued: 0, retrying: 0, submitted: 0, imported: 1, failed: 0, canceled: 1 },
       createdAt: "2026-11-29T01:00:00.000Z",
       updatedAt: "2026-11-29T01:00:01.000Z",
+      hashCheck: "on",
+      deviceModels: [{ manufacturer: "Contoso", model: "Surface Laptop 7", count: 1 }, { count: 1 }],
       links: { self: "/a", devices: "/b", failures: "/c" },
     });
     expect(validateJson(view, schema, doc)).toEqual([]);
     expect(validateJson({ ...view, status: "done" }, schema, doc)).not.toEqual([]);
     expect(validateJson({ ...view, counts: { ...view.counts, canceled: undefined } }, schema, doc)).not.toEqual([]);
+    expect(validateJson({ ...view, deviceModels: [{ model: "no count" }] }, schema, doc)).not.toEqual([]);
   });
 
   it("renders a reference page that names every operation and escapes what it shows", () => {

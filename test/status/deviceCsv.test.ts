@@ -29,6 +29,9 @@ describe("device CSV", () => {
     const row = csvRow({
       index: 0,
       serialNumber: "SN1",
+      manufacturer: "Contoso",
+      model: "Surface Laptop 7",
+      warnings: '["no-tpm"]',
       hardwareIdentifier: "SECRET-HASH",
       productKey: "SECRET-KEY",
       assignedUserPrincipalName: "someone@contoso.com",
@@ -41,7 +44,7 @@ describe("device CSV", () => {
     expect(row).not.toMatch(/SECRET|someone/);
     const [header, values] = parse(csvHeader() + row, { bom: true }) as string[][];
     expect(header).toEqual([...DEVICE_CSV_COLUMNS]);
-    expect(values).toEqual(["0", "SN1", "failed", "2", "", "", "806", "", 'already here, "really"', "", "", "2026-11-29T00:00:00.000Z"]);
+    expect(values).toEqual(["0", "SN1", "Contoso", "Surface Laptop 7", "no-tpm", "failed", "2", "", "", "806", "", 'already here, "really"', "", "", "2026-11-29T00:00:00.000Z"]);
   });
 
   it("answers CSV only when the Accept header prefers it to JSON", () => {

@@ -3,7 +3,8 @@ import { createServices, type Services } from "../../src/app/services.js";
 import { loadConfig } from "../../src/config/config.js";
 import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
 import { submitBatch } from "../../src/intake/submitBatch.js";
-import { sweepIntake } from "../../src/intake/sweepIntake.js";
+import { ABANDONED_INTAKE_ERASE_AFTER_MS, sweepIntake } from "../../src/intake/sweepIntake.js";
+import { ImportStore } from "../../src/storage/importStore.js";
 import { silentLogger } from "../../src/logging.js";
 import { decodeDeviceMessage, type DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
@@ -79,6 +80,46 @@ describe("sweepIntake", () => {
     await services.journal.begin("11111111-1111-4111-8111-111111111111", new Date().toISOString());
     const report = await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: later });
     expect(report).toEqual({ finished: 1, reenqueued: 0, abandoned: 1 });
+    expect(await drainQueue()).toEqual([]);
+  });
+
+  it("erases what an intake that died before its header wrote (device rows with their hashes, its list row), once it cannot be running", async () => {
+    // The header write fails, as if the process died just before it: rows, counters and the list row are written.
+    const imports = services.storage.imports;
+    const dying = new Proxy(imports, {
+      get: (target, name, receiver) =>
+        name === "upsertEntity"
+          ? async () => {
+              throw new Error("host died");
+            }
+          : Reflect.get(target, name, receiver),
+    });
+    const store = new ImportStore(dying, services.batchIndex);
+    const devices = makeDevices(150, "ABANDON");
+    const intake = { store, journal: services.journal, pacing: services.pacing, queue: failingAfter(0), enqueueConcurrency: 4, firstPollDelayMs: 0, log: silentLogger };
+    const startedAt = Date.now();
+    await expect(submitBatch({ ...intake, now: () => new Date(startedAt) }, { partnerId: "sweep-abandon", tenantId: "contoso.onmicrosoft.com", devices }, "json")).rejects.toThrow("host died");
+    const [pending] = (await services.journal.startedBefore(new Date(startedAt + 1).toISOString())).filter((p) => p.partnerId === "sweep-abandon");
+    const batchId = pending!.batchId;
+    const rowsOf = async (table: typeof imports, filter: string) => {
+      const found: Record<string, unknown>[] = [];
+      for await (const row of table.listEntities({ queryOptions: { filter } })) found.push(row);
+      return found;
+    };
+    const deviceRows = () => rowsOf(imports, `PartitionKey eq '${batchId}'`);
+    const listRows = () => rowsOf(services.storage.batchIndex, `PartitionKey eq 'sweep-abandon'`);
+    expect((await deviceRows()).filter((r) => r.hardwareIdentifier)).toHaveLength(150);
+    expect(await listRows()).toHaveLength(1);
+
+    // Five minutes on, the intake might in principle still be writing: left alone, and looked at again later.
+    const sweep = (at: number) => sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: () => new Date(at) });
+    expect(await sweep(startedAt + 5 * 60_000)).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
+    expect(await deviceRows()).toHaveLength(150 + 16);
+
+    expect(await sweep(startedAt + ABANDONED_INTAKE_ERASE_AFTER_MS)).toEqual({ finished: 1, reenqueued: 0, abandoned: 1 });
+    expect(await deviceRows()).toEqual([]);
+    expect(await listRows()).toEqual([]);
+    expect((await services.journal.startedBefore(later().toISOString())).map((p) => p.batchId)).not.toContain(batchId);
     expect(await drainQueue()).toEqual([]);
   });
 });

@@ -1,13 +1,31 @@
-import { createHash } from "node:crypto";
+import { SYNTHETIC_MANUFACTURER, SYNTHETIC_MODEL, syntheticHashBytes } from "../../src/graph/simulator/syntheticHash.js";
+import { USUAL_HASH_BYTES } from "../../src/intake/hardwareHash.js";
 
 /**
- * A realistic stand-in for a 4K hardware hash: deterministic bytes (about 3,000, like a real
- * one) in base64, different for every seed.
+ * A synthetic 4K hardware hash (src/graph/simulator/syntheticHash.ts): valid layout and checksum,
+ * different for every seed, naming `serialNumber` inside when given (intake refuses a row whose
+ * serial number contradicts its hash's). Where `bytes` is too small for the usual records only
+ * the identity records are kept; smaller still, the hash comes back cut to `bytes` (for tests
+ * of the size rules, which are judged before the hash is read).
  */
-export function makeHash(seed: number = 0, bytes = 3_000): string {
-  const chunks: Buffer[] = [];
-  for (let i = 0; chunks.length * 64 < bytes; i++) chunks.push(createHash("sha512").update(`hash:${seed}:${i}`).digest());
-  return Buffer.concat(chunks).subarray(0, bytes).toString("base64");
+export function makeHash(seed: number = 0, bytes = USUAL_HASH_BYTES, serialNumber?: string): string {
+  const device = { seed, size: bytes, ...(serialNumber === undefined ? {} : { serialNumber }) };
+  let hash = syntheticHashBytes(device);
+  if (hash.length > bytes) hash = syntheticHashBytes({ ...device, minimal: true });
+  return hash.subarray(0, bytes).toString("base64");
+}
+
+/** A usual-size synthetic hash naming `serialNumber`. */
+export function hashFor(serialNumber: string, seed = 0): string {
+  return makeHash(seed, USUAL_HASH_BYTES, serialNumber);
+}
+
+/** What intake reads from every makeHash hash, beside its serial number. */
+export const HASH_FACTS = { manufacturer: SYNTHETIC_MANUFACTURER, model: SYNTHETIC_MODEL } as const;
+
+/** A device as intake returns it: with the manufacturer and model its hash names. */
+export function withHashFacts<T extends object>(device: T): T & typeof HASH_FACTS {
+  return { ...device, ...HASH_FACTS };
 }
 
 export interface CsvDevice {
@@ -51,7 +69,10 @@ export function makeCsv(devices: readonly CsvDevice[], options: CsvOptions = {})
 }
 
 export function makeDevices(count: number, prefix = "SN"): CsvDevice[] {
-  return Array.from({ length: count }, (_, i) => ({ serialNumber: `${prefix}-${String(i).padStart(5, "0")}`, hardwareIdentifier: makeHash(hashSeed(prefix, i)) }));
+  return Array.from({ length: count }, (_, i) => {
+    const serialNumber = `${prefix}-${String(i).padStart(5, "0")}`;
+    return { serialNumber, hardwareIdentifier: hashFor(serialNumber, hashSeed(prefix, i)) };
+  });
 }
 
 function hashSeed(prefix: string, i: number): number {

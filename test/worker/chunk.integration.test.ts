@@ -12,7 +12,7 @@ import { pollBatch } from "../../src/worker/pollBatch.js";
 import { processDeviceMessage, type StepOutcome } from "../../src/worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
-import { makeHash } from "../support/devices.js";
+import { hashFor } from "../support/devices.js";
 
 /**
  * Chunks through the import action, against real Azurite and the simulator (which throttles an
@@ -27,6 +27,8 @@ interface World {
   simulator: GraphSimulator;
   services: Services;
   sent: { message: DeviceMessage; visibleAt: number }[];
+  /** Every message ever sent, as the queue would hold its text. */
+  texts: string[];
   clock: { offsetMs: number };
 }
 
@@ -44,7 +46,7 @@ async function world(options: SimulatorOptions = {}): Promise<World> {
   // Imports settle at once, so a round's outcome is known without waiting; on the worker's clock.
   const simulator = await startGraphSimulator({ settleDelayMs: 0, now: () => Date.now() + clock.offsetMs, ...options });
   const services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", RETRY_MAX_ATTEMPTS: "4" }), silentLogger);
-  const w: World = { simulator, services, sent: [], clock };
+  const w: World = { simulator, services, sent: [], texts: [], clock };
   worlds.push(w);
   return w;
 }
@@ -53,6 +55,7 @@ const now = (w: World) => new Date(Date.now() + w.clock.offsetMs);
 const recorder = (w: World): DeviceMessageSender => ({
   async send(message, delayMs = 0) {
     w.sent.push({ message, visibleAt: now(w).getTime() + delayMs });
+    w.texts.push(JSON.stringify(message));
   },
 });
 const workerDeps = (w: World) => ({
@@ -65,15 +68,16 @@ const workerDeps = (w: World) => ({
   now: () => now(w),
 });
 
-async function accept(w: World, count: number, chunkSize: number, prefix: string): Promise<{ batchId: string; tenantId: string; serials: string[] }> {
+async function accept(w: World, count: number, chunkSize: number, prefix: string): Promise<{ batchId: string; tenantId: string; serials: string[]; secrets: string[] }> {
   const tenantId = `cccccccc-0000-4000-8000-${String(++tenants).padStart(12, "0")}`;
   const serials = Array.from({ length: count }, (_, i) => `${prefix}-${tenants}-${i}`);
+  const devices = serials.map((serialNumber, i) => ({ serialNumber, hardwareIdentifier: hashFor(serialNumber, tenants * 1000 + i), productKey: `PKEY-${serialNumber}` }));
   const accepted = await submitBatch(
     { ...w.services, queue: recorder(w), enqueueConcurrency: 16, firstPollDelayMs: 1_000, chunking: { size: chunkSize, followerDelayMs: w.services.config.importAction.followerDelayMs }, now: () => now(w) },
-    { partnerId: "chunk-test", tenantId, devices: serials.map((serialNumber, i) => ({ serialNumber, hardwareIdentifier: makeHash(tenants * 1000 + i, 64) })) },
+    { partnerId: "chunk-test", tenantId, devices },
     "json",
   );
-  return { batchId: accepted.batchId, tenantId, serials };
+  return { batchId: accepted.batchId, tenantId, serials, secrets: devices.flatMap((d) => [d.hardwareIdentifier, d.productKey]) };
 }
 
 let ids = 0;
@@ -111,7 +115,7 @@ function createdOnce(w: World, serials: string[]): void {
 describe("chunks through the import action", () => {
   it("imports a 150-device batch with at most 15 write requests against a Graph that throttles per request; each device names the request that carried it", async () => {
     const w = await world();
-    const { batchId, tenantId, serials } = await accept(w, 150, 100, "CH");
+    const { batchId, tenantId, serials, secrets } = await accept(w, 150, 100, "CH");
     // One leader and one follower message per device: still one message per device.
     expect(w.sent.filter((s) => s.message.kind === "submit")).toHaveLength(150);
     const outcomes = await drive(w);
@@ -129,6 +133,10 @@ describe("chunks through the import action", () => {
     // The import's outcome came from a poll round, but the record's id came from the action's answer.
     const created = new Map(w.simulator.creates.map((c) => [c.serialNumber, c.id]));
     expect(devices.every((d) => d.graphId === created.get(d.serialNumber))).toBe(true);
+    // Settled through the action, each row lost its hash and product key in the write that recorded it
+    // (issue 21); no message (leader, follower or poll round) ever carried one.
+    expect(devices.filter((d) => d.hardwareIdentifier !== undefined || d.productKey !== undefined).map((d) => d.rowKey)).toEqual([]);
+    expect(w.texts.filter((text) => secrets.some((secret) => text.includes(secret)))).toEqual([]);
   });
 
   it("sends the batch's first poll round with its messages, due a follow-up delay after the first slot, ahead of the followers", async () => {

@@ -9,7 +9,7 @@ import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../../src/storage/importStore.js";
 import { processDeviceMessage, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
-import { makeHash } from "../support/devices.js";
+import { hashFor } from "../support/devices.js";
 
 /**
  * Found by the fault suite (scenario 2, storage cut mid-batch): a device write whose answer is
@@ -60,7 +60,7 @@ async function oneDevice(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `LOSTWRITE-${++serial}`;
   const { batchId } = await submitBatch(
     { ...services, queue: recorder, enqueueConcurrency: 1, firstPollDelayMs: 1_000 },
-    { partnerId: "lost-write", tenantId: "aaaaaaaa-0000-4000-8000-0000000000c1", devices: [{ serialNumber, hardwareIdentifier: makeHash(9_000 + serial) }] },
+    { partnerId: "lost-write", tenantId: "aaaaaaaa-0000-4000-8000-0000000000c1", devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, 9_000 + serial) }] },
     "json",
   );
   return { batchId, serialNumber };

@@ -4,7 +4,7 @@ import { ApiError, problemOf } from "./errors.js";
 import type { paths } from "./generated/schema.js";
 import { items, type Page } from "./paging.js";
 import { retryingFetch, type RetryOptions } from "./retry.js";
-import type { AcceptedBatch, Batch, BatchStatus, CancelResult, Device, DevicePage, DeviceState, GraphImportRequest, ImportRequest, RetryResult } from "./types.js";
+import type { AcceptedBatch, Batch, BatchStatus, CancelResult, Device, DevicePage, DeviceState, DryRunResult, GraphImportRequest, ImportRequest, RetryResult } from "./types.js";
 
 export const DEFAULT_BASE_URL = "http://localhost:7071";
 
@@ -23,6 +23,8 @@ export interface BatchFields {
   groupTag?: string;
   orderIdentifier?: string;
   callbackUrl?: string;
+  /** "off": accept hashes this service cannot read; Intune judges them. */
+  hashCheck?: "on" | "off";
 }
 
 export interface CreateOptions extends BatchFields {
@@ -75,7 +77,14 @@ export class AutopilotImportClient {
   async createImport(body: ImportRequest | GraphImportRequest, options: CreateOptions = {}): Promise<Submitted> {
     const { idempotencyKey = randomUUID(), ...query } = options;
     const answer = await this.api.POST("/api/imports", { body, params: { query, header: { "Idempotency-Key": idempotencyKey } } });
-    return this.submitted(answer, idempotencyKey);
+    // dryRun is never sent here, so a success is the 202.
+    return this.submitted(answer as Answer<AcceptedBatch>, idempotencyKey);
+  }
+
+  /** A dry run: every intake check, the devices' models and warnings; nothing is recorded or sent. */
+  async checkImport(body: ImportRequest | GraphImportRequest, options: BatchFields = {}): Promise<DryRunResult> {
+    const answer = await this.api.POST("/api/imports", { body, params: { query: { ...options, dryRun: true } } });
+    return unwrap(answer as Answer<DryRunResult>);
   }
 
   /** Submits the Autopilot hardware-hash CSV as it is; batch fields go in the query string. */
@@ -92,7 +101,7 @@ export class AutopilotImportClient {
       headers: { "content-type": contentType },
       params: { query, header: { "Idempotency-Key": idempotencyKey } },
     });
-    return this.submitted(answer, idempotencyKey);
+    return this.submitted(answer as Answer<AcceptedBatch>, idempotencyKey);
   }
 
   private submitted(answer: Answer<AcceptedBatch>, idempotencyKey: string): Submitted {
@@ -132,6 +141,16 @@ export class AutopilotImportClient {
 
   async cancelImport(id: string): Promise<CancelResult> {
     return unwrap(await this.api.POST("/api/imports/{id}/cancel", { params: { path: { id } } }));
+  }
+
+  /**
+   * Erases a finished batch from the service, every record of it (the devices stay in Intune).
+   * Throws ApiError 409 while it runs (cancel it, wait for it, then erase) and 404 once it is
+   * erased (or was never the caller's).
+   */
+  async eraseImport(id: string): Promise<void> {
+    const { error, response } = await this.api.DELETE("/api/imports/{id}", { params: { path: { id } } });
+    if (error !== undefined || response.status !== 204) throw new ApiError(response.status, problemOf(response.status, error));
   }
 
   /**

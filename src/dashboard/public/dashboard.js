@@ -1,6 +1,6 @@
 // The ops dashboard: reads the public API with the viewer's key and draws it. Everything is
 // built with DOM calls and textContent, never HTML strings, so API data cannot inject markup.
-import { ago, countsInOrder, describeNotification, explainFailure, nextRefreshMs, Pager, progressOf, safeNextLink, statusLabel } from "./view.js";
+import { ago, canErase, countsInOrder, describeModels, describeNotification, deviceModel, eraseOutcome, explainFailure, nextRefreshMs, Pager, progressOf, retentionOf, safeNextLink, statusLabel } from "./view.js";
 
 const KEY_STORAGE = "autopilot-import.apiKey";
 // The page is served at {api}/dashboard, so the API root is one level above this script.
@@ -13,6 +13,8 @@ const state = {
   batches: new Pager(batchesLink("")),
   /** @type {string | undefined} */ selected: undefined,
   /** @type {Pager | undefined} */ failures: undefined,
+  /** The selected batch as last drawn, for the erase dialog. */
+  detail: undefined,
   timer: 0,
   generation: 0,
 };
@@ -38,6 +40,18 @@ async function call(path) {
   const retryAfter = response.headers.get("retry-after");
   const body = await response.json().catch(() => undefined);
   return response.ok ? { ok: true, body, retryAfter } : { ok: false, outcome: response.status, retryAfter, detail: body?.detail };
+}
+
+/** A change to a batch (DELETE); never throws. */
+async function send(method, path) {
+  let response;
+  try {
+    response = await fetch(path, { method, headers: { "x-api-key": state.key, accept: "application/json" }, cache: "no-store", credentials: "omit" });
+  } catch {
+    return { ok: false, outcome: "network" };
+  }
+  const body = await response.json().catch(() => undefined);
+  return { ok: response.ok, outcome: response.status, detail: body?.detail };
 }
 
 async function refresh() {
@@ -68,6 +82,11 @@ async function refresh() {
   }
   $("refresh-state").textContent = `${updated} · next refresh in ${Math.round(delay / 1000)} s`;
   state.timer = setTimeout(refresh, delay);
+}
+
+function showNotice(message) {
+  $("notice").hidden = !message;
+  $("notice").textContent = message ?? "";
 }
 
 function showAlert(problem) {
@@ -169,11 +188,16 @@ function renderDetail(batch) {
     ["Tenant", batch.tenantId],
     ["Group tag", batch.groupTag ?? "—"],
     ["Source", batch.source ?? "—"],
+    ["Models", describeModels(batch.deviceModels)],
+    ["Hash checks", batch.hashCheck === "off" ? "off: hashes not read at intake" : "on"],
     ["Created", time(batch.createdAt)],
     ["Updated", time(batch.updatedAt)],
     ["Completed", time(batch.completedAt)],
+    ["Kept until", keptUntil(batch)],
     ...(batch.notification ? [["Callback", describeNotification(batch.notification)]] : []),
   ];
+  state.detail = batch;
+  $("erase-open").hidden = !canErase(batch);
   $("detail-summary").replaceChildren(...rows.flatMap(([term, value]) => [element("dt", "", term), wrap("dd", value)]));
   const tiles = countsInOrder(batch.counts ?? {}).map(({ state: name, count }) => {
     const tile = element("div", `tile state-${name}`);
@@ -181,6 +205,50 @@ function renderDetail(batch) {
     return tile;
   });
   $("detail-counts").replaceChildren(...tiles);
+}
+
+function keptUntil(batch) {
+  const retention = retentionOf(batch);
+  return retention.until ? time(retention.until) : document.createTextNode(retention.text);
+}
+
+function openEraseDialog() {
+  const batch = state.detail;
+  if (!batch) return;
+  $("erase-text").textContent =
+    `Everything this service keeps of ${batchName(batch)} is removed for good: its ${batch.deviceCount} devices with their hardware hashes, ` +
+    "product keys, users and outcomes. Devices already imported stay in Intune.";
+  /** @type {HTMLButtonElement} */ ($("erase-confirm")).disabled = false;
+  /** @type {HTMLDialogElement} */ ($("erase-dialog")).showModal();
+  $("erase-cancel").focus();
+}
+
+async function eraseSelected() {
+  const id = state.detail?.id;
+  if (!id) return;
+  /** @type {HTMLButtonElement} */ ($("erase-confirm")).disabled = true;
+  // No refresh while the batch is erased: one would find it half gone, and draw that.
+  clearTimeout(state.timer);
+  state.generation++;
+  const result = await send("DELETE", `${API}/imports/${encodeURIComponent(id)}`);
+  /** @type {HTMLDialogElement} */ ($("erase-dialog")).close();
+  if (result.outcome === 401) {
+    signOut(explainFailure(401).message);
+    return;
+  }
+  const told = eraseOutcome(result.outcome, result.detail);
+  if (result.ok || result.outcome === 404) {
+    // Gone either way: close its details and take it off the list.
+    state.selected = undefined;
+    state.failures = undefined;
+    state.detail = undefined;
+    $("detail").hidden = true;
+    history.replaceState(null, "", location.pathname + location.search);
+    showAlert(undefined);
+    showNotice(told.message);
+    $("batches-heading").focus();
+  } else showAlert(told);
+  refresh();
 }
 
 function wrap(tag, content) {
@@ -195,6 +263,7 @@ function renderFailures(page) {
     tr.append(
       cell("Index", String(device.index)),
       cell("Serial number", element("span", "serial", device.serialNumber)),
+      cell("Model", deviceModel(device)),
       cell("Code", element("code", "", device.error?.code ?? "—")),
       cell("Reason", device.error?.name ?? "—"),
       cell("What it means", device.error?.message ?? "—"),
@@ -208,6 +277,9 @@ function renderFailures(page) {
 
 function select(id) {
   state.selected = id;
+  state.detail = undefined;
+  showNotice(undefined);
+  $("erase-open").hidden = true;
   state.failures = new Pager(failuresLink(id));
   history.replaceState(null, "", `#batch=${encodeURIComponent(id)}`);
   $("detail").hidden = false;
@@ -237,6 +309,7 @@ function signOut(message) {
   $("forget-key").hidden = true;
   $("key-section").hidden = false;
   $("refresh-state").textContent = "";
+  showNotice(undefined);
   showAlert(message ? { kind: "unauthorized", message } : undefined);
   $("api-key").focus();
 }
@@ -249,6 +322,9 @@ $("key-form").addEventListener("submit", (event) => {
   if (key) signIn(key);
 });
 $("forget-key").addEventListener("click", () => signOut());
+$("erase-open").addEventListener("click", openEraseDialog);
+$("erase-cancel").addEventListener("click", () => /** @type {HTMLDialogElement} */ ($("erase-dialog")).close());
+$("erase-confirm").addEventListener("click", eraseSelected);
 $("status-filter").addEventListener("change", (event) => {
   state.batches = new Pager(batchesLink(/** @type {HTMLSelectElement} */ (event.target).value));
   refresh();

@@ -90,6 +90,37 @@ export function explainFailure(outcome, detail) {
 }
 
 /**
+ * Whether the dashboard offers to erase a batch: a finished one only (the API refuses to erase a
+ * running batch, whose devices are still on their way to Intune).
+ * @param {{ status?: string } | undefined} batch
+ */
+export function canErase(batch) {
+  return Boolean(batch?.status) && batch.status !== "running";
+}
+
+/**
+ * How long the service keeps the batch, for its details.
+ * @param {{ status?: string, expiresAt?: string }} batch
+ */
+export function retentionOf(batch) {
+  if (batch.expiresAt) return { until: batch.expiresAt };
+  return { text: batch.status === "running" ? "While it runs, then for the retention period" : "For the retention period" };
+}
+
+/**
+ * What to tell the viewer after asking to erase a batch: by the DELETE's status, or "network".
+ * @param {number | "network"} outcome
+ * @param {string} [detail] the problem's detail, when the API sent one
+ */
+export function eraseOutcome(outcome, detail) {
+  if (outcome === 204) return { kind: "done", message: "The batch was erased: nothing of it is kept here any more. Its devices stay in Intune." };
+  if (outcome === 404) return { kind: "not-found", message: "This batch is no longer here: it was erased already." };
+  if (outcome === 409) return { kind: "other", message: detail ?? "The batch is still running; cancel it, then erase it once it has finished." };
+  if (outcome === "network") return { kind: "unreachable", message: "The API cannot be reached; the batch was not erased. Try again." };
+  return explainFailure(outcome, detail);
+}
+
+/**
  * The batch's completion webhook in one line, from the status's `notification`.
  * @param {{ callbackHost: string, state?: string, attempts?: { status?: number, error?: string }[], nextAttemptAt?: string, reason?: string } | undefined} notification
  */
@@ -166,4 +197,23 @@ export class Pager {
   back() {
     if (this.links.length > 1) this.links.pop();
   }
+}
+
+/**
+ * A batch's devices by manufacturer and model, most numerous first: "Contoso Surface Laptop 7 × 479 · Fabrikam FB-14 × 1".
+ * @param {Array<{ manufacturer?: string, model?: string, count: number, otherModels?: number }> | undefined} models
+ */
+export function describeModels(models) {
+  if (!Array.isArray(models) || models.length === 0) return "—";
+  return models
+    .map((group) => {
+      const name = group.otherModels ? `${group.otherModels} other models` : [group.manufacturer, group.model].filter(Boolean).join(" ") || "not read";
+      return `${name} × ${group.count}`;
+    })
+    .join(" · ");
+}
+
+/** "Contoso Surface Laptop 7", or "—" when the hash was not read. */
+export function deviceModel(device) {
+  return [device?.manufacturer, device?.model].filter(Boolean).join(" ") || "—";
 }

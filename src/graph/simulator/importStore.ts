@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hashKey, isBase64, serialKey } from "./deviceKeys.js";
+import { hashNamesDevice } from "./hashReading.js";
 import { importErrorName, INVALID_HARDWARE_HASH } from "./importErrors.js";
 import { newRecord, type ImportedDeviceInput, type ImportedDeviceRecord } from "./records.js";
 import { bySettleOrder, decideSettlement, pendingTogether } from "./settling.js";
@@ -18,6 +19,8 @@ export interface StoredImport {
   readonly listedFrom: number;
   readonly hashKey: string | undefined;
   readonly serialKey: string | undefined;
+  /** Read at create: answers may blank the record's hash (observed behaviour), the import still has it. */
+  readonly hashReadable: boolean;
   readonly record: ImportedDeviceRecord;
 }
 
@@ -66,6 +69,7 @@ export class ImportStore {
       listedFrom: now + timing.listLagMs,
       hashKey: hashKey(input.hardwareIdentifier),
       serialKey: serialKey(input.serialNumber),
+      hashReadable: hashNamesDevice(input.hardwareIdentifier),
       record: newRecord(randomUUID(), input),
     };
     tenant.imports.set(stored.record.id, stored);
@@ -153,7 +157,7 @@ export class ImportStore {
     if (!tenant?.imports.has(stored.record.id)) return; // deleted while pending
 
     const outcome = decideSettlement({
-      hasHash: stored.hashKey !== undefined,
+      hashReadable: stored.hashReadable,
       ...(stored.hashKey !== undefined && this.rejectedHashes.has(stored.hashKey)
         ? { rejectedCode: this.rejectedHashes.get(stored.hashKey)! }
         : {}),

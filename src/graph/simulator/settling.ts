@@ -13,8 +13,8 @@ import {
  * tested directly.
  */
 export interface SettlementFacts {
-  /** The hash is present and decodes to at least one byte. */
-  hasHash: boolean;
+  /** The hash is present, reads (layout, checksum) and names a serial number and manufacturer (hashReading.ts). */
+  hashReadable: boolean;
   /** Set when an operator called rejectHash for this hash. */
   rejectedCode?: number;
   hasSerialNumber: boolean;
@@ -34,7 +34,7 @@ export type Settlement = { status: "complete" } | { status: "error"; code: numbe
  */
 export function decideSettlement(f: SettlementFacts): Settlement {
   if (f.rejectedCode !== undefined) return failure(f.rejectedCode);
-  if (!f.hasHash) return failure(INVALID_HARDWARE_HASH);
+  if (!f.hashReadable) return failure(INVALID_HARDWARE_HASH);
   if (!f.hasSerialNumber) return failure(MISSING_SERIAL_NUMBER);
   if (f.duplicatesPendingImport) return { status: "error", ...DEVICE_DUPLICATED };
   if (f.registeredInSameTenant) return failure(ALREADY_ASSIGNED);

@@ -46,7 +46,9 @@ export function validateImportedDevice(body: unknown, version: ApiVersion): Vali
 
   const hash = body.hardwareIdentifier;
   if (hash !== undefined && hash !== null && (typeof hash !== "string" || !isBase64(hash))) {
-    return invalid("Cannot convert the literal to the expected type 'Edm.Binary': 'hardwareIdentifier' must be a base64 string.");
+    // Graph's words for an unpadded hash (windows-itpro-docs #6150); the literal is cut short
+    // here, since the message reaches device rows and logs and a whole hash must not.
+    return invalid(`Cannot convert the literal '${shortLiteral(hash)}' to the expected type 'Edm.Binary'.`);
   }
 
   // An absent or null hash is well-formed OData; the import service rejects it later (802).
@@ -94,6 +96,13 @@ export function serialNumbersIn(body: unknown): string[] {
   const items = body[IMPORT_ACTION_PARAMETER];
   const devices = Array.isArray(items) ? items : [body];
   return devices.flatMap((d) => (isPlainObject(d) && typeof d.serialNumber === "string" ? [d.serialNumber] : []));
+}
+
+const LITERAL_SHOWN = 8;
+
+function shortLiteral(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  return text.length > LITERAL_SHOWN ? `${text.slice(0, LITERAL_SHOWN)}…` : text;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -43,3 +43,15 @@ export async function cancel(client: AutopilotImportClient, id: string, io: CliI
   line(io.stdout, `Canceled ${result.canceledDevices} devices of batch ${id}; devices already in Graph are followed to their end.`);
   return EXIT.ok;
 }
+
+/** Erases a finished batch; without --yes it only says what it would do (exit 2), since it cannot be undone. */
+export async function erase(client: AutopilotImportClient, id: string, options: { yes?: boolean }, io: CliIo): Promise<number> {
+  if (!options.yes) {
+    line(io.stderr, `This erases batch ${id} from the service for good: its devices' hashes, product keys, users and outcomes (the devices stay in Intune).`);
+    line(io.stderr, `Run again with --yes to erase it: autopilot-import erase ${id} --yes`);
+    return EXIT.usage;
+  }
+  await client.eraseImport(id);
+  line(io.stdout, `Erased batch ${id}.`);
+  return EXIT.ok;
+}

@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { AutopilotImportClient, DEFAULT_BASE_URL } from "../client.js";
 import { ApiError } from "../errors.js";
 import type { DeviceState } from "../types.js";
-import { cancel, devices, retry, status } from "./batchCommands.js";
+import { cancel, devices, erase, retry, status } from "./batchCommands.js";
 import { EXIT, line, type CliIo } from "./io.js";
 import { push } from "./push.js";
 
@@ -63,6 +63,12 @@ function program(io: CliIo, done: (code: number) => void): Command {
     .description("cancel a running batch")
     .argument("<batchId>")
     .action((id: string) => run((client) => cancel(client, id, io))());
+  cli
+    .command("erase")
+    .description("erase a finished batch from the service, every record of it (cancel a running one first)")
+    .argument("<batchId>")
+    .option("--yes", "erase it; without this, only say what would be erased")
+    .action((id: string, options: { yes?: boolean }) => run((client) => erase(client, id, options, io))());
   return cli;
 }
 

@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a batch of devices
-         * @description Validates the whole batch (all or nothing), records it, queues one message per device in the tenant's Intune write budget, and answers 202 at once. JSON (this service's shape or Graph's import-action body) or the Autopilot CSV.
+         * @description Validates the whole batch (all or nothing; each hardware hash is read and checked unless hashCheck=off), records it, queues one message per device in the tenant's Intune write budget, and answers 202 at once. JSON (this service's shape or Graph's import-action body) or the Autopilot CSV. With dryRun=true, only checks and answers 200.
          */
         post: operations["createImport"];
         delete?: never;
@@ -38,7 +38,11 @@ export interface paths {
         get: operations["getImport"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Erase a finished batch
+         * @description Erases the batch and every row of it in every table (devices with their hashes, product keys and users, counters, its webhook event and any delivery still pending, the Idempotency-Key records that answered for it, its place in the list). From the 204 on, the batch is not found (GET, the list, a second DELETE: 404), and a request repeated with its Idempotency-Key makes a new batch. Devices already imported stay in Intune: this erases what this service keeps, not the devices. A finished batch is erased anyway `BATCH_RETENTION_DAYS` after it finished (`expiresAt`).
+         */
+        delete: operations["eraseImport"];
         options?: never;
         head?: never;
         patch?: never;
@@ -192,19 +196,24 @@ export interface components {
              * @description Where to POST a signed `import.completed` event (Standard Webhooks) when the batch reaches its final status: an https URL of at most 2048 characters, without credentials, not pointing at a private, loopback or link-local address. Only its host is ever shown back.
              */
             callbackUrl?: string;
+            /**
+             * @description 'off' turns the hardware-hash refusals off for this batch (for hashes this service cannot read): hashes are then only mended (whitespace, padding) and size-checked, nothing is read from them, and Intune judges them. Default 'on'. Shown on the batch.
+             * @enum {string}
+             */
+            hashCheck?: "on" | "off";
             /** @description The devices, 1 to 10000. All or nothing: one bad device refuses the batch. */
             devices: components["schemas"]["ImportDevice"][];
         };
-        /** @description The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag and orderIdentifier go in the query string. */
+        /** @description The body of Graph's POST /deviceManagement/importedWindowsAutopilotDeviceIdentities/import; tenantId, groupTag, orderIdentifier and hashCheck go in the query string. */
         GraphImportRequest: {
             /** @description The devices, 1 to 10000, as Graph's import action takes them. */
             importedWindowsAutopilotDeviceIdentities: components["schemas"]["ImportDevice"][];
         };
         /** @description One Windows Autopilot device: the fields of Graph's importedWindowsAutopilotDeviceIdentity that a caller sets. */
         ImportDevice: {
-            /** @description The device's serial number as the OEM reports it (trimmed, at most 128 characters). Unique within a batch, ignoring case. */
+            /** @description The device's serial number as the OEM reports it (trimmed, at most 128 characters). Unique within a batch, ignoring case. Must agree with the serial number inside the hardware hash (trimmed, ignoring case); may be left out (or empty in the CSV) when the hash names one, which is then taken. */
             serialNumber: string;
-            /** @description The 4K hardware hash (WMI MDM_DevDetail_Ext01.DeviceHardwareData, the CSV's 'Hardware Hash'): strict standard base64 with padding and no whitespace inside, decoding to 64-16384 bytes. Unique within a batch. Never echoed back. */
+            /** @description The 4K hardware hash (WMI MDM_DevDetail_Ext01.DeviceHardwareData, the CSV's 'Hardware Hash'): standard base64, decoding to 64-16384 bytes. Whitespace inside is dropped and missing '=' padding restored; the hash is then read and checked (layout, declared end, SHA-256 checksum) unless the batch says hashCheck=off. Unique within a batch. Never echoed back. */
             hardwareIdentifier: string;
             /** @description The Windows product ID or key (the CSV's 'Windows Product ID'); at most 64 characters. Never echoed back. */
             productKey?: string;
@@ -270,6 +279,18 @@ export interface components {
              * @description When the caller canceled the batch.
              */
             canceledAt?: string;
+            /**
+             * @description 'off' when the batch was submitted with hashCheck=off: its hashes were not read or checked at intake.
+             * @enum {string}
+             */
+            hashCheck: "on" | "off";
+            /** @description The batch's devices counted by manufacturer and model, most numerous first (at most 50 entries). Empty for batches from before hashes were read. */
+            deviceModels: components["schemas"]["ModelCount"][];
+            /**
+             * Format: date-time
+             * @description Once the batch is final: when it will be erased, every row of it in every table (BATCH_RETENTION_DAYS after it finished; DELETE erases it sooner).
+             */
+            expiresAt?: string;
             /** @description GET /api/imports/{id} only, for a batch submitted with a callbackUrl: its completion webhook. */
             notification?: components["schemas"]["Notification"];
             links: components["schemas"]["BatchLinks"];
@@ -351,6 +372,11 @@ export interface components {
             /** @description The CSV line it came from. */
             line?: number;
             serialNumber: string;
+            /** @description The manufacturer, as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none). */
+            manufacturer?: string;
+            /** @description The model, as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none). */
+            model?: string;
+            warnings?: components["schemas"]["DeviceWarning"][];
             state: components["schemas"]["DeviceState"];
             attempts: number;
             groupTag?: string;
@@ -389,6 +415,48 @@ export interface components {
             code: string;
             name?: string;
             message?: string;
+        };
+        /** @description Accepted, but worth knowing before a deployment depends on it. */
+        DeviceWarning: {
+            /**
+             * @description no-tpm: the hash holds no TPM data.
+             * @enum {string}
+             */
+            code: "no-tpm";
+            message: string;
+        };
+        ModelCount: {
+            /** @description The manufacturer (SMBIOS system manufacturer), as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none). */
+            manufacturer?: string;
+            /** @description The model (SMBIOS product name; for some makers a machine-type code), as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none). */
+            model?: string;
+            count: number;
+            /** @description Only on the last entry when the batch holds more than 50 models: how many further models it sums. */
+            otherModels?: number;
+        };
+        /** @description POST /api/imports?dryRun=true: every check passed; nothing was recorded or queued. */
+        DryRunResult: {
+            /** @constant */
+            dryRun: true;
+            tenantId: string;
+            deviceCount: number;
+            /** @enum {string} */
+            hashCheck: "on" | "off";
+            /** @description The devices counted by manufacturer and model, as the batch would show them. */
+            deviceModels: components["schemas"]["ModelCount"][];
+            devices: {
+                /** @description 0-based position in the batch. */
+                index: number;
+                /** @description The CSV line it came from. */
+                line?: number;
+                /** @description As it would be imported: the row's, or the hash's for a row that gave none. */
+                serialNumber: string;
+                /** @description The manufacturer, as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none). */
+                manufacturer?: string;
+                /** @description The model, as read from the hardware hash at intake (absent with hashCheck=off, or when the hash names none). */
+                model?: string;
+                warnings?: components["schemas"]["DeviceWarning"][];
+            }[];
         };
         /** @description The Graph call that decided the device's outcome (while retrying: its last attempt). Quote both ids in a Microsoft support case. */
         GraphRequest: {
@@ -441,6 +509,8 @@ export interface components {
             line?: number;
             field: string;
             message: string;
+            /** @description A stable code for the kind of problem, where there is one: hash-not-base64, hash-wrong-magic, hash-truncated, hash-bad-record-end, hash-checksum-mismatch, hash-size, serial-contradicts-hash. */
+            code?: string;
         };
     };
     responses: never;
@@ -522,6 +592,10 @@ export interface operations {
                 groupTag?: string;
                 /** @description Where to POST a signed `import.completed` event (Standard Webhooks) when the batch reaches its final status: an https URL of at most 2048 characters, without credentials, not pointing at a private, loopback or link-local address. Only its host is ever shown back. */
                 callbackUrl?: string;
+                /** @description 'off' turns the hardware-hash refusals off for this batch (for hashes this service cannot read): hashes are then only mended (whitespace, padding) and size-checked, nothing is read from them, and Intune judges them. Default 'on'. Shown on the batch. */
+                hashCheck?: "on" | "off";
+                /** @description true: run every check (hashes included) and answer 200 with each device's serial number, manufacturer, model and warnings, or the same 400 as a submission; nothing is recorded or queued and an Idempotency-Key is neither claimed nor replayed. Counts against the partner's rate limit like any POST. */
+                dryRun?: boolean;
             };
             header?: {
                 /** @description Makes the request safe to repeat (IETF httpapi draft): the same key with the same body answers the original batch and queues nothing again; with a different body 422; while the first is still being processed 409. Kept at least 24 h, per partner. */
@@ -539,6 +613,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description dryRun=true: the batch passed every check; nothing was recorded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
+            };
             /** @description Accepted: poll the Location. */
             202: {
                 headers: {
@@ -552,7 +635,7 @@ export interface operations {
                     "application/json": components["schemas"]["AcceptedBatch"];
                 };
             };
-            /** @description Invalid batch: every problem, with device index, CSV line and field. Problem type: https://autopilot-import.dev/problems/validation-failed, https://autopilot-import.dev/problems/malformed-body, https://autopilot-import.dev/problems/no-devices, https://autopilot-import.dev/problems/invalid-idempotency-key. */
+            /** @description Invalid batch: every problem, with device index, CSV line, field and, for hash problems, a code. Problem type: https://autopilot-import.dev/problems/validation-failed, https://autopilot-import.dev/problems/malformed-body, https://autopilot-import.dev/problems/no-devices, https://autopilot-import.dev/problems/invalid-idempotency-key, https://autopilot-import.dev/problems/invalid-query. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -686,6 +769,65 @@ export interface operations {
             };
             /** @description No batch of the caller's has this id (another partner's batch answers the same). Problem type: https://autopilot-import.dev/problems/not-found. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; safe to retry. Problem type: https://autopilot-import.dev/problems/internal-error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    eraseImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The batch id POST /api/imports answered. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased: nothing of the batch is readable any more; what a crash interrupted is finished within minutes. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or unaccepted credentials. Problem type: https://autopilot-import.dev/problems/unauthorized. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No batch of the caller's has this id (another partner's batch answers the same). Problem type: https://autopilot-import.dev/problems/not-found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The batch is still running: cancel it first, then erase it once it has finished. Problem type: https://autopilot-import.dev/problems/batch-still-running. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
