@@ -9,8 +9,16 @@ export interface CountingProxy {
   byKind(): Record<string, number>;
   /** The slowest answer in each second (epoch second → ms): where storage stalls. */
   slowestBySecond(): Map<number, number>;
+  /** Every request as it ended: when it was sent (epoch ms), its kind, how long its answer took. */
+  calls(): readonly ProxiedCall[];
   reset(): void;
   stop(): Promise<void>;
+}
+
+export interface ProxiedCall {
+  at: number;
+  kind: string;
+  ms: number;
 }
 
 /** Names a storage request by method and resource, without ids: `POST table:$batch`, `GET queue:x messages`. */
@@ -35,6 +43,7 @@ export async function startCountingProxy(targetPort: number, service: "queue" | 
   let requests = 0;
   let kinds = new Map<string, number>();
   let slowest = new Map<number, number>();
+  let calls: ProxiedCall[] = [];
   const server: Server = createServer((req, res) => {
     requests++;
     const kind = requestKind(service, req.method ?? "GET", req.url ?? "/");
@@ -47,6 +56,7 @@ export async function startCountingProxy(targetPort: number, service: "queue" | 
         if (answer.statusCode === 412) kinds.set(`412 ${kind}`, (kinds.get(`412 ${kind}`) ?? 0) + 1);
         const second = Math.floor(sent / 1000);
         slowest.set(second, Math.max(slowest.get(second) ?? 0, Date.now() - sent));
+        calls.push({ at: sent, kind, ms: Date.now() - sent });
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -60,8 +70,10 @@ export async function startCountingProxy(targetPort: number, service: "queue" | 
     count: () => requests,
     byKind: () => Object.fromEntries([...kinds].sort((a, b) => b[1] - a[1])),
     slowestBySecond: () => slowest,
+    calls: () => calls,
     reset: () => {
       requests = 0;
+      calls = [];
       kinds = new Map();
       slowest = new Map();
     },

@@ -4,13 +4,13 @@ import { loadConfig } from "../src/config/config.js";
 import type { GraphSimulator } from "../src/graph/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../src/host/azurite.js";
 import { startDevHost, type DevHost } from "../src/host/devHost.js";
-import { silentLogger, type LogFields, type Logger } from "../src/logging.js";
+import type { LogFields, Logger } from "../src/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE } from "../src/storage/names.js";
+import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE } from "../src/storage/names.js";
 import { makeCsv, type CsvDevice } from "../test/support/devices.js";
 import { addTestPartner } from "../test/support/partners.js";
-import { startCountingProxy, type CountingProxy } from "./countingProxy.js";
+import { startCountingProxy, type CountingProxy, type ProxiedCall } from "./countingProxy.js";
 import { sleep } from "./graphCaller.js";
 
 /** The pipeline as deployed: several instances (development hosts) sharing one storage account, all counted. */
@@ -22,6 +22,8 @@ export interface PipelineUnderTest {
   storageByKind(): Record<string, number>;
   /** The slowest storage answer (queue or table) in each epoch second. */
   storageSlowestBySecond(): Map<number, number>;
+  /** Every storage call the pipeline made, queue and table, in no particular order. */
+  storageCalls(): ProxiedCall[];
   /** The longest invocation of each queue message kind (submit, pollBatch, …): work plus waits. */
   longestInvocationMs(): Record<string, number>;
   /** The longest a device invocation sat idle (waiting for its write slot, holding back a send), as the worker logs it. */
@@ -31,10 +33,17 @@ export interface PipelineUnderTest {
   /** Reads status straight from Azurite, not through the counting proxy: watching is not the pipeline's cost. */
   waitFinal(batchId: string, deadline: number): Promise<{ finishedAt: number; counts: Record<string, number> }>;
   submit(tenantId: string, devices: CsvDevice[]): Promise<string>;
+  /** Waits until the device and follower queues hold no message (visible or not), read straight from Azurite; when it was. */
+  waitDrained(deadline: number): Promise<number>;
   stop(): Promise<void>;
 }
 
-export async function startPipelineUnderTest(simulator: GraphSimulator, env: Record<string, string>, instances: number): Promise<PipelineUnderTest> {
+export interface PipelineProbe {
+  /** Every line the instances log (their loggers are otherwise silent), as it is logged. */
+  onLog?(level: "info" | "warn" | "error", message: string, fields: LogFields | undefined): void;
+}
+
+export async function startPipelineUnderTest(simulator: GraphSimulator, env: Record<string, string>, instances: number, probe: PipelineProbe = {}): Promise<PipelineUnderTest> {
   const azurite: RunningAzurite = await startAzurite();
   const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue, "queue");
   const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table, "table");
@@ -49,7 +58,17 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
     if (fields?.slotWaitMs !== undefined || fields?.sendHoldMs !== undefined) maxSlotWaitMs = Math.max(maxSlotWaitMs, (fields.slotWaitMs ?? 0) + (fields.sendHoldMs ?? 0));
     if (fields?.lateMs !== undefined) lateness.push(fields.lateMs);
   };
-  const slotWaits: Logger = { ...silentLogger, info: (_m, fields) => note(fields), warn: (_m, fields) => note(fields) };
+  const slotWaits: Logger = {
+    info: (message, fields) => {
+      note(fields);
+      probe.onLog?.("info", message, fields);
+    },
+    warn: (message, fields) => {
+      note(fields);
+      probe.onLog?.("warn", message, fields);
+    },
+    error: (message, fields) => probe.onLog?.("error", message, fields),
+  };
   const timed: FunctionDefinition[] = functionDefinitions.map((d) =>
     d.kind !== "queue"
       ? d
@@ -96,7 +115,7 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       }
     }
     const clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
-    for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, `${DEVICE_POISON_QUEUE}-poison`]) {
+    for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, `${DEVICE_POISON_QUEUE}-poison`, FOLLOWER_QUEUE, FOLLOWER_POISON_QUEUE]) {
       const properties = await clients.queueNamed(name).getProperties().catch(() => undefined);
       lines.push(`queue ${name}: ${properties?.approximateMessagesCount ?? "absent"} messages`);
     }
@@ -116,6 +135,7 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       for (const [s, ms] of tableProxy.slowestBySecond()) merged.set(s, Math.max(merged.get(s) ?? 0, ms));
       return merged;
     },
+    storageCalls: () => [...queueProxy.calls(), ...tableProxy.calls()],
     maxSlotWaitMs: () => maxSlotWaitMs,
     lateness: () => {
       const sorted = [...lateness].sort((a, b) => a - b);
@@ -136,6 +156,17 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
         if (Date.now() > deadline) {
           throw new Error(`batch ${batchId} not final by the deadline: ${JSON.stringify(summary?.counts)}\n${await diagnose(batchId)}`);
         }
+        await sleep(250);
+      }
+    },
+    async waitDrained(deadline) {
+      const clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
+      const queues = [clients.queueNamed(DEVICE_QUEUE), clients.queueNamed(FOLLOWER_QUEUE)];
+      for (;;) {
+        let approximateMessagesCount = 0;
+        for (const queue of queues) approximateMessagesCount += (await queue.getProperties()).approximateMessagesCount ?? 0;
+        if (!approximateMessagesCount) return Date.now();
+        if (Date.now() > deadline) throw new Error(`device queue still holds ${approximateMessagesCount} messages at the deadline`);
         await sleep(250);
       }
     },

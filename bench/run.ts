@@ -9,6 +9,7 @@ import { makeDevices } from "../test/support/devices.js";
 import { runNaive } from "./baselines/naive.js";
 import { runSequential } from "./baselines/sequential.js";
 import { sleep } from "./graphCaller.js";
+import { importActionScenario, type ImportActionFigures } from "./importActionRun.js";
 import { startPipelineUnderTest } from "./pipelineRun.js";
 import { measureHashCheckIntake, printHashCheckIntake } from "./hashCheckIntake.js";
 
@@ -22,6 +23,18 @@ const WINDOW_MS = 20_000 / SCALE;
 const PER_APP = 100;
 const BUDGET_PER_MS = PER_APP / WINDOW_MS;
 const BASELINE_LIMIT_MS = 5 * 60_000;
+/**
+ * The import action scenario (issue 13): one tenant, this many devices through the action, fewer
+ * through creates. 2,000 by default, not the issue's 10,000: Azurite's queue scans every message
+ * of the account (invisible ones too) on each receive and delete, so with one message per device
+ * a 10,000-device order makes each of them cost 30 to 40 times what it costs at 0 (measured by
+ * bench/azuriteScaling.ts; README, "The import action"), and the run measures that scan, not the
+ * pipeline. Azure Storage has no such scan. BENCH_ACTION_DEVICES=10000 runs it anyway.
+ */
+const ACTION_DEVICES = Number(process.env.BENCH_ACTION_DEVICES ?? 2_000);
+const ACTION_CREATE_DEVICES = Number(process.env.BENCH_ACTION_CREATE_DEVICES ?? 1_000);
+const CHUNK_SIZE = 100;
+const RESULTS_FILE = new URL("../../bench/results.json", import.meta.url);
 
 // Intune as observed (the simulator's default): answers that echo none of the client's values,
 // imports through pending, lists that lag creates (3 s, scaled), some 429s without Retry-After.
@@ -35,6 +48,9 @@ const simulatorOptions = () => ({
   timeScale: 1 / SCALE,
 });
 
+/** Today's scenario runs in the default mode (the import action); BENCH_PIPELINE_MODE=create runs it with one create per device, as before issue 13. */
+const PIPELINE_MODE = process.env.BENCH_PIPELINE_MODE === "create" ? "create" : "import";
+
 const pipelineEnv = {
   PACING_WINDOW_MS: String(WINDOW_MS),
   PACING_WRITES_PER_WINDOW: String(PER_APP),
@@ -45,16 +61,27 @@ const pipelineEnv = {
   GRAPH_LIST_GRACE_MS: String(Math.round(60_000 / SCALE)),
 };
 
+/** Today's scenario (and tenant B alone) in PIPELINE_MODE; the import action scenario sets its own mode. */
+const scenarioEnv: Record<string, string> = PIPELINE_MODE === "create" ? { ...pipelineEnv, GRAPH_IMPORT_MODE: "create" } : pipelineEnv;
+
 interface GraphFigures {
   budgetShare: number;
   throttledShare: number;
   graphCallsPerDevice: number;
 }
 
+/**
+ * budgetShare: the write requests that Graph took to create records (a create, or an import
+ * action carrying a chunk), per second of their span, over the budget. Requests, not records:
+ * Intune's budget counts requests, so an import action of 100 devices is one.
+ */
 function graphFigures(simulator: GraphSimulator, tenantId: string, devices: number): GraphFigures {
-  const creates = simulator.creates.filter((c) => c.tenantId === tenantId).map((c) => c.at).sort((a, b) => a - b);
-  const span = creates.length > 1 ? creates[creates.length - 1]! - creates[0]! : 1;
   const calls = simulator.requestLog.filter((r) => r.tenantId === tenantId);
+  const creates = calls
+    .filter((r) => r.method === "POST" && r.path.includes("importedWindowsAutopilotDeviceIdentities") && r.status >= 200 && r.status < 300)
+    .map((r) => r.at)
+    .sort((a, b) => a - b);
+  const span = creates.length > 1 ? creates[creates.length - 1]! - creates[0]! : 1;
   return {
     budgetShare: (creates.length - 1) / span / BUDGET_PER_MS,
     throttledShare: calls.filter((r) => r.status === 429).length / Math.max(1, calls.length),
@@ -64,7 +91,7 @@ function graphFigures(simulator: GraphSimulator, tenantId: string, devices: numb
 
 async function tenantBStandalone(): Promise<number> {
   const simulator = await startGraphSimulator(simulatorOptions());
-  const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, INSTANCES);
+  const pipeline = await startPipelineUnderTest(simulator, scenarioEnv, INSTANCES);
   try {
     const started = Date.now();
     const id = await pipeline.submit(TENANT_B, makeDevices(10, "B"));
@@ -78,7 +105,7 @@ async function tenantBStandalone(): Promise<number> {
 
 async function pipelineScenario() {
   const simulator = await startGraphSimulator(simulatorOptions());
-  const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, INSTANCES);
+  const pipeline = await startPipelineUnderTest(simulator, scenarioEnv, INSTANCES);
   try {
     const started = Date.now();
     const a = await pipeline.submit(TENANT_A, makeDevices(DEVICES, "A"));
@@ -88,6 +115,8 @@ async function pipelineScenario() {
     // Generous, but a batch that is stuck fails the run with a diagnosis instead of hanging it.
     const deadline = started + 5 * 60_000 + 4 * (DEVICES / BUDGET_PER_MS);
     const [aDone, bDone] = await Promise.all([pipeline.waitFinal(a, deadline), pipeline.waitFinal(b, deadline)]);
+    // In the default mode the chunks' followers come after the batch is final: their storage is the batch's too.
+    await pipeline.waitDrained(deadline);
     if (process.env.BENCH_ONLY === "pipeline") printTimeline(simulator, started, pipeline.storageSlowestBySecond());
     return {
       wallMs: aDone.finishedAt - started,
@@ -146,7 +175,50 @@ const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const mark = (ok: boolean) => (ok ? "✓" : "✗");
 
-const RESULTS_FILE = new URL("../../bench/results.json", import.meta.url);
+function runImportAction(): Promise<ImportActionFigures> {
+  console.log(`import action: one tenant, ${ACTION_DEVICES} devices in chunks of ${CHUNK_SIZE}, and ${ACTION_CREATE_DEVICES} through per-device creates (time scale 1/${SCALE})`);
+  return importActionScenario(
+    {
+      tenantId: TENANT_A,
+      devices: ACTION_DEVICES,
+      createDevices: ACTION_CREATE_DEVICES,
+      chunkSize: CHUNK_SIZE,
+      instances: INSTANCES,
+      writesPerSecond: BUDGET_PER_MS * 1000,
+      simulatorOptions,
+      pipelineEnv,
+    },
+    (line) => console.log(line),
+  );
+}
+
+const ACTION_TARGETS: [keyof ImportActionFigures, "≥" | "≤", number][] = [
+  ["speedup", "≥", 20],
+  ["ceilingShare", "≥", 0.75],
+  ["throttledShare", "≤", 0.01],
+  ["storageTransactionsPerDevice", "≤", 6],
+  ["graphWritesPerDevice", "≤", 0.02],
+];
+
+function printImportAction(a: ImportActionFigures): void {
+  console.log("");
+  console.log(`import action (${a.devices} devices, chunks of ${a.chunkSize}) vs per-device create (${a.createDevices} devices)`);
+  console.log(`  devices per second                 ${a.devicesPerSecond.toFixed(1)} (create: ${a.createDevicesPerSecond.toFixed(1)})`);
+  console.log(`  ceilings                           storage-only ${a.storageCeilingPerSecond.toFixed(0)}/s, chunk × write budget ${a.graphCeilingPerSecond.toFixed(0)}/s`);
+  console.log(`  wall time                          ${sec(a.wallMs)} to final, device queue drained at ${sec(a.drainedMs)} (create: ${sec(a.createWallMs)})`);
+  for (const [key, op, target] of ACTION_TARGETS) {
+    const value = a[key] as number;
+    console.log(`  ${String(key).padEnd(34)} ${value.toFixed(3)}  target ${op} ${target}  ${mark(op === "≥" ? value >= target : value <= target)}`);
+  }
+  console.log("  storage transactions per device, by kind");
+  for (const [kind, n] of Object.entries(a.storageByKind)) if (n >= 0.01) console.log(`    ${kind.padEnd(48)} ${n.toFixed(2)}`);
+}
+
+/** The figures bench/results.json keeps for the import action (the full breakdown is printed). */
+function importActionResult(a: ImportActionFigures) {
+  const { storageByKind, counts, ...figures } = a;
+  return { date: new Date().toISOString(), ...figures, imported: counts.imported ?? 0, failed: counts.failed ?? 0, storageTransactionsPerDeviceByKind: storageByKind };
+}
 
 async function main() {
   if (process.env.BENCH_ONLY === "hashcheck") {
@@ -157,12 +229,20 @@ async function main() {
     writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, hashCheckIntakeOverhead: h.overhead, hashCheckIntake: { ...h, date: new Date().toISOString() } }, null, 2) + "\n");
     process.exit(0);
   }
+  if (process.env.BENCH_ONLY === "importAction") {
+    // This scenario alone, merged into the results of the last full run.
+    const a = await runImportAction();
+    printImportAction(a);
+    const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, importAction: importActionResult(a) }, null, 2) + "\n");
+    process.exit(0);
+  }
   const overall = setTimeout(() => {
-    console.error("bench: overall deadline (30 min) passed");
+    console.error("bench: overall deadline (45 min) passed");
     process.exit(3);
-  }, 30 * 60_000);
+  }, 45 * 60_000);
   const lowerBoundMs = DEVICES / BUDGET_PER_MS;
-  console.log(`bench: ${DEVICES} devices, ${INSTANCES} instances, Intune budget ${PER_APP} writes per ${WINDOW_MS / 1000} s (time scale 1/${SCALE})`);
+  console.log(`bench: ${DEVICES} devices, ${INSTANCES} instances, Intune budget ${PER_APP} writes per ${WINDOW_MS / 1000} s (time scale 1/${SCALE}), ${PIPELINE_MODE === "create" ? "one create per device" : `import action, chunks of ${CHUNK_SIZE}`}`);
   const bAlone = await tenantBStandalone();
   const p = await pipelineScenario();
   if (process.env.BENCH_ONLY === "pipeline") {
@@ -172,6 +252,7 @@ async function main() {
   }
   const seq = await baseline("sequential");
   const naive = await baseline("naive");
+  const action = await runImportAction();
   clearTimeout(overall);
   const hashCheck = measureHashCheckIntake();
 
@@ -190,7 +271,9 @@ async function main() {
   const tenantBSlowdown = p.tenantBMs / bAlone;
   console.log("");
   console.log(`lower bound (devices ÷ budget)     ${sec(lowerBoundMs)}`);
-  console.log(`budget share                       ${pct(p.budgetShare)}  target ≥ 95 %  ${mark(p.budgetShare >= 0.95)}`);
+  // The 95 % target is for one create per device; an import action of 100 devices needs a write per chunk.
+  if (PIPELINE_MODE === "create") console.log(`budget share                       ${pct(p.budgetShare)}  target ≥ 95 %  ${mark(p.budgetShare >= 0.95)}`);
+  else console.log(`budget share                       ${pct(p.budgetShare)}  (import action: one write per chunk of ${CHUNK_SIZE}; the 95 % target is for per-device creates, BENCH_PIPELINE_MODE=create)`);
   console.log(`429 share                          ${pct(p.throttledShare)}  target ≤ 1 %  ${mark(p.throttledShare <= 0.01)}`);
   console.log(`tenant B: ${sec(p.tenantBMs)} beside A, ${sec(bAlone)} alone: ×${tenantBSlowdown.toFixed(2)}  target ≤ 2  ${mark(tenantBSlowdown <= 2)}`);
   console.log(`storage transactions per device    ${p.storageTransactionsPerDevice.toFixed(2)}  target ≤ 6  ${mark(p.storageTransactionsPerDevice <= 6)}`);
@@ -201,12 +284,13 @@ async function main() {
   for (const [kind, ms] of Object.entries(p.longestInvocationMs)) console.log(`  ${kind.padEnd(32)} ${Math.round(ms)} ms`);
   console.log("storage transactions per device, by kind");
   for (const [kind, n] of Object.entries(perDevice(p.storageByKind))) if (n >= 0.01) console.log(`  ${kind.padEnd(48)} ${n.toFixed(2)}`);
+  printImportAction(action);
   printHashCheckIntake(hashCheck);
 
   const results = {
     date: new Date().toISOString(),
     node: process.version,
-    scale: { timeScale: 1 / SCALE, windowMs: WINDOW_MS, writesPerWindow: PER_APP, devices: DEVICES, instances: INSTANCES },
+    scale: { timeScale: 1 / SCALE, windowMs: WINDOW_MS, writesPerWindow: PER_APP, devices: DEVICES, instances: INSTANCES, mode: PIPELINE_MODE },
     budgetShare: p.budgetShare,
     throttledShare: p.throttledShare,
     tenantBSlowdown,
@@ -223,6 +307,7 @@ async function main() {
     sequentialWallMs: seq.wallMs,
     naiveWallMs: naive.wallMs,
     baselines: { sequential: seq, naive },
+    importAction: importActionResult(action),
     hashCheckIntakeOverhead: hashCheck.overhead,
     hashCheckIntake: hashCheck,
   };

@@ -23,6 +23,8 @@ param skuName string = 'Standard_LRS'
 var queueNames = [
   'device-imports'
   'device-imports-poison'
+  'device-followers'
+  'device-followers-poison'
   'webhook-deliveries'
   'webhook-deliveries-poison'
 ]

@@ -7,6 +7,7 @@ import type { AppRequest, AppResponse } from "../http/types.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
+import type { Chunking } from "../intake/submitBatch.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
 import type { BatchActionDeps } from "../batches/batchActionDeps.js";
 import { cancelBatch } from "../batches/cancelBatch.js";
@@ -17,8 +18,8 @@ import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../open
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
-import { DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
-import { processDeviceMessage } from "../worker/processDeviceMessage.js";
+import { DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
+import { processDeviceMessage, type WorkerDeps } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
@@ -88,6 +89,11 @@ const TIMER_MAX_DEQUEUE_COUNT = 5;
 /** Poison messages stay until handled: a device or event must not stay in limbo. */
 const POISON_DRAIN = { maxPerRun: 32 * 20, visibilitySeconds: 300, reportAfterDequeues: 5 };
 
+/** How often a chunk's followers are drained, how many a run takes at most (the next run goes on), and how long one being handled stays invisible. */
+const FOLLOWER_DRAIN_PERIOD_MS = 5_000;
+const FOLLOWER_DRAIN_MAX_PER_RUN = 32 * 300;
+const FOLLOWER_VISIBILITY_SECONDS = 120;
+
 /** How long an interrupted intake is left alone before the sweeper finishes it. */
 const SWEEP_GRACE_MS = 2 * 60_000;
 
@@ -106,6 +112,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           queue: s.queue,
           pacing: s.pacing,
           firstPollDelayMs: s.config.followUp.firstDelayMs,
+          chunking: chunkingOf(s),
           log: s.log,
           limits: s.config.intake,
           enqueueConcurrency: s.config.intake.enqueueConcurrency,
@@ -216,11 +223,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       const deletes = { queue: s.queue, pacing: s.pacing, graph: s.graph, log: s.log };
       switch (message.kind) {
         case "submit":
-          await processDeviceMessage(
-            { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, log: s.log },
-            message,
-            delivery,
-          );
+          await processDeviceMessage(workerDeps(s), message, delivery);
           break;
         case "pollBatch":
           await pollBatch(
@@ -261,6 +264,25 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   },
   {
     kind: "timer",
+    name: "drainFollowers",
+    // A chunk's followers (names.ts, FOLLOWER_QUEUE) are drained by a timer: they come due a
+    // minute after their chunks and almost all are dropped at once (their leader took the
+    // device), so a trigger's polling every 500 ms on every instance would cost more than they
+    // do, and in the device queue they would stand in front of other tenants' work. A follower
+    // acts up to 5 s after it is due; it is a safety net, not a schedule.
+    schedule: "*/5 * * * * *",
+    everyMs: FOLLOWER_DRAIN_PERIOD_MS,
+    handle: async (s) => {
+      await drainQueue(s.storage.queueNamed(FOLLOWER_QUEUE), (payload, message) => processDeviceMessage(workerDeps(s), decodeDeviceMessage(payload), message), s.log, {
+        maxPerRun: FOLLOWER_DRAIN_MAX_PER_RUN,
+        visibilitySeconds: FOLLOWER_VISIBILITY_SECONDS,
+        poison: { queue: s.storage.queueNamed(FOLLOWER_POISON_QUEUE), maxDequeueCount: TIMER_MAX_DEQUEUE_COUNT },
+        reportAfterDequeues: TIMER_MAX_DEQUEUE_COUNT,
+      });
+    },
+  },
+  {
+    kind: "timer",
     name: "deliverWebhooks",
     // Webhook deliveries are drained by a timer, not a queue trigger: a trigger would poll the
     // queue every 500 ms on every instance although a batch has one event, and a slow receiver
@@ -293,6 +315,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         pacing: s.pacing,
         enqueueConcurrency: s.config.intake.enqueueConcurrency,
         firstPollDelayMs: s.config.followUp.firstDelayMs,
+        chunking: chunkingOf(s),
         log: s.log,
         graceMs: SWEEP_GRACE_MS,
       });
@@ -308,6 +331,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     handle: async (s) => {
       const poison = { store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs };
       await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
+      await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       await drainQueue(
         s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
         (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),
@@ -344,6 +368,11 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
 /** The HTTP functions, for the OpenAPI document (read when served, after the list exists). */
 function httpDefinitions(): HttpFunctionDefinition[] {
   return functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http");
+}
+
+/** How intake and the sweeper cut a batch into import actions (one device each in create mode). */
+function chunkingOf(s: Services): Chunking {
+  return { size: s.config.importAction.chunkSize, followerDelayMs: s.config.importAction.followerDelayMs };
 }
 
 function erasureDeps(s: Services): ErasureDeps {
@@ -396,4 +425,9 @@ export async function runHttpFunction(
     s?.log.error("unhandled error in HTTP function", { reason: (error as Error).message });
     return problemResponse(problem(ProblemType.internal, 500, "Internal error", "The request failed unexpectedly; it is safe to retry."));
   }
+}
+
+/** What a device message's step needs (src/worker/processDeviceMessage.ts), from an instance's services. */
+function workerDeps(s: Services): WorkerDeps {
+  return { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, followerDelayMs: s.config.importAction.followerDelayMs, chunkClaims: s.chunkClaims, log: s.log };
 }

@@ -6,6 +6,7 @@ import { GraphClient } from "../graph/graphClient.js";
 import type { Logger } from "../logging.js";
 import { createStorageClients, ensureStorage, type StorageClients } from "../storage/clients.js";
 import { DeviceQueue } from "../storage/deviceQueue.js";
+import { FOLLOWER_QUEUE } from "../storage/names.js";
 import { BatchIndex } from "../storage/batchIndex.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
@@ -16,6 +17,7 @@ import { RateLimitStore } from "../storage/rateLimitStore.js";
 import { TenantPacing } from "../storage/tenantPacing.js";
 import { appLogger } from "../telemetry/appLogger.js";
 import { pacingBudget } from "../worker/pacing.js";
+import { ChunkClaims } from "../worker/chunkClaims.js";
 import { createWebhookServices, type WebhookServices } from "../webhooks/webhookServices.js";
 
 /** Everything a function needs, built once per process and shared by every invocation. */
@@ -37,6 +39,8 @@ export interface Services {
   idempotency: IdempotencyStore;
   /** Batch-completion webhooks: event records, delivery queue, the SSRF-safe poster, partners' signing secrets. */
   webhooks: WebhookServices;
+  /** What this instance has read of chunks, for their followers (src/worker/chunkClaims.ts). */
+  chunkClaims: ChunkClaims;
   log: Logger;
 }
 
@@ -47,13 +51,14 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
   await ensureStorage(storage);
   const batchIndex = new BatchIndex(storage.batchIndex);
   const partners = new PartnerStore(storage, undefined, vaultFromConfig(config.vault));
+  const store = new ImportStore(storage.imports, batchIndex);
   return {
     config,
     storage,
-    store: new ImportStore(storage.imports, batchIndex),
+    store,
     batchIndex,
     journal: new IntakeJournal(storage.intakeJournal),
-    queue: new DeviceQueue(storage.deviceQueue),
+    queue: new DeviceQueue(storage.deviceQueue, storage.queueNamed(FOLLOWER_QUEUE)),
     pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,
@@ -70,6 +75,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     rateLimit: new RateLimitStore(storage.rateLimits, config.partnerApi.intakeRate),
     idempotency: new IdempotencyStore(storage.idempotency),
     webhooks: createWebhookServices(storage, partners, config.webhooks),
+    chunkClaims: new ChunkClaims(store),
     log,
   };
 }

@@ -28,6 +28,20 @@ export interface PacingPolicy {
   headroom: number;
 }
 
+/**
+ * How devices reach Intune. With "import", a write slot carries up to `chunkSize` devices as one
+ * import action; a chunk's other devices' messages come `followerDelayMs` after its slot, as the
+ * safety net (docs/ARCHITECTURE.md, "Chunks"). With "create", chunkSize is 1.
+ */
+export interface ImportActionPolicy {
+  mode: "import" | "create";
+  chunkSize: number;
+  followerDelayMs: number;
+}
+
+/** Followers come this many budget windows after their chunk's slot: later than a leader that was late and took a new slot. */
+export const FOLLOWER_DELAY_WINDOWS = 3;
+
 export interface FollowUpPolicy {
   firstDelayMs: number;
   maxDelayMs: number;
@@ -73,6 +87,7 @@ export interface AppConfig {
   intake: IntakeLimits & { enqueueConcurrency: number };
   retry: RetryPolicy;
   pacing: PacingPolicy;
+  importAction: ImportActionPolicy;
   followUp: FollowUpPolicy;
   sync: { afterImport: boolean; debounceMs: number };
   deleteImportedRecords: boolean;
@@ -119,6 +134,11 @@ function toAppConfig(s: RawSettings): AppConfig {
     },
     retry: { maxAttempts: s.RETRY_MAX_ATTEMPTS, baseDelayMs: s.RETRY_BASE_DELAY_MS, maxDelayMs: s.RETRY_MAX_DELAY_MS },
     pacing: { windowMs: s.PACING_WINDOW_MS, writesPerWindow: s.PACING_WRITES_PER_WINDOW, headroom: s.PACING_HEADROOM },
+    importAction: {
+      mode: s.GRAPH_IMPORT_MODE,
+      chunkSize: s.GRAPH_IMPORT_MODE === "create" ? 1 : s.IMPORT_CHUNK_SIZE,
+      followerDelayMs: FOLLOWER_DELAY_WINDOWS * s.PACING_WINDOW_MS,
+    },
     followUp: {
       firstDelayMs: s.FOLLOW_UP_FIRST_DELAY_MS,
       maxDelayMs: s.FOLLOW_UP_MAX_DELAY_MS,

@@ -57,6 +57,14 @@ export const settingsSchema = z
     PACING_WINDOW_MS: positiveInt(20_000),
     PACING_WRITES_PER_WINDOW: positiveInt(100),
     PACING_HEADROOM: z.coerce.number().gt(0).max(1).default(0.97),
+    /**
+     * How devices reach Intune: "import", many devices per write (Graph's import action; the
+     * throttle counts requests), or "create", one POST per device (for a tenant where the action
+     * misbehaves).
+     */
+    GRAPH_IMPORT_MODE: z.preprocess(emptyAsUndefined, z.enum(["import", "create"]).default("import")),
+    /** Devices per import action (one write slot): at most 500, as the admin center's CSV upload. */
+    IMPORT_CHUNK_SIZE: z.coerce.number().int().min(1).max(500).default(100),
 
     /** Delete each imported record this pipeline created once its import is final (the outcome stays in the table). */
     DELETE_IMPORTED_RECORDS: z.preprocess(emptyAsUndefined, z.stringbool().default(false)),

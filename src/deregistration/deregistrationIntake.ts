@@ -95,7 +95,7 @@ export async function submitDeregistration(
   );
   const fields = { batchId, tenantId: request.tenantId, partnerId: request.partnerId, deviceCount: devices.length };
   try {
-    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey), "deregister");
+    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey), undefined, "deregister");
     await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
     await deps.journal.finish(batchId);
   } catch (error) {

@@ -99,6 +99,15 @@ export class GraphClient {
     return this.call("create", tenantId, "POST", COLLECTION, device);
   }
 
+  /**
+   * Graph's import action: many devices in one request, which Intune's throttle counts as one
+   * write. Answered 200 with the records (`value`) as documented, or 204 / an empty body as some
+   * tenants do (facts sheet, "The import action, in practice"): then `body` is undefined.
+   */
+  importDevices(tenantId: string, devices: readonly ImportedDeviceCreate[]): Promise<GraphResult<{ value?: ImportedDeviceIdentity[] } | undefined>> {
+    return this.call("import", tenantId, "POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: devices });
+  }
+
   getImportedDevice(tenantId: string, id: string): Promise<GraphResult<ImportedDeviceIdentity>> {
     return this.call("get", tenantId, "GET", `${COLLECTION}/${encodeURIComponent(id)}`);
   }

@@ -39,6 +39,7 @@ export async function startAzurite(options: { timeoutMs?: number } = {}): Promis
   const child = spawn(
     process.execPath,
     [
+      ...(process.env.AZURITE_NODE_ARGS ? process.env.AZURITE_NODE_ARGS.split(" ") : []),
       azuriteBin(),
       "--inMemoryPersistence",
       "--disableTelemetry",

@@ -7,8 +7,10 @@ import type { IntakeJournal } from "../storage/intakeJournal.js";
 import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { firstPoll } from "../worker/pollBatch.js";
-import { sendAllForSlots } from "../storage/slotSends.js";
+import { sendAllForSlots, type SlotSend } from "../storage/slotSends.js";
+import { chunkSends, deviceIndexOf, groupIntoChunks } from "../worker/chunks.js";
 import type { ImportRequest } from "./deviceSchema.js";
+import type { DeviceMessage } from "../storage/deviceMessage.js";
 import { countByModel } from "./deviceModels.js";
 
 export interface IntakeDeps {
@@ -19,8 +21,15 @@ export interface IntakeDeps {
   enqueueConcurrency: number;
   /** When the batch's first poll round looks at its imports. */
   firstPollDelayMs: number;
+  /** Devices per write slot (import action) and how long after it the other devices' messages come; absent: one device a slot. */
+  chunking?: Chunking;
   log: Logger;
   now?: () => Date;
+}
+
+export interface Chunking {
+  size: number;
+  followerDelayMs: number;
 }
 
 export interface AcceptedBatch {
@@ -89,8 +98,9 @@ export async function submitBatch(
 
   const fields = { batchId, tenantId: request.tenantId, partnerId: request.partnerId, deviceCount: devices.length };
   try {
-    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey));
-    await deps.queue.send(firstPoll(batchId), deps.firstPollDelayMs);
+    // The first poll round comes a follow-up delay after the batch's first slot, among the
+    // devices' messages: a big batch's first imports are followed while the rest are still sent.
+    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey), { message: firstPoll(batchId), afterFirstSlotMs: deps.firstPollDelayMs });
     await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
     await deps.journal.finish(batchId);
   } catch (error) {
@@ -108,33 +118,43 @@ export const SCHEDULE_LEAD_MS = 1_000;
  * Sends each device's first create attempt, scheduled into the tenant's write budget: the batch
  * takes consecutive slots in one pacing write, and each message becomes visible at its slot.
  * Devices of a big batch therefore wait in the queue, invisible, rather than in a worker, and
- * another tenant's devices are never behind them. A device given with its `attempt` (a retry of
- * a failed device) is sent as that attempt instead of the first.
+ * another tenant's devices are never behind them. With chunking, a slot carries a chunk of up to
+ * `chunking.size` consecutive devices (one import action): its leader's message comes at the
+ * slot, the others' later (chunks.ts, chunkSends). A device given with its `attempt` (a retry of
+ * a failed device) is sent as that attempt, alone at its slot: retried devices are scattered
+ * through the batch, and a chunk's leader claims only devices of one attempt.
  */
 export async function enqueueDevices(
-  deps: Pick<IntakeDeps, "queue" | "enqueueConcurrency" | "pacing" | "now">,
+  deps: Pick<IntakeDeps, "queue" | "enqueueConcurrency" | "pacing" | "now" | "chunking">,
   batchId: string,
   tenantId: string,
   devices: readonly (string | { rowKey: string; attempt: number })[],
-  /** "deregister": the devices of a deregistration batch, whose delete takes a write slot like a create. */
+  /** A poll round to send with them, due `afterFirstSlotMs` after the first slot. */
+  poll?: { message: DeviceMessage; afterFirstSlotMs: number },
+  /** "deregister": the devices of a deregistration batch, each delete a write slot of its own (never chunked). */
   kind: "submit" | "deregister" = "submit",
 ): Promise<void> {
-  if (devices.length === 0) return;
-  const rowKeys = devices.map((d) => (typeof d === "string" ? { rowKey: d, attempt: 1 } : d));
+  if (devices.length === 0) {
+    if (poll) await deps.queue.send(poll.message, poll.afterFirstSlotMs);
+    return;
+  }
+  const firstAttempts = devices.every((d) => typeof d === "string");
+  const chunkSize = firstAttempts && kind === "submit" ? (deps.chunking?.size ?? 1) : 1;
+  const entries = devices.map((d) => (typeof d === "string" ? { rowKey: d, attempt: 1 } : d));
+  const groups = chunkSize > 1 ? groupIntoChunks(entries.map((e) => deviceIndexOf(e.rowKey)).sort((a, b) => a - b), chunkSize) : undefined;
   const clock = () => (deps.now?.() ?? new Date()).getTime();
   const now = clock();
   // The schedule starts a moment ahead, so the first messages are in the queue before their
   // slots come; one sent after its slot would go late and crowd the next ones into one window.
-  const slots = await deps.pacing.reserve(tenantId, rowKeys.length, now, now + SCHEDULE_LEAD_MS);
+  const slots = await deps.pacing.reserve(tenantId, groups?.length ?? entries.length, now, now + SCHEDULE_LEAD_MS);
+  const slotAt = (k: number) => Math.round(slots.firstSlotAt + k * slots.intervalMs);
+  const sends: SlotSend[] = groups
+    ? groups.flatMap((group, k) => chunkSends(batchId, group, 1, slotAt(k), slots.shiftMs, deps.chunking!.followerDelayMs))
+    : entries.map(({ rowKey, attempt }, k) => ({ slotAt: slotAt(k), message: { v: 1, kind, batchId, rowKey, attempt, slotAt: slotAt(k), shiftAt: slots.shiftMs } }));
+  if (poll) sends.push({ message: poll.message, slotAt: slotAt(0) + poll.afterFirstSlotMs, hold: false });
+  // Leaders (due first) before followers (due a few windows later).
+  sends.sort((a, b) => a.slotAt - b.slotAt);
   // Each delay is taken when its message is sent, not when the batch started sending; a send is
   // held back a moment where that gives its message a usable lead (slotSends.ts).
-  await sendAllForSlots(
-    deps.queue,
-    rowKeys.map(({ rowKey, attempt }, k) => {
-      const slotAt = Math.round(slots.firstSlotAt + k * slots.intervalMs);
-      return { slotAt, message: { v: 1, kind, batchId, rowKey, attempt, slotAt, shiftAt: slots.shiftMs } };
-    }),
-    deps.enqueueConcurrency,
-    clock,
-  );
+  await sendAllForSlots(deps.queue, sends, deps.enqueueConcurrency, clock);
 }

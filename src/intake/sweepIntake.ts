@@ -4,7 +4,7 @@ import type { IntakeJournal } from "../storage/intakeJournal.js";
 import type { BatchIndex } from "../storage/batchIndex.js";
 import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { enqueueDevices } from "./submitBatch.js";
+import { enqueueDevices, type Chunking } from "./submitBatch.js";
 import { firstPoll } from "../worker/pollBatch.js";
 
 /**
@@ -23,6 +23,7 @@ export interface SweepDeps {
   pacing: Pick<TenantPacing, "reserve">;
   enqueueConcurrency: number;
   firstPollDelayMs: number;
+  chunking?: Chunking;
   log: Logger;
   now?: () => Date;
   /** Intakes younger than this may still be running; leave them alone. */

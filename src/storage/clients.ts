@@ -4,6 +4,8 @@ import { QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import type { StorageConnection } from "../config/config.js";
 import {
   DEVICE_POISON_QUEUE,
+  FOLLOWER_POISON_QUEUE,
+  FOLLOWER_QUEUE,
   DEVICE_QUEUE,
   IDEMPOTENCY_TABLE,
   BATCH_INDEX_TABLE,
@@ -93,6 +95,8 @@ export async function ensureStorage(clients: StorageClients): Promise<void> {
     clients.poisonQueue.createIfNotExists(),
     clients.queueNamed(WEBHOOK_QUEUE).createIfNotExists(),
     clients.queueNamed(WEBHOOK_POISON_QUEUE).createIfNotExists(),
+    clients.queueNamed(FOLLOWER_QUEUE).createIfNotExists(),
+    clients.queueNamed(FOLLOWER_POISON_QUEUE).createIfNotExists(),
     clients.imports.createTable(),
     clients.batchIndex.createTable(),
     clients.deregistrationIndex.createTable(),

@@ -24,6 +24,14 @@ export const deviceMessageSchema = z.object({
   shiftAt: z.number().optional(),
   /** How many times this attempt arrived too late for its slot and was given a new one (pacing.ts, MAX_RESCHEDULES). */
   rescheduled: z.number().int().min(0).optional(),
+  /**
+   * submit, import mode: the chunk this device's attempt belongs to, the device rows from `first`
+   * (the leader's row key) on, `size` rows. The leader's message (rowKey = first) claims and
+   * sends the whole chunk as one import action at slotAt; every other device's message (a
+   * follower) comes later and only acts if its device was left behind (docs/ARCHITECTURE.md, "Chunks").
+   * Absent: a one-device attempt (a create).
+   */
+  chunk: z.object({ first: z.string().min(1), size: z.number().int().min(2).max(500) }).optional(),
   /** deleteRecords: Graph ids of records this pipeline created, one write slot each, `intervalMs` apart from slotAt. */
   graphIds: z.array(z.string().max(64)).max(100).optional(),
   intervalMs: z.number().optional(),

@@ -1,17 +1,26 @@
 import type { QueueClient } from "@azure/storage-queue";
 import { toQueueDelaySeconds } from "../worker/backoff.js";
 import { encodeDeviceMessage, type DeviceMessage } from "./deviceMessage.js";
+import { chunkRole } from "../worker/chunks.js";
 
 export interface DeviceMessageSender {
   send(message: DeviceMessage, delayMs?: number): Promise<void>;
 }
 
-/** Sends device messages, delayed by the queue's own visibility timeout rather than by anyone waiting. */
+/**
+ * Sends device messages, delayed by the queue's own visibility timeout rather than by anyone
+ * waiting. A chunk's follower goes to `followers` when given (names.ts, FOLLOWER_QUEUE), every
+ * other message to the device queue.
+ */
 export class DeviceQueue implements DeviceMessageSender {
-  constructor(private readonly queue: QueueClient) {}
+  constructor(
+    private readonly queue: QueueClient,
+    private readonly followers?: QueueClient,
+  ) {}
 
   async send(message: DeviceMessage, delayMs = 0): Promise<void> {
-    await this.queue.sendMessage(encodeDeviceMessage(message), {
+    const queue = this.followers && chunkRole(message) === "follower" ? this.followers : this.queue;
+    await queue.sendMessage(encodeDeviceMessage(message), {
       visibilityTimeout: toQueueDelaySeconds(delayMs),
       // Never expire: a message delayed for days must still be there when it falls due.
       messageTimeToLive: -1,

@@ -134,7 +134,7 @@ export interface DeviceFields {
   failures?: number;
   /** The last attempt failed in a way that may have created the record (timeout, 5xx, dropped connection). */
   inDoubt?: boolean;
-  /** Since when it has been in doubt: the time of the create that may have gone through. A lookup finding nothing concludes only GRAPH_LIST_GRACE_MS after it. */
+  /** Since when it has been in doubt: the time of the write that may have gone through. A lookup finding nothing concludes only GRAPH_LIST_GRACE_MS after it. */
   inDoubtSince?: string;
   /** The queue message that last took hold of this device; lets the same message finish after a crash. */
   claimedBy?: string;
@@ -151,6 +151,12 @@ export interface DeviceFields {
    * (docs/ARCHITECTURE.md, "Which record is ours"). Such a record is never deleted by us.
    */
   recordMatch?: "serialNumber";
+  /**
+   * The import action that carried this device answered without its record (204, an empty body,
+   * or a 200 that left it out): Graph made the record, and the next poll round finds it by serial
+   * number (recordOwnership.ts, decideActionRecord) and stores its id.
+   */
+  findRecordBySerial?: boolean;
   importStatus?: string;
   deviceRegistrationId?: string;
   errorCode?: string;

@@ -1,5 +1,5 @@
 import { odata, type TableClient, type TableEntity, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
-import { assertTransition, countedState, type DeviceState } from "../worker/deviceState.js";
+import { assertTransition, type DeviceState } from "../worker/deviceState.js";
 import type { BatchStatus } from "../status/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, movesCounts, moveShardCounts, shardCountsOf } from "./counterShards.js";
@@ -12,6 +12,7 @@ import {
   COUNTER_SHARDS,
   counterRowKey,
   DEVICE_ROW_PREFIX,
+  deviceRowKey,
   emptyCounts,
   emptyShardCounts,
   type BatchEntity,
@@ -304,8 +305,8 @@ export class ImportStore {
       const actions: TransactionAction[] = chunk.map(({ device, changes }) => {
         assertTransition(device.state, changes.state);
         counts = moveShardCounts(counts, device, { ...device, ...changes });
-        const { etag, ...current } = device;
-        return ["update", nextRow(current, changes), "Replace", { etag }];
+        const { entity, mode } = deviceUpdate(device, changes);
+        return ["update", entity, mode, { etag: device.etag }];
       });
       const updatedAt = new Date().toISOString();
       actions.push(["update", { partitionKey: batchId, rowKey: lease.rowKey, ...counts, updatedAt }, "Replace", { etag: lease.etag }]);
@@ -333,6 +334,90 @@ export class ImportStore {
     });
     for await (const row of rows) found.push({ ...stripMetadata(row), etag: row.etag } as StoredDevice);
     return found;
+  }
+
+  /** The device rows from `first` on, `size` rows (a chunk: consecutive row keys, one range query). */
+  async readDeviceRange(batchId: string, first: string, size: number): Promise<StoredDevice[]> {
+    const from = Number(first.slice(DEVICE_ROW_PREFIX.length));
+    const rows = this.table.listEntities<DeviceEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${first} and RowKey lt ${deviceRowKey(from + size)}` },
+    });
+    const found: StoredDevice[] = [];
+    for await (const row of rows) found.push({ ...stripMetadata(row), etag: row.etag } as StoredDevice);
+    return found;
+  }
+
+  /**
+   * Notes when a waiting device's next attempt is due, without moving it (a chunk's leader given a
+   * later slot says so for its followers): one column, conditional on the row's ETag. False when
+   * the row moved meanwhile.
+   */
+  async noteNextAttempt(device: StoredDevice, nextAttemptAt: string): Promise<boolean> {
+    if (device.state !== "queued" && device.state !== "retrying") return false;
+    try {
+      await this.table.updateEntity({ partitionKey: device.partitionKey, rowKey: device.rowKey, nextAttemptAt }, "Merge", { etag: device.etag });
+      return true;
+    } catch (error) {
+      if (isPreconditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** The states of a chunk's rows (readDeviceRange's rows, three columns of each): what its followers need to know. */
+  async readDeviceStates(batchId: string, first: string, size: number): Promise<(Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[]> {
+    const from = Number(first.slice(DEVICE_ROW_PREFIX.length));
+    const rows = this.table.listEntities<Pick<DeviceEntity, "rowKey" | "state" | "attempts">>({
+      queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${first} and RowKey lt ${deviceRowKey(from + size)}`, select: ["RowKey", "state", "attempts"] },
+    });
+    const found: (Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[] = [];
+    for await (const row of rows) found.push({ rowKey: row.rowKey, state: row.state, attempts: row.attempts });
+    return found;
+  }
+
+  /**
+   * Changes to devices of one batch that move no counter (a claim from `queued`, a recorded
+   * Graph id), up to 100 rows a transaction, each conditional on its ETag. A transaction's 412
+   * does not say which row moved, so then each row is written alone and a moved row is left out.
+   * Returns the row keys written.
+   */
+  async writeInPlace(updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[]): Promise<string[]> {
+    return (await this.writeInPlaceRows(updates)).map((row) => row.rowKey);
+  }
+
+  /** writeInPlace, returning each written row as it now is, with its new ETag when storage told it. */
+  async writeInPlaceRows(updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[]): Promise<StoredDevice[]> {
+    const written: StoredDevice[] = [];
+    const updateOf = ({ device, changes }: (typeof updates)[number]) => {
+      const state = changes.state ?? device.state;
+      assertTransition(device.state, state);
+      if (movesCounts(device, { ...device, ...changes, state })) throw new Error(`writeInPlace cannot move ${device.state} to ${state}: the counters would drift`);
+      return deviceUpdate(device, { ...changes, state });
+    };
+    // The row as it now is (what a Replace would have written).
+    const rowOf = ({ device, changes }: (typeof updates)[number], etag: string | undefined): StoredDevice => {
+      const { etag: _etag, ...current } = device;
+      return { ...(nextRow(current, { ...changes, state: changes.state ?? device.state }) as unknown as DeviceEntity), etag: etag ?? "" };
+    };
+    for (let i = 0; i < updates.length; i += TRANSACTION_LIMIT) {
+      const part = updates.slice(i, i + TRANSACTION_LIMIT);
+      const writes = part.map(updateOf);
+      try {
+        const response = await this.table.submitTransaction(part.map((u, k): TransactionAction => ["update", writes[k]!.entity, writes[k]!.mode, { etag: u.device.etag }]));
+        written.push(...part.map((update, k) => rowOf(update, etagOfAction(response, k))));
+        continue;
+      } catch (error) {
+        if (!isPreconditionFailed(error)) throw error;
+      }
+      for (const [k, update] of part.entries()) {
+        try {
+          const response = await this.table.updateEntity(writes[k]!.entity, writes[k]!.mode, { etag: update.device.etag });
+          written.push(rowOf(update, response.etag));
+        } catch (error) {
+          if (!isPreconditionFailed(error)) throw error;
+        }
+      }
+    }
+    return written;
   }
 
   async readDevice(batchId: string, rowKey: string): Promise<StoredDevice | undefined> {
@@ -485,7 +570,6 @@ function etagOfAction(response: TableTransactionResponse, index: number): string
   return response.subResponses[index]?.etag || undefined;
 }
 
-
 /**
  * The row a transition writes (whole, replacing the old). An imported device's hardware hash,
  * product key and assigned user go in the same write: Intune keeps the device with them, and
@@ -506,6 +590,24 @@ function nextRow(current: Omit<StoredDevice, "etag">, changes: Partial<DeviceFie
 function stripMetadata<T extends object>(row: T): T {
   const { odata: _odata, timestamp: _timestamp, etag: _etag, ...rest } = row as T & Record<string, unknown>;
   return rest as T;
+}
+
+/**
+ * The write that turns a row read as `device` into `device` with `changes`, in a transaction,
+ * conditional on the ETag it was read with. A Merge of the changed columns when that comes to
+ * the same row (every column the changes drop is already absent: a Merge cannot remove one),
+ * else a Replace of the whole row. A device row carries its 4 KB hash, so a Merge is a few
+ * hundred bytes where a Replace is several KB; the ETag condition makes the row as read the row
+ * as stored. A device settled `imported` (a chunk's poll round as much as a create's) loses its
+ * hash, product key and assigned user in this write (nextRow), so that write is a Replace.
+ */
+function deviceUpdate(device: StoredDevice, changes: Partial<DeviceFields>): { entity: TableEntity<Record<string, unknown>>; mode: "Merge" | "Replace" } {
+  const { etag: _etag, ...current } = device;
+  // The row as it must be afterwards: an imported device's secrets go in this same write (nextRow).
+  const next = nextRow(current, { ...changes, state: changes.state ?? device.state });
+  const dropsAColumn = Object.entries(stripMetadata(current)).some(([key, value]) => value !== undefined && !(key in next));
+  if (dropsAColumn) return { entity: next, mode: "Replace" };
+  return { entity: withoutUndefined({ partitionKey: device.partitionKey, rowKey: device.rowKey, ...changes }), mode: "Merge" };
 }
 
 /** Tables store no undefined; an absent property is simply not written. */

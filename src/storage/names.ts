@@ -5,6 +5,13 @@
 export const DEVICE_QUEUE = "device-imports";
 /** Where the Functions host (and the development host) moves a message after maxDequeueCount failed deliveries. */
 export const DEVICE_POISON_QUEUE = `${DEVICE_QUEUE}-poison`;
+/**
+ * A chunk's followers (docs/ARCHITECTURE.md, "Chunks"): one message per device, the safety net
+ * of its chunk, drained by a timer. Apart from the device queue, so a big batch's followers,
+ * which all come due a minute after their chunks, never stand in front of another tenant's work.
+ */
+export const FOLLOWER_QUEUE = "device-followers";
+export const FOLLOWER_POISON_QUEUE = `${FOLLOWER_QUEUE}-poison`;
 export const IMPORTS_TABLE = "imports";
 /** One message per delivery attempt of a batch-completion webhook (src/webhooks), and where failing ones end. */
 export const WEBHOOK_QUEUE = "webhook-deliveries";

@@ -6,6 +6,8 @@ import type { DeviceMessageSender } from "./deviceQueue.js";
 export interface SlotSend {
   message: DeviceMessage;
   slotAt: number;
+  /** false: no hold for lead (a chunk's follower, due long after its leader, needs no punctual arrival). */
+  hold?: boolean;
 }
 
 const epochNow = () => Date.now();
@@ -48,7 +50,7 @@ export async function sendAllForSlots(queue: DeviceMessageSender, sends: readonl
       if (held.length > 0 && held[0]!.readyAt <= at) send = held.shift()!.send;
       else if (next < sends.length) {
         send = sends[next++]!;
-        const holdMs = sendHoldMs(send.slotAt, at);
+        const holdMs = send.hold === false ? 0 : sendHoldMs(send.slotAt, at);
         if (holdMs > 0) {
           hold(send, at + holdMs);
           continue;

@@ -76,12 +76,12 @@ export function countTransition(state: string, errorCode?: string): void {
 }
 
 /** Graph accepted a create (201). Counted by the worker: it writes no row then (pollBatch.ts records it). */
-export function countSubmitted(): void {
-  instruments().submitted.add(1);
+export function countSubmitted(devices = 1): void {
+  instruments().submitted.add(devices);
 }
 
 /** Graph operations: a closed set, so the attribute stays low-cardinality. */
-export type GraphOperation = "create" | "get" | "list" | "sync" | "delete" | "listAutopilot" | "updateAutopilot" | "deleteAutopilot";
+export type GraphOperation = "create" | "import" | "get" | "list" | "sync" | "delete" | "listAutopilot" | "updateAutopilot" | "deleteAutopilot";
 
 export function recordGraphRequest(operation: GraphOperation, status: number | "network-error", durationMs: number): void {
   const i = instruments();

@@ -17,7 +17,9 @@ import { batchStatus } from "../status/batchStatus.js";
 import { followUpDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
-import { clearedError } from "./processDeviceMessage.js";
+import { clearedError, importIdOf } from "./processDeviceMessage.js";
+import { decideActionRecord } from "./recordOwnership.js";
+import { sameSerialNumber } from "../graph/importedDevice.js";
 import { traceFields } from "./traceFields.js";
 
 export interface PollDeps {
@@ -80,11 +82,12 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessage, delivery
   // Devices Graph accepted, each known by the id of its create's answer: `submitted` ones, and
   // `submitting` ones whose attempt stored that id (a submitting device without one is still in
   // its attempt, whose message will settle it).
-  const running = (await deps.store.devicesInState(message.batchId, "submitted", "submitting")).filter((device) => device.graphId);
+  // `submitting` ones whose import action answered without their record are found by serial number.
+  const running = (await deps.store.devicesInState(message.batchId, "submitted", "submitting")).filter((device) => device.graphId || device.findRecordBySerial);
   const now = clock(deps);
   const looked = await lookUp(deps, batch.tenantId, running);
   const moves = running.flatMap((device) => {
-    const follow = followUp(device, looked, now, deps.followUp.settleTimeoutMs, deps.listGraceMs);
+    const follow = device.graphId ? followUp(device, looked, now, deps.followUp.settleTimeoutMs, deps.listGraceMs) : findBySerial(device, looked, now, deps);
     return follow ? [{ device, ...follow }] : [];
   });
   const moved = moves.length ? new Set(await deps.store.moveDevices(moves)) : new Set<string>();
@@ -217,11 +220,15 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
     };
   }
   if (settlement) return { changes: { submittedAt, inDoubt: undefined, inDoubtSince: undefined, ...changesFor(settlement, at, device), ...trace }, ...(ours ? { recordId: id } : {}) };
-  if (device.state === "submitted" || !seen) return undefined;
+  if (!seen) return undefined;
+  const importStatus = seen.record.state?.deviceImportStatus ?? "unknown";
+  // A running import's status is shown as Intune reports it (unknown, then pending): a chunk's
+  // devices are all created at once, and a round that saw them `unknown` must not be the last word.
+  if (device.state === "submitted" && device.importStatus === importStatus) return undefined;
   return {
     changes: {
       state: "submitted",
-      importStatus: seen.record.state?.deviceImportStatus ?? "unknown",
+      importStatus,
       submittedAt,
       ...clearedError,
       ...trace,
@@ -230,10 +237,48 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
   };
 }
 
+/**
+ * A device whose import action answered without its record: which of the tenant's records with
+ * its serial number is its (recordOwnership.ts, decideActionRecord). Found, it is followed by id
+ * from here on, in this same round; gone or unclear, it fails saying so; otherwise look again.
+ */
+function findBySerial(device: StoredDevice, looked: LookUp, now: Date, deps: PollDeps): { changes: FollowChanges; recordId?: string } | undefined {
+  if (looked.retryAfterMs !== undefined) return undefined;
+  const records = [...looked.found.values()].map((f) => f.record).filter((record) => sameSerialNumber(record.serialNumber, device.serialNumber));
+  const sentAt = Date.parse(device.submittedAt ?? device.updatedAt);
+  const decision = decideActionRecord({ records, complete: looked.complete, importId: importIdOf(device), now: now.getTime(), sentAt, listGraceMs: deps.listGraceMs });
+  const at = now.toISOString();
+  const trace = traceFields(looked.listTrace);
+  switch (decision.kind) {
+    case "wait":
+      return undefined;
+    case "gone":
+      return { changes: { ...changesFor({ kind: "gone" }, at, device), findRecordBySerial: undefined, ...trace } };
+    case "unclear":
+      return {
+        changes: {
+          state: "failed",
+          findRecordBySerial: undefined,
+          errorCode: "ImportOwnershipUnclear",
+          errorName: undefined,
+          errorMessage: `The import action that carried this device answered without its record, and the tenant holds ${decision.recordIds.length} imported records with this serial number (${decision.recordIds.join(", ")}); nobody can tell which is this import's. Check them in Intune.`,
+          ...trace,
+          updatedAt: at,
+        },
+      };
+    case "ours": {
+      const follow = followUp({ ...device, graphId: decision.record.id }, looked, now, deps.followUp.settleTimeoutMs, deps.listGraceMs);
+      const changes = follow?.changes ?? { state: device.state as "submitted", updatedAt: at };
+      return { ...follow, changes: { ...changes, graphId: decision.record.id, findRecordBySerial: undefined } };
+    }
+  }
+}
+
 async function lookUp(deps: PollDeps, tenantId: string, running: StoredDevice[]): Promise<LookUp> {
   const looked: LookUp = { found: new Map(), gone: new Map(), complete: false };
   if (running.length === 0) return looked;
-  if (running.length <= GET_EACH_UP_TO) {
+  // A device known only by its serial number needs the list; one GET per id does not find it.
+  if (running.length <= GET_EACH_UP_TO && running.every((device) => device.graphId)) {
     for (const device of running) {
       const id = device.graphId ?? "";
       const result = await deps.graph.getImportedDevice(tenantId, id);

@@ -19,6 +19,9 @@ import { failWaitingDevices } from "./failWaitingDevices.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { importedFollow } from "./profileFollow.js";
 import { updatesExisting } from "./updateExisting.js";
+import { chunkRole } from "./chunks.js";
+import { followerAlone, processChunk } from "./processChunk.js";
+import type { ChunkClaims } from "./chunkClaims.js";
 
 export interface WorkerDeps {
   store: ImportStore;
@@ -28,6 +31,10 @@ export interface WorkerDeps {
   retry: RetryPolicy;
   /** How long after a create its record may still be missing from the tenant's list (config GRAPH_LIST_GRACE_MS). */
   listGraceMs: number;
+  /** How long after its chunk's slot a follower's message comes (config: importAction.followerDelayMs). */
+  followerDelayMs?: number;
+  /** What this instance has read of chunks for their followers (chunkClaims.ts); without it each follower reads its own row. */
+  chunkClaims?: ChunkClaims;
   log: Logger;
   now?: () => Date;
   random?: () => number;
@@ -57,6 +64,19 @@ export type StepOutcome =
  * redelivers the message.
  */
 export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+  const role = chunkRole(message);
+  if (role === "leader") return processChunk(deps, message, delivery);
+  if (role === "follower") {
+    // The safety net of a chunk: almost always its leader has taken the device (stale, dropped),
+    // which one read of the chunk's states per instance tells all of the chunk's followers there.
+    if (await deps.chunkClaims?.isStale(message)) return "stale";
+    const device = await deps.store.readDevice(message.batchId, message.rowKey);
+    if (!device) return "missing";
+    if (judgeMessage(device, message, delivery.id) === "fresh") return followerAlone(deps, message, device);
+    // Read before the leader took the chunk: the next follower here reads it again.
+    deps.chunkClaims?.forget(message);
+    return "stale";
+  }
   // Whether this invocation has sent a create: a step resumed within it after a lost write
   // answer knows for itself whether Graph may hold a record, as a redelivered message cannot.
   const invocation = { createSent: false };
@@ -419,8 +439,8 @@ export function importIdOf(device: Pick<DeviceEntity, "partitionKey" | "rowKey">
   return `${device.partitionKey}/${device.rowKey}`;
 }
 
-function createBody(device: DeviceEntity): ImportedDeviceCreate {
-  // Only an imported device's row loses its hash, and an imported device is never created again.
+export function createBody(device: DeviceEntity): ImportedDeviceCreate {
+  // Only an imported device's row loses its hash, and an imported device is never created (or put in a chunk) again.
   if (!device.hardwareIdentifier) throw new Error(`device ${device.partitionKey}/${device.rowKey} has no hardware hash to create it with`);
   return {
     serialNumber: device.serialNumber,
@@ -433,7 +453,7 @@ function createBody(device: DeviceEntity): ImportedDeviceCreate {
 }
 
 /** 429 and 503 say the request was not taken; a timeout, a dropped connection or another 5xx may hide a create. */
-function mayHaveCreated(result: GraphResult<unknown>): boolean {
+export function mayHaveCreated(result: GraphResult<unknown>): boolean {
   if (result.kind === "network-error") return true;
   return result.kind === "http-error" && result.status >= 500 && result.status !== 503;
 }

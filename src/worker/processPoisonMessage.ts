@@ -3,6 +3,7 @@ import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessag
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import { isFinal } from "./deviceState.js";
+import { chunkRole } from "./chunks.js";
 
 export interface PoisonDeps {
   store: ImportStore;
@@ -35,7 +36,11 @@ export async function processPoisonMessage(deps: PoisonDeps, payload: unknown, d
     return "unreadable";
   }
   switch (message.kind) {
-    case "submit":
+    case "submit": {
+      const outcome = await failDevice(deps, message, dequeueCount);
+      if (chunkRole(message) === "leader") await failChunk(deps, message, dequeueCount);
+      return outcome;
+    }
     // An update of an existing Autopilot device (onExisting "update") that keeps failing: the device fails, retryable.
     case "updateExisting":
       return failDevice(deps, message, dequeueCount);
@@ -57,6 +62,24 @@ async function restartPolling(deps: PoisonDeps, message: DeviceMessage): Promise
   await deps.queue.send({ v: 1, kind: "pollBatch", batchId: message.batchId, rowKey: message.rowKey, attempt }, deps.pollRestartDelayMs);
   deps.log.error("poll round poisoned; the batch's next round is scheduled", { batchId: message.batchId, tenantId: batch.tenantId, attempt, delayMs: deps.pollRestartDelayMs });
   return "poll-restarted";
+}
+
+/**
+ * A chunk's leader poisoned: the devices it had claimed for this attempt and not yet recorded
+ * would wait for ever (their own messages find them claimed and are dropped), so they fail with
+ * it. Devices it never claimed are left to their own messages, which do them alone.
+ */
+async function failChunk(deps: PoisonDeps, message: DeviceMessage, dequeueCount: number | undefined): Promise<void> {
+  const chunk = message.chunk!;
+  const rows = await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size);
+  const held = rows.filter((d) => d.rowKey !== message.rowKey && d.state === "submitting" && d.attempts === message.attempt && !d.graphId && !d.findRecordBySerial);
+  if (held.length === 0) return;
+  const updatedAt = (deps.now?.() ?? new Date()).toISOString();
+  const errorMessage = `processing failed repeatedly (${dequeueCount ?? "several"} deliveries of the message of this device's chunk); the device was set aside in the poison queue and can be retried`;
+  const moved = await deps.store.moveDevices(
+    held.map((device) => ({ device, changes: { state: "failed" as const, errorCode: "ProcessingFailed", errorName: undefined, errorMessage, nextAttemptAt: undefined, updatedAt } })),
+  );
+  deps.log.error("chunk failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, deviceCount: moved.length });
 }
 
 async function failDevice(deps: PoisonDeps, message: DeviceMessage, dequeueCount: number | undefined): Promise<PoisonOutcome> {

@@ -56,3 +56,34 @@ export function unclearMessage(decision: Extract<InDoubtDecision, { kind: "uncle
   }
   return `An earlier create of this device may have reached Intune, and the tenant holds ${decision.recordIds.length} imported records with this serial number (${decision.recordIds.join(", ")}), none of them provably ours; nothing was created again. Check them in Intune before importing the device again.`;
 }
+
+/**
+ * Which record is a device's after an import action that answered without records (204, an
+ * empty body, or a 200 that left the device out). Unlike a lost create, the call is known to
+ * have gone through, so Graph made exactly one record for the device; what is unknown is only
+ * which of the tenant's records with its serial number it is:
+ *
+ * 1. one whose importId is the device's key (Graph as documented echoes it);
+ * 2. exactly one still importing: ours (another tool's import would have had to start within the same minutes);
+ * 3. none importing, within `listGraceMs` of the action: ours may not be listed yet, look again;
+ * 4. after that, exactly one: ours (the action made one, and there is one);
+ * 5. none, in a complete walk: the record is gone; in an incomplete walk: look again;
+ * 6. otherwise several: nobody can tell which.
+ */
+export type ActionRecordDecision =
+  | { kind: "ours"; record: ImportedDeviceIdentity }
+  | { kind: "wait" }
+  | { kind: "gone" }
+  | { kind: "unclear"; recordIds: string[] };
+
+export function decideActionRecord(facts: Omit<InDoubtFacts, "doubtSince"> & { sentAt: number }): ActionRecordDecision {
+  const echoed = facts.records.find((record) => record.importId === facts.importId);
+  if (echoed) return { kind: "ours", record: echoed };
+  const running = facts.records.filter((record) => isImportRunning(record.state?.deviceImportStatus));
+  if (running.length === 1) return { kind: "ours", record: running[0]! };
+  if (running.length > 1) return { kind: "unclear", recordIds: running.map((r) => r.id) };
+  if (facts.now < facts.sentAt + facts.listGraceMs) return { kind: "wait" };
+  if (facts.records.length === 1) return { kind: "ours", record: facts.records[0]! };
+  if (facts.records.length === 0) return facts.complete ? { kind: "gone" } : { kind: "wait" };
+  return { kind: "unclear", recordIds: facts.records.map((r) => r.id) };
+}

@@ -13,6 +13,20 @@ describe("loadConfig", () => {
     expect(config.retry.maxAttempts).toBeGreaterThan(1);
   });
 
+  it("imports through the import action in chunks of 100 by default; create mode means chunks of one", () => {
+    expect(loadConfig(storage).importAction).toMatchObject({ mode: "import", chunkSize: 100 });
+    expect(loadConfig({ ...storage, IMPORT_CHUNK_SIZE: "500" }).importAction.chunkSize).toBe(500);
+    expect(loadConfig({ ...storage, GRAPH_IMPORT_MODE: "create", IMPORT_CHUNK_SIZE: "50" }).importAction).toMatchObject({ mode: "create", chunkSize: 1 });
+  });
+
+  it.each([["0"], ["501"], ["2.5"], ["many"]])("refuses IMPORT_CHUNK_SIZE=%s, naming the setting", (value) => {
+    expect(() => loadConfig({ ...storage, IMPORT_CHUNK_SIZE: value })).toThrow(/IMPORT_CHUNK_SIZE/);
+  });
+
+  it("refuses an unknown GRAPH_IMPORT_MODE, naming the setting", () => {
+    expect(() => loadConfig({ ...storage, GRAPH_IMPORT_MODE: "batch" })).toThrow(/GRAPH_IMPORT_MODE/);
+  });
+
   it("fails fast naming a missing storage setting", () => {
     expect(() => loadConfig({})).toThrow(SettingsError);
     expect(() => loadConfig({})).toThrow(/AzureWebJobsStorage/);

@@ -3,6 +3,7 @@ import { functionDefinitions } from "../../src/app/functionDefinitions.js";
 import { PROBLEM_CONTENT_TYPE, ProblemType } from "../../src/http/problem.js";
 import { allDevices, startPipeline, type Pipeline } from "../support/pipeline.js";
 import { makeCsv, makeDevices, makeHash } from "../support/devices.js";
+import { queuedMessages } from "../support/queuedMessages.js";
 import { syntheticHash } from "../../src/graph/simulator/syntheticHash.js";
 
 /**
@@ -23,7 +24,7 @@ const post = (body: string | Buffer, contentType: string, query = "") =>
   fetch(`${pipeline.api}/imports${query}`, { method: "POST", headers: { ...pipeline.headers, "content-type": contentType }, body });
 
 async function queueLength(): Promise<number> {
-  return (await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount ?? 0;
+  return queuedMessages(pipeline.services.storage);
 }
 
 async function tableRowCount(): Promise<number> {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { functionDefinitions } from "../../src/app/functionDefinitions.js";
 import { eraseBatch, eraseDueBatches, type ErasureDeps } from "../../src/batches/eraseBatch.js";
 import { silentLogger } from "../../src/logging.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../../src/storage/names.js";
+import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../../src/storage/names.js";
 import { firstPoll, pollBatch, type PollDeps } from "../../src/worker/pollBatch.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
 import { makeDevices } from "../support/devices.js";
@@ -65,7 +65,7 @@ async function everyEntity(): Promise<{ where: string; text: string }[]> {
 /** The messages of every queue that can be seen now (a delayed message cannot be peeked). */
 async function visibleMessages(): Promise<string[]> {
   const texts: string[] = [];
-  for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, WEBHOOK_QUEUE, WEBHOOK_POISON_QUEUE]) {
+  for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, FOLLOWER_QUEUE, FOLLOWER_POISON_QUEUE, WEBHOOK_QUEUE, WEBHOOK_POISON_QUEUE]) {
     const { peekedMessageItems } = await pipeline.services.storage.queueNamed(name).peekMessages({ numberOfMessages: 32 });
     for (const item of peekedMessageItems) texts.push(item.messageText, Buffer.from(item.messageText, "base64").toString("utf8"));
   }

@@ -140,7 +140,8 @@ describe("a batch with a callbackUrl", () => {
 
   it("is told when every device failed at create", async () => {
     const devices = makeDevices(2, "HOOKFAIL");
-    for (const d of devices) pipeline.simulator.injectFaults({ kind: "status", status: 400, times: 1, match: { serialNumber: d.serialNumber } });
+    // Twice each: once for the import action that carries both, once for the device's own create after the chunk is split.
+    for (const d of devices) pipeline.simulator.injectFaults({ kind: "status", status: 400, times: 2, match: { serialNumber: d.serialNumber } });
     const before = receiver.received.length;
     const response = await post({ tenantId: TENANT_A, callbackUrl: receiver.url("/failed"), devices });
     expect(response.status).toBe(202);

@@ -26,7 +26,9 @@ describe("fault 4: Graph creates the device, then the answer is lost", () => {
     const create = { method: "POST", pathIncludes: "importedWindowsAutopilotDeviceIdentities" };
     world.simulator.injectFaults({ kind: "succeedThenFail", status: 504, times: lost, match: create });
     world.simulator.injectFaults({ kind: "succeedThenFail", status: 0, times: lost, match: create });
-    const host = await world.startHost();
+    // Chunks of 2: 8 import actions (full: 30), enough for every lost answer to fall on one; each
+    // chunk whose answer was lost is looked up by serial number at its next attempt.
+    const host = await world.startHost(world.hostEnv({ IMPORT_CHUNK_SIZE: "2" }));
 
     const batch = acceptedBatch(await post(host.api, JSON.stringify({ devices: makeDevices(count, "LOSTANSWER") }), "application/json", world.partner.headers), count);
     const ledger = await world.settle([batch], 60_000);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepIntake } from "../../src/intake/sweepIntake.js";
 import { silentLogger } from "../../src/logging.js";
 import { makeDevices } from "../support/devices.js";
+import { DEVICE_QUEUE, FOLLOWER_QUEUE } from "../../src/storage/names.js";
 import { startStorageChaos, type StorageChaos } from "./support/chaosProxy.js";
 import { startChildHost, type ChildHost } from "./support/childHost.js";
 import { post, startFaultWorld, waitFor, type FaultWorld } from "./support/faultWorld.js";
@@ -43,7 +44,9 @@ describe("fault 7: intake dies between the rows and the messages", () => {
     const intake = await startChildHost(world.hostEnv({}, chaos.connectionString), HOST_SETTINGS);
     hosts.push(intake);
     let sends = 0;
-    chaos.setRule((_, r) => (r.service === "queue" && r.method === "POST" && r.path.includes("/device-imports/messages") && ++sends > sentBeforeDeath ? "refuse" : "pass"));
+    // Sends of device messages: a chunk's leader to the device queue, its followers to theirs.
+    const deviceSend = (path: string) => path.includes(`/${DEVICE_QUEUE}/messages`) || path.includes(`/${FOLLOWER_QUEUE}/messages`);
+    chaos.setRule((_, r) => (r.service === "queue" && r.method === "POST" && deviceSend(r.path) && ++sends > sentBeforeDeath ? "refuse" : "pass"));
 
     const answer = post(intake.api, JSON.stringify({ devices: makeDevices(count, "DIED") }), "application/json", world.partner.headers).then(
       (a) => a.status,

@@ -35,7 +35,10 @@ describe("fault 7b: a device's message dies", () => {
     const count = faultScale({ short: 8, full: 40 });
     // host.json's processing visibility (5 minutes) this time: a delivery whose storage retries
     // outlast a short one would run beside the next and race the poison path.
-    const host = await world.startHost(world.hostEnv({}, chaos.connectionString), { queues: { visibilityTimeoutMs: 500 } });
+    // Per-device creates: with chunks, the doomed device's leader would import it by a range read
+    // this rule does not refuse, and only its follower's message would die, harmlessly. A poisoned
+    // chunk leader is test/worker/chunk.integration.test.ts ("fails the devices a poisoned leader had claimed").
+    const host = await world.startHost(world.hostEnv({ GRAPH_IMPORT_MODE: "create" }, chaos.connectionString), { queues: { visibilityTimeoutMs: 500 } });
     const doomed = deviceRowKey(2);
     let poisoned = false;
     // The doomed device's row cannot be read until its message reaches the poison queue.

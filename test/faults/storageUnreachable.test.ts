@@ -31,7 +31,8 @@ const PROBLEM = "application/problem+json";
 beforeAll(async () => {
   world = await startFaultWorld();
   chaos = await startStorageChaos(world.azurite);
-  ({ api } = await world.startHost(world.hostEnv({ PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "100" }, chaos.connectionString), HOST_SETTINGS));
+  // Chunks of 2: the batch is 30 import actions a slot apart, so an outage can fall mid-batch.
+  ({ api } = await world.startHost(world.hostEnv({ PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "100", IMPORT_CHUNK_SIZE: "2" }, chaos.connectionString), HOST_SETTINGS));
 });
 afterAll(async () => {
   chaos?.setRule(() => "pass");

@@ -6,8 +6,9 @@ import { printLocalRows, recordScenario } from "./support/resultsTable.js";
 import { faultScale } from "./support/scale.js";
 
 /**
- * Scenario 1: the worker process is SIGKILLed after Graph carried out a create and before the
- * outcome was written. The simulator holds every answer for a second (latency), so the moment a
+ * Scenario 1: the worker process is SIGKILLed after Graph carried out a create (1a, per-device
+ * creates) or an import action (1b, the default: one request for a chunk of devices) and before
+ * the outcome was written. The simulator holds every answer for a second (latency), so the moment a
  * create appears in its record, the answer is still on its way; the host is killed then. A fresh
  * host process takes over when the messages become visible again: the claimed rows are resumed,
  * each looks up its importId first, and no device is created a second time.
@@ -27,10 +28,10 @@ afterAll(async () => {
 });
 
 describe("fault 1: worker killed between Graph's create and the outcome", () => {
-  it("resumes in a fresh process without a second create", async () => {
+  it("resumes in a fresh process without a second create (per-device creates)", async () => {
     const startedAt = Date.now();
     const count = faultScale({ short: 12, full: 40 });
-    const first = await startChildHost(world.hostEnv(), HOST_SETTINGS);
+    const first = await startChildHost(world.hostEnv({ GRAPH_IMPORT_MODE: "create" }), HOST_SETTINGS);
     hosts.push(first);
     const answer = await post(first.api, JSON.stringify({ devices: makeDevices(count, "KILLED") }), "application/json", world.partner.headers);
     const batch = acceptedBatch(answer, count);
@@ -45,10 +46,10 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
     expect(inDoubt.length, first.output()).toBeGreaterThan(0);
     const requestsBeforeRestart = world.simulator.requestLog.length;
 
-    const second = await startChildHost(world.hostEnv(), HOST_SETTINGS);
+    const second = await startChildHost(world.hostEnv({ GRAPH_IMPORT_MODE: "create" }), HOST_SETTINGS);
     hosts.push(second);
     const ledger = await world.settle([batch], 90_000);
-    recordScenario("1. worker killed after Graph's create", ledger, startedAt);
+    recordScenario("1a. worker killed after Graph's create", ledger, startedAt);
 
     expect(ledger.lostKeys, second.output()).toEqual([]);
     expect(ledger.duplicatedKeys).toEqual([]);
@@ -57,5 +58,42 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
     // The fresh process looked the in-doubt creates up instead of creating them again.
     const lookUps = world.simulator.requestLog.slice(requestsBeforeRestart).filter((r) => r.method === "GET" && r.path.includes("importedWindowsAutopilotDeviceIdentities?"));
     expect(lookUps.length).toBeGreaterThan(0);
+  }, 300_000);
+
+  it("resumes in a fresh process without a second import of any device of the chunk (import action)", async () => {
+    const startedAt = Date.now();
+    const count = faultScale({ short: 30, full: 250 });
+    const creates = () => world.simulator.creates.filter((c) => c.importId?.startsWith(`${batch.batchId}/`));
+    const first = await startChildHost(world.hostEnv({ IMPORT_CHUNK_SIZE: "100" }), HOST_SETTINGS);
+    hosts.push(first);
+    const answer = await post(first.api, JSON.stringify({ devices: makeDevices(count, "CHUNKKILL") }), "application/json", world.partner.headers);
+    const batch = acceptedBatch(answer, count);
+
+    // The action's answer is held back a second (latency): the host dies while it is on its way.
+    await waitFor("Graph to carry out a first import action", () => creates().length > 0, 30_000, 2);
+    await first.kill();
+    const createdBeforeKill = new Set(creates().map((c) => c.importId));
+
+    // Graph holds records of a whole chunk that no row records: every one of its devices is claimed, without an id.
+    const rows = await world.deviceRows(batch.batchId);
+    const inDoubt = rows.filter((r) => r.state === "submitting" && createdBeforeKill.has(`${batch.batchId}/${r.rowKey}`));
+    expect(inDoubt.length, first.output()).toBeGreaterThan(1);
+    const requestsBeforeRestart = world.simulator.requestLog.length;
+
+    const second = await startChildHost(world.hostEnv({ IMPORT_CHUNK_SIZE: "100" }), HOST_SETTINGS);
+    hosts.push(second);
+    const ledger = await world.settle([batch], 120_000);
+    recordScenario("1b. worker killed after the import action", ledger, startedAt);
+
+    expect(ledger.lostKeys, second.output()).toEqual([]);
+    expect(ledger.duplicatedKeys).toEqual([]);
+    expect(ledger.final).toBe(count);
+    expect((await world.deviceRows(batch.batchId)).every((r) => r.state === "imported")).toBe(true);
+    // The chunk's devices were found by serial number, one walk for the chunk, not imported again.
+    const after = world.simulator.requestLog.slice(requestsBeforeRestart);
+    expect(after.filter((r) => r.method === "GET" && r.path.includes("importedWindowsAutopilotDeviceIdentities?")).length).toBeGreaterThan(0);
+    expect(creates()).toHaveLength(count);
+    // One import action carried the chunk (1a used creates): the fresh process sent no second one.
+    expect(world.simulator.requestLog.filter((r) => r.method === "POST" && r.path.endsWith("/import"))).toHaveLength(1);
   }, 300_000);
 });

@@ -357,6 +357,27 @@ describe("import action", () => {
     expect(((await res.json()) as GraphErrorJson).error.message).toContain("[1]");
     expect(sim.creates).toHaveLength(0);
   });
+
+  it("answers 204 without a body when asked to (importActionAnswer: empty), and the records are there by serial number", async () => {
+    const clock = new ManualClock();
+    sim = await startSimulator({ now: clock.now, importActionAnswer: "empty" });
+    const a = await GraphCaller.as(sim, TENANT_A);
+    const devices = [device(), device()];
+    const res = await a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: devices });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+    expect(sim.records(TENANT_A).map((r) => r.serialNumber)).toEqual(devices.map((d) => d.serialNumber));
+  });
+
+  it("refuses a body over Graph's 4 MB limit with 413, creating nothing", async () => {
+    const { a, sim } = await setup();
+    // About 4.4 MB: 1,100 devices with a 4 KB hash each, more than any chunk this pipeline sends.
+    const big = Buffer.alloc(3_000, 7).toString("base64");
+    const devices = Array.from({ length: 1_100 }, () => device({ hardwareIdentifier: big }));
+    const res = await a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: devices });
+    expect(res.status).toBe(413);
+    expect(sim.creates).toHaveLength(0);
+  });
 });
 
 describe("protocol", () => {

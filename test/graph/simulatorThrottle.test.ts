@@ -44,17 +44,30 @@ describe("write throttling (Intune: 100 per app per tenant, 200 per tenant, per 
     expect((await app1.create(device())).status).toBe(201);
   });
 
-  it("charges each device of an import action as one write", async () => {
+  it("charges an import action as one write, however many devices it carries (Intune counts requests)", async () => {
     const clock = new ManualClock();
-    sim = await startSimulator({ now: clock.now, throttle: { windowMs: 1_000, perAppPerTenant: 5, perTenant: 10 } });
+    sim = await startSimulator({ now: clock.now, throttle: { windowMs: 1_000, perAppPerTenant: 2, perTenant: 10 } });
+    const a = await GraphCaller.as(sim, TENANT_A);
+    const importOf = (n: number) =>
+      a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: Array.from({ length: n }, () => device()) });
+
+    expect((await importOf(50)).status).toBe(200);
+    expect((await importOf(50)).status).toBe(200);
+    const refused = await importOf(1);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(sim.creates).toHaveLength(100);
+  });
+
+  it("can still charge each device as one write (importActionCost: perDevice), for comparison", async () => {
+    const clock = new ManualClock();
+    sim = await startSimulator({ now: clock.now, importActionCost: "perDevice", throttle: { windowMs: 1_000, perAppPerTenant: 5, perTenant: 10 } });
     const a = await GraphCaller.as(sim, TENANT_A);
     const importOf = (n: number) =>
       a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: Array.from({ length: n }, () => device()) });
 
     expect((await importOf(3)).status).toBe(200);
-    const refused = await importOf(3);
-    expect(refused.status).toBe(429);
-    expect(refused.headers.get("retry-after")).toBe("1");
+    expect((await importOf(3)).status).toBe(429);
     expect((await importOf(6)).status).toBe(400); // more than a window could ever admit
     expect(sim.creates).toHaveLength(3);
   });

@@ -6,6 +6,7 @@ import { BATCH_ROW_KEY } from "../../src/storage/importEntities.js";
 import { makeCsv, makeDevices } from "../support/devices.js";
 import { addTestPartner } from "../support/partners.js";
 import { startPipeline, TENANT_A, type Pipeline } from "../support/pipeline.js";
+import { queuedMessages } from "../support/queuedMessages.js";
 
 /**
  * Idempotency-Key on POST /api/imports against real Azurite, with the worker left out so every
@@ -30,7 +31,7 @@ function post(key: string | undefined, body: Buffer | string, query = `?tenantId
 }
 
 async function queued(): Promise<number> {
-  return (await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount ?? 0;
+  return queuedMessages(pipeline.services.storage);
 }
 
 /** Batch headers of a partner: how many batches really exist. */

@@ -104,7 +104,7 @@ describe("telemetry with a connection string", () => {
       METRIC_NAMES.graphDuration,
       METRIC_NAMES.graphThrottled,
       METRIC_NAMES.queueAge,
-      "graph create", // the span of a create, as a dependency
+      "graph import", // the span of an import action (the batch's chunk), as a dependency
       "batch accepted", // a log record
       id, // the batch id, as a log attribute
     ];

@@ -31,6 +31,7 @@ export interface ServiceTiming {
 export interface ServiceBehaviour {
   echoClientValues: boolean;
   repeatLastNextLink: boolean;
+  importActionAnswer: "value" | "empty";
 }
 
 export interface OperationRequest {
@@ -77,6 +78,8 @@ export class ImportedDeviceService {
     const inputs = validateImportAction(body.value, req.route.version);
     if (!inputs.ok) return req.intuneError(400, "BadRequest", inputs.message);
     const created = inputs.value.map((input) => this.answered(this.createOne(req, input).record));
+    // Some tenants answer the action 204 without a body (facts sheet, "The import action, in practice").
+    if (this.behaviour.importActionAnswer === "empty") return { kind: "respond", status: 204 };
     return {
       kind: "respond",
       status: 200,

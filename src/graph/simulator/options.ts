@@ -103,6 +103,18 @@ export interface SimulatorOptions {
    * Observed true, documented false.
    */
   repeatLastNextLink?: boolean;
+  /**
+   * The import action's answer: "value", 200 with the created records (Graph's documented
+   * answer), or "empty", 204 without a body, as one community tool reports (facts sheet, "The
+   * import action, in practice"). Either way the records can be found by serial number. Default "value".
+   */
+  importActionAnswer?: "value" | "empty";
+  /**
+   * What an import action costs against the write throttle: "perRequest", one write whatever
+   * it carries (Intune's limits are per request; facts sheet), or "perDevice", one per device
+   * (the simulator's older model, kept for comparison). Default "perRequest".
+   */
+  importActionCost?: "perRequest" | "perDevice";
 }
 
 /** The finer options `behaviour` decides, resolved. */
@@ -149,6 +161,8 @@ export interface ResolvedOptions extends BehaviourOptions {
   signingKey: string | undefined;
   now: () => number;
   behaviour: SimulatorBehaviour;
+  importActionAnswer: "value" | "empty";
+  importActionCost: "perRequest" | "perDevice";
 }
 
 /** With passThroughPending, an import reads "pending" from this fraction of its settle delay on. */
@@ -185,6 +199,8 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     wrapIntuneMessages: flag("wrapIntuneMessages", options.wrapIntuneMessages ?? defaults.wrapIntuneMessages),
     retryAfterOmittedEvery: options.retryAfterOmittedEvery ?? defaults.retryAfterOmittedEvery,
     repeatLastNextLink: flag("repeatLastNextLink", options.repeatLastNextLink ?? defaults.repeatLastNextLink),
+    importActionAnswer: oneOf("importActionAnswer", options.importActionAnswer ?? "value", ["value", "empty"] as const),
+    importActionCost: oneOf("importActionCost", options.importActionCost ?? "perRequest", ["perRequest", "perDevice"] as const),
   };
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65_535) throw new RangeError("port must be 0..65535");
   if (!Number.isInteger(resolved.pageSize) || resolved.pageSize < 1 || resolved.pageSize > MAX_PAGE_SIZE) {
@@ -198,6 +214,11 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
 
 function nonNegative(name: string, value: number): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number >= 0`);
+  return value;
+}
+
+function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) throw new RangeError(`${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, not ${JSON.stringify(value)}`);
   return value;
 }
 

@@ -1,0 +1,459 @@
+import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
+import { sameSerialNumber } from "../graph/importedDevice.js";
+import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
+import { sendAllForSlots, sendForSlot } from "../storage/slotSends.js";
+import { countSubmitted } from "../telemetry/metrics.js";
+import { retryDelayMs } from "./backoff.js";
+import { chunkSends, matchRecords, splitInHalves } from "./chunks.js";
+import { classifyFailure } from "./classifyGraphResult.js";
+import { failWaitingDevices } from "./failWaitingDevices.js";
+import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "./pacing.js";
+import { clearedError, createBody, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./processDeviceMessage.js";
+import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
+import { traceFields, type TraceFields } from "./traceFields.js";
+import { judgeMessage } from "./messageGuard.js";
+
+/** Followers come this long after their chunk's slot unless the deps say otherwise (config: FOLLOWER_DELAY_WINDOWS budget windows). */
+export const DEFAULT_FOLLOWER_DELAY_MS = 60_000;
+/** Messages of a chunk's next attempt are sent this many at a time. */
+const SEND_CONCURRENCY = 16;
+
+/**
+ * One attempt of a chunk, run by its leader's message at the chunk's write slot: read the
+ * chunk's rows (one range query), claim every device still waiting for this attempt (ETag-
+ * conditional, so a device is in at most one chunk that reaches Graph), look up by serial number
+ * the devices an earlier attempt may have created, send the rest as one import action, and record
+ * the outcome for every device. Never waits for a retry in-process; throws only when storage fails.
+ */
+export async function processChunk(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+  const chunk = message.chunk!;
+  const rows = await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size);
+  const mine = rows.filter((d) => d.attempts === message.attempt && d.claimedBy === delivery.id && (d.state === "submitting" || d.state === "retrying"));
+  const claimable = rows.filter((d) => (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt);
+  const tenantId = rows[0]?.tenantId;
+  if (!tenantId || (mine.length === 0 && claimable.length === 0)) return "stale";
+  const now = clock(deps);
+  const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId, attempt: message.attempt };
+
+  if (mine.length > 0) {
+    // This very message took the chunk and its host died: finish what it began.
+    const scheduled = mine.filter((d) => d.state === "retrying");
+    if (scheduled.length > 0) {
+      await resendScheduled(deps, message, scheduled);
+      return "retry-scheduled";
+    }
+    const open = mine.filter((d) => !d.graphId && !d.findRecordBySerial);
+    if (open.length === 0) return "submitted";
+    // A delivery before this one may have sent the action.
+    return attemptChunk(deps, message, open, delivery.dequeueCount > 1, undefined, fields);
+  }
+
+  let due: number | undefined;
+  if (message.slotAt !== undefined) {
+    const { shiftMs } = await deps.pacing.current(tenantId, now.getTime());
+    due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
+    if (due - now.getTime() > MAX_WAIT_IN_FUNCTION_MS) {
+      await sendForSlot(deps.queue, { message: { ...message, slotAt: due, shiftAt: shiftMs }, slotAt: due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(due - now.getTime()) });
+      return "deferred";
+    }
+    const lateMs = now.getTime() - due;
+    if (lateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
+      // Too late to go at its slot (the message reached a worker late): a new slot, before
+      // anything is written. When the tenant's schedule has one free within the wait a function
+      // may do, the chunk takes it here; a trip through the queue would only make it late again.
+      const slot = await deps.pacing.reserve(tenantId, 1, now.getTime());
+      const slotAt = Math.round(slot.firstSlotAt);
+      if (slotAt - clock(deps).getTime() <= MAX_WAIT_IN_FUNCTION_MS) {
+        deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(lateMs) });
+        due = slotAt;
+      } else {
+        await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+        await markLeaderSlot(deps, rows, message, slotAt);
+        deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(lateMs) });
+        return "rescheduled";
+      }
+    }
+  }
+
+  const taken = await claim(deps, message, delivery, claimable, now.toISOString());
+  if (taken.keys.length === 0) return "stale";
+  // Claims of retrying devices moved counters through transactions that return no ETags: then the
+  // chunk is read once more. Claims of queued devices (a first attempt) came back with theirs.
+  const claimedKeys = new Set(taken.keys);
+  const claimed = taken.rows ?? (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter((d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id);
+  return attemptChunk(deps, message, claimed, false, due, fields);
+}
+
+/**
+ * A leader sent back to the queue for a later slot says so on its own row (nextAttemptAt), so
+ * the chunk's followers, which come a fixed time after the first slot, wait for this one instead
+ * of taking their devices alone while the leader is alive (followerAlone). Best effort: a row
+ * that moved meanwhile is left as it is, and the followers go alone as they would anyway.
+ */
+async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: DeviceMessage, slotAt: number): Promise<void> {
+  const leader = rows.find((d) => d.rowKey === message.rowKey && (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt);
+  if (!leader) return;
+  await deps.store.noteNextAttempt(leader, new Date(slotAt).toISOString());
+}
+
+/**
+ * Takes the devices for this attempt: a queued one by a row write (no counter moves), a retrying
+ * one with its counter. `rows`: the claimed rows as they now are, when every new ETag is known.
+ */
+async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery, devices: StoredDevice[], at: string): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
+  const changes = (device: StoredDevice) => ({
+    state: "submitting" as const,
+    attempts: message.attempt,
+    claimedBy: delivery.id,
+    ...clearedError,
+    // Whether an earlier attempt may have created a record is not history: the lookup needs it,
+    // and when that attempt ran (the list grace counts from there, not from this claim).
+    inDoubt: device.inDoubt,
+    inDoubtSince: device.inDoubt ? (device.inDoubtSince ?? device.updatedAt) : undefined,
+    updatedAt: at,
+  });
+  const queued = devices.filter((d) => d.state === "queued");
+  const retrying = devices.filter((d) => d.state === "retrying");
+  const written = await deps.store.writeInPlaceRows(queued.map((device) => ({ device, changes: changes(device) })));
+  const moved = retrying.length > 0 ? await deps.store.moveDevices(retrying.map((device) => ({ device, changes: changes(device) }))) : [];
+  const keys = [...written.map((d) => d.rowKey), ...moved];
+  return moved.length === 0 && written.every((d) => d.etag) ? { keys, rows: written } : { keys };
+}
+
+async function attemptChunk(
+  deps: WorkerDeps,
+  message: DeviceMessage,
+  claimed: StoredDevice[],
+  resumedAfterCrash: boolean,
+  due: number | undefined,
+  fields: Record<string, string | number>,
+): Promise<StepOutcome> {
+  if (claimed.length === 0) return "stale";
+  const tenantId = claimed[0]!.tenantId;
+  let slotWaitMs = 0;
+  if (due !== undefined) {
+    // The last moments to the slot are waited out here, after the claim, so the action leaves at its slot.
+    slotWaitMs = Math.max(0, Math.round(due - clock(deps).getTime()));
+    if (slotWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, slotWaitMs));
+  }
+  const logFields = { ...fields, slotWaitMs, deviceCount: claimed.length, ...(due !== undefined ? { lateMs: Math.max(0, Math.round(clock(deps).getTime() - due)) } : {}) };
+
+  // Devices an earlier attempt may have created are looked for first, all with one walk of the tenant's records.
+  const doubtful = claimed.filter((d) => d.inDoubt || resumedAfterCrash);
+  let toSend = claimed.filter((d) => !doubtful.includes(d));
+  if (doubtful.length > 0) {
+    const looked = await lookUpDoubtful(deps, tenantId, doubtful);
+    const stillDoubtful = new Set(doubtful.map((d) => d.rowKey));
+    if (looked.kind === "failed") return retryChunk(deps, message, claimed, { ...looked.failure, doubt: "keep", doubtful: stillDoubtful, slotWaitMs, logFields });
+    if (looked.waitUntil !== undefined) {
+      return retryChunk(deps, message, claimed, {
+        kind: "wait",
+        errorCode: "ImportLookupPending",
+        errorMessage: "An earlier import of this device may have reached Intune; looking for its record again once the tenant's list can show it.",
+        notBefore: looked.waitUntil,
+        doubt: "keep",
+        doubtful: stillDoubtful,
+        trace: looked.trace,
+        slotWaitMs,
+        logFields,
+      });
+    }
+    await recordFound(deps, looked.found, looked.trace);
+    for (const { device, decision } of looked.unclear) {
+      await failAll(deps, [device], "ImportOwnershipUnclear", unclearMessage(decision), looked.trace);
+    }
+    toSend = [...toSend, ...looked.create];
+  }
+  if (toSend.length === 0) return "submitted";
+
+  const result = await deps.graph.importDevices(tenantId, toSend.map(createBody));
+  const trace = traceFields(result.trace);
+  const at = clock(deps).toISOString();
+  if (result.kind === "ok") {
+    const records = result.body?.value ?? [];
+    const matched = matchRecords(toSend, records);
+    countSubmitted(toSend.length);
+    await deps.store.writeInPlace(
+      toSend.map((device) => {
+        const record = matched.get(device.rowKey);
+        // Graph made a record for every device it took; one the answer left out is found by serial number later.
+        const recorded: Partial<DeviceFields> = record
+          ? { graphId: record.id, importStatus: record.state?.deviceImportStatus ?? "unknown", findRecordBySerial: undefined }
+          : { findRecordBySerial: true, importStatus: "unknown" };
+        return { device, changes: { ...clearedError, ...recorded, submittedAt: device.submittedAt ?? at, ...trace, updatedAt: at } };
+      }),
+    );
+    deps.log.info("chunk submitted", { ...logFields, ...trace, status: result.status, reason: `${matched.size} of ${toSend.length} records in the answer` });
+    return "submitted";
+  }
+
+  const failure = classifyFailure(result, tenantId, deps.graph.consentUrlFor(tenantId));
+  const status = result.kind === "http-error" ? result.status : undefined;
+  if (failure.kind === "tenant") {
+    await failAll(deps, toSend, failure.errorCode, failure.errorMessage, trace);
+    const others = await failWaitingDevices(deps.store, message.batchId, failure, at);
+    deps.log.error("tenant refuses the app; failing the batch's waiting devices", { ...logFields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode, deviceCount: others + toSend.length });
+    return "failed";
+  }
+  if (failure.kind === "permanent") {
+    if (toSend.length > 1 && (status === 400 || status === 413)) return splitChunk(deps, message, toSend, { code: failure.errorCode, message: failure.errorMessage, trace, slotWaitMs, logFields });
+    await failAll(deps, toSend, failure.errorCode, failure.errorMessage, trace);
+    deps.log.warn("Graph rejected the import action", { ...logFields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode });
+    return "failed";
+  }
+  return retryChunk(deps, message, toSend, {
+    kind: status === 429 ? "throttled" : "transient",
+    errorCode: failure.errorCode,
+    errorMessage: failure.errorMessage,
+    ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+    // A lost answer leaves every device of the chunk in doubt; one walk answers for all at the next attempt.
+    doubt: mayHaveCreated(result) ? "new" : "none",
+    trace,
+    slotWaitMs,
+    logFields: { ...logFields, ...(status ? { status } : {}) },
+  });
+}
+
+interface DoubtLookup {
+  kind: "ok";
+  found: { device: StoredDevice; record: ImportedDeviceIdentity; matched: boolean }[];
+  create: StoredDevice[];
+  unclear: { device: StoredDevice; decision: Extract<ReturnType<typeof decideInDoubt>, { kind: "unclear" }> }[];
+  waitUntil?: number;
+  trace: TraceFields;
+}
+
+/** One walk of the tenant's records, then the rule of recordOwnership.ts for each device. */
+async function lookUpDoubtful(deps: WorkerDeps, tenantId: string, devices: StoredDevice[]): Promise<DoubtLookup | { kind: "failed"; failure: RetryReason }> {
+  const bySerial = new Map<StoredDevice, ImportedDeviceIdentity[]>(devices.map((d) => [d, []]));
+  let lastTrace: Parameters<typeof traceFields>[0];
+  const walk = await deps.graph.walkImportedDevices(tenantId, (records, trace) => {
+    lastTrace = trace;
+    for (const record of records) for (const device of devices) if (sameSerialNumber(record.serialNumber, device.serialNumber)) bySerial.get(device)!.push(record);
+  });
+  const trace = traceFields(walk.trace ?? lastTrace);
+  if (walk.kind !== "ok") {
+    const failure = classifyFailure(walk);
+    return { kind: "failed", failure: { kind: "transient", errorCode: failure.errorCode, errorMessage: failure.errorMessage, trace, ...(failure.kind === "transient" && failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) } };
+  }
+  const looked: DoubtLookup = { kind: "ok", found: [], create: [], unclear: [], trace };
+  const now = clock(deps).getTime();
+  for (const device of devices) {
+    // The claim carried the doubt's start; a device resumed after a crash is in doubt since its claim.
+    const doubtSince = Date.parse(device.inDoubtSince ?? device.updatedAt);
+    const decision = decideInDoubt({ records: bySerial.get(device)!, complete: walk.complete, importId: importIdOf(device), now, doubtSince, listGraceMs: deps.listGraceMs });
+    switch (decision.kind) {
+      case "ours":
+      case "matched":
+        looked.found.push({ device, record: decision.record, matched: decision.kind === "matched" });
+        break;
+      case "create":
+        looked.create.push(device);
+        break;
+      case "wait":
+        looked.waitUntil = Math.max(looked.waitUntil ?? 0, decision.untilMs);
+        break;
+      case "unclear":
+        looked.unclear.push({ device, decision });
+        break;
+    }
+  }
+  return looked;
+}
+
+/** Records found by serial number: their ids go on the devices, and the poll rounds follow them from there. */
+async function recordFound(deps: WorkerDeps, found: DoubtLookup["found"], trace: TraceFields): Promise<void> {
+  if (found.length === 0) return;
+  const at = clock(deps).toISOString();
+  await deps.store.writeInPlace(
+    found.map(({ device, record, matched }) => ({
+      device,
+      changes: {
+        ...clearedError,
+        graphId: record.id,
+        importStatus: record.state?.deviceImportStatus ?? "unknown",
+        submittedAt: device.submittedAt ?? at,
+        ...(matched ? { recordMatch: "serialNumber" as const } : {}),
+        ...trace,
+        updatedAt: at,
+      },
+    })),
+  );
+}
+
+/**
+ * What the retried devices' doubt is: "new", this attempt's answer was lost (in doubt from now);
+ * "keep", an earlier doubt this attempt could not resolve (its start kept, so the list grace
+ * ends once); "none", nothing can have been created (429, 503, a refusal).
+ */
+type Doubt = "new" | "keep" | "none";
+
+interface RetryReason {
+  kind: "throttled" | "transient" | "wait";
+  errorCode: string;
+  errorMessage: string;
+  retryAfterMs?: number;
+  notBefore?: number;
+  trace: TraceFields;
+}
+
+/**
+ * The chunk is tried again whole, later, in its tenant's schedule: a 429 pauses the tenant (and
+ * costs no failure), another transient failure backs off and counts one for each device.
+ */
+async function retryChunk(
+  deps: WorkerDeps,
+  message: DeviceMessage,
+  devices: StoredDevice[],
+  reason: RetryReason & { doubt: Doubt; doubtful?: ReadonlySet<string>; slotWaitMs: number; logFields: Record<string, string | number> },
+): Promise<StepOutcome> {
+  const at = clock(deps).toISOString();
+  const now = Date.parse(at);
+  // Nothing was created (no doubt), and the batch was canceled meanwhile: the devices end here.
+  if (reason.doubt === "none" && (await deps.store.readBatch(message.batchId))?.canceledAt) {
+    await deps.store.moveDevices(devices.map((device) => ({ device, changes: { state: "canceled" as const, ...clearedError, updatedAt: at } })));
+    return "canceled";
+  }
+  const counts = reason.kind === "transient";
+  const failures = Math.max(...devices.map((d) => d.failures ?? 0)) + (counts ? 1 : 0);
+  if (failures >= deps.retry.maxAttempts) {
+    const text = `retries exhausted after ${failures} transient failures; last error: ${reason.errorCode}: ${reason.errorMessage}`;
+    await failAll(deps, devices, "RetriesExhausted", text, reason.trace, { failures });
+    deps.log.warn("retries exhausted", { ...reason.logFields, ...reason.trace, errorCode: reason.errorCode });
+    return "failed";
+  }
+  const notBefore = reason.notBefore ?? now + retryDelayMs(Math.max(1, failures), deps.retry, reason.retryAfterMs, deps.random);
+  const slot =
+    reason.kind === "throttled"
+      ? await deps.pacing.throttledThenReserve(devices[0]!.tenantId, reason.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random), now)
+      : await deps.pacing.reserve(devices[0]!.tenantId, 1, now, notBefore);
+  const slotAt = Math.round(slot.firstSlotAt);
+  await moveToRetrying(deps, devices, { failures, doubt: reason.doubt, doubtful: reason.doubtful ?? new Set(), slotAt, errorCode: reason.errorCode, errorMessage: reason.errorMessage, trace: reason.trace, at });
+  await sendChunk(deps, message, devices.map((d) => d.index), slotAt, slot.shiftMs, MAX_WAIT_IN_FUNCTION_MS - reason.slotWaitMs);
+  deps.log.info("chunk retry scheduled", { ...reason.logFields, ...reason.trace, errorCode: reason.errorCode, delayMs: slotAt - now });
+  return "retry-scheduled";
+}
+
+/** A chunk Graph refused as a whole: each half at its own slot, so one bad device ends up alone with its own reason. */
+async function splitChunk(
+  deps: WorkerDeps,
+  message: DeviceMessage,
+  devices: StoredDevice[],
+  refusal: { code: string; message: string; trace: TraceFields; slotWaitMs: number; logFields: Record<string, string | number> },
+): Promise<StepOutcome> {
+  const at = clock(deps).toISOString();
+  const now = Date.parse(at);
+  const byIndex = new Map(devices.map((d) => [d.index, d]));
+  const halves = splitInHalves(devices.map((d) => d.index));
+  const slots = await deps.pacing.reserve(devices[0]!.tenantId, halves.length, now);
+  let hold = MAX_WAIT_IN_FUNCTION_MS - refusal.slotWaitMs;
+  for (const [k, half] of halves.entries()) {
+    const slotAt = Math.round(slots.firstSlotAt + k * slots.intervalMs);
+    const members = half.map((index) => byIndex.get(index)!);
+    // A split is not a transient failure: failures stay as they were.
+    await moveToRetrying(deps, members, { failures: undefined, doubt: "none", doubtful: new Set(), slotAt, errorCode: refusal.code, errorMessage: `${refusal.message} (the chunk is tried again in halves)`, trace: refusal.trace, at });
+    hold -= await sendChunk(deps, message, half, slotAt, slots.shiftMs, Math.max(0, hold));
+  }
+  deps.log.info("chunk refused as a whole; tried again in halves", { ...refusal.logFields, ...refusal.trace, errorCode: refusal.code, reason: halves.map((h) => h.length).join("+") });
+  return "retry-scheduled";
+}
+
+async function moveToRetrying(
+  deps: WorkerDeps,
+  devices: StoredDevice[],
+  plan: { failures: number | undefined; doubt: Doubt; doubtful: ReadonlySet<string>; slotAt: number; errorCode: string; errorMessage: string; trace: TraceFields; at: string },
+): Promise<void> {
+  const since = (device: StoredDevice): string | undefined => {
+    if (plan.doubt === "new") return plan.at;
+    if (plan.doubt === "keep" && plan.doubtful.has(device.rowKey)) return device.inDoubtSince ?? device.updatedAt;
+    return undefined;
+  };
+  await deps.store.moveDevices(
+    devices.map((device) => ({
+      device,
+      changes: {
+        state: "retrying" as const,
+        ...(plan.failures !== undefined ? { failures: plan.failures } : {}),
+        inDoubt: since(device) !== undefined || undefined,
+        inDoubtSince: since(device),
+        nextAttemptAt: new Date(plan.slotAt).toISOString(),
+        errorCode: plan.errorCode,
+        errorName: undefined,
+        errorMessage: plan.errorMessage,
+        ...plan.trace,
+        updatedAt: plan.at,
+      },
+    })),
+  );
+}
+
+/** The next attempt's messages, one per device: the leader's (held for its lead, within `maxHoldMs`), then the followers'. */
+async function sendChunk(deps: WorkerDeps, message: DeviceMessage, indices: number[], slotAt: number, shiftAt: number, maxHoldMs: number): Promise<number> {
+  const [leader, ...followers] = chunkSends(message.batchId, indices, message.attempt + 1, slotAt, shiftAt, deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS);
+  const held = await sendForSlot(deps.queue, leader!, maxHoldMs, epochClock(deps));
+  if (followers.length > 0) await sendAllForSlots(deps.queue, followers, SEND_CONCURRENCY, epochClock(deps));
+  return held;
+}
+
+/** A crash after the devices were set to retry, before their messages went: send them now, grouped by their slot. */
+async function resendScheduled(deps: WorkerDeps, message: DeviceMessage, devices: StoredDevice[]): Promise<void> {
+  const bySlot = new Map<string, number[]>();
+  for (const device of devices) {
+    const key = device.nextAttemptAt ?? "";
+    bySlot.set(key, [...(bySlot.get(key) ?? []), device.index]);
+  }
+  for (const [nextAttemptAt, indices] of bySlot) {
+    const slotAt = nextAttemptAt ? Date.parse(nextAttemptAt) : clock(deps).getTime();
+    const { shiftMs } = await deps.pacing.current(devices[0]!.tenantId, clock(deps).getTime());
+    await sendChunk(deps, message, indices, slotAt, shiftMs, 0);
+  }
+}
+
+async function failAll(deps: WorkerDeps, devices: StoredDevice[], errorCode: string, errorMessage: string, trace: TraceFields, extra: Partial<DeviceFields> = {}): Promise<void> {
+  const at = clock(deps).toISOString();
+  await deps.store.moveDevices(
+    devices.map((device) => ({
+      device,
+      changes: { ...extra, ...trace, state: "failed" as const, errorCode, errorName: undefined, errorMessage, nextAttemptAt: undefined, inDoubt: undefined, updatedAt: at },
+    })),
+  );
+}
+
+/**
+ * A follower's device was not taken by its chunk's leader (the leader's message was poisoned, or
+ * so late that this safety net came first): the device goes alone, as a create at a new slot of
+ * its tenant. If the leader does come, its claim or this create's claim wins, never both.
+ */
+export async function followerAlone(deps: WorkerDeps, message: DeviceMessage, device: StoredDevice): Promise<StepOutcome> {
+  const now = clock(deps).getTime();
+  const followerDelayMs = deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS;
+  const { shiftMs } = await deps.pacing.current(device.tenantId, now);
+  let slotAt = dueAt(message.slotAt ?? now, message.shiftAt ?? shiftMs, shiftMs);
+  // The leader, late for the chunk's slot, may have been given a later one (markLeaderSlot).
+  const leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
+  const leaderNext = leader && judgeMessage(leader, message, "") === "fresh" && leader.nextAttemptAt ? Date.parse(leader.nextAttemptAt) : undefined;
+  if (leaderNext !== undefined && leaderNext > slotAt) slotAt = leaderNext;
+  const due = slotAt + followerDelayMs;
+  if (due - now > MAX_WAIT_IN_FUNCTION_MS) {
+    // A pause moved the chunk's slot after this message was sent, or its leader took a later
+    // one: the leader still has its turn.
+    await deps.queue.send({ ...message, shiftAt: shiftMs, slotAt }, due - now);
+    return "deferred";
+  }
+  const slot = await deps.pacing.reserve(device.tenantId, 1, now);
+  const ownSlotAt = Math.round(slot.firstSlotAt);
+  const { chunk: _chunk, rescheduled: _rescheduled, ...alone } = message;
+  await sendForSlot(deps.queue, { message: { ...alone, slotAt: ownSlotAt, shiftAt: slot.shiftMs }, slotAt: ownSlotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+  deps.log.warn("device left behind by its chunk; going alone", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: ownSlotAt - now });
+  return "rescheduled";
+}
+
+function clock(deps: WorkerDeps): Date {
+  return deps.now ? deps.now() : new Date();
+}
+
+function epochClock(deps: WorkerDeps): () => number {
+  return () => clock(deps).getTime();
+}

@@ -1,0 +1,304 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServices, type Services } from "../../src/app/services.js";
+import { loadConfig } from "../../src/config/config.js";
+import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { submitBatch } from "../../src/intake/submitBatch.js";
+import { silentLogger } from "../../src/logging.js";
+import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
+import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
+import type { StoredDevice } from "../../src/storage/importEntities.js";
+import { pollBatch } from "../../src/worker/pollBatch.js";
+import { processDeviceMessage, type StepOutcome } from "../../src/worker/processDeviceMessage.js";
+import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
+import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
+import { hashFor } from "../support/devices.js";
+
+/**
+ * Chunks through the import action, against real Azurite and the simulator (which throttles an
+ * action as one write, as Intune counts requests). Messages are driven one at a time in the
+ * order they fall due, on a clock that jumps to each, so every delivery pattern is exact.
+ */
+let azurite: RunningAzurite;
+const worlds: World[] = [];
+let tenants = 0;
+
+interface World {
+  simulator: GraphSimulator;
+  services: Services;
+  sent: { message: DeviceMessage; visibleAt: number }[];
+  /** Every message ever sent, as the queue would hold its text. */
+  texts: string[];
+  clock: { offsetMs: number };
+}
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+});
+
+afterAll(async () => {
+  for (const w of worlds) await w.simulator.stop();
+  await azurite?.stop();
+});
+
+async function world(options: SimulatorOptions = {}): Promise<World> {
+  const clock = { offsetMs: 0 };
+  // Imports settle at once, so a round's outcome is known without waiting; on the worker's clock.
+  const simulator = await startGraphSimulator({ settleDelayMs: 0, now: () => Date.now() + clock.offsetMs, ...options });
+  const services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", RETRY_MAX_ATTEMPTS: "4" }), silentLogger);
+  const w: World = { simulator, services, sent: [], texts: [], clock };
+  worlds.push(w);
+  return w;
+}
+
+const now = (w: World) => new Date(Date.now() + w.clock.offsetMs);
+const recorder = (w: World): DeviceMessageSender => ({
+  async send(message, delayMs = 0) {
+    w.sent.push({ message, visibleAt: now(w).getTime() + delayMs });
+    w.texts.push(JSON.stringify(message));
+  },
+});
+const workerDeps = (w: World) => ({
+  ...w.services,
+  queue: recorder(w),
+  retry: w.services.config.retry,
+  listGraceMs: w.services.config.graph.listGraceMs,
+  followerDelayMs: w.services.config.importAction.followerDelayMs,
+  random: () => 0,
+  now: () => now(w),
+});
+
+async function accept(w: World, count: number, chunkSize: number, prefix: string): Promise<{ batchId: string; tenantId: string; serials: string[]; secrets: string[] }> {
+  const tenantId = `cccccccc-0000-4000-8000-${String(++tenants).padStart(12, "0")}`;
+  const serials = Array.from({ length: count }, (_, i) => `${prefix}-${tenants}-${i}`);
+  const devices = serials.map((serialNumber, i) => ({ serialNumber, hardwareIdentifier: hashFor(serialNumber, tenants * 1000 + i), productKey: `PKEY-${serialNumber}` }));
+  const accepted = await submitBatch(
+    { ...w.services, queue: recorder(w), enqueueConcurrency: 16, firstPollDelayMs: 1_000, chunking: { size: chunkSize, followerDelayMs: w.services.config.importAction.followerDelayMs }, now: () => now(w) },
+    { partnerId: "chunk-test", tenantId, devices },
+    "json",
+  );
+  return { batchId: accepted.batchId, tenantId, serials, secrets: devices.flatMap((d) => [d.hardwareIdentifier, d.productKey]) };
+}
+
+let ids = 0;
+/** Runs every message as it falls due, until none is left; returns each submit message's outcome by role. */
+async function drive(w: World, options: { drop?: (m: DeviceMessage) => boolean; pollRoundsAfterSubmits?: number } = {}): Promise<{ leaders: StepOutcome[]; followers: StepOutcome[]; singles: StepOutcome[] }> {
+  const outcomes = { leaders: [] as StepOutcome[], followers: [] as StepOutcome[], singles: [] as StepOutcome[] };
+  for (let steps = 0; w.sent.length > 0; steps++) {
+    if (steps > 5_000) throw new Error("messages kept coming");
+    // A batch left unfinished on purpose keeps its poll chain going: stop a few rounds after the last submit.
+    if (options.pollRoundsAfterSubmits !== undefined && !w.sent.some((s) => s.message.kind === "submit") && options.pollRoundsAfterSubmits-- <= 0) break;
+    w.sent.sort((a, b) => a.visibleAt - b.visibleAt);
+    const { message, visibleAt } = w.sent.shift()!;
+    w.clock.offsetMs += Math.max(0, visibleAt - now(w).getTime());
+    if (options.drop?.(message)) continue;
+    const id = `m-${++ids}`;
+    if (message.kind === "pollBatch") {
+      await pollBatch({ ...w.services, queue: recorder(w), followUp: w.services.config.followUp, listGraceMs: w.services.config.graph.listGraceMs, now: () => now(w) }, message, id);
+      continue;
+    }
+    const outcome = await processDeviceMessage(workerDeps(w), message, { id, dequeueCount: 1 });
+    const role = !message.chunk ? "singles" : message.chunk.first === message.rowKey ? "leaders" : "followers";
+    outcomes[role].push(outcome);
+  }
+  return outcomes;
+}
+
+const rows = (w: World, batchId: string): Promise<StoredDevice[]> => w.services.store.devicesInState(batchId, "queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled");
+const writes = (w: World, tenantId: string) => w.simulator.requestLog.filter((r) => r.tenantId === tenantId && r.method === "POST");
+function createdOnce(w: World, serials: string[]): void {
+  const bySerial = new Map<string, number>();
+  for (const c of w.simulator.creates) bySerial.set(c.serialNumber, (bySerial.get(c.serialNumber) ?? 0) + 1);
+  expect(serials.filter((s) => bySerial.get(s) !== 1), "devices not created exactly once").toEqual([]);
+}
+
+describe("chunks through the import action", () => {
+  it("imports a 150-device batch with at most 15 write requests against a Graph that throttles per request; each device names the request that carried it", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials, secrets } = await accept(w, 150, 100, "CH");
+    // One leader and one follower message per device: still one message per device.
+    expect(w.sent.filter((s) => s.message.kind === "submit")).toHaveLength(150);
+    const outcomes = await drive(w);
+
+    // Two chunks reached Graph; a leader that came late for its slot (a slow machine) took a new one first.
+    expect(outcomes.leaders.filter((o) => o === "submitted")).toHaveLength(2);
+    expect(outcomes.leaders.every((o) => o === "submitted" || o === "rescheduled" || o === "deferred")).toBe(true);
+    expect(outcomes.followers.every((o) => o === "stale")).toBe(true);
+    const posts = writes(w, tenantId);
+    expect(posts.length).toBeLessThanOrEqual(15);
+    expect(posts.every((r) => r.path.endsWith("/import") && r.status === 200)).toBe(true);
+    createdOnce(w, serials);
+    const devices = await rows(w, batchId);
+    expect(devices.every((d) => d.state === "imported")).toBe(true);
+    // The import's outcome came from a poll round, but the record's id came from the action's answer.
+    const created = new Map(w.simulator.creates.map((c) => [c.serialNumber, c.id]));
+    expect(devices.every((d) => d.graphId === created.get(d.serialNumber))).toBe(true);
+    // Settled through the action, each row lost its hash and product key in the write that recorded it
+    // (issue 21); no message (leader, follower or poll round) ever carried one.
+    expect(devices.filter((d) => d.hardwareIdentifier !== undefined || d.productKey !== undefined).map((d) => d.rowKey)).toEqual([]);
+    expect(w.texts.filter((text) => secrets.some((secret) => text.includes(secret)))).toEqual([]);
+  });
+
+  it("sends the batch's first poll round with its messages, due a follow-up delay after the first slot, ahead of the followers", async () => {
+    const w = await world();
+    await accept(w, 250, 100, "POLL");
+    expect(w.sent.filter((s) => s.message.kind === "pollBatch")).toHaveLength(1);
+    const firstSlot = Math.min(...w.sent.flatMap((s) => (s.message.chunk?.first === s.message.rowKey ? [s.message.slotAt!] : [])));
+    const poll = w.sent.find((s) => s.message.kind === "pollBatch")!;
+    // accept() gives a 1 s follow-up delay; like a slot's message, it may be visible up to a second early.
+    expect(poll.visibleAt).toBeGreaterThan(firstSlot + 1_000 - MAX_WAIT_IN_FUNCTION_MS);
+    expect(poll.visibleAt).toBeLessThanOrEqual(firstSlot + 1_000);
+    // Sent with the devices' messages, it is not queued behind the followers.
+    const followers = w.sent.filter((s) => s.message.chunk && s.message.chunk.first !== s.message.rowKey);
+    expect(poll.visibleAt).toBeLessThan(Math.min(...followers.map((s) => s.visibleAt)));
+  });
+
+  it("stores on each device the client-request-id of the import action that carried it", async () => {
+    const w = await world();
+    const { batchId, tenantId } = await accept(w, 5, 100, "TR");
+    // The leader alone: the chunk's outcome is recorded before any poll round.
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    w.clock.offsetMs += Math.max(0, leader.visibleAt - now(w).getTime());
+    expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "leader", dequeueCount: 1 })).toBe("submitted");
+    const action = writes(w, tenantId)[0]!;
+    const devices = await rows(w, batchId);
+    expect(devices.map((d) => [d.state, d.graphClientRequestId])).toEqual(devices.map(() => ["submitting", action.clientRequestId]));
+  });
+
+  it("sends a leader that reaches a worker late at the tenant's next free slot there and then, when one is free within a second", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 5, 100, "LATE");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    // Delivered well past its slot (a busy host), with the tenant's schedule free.
+    w.clock.offsetMs += Math.max(0, leader.message.slotAt! - now(w).getTime()) + 3 * w.services.pacing.lateToleranceMs;
+    const before = w.sent.length;
+    expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "late-leader", dequeueCount: 1 })).toBe("submitted");
+    // No trip through the queue: no message sent, and the chunk went in one action.
+    expect(w.sent).toHaveLength(before);
+    expect(writes(w, tenantId)).toHaveLength(1);
+    await drive(w);
+    createdOnce(w, serials);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
+  it("sends a late leader back to the queue when the schedule is busy, and its followers wait for its new slot instead of going alone", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 4, 100, "BUSY");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    w.clock.offsetMs += Math.max(0, leader.message.slotAt! - now(w).getTime()) + 3 * w.services.pacing.lateToleranceMs;
+    // Another batch of the tenant holds its schedule for longer than the followers' delay.
+    const followerDelayMs = w.services.config.importAction.followerDelayMs;
+    const busyMs = followerDelayMs + 30_000;
+    const busy = await w.services.pacing.reserve(tenantId, Math.ceil((busyMs / w.services.config.pacing.windowMs) * w.services.config.pacing.writesPerWindow), now(w).getTime());
+    expect(busy.next.nextSlotAt - now(w).getTime()).toBeGreaterThan(followerDelayMs);
+    expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "late-leader", dequeueCount: 1 })).toBe("rescheduled");
+    const leaderRow = (await rows(w, batchId)).find((d) => d.rowKey === leader.message.rowKey)!;
+    expect(leaderRow.state).toBe("queued");
+    const newSlot = Date.parse(leaderRow.nextAttemptAt!);
+    expect(newSlot).toBeGreaterThanOrEqual(busy.next.nextSlotAt);
+
+    const outcomes = await drive(w);
+    // Each follower, come at its time, saw the leader's later slot and waited for it once; then it was stale.
+    expect(outcomes.followers).toEqual(["deferred", "deferred", "deferred", "stale", "stale", "stale"]);
+    expect(outcomes.leaders).toEqual(["submitted"]);
+    createdOnce(w, serials);
+    expect(writes(w, tenantId).map((r) => r.path.endsWith("/import"))).toEqual([true]);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
+  it("records the devices of a 204 answer by serial number in the next poll round", async () => {
+    const w = await world({ importActionAnswer: "empty" });
+    const { batchId, serials } = await accept(w, 12, 100, "EMPTY");
+    await drive(w);
+    createdOnce(w, serials);
+    const devices = await rows(w, batchId);
+    expect(devices.map((d) => d.state)).toEqual(serials.map(() => "imported"));
+    const created = new Map(w.simulator.creates.map((c) => [c.serialNumber, c.id]));
+    expect(devices.every((d) => d.graphId === created.get(d.serialNumber) && !d.findRecordBySerial)).toBe(true);
+  });
+
+  it("splits a chunk Graph refuses (400) until the one bad device fails alone with its reason", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 8, 100, "SPLIT");
+    const bad = serials[5]!;
+    w.simulator.injectFaults({ kind: "status", status: 400, errorCode: "BadRequest", match: { serialNumber: bad } });
+    await drive(w);
+
+    const devices = await rows(w, batchId);
+    const badRow = devices.find((d) => d.serialNumber === bad)!;
+    expect(badRow).toMatchObject({ state: "failed", errorCode: "BadRequest" });
+    expect(devices.filter((d) => d.serialNumber !== bad).every((d) => d.state === "imported")).toBe(true);
+    createdOnce(w, serials.filter((s) => s !== bad));
+    // 8 → 4 + 4 → 2 + 2 → 1 + 1: one request per chunk tried, the last a create of the bad device alone.
+    expect(writes(w, tenantId)).toHaveLength(7);
+  });
+
+  it("splits a chunk Graph finds too large (413) into halves that go on, counting no failure", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 10, 100, "BIG");
+    w.simulator.injectFaults({ kind: "status", status: 413, errorCode: "RequestEntityTooLarge", times: 1, match: { pathIncludes: "/import" } });
+    await drive(w);
+
+    const devices = await rows(w, batchId);
+    expect(devices.every((d) => d.state === "imported" && (d.failures ?? 0) === 0)).toBe(true);
+    createdOnce(w, serials);
+    // The refused chunk of 10, then its two halves of 5, each one import action.
+    const posts = writes(w, tenantId);
+    expect(posts.map((r) => [r.path.endsWith("/import"), r.status])).toEqual([
+      [true, 413],
+      [true, 200],
+      [true, 200],
+    ]);
+  });
+
+  it("retries a throttled chunk whole at a new slot, pausing the tenant", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 20, 100, "THR");
+    w.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 2, times: 1, match: { pathIncludes: "/import" } });
+    const outcomes = await drive(w);
+    expect(outcomes.leaders).toEqual(["retry-scheduled", "submitted"]);
+    createdOnce(w, serials);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported" && (d.failures ?? 0) === 0)).toBe(true);
+    expect((await w.services.pacing.current(tenantId, now(w).getTime())).pausedUntil).toBeGreaterThan(0);
+  });
+
+  it("after a lost answer, finds every device of the chunk by serial number and imports none twice", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 30, 100, "LOST");
+    w.simulator.injectFaults({ kind: "succeedThenFail", status: 504, times: 1, match: { pathIncludes: "/import" } });
+    const outcomes = await drive(w);
+    expect(outcomes.leaders[0]).toBe("retry-scheduled");
+    createdOnce(w, serials);
+    expect(writes(w, tenantId)).toHaveLength(1);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
+  it("lets each follower do its device alone when the leader's message is lost, each device still once", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 4, 100, "ALONE");
+    const outcomes = await drive(w, { drop: (m) => m.chunk?.first === m.rowKey && m.attempt === 1, pollRoundsAfterSubmits: 3 });
+    expect(outcomes.followers).toEqual(["rescheduled", "rescheduled", "rescheduled"]);
+    const devices = await rows(w, batchId);
+    // The leader's own device has no follower: it is the poison handler's (ProcessingFailed) in real life; here it waits.
+    expect(devices.filter((d) => d.state === "imported").map((d) => d.serialNumber)).toEqual(serials.slice(1));
+    expect(writes(w, tenantId).every((r) => !r.path.endsWith("/import"))).toBe(true);
+  });
+
+  it("fails the devices a poisoned leader had claimed, so none waits for ever", async () => {
+    const w = await world();
+    const { batchId, serials } = await accept(w, 6, 100, "POISON");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    // The leader claims its chunk, then Graph hangs up and its host keeps dying: the message is poisoned.
+    w.simulator.injectFaults({ kind: "drop", match: { pathIncludes: "/import" } });
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    w.clock.offsetMs += Math.max(0, leader.visibleAt - now(w).getTime());
+    const claimed = await w.services.store.readDeviceRange(batchId, leader.message.chunk!.first, 6);
+    await w.services.store.writeInPlace(claimed.map((device) => ({ device, changes: { state: "submitting", attempts: 1, claimedBy: "dead-host" } })));
+    await processPoisonMessage({ store: w.services.store, log: silentLogger, queue: recorder(w), pollRestartDelayMs: 1_000 }, leader.message, 5);
+    const devices = await rows(w, batchId);
+    expect(devices.map((d) => [d.state, d.errorCode])).toEqual(serials.map(() => ["failed", "ProcessingFailed"]));
+  });
+});
