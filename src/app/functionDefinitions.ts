@@ -1,4 +1,7 @@
 import { updateExisting } from "../worker/updateExisting.js";
+import { deregisterDevice, failPoisonedDeregistration, type DeregisterDeps } from "../deregistration/deregisterDevice.js";
+import { handleDeregistrationPost, type DeregistrationPostDeps } from "../deregistration/deregistrationIntake.js";
+import { getDeregistration, listDeregistrationDevices, listDeregistrations, type DeregistrationStatusDeps } from "../deregistration/deregistrationStatus.js";
 import { unauthorized } from "../auth/authProblems.js";
 import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
@@ -17,7 +20,7 @@ import { retryBatch } from "../batches/retryBatch.js";
 import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../openapi/serveOpenApi.js";
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
-import { decodeDeviceMessage } from "../storage/deviceMessage.js";
+import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessage.js";
 import { DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage, type WorkerDeps } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
@@ -104,27 +107,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "imports",
     methods: ["POST"],
     access: "partner",
-    handle: (s, request, caller) =>
-      handleImportPost(
-        {
-          store: s.store,
-          journal: s.journal,
-          queue: s.queue,
-          pacing: s.pacing,
-          firstPollDelayMs: s.config.followUp.firstDelayMs,
-          chunking: chunkingOf(s),
-          log: s.log,
-          limits: s.config.intake,
-          enqueueConcurrency: s.config.intake.enqueueConcurrency,
-          retryAfterSeconds: s.config.statusRetryAfterSeconds,
-          ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
-          webhookAllowedHosts: s.config.webhooks.allowedHosts,
-          rateLimit: s.rateLimit,
-          idempotency: { idempotency: s.idempotency, readBatch: (id) => s.store.readBatch(id), ttlMs: s.config.partnerApi.idempotencyTtlMs },
-        },
-        request,
-        caller,
-      ),
+    handle: (s, request, caller) => handleImportPost(importPostDeps(s), request, caller),
   },
   {
     kind: "http",
@@ -176,6 +159,38 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     methods: ["DELETE"],
     access: "partner",
     handle: (s, request, caller) => eraseBatchRequest(erasureDeps(s), request.params.id ?? "", caller),
+  },
+  {
+    kind: "http",
+    name: "createDeregistration",
+    route: "deregistrations",
+    methods: ["POST"],
+    access: "partner",
+    handle: (s, request, caller) => handleDeregistrationPost(deregistrationPostDeps(s), request, caller),
+  },
+  {
+    kind: "http",
+    name: "listDeregistrations",
+    route: "deregistrations",
+    methods: ["GET"],
+    access: "partner",
+    handle: (s, request, caller) => listDeregistrations(deregistrationStatusDeps(s), request.url.searchParams, caller),
+  },
+  {
+    kind: "http",
+    name: "getDeregistration",
+    route: "deregistrations/{id}",
+    methods: ["GET"],
+    access: "partner",
+    handle: (s, request, caller) => getDeregistration(deregistrationStatusDeps(s), request.params.id ?? "", caller),
+  },
+  {
+    kind: "http",
+    name: "listDeregistrationDevices",
+    route: "deregistrations/{id}/devices",
+    methods: ["GET"],
+    access: "partner",
+    handle: (s, request, caller) => listDeregistrationDevices(deregistrationStatusDeps(s), request.params.id ?? "", request.url.searchParams, caller),
   },
   {
     kind: "http",
@@ -259,6 +274,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         case "updateExisting":
           await updateExisting({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message);
           break;
+        case "deregister":
+          await deregisterDevice(deregisterDeps(s), message);
+          break;
       }
     },
   },
@@ -329,7 +347,13 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
     handle: async (s) => {
-      const poison = { store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs };
+      const poison = {
+        store: s.store,
+        log: s.log,
+        queue: s.queue,
+        pollRestartDelayMs: s.config.followUp.maxDelayMs,
+        failDeregistration: (message: DeviceMessage, dequeueCount: number | undefined) => failPoisonedDeregistration(deregisterDeps(s), message, dequeueCount),
+      };
       await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       await drainQueue(
@@ -361,6 +385,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     everyMs: 600_000,
     handle: async (s) => {
       await eraseDueBatches(erasureDeps(s));
+      // Deregistration batches expire the same way; their list rows are an index of their own.
+      await eraseDueBatches({ ...erasureDeps(s), index: s.deregistrations.index });
     },
   },
 ];
@@ -373,6 +399,49 @@ function httpDefinitions(): HttpFunctionDefinition[] {
 /** How intake and the sweeper cut a batch into import actions (one device each in create mode). */
 function chunkingOf(s: Services): Chunking {
   return { size: s.config.importAction.chunkSize, followerDelayMs: s.config.importAction.followerDelayMs };
+}
+
+function importPostDeps(s: Services) {
+  return {
+    store: s.store,
+    journal: s.journal,
+    queue: s.queue,
+    pacing: s.pacing,
+    firstPollDelayMs: s.config.followUp.firstDelayMs,
+    chunking: chunkingOf(s),
+    log: s.log,
+    limits: s.config.intake,
+    enqueueConcurrency: s.config.intake.enqueueConcurrency,
+    retryAfterSeconds: s.config.statusRetryAfterSeconds,
+    ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
+    webhookAllowedHosts: s.config.webhooks.allowedHosts,
+    rateLimit: s.rateLimit,
+    idempotency: { idempotency: s.idempotency, readBatch: (id: string) => s.store.readBatch(id), ttlMs: s.config.partnerApi.idempotencyTtlMs },
+  };
+}
+
+/** The import route's gate (rate limit, Idempotency-Key, body size, tenancy), with the deregistration store. */
+function deregistrationPostDeps(s: Services): DeregistrationPostDeps {
+  return { ...importPostDeps(s), deregistrations: s.deregistrations };
+}
+
+function deregistrationStatusDeps(s: Services): DeregistrationStatusDeps {
+  return { deregistrations: s.deregistrations, store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds, webhookEvents: s.webhooks.notifications };
+}
+
+function deregisterDeps(s: Services): DeregisterDeps {
+  return {
+    deregistrations: s.deregistrations,
+    store: s.store,
+    partners: s.partners,
+    queue: s.queue,
+    pacing: s.pacing,
+    graph: s.graph,
+    retry: s.config.retry,
+    retentionMs: s.config.batchRetentionMs,
+    notify: { notifications: s.webhooks.notifications, queue: s.webhooks.queue, log: s.log },
+    log: s.log,
+  };
 }
 
 function erasureDeps(s: Services): ErasureDeps {

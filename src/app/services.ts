@@ -8,6 +8,7 @@ import { createStorageClients, ensureStorage, type StorageClients } from "../sto
 import { DeviceQueue } from "../storage/deviceQueue.js";
 import { FOLLOWER_QUEUE } from "../storage/names.js";
 import { BatchIndex } from "../storage/batchIndex.js";
+import { DeregistrationStore } from "../storage/deregistrationStore.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
 import { PartnerStore } from "../storage/partnerStore.js";
@@ -27,6 +28,8 @@ export interface Services {
   store: ImportStore;
   /** Each partner's batches, newest first (GET /api/imports); the store writes it at intake. */
   batchIndex: BatchIndex;
+  /** Deregistration batches (returns, resales, swaps): rows in the same `imports` table, listed in their own index. */
+  deregistrations: DeregistrationStore;
   journal: IntakeJournal;
   queue: DeviceQueue;
   pacing: TenantPacing;
@@ -57,6 +60,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     storage,
     store,
     batchIndex,
+    deregistrations: new DeregistrationStore(storage.imports, new BatchIndex(storage.deregistrationIndex)),
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue, storage.queueNamed(FOLLOWER_QUEUE)),
     pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),

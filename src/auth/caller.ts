@@ -11,7 +11,7 @@ export interface Caller {
 }
 
 /** Whether the caller may import into the tenant. Tenant ids and domain names are case-insensitive in Entra. */
-export function mayImportInto(caller: Caller, tenantId: string): boolean {
+export function mayImportInto(caller: Pick<Caller, "tenants">, tenantId: string): boolean {
   const wanted = tenantId.trim().toLowerCase();
   return caller.tenants.some((tenant) => tenant.trim().toLowerCase() === wanted);
 }

@@ -5,6 +5,7 @@
  *   queued ──► deregistering ──► deregistered
  *     │            │  ▲    ├───► not_found
  *     │            └──┘    └───► failed
+ *     ├────────────────────────► not_found
  *     └────────────────────────► failed
  *
  * `deregistering`: an attempt holds the device (its Autopilot device is being looked up by serial
@@ -26,7 +27,8 @@ export type DeregistrationState = (typeof DEREGISTRATION_STATES)[number];
 export const FINAL_DEREGISTRATION_STATES: ReadonlySet<DeregistrationState> = new Set(["deregistered", "not_found", "failed"]);
 
 const NEXT: Record<DeregistrationState, ReadonlySet<DeregistrationState>> = {
-  queued: new Set(["deregistering", "failed"]),
+  // queued → not_found: the first lookup found nothing to delete.
+  queued: new Set(["deregistering", "not_found", "failed"]),
   // deregistering → deregistering: the next attempt after a transient failure, or the same message after a crash.
   deregistering: new Set(["deregistering", "deregistered", "not_found", "failed"]),
   deregistered: new Set(),
@@ -80,9 +82,13 @@ export type DeregistrationDecision =
 /**
  * After `contains(serialNumber,'…')` listed the tenant's Autopilot devices: contains() can return
  * several, so only an exact match counts (trimmed, case-insensitive, as Intune compares them).
+ * `earlierDelete`: the Autopilot device an earlier run of this attempt recorded before deleting it.
  */
-export function decideAfterLookup(serialNumber: string, listed: readonly AutopilotDeviceIdentity[], complete: boolean): DeregistrationDecision {
+export function decideAfterLookup(serialNumber: string, listed: readonly AutopilotDeviceIdentity[], complete: boolean, earlierDelete?: string): DeregistrationDecision {
   const same = listed.filter((d) => sameSerialNumber(d.serialNumber, serialNumber));
+  // An earlier run of this attempt recorded the Autopilot device it was deleting, then died before
+  // recording the outcome: the device now gone is that delete's doing.
+  if (same.length === 0 && complete && earlierDelete) return { kind: "deregistered", autopilotDeviceId: earlierDelete };
   if (same.length === 1) return { kind: "delete", autopilotDeviceId: same[0]!.id };
   if (same.length > 1) {
     return {

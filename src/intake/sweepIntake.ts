@@ -61,6 +61,13 @@ export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
       if (pending.partnerId) await deps.batchIndex?.remove({ partnerId: pending.partnerId, batchId: pending.batchId, createdAt: pending.startedAt });
       report.abandoned++;
       deps.log.warn("intake never became durable; its rows are erased", { batchId: pending.batchId, reason: `${rows} rows` });
+    } else if (batch.intakeState !== "accepted" && batch.kind === "deregistration") {
+      // A deregistration batch (src/deregistration): its queued devices get their first delete attempt; no poll rounds.
+      const unstarted = (await deps.store.listUnstartedDevices(pending.batchId)).filter((d) => d.attempts === 0);
+      await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.map((d) => d.rowKey), undefined, "deregister");
+      await deps.store.markAccepted(pending.batchId, now.toISOString());
+      report.reenqueued += unstarted.length;
+      deps.log.info("sweeper finished an interrupted intake", { batchId: pending.batchId, deviceCount: unstarted.length });
     } else if (batch.intakeState !== "accepted") {
       const unstarted = await deps.store.listUnstartedDevices(pending.batchId);
       await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));

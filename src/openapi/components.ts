@@ -27,6 +27,17 @@ import {
   stateCountsSchema,
 } from "../status/viewSchemas.js";
 import { deliveryAttemptSchema, notificationStateSchema, notificationViewSchema } from "../webhooks/notificationViewSchema.js";
+import { deregistrationDeviceSchema, deregistrationRequestSchema } from "../deregistration/deregistrationRequest.js";
+import {
+  deregistrationCountsSchema,
+  deregistrationDevicePageSchema,
+  deregistrationDeviceViewSchema,
+  deregistrationNotificationSchema,
+  deregistrationPageSchema,
+  deregistrationStateSchema,
+  deregistrationStatusSchema,
+  deregistrationViewSchema,
+} from "../deregistration/deregistrationViews.js";
 import type { JsonSchema } from "./operationSpec.js";
 
 /**
@@ -42,7 +53,9 @@ export const responseComponents = z.registry<{ id: string }>();
 requestComponents
   .add(importRequestSchema, { id: "ImportRequest" })
   .add(graphImportActionSchema, { id: "GraphImportRequest" })
-  .add(deviceSubmissionSchema, { id: "ImportDevice" });
+  .add(deviceSubmissionSchema, { id: "ImportDevice" })
+  .add(deregistrationRequestSchema, { id: "DeregistrationRequest" })
+  .add(deregistrationDeviceSchema, { id: "DeregistrationDevice" });
 
 responseComponents
   .add(acceptedBatchSchema, { id: "AcceptedBatch" })
@@ -71,6 +84,14 @@ responseComponents
   .add(devicePageSchema, { id: "DevicePage" })
   .add(retryResultSchema, { id: "RetryResult" })
   .add(cancelResultSchema, { id: "CancelResult" })
+  .add(deregistrationViewSchema, { id: "Deregistration" })
+  .add(deregistrationStatusSchema, { id: "DeregistrationStatus" })
+  .add(deregistrationCountsSchema, { id: "DeregistrationCounts" })
+  .add(deregistrationNotificationSchema, { id: "DeregistrationNotification" })
+  .add(deregistrationDeviceViewSchema, { id: "DeregistrationDeviceOutcome" })
+  .add(deregistrationStateSchema, { id: "DeregistrationState" })
+  .add(deregistrationPageSchema, { id: "DeregistrationPage" })
+  .add(deregistrationDevicePageSchema, { id: "DeregistrationDevicePage" })
   .add(problemDetailsSchema, { id: "Problem" })
   .add(fieldProblemSchema, { id: "FieldProblem" });
 

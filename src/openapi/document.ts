@@ -153,6 +153,7 @@ export function buildOpenApiDocument(
     security: [{ apiKey: [] }, { bearer: [] }],
     tags: [
       { name: "Imports", description: "Batches of devices and their outcomes." },
+      { name: "Deregistrations", description: "Returned, resold or swapped devices removed from a tenant's Windows Autopilot devices." },
       { name: "Reference", description: "This contract." },
       { name: "Dashboard", description: "The ops dashboard." },
     ],

@@ -15,6 +15,9 @@ import {
   dryRunResultSchema,
   retryResultSchema,
 } from "../status/viewSchemas.js";
+import { DEREGISTRATION_MAX_DEVICES, deregistrationRequestSchema } from "../deregistration/deregistrationRequest.js";
+import { deregistrationDeviceQuerySchema } from "../deregistration/deregistrationStatus.js";
+import { deregistrationDevicePageSchema, deregistrationPageSchema, deregistrationViewSchema } from "../deregistration/deregistrationViews.js";
 import type { JsonSchema, OperationSpec } from "./operationSpec.js";
 
 const retryAfter = { description: "Seconds until asking again is useful.", schema: { type: "integer", minimum: 0 } };
@@ -185,6 +188,75 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
       204: { description: "Erased: nothing of the batch is readable any more; what a crash interrupted is finished within minutes." },
       404: notFoundResponse,
       409: { description: "The batch is still running: cancel it first, then erase it once it has finished.", problems: [ProblemType.batchStillRunning] },
+    },
+  },
+  createDeregistration: {
+    tag: "Deregistrations",
+    summary: "Deregister returned, resold or swapped devices",
+    description:
+      `Up to ${DEREGISTRATION_MAX_DEVICES} devices by serial number (JSON, or a CSV with a \`Device Serial Number\` column: the Autopilot CSV a batch was imported with ` +
+      "works, its other columns are ignored). Validated all or nothing, recorded, and one message per device queued in the tenant's Intune write budget " +
+      "(a delete is a write); answers 202 at once. Each device's Autopilot device is found by exact serial number and deleted; a device still enrolled " +
+      "in Intune is refused by Intune and fails with why. The partner's access to the tenant is checked again before each delete.",
+    queryProperties: {
+      tenantId: { type: "string", description: "For a CSV body: the tenant (JSON bodies carry it in the body)." },
+      callbackUrl: { type: "string", format: "uri", description: "For a CSV body: where the `deregistration.completed` event goes." },
+    },
+    headers: {
+      "Idempotency-Key": {
+        description: "Makes the request safe to repeat, as for POST /api/imports; keys of this route are kept apart from the imports' keys.",
+        schema: { type: "string", minLength: 1, maxLength: 255 },
+      },
+    },
+    requestBody: {
+      description: "The devices to deregister.",
+      required: true,
+      json: [deregistrationRequestSchema],
+      other: {
+        "text/csv": { type: "string", description: "A CSV with a `Device Serial Number` column (or Serial Number, Serial, serialNumber); other columns are ignored. Batch fields come from the query string." },
+      },
+    },
+    responses: {
+      202: { description: "Accepted: poll the Location.", json: acceptedBatchSchema, headers: { Location: location, "Retry-After": retryAfter } },
+      400: { description: "Invalid batch: every problem, with device index, CSV line and field.", problems: [ProblemType.validation, ProblemType.malformedBody, ProblemType.noDevices, ProblemType.invalidIdempotencyKey] },
+      403: { description: "The partner may not act on this tenant: nothing was recorded.", problems: [ProblemType.tenantNotAllowed] },
+      409: { description: "A request with this Idempotency-Key is still being processed.", problems: [ProblemType.idempotencyKeyInFlight] },
+      413: { description: `More than ${DEREGISTRATION_MAX_DEVICES} devices, or the body is too large.`, problems: [ProblemType.tooManyDevices, ProblemType.bodyTooLarge] },
+      415: { description: "Neither JSON nor CSV.", problems: [ProblemType.unsupportedMediaType] },
+      422: { description: "This Idempotency-Key was used with a different request.", problems: [ProblemType.idempotencyKeyReused] },
+      429: { description: "The partner's intake rate is exceeded.", problems: [ProblemType.rateLimited], headers: { "Retry-After": retryAfter } },
+      503: { description: "Storage unavailable; nothing was accepted.", problems: [ProblemType.storageUnavailable], headers: { "Retry-After": retryAfter } },
+    },
+  },
+  listDeregistrations: {
+    tag: "Deregistrations",
+    summary: "List the caller's deregistration batches",
+    description: "Newest first, filtered by status and creation time, paged by `nextLink`, as GET /api/imports.",
+    query: batchListQuerySchema,
+    responses: {
+      200: { description: "A page of deregistration batches.", json: deregistrationPageSchema },
+      400: invalidQueryResponse,
+    },
+  },
+  getDeregistration: {
+    tag: "Deregistrations",
+    summary: "A deregistration batch's status",
+    description: "Counts per device state: deregistered, not_found (the tenant had no Autopilot device with that serial number) and failed are final.",
+    pathParams: idParam,
+    responses: {
+      200: { description: "The batch.", json: deregistrationViewSchema, headers: { "Retry-After": { ...retryAfter, description: "While the batch runs." } } },
+      404: { description: "No deregistration batch of the caller's has this id (an import batch's id, or another partner's, answers the same).", problems: [ProblemType.notFound] },
+    },
+  },
+  listDeregistrationDevices: {
+    tag: "Deregistrations",
+    summary: "A deregistration batch's devices and their outcomes",
+    pathParams: idParam,
+    query: deregistrationDeviceQuerySchema,
+    responses: {
+      200: { description: "A page of devices.", json: deregistrationDevicePageSchema },
+      400: invalidQueryResponse,
+      404: { description: "No deregistration batch of the caller's has this id.", problems: [ProblemType.notFound] },
     },
   },
   openApiDocument: {

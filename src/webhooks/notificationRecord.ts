@@ -47,8 +47,8 @@ export function newEventId(): string {
 }
 
 /** The event body: the batch's public status view, which never holds a hash, product key or UPN. */
-export function eventBody(eventTimestamp: string, batchView: object): string {
-  return JSON.stringify({ type: WEBHOOK_EVENT_TYPE, timestamp: eventTimestamp, data: batchView });
+export function eventBody(eventTimestamp: string, batchView: object, type: string = WEBHOOK_EVENT_TYPE): string {
+  return JSON.stringify({ type, timestamp: eventTimestamp, data: batchView });
 }
 
 export function readNotification(column: unknown): NotificationRecord | undefined {

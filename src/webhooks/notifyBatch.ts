@@ -2,7 +2,7 @@ import type { Logger } from "../logging.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { toBatchView } from "../status/statusViews.js";
 import type { DeliveryMessageSender } from "./deliveryMessage.js";
-import { eventBody, newEventId, type NotificationRecord } from "./notificationRecord.js";
+import { eventBody, newEventId, WEBHOOK_EVENT_TYPE, type NotificationRecord } from "./notificationRecord.js";
 import type { NotificationStore } from "./notificationStore.js";
 
 export interface NotifyDeps {
@@ -25,13 +25,32 @@ const WRITE_TRIES = 8;
  * a retry has a later one, so it gets a new event.
  */
 export async function notifyIfFinal(deps: NotifyDeps, batchId: string): Promise<NotifyOutcome> {
+  return recordFinalEvent(deps, batchId, async () => {
+    const summary = await deps.store.readSummary(batchId);
+    if (!summary) return undefined;
+    const { notification: _shown, ...view } = toBatchView(summary) as ReturnType<typeof toBatchView> & { notification?: unknown };
+    return { view, type: WEBHOOK_EVENT_TYPE };
+  });
+}
+
+/** What a final batch's event reports: its public view (status and completedAt read from it) and the event's type. */
+export interface FinalView {
+  view: { status: string; completedAt?: string | undefined };
+  type: string;
+}
+
+/**
+ * notifyIfFinal for any kind of batch whose header carries a callbackUrl in the `imports` table
+ * (an import batch, a deregistration batch): `readView` reads the batch's public view.
+ */
+export async function recordFinalEvent(deps: Omit<NotifyDeps, "store">, batchId: string, readView: () => Promise<FinalView | undefined>): Promise<NotifyOutcome> {
   for (let tries = 0; tries < WRITE_TRIES; tries++) {
     const header = await deps.notifications.read(batchId);
     if (!header) return "missing";
     if (!header.callbackUrl) return "no-callback";
-    const summary = await deps.store.readSummary(batchId);
-    if (!summary) return "missing";
-    const { notification: _shown, ...view } = toBatchView(summary) as ReturnType<typeof toBatchView> & { notification?: unknown };
+    const final = await readView();
+    if (!final) return "missing";
+    const { view, type } = final;
     if (view.status === "running" || !view.completedAt) return "running";
 
     const existing = header.notification;
@@ -50,7 +69,7 @@ export async function notifyIfFinal(deps: NotifyDeps, batchId: string): Promise<
       finalAt: view.completedAt,
       status: view.status,
       createdAt: now,
-      body: eventBody(now, view),
+      body: eventBody(now, view, type),
       state: "pending",
       attempts: [],
       ...(existing ? { earlierEvents: (existing.earlierEvents ?? 0) + 1 } : {}),

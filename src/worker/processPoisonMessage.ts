@@ -12,6 +12,8 @@ export interface PoisonDeps {
   queue: DeviceMessageSender;
   /** How long the successor waits: the poll chain's longest interval, so a failing round is not hammered. */
   pollRestartDelayMs: number;
+  /** A deregistration's message poisoned: its device fails (src/deregistration/deregisterDevice.ts). */
+  failDeregistration?: (message: DeviceMessage, dequeueCount: number | undefined) => Promise<"failed" | "already-final" | "missing">;
   now?: () => Date;
 }
 
@@ -44,12 +46,14 @@ export async function processPoisonMessage(deps: PoisonDeps, payload: unknown, d
     // An update of an existing Autopilot device (onExisting "update") that keeps failing: the device fails, retryable.
     case "updateExisting":
       return failDevice(deps, message, dequeueCount);
+    case "deregister":
+      if (deps.failDeregistration) return deps.failDeregistration(message, dequeueCount);
+      break;
     case "pollBatch":
       return restartPolling(deps, message);
-    default:
-      deps.log.error("poisoned housekeeping message dropped", { batchId: message.batchId, rowKey: message.rowKey, attempt: message.attempt, reason: message.kind });
-      return "dropped";
   }
+  deps.log.error("poisoned housekeeping message dropped", { batchId: message.batchId, rowKey: message.rowKey, attempt: message.attempt, reason: message.kind });
+  return "dropped";
 }
 
 async function restartPolling(deps: PoisonDeps, message: DeviceMessage): Promise<PoisonOutcome> {

@@ -10,7 +10,8 @@ import { DeviceChangedError, type ImportStore } from "../storage/importStore.js"
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs } from "./backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
-import { dueAt, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
+import { queueDelayForSlot } from "./pacing.js";
+import { waitForSlot } from "./slotWait.js";
 import { traceFields } from "./traceFields.js";
 
 /**
@@ -94,16 +95,7 @@ export async function updateExisting(deps: ExistingDeps, message: DeviceMessage)
   if (!device || device.state !== "submitted" || device.existing !== "updating" || (device.existingAttempt ?? 1) !== message.attempt) return "stale";
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt };
 
-  if (message.slotAt !== undefined) {
-    const { shiftMs } = await deps.pacing.current(device.tenantId, now(deps));
-    const due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
-    const wait = due - now(deps);
-    if (wait > MAX_WAIT_IN_FUNCTION_MS) {
-      await deps.queue.send({ ...message, slotAt: due, shiftAt: shiftMs }, queueDelayForSlot(due, now(deps)));
-      return "deferred";
-    }
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  }
+  if ((await waitForSlot(deps, message, device.tenantId)) === "deferred") return "deferred";
 
   const listed: AutopilotDeviceIdentity[] = [];
   const walk = await deps.graph.walkAutopilotDevices(device.tenantId, device.serialNumber, (page) => listed.push(...page));

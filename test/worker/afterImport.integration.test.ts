@@ -58,6 +58,8 @@ describe("followUntil profileAssigned", () => {
     }
 
     // Reads come in poll rounds, one filtered list per shared serial prefix: never one per device per round.
+    // Through the import action (the default mode): the devices went to Intune in one request.
+    expect(pipeline.simulator.requestLog.filter((r) => r.method === "POST" && r.path.endsWith("/importedWindowsAutopilotDeviceIdentities/import")).length).toBeGreaterThan(0);
     const reads = autopilotReads().slice(readsBefore);
     const rounds = new Set(reads.map((r) => Math.floor(r.at / 250))).size;
     expect(reads.every((r) => decodeURIComponent(r.path).includes("contains(serialNumber,'PF3"))).toBe(true);
