@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { functionDefinitions } from "../../src/app/functionDefinitions.js";
+import { createAutopilotImportClient } from "../../clients/typescript/src/index.js";
 import { makeDevices } from "../support/devices.js";
 import { addTestPartner } from "../support/partners.js";
 import { startPipeline, TENANT_A, TENANT_B, type Pipeline } from "../support/pipeline.js";
@@ -170,4 +171,20 @@ describe("POST /api/deregistrations", () => {
     const tooMany = await post(JSON.stringify({ tenantId: TENANT_A, devices: Array.from({ length: 1_001 }, (_, i) => ({ serialNumber: `MANY-${i}` })) }), "application/json");
     expect(tooMany.status).toBe(413);
   });
+
+  it("works through the typed client: create, follow, list the devices", async () => {
+    pipeline.simulator.registerDevice(TENANT_A, { serialNumber: "CLIENT-RET-1" });
+    const client = createAutopilotImportClient({ baseUrl: new URL(pipeline.api).origin, apiKey: pipeline.partner.apiKey });
+    const { batch, replayed } = await client.createDeregistration({ tenantId: TENANT_A, devices: [{ serialNumber: "CLIENT-RET-1" }] });
+    expect(replayed).toBe(false);
+    const final = await finalOf(batch.id);
+    expect(final.status).toBe("succeeded");
+    expect((await client.getDeregistration(batch.id)).batch).toMatchObject({ id: batch.id, status: "succeeded", counts: { deregistered: 1 } });
+    const devices = [];
+    for await (const device of client.deregistrationDevices(batch.id)) devices.push(device);
+    expect(devices).toEqual([expect.objectContaining({ serialNumber: "CLIENT-RET-1", state: "deregistered" })]);
+    const listed = [];
+    for await (const b of client.deregistrations({ pageSize: 2 })) listed.push(b.id);
+    expect(listed).toContain(batch.id);
+  }, 60_000);
 });

@@ -147,6 +147,29 @@ describe("the served OpenAPI document", () => {
     }
     expect((await call("post", "/api/imports/{id}/cancel", { params: { id: finished } })).status).toBe(409);
 
+    // Deregistrations: JSON and CSV, each refusal, the list, the batch and its devices.
+    pipeline.simulator.registerDevice(TENANT_A, { serialNumber: "WALKRET-1" });
+    const deregistration = await call("post", "/api/deregistrations", {
+      headers: { "content-type": "application/json", "idempotency-key": `walk-${randomUUID()}` },
+      body: JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "WALKRET-1" }, { serialNumber: "WALKRET-2" }] }),
+    });
+    expect(deregistration.status).toBe(202);
+    const returned = (deregistration.body as { id: string }).id;
+    expect((await call("post", "/api/deregistrations", { query: `tenantId=${TENANT_A}`, headers: { "content-type": "text/csv" }, body: "Device Serial Number\r\nWALKRET-3\r\n" })).status).toBe(202);
+    expect((await call("post", "/api/deregistrations", { headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "" }] }) })).status).toBe(400);
+    expect((await call("post", "/api/deregistrations", { headers: { "content-type": "text/plain" }, body: "WALKRET-1" })).status).toBe(415);
+    expect(
+      (await call("post", "/api/deregistrations", { headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId: "dddddddd-0000-4000-8000-00000000000d", devices: [{ serialNumber: "WALKRET-1" }] }) })).status,
+    ).toBe(403);
+    expect((await call("get", "/api/deregistrations", { query: "pageSize=1" })).status).toBe(200);
+    expect((await call("get", "/api/deregistrations", { query: "pageSize=1000" })).status).toBe(400);
+    expect((await call("get", "/api/deregistrations/{id}", { params: { id: returned } })).status).toBe(200);
+    expect((await call("get", "/api/deregistrations/{id}/devices", { params: { id: returned } })).status).toBe(200);
+    expect((await call("get", "/api/deregistrations/{id}/devices", { params: { id: returned }, query: "status=lost" })).status).toBe(400);
+    // The two kinds of batch do not answer for each other.
+    expect((await call("get", "/api/deregistrations/{id}", { params: { id: finished } })).status).toBe(404);
+    expect((await call("get", "/api/imports/{id}", { params: { id: returned } })).status).toBe(404);
+
     // The dashboard's page and files.
     expect((await call("get", "/api/dashboard", { auth: false })).status).toBe(200);
     expect((await call("get", "/api/dashboard/{asset}", { params: { asset: "dashboard.js" }, auth: false })).status).toBe(200);
@@ -173,7 +196,7 @@ describe("the served OpenAPI document", () => {
     for (const op of Object.values(doc.paths).flatMap((item) => Object.values(item))) {
       const seen = exercised.get(op.operationId) ?? new Set();
       expect([...seen].some((s) => s < 300), `${op.operationId} never succeeded`).toBe(true);
-      const idempotencyOnly = op.operationId === "createImport" ? [409] : [];
+      const idempotencyOnly = op.operationId === "createImport" || op.operationId === "createDeregistration" ? [409] : [];
       const missing = Object.keys(op.responses).map(Number).filter((s) => !seen.has(s) && !cannotProvoke.has(s) && !idempotencyOnly.includes(s));
       expect(missing, `${op.operationId}: declared but never seen`).toEqual([]);
     }

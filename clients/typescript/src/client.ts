@@ -4,7 +4,23 @@ import { ApiError, problemOf } from "./errors.js";
 import type { paths } from "./generated/schema.js";
 import { items, type Page } from "./paging.js";
 import { retryingFetch, type RetryOptions } from "./retry.js";
-import type { AcceptedBatch, Batch, BatchStatus, CancelResult, Device, DevicePage, DeviceState, DryRunResult, GraphImportRequest, ImportRequest, RetryResult } from "./types.js";
+import type {
+  AcceptedBatch,
+  Batch,
+  BatchStatus,
+  CancelResult,
+  Deregistration,
+  DeregistrationDeviceOutcome,
+  DeregistrationRequest,
+  DeregistrationState,
+  Device,
+  DevicePage,
+  DeviceState,
+  DryRunResult,
+  GraphImportRequest,
+  ImportRequest,
+  RetryResult,
+} from "./types.js";
 
 export const DEFAULT_BASE_URL = "http://localhost:7071";
 
@@ -151,6 +167,46 @@ export class AutopilotImportClient {
   async eraseImport(id: string): Promise<void> {
     const { error, response } = await this.api.DELETE("/api/imports/{id}", { params: { path: { id } } });
     if (error !== undefined || response.status !== 204) throw new ApiError(response.status, problemOf(response.status, error));
+  }
+
+  /**
+   * Submits returned, resold or swapped devices (by serial number) to be deregistered from the
+   * tenant's Windows Autopilot devices: a JSON body, or a CSV's bytes (the Autopilot CSV works).
+   */
+  async createDeregistration(body: DeregistrationRequest, options: { idempotencyKey?: string } = {}): Promise<Submitted> {
+    const { idempotencyKey = randomUUID() } = options;
+    const answer = await this.api.POST("/api/deregistrations", { body, params: { header: { "Idempotency-Key": idempotencyKey } } });
+    return this.submitted(answer as Answer<AcceptedBatch>, idempotencyKey);
+  }
+
+  async createDeregistrationFromCsv(csv: string | Uint8Array, options: { tenantId?: string; callbackUrl?: string; idempotencyKey?: string } = {}): Promise<Submitted> {
+    const { idempotencyKey = randomUUID(), ...query } = options;
+    const answer = await this.api.POST("/api/deregistrations", {
+      body: csv as never,
+      bodySerializer: (raw: unknown) => raw as BodyInit,
+      headers: { "content-type": "text/csv" },
+      params: { query, header: { "Idempotency-Key": idempotencyKey } },
+    });
+    return this.submitted(answer as Answer<AcceptedBatch>, idempotencyKey);
+  }
+
+  async getDeregistration(id: string): Promise<{ batch: Deregistration; retryAfterSeconds?: number }> {
+    const answer = await this.api.GET("/api/deregistrations/{id}", { params: { path: { id } } });
+    const after = retryAfterSeconds(answer.response);
+    return { batch: unwrap(answer), ...(after === undefined ? {} : { retryAfterSeconds: after }) };
+  }
+
+  /** The caller's deregistration batches, newest first, every page. */
+  deregistrations(query: { status?: BatchStatus; createdAfter?: string; createdBefore?: string; pageSize?: number } = {}): AsyncGenerator<Deregistration> {
+    const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<Deregistration>> => unwrap(await this.api.GET("/api/deregistrations", { params: { query: q } }));
+    return items(() => page(query), (next) => page(queryOf(next)));
+  }
+
+  /** A deregistration batch's devices and their outcomes, every page (optionally one state). */
+  deregistrationDevices(id: string, query: { status?: DeregistrationState; pageSize?: number } = {}): AsyncGenerator<DeregistrationDeviceOutcome> {
+    const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<DeregistrationDeviceOutcome>> =>
+      unwrap(await this.api.GET("/api/deregistrations/{id}/devices", { params: { path: { id }, query: q } }));
+    return items(() => page({ pageSize: 1000, ...query }), (next) => page(queryOf(next) as typeof query));
   }
 
   /**

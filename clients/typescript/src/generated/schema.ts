@@ -108,6 +108,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/deregistrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's deregistration batches
+         * @description Newest first, filtered by status and creation time, paged by `nextLink`, as GET /api/imports.
+         */
+        get: operations["listDeregistrations"];
+        put?: never;
+        /**
+         * Deregister returned, resold or swapped devices
+         * @description Up to 1000 devices by serial number (JSON, or a CSV with a `Device Serial Number` column: the Autopilot CSV a batch was imported with works, its other columns are ignored). Validated all or nothing, recorded, and one message per device queued in the tenant's Intune write budget (a delete is a write); answers 202 at once. Each device's Autopilot device is found by exact serial number and deleted; a device still enrolled in Intune is refused by Intune and fails with why. The partner's access to the tenant is checked again before each delete.
+         */
+        post: operations["createDeregistration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/deregistrations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A deregistration batch's status
+         * @description Counts per device state: deregistered, not_found (the tenant had no Autopilot device with that serial number) and failed are final.
+         */
+        get: operations["getDeregistration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/deregistrations/{id}/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A deregistration batch's devices and their outcomes */
+        get: operations["listDeregistrationDevices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -241,6 +302,23 @@ export interface components {
             id?: unknown;
             /** @description Graph's import state; a caller never sets it. Accepted and ignored. */
             state?: unknown;
+        };
+        /** @description A batch of returned, resold or swapped devices to deregister from a tenant's Windows Autopilot devices. */
+        DeregistrationRequest: {
+            /** @description The Entra tenant whose Autopilot devices are deregistered: its GUID or a domain name. Defaults to the service's DEFAULT_TENANT_ID. The partner must be allowed to act on it. */
+            tenantId?: string;
+            /**
+             * Format: uri
+             * @description Where to POST a signed `deregistration.completed` event (Standard Webhooks) when the batch reaches its final status: an https URL without credentials, not pointing at a private, loopback or link-local address. Only its host is ever shown back.
+             */
+            callbackUrl?: string;
+            /** @description The devices, 1 to 1000, by serial number (unique within the batch, ignoring case). */
+            devices: components["schemas"]["DeregistrationDevice"][];
+        };
+        /** @description A device to deregister, by its serial number: the tenant's Autopilot device with exactly this serial number (trimmed, ignoring case) is deleted. */
+        DeregistrationDevice: {
+            /** @description The device's serial number as the OEM reports it (trimmed, at most 128 characters). Unique within a batch, ignoring case. Must agree with the serial number inside the hardware hash (trimmed, ignoring case); may be left out (or empty in the CSV) when the hash names one, which is then taken. */
+            serialNumber: string;
         };
         /** @description The batch was validated, recorded and queued; poll statusUrl. */
         AcceptedBatch: {
@@ -542,6 +620,120 @@ export interface components {
             /** @description Devices that had not reached Graph and are now canceled. */
             canceledDevices: number;
             batch: components["schemas"]["Batch"];
+        };
+        /** @description A deregistration batch (returns, resales, repair swaps): its status and counts per device state. */
+        Deregistration: {
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["DeregistrationStatus"];
+            tenantId: string;
+            source: components["schemas"]["BatchSource"];
+            deviceCount: number;
+            counts: components["schemas"]["DeregistrationCounts"];
+            /**
+             * Format: date-time
+             * @description When the batch was received.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When every device's message was queued.
+             */
+            acceptedAt?: string;
+            /**
+             * Format: date-time
+             * @description The batch's last change.
+             */
+            updatedAt: string;
+            /**
+             * Format: date-time
+             * @description Once the batch is no longer running: when its last device settled.
+             */
+            completedAt?: string;
+            /**
+             * Format: date-time
+             * @description Once the batch is final: when it will be erased (BATCH_RETENTION_DAYS after it finished).
+             */
+            expiresAt?: string;
+            notification?: components["schemas"]["DeregistrationNotification"];
+            links: components["schemas"]["BatchLinks"];
+        };
+        /**
+         * @description running until every device is final; then succeeded (every device deregistered), failed (none deregistered) or partially_succeeded.
+         * @enum {string}
+         */
+        DeregistrationStatus: "running" | "succeeded" | "partially_succeeded" | "failed";
+        /** @description How many of the batch's devices are in each state; they add up to deviceCount. */
+        DeregistrationCounts: {
+            queued: number;
+            deregistering: number;
+            deregistered: number;
+            not_found: number;
+            failed: number;
+        };
+        /** @description The batch's completion webhook (only for a batch submitted with a callbackUrl). */
+        DeregistrationNotification: {
+            /** @description The callbackUrl's host (and port) only: its path and query are never shown. */
+            callbackHost: string;
+            /** @description The event's webhook-id, the same on every attempt; present once the batch is final. */
+            eventId?: string;
+            /** @constant */
+            eventType?: "deregistration.completed";
+            state?: components["schemas"]["NotificationState"];
+            attempts?: components["schemas"]["DeliveryAttempt"][];
+            /**
+             * Format: date-time
+             * @description While pending: when the next attempt is due.
+             */
+            nextAttemptAt?: string;
+            /** @description Once failed: why delivery stopped. */
+            reason?: string;
+        };
+        /** @description One device of a deregistration batch and its outcome. */
+        DeregistrationDeviceOutcome: {
+            /** @description 0-based position in the batch. */
+            index: number;
+            /** @description The CSV line it came from. */
+            line?: number;
+            serialNumber: string;
+            state: components["schemas"]["DeregistrationState"];
+            attempts: number;
+            /** @description The Autopilot device (windowsAutopilotDeviceIdentity id) found by serial number: deleted when deregistered. */
+            autopilotDeviceId?: string;
+            /**
+             * Format: date-time
+             * @description When its Autopilot device was deleted.
+             */
+            deregisteredAt?: string;
+            /** @description Why the device failed, or why it was not found (code NotFound), or while deregistering why the last attempt did not finish. Codes: Intune's (BadRequest: e.g. still enrolled in Intune), SerialNumberNotUnique, TenantNotAllowed, TenantConsentRequired, TenantNotFound, NetworkError, ProcessingFailed. */
+            error?: components["schemas"]["DeviceError"];
+            graphRequest?: components["schemas"]["GraphRequest"];
+            /**
+             * Format: date-time
+             * @description While deregistering after a transient failure: when it is tried again.
+             */
+            nextAttemptAt?: string;
+            /**
+             * Format: date-time
+             * @description The device's last change.
+             */
+            updatedAt: string;
+        };
+        /**
+         * @description queued; deregistering (looking up its Autopilot device by serial number and deleting it, or waiting to try again); then, final: deregistered (deleted), not_found (the tenant has no Autopilot device with this serial number) or failed (see error: e.g. still enrolled in Intune).
+         * @enum {string}
+         */
+        DeregistrationState: "queued" | "deregistering" | "deregistered" | "not_found" | "failed";
+        DeregistrationPage: {
+            /** @description The caller's deregistration batches, newest first. */
+            value: components["schemas"]["Deregistration"][];
+            /** @description The next page, when there is one. */
+            nextLink?: string;
+        };
+        DeregistrationDevicePage: {
+            value: components["schemas"]["DeregistrationDeviceOutcome"][];
+            /** @description The next page, when there is one. */
+            nextLink?: string;
         };
         /** @description RFC 9457 problem details (application/problem+json). */
         Problem: {
@@ -1085,6 +1277,320 @@ export interface operations {
             };
             /** @description The batch has already finished. Problem type: https://autopilot-import.dev/problems/batch-already-finished. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; safe to retry. Problem type: https://autopilot-import.dev/problems/internal-error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDeregistrations: {
+        parameters: {
+            query?: {
+                /** @description running until every device is imported, failed or canceled (and, with followUntil profileAssigned, until no imported device waits for its profile); then succeeded (all imported, and with followUntil profileAssigned each with its profile), failed (none imported), partially_succeeded, or canceled (any device canceled) */
+                status?: components["schemas"]["BatchStatus"];
+                /** @description Only batches created after this instant (ISO 8601, e.g. 2026-11-29T00:00:00Z). */
+                createdAfter?: string;
+                /** @description Only batches created before this instant (ISO 8601, e.g. 2026-11-29T00:00:00Z). */
+                createdBefore?: string;
+                /** @description Batches per page. */
+                pageSize?: number;
+                /** @description Opaque: from the previous page's nextLink. */
+                continuationToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deregistration batches. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeregistrationPage"];
+                };
+            };
+            /** @description A query parameter is invalid; `errors` names each. Problem type: https://autopilot-import.dev/problems/invalid-query. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unaccepted credentials. Problem type: https://autopilot-import.dev/problems/unauthorized. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; safe to retry. Problem type: https://autopilot-import.dev/problems/internal-error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createDeregistration: {
+        parameters: {
+            query?: {
+                /** @description For a CSV body: the tenant (JSON bodies carry it in the body). */
+                tenantId?: string;
+                /** @description For a CSV body: where the `deregistration.completed` event goes. */
+                callbackUrl?: string;
+            };
+            header?: {
+                /** @description Makes the request safe to repeat, as for POST /api/imports; keys of this route are kept apart from the imports' keys. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The devices to deregister. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeregistrationRequest"];
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Accepted: poll the Location. */
+            202: {
+                headers: {
+                    /** @description The batch's status URL. */
+                    Location?: string;
+                    /** @description Seconds until asking again is useful. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedBatch"];
+                };
+            };
+            /** @description Invalid batch: every problem, with device index, CSV line and field. Problem type: https://autopilot-import.dev/problems/validation-failed, https://autopilot-import.dev/problems/malformed-body, https://autopilot-import.dev/problems/no-devices, https://autopilot-import.dev/problems/invalid-idempotency-key. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unaccepted credentials. Problem type: https://autopilot-import.dev/problems/unauthorized. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The partner may not act on this tenant: nothing was recorded. Problem type: https://autopilot-import.dev/problems/tenant-not-allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still being processed. Problem type: https://autopilot-import.dev/problems/idempotency-key-in-flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description More than 1000 devices, or the body is too large. Problem type: https://autopilot-import.dev/problems/too-many-devices, https://autopilot-import.dev/problems/body-too-large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither JSON nor CSV. Problem type: https://autopilot-import.dev/problems/unsupported-media-type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This Idempotency-Key was used with a different request. Problem type: https://autopilot-import.dev/problems/idempotency-key-reused. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The partner's intake rate is exceeded. Problem type: https://autopilot-import.dev/problems/rate-limited. */
+            429: {
+                headers: {
+                    /** @description Seconds until asking again is useful. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; safe to retry. Problem type: https://autopilot-import.dev/problems/internal-error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Storage unavailable; nothing was accepted. Problem type: https://autopilot-import.dev/problems/storage-unavailable. */
+            503: {
+                headers: {
+                    /** @description Seconds until asking again is useful. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDeregistration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The batch id POST /api/imports answered. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch. */
+            200: {
+                headers: {
+                    /** @description While the batch runs. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deregistration"];
+                };
+            };
+            /** @description Missing or unaccepted credentials. Problem type: https://autopilot-import.dev/problems/unauthorized. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No deregistration batch of the caller's has this id (an import batch's id, or another partner's, answers the same). Problem type: https://autopilot-import.dev/problems/not-found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; safe to retry. Problem type: https://autopilot-import.dev/problems/internal-error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDeregistrationDevices: {
+        parameters: {
+            query?: {
+                /** @description queued; deregistering (looking up its Autopilot device by serial number and deleting it, or waiting to try again); then, final: deregistered (deleted), not_found (the tenant has no Autopilot device with this serial number) or failed (see error: e.g. still enrolled in Intune). */
+                status?: components["schemas"]["DeregistrationState"];
+                pageSize?: number;
+                continuationToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The batch id POST /api/imports answered. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of devices. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeregistrationDevicePage"];
+                };
+            };
+            /** @description A query parameter is invalid; `errors` names each. Problem type: https://autopilot-import.dev/problems/invalid-query. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or unaccepted credentials. Problem type: https://autopilot-import.dev/problems/unauthorized. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No deregistration batch of the caller's has this id. Problem type: https://autopilot-import.dev/problems/not-found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
