@@ -4,6 +4,7 @@ import {
   ago,
   canErase,
   countsInOrder,
+  deregistrationProblems,
   deviceModel,
   describeModels,
   describeNotification,
@@ -156,5 +157,27 @@ describe("erasing a batch", () => {
     expect(eraseOutcome(409, "The batch is still running; cancel it first.").message).toBe("The batch is still running; cancel it first.");
     expect(eraseOutcome("network")).toMatchObject({ kind: "unreachable", message: expect.stringContaining("not erased") });
     expect(eraseOutcome(503).kind).toBe("server");
+  });
+});
+
+describe("deregistration batches", () => {
+  it("count deregistered and not found devices as final, in the order a device moves", () => {
+    const batch = { deviceCount: 4, counts: { queued: 0, deregistering: 1, deregistered: 2, not_found: 1, failed: 0 } };
+    expect(progressOf(batch)).toEqual({ final: 3, total: 4, percent: 75 });
+    expect(countsInOrder(batch.counts, { nonZeroOnly: true }).map((c) => c.state)).toEqual(["deregistering", "deregistered", "not_found"]);
+  });
+
+  it("list the devices a person must look at, failed or not found, with what it means", () => {
+    expect(
+      deregistrationProblems([
+        { serialNumber: "A", state: "deregistered" },
+        { serialNumber: "B", state: "not_found", error: { code: "NotFound" } },
+        { serialNumber: "C", state: "failed", error: { code: "BadRequest", message: "still enrolled" } },
+        { serialNumber: "D", state: "deregistering" },
+      ]),
+    ).toEqual([
+      { serialNumber: "B", state: "not found", code: "NotFound", message: "The tenant has no Autopilot device with this serial number." },
+      { serialNumber: "C", state: "failed", code: "BadRequest", message: "still enrolled" },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 // The ops dashboard: reads the public API with the viewer's key and draws it. Everything is
 // built with DOM calls and textContent, never HTML strings, so API data cannot inject markup.
-import { ago, canErase, countsInOrder, describeModels, describeNotification, deviceModel, eraseOutcome, explainFailure, nextRefreshMs, Pager, progressOf, readinessOf, retentionOf, safeNextLink, statusLabel } from "./view.js";
+import { ago, canErase, countsInOrder, deregistrationProblems, describeModels, describeNotification, deviceModel, eraseOutcome, explainFailure, nextRefreshMs, Pager, progressOf, readinessOf, retentionOf, safeNextLink, statusLabel } from "./view.js";
 
 const KEY_STORAGE = "autopilot-import.apiKey";
 // The page is served at {api}/dashboard, so the API root is one level above this script.
@@ -12,6 +12,8 @@ const state = {
   key: sessionStorage.getItem(KEY_STORAGE) ?? "",
   batches: new Pager(batchesLink("")),
   /** @type {string | undefined} */ selected: undefined,
+  /** The deregistration batch whose devices are shown. */
+  /** @type {string | undefined} */ deregistration: undefined,
   /** @type {Pager | undefined} */ failures: undefined,
   /** The selected batch as last drawn, for the erase dialog. */
   detail: undefined,
@@ -60,21 +62,26 @@ async function refresh() {
   const generation = ++state.generation;
   const calls = [call(state.batches.current)];
   if (state.selected && state.failures) calls.push(call(`${API}/imports/${encodeURIComponent(state.selected)}`), call(state.failures.current));
-  const [list, detail, failures] = await Promise.all(calls);
+  else calls.push(Promise.resolve(undefined), Promise.resolve(undefined));
+  calls.push(call(`${API}/deregistrations?pageSize=${PAGE_SIZE}`));
+  if (state.deregistration) calls.push(call(`${API}/deregistrations/${encodeURIComponent(state.deregistration)}/devices?pageSize=1000`));
+  const [list, detail, failures, deregistrations, deregistrationDevices] = await Promise.all(calls);
   // A newer refresh (a click, a new key) started meanwhile and will draw instead.
   if (generation !== state.generation) return;
 
   if (list.ok) renderBatches(list.body);
   if (detail?.ok) renderDetail(detail.body);
   if (failures?.ok) renderFailures(failures.body);
+  if (deregistrations?.ok) renderDeregistrations(deregistrations.body);
+  if (deregistrationDevices?.ok) renderDeregistrationProblems(deregistrationDevices.body);
 
-  const failed = [list, detail, failures].find((result) => result && !result.ok);
+  const failed = [list, detail, failures, deregistrations, deregistrationDevices].find((result) => result && !result.ok);
   if (failed?.outcome === 401) {
     signOut(explainFailure(401).message);
     return;
   }
   showAlert(failed ? explainFailure(failed.outcome, failed.detail) : undefined);
-  const delay = nextRefreshMs([list, detail, failures].map((result) => result?.retryAfter));
+  const delay = nextRefreshMs([list, detail, failures, deregistrations].map((result) => result?.retryAfter));
   const updated = failed ? "Not updated" : `Updated ${new Date().toLocaleTimeString()}`;
   if (document.hidden) {
     $("refresh-state").textContent = `${updated} · paused while this tab is hidden`;
@@ -171,6 +178,47 @@ function renderBatches(page) {
   $("batches-empty").hidden = rows.length > 0;
   const next = safeNextLink(page.nextLink);
   setPager("batches", state.batches, next);
+}
+
+/** Read-only: deregistration batches are submitted by partners' systems, never from this page. */
+function renderDeregistrations(page) {
+  const rows = (page.value ?? []).map((batch) => {
+    const tr = document.createElement("tr");
+    if (batch.id === state.deregistration) tr.setAttribute("aria-current", "true");
+    const open = element("button", "link", `Deregistration of ${batch.deviceCount} device${batch.deviceCount === 1 ? "" : "s"}`);
+    open.type = "button";
+    open.addEventListener("click", () => {
+      state.deregistration = batch.id;
+      $("deregistration-problems").querySelector("tbody").replaceChildren();
+      $("deregistration-detail").hidden = false;
+      refresh().then(() => $("deregistration-problems-heading").focus());
+    });
+    tr.append(
+      cell("Batch", open, element("span", "batch-id", batch.id)),
+      cell("Status", element("span", `badge status-${batch.status}`, statusLabel(batch.status))),
+      cell("Progress", progressBar(batch)),
+      cell("Devices by state", countList(batch.counts ?? {}, true)),
+      cell("Created", time(batch.createdAt)),
+    );
+    return tr;
+  });
+  $("deregistrations").querySelector("tbody").replaceChildren(...rows);
+  $("deregistrations-empty").hidden = rows.length > 0;
+}
+
+function renderDeregistrationProblems(page) {
+  const rows = deregistrationProblems(page.value ?? []).map((problem) => {
+    const tr = document.createElement("tr");
+    tr.append(
+      cell("Serial number", element("span", "serial", problem.serialNumber)),
+      cell("Outcome", problem.state),
+      cell("Code", element("code", "", problem.code)),
+      cell("What it means", problem.message),
+    );
+    return tr;
+  });
+  $("deregistration-problems").querySelector("tbody").replaceChildren(...rows);
+  $("deregistration-problems-empty").hidden = rows.length > 0;
 }
 
 function setPager(prefix, pager, next) {

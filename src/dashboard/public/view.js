@@ -1,9 +1,12 @@
 // The dashboard's decisions, free of the DOM and of fetch, so they are unit-tested
 // (test/dashboard/view.test.ts) and the page script only wires them to the screen.
 
-/** Device states in the order a device moves through them; unknown future states go last. */
-export const STATE_ORDER = ["queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled"];
-const FINAL_STATES = ["imported", "failed", "canceled"];
+/**
+ * Device states in the order a device moves through them (an import's, and a deregistration's:
+ * deregistering, deregistered, not_found); unknown future states go last.
+ */
+export const STATE_ORDER = ["queued", "submitting", "retrying", "submitted", "deregistering", "imported", "deregistered", "not_found", "failed", "canceled"];
+const FINAL_STATES = ["imported", "deregistered", "not_found", "failed", "canceled"];
 
 export const DEFAULT_REFRESH_MS = 5_000;
 const MAX_REFRESH_MS = 5 * 60_000;
@@ -230,4 +233,20 @@ export function describeModels(models) {
 /** "Contoso Surface Laptop 7", or "—" when the hash was not read. */
 export function deviceModel(device) {
   return [device?.manufacturer, device?.model].filter(Boolean).join(" ") || "—";
+}
+
+/**
+ * The devices of a deregistration batch a person has to look at: those not deregistered (failed,
+ * or not found in the tenant), each with what to do.
+ * @param {{ serialNumber: string, state: string, error?: { code: string, message?: string } }[]} devices
+ */
+export function deregistrationProblems(devices) {
+  return devices
+    .filter((d) => d.state === "failed" || d.state === "not_found")
+    .map((d) => ({
+      serialNumber: d.serialNumber,
+      state: d.state === "not_found" ? "not found" : "failed",
+      code: d.error?.code ?? "—",
+      message: d.error?.message ?? (d.state === "not_found" ? "The tenant has no Autopilot device with this serial number." : "—"),
+    }));
 }
