@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { syntheticHash } from "../../src/graph/simulator/syntheticHash.js";
 import { isTargeted, parseSerialFilter, profileStatusAt } from "../../src/graph/simulator/autopilotDevices.js";
 import { device, OBSERVED_LIST_LAG_MS, TENANT_A, TENANT_B, GraphCaller, useSimulatorPerTest, walk } from "./simulatorHarness.js";
 
@@ -133,7 +134,8 @@ describe("the Autopilot device collection", () => {
 
   it("DELETE is refused while the device is enrolled; once deleted the device may be imported again", async () => {
     const { a, clock, sim } = await setup();
-    const hash = Buffer.from("hash-of-RETURNED-1").toString("base64");
+    // A readable hash of this serial number (the simulator reads hashes as Intune does).
+    const hash = syntheticHash({ serialNumber: "RETURNED-1", seed: 1 });
     sim.registerDevice(TENANT_A, { serialNumber: "RETURNED-1", hardwareIdentifier: hash, enrollmentState: "enrolled" });
     const [enrolled] = await listBySerial(a, "RETURNED-1");
     expect((await a.request("DELETE", `${AUTOPILOT}/${enrolled!.id}`)).status).toBe(400);
