@@ -119,6 +119,18 @@ async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Deliver
   const written = await deps.store.writeInPlaceRows(queued.map((device) => ({ device, changes: changes(device) })));
   const moved = retrying.length > 0 ? await deps.store.moveDevices(retrying.map((device) => ({ device, changes: changes(device) }))) : [];
   const keys = [...written.map((d) => d.rowKey), ...moved];
+  if (keys.length < devices.length) {
+    // A claim left out is not always another's: a write whose answer was lost (storage cut
+    // mid-request) lands, and the storage client's retry of it then fails the ETag check against
+    // our own write, which the store reports as a row someone else moved. Left out of the chunk,
+    // such a device would stay `submitting`, held by this message, with nothing to move it on
+    // (its follower finds it taken, a poll round has no record to follow). The rows say which
+    // are this delivery's: read the chunk back, and take every device that carries its mark.
+    const wanted = new Set(devices.map((d) => d.rowKey));
+    const now = await deps.store.readDeviceRange(message.batchId, message.chunk!.first, message.chunk!.size);
+    const ours = now.filter((d) => wanted.has(d.rowKey) && d.state === "submitting" && d.attempts === message.attempt && d.claimedBy === delivery.id);
+    return { keys: ours.map((d) => d.rowKey), rows: ours };
+  }
   return moved.length === 0 && written.every((d) => d.etag) ? { keys, rows: written } : { keys };
 }
 

@@ -13,6 +13,7 @@ import { processDeviceMessage, type StepOutcome } from "../../src/worker/process
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
 import { hashFor } from "../support/devices.js";
+import { startStorageChaos } from "../faults/support/chaosProxy.js";
 
 /**
  * Chunks through the import action, against real Azurite and the simulator (which throttles an
@@ -41,11 +42,12 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-async function world(options: SimulatorOptions = {}): Promise<World> {
+/** `storage`: another way to the same Azurite (the chaos proxy), for the worker and intake alike. */
+async function world(options: SimulatorOptions = {}, storage = azurite.connectionString): Promise<World> {
   const clock = { offsetMs: 0 };
   // Imports settle at once, so a round's outcome is known without waiting; on the worker's clock.
   const simulator = await startGraphSimulator({ settleDelayMs: 0, now: () => Date.now() + clock.offsetMs, ...options });
-  const services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", RETRY_MAX_ATTEMPTS: "4" }), silentLogger);
+  const services = await createServices(loadConfig({ AzureWebJobsStorage: storage, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", RETRY_MAX_ATTEMPTS: "4" }), silentLogger);
   const w: World = { simulator, services, sent: [], texts: [], clock };
   worlds.push(w);
   return w;
@@ -82,7 +84,7 @@ async function accept(w: World, count: number, chunkSize: number, prefix: string
 
 let ids = 0;
 /** Runs every message as it falls due, until none is left; returns each submit message's outcome by role. */
-async function drive(w: World, options: { drop?: (m: DeviceMessage) => boolean; pollRoundsAfterSubmits?: number } = {}): Promise<{ leaders: StepOutcome[]; followers: StepOutcome[]; singles: StepOutcome[] }> {
+async function drive(w: World, options: { drop?: (m: DeviceMessage) => boolean; pollRoundsAfterSubmits?: number; beforeEach?: (m: DeviceMessage) => void } = {}): Promise<{ leaders: StepOutcome[]; followers: StepOutcome[]; singles: StepOutcome[] }> {
   const outcomes = { leaders: [] as StepOutcome[], followers: [] as StepOutcome[], singles: [] as StepOutcome[] };
   for (let steps = 0; w.sent.length > 0; steps++) {
     if (steps > 5_000) throw new Error("messages kept coming");
@@ -92,6 +94,7 @@ async function drive(w: World, options: { drop?: (m: DeviceMessage) => boolean; 
     const { message, visibleAt } = w.sent.shift()!;
     w.clock.offsetMs += Math.max(0, visibleAt - now(w).getTime());
     if (options.drop?.(message)) continue;
+    options.beforeEach?.(message);
     const id = `m-${++ids}`;
     if (message.kind === "pollBatch") {
       await pollBatch({ ...w.services, queue: recorder(w), followUp: w.services.config.followUp, listGraceMs: w.services.config.graph.listGraceMs, now: () => now(w) }, message, id);
@@ -300,5 +303,70 @@ describe("chunks through the import action", () => {
     await processPoisonMessage({ store: w.services.store, log: silentLogger, queue: recorder(w), pollRestartDelayMs: 1_000 }, leader.message, 5);
     const devices = await rows(w, batchId);
     expect(devices.map((d) => [d.state, d.errorCode])).toEqual(serials.map(() => ["failed", "ProcessingFailed"]));
+  });
+});
+
+/**
+ * Found by the fault suite (scenario 2b, storage cut while a batch runs on the import action):
+ * the leader's claim transaction is carried out but its answer never reaches the worker; the
+ * storage client sends it again, and that retry fails the ETag check against the claim itself.
+ * The store reported the chunk's rows as moved by someone else, the leader found nothing to send
+ * and was dropped as stale, and its devices stayed `submitting` for ever: their followers found
+ * them taken, and a poll round has no record to follow. Here the cut is the chaos proxy's, in
+ * front of real Azurite, on exactly that request, so the storage client's own retry runs.
+ */
+describe("a chunk claim whose answer was lost", () => {
+  async function chaosWorld() {
+    const chaos = await startStorageChaos(azurite);
+    const w = await world({}, chaos.connectionString);
+    // Armed for one leader attempt: its first transaction (the claim) lands, its answer is lost.
+    const armed = { attempt: 0, lost: 0 };
+    chaos.setRule((_n, request) => {
+      if (armed.attempt === 0 || request.service !== "table" || request.method !== "POST" || !request.path.includes("$batch")) return "pass";
+      armed.attempt = 0;
+      armed.lost++;
+      return "lose-answer";
+    });
+    const arm = (attempt: number) => (message: DeviceMessage) => {
+      if (message.kind === "submit" && message.chunk?.first === message.rowKey && message.attempt === attempt) armed.attempt = attempt;
+    };
+    return { w, chaos, armed, arm };
+  }
+
+  it("of a first attempt (queued rows): the leader still sends the chunk, and each device is imported once", async () => {
+    const { w, chaos, armed, arm } = await chaosWorld();
+    try {
+      const { batchId, tenantId, serials } = await accept(w, 2, 2, "CLAIMLOST");
+      const outcomes = await drive(w, { beforeEach: arm(1), pollRoundsAfterSubmits: 5 });
+      expect(armed.lost).toBe(1);
+      expect(outcomes.leaders).toEqual(["submitted"]);
+      expect(outcomes.followers).toEqual(["stale"]);
+      expect(writes(w, tenantId).map((r) => [r.path.endsWith("/import"), r.status])).toEqual([[true, 200]]);
+      createdOnce(w, serials);
+      expect((await rows(w, batchId)).map((d) => d.state)).toEqual(["imported", "imported"]);
+    } finally {
+      await chaos.stop();
+    }
+  });
+
+  it("of a retry (retrying rows, moved with their counter): the leader still sends the chunk, and each device is imported once", async () => {
+    const { w, chaos, armed, arm } = await chaosWorld();
+    try {
+      const { batchId, tenantId, serials } = await accept(w, 2, 2, "RETRYLOST");
+      // 503: nothing was created, the chunk is retried whole at a new slot (its claim moves counters).
+      w.simulator.injectFaults({ kind: "status", status: 503, times: 1, match: { pathIncludes: "/import" } });
+      const outcomes = await drive(w, { beforeEach: arm(2), pollRoundsAfterSubmits: 5 });
+      expect(armed.lost).toBe(1);
+      expect(outcomes.leaders).toEqual(["retry-scheduled", "submitted"]);
+      expect(outcomes.followers.every((o) => o === "stale")).toBe(true);
+      expect(writes(w, tenantId).map((r) => [r.path.endsWith("/import"), r.status])).toEqual([
+        [true, 503],
+        [true, 200],
+      ]);
+      createdOnce(w, serials);
+      expect((await rows(w, batchId)).map((d) => d.state)).toEqual(["imported", "imported"]);
+    } finally {
+      await chaos.stop();
+    }
   });
 });
