@@ -6,6 +6,8 @@ import type { AppRequest, AppResponse } from "../http/types.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
+import { fanOutBatch } from "../intake/fanOutBatch.js";
+import { decodeFanOutMessage } from "../intake/fanOutMessage.js";
 import type { Chunking } from "../intake/submitBatch.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
 import type { BatchActionDeps } from "../batches/batchActionDeps.js";
@@ -17,7 +19,7 @@ import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../open
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
-import { DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
+import { DEVICE_QUEUE, FANOUT_POISON_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage, type WorkerDeps } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
@@ -115,6 +117,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           log: s.log,
           limits: s.config.intake,
           enqueueConcurrency: s.config.intake.enqueueConcurrency,
+          fanOut: s.fanOut,
+          fanOutRangeDevices: s.config.intake.fanOutRangeDevices,
           retryAfterSeconds: s.config.statusRetryAfterSeconds,
           ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
           webhookAllowedHosts: s.config.webhooks.allowedHosts,
@@ -258,6 +262,29 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     },
   },
   {
+    // A batch's fan-out (docs/ARCHITECTURE.md, "Intake"): a few messages per batch, each expanded
+    // into its range's device messages after the 202. A trigger, not a timer: the batch's first
+    // slot is FANOUT_LEAD_MS after its 202, so its first range must be picked up at once.
+    kind: "queue",
+    name: "fanOutBatch",
+    queueName: FANOUT_QUEUE,
+    handle: async (s, payload) => {
+      await fanOutBatch(
+        {
+          store: s.store,
+          progress: s.fanOutProgress,
+          journal: s.journal,
+          queue: s.queue,
+          pacing: s.pacing,
+          enqueueConcurrency: s.config.intake.enqueueConcurrency,
+          followerDelayMs: s.config.importAction.followerDelayMs,
+          log: s.log,
+        },
+        decodeFanOutMessage(payload),
+      );
+    },
+  },
+  {
     kind: "timer",
     name: "drainFollowers",
     // A chunk's followers (names.ts, FOLLOWER_QUEUE) are drained by a timer: they come due a
@@ -311,6 +338,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         enqueueConcurrency: s.config.intake.enqueueConcurrency,
         firstPollDelayMs: s.config.followUp.firstDelayMs,
         chunking: chunkingOf(s),
+        fanOutProgress: s.fanOutProgress,
+        fanOut: s.fanOut,
         log: s.log,
         graceMs: SWEEP_GRACE_MS,
       });
@@ -327,6 +356,14 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       const poison = { store: s.store, log: s.log, queue: s.queue, pollRestartDelayMs: s.config.followUp.maxDelayMs };
       await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
+      // A fan-out that kept failing: its range's progress row stays open, and the intake sweeper
+      // sends it again once the row has not moved for its grace period. Nothing to do but say so.
+      await drainQueue(
+        s.storage.queueNamed(FANOUT_POISON_QUEUE),
+        async (payload) => s.log.warn("fan-out message poisoned; the intake sweeper resumes its range", { batchId: (payload as { batchId?: string } | null)?.batchId ?? "?" }),
+        s.log,
+        POISON_DRAIN,
+      );
       await drainQueue(
         s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
         (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),

@@ -6,7 +6,9 @@ import { GraphClient } from "../graph/graphClient.js";
 import type { Logger } from "../logging.js";
 import { createStorageClients, ensureStorage, type StorageClients } from "../storage/clients.js";
 import { DeviceQueue } from "../storage/deviceQueue.js";
-import { FOLLOWER_QUEUE } from "../storage/names.js";
+import { FANOUT_QUEUE, FOLLOWER_QUEUE } from "../storage/names.js";
+import { FanOutQueue } from "../intake/fanOutMessage.js";
+import { FanOutProgress } from "../storage/fanOutProgress.js";
 import { BatchIndex } from "../storage/batchIndex.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
@@ -29,6 +31,9 @@ export interface Services {
   batchIndex: BatchIndex;
   journal: IntakeJournal;
   queue: DeviceQueue;
+  /** Batches' fan-out messages (names.ts, FANOUT_QUEUE) and each range's progress (in the imports table). */
+  fanOut: FanOutQueue;
+  fanOutProgress: FanOutProgress;
   pacing: TenantPacing;
   graph: GraphClient;
   partners: PartnerStore;
@@ -59,6 +64,8 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     batchIndex,
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue, storage.queueNamed(FOLLOWER_QUEUE)),
+    fanOut: new FanOutQueue(storage.queueNamed(FANOUT_QUEUE)),
+    fanOutProgress: new FanOutProgress(storage.imports),
     pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,
