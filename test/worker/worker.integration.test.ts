@@ -12,6 +12,7 @@ import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
 import { MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
 import { hashFor } from "../support/devices.js";
+import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 /**
  * The worker against real Azurite and the simulator, driven one message at a time so each
@@ -66,7 +67,7 @@ async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
     // Intake on the worker's clock, so slots are where the worker expects them.
-    { ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000, now: () => new Date(Date.now() + clockOffsetMs) },
+    withInlineFanOut({ ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000, now: () => new Date(Date.now() + clockOffsetMs) }, services.fanOutProgress),
     { partnerId: "worker-test", tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, serial + 1000) }] },
     "json",
   );
