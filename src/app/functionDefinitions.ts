@@ -274,7 +274,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           store: s.store,
           progress: s.fanOutProgress,
           journal: s.journal,
-          queue: s.queue,
+          // Every range this instance runs shares one limit on sends in flight (sendLimiter.ts).
+          queue: s.fanOutSends.wrap(s.queue),
           pacing: s.pacing,
           enqueueConcurrency: s.config.intake.enqueueConcurrency,
           followerDelayMs: s.config.importAction.followerDelayMs,

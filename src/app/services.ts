@@ -9,6 +9,7 @@ import { DeviceQueue } from "../storage/deviceQueue.js";
 import { FANOUT_QUEUE, FOLLOWER_QUEUE } from "../storage/names.js";
 import { FanOutQueue } from "../intake/fanOutMessage.js";
 import { FanOutProgress } from "../storage/fanOutProgress.js";
+import { SendLimiter } from "../storage/sendLimiter.js";
 import { BatchIndex } from "../storage/batchIndex.js";
 import { ImportStore } from "../storage/importStore.js";
 import { IntakeJournal } from "../storage/intakeJournal.js";
@@ -34,6 +35,8 @@ export interface Services {
   /** Batches' fan-out messages (names.ts, FANOUT_QUEUE) and each range's progress (in the imports table). */
   fanOut: FanOutQueue;
   fanOutProgress: FanOutProgress;
+  /** The fan-out's device message sends of this instance, all ranges together, at most ENQUEUE_CONCURRENCY at once. */
+  fanOutSends: SendLimiter;
   pacing: TenantPacing;
   graph: GraphClient;
   partners: PartnerStore;
@@ -66,6 +69,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     queue: new DeviceQueue(storage.deviceQueue, storage.queueNamed(FOLLOWER_QUEUE)),
     fanOut: new FanOutQueue(storage.queueNamed(FANOUT_QUEUE)),
     fanOutProgress: new FanOutProgress(storage.imports),
+    fanOutSends: new SendLimiter(config.intake.enqueueConcurrency),
     pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,
