@@ -8,7 +8,8 @@ import { startAzurite } from "../src/host/azurite.js";
 import { makeDevices } from "../test/support/devices.js";
 
 const azurite = await startAzurite();
-const devices = makeDevices(Number(process.env.PROBE_DEVICES ?? 10_000), "PROBE");
+// PROBE_SMALL=1: the rows without their hashes, to tell the cost of rows from the cost of bytes.
+const devices = makeDevices(Number(process.env.PROBE_DEVICES ?? 10_000), "PROBE").map((d) => (process.env.PROBE_SMALL ? { ...d, hardwareIdentifier: "x" } : d));
 console.log(`hash length ${devices[0]!.hardwareIdentifier.length}`);
 let table = 0;
 for (const concurrency of (process.env.PROBE_CONCURRENCY ?? "1,4,32").split(",").map(Number)) {

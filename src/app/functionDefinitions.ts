@@ -277,7 +277,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           // Every range this instance runs shares one limit on sends in flight (sendLimiter.ts).
           queue: s.fanOutSends.wrap(s.queue),
           pacing: s.pacing,
-          enqueueConcurrency: s.config.intake.enqueueConcurrency,
+          enqueueConcurrency: s.config.intake.fanOutConcurrency,
           followerDelayMs: s.config.importAction.followerDelayMs,
           log: s.log,
         },

@@ -35,7 +35,7 @@ export interface Services {
   /** Batches' fan-out messages (names.ts, FANOUT_QUEUE) and each range's progress (in the imports table). */
   fanOut: FanOutQueue;
   fanOutProgress: FanOutProgress;
-  /** The fan-out's device message sends of this instance, all ranges together, at most ENQUEUE_CONCURRENCY at once. */
+  /** The fan-out's device message sends of this instance, all ranges together, at most FANOUT_CONCURRENCY at once. */
   fanOutSends: SendLimiter;
   pacing: TenantPacing;
   graph: GraphClient;
@@ -69,7 +69,7 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     queue: new DeviceQueue(storage.deviceQueue, storage.queueNamed(FOLLOWER_QUEUE)),
     fanOut: new FanOutQueue(storage.queueNamed(FANOUT_QUEUE)),
     fanOutProgress: new FanOutProgress(storage.imports),
-    fanOutSends: new SendLimiter(config.intake.enqueueConcurrency),
+    fanOutSends: new SendLimiter(config.intake.fanOutConcurrency),
     pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,

@@ -82,8 +82,8 @@ export interface AppConfig {
     credential: GraphCredentialConfig;
     defaultTenantId?: string;
   };
-  /** enqueueConcurrency: parallel table transactions and queue sends; fanOutRangeDevices: devices per fan-out message. */
-  intake: IntakeLimits & { enqueueConcurrency: number; fanOutRangeDevices: number };
+  /** enqueueConcurrency: parallel table transactions and queue sends; fanOutRangeDevices: devices per fan-out message; fanOutConcurrency: an instance's fan-out sends in flight. */
+  intake: IntakeLimits & { enqueueConcurrency: number; fanOutRangeDevices: number; fanOutConcurrency: number };
   retry: RetryPolicy;
   pacing: PacingPolicy;
   importAction: ImportActionPolicy;
@@ -131,6 +131,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       hashMaxBytes: s.HASH_MAX_BYTES,
       enqueueConcurrency: s.ENQUEUE_CONCURRENCY,
       fanOutRangeDevices: s.FANOUT_RANGE_DEVICES,
+      fanOutConcurrency: s.FANOUT_CONCURRENCY,
     },
     retry: { maxAttempts: s.RETRY_MAX_ATTEMPTS, baseDelayMs: s.RETRY_BASE_DELAY_MS, maxDelayMs: s.RETRY_MAX_DELAY_MS },
     pacing: { windowMs: s.PACING_WINDOW_MS, writesPerWindow: s.PACING_WRITES_PER_WINDOW, headroom: s.PACING_HEADROOM },

@@ -3,8 +3,8 @@ import type { DeviceMessageSender } from "./deviceQueue.js";
 
 /**
  * At most `limit` sends in flight at once, across every caller that shares it: an instance's
- * fan-out ranges (a batch of 10,000 is ten of them, run side by side) together send at the
- * concurrency one intake used to, so they leave the storage account room for intake's own
+ * fan-out ranges (a batch of 10,000 is ten of them, run side by side) together keep
+ * FANOUT_CONCURRENCY sends in flight, so they leave the storage account room for intake's own
  * writes and the workers' claims instead of queueing hundreds of requests in front of them.
  */
 export class SendLimiter {
