@@ -37,7 +37,7 @@ export interface IntakeFigures {
 }
 
 const HOST_ENTRY = fileURLToPath(new URL("./intakeHostMain.js", import.meta.url));
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: readonly number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
 
 interface Environment {
   api: string;
@@ -124,10 +124,15 @@ export async function measureIntake(say: (line: string) => void = console.log): 
     env.resetCounts();
     return env;
   }
+  // BENCH_INTAKE_PHASES=quiet,big,load (all by default): some phases alone, for working on one figure (the others are then NaN).
+  const phases = new Set((process.env.BENCH_INTAKE_PHASES ?? "quiet,big,load").split(","));
   try {
     // Quiet: 100 and 1,000 devices, each batch's fan-out finished before the next POST; the fan-out's storage requests counted.
-    let env = await warmEnvironment();
+    let env: Environment;
     let quietDevices = 0;
+    let fanOutKinds: Record<string, number> = {};
+    if (phases.has("quiet")) {
+    env = await warmEnvironment();
     for (const count of [100, 1_000]) {
       for (let run = 0; run < 3; run++) {
         const { id, ms } = await submit(env, count, tenants[run]!, `Q${count}R${run}`);
@@ -137,10 +142,11 @@ export async function measureIntake(say: (line: string) => void = console.log): 
         await sleep(500);
       }
     }
-    const fanOutKinds = fanOutKindsOf(env.storageByKind());
+    fanOutKinds = fanOutKindsOf(env.storageByKind());
     await env.stop();
+    }
     // Quiet: 10,000 devices, each run in a fresh host (its peak RSS is this POST's), to its first create.
-    for (let run = 0; run < 3; run++) {
+    for (let run = 0; run < (phases.has("big") ? 3 : 0); run++) {
       env = await warmEnvironment();
       const { id, ms, answeredAt } = await submit(env, 10_000, tenants[3 + run]!, `BIG${run}`);
       runs.intakeMs10000!.push(ms);
@@ -150,12 +156,14 @@ export async function measureIntake(say: (line: string) => void = console.log): 
       await env.stop();
     }
     // Under load: a 10,000-device batch of one tenant is fanned out and imports while 1,000-device POSTs of the same tenant come in.
-    env = await warmEnvironment();
-    await submit(env, 10_000, tenants[6]!, "LOAD");
-    for (let run = 0; run < 3; run++) runs.intakeUnderLoadMs1000!.push((await submit(env, 1_000, tenants[6]!, `UL${run}`)).ms);
-    await env.stop();
+    if (phases.has("load")) {
+      env = await warmEnvironment();
+      await submit(env, 10_000, tenants[6]!, "LOAD");
+      for (let run = 0; run < 3; run++) runs.intakeUnderLoadMs1000!.push((await submit(env, 1_000, tenants[6]!, `UL${run}`)).ms);
+      await env.stop();
+    }
 
-    const perDevice = Object.fromEntries(Object.entries(fanOutKinds).map(([k, n]) => [k, n / quietDevices]));
+    const perDevice = Object.fromEntries(Object.entries(fanOutKinds).map(([k, n]) => [k, n / (quietDevices || NaN)]));
     const deviceSends = Object.entries(perDevice).filter(([k]) => DEVICE_SEND.test(k)).reduce((sum, [, n]) => sum + n, 0);
     const all = Object.values(perDevice).reduce((sum, n) => sum + n, 0);
     return {
@@ -163,7 +171,7 @@ export async function measureIntake(say: (line: string) => void = console.log): 
       intakeMs1000: median(runs.intakeMs1000!),
       intakeMs10000: median(runs.intakeMs10000!),
       intakeUnderLoadMs1000: median(runs.intakeUnderLoadMs1000!),
-      intakePeakRssMb10000: Math.max(...runs.peakRssMb10000!),
+      intakePeakRssMb10000: runs.peakRssMb10000!.length ? Math.max(...runs.peakRssMb10000!) : NaN,
       firstCreateAfter202Ms: median(runs.firstCreateAfter202Ms!),
       runs,
       fanOutOverheadTransactionsPerDevice: all - deviceSends,

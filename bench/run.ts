@@ -245,6 +245,7 @@ async function main() {
     // Intake's time to 202 and the fan-out (issue 19) alone, a few minutes: merged into the last full results.
     const f = await measureIntake();
     printIntake(f);
+    if (process.env.BENCH_INTAKE_PHASES) process.exit(0); // some phases only: printed, not written
     const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
     writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, ...intakeResult(f) }, null, 2) + "\n");
     process.exit(0);

@@ -105,7 +105,10 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "imports",
     methods: ["POST"],
     access: "partner",
+    // While an intake runs, this instance's fan-out keeps one send in flight (sendLimiter.ts, yieldTo):
+    // a big batch's fan-out must not make the next batch's 202 wait.
     handle: (s, request, caller) =>
+      s.fanOutSends.yieldTo(() =>
       handleImportPost(
         {
           store: s.store,
@@ -127,6 +130,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         },
         request,
         caller,
+      ),
       ),
   },
   {

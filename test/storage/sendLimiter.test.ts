@@ -44,3 +44,36 @@ describe("SendLimiter", () => {
     expect(() => new SendLimiter(0)).toThrow(RangeError);
   });
 });
+
+describe("SendLimiter.yieldTo", () => {
+  it("keeps one send in flight while an intake runs, and the full limit again after it", async () => {
+    const limiter = new SendLimiter(4);
+    let inFlight = 0;
+    let most = 0;
+    const release: (() => void)[] = [];
+    const queue = limiter.wrap({
+      send: async () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise<void>((resolve) => release.push(resolve));
+        inFlight--;
+      },
+    });
+    let endIntake!: () => void;
+    const intake = limiter.yieldTo(() => new Promise<void>((resolve) => (endIntake = resolve)));
+    const sends = Promise.all(Array.from({ length: 6 }, (_, i) => queue.send(message(i))));
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(inFlight).toBe(1);
+      release.shift()!();
+    }
+    endIntake();
+    await intake;
+    await new Promise((resolve) => setImmediate(resolve));
+    // The three sends left go at once, the limit being 4 again.
+    expect(inFlight).toBe(3);
+    while (release.length > 0) release.shift()!();
+    await sends;
+    expect(most).toBe(3);
+  });
+});
