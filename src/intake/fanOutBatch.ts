@@ -6,7 +6,7 @@ import type { IntakeJournal } from "../storage/intakeJournal.js";
 import { sendAllForSlots } from "../storage/slotSends.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import type { FanOutMessage } from "./fanOutMessage.js";
-import { rangeSends, scheduleIsStale, slotCount, windowsOf, type FanOutSchedule } from "./fanOutPlan.js";
+import { leadersAndFollowers, rangeSends, scheduleIsStale, slotCount, windowsOf, type FanOutSchedule } from "./fanOutPlan.js";
 import { SCHEDULE_LEAD_MS } from "./submitBatch.js";
 
 /** Devices sent between two records of a range's progress: at most this many messages go twice after a crash. */
@@ -27,10 +27,11 @@ export interface FanOutDeps {
 export type FanOutOutcome = "sent" | "already-done" | "taken-over" | "gone";
 
 /**
- * Expands one fan-out message into its devices' messages (fanOutPlan.ts, rangeSends), window by
- * window from the range's recorded progress, recording it after each window. Idempotent: a second
- * delivery starts where the first stopped (re-sending at most one window, whose duplicates the
- * workers' claims drop), a delivery after the range is done sends nothing. A schedule that has
+ * Expands one fan-out message into its devices' messages (fanOutPlan.ts, rangeSends): with chunks,
+ * every chunk's leader first, then the followers window by window from the range's recorded
+ * progress, recording it after each window. Idempotent: a second delivery starts where the first
+ * stopped (re-sending at most one window, or the range's leaders if no window was recorded, whose
+ * duplicates the workers' claims drop), a delivery after the range is done sends nothing. A schedule that has
  * gone stale (a redelivery after a crash, the sweeper's copy) is replaced by new slots of the
  * tenant's budget for the rest of the range. The range that completes the batch's fan-out marks
  * the batch accepted and removes its intake journal entry.
@@ -49,14 +50,27 @@ export async function fanOutBatch(deps: FanOutDeps, message: FanOutMessage): Pro
     return "already-done";
   }
   const { chunkSize } = message;
+  // With chunks, the range's leaders all go first (fanOutPlan.ts, leadersAndFollowers), before
+  // any window is recorded: a range with progress has sent every leader, and only followers are
+  // left. Without chunks every device is its own leader, sent window by window in slot order.
+  const leadersFirst = chunkSize > 1;
+  const leadersLeft = !leadersFirst || row.next === row.from;
   let schedule: FanOutSchedule | undefined = message.schedule;
-  if (scheduleIsStale(schedule, row.next, chunkSize, clock())) {
+  if (leadersLeft && scheduleIsStale(schedule, row.next, chunkSize, clock())) {
     const now = clock();
     const slots = await deps.pacing.reserve(message.tenantId, slotCount(row.to - row.next, chunkSize), now, now + SCHEDULE_LEAD_MS);
     schedule = { firstSlotAt: slots.firstSlotAt, intervalMs: slots.intervalMs, shiftMs: slots.shiftMs, firstDevice: row.next };
   }
+  // Only followers left and no schedule (the sweeper's copy): their leaders went; they come a follower delay from now.
+  schedule ??= { firstSlotAt: clock(), intervalMs: 1, shiftMs: 0, firstDevice: row.next };
+  if (leadersFirst && leadersLeft) {
+    // Sent again if this range was cut short before its first window was recorded: a leader's second message is dropped by its claim.
+    const { leaders } = leadersAndFollowers(rangeSends(message.batchId, row.from, row.to, chunkSize, schedule, deps.followerDelayMs));
+    await sendAllForSlots(deps.queue, leaders, deps.enqueueConcurrency, clock);
+  }
   for (const window of windowsOf(row.next, row.to, message.from, chunkSize, FANOUT_WINDOW_DEVICES)) {
-    const sends = rangeSends(message.batchId, window.from, window.to, chunkSize, schedule!, deps.followerDelayMs);
+    const all = rangeSends(message.batchId, window.from, window.to, chunkSize, schedule, deps.followerDelayMs);
+    const sends = leadersFirst ? leadersAndFollowers(all).followers : all;
     await sendAllForSlots(deps.queue, sends, deps.enqueueConcurrency, clock);
     const etag = await deps.progress.advance(row, window.to, iso());
     if (!etag) {

@@ -1,7 +1,7 @@
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { SlotSend } from "../storage/slotSends.js";
 import { deviceRowKey } from "../storage/importEntities.js";
-import { chunkSends } from "../worker/chunks.js";
+import { chunkRole, chunkSends } from "../worker/chunks.js";
 
 /**
  * The fan-out of a batch (docs/ARCHITECTURE.md, "Intake"): how a durable batch's devices are cut
@@ -97,4 +97,17 @@ export function rangeSends(batchId: string, from: number, to: number, chunkSize:
     sends.push(...chunkSends(batchId, indices, 1, slotAt, schedule.shiftMs, followerDelayMs));
   }
   return sends.sort((a, b) => a.slotAt - b.slotAt);
+}
+
+/**
+ * A range's sends in two parts: every chunk's leader (a create is its own leader), due at the
+ * chunks' slots a write interval apart, and the followers, due 3 budget windows later. A worker
+ * sends a range's leaders before any of its followers: sent window by window with the followers
+ * between them, a leader would reach the queue after its slot and lose it.
+ */
+export function leadersAndFollowers(sends: readonly SlotSend[]): { leaders: SlotSend[]; followers: SlotSend[] } {
+  const leaders: SlotSend[] = [];
+  const followers: SlotSend[] = [];
+  for (const send of sends) (chunkRole(send.message) === "follower" ? followers : leaders).push(send);
+  return { leaders, followers };
 }

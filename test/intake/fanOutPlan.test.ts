@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { rangeSends, rangeSizeOf, scheduleIsStale, slotAtOf, slotCount, splitIntoRanges, windowsOf, type FanOutSchedule } from "../../src/intake/fanOutPlan.js";
+import { leadersAndFollowers, rangeSends, rangeSizeOf, scheduleIsStale, slotAtOf, slotCount, splitIntoRanges, windowsOf, type FanOutSchedule } from "../../src/intake/fanOutPlan.js";
 import { chunkSends, groupIntoChunks } from "../../src/worker/chunks.js";
 import { deviceRowKey } from "../../src/storage/importEntities.js";
 
@@ -116,5 +116,20 @@ describe("schedules", () => {
     expect(scheduleIsStale(schedule, 0, 1, 1_000_001)).toBe(true);
     // Devices further on are due later: a range resumed at device 10 is still on time.
     expect(scheduleIsStale(schedule, 10, 1, 1_000_001)).toBe(false);
+  });
+});
+
+describe("leadersAndFollowers", () => {
+  it("puts every chunk's leader (and every create) before any follower, each send once", () => {
+    const sends = rangeSends("b", 0, 1_000, 100, schedule, 60_000);
+    const { leaders, followers } = leadersAndFollowers(sends);
+    expect(leaders.map((s) => s.message.rowKey)).toEqual(Array.from({ length: 10 }, (_, k) => deviceRowKey(k * 100)));
+    expect(leaders.map((s) => s.slotAt)).toEqual(Array.from({ length: 10 }, (_, k) => 1_000_000 + k * 200));
+    expect(followers).toHaveLength(990);
+    expect(followers.every((s) => s.hold === false && s.message.chunk && s.message.chunk.first !== s.message.rowKey)).toBe(true);
+    expect(Math.min(...followers.map((s) => s.slotAt))).toBeGreaterThan(Math.max(...leaders.map((s) => s.slotAt)));
+    // Creates are all leaders.
+    expect(leadersAndFollowers(rangeSends("b", 0, 5, 1, schedule, 60_000))).toMatchObject({ followers: [] });
+    expect(leadersAndFollowers(rangeSends("b", 0, 5, 1, schedule, 60_000)).leaders).toHaveLength(5);
   });
 });
