@@ -12,6 +12,7 @@ import { sleep } from "./graphCaller.js";
 import { importActionScenario, type ImportActionFigures } from "./importActionRun.js";
 import { startPipelineUnderTest } from "./pipelineRun.js";
 import { measureHashCheckIntake, printHashCheckIntake } from "./hashCheckIntake.js";
+import { measureIntake, printIntake, type IntakeFigures } from "./intakeRun.js";
 
 const TENANT_A = "aaaaaaaa-0000-4000-8000-0000000000aa";
 const TENANT_B = "bbbbbbbb-0000-4000-8000-0000000000bb";
@@ -220,6 +221,17 @@ function importActionResult(a: ImportActionFigures) {
   return { date: new Date().toISOString(), ...figures, imported: counts.imported ?? 0, failed: counts.failed ?? 0, storageTransactionsPerDeviceByKind: storageByKind };
 }
 
+/** The intake figures at the top level of bench/results.json (issue 19's keys), the detail beside them. */
+function intakeResult(f: IntakeFigures) {
+  const { runs, fanOutByKind, devices, fanOutOverheadTransactionsPerDevice, fanOutTransactionsPerDevice, ...figures } = f;
+  return {
+    ...figures,
+    fanOutTransactionsPerDevice,
+    fanOutOverheadTransactionsPerDevice,
+    intake: { date: new Date().toISOString(), runs, fanOutTransactionsPerDeviceByKind: fanOutByKind, devices },
+  };
+}
+
 async function main() {
   if (process.env.BENCH_ONLY === "hashcheck") {
     // Intake's hash checks alone (seconds, not minutes): the figure merged into the last full results.
@@ -227,6 +239,15 @@ async function main() {
     printHashCheckIntake(h);
     const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
     writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, hashCheckIntakeOverhead: h.overhead, hashCheckIntake: { ...h, date: new Date().toISOString() } }, null, 2) + "\n");
+    process.exit(0);
+  }
+  if (process.env.BENCH_ONLY === "intake") {
+    // Intake's time to 202 and the fan-out (issue 19) alone, a few minutes: merged into the last full results.
+    const f = await measureIntake();
+    printIntake(f);
+    if (process.env.BENCH_INTAKE_PHASES) process.exit(0); // some phases only: printed, not written
+    const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, ...intakeResult(f) }, null, 2) + "\n");
     process.exit(0);
   }
   if (process.env.BENCH_ONLY === "importAction") {
@@ -253,6 +274,7 @@ async function main() {
   const seq = await baseline("sequential");
   const naive = await baseline("naive");
   const action = await runImportAction();
+  const intakeFigures = await measureIntake();
   clearTimeout(overall);
   const hashCheck = measureHashCheckIntake();
 
@@ -285,6 +307,7 @@ async function main() {
   console.log("storage transactions per device, by kind");
   for (const [kind, n] of Object.entries(perDevice(p.storageByKind))) if (n >= 0.01) console.log(`  ${kind.padEnd(48)} ${n.toFixed(2)}`);
   printImportAction(action);
+  printIntake(intakeFigures);
   printHashCheckIntake(hashCheck);
 
   const results = {
@@ -308,6 +331,7 @@ async function main() {
     naiveWallMs: naive.wallMs,
     baselines: { sequential: seq, naive },
     importAction: importActionResult(action),
+    ...intakeResult(intakeFigures),
     hashCheckIntakeOverhead: hashCheck.overhead,
     hashCheckIntake: hashCheck,
   };

@@ -25,6 +25,8 @@ var queueNames = [
   'device-imports-poison'
   'device-followers'
   'device-followers-poison'
+  'device-fanout'
+  'device-fanout-poison'
   'webhook-deliveries'
   'webhook-deliveries-poison'
 ]

@@ -10,6 +10,8 @@ import type { AppRequest, AppResponse } from "../http/types.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
+import { fanOutBatch } from "../intake/fanOutBatch.js";
+import { decodeFanOutMessage } from "../intake/fanOutMessage.js";
 import type { Chunking } from "../intake/submitBatch.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
 import type { BatchActionDeps } from "../batches/batchActionDeps.js";
@@ -21,7 +23,7 @@ import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../open
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessage.js";
-import { DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
+import { DEVICE_QUEUE, FANOUT_POISON_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage, type WorkerDeps } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
@@ -107,7 +109,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "imports",
     methods: ["POST"],
     access: "partner",
-    handle: (s, request, caller) => handleImportPost(importPostDeps(s), request, caller),
+    // While an intake runs, this instance's fan-out keeps one send in flight (sendLimiter.ts, yieldTo):
+    // a big batch's fan-out must not make the next batch's 202 wait.
+    handle: (s, request, caller) => s.fanOutSends.yieldTo(() => handleImportPost(importPostDeps(s), request, caller)),
   },
   {
     kind: "http",
@@ -166,7 +170,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "deregistrations",
     methods: ["POST"],
     access: "partner",
-    handle: (s, request, caller) => handleDeregistrationPost(deregistrationPostDeps(s), request, caller),
+    handle: (s, request, caller) => s.fanOutSends.yieldTo(() => handleDeregistrationPost(deregistrationPostDeps(s), request, caller)),
   },
   {
     kind: "http",
@@ -281,6 +285,30 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     },
   },
   {
+    // A batch's fan-out (docs/ARCHITECTURE.md, "Intake"): a few messages per batch, each expanded
+    // into its range's device messages after the 202. A trigger, not a timer: the batch's first
+    // slot is FANOUT_LEAD_MS after its 202, so its first range must be picked up at once.
+    kind: "queue",
+    name: "fanOutBatch",
+    queueName: FANOUT_QUEUE,
+    handle: async (s, payload) => {
+      await fanOutBatch(
+        {
+          store: s.store,
+          progress: s.fanOutProgress,
+          journal: s.journal,
+          // Every range this instance runs shares one limit on sends in flight (sendLimiter.ts).
+          queue: s.fanOutSends.wrap(s.queue),
+          pacing: s.pacing,
+          enqueueConcurrency: s.config.intake.fanOutConcurrency,
+          followerDelayMs: s.config.importAction.followerDelayMs,
+          log: s.log,
+        },
+        decodeFanOutMessage(payload),
+      );
+    },
+  },
+  {
     kind: "timer",
     name: "drainFollowers",
     // A chunk's followers (names.ts, FOLLOWER_QUEUE) are drained by a timer: they come due a
@@ -334,6 +362,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         enqueueConcurrency: s.config.intake.enqueueConcurrency,
         firstPollDelayMs: s.config.followUp.firstDelayMs,
         chunking: chunkingOf(s),
+        fanOutProgress: s.fanOutProgress,
+        fanOut: s.fanOut,
         log: s.log,
         graceMs: SWEEP_GRACE_MS,
       });
@@ -356,6 +386,14 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
       };
       await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
+      // A fan-out that kept failing: its range's progress row stays open, and the intake sweeper
+      // sends it again once the row has not moved for its grace period. Nothing to do but say so.
+      await drainQueue(
+        s.storage.queueNamed(FANOUT_POISON_QUEUE),
+        async (payload) => s.log.warn("fan-out message poisoned; the intake sweeper resumes its range", { batchId: (payload as { batchId?: string } | null)?.batchId ?? "?" }),
+        s.log,
+        POISON_DRAIN,
+      );
       await drainQueue(
         s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
         (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),
@@ -412,6 +450,8 @@ function importPostDeps(s: Services) {
     log: s.log,
     limits: s.config.intake,
     enqueueConcurrency: s.config.intake.enqueueConcurrency,
+    fanOut: s.fanOut,
+    fanOutRangeDevices: s.config.intake.fanOutRangeDevices,
     retryAfterSeconds: s.config.statusRetryAfterSeconds,
     ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
     webhookAllowedHosts: s.config.webhooks.allowedHosts,

@@ -6,7 +6,10 @@ import { GraphClient } from "../graph/graphClient.js";
 import type { Logger } from "../logging.js";
 import { createStorageClients, ensureStorage, type StorageClients } from "../storage/clients.js";
 import { DeviceQueue } from "../storage/deviceQueue.js";
-import { FOLLOWER_QUEUE } from "../storage/names.js";
+import { FANOUT_QUEUE, FOLLOWER_QUEUE } from "../storage/names.js";
+import { FanOutQueue } from "../intake/fanOutMessage.js";
+import { FanOutProgress } from "../storage/fanOutProgress.js";
+import { SendLimiter } from "../storage/sendLimiter.js";
 import { BatchIndex } from "../storage/batchIndex.js";
 import { DeregistrationStore } from "../storage/deregistrationStore.js";
 import { ImportStore } from "../storage/importStore.js";
@@ -32,6 +35,11 @@ export interface Services {
   deregistrations: DeregistrationStore;
   journal: IntakeJournal;
   queue: DeviceQueue;
+  /** Batches' fan-out messages (names.ts, FANOUT_QUEUE) and each range's progress (in the imports table). */
+  fanOut: FanOutQueue;
+  fanOutProgress: FanOutProgress;
+  /** The fan-out's device message sends of this instance, all ranges together, at most FANOUT_CONCURRENCY at once. */
+  fanOutSends: SendLimiter;
   pacing: TenantPacing;
   graph: GraphClient;
   partners: PartnerStore;
@@ -63,6 +71,9 @@ export async function createServices(config: AppConfig, log: Logger = appLogger(
     deregistrations: new DeregistrationStore(storage.imports, new BatchIndex(storage.deregistrationIndex)),
     journal: new IntakeJournal(storage.intakeJournal),
     queue: new DeviceQueue(storage.deviceQueue, storage.queueNamed(FOLLOWER_QUEUE)),
+    fanOut: new FanOutQueue(storage.queueNamed(FANOUT_QUEUE)),
+    fanOutProgress: new FanOutProgress(storage.imports),
+    fanOutSends: new SendLimiter(config.intake.fanOutConcurrency),
     pacing: new TenantPacing(storage.pacing, pacingBudget(config.pacing.windowMs, config.pacing.writesPerWindow, config.pacing.headroom)),
     graph: new GraphClient({
       baseUrl: config.graph.baseUrl,

@@ -84,7 +84,8 @@ export interface AppConfig {
     credential: GraphCredentialConfig;
     defaultTenantId?: string;
   };
-  intake: IntakeLimits & { enqueueConcurrency: number };
+  /** enqueueConcurrency: parallel table transactions and queue sends; fanOutRangeDevices: devices per fan-out message; fanOutConcurrency: an instance's fan-out sends in flight. */
+  intake: IntakeLimits & { enqueueConcurrency: number; fanOutRangeDevices: number; fanOutConcurrency: number };
   retry: RetryPolicy;
   pacing: PacingPolicy;
   importAction: ImportActionPolicy;
@@ -131,6 +132,8 @@ function toAppConfig(s: RawSettings): AppConfig {
       hashMinBytes: s.HASH_MIN_BYTES,
       hashMaxBytes: s.HASH_MAX_BYTES,
       enqueueConcurrency: s.ENQUEUE_CONCURRENCY,
+      fanOutRangeDevices: s.FANOUT_RANGE_DEVICES,
+      fanOutConcurrency: s.FANOUT_CONCURRENCY,
     },
     retry: { maxAttempts: s.RETRY_MAX_ATTEMPTS, baseDelayMs: s.RETRY_BASE_DELAY_MS, maxDelayMs: s.RETRY_MAX_DELAY_MS },
     pacing: { windowMs: s.PACING_WINDOW_MS, writesPerWindow: s.PACING_WRITES_PER_WINDOW, headroom: s.PACING_HEADROOM },

@@ -52,6 +52,17 @@ export const settingsSchema = z
     HASH_MIN_BYTES: positiveInt(DEFAULT_INTAKE_LIMITS.hashMinBytes),
     HASH_MAX_BYTES: positiveInt(DEFAULT_INTAKE_LIMITS.hashMaxBytes),
     ENQUEUE_CONCURRENCY: positiveInt(32),
+    /**
+     * Devices per fan-out message (src/intake/fanOutPlan.ts): intake answers once the batch is
+     * durable, and a worker sends each range's device messages afterwards. Rounded to whole chunks.
+     */
+    FANOUT_RANGE_DEVICES: z.coerce.number().int().min(1).max(100_000).default(1_000),
+    /**
+     * Device messages an instance's fan-out has in flight at once, all its ranges together: fewer
+     * than intake's own concurrency, so intake's writes and the workers' claims are not queued
+     * behind a big batch's sends (a storage account, like Azurite, serves them all in turn).
+     */
+    FANOUT_CONCURRENCY: positiveInt(8),
 
     /** Intune's write budget per app per tenant (100 per 20 s), and the share of it to use. */
     PACING_WINDOW_MS: positiveInt(20_000),

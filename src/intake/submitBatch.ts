@@ -8,6 +8,11 @@ import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { firstPoll } from "../worker/pollBatch.js";
 import { sendAllForSlots, type SlotSend } from "../storage/slotSends.js";
+import { forEachLimited } from "../storage/importStore.js";
+import { initialProgressRows } from "../storage/fanOutProgress.js";
+import { queueDelayForSlot } from "../worker/pacing.js";
+import type { FanOutSender } from "./fanOutMessage.js";
+import { slotCount, splitIntoRanges, type FanOutSchedule } from "./fanOutPlan.js";
 import { chunkSends, deviceIndexOf, groupIntoChunks } from "../worker/chunks.js";
 import type { ImportRequest } from "./deviceSchema.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
@@ -18,7 +23,11 @@ export interface IntakeDeps {
   journal: IntakeJournal;
   queue: DeviceMessageSender;
   pacing: Pick<TenantPacing, "reserve">;
+  /** Parallel table transactions (device rows) and queue sends. */
   enqueueConcurrency: number;
+  /** Where a durable batch's fan-out messages go (fanOutBatch.ts expands them), and how many devices each carries. */
+  fanOut: FanOutSender;
+  fanOutRangeDevices: number;
   /** When the batch's first poll round looks at its imports. */
   firstPollDelayMs: number;
   /** Devices per write slot (import action) and how long after it the other devices' messages come; absent: one device a slot. */
@@ -41,12 +50,15 @@ export interface AcceptedBatch {
 }
 
 /**
- * Records a validated batch and sends one queue message per device.
+ * Records a validated batch and starts its fan-out; the caller answers 202 as soon as this returns.
  *
- * Order matters for "nothing lost, nothing half-accepted": journal entry, device rows and
- * counters, then the header (from here on the batch is durable and will be processed), then the
- * messages, then the journal entry is removed. A failure before the header is written throws
- * (the caller answers 503 and nothing runs); a failure after it leaves the rest to the sweeper.
+ * Order matters for "nothing lost, nothing half-accepted": journal entry, device rows, counters
+ * and the fan-out's progress rows, then the header (from here on the batch is durable and will be
+ * processed), then the batch's write slots, its first poll round and a few fan-out messages (one
+ * per range of FANOUT_RANGE_DEVICES devices). The device messages are sent afterwards by the
+ * fan-out's workers (fanOutBatch.ts), the last of which removes the journal entry. A failure
+ * before the header is written throws (the caller answers 503 and nothing runs); a failure after
+ * it leaves the rest to the sweeper.
  */
 export async function submitBatch(
   deps: IntakeDeps,
@@ -91,25 +103,41 @@ export async function submitBatch(
     updatedAt: createdAt,
   }));
 
+  const chunkSize = deps.chunking?.size ?? 1;
+  const ranges = splitIntoRanges(devices.length, deps.fanOutRangeDevices, chunkSize);
   await deps.journal.begin(batchId, createdAt, request.partnerId);
-  await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency);
-  // From here the batch is durable and answered 202, whether or not every message goes out now.
+  await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency, initialProgressRows(batchId, ranges, chunkSize, createdAt));
+  // From here the batch is durable and answered 202, whether or not its fan-out messages go out now.
   countAccepted(devices.length, source);
 
   const fields = { batchId, tenantId: request.tenantId, partnerId: request.partnerId, deviceCount: devices.length };
   try {
-    // The first poll round comes a follow-up delay after the batch's first slot, among the
-    // devices' messages: a big batch's first imports are followed while the rest are still sent.
-    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey), { message: firstPoll(batchId), afterFirstSlotMs: deps.firstPollDelayMs });
-    await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
-    await deps.journal.finish(batchId);
+    // The batch's slots in one pacing write, from a moment ahead (the fan-out's first messages
+    // must be in the queue before their slots); each range's worker sends its devices into them.
+    const clock = () => (deps.now?.() ?? new Date()).getTime();
+    const now = clock();
+    const slots = await deps.pacing.reserve(request.tenantId, slotCount(devices.length, chunkSize), now, now + FANOUT_LEAD_MS);
+    const schedule: FanOutSchedule = { firstSlotAt: slots.firstSlotAt, intervalMs: slots.intervalMs, shiftMs: slots.shiftMs, firstDevice: 0 };
+    // The first poll round comes a follow-up delay after the batch's first slot. Sent before the
+    // fan-out: a batch whose fan-out ran has its poll chain (else the sweeper starts one).
+    await deps.queue.send(firstPoll(batchId), queueDelayForSlot(slots.firstSlotAt + deps.firstPollDelayMs, clock()));
+    await forEachLimited(ranges, deps.enqueueConcurrency, ({ range, from, to }) =>
+      deps.fanOut.send({ v: 1, kind: "fanOut", batchId, tenantId: request.tenantId, range, from, to, chunkSize, schedule }),
+    );
   } catch (error) {
-    deps.log.warn("batch is durable but not fully enqueued; the sweeper will finish it", { ...fields, reason: (error as Error).message });
+    deps.log.warn("batch is durable but its fan-out did not start; the sweeper will start it", { ...fields, reason: (error as Error).message });
     return { batchId, deviceCount: devices.length, tenantId: request.tenantId, fullyEnqueued: false };
   }
-  deps.log.info("batch accepted", fields);
+  deps.log.info("batch accepted", { ...fields, reason: `${ranges.length} fan-out ranges` });
   return { batchId, deviceCount: devices.length, tenantId: request.tenantId, fullyEnqueued: true };
 }
+
+/**
+ * How far ahead of the 202 a batch's first slot is: longer than the fan-out message takes to
+ * reach a worker (a queue trigger polls an idle queue every 500 ms at most) and its first device
+ * messages to be sent with their lead (pacing.ts, MIN_VISIBLE_LEAD_MS).
+ */
+export const FANOUT_LEAD_MS = 1_500;
 
 /** How far ahead of now a batch's first slot is: longer than sending its first messages takes. */
 export const SCHEDULE_LEAD_MS = 1_000;

@@ -5,6 +5,8 @@ import type { StorageConnection } from "../config/config.js";
 import {
   DEVICE_POISON_QUEUE,
   FOLLOWER_POISON_QUEUE,
+  FANOUT_QUEUE,
+  FANOUT_POISON_QUEUE,
   FOLLOWER_QUEUE,
   DEVICE_QUEUE,
   IDEMPOTENCY_TABLE,
@@ -97,6 +99,8 @@ export async function ensureStorage(clients: StorageClients): Promise<void> {
     clients.queueNamed(WEBHOOK_POISON_QUEUE).createIfNotExists(),
     clients.queueNamed(FOLLOWER_QUEUE).createIfNotExists(),
     clients.queueNamed(FOLLOWER_POISON_QUEUE).createIfNotExists(),
+    clients.queueNamed(FANOUT_QUEUE).createIfNotExists(),
+    clients.queueNamed(FANOUT_POISON_QUEUE).createIfNotExists(),
     clients.imports.createTable(),
     clients.batchIndex.createTable(),
     clients.deregistrationIndex.createTable(),

@@ -106,8 +106,10 @@ export class ImportStore {
   /**
    * Writes the devices and the batch's counters, then the header. Only a batch with a header
    * exists for readers and the sweeper, so a batch whose rows were half written is invisible.
+   * `extra`: more rows of the batch's partition that go in the same transactions (the fan-out's
+   * progress rows, fanOutProgress.ts).
    */
-  async writeBatch(batch: BatchEntity, devices: DeviceEntity[], concurrency: number): Promise<void> {
+  async writeBatch(batch: BatchEntity, devices: DeviceEntity[], concurrency: number, extra: readonly TableEntity<object>[] = []): Promise<void> {
     const counters: CounterEntity[] = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({
       partitionKey: batch.partitionKey,
       rowKey: counterRowKey(shard),
@@ -115,7 +117,7 @@ export class ImportStore {
       queued: shard === 0 ? devices.length : 0,
       updatedAt: batch.createdAt,
     }));
-    const rows: (CounterEntity | DeviceEntity)[] = [...counters, ...devices];
+    const rows: TableEntity<object>[] = [...counters, ...extra, ...devices];
     const chunks: TransactionAction[][] = [];
     for (let i = 0; i < rows.length; i += TRANSACTION_LIMIT) {
       chunks.push(rows.slice(i, i + TRANSACTION_LIMIT).map((row) => ["upsert", withoutUndefined(row), "Replace"]));

@@ -12,6 +12,13 @@ export const DEVICE_POISON_QUEUE = `${DEVICE_QUEUE}-poison`;
  */
 export const FOLLOWER_QUEUE = "device-followers";
 export const FOLLOWER_POISON_QUEUE = `${FOLLOWER_QUEUE}-poison`;
+/**
+ * A batch's fan-out (docs/ARCHITECTURE.md, "Intake"): a few messages per batch, each a range of
+ * its devices that a worker expands into their device messages, so intake answers 202 once the
+ * batch is durable rather than once every device's message is sent.
+ */
+export const FANOUT_QUEUE = "device-fanout";
+export const FANOUT_POISON_QUEUE = `${FANOUT_QUEUE}-poison`;
 export const IMPORTS_TABLE = "imports";
 /** One message per delivery attempt of a batch-completion webhook (src/webhooks), and where failing ones end. */
 export const WEBHOOK_QUEUE = "webhook-deliveries";

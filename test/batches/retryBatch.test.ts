@@ -11,6 +11,7 @@ import { silentLogger } from "../../src/logging.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { makeDevices } from "../support/devices.js";
+import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 describe("the retryable failures", () => {
   it("are the pipeline's own give-ups, never Intune's or Graph's refusals of the data", () => {
@@ -48,7 +49,7 @@ function recordingQueue(budget = Infinity): DeviceMessageSender & { sent: Device
 async function finishedBatch(): Promise<string> {
   const queue = recordingQueue();
   const { batchId } = await submitBatch(
-    { store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 4, firstPollDelayMs: 0, log: silentLogger },
+    withInlineFanOut({ store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 4, firstPollDelayMs: 0, log: silentLogger }, services.fanOutProgress),
     { partnerId: caller.partnerId, tenantId: "contoso.onmicrosoft.com", devices: makeDevices(4, `RT${Date.now()}`) },
     "json",
   );

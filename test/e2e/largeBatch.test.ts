@@ -24,15 +24,17 @@ beforeAll(async () => {
 afterAll(async () => pipeline?.stop());
 
 describe("a 10,000-device batch", () => {
-  it("is accepted with one queue message and one row per device, and one poll message", async () => {
+  it("is accepted with one row per device, one poll message and fan-out messages for every device", async () => {
     expect(accepted.status).toBe(202);
     expect(batch.deviceCount).toBe(COUNT);
-    // one per device (a chunk's leader in the device queue, its followers in theirs), and the batch's first poll round
+    // the batch's first poll round, and fan-out messages standing for one message per device (queuedMessages.ts)
     expect(await queuedMessages(pipeline.services.storage)).toBe(COUNT + 1);
     const summary = (await (await fetch(`${pipeline.api}/imports/${batch.id}`, { headers: pipeline.headers })).json()) as { counts: { queued: number } };
     expect(summary.counts.queued).toBe(COUNT);
+    // The worker is left out, so its fan-out (ten ranges) has not run: the journal keeps the batch until it has.
+    expect((await pipeline.services.fanOutProgress.list(batch.id)).map((r) => [r.from, r.to, r.done])).toEqual(Array.from({ length: 10 }, (_, r) => [r * 1_000, (r + 1) * 1_000, false]));
     const journal = pipeline.services.storage.intakeJournal.listEntities();
-    expect((await journal.next()).done).toBe(true);
+    expect((await journal.next()).value?.rowKey).toBe(batch.id);
   }, 180_000);
 
   it("is exported as CSV that streams: its first bytes reach the client while most rows are still unread", async () => {

@@ -9,6 +9,7 @@ import { silentLogger } from "../../src/logging.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import { processDeviceMessage } from "../../src/worker/processDeviceMessage.js";
 import { hashFor } from "../support/devices.js";
+import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 /**
  * A cancel meets a device a worker already holds, driven one message at a time against Azurite
@@ -40,7 +41,7 @@ async function oneDevice(): Promise<{ batchId: string; serialNumber: string; mes
   const serialNumber = `CIF-${++n}-${Date.now()}`;
   sent.length = 0;
   const { batchId } = await submitBatch(
-    { ...services, queue, enqueueConcurrency: 1, firstPollDelayMs: 0 },
+    withInlineFanOut({ ...services, queue, enqueueConcurrency: 1, firstPollDelayMs: 0 }, services.fanOutProgress),
     { partnerId: caller.partnerId, tenantId: `cccccccc-0000-4000-8000-0000000000${String(n).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, 5000 + n) }] },
     "json",
   );

@@ -14,6 +14,7 @@ import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
 import { hashFor } from "../support/devices.js";
 import { startStorageChaos } from "../faults/support/chaosProxy.js";
+import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 /**
  * Chunks through the import action, against real Azurite and the simulator (which throttles an
@@ -75,7 +76,7 @@ async function accept(w: World, count: number, chunkSize: number, prefix: string
   const serials = Array.from({ length: count }, (_, i) => `${prefix}-${tenants}-${i}`);
   const devices = serials.map((serialNumber, i) => ({ serialNumber, hardwareIdentifier: hashFor(serialNumber, tenants * 1000 + i), productKey: `PKEY-${serialNumber}` }));
   const accepted = await submitBatch(
-    { ...w.services, queue: recorder(w), enqueueConcurrency: 16, firstPollDelayMs: 1_000, chunking: { size: chunkSize, followerDelayMs: w.services.config.importAction.followerDelayMs }, now: () => now(w) },
+    withInlineFanOut({ ...w.services, queue: recorder(w), enqueueConcurrency: 16, firstPollDelayMs: 1_000, chunking: { size: chunkSize, followerDelayMs: w.services.config.importAction.followerDelayMs }, now: () => now(w) }, w.services.fanOutProgress),
     { partnerId: "chunk-test", tenantId, devices },
     "json",
   );

@@ -8,6 +8,7 @@ import { silentLogger } from "../../src/logging.js";
 import { decodeDeviceMessage, type DeviceMessage } from "../../src/storage/deviceMessage.js";
 import { DEVICE_QUEUE, FOLLOWER_QUEUE } from "../../src/storage/names.js";
 import { makeDevices } from "../support/devices.js";
+import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 /**
  * A chunk's followers go to their own queue, drained by a timer, so a big batch's followers never
@@ -30,7 +31,7 @@ const drainFollowers = functionDefinitions.find((d): d is TimerFunctionDefinitio
 describe("the followers' queue", () => {
   it("holds a chunk's followers apart from its leader, and its timer runs them when they fall due", async () => {
     const accepted = await submitBatch(
-      { ...services, enqueueConcurrency: 4, firstPollDelayMs: 1_000, chunking: { size: 100, followerDelayMs: services.config.importAction.followerDelayMs }, log: silentLogger },
+      withInlineFanOut({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 1_000, chunking: { size: 100, followerDelayMs: services.config.importAction.followerDelayMs }, log: silentLogger }, services.fanOutProgress),
       { partnerId: "follower-test", tenantId: "dddddddd-0000-4000-8000-000000000001", devices: makeDevices(3, "FQ") },
       "json",
     );

@@ -10,6 +10,7 @@ import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../../src/storage/importStore.js";
 import { processDeviceMessage, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
 import { hashFor } from "../support/devices.js";
+import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 /**
  * Found by the fault suite (scenario 2, storage cut mid-batch): a device write whose answer is
@@ -59,7 +60,7 @@ let serial = 0;
 async function oneDevice(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `LOSTWRITE-${++serial}`;
   const { batchId } = await submitBatch(
-    { ...services, queue: recorder, enqueueConcurrency: 1, firstPollDelayMs: 1_000 },
+    withInlineFanOut({ ...services, queue: recorder, enqueueConcurrency: 1, firstPollDelayMs: 1_000 }, services.fanOutProgress),
     { partnerId: "lost-write", tenantId: "aaaaaaaa-0000-4000-8000-0000000000c1", devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, 9_000 + serial) }] },
     "json",
   );

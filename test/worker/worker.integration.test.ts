@@ -3,7 +3,7 @@ import { createServices, type Services } from "../../src/app/services.js";
 import { loadConfig } from "../../src/config/config.js";
 import { startGraphSimulator, type GraphSimulator } from "../../src/graph/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
-import { SCHEDULE_LEAD_MS, submitBatch } from "../../src/intake/submitBatch.js";
+import { FANOUT_LEAD_MS, submitBatch } from "../../src/intake/submitBatch.js";
 import { silentLogger } from "../../src/logging.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
@@ -12,6 +12,7 @@ import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
 import { MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
 import { hashFor } from "../support/devices.js";
+import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 /**
  * The worker against real Azurite and the simulator, driven one message at a time so each
@@ -66,7 +67,7 @@ async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
     // Intake on the worker's clock, so slots are where the worker expects them.
-    { ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000, now: () => new Date(Date.now() + clockOffsetMs) },
+    withInlineFanOut({ ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000, now: () => new Date(Date.now() + clockOffsetMs) }, services.fanOutProgress),
     { partnerId: "worker-test", tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, serial + 1000) }] },
     "json",
   );
@@ -116,10 +117,10 @@ describe("worker", () => {
     expect(await run(first.message, first.id)).toBe("submitted");
     const poll = nextMessage("pollBatch");
     expect(poll.message).toMatchObject({ kind: "pollBatch", batchId, attempt: 1 });
-    // A follow-up delay (1 s) after the batch's first slot (SCHEDULE_LEAD_MS, 1 s, ahead of intake),
+    // A follow-up delay (1 s) after the batch's first slot (FANOUT_LEAD_MS ahead of intake),
     // made visible up to a second early as every slot's message is (pacing.ts, queueDelayForSlot).
-    expect(poll.delayMs).toBeGreaterThan(SCHEDULE_LEAD_MS + 1_000 - MAX_WAIT_IN_FUNCTION_MS - 100);
-    expect(poll.delayMs).toBeLessThanOrEqual(SCHEDULE_LEAD_MS + 1_000 - MAX_WAIT_IN_FUNCTION_MS + 1);
+    expect(poll.delayMs).toBeGreaterThan(FANOUT_LEAD_MS + 1_000 - MAX_WAIT_IN_FUNCTION_MS - 100);
+    expect(poll.delayMs).toBeLessThanOrEqual(FANOUT_LEAD_MS + 1_000 - MAX_WAIT_IN_FUNCTION_MS + 1);
     expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("finished");
 
     const device = await services.store.readDevice(batchId, first.message.rowKey);

@@ -1,0 +1,93 @@
+import type { Logger } from "../logging.js";
+import type { DeviceMessageSender } from "../storage/deviceQueue.js";
+import type { FanOutProgress } from "../storage/fanOutProgress.js";
+import type { ImportStore } from "../storage/importStore.js";
+import type { IntakeJournal } from "../storage/intakeJournal.js";
+import { sendAllForSlots } from "../storage/slotSends.js";
+import type { TenantPacing } from "../storage/tenantPacing.js";
+import type { FanOutMessage } from "./fanOutMessage.js";
+import { leadersAndFollowers, rangeSends, scheduleIsStale, slotCount, windowsOf, type FanOutSchedule } from "./fanOutPlan.js";
+import { SCHEDULE_LEAD_MS } from "./submitBatch.js";
+
+/** Devices sent between two records of a range's progress: at most this many messages go twice after a crash. */
+export const FANOUT_WINDOW_DEVICES = 200;
+
+export interface FanOutDeps {
+  store: Pick<ImportStore, "markAccepted">;
+  progress: FanOutProgress;
+  journal: Pick<IntakeJournal, "finish">;
+  queue: DeviceMessageSender;
+  pacing: Pick<TenantPacing, "reserve">;
+  enqueueConcurrency: number;
+  followerDelayMs: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+export type FanOutOutcome = "sent" | "already-done" | "taken-over" | "gone";
+
+/**
+ * Expands one fan-out message into its devices' messages (fanOutPlan.ts, rangeSends): with chunks,
+ * every chunk's leader first, then the followers window by window from the range's recorded
+ * progress, recording it after each window. Idempotent: a second delivery starts where the first
+ * stopped (re-sending at most one window, or the range's leaders if no window was recorded, whose
+ * duplicates the workers' claims drop), a delivery after the range is done sends nothing. A schedule that has
+ * gone stale (a redelivery after a crash, the sweeper's copy) is replaced by new slots of the
+ * tenant's budget for the rest of the range. The range that completes the batch's fan-out marks
+ * the batch accepted and removes its intake journal entry.
+ */
+export async function fanOutBatch(deps: FanOutDeps, message: FanOutMessage): Promise<FanOutOutcome> {
+  const clock = () => (deps.now?.() ?? new Date()).getTime();
+  const iso = () => new Date(clock()).toISOString();
+  const fields = { batchId: message.batchId, tenantId: message.tenantId };
+  let row = await deps.progress.read(message.batchId, message.range);
+  if (!row) {
+    deps.log.info("fan-out of a batch that is gone", fields);
+    return "gone";
+  }
+  if (row.done) {
+    await finishIfComplete(deps, message.batchId);
+    return "already-done";
+  }
+  const { chunkSize } = message;
+  // With chunks, the range's leaders all go first (fanOutPlan.ts, leadersAndFollowers), before
+  // any window is recorded: a range with progress has sent every leader, and only followers are
+  // left. Without chunks every device is its own leader, sent window by window in slot order.
+  const leadersFirst = chunkSize > 1;
+  const leadersLeft = !leadersFirst || row.next === row.from;
+  let schedule: FanOutSchedule | undefined = message.schedule;
+  if (leadersLeft && scheduleIsStale(schedule, row.next, chunkSize, clock())) {
+    const now = clock();
+    const slots = await deps.pacing.reserve(message.tenantId, slotCount(row.to - row.next, chunkSize), now, now + SCHEDULE_LEAD_MS);
+    schedule = { firstSlotAt: slots.firstSlotAt, intervalMs: slots.intervalMs, shiftMs: slots.shiftMs, firstDevice: row.next };
+  }
+  // Only followers left and no schedule (the sweeper's copy): their leaders went; they come a follower delay from now.
+  schedule ??= { firstSlotAt: clock(), intervalMs: 1, shiftMs: 0, firstDevice: row.next };
+  if (leadersFirst && leadersLeft) {
+    // Sent again if this range was cut short before its first window was recorded: a leader's second message is dropped by its claim.
+    const { leaders } = leadersAndFollowers(rangeSends(message.batchId, row.from, row.to, chunkSize, schedule, deps.followerDelayMs));
+    await sendAllForSlots(deps.queue, leaders, deps.enqueueConcurrency, clock);
+  }
+  for (const window of windowsOf(row.next, row.to, message.from, chunkSize, FANOUT_WINDOW_DEVICES)) {
+    const all = rangeSends(message.batchId, window.from, window.to, chunkSize, schedule, deps.followerDelayMs);
+    const sends = leadersFirst ? leadersAndFollowers(all).followers : all;
+    await sendAllForSlots(deps.queue, sends, deps.enqueueConcurrency, clock);
+    const etag = await deps.progress.advance(row, window.to, iso());
+    if (!etag) {
+      deps.log.info("fan-out range taken over by another worker; stopping", { ...fields, reason: `range ${message.range} at device ${window.to}` });
+      return "taken-over";
+    }
+    row = { ...row, next: window.to, done: window.to >= row.to, etag };
+  }
+  await finishIfComplete(deps, message.batchId);
+  return "sent";
+}
+
+/** Once every range of the batch is done: the batch is accepted and its journal entry goes. */
+export async function finishIfComplete(deps: Pick<FanOutDeps, "progress" | "store" | "journal" | "now">, batchId: string): Promise<boolean> {
+  const ranges = await deps.progress.list(batchId);
+  if (ranges.length === 0 || ranges.some((r) => !r.done)) return false;
+  await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
+  await deps.journal.finish(batchId);
+  return true;
+}
