@@ -66,15 +66,11 @@ export async function deregisterDevice(deps: DeregisterDeps, message: DeviceMess
   if ((await waitForSlot(deps, message, device.tenantId)) === "deferred") return "deferred";
 
   const listed: AutopilotDeviceIdentity[] = [];
-  let lookupTrace: CallTrace | undefined;
-  const walk = await deps.graph.walkAutopilotDevices(device.tenantId, device.serialNumber, (page, trace) => {
-    listed.push(...page);
-    lookupTrace = trace ?? lookupTrace;
-  });
+  const walk = await deps.graph.walkAutopilotDevices(device.tenantId, device.serialNumber, (page) => void listed.push(...page));
   if (walk.kind !== "ok") return settle(deps, device, message, decideAfterFailure(walk, device.tenantId, message.attempt, deps.retry.maxAttempts, "lookup"), walk.trace, fields);
   const earlier = device.state === "deregistering" && device.attempts === message.attempt ? device.autopilotDeviceId : undefined;
   const found = decideAfterLookup(device.serialNumber, listed, walk.complete, earlier);
-  if (found.kind !== "delete") return settle(deps, device, message, bounded(found, message.attempt, deps.retry.maxAttempts), lookupTrace, fields);
+  if (found.kind !== "delete") return settle(deps, device, message, bounded(found, message.attempt, deps.retry.maxAttempts), walk.trace, fields);
 
   // The claim: the device to delete, recorded before the delete.
   let claimed: StoredDeregistrationDevice;

@@ -1,5 +1,6 @@
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
+import { decodeQueuePayload } from "../storage/queuePayload.js";
 
 /**
  * One fan-out message (names.ts, FANOUT_QUEUE): range `range` of a batch, devices [from, to),
@@ -32,18 +33,7 @@ export class MalformedFanOutError extends Error {
 
 /** Accepts what either host hands over (an object, JSON text or base64 text), as decodeDeviceMessage does. */
 export function decodeFanOutMessage(payload: unknown): FanOutMessage {
-  let value = payload;
-  if (typeof value === "string") {
-    const text = value.trimStart().startsWith("{") ? value : Buffer.from(value, "base64").toString("utf8");
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new MalformedFanOutError("not JSON");
-    }
-  }
-  const parsed = fanOutMessageSchema.safeParse(value);
-  if (!parsed.success) throw new MalformedFanOutError(parsed.error.issues.map((i) => i.path.join(".") + ": " + i.message).join("; "));
-  return parsed.data;
+  return decodeQueuePayload(payload, fanOutMessageSchema, (reason) => new MalformedFanOutError(reason));
 }
 
 export interface FanOutSender {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { decodeQueuePayload } from "./queuePayload.js";
 
 /**
  * One queue message = one step of one device (a create attempt), or one round of looking at a
@@ -57,16 +58,5 @@ export class MalformedMessageError extends Error {
  * object (or string), the development host gives the raw base64 text.
  */
 export function decodeDeviceMessage(payload: unknown): DeviceMessage {
-  let value = payload;
-  if (typeof value === "string") {
-    const text = value.trimStart().startsWith("{") ? value : Buffer.from(value, "base64").toString("utf8");
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new MalformedMessageError("not JSON");
-    }
-  }
-  const parsed = deviceMessageSchema.safeParse(value);
-  if (!parsed.success) throw new MalformedMessageError(parsed.error.issues.map((i) => i.path.join(".") + ": " + i.message).join("; "));
-  return parsed.data;
+  return decodeQueuePayload(payload, deviceMessageSchema, (reason) => new MalformedMessageError(reason));
 }
