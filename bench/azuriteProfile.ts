@@ -2,7 +2,7 @@
  * `node dist/bench/azuriteProfile.js <file.cpuprofile> [fromSeconds] [toSeconds]`: where Azurite's
  * CPU went, by kind of storage call, from a V8 CPU profile of the Azurite process. To take one,
  * run a bench or the probe with AZURITE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/azprof" (read by
- * src/host/azurite.ts when it starts Azurite). Prints the busy seconds of the profile (to pick a
+ * src/dev/host/azurite.ts when it starts Azurite). Prints the busy seconds of the profile (to pick a
  * window: the batch's run, not the followers after it), then CPU seconds by kind in the window.
  */
 import { readFileSync } from "node:fs";

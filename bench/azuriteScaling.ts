@@ -15,7 +15,7 @@
  */
 import { QueueClient } from "@azure/storage-queue";
 import { TableClient, type TransactionAction } from "@azure/data-tables";
-import { startAzurite } from "../src/host/azurite.js";
+import { startAzurite } from "../src/dev/host/azurite.js";
 import { makeHash } from "../test/support/devices.js";
 
 const SIZES = (process.env.SCAN_SIZES ?? "0,1000,2500,5000,10000").split(",").map(Number);

@@ -4,7 +4,7 @@
  * schema with every rule) with the checks, and with hashCheck=off. Storage writes are left out
  * on purpose: they do not depend on the checks and would only dilute the figure.
  */
-import { DEFAULT_INTAKE_LIMITS } from "../src/intake/limits.js";
+import { DEFAULT_INTAKE_LIMITS } from "../src/model/limits.js";
 import { parseImportRequest } from "../src/intake/parseImportRequest.js";
 import { makeCsv, makeDevices } from "../test/support/devices.js";
 

@@ -8,7 +8,7 @@
  * queue drained), then per second: devices final, import actions, Graph reads, storage calls by
  * kind with the time their answers took, and what the instances logged.
  */
-import { startGraphSimulator } from "../src/graph/simulator/index.js";
+import { startGraphSimulator } from "../src/dev/simulator/index.js";
 import { makeDevices } from "../test/support/devices.js";
 import { startPipelineUnderTest } from "./pipelineRun.js";
 import { sleep } from "./graphCaller.js";

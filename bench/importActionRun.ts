@@ -4,9 +4,9 @@
  * ceiling, all in one run at one time scale.
  */
 import { QueueClient } from "@azure/storage-queue";
-import type { GraphSimulator, SimulatorOptions } from "../src/graph/simulator/index.js";
-import { startGraphSimulator } from "../src/graph/simulator/index.js";
-import { startAzurite } from "../src/host/azurite.js";
+import type { GraphSimulator, SimulatorOptions } from "../src/dev/simulator/index.js";
+import { startGraphSimulator } from "../src/dev/simulator/index.js";
+import { startAzurite } from "../src/dev/host/azurite.js";
 import { makeDevices } from "../test/support/devices.js";
 import { startCountingProxy } from "./countingProxy.js";
 import { startPipelineUnderTest } from "./pipelineRun.js";

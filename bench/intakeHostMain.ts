@@ -6,8 +6,9 @@
  */
 import { createServices } from "../src/app/services.js";
 import { loadConfig } from "../src/config/config.js";
-import { startDevHost } from "../src/host/devHost.js";
-import type { LogFields, Logger } from "../src/logging.js";
+import { startDevHost } from "../src/dev/host/devHost.js";
+import type { Logger } from "../src/telemetry/logging.js";
+import type { LogFields } from "../src/telemetry/logFields.js";
 
 const line = (level: string) => (message: string, fields?: LogFields) =>
   process.stderr.write(`${new Date().toISOString()} ${level} ${message}${fields ? " " + JSON.stringify(fields) : ""}\n`);

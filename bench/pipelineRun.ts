@@ -1,10 +1,10 @@
 import { createServices, type Services } from "../src/app/services.js";
 import { functionDefinitions, type FunctionDefinition, type QueueDelivery } from "../src/app/functionDefinitions.js";
 import { loadConfig } from "../src/config/config.js";
-import type { GraphSimulator } from "../src/graph/simulator/index.js";
-import { startAzurite, type RunningAzurite } from "../src/host/azurite.js";
-import { startDevHost, type DevHost } from "../src/host/devHost.js";
-import type { LogFields, Logger } from "../src/logging.js";
+import type { GraphSimulator } from "../src/dev/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../src/dev/host/azurite.js";
+import { startDevHost, type DevHost } from "../src/dev/host/devHost.js";
+import type { Logger } from "../src/telemetry/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE } from "../src/storage/names.js";
@@ -12,6 +12,7 @@ import { makeCsv, type CsvDevice } from "../test/support/devices.js";
 import { addTestPartner } from "../test/support/partners.js";
 import { startCountingProxy, type CountingProxy, type ProxiedCall } from "./countingProxy.js";
 import { sleep } from "./graphCaller.js";
+import type { LogFields } from "../src/telemetry/logFields.js";
 
 /** The pipeline as deployed: several instances (development hosts) sharing one storage account, all counted. */
 export interface PipelineUnderTest {

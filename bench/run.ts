@@ -4,7 +4,7 @@
  * Not a test: nothing here passes or fails, it measures.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { startGraphSimulator, type GraphSimulator } from "../src/graph/simulator/index.js";
+import { startGraphSimulator, type GraphSimulator } from "../src/dev/simulator/index.js";
 import { makeDevices } from "../test/support/devices.js";
 import { runNaive } from "./baselines/naive.js";
 import { runSequential } from "./baselines/sequential.js";
@@ -148,7 +148,7 @@ function printTimeline(simulator: GraphSimulator, started: number, slowest: Map<
     seconds.set(s, row);
   }
   const first = Math.floor(started / 1000);
-  for (const [epochSecond, ms] of slowest) if (epochSecond >= first && !seconds.has(epochSecond - first)) seconds.set(epochSecond - first, { created: 0, throttled: 0, other: 0 });
+  for (const [epochSecond] of slowest) if (epochSecond >= first && !seconds.has(epochSecond - first)) seconds.set(epochSecond - first, { created: 0, throttled: 0, other: 0 });
   const line = [...seconds.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([s, r]) => `${s}:${r.created}/${r.throttled}/${r.other}/${slowest.get(first + s) ?? "-"}`);

@@ -4,7 +4,7 @@
  * where intake's time goes; not part of `npm run bench`.
  */
 import { TableClient } from "@azure/data-tables";
-import { startAzurite } from "../src/host/azurite.js";
+import { startAzurite } from "../src/dev/host/azurite.js";
 import { makeDevices } from "../test/support/devices.js";
 
 const azurite = await startAzurite();

@@ -1,7 +1,7 @@
 /**
  * Azure Functions v4 registrations: a thin shell. Each registration adapts its trigger to the
  * host-neutral shapes of src/ and runs one definition from the shared list; the development
- * host (src/host/devHost.ts) runs the same list without the Functions host.
+ * host (src/dev/host/devHost.ts) runs the same list without the Functions host.
  */
 // @azure/functions is CommonJS (a webpack bundle): Node's ESM loader detects only some of its
 // exports by name (not HttpResponse), so the module is taken whole and then destructured.

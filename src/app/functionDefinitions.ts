@@ -19,7 +19,7 @@ import { cancelBatch } from "../batches/cancelBatch.js";
 import { eraseBatchRequest, eraseDueBatches, type ErasureDeps } from "../batches/eraseBatch.js";
 import { listBatches } from "../batches/listBatches.js";
 import { retryBatch } from "../batches/retryBatch.js";
-import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "../openapi/serveOpenApi.js";
+import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "./openapi/serveOpenApi.js";
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessage.js";
@@ -32,13 +32,13 @@ import { requestSync, syncTenant } from "../worker/syncTenant.js";
 import { deleteRecords, scheduleDeletes } from "../worker/deleteRecords.js";
 import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
 import { deliverWebhook } from "../webhooks/deliverWebhook.js";
-import { notifyIfFinal } from "../webhooks/notifyBatch.js";
+import { notifyIfFinal } from "../status/notifyBatch.js";
 import { failPoisonedDelivery } from "../webhooks/poisonedDelivery.js";
 import type { Services } from "./services.js";
 
 /**
  * Every function of the app, written once. functions/index.ts registers these with the Azure
- * Functions host; src/host/devHost.ts serves the same list without it.
+ * Functions host; src/dev/host/devHost.ts serves the same list without it.
  */
 interface HttpFunctionBase {
   kind: "http";

@@ -1,4 +1,4 @@
-import type { PartnerStore } from "../storage/partnerStore.js";
+import type { PartnerStore } from "./partnerStore.js";
 import { apiKeyMatches, parseApiKey } from "./apiKeys.js";
 import type { Caller } from "./caller.js";
 import { readCredential } from "./credentials.js";

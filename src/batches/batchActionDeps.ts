@@ -1,7 +1,7 @@
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { ImportStore } from "../storage/importStore.js";
-import type { IntakeJournal } from "../storage/intakeJournal.js";
+import type { IntakeJournal } from "../intake/intakeJournal.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 
 /** What retry and cancel need: the store, and for a retry the same pacing and queue intake uses. */

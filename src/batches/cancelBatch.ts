@@ -2,12 +2,12 @@ import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
-import { batchStatus } from "../status/batchStatus.js";
+import { batchStatus } from "../model/batchStatus.js";
 import { ownedBy } from "../status/statusHandlers.js";
 import { toBatchView } from "../status/statusViews.js";
 import type { CancelResult } from "../status/viewSchemas.js";
 import type { BatchActionDeps } from "./batchActionDeps.js";
-import { isBatchId } from "./batchId.js";
+import { isBatchId } from "../status/batchId.js";
 
 /** The states a device can be canceled from: it has not reached Graph, and no attempt holds it. */
 export const CANCELABLE_STATES = ["queued", "retrying"] as const;

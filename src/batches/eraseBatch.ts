@@ -2,14 +2,14 @@ import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { BatchIndex, IndexEntry } from "../storage/batchIndex.js";
-import type { IdempotencyStore } from "../storage/idempotencyStore.js";
+import type { IdempotencyStore } from "../intake/idempotencyStore.js";
 import type { ImportStore } from "../storage/importStore.js";
-import type { IntakeJournal } from "../storage/intakeJournal.js";
-import { batchStatus } from "../status/batchStatus.js";
+import type { IntakeJournal } from "../intake/intakeJournal.js";
+import { batchStatus } from "../model/batchStatus.js";
 import { ownedBy } from "../status/statusHandlers.js";
-import { isBatchId } from "./batchId.js";
+import { isBatchId } from "../status/batchId.js";
 
 export interface ErasureDeps {
   store: Pick<ImportStore, "markErasing" | "erasePartition" | "readBatch" | "readSummary">;

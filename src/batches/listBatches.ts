@@ -6,7 +6,7 @@ import type { AppResponse } from "../http/types.js";
 import { isIndexRowKey, type BatchIndex, type BatchIndexEntity } from "../storage/batchIndex.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { batchStatusSchema } from "../status/viewSchemas.js";
-import type { BatchStatus } from "../status/batchStatus.js";
+import type { BatchStatus } from "../model/batchStatus.js";
 import { ownedBy } from "../status/statusHandlers.js";
 import { toBatchView } from "../status/statusViews.js";
 import { forEachLimited } from "../storage/importStore.js";

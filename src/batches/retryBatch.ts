@@ -3,13 +3,13 @@ import { problem, ProblemType } from "../http/problem.js";
 import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import { enqueueDevices } from "../intake/submitBatch.js";
-import { batchStatus } from "../status/batchStatus.js";
+import { batchStatus } from "../model/batchStatus.js";
 import { ownedBy } from "../status/statusHandlers.js";
 import { toBatchView } from "../status/statusViews.js";
 import type { RetryResult } from "../status/viewSchemas.js";
 import { firstPoll } from "../worker/pollBatch.js";
 import type { BatchActionDeps } from "./batchActionDeps.js";
-import { isBatchId } from "./batchId.js";
+import { isBatchId } from "../status/batchId.js";
 import { isRetryable, mayHaveRecord, RETRYABLE_ERROR_CODES } from "./retryableFailures.js";
 
 /**

@@ -6,7 +6,7 @@
 import { loadConfig } from "../config/config.js";
 import { SettingsError } from "../config/settings.js";
 import { createStorageClients } from "../storage/clients.js";
-import { PartnerStore } from "../storage/partnerStore.js";
+import { PartnerStore } from "../auth/partnerStore.js";
 import { vaultFromConfig } from "../secrets/vaultFromConfig.js";
 import { runPartnersCommand } from "./partnersCommand.js";
 

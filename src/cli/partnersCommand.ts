@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { PartnerError, type PartnerStore } from "../storage/partnerStore.js";
+import { PartnerError, type PartnerStore } from "../auth/partnerStore.js";
 
 /**
  * `npm run partners -- <command>`: partners and their API keys. The logic, apart from the

@@ -1,6 +1,7 @@
-import type { IntakeLimits } from "../intake/limits.js";
+import type { FollowUpPolicy, RetryPolicy } from "../model/backoff.js";
+import type { IntakeLimits } from "../model/limits.js";
 import { parseSettings, type RawSettings } from "./settings.js";
-import type { AllowedHost } from "../webhooks/callbackUrl.js";
+import type { AllowedHost } from "../model/callbackUrl.js";
 
 export type StorageConnection =
   | { kind: "connectionString"; connectionString: string }
@@ -13,13 +14,6 @@ export type GraphCredentialConfig =
   | { kind: "client-secret"; tenantId: string; clientId: string; clientSecret: string }
   | { kind: "client-certificate"; tenantId: string; clientId: string; certificatePath: string }
   | { kind: "simulator"; appId: string };
-
-export interface RetryPolicy {
-  /** Graph attempts per device before it ends as failed: retries exhausted. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
 
 export interface PacingPolicy {
   windowMs: number;
@@ -41,15 +35,6 @@ export interface ImportActionPolicy {
 
 /** Followers come this many budget windows after their chunk's slot: later than a leader that was late and took a new slot. */
 export const FOLLOWER_DELAY_WINDOWS = 3;
-
-export interface FollowUpPolicy {
-  firstDelayMs: number;
-  maxDelayMs: number;
-  /** A device whose import has not settled this long after its create ends as failed: import timed out. */
-  settleTimeoutMs: number;
-  /** followUntil profileAssigned: an imported device with no profile this long after its import is reported as imported without one. */
-  profileTimeoutMs: number;
-}
 
 /** Application Insights through OpenTelemetry; absent when no connection string is set. */
 export interface TelemetryConfig {

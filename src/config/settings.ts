@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { DEFAULT_INTAKE_LIMITS } from "../intake/limits.js";
-import { parseAllowedHosts } from "../webhooks/callbackUrl.js";
-import { parseRetrySchedule } from "../webhooks/retrySchedule.js";
+import { DEFAULT_INTAKE_LIMITS } from "../model/limits.js";
+import { parseAllowedHosts } from "../model/callbackUrl.js";
+import { parseRetrySchedule } from "../model/retrySchedule.js";
 
 /**
  * Every setting the app reads, in one place. The Functions host passes settings as

@@ -1,16 +1,14 @@
 import { mayImportInto } from "../auth/caller.js";
-import type { RetryPolicy } from "../config/config.js";
 import type { CallTrace, GraphClient } from "../graph/graphClient.js";
 import type { AutopilotDeviceIdentity } from "../graph/importedDevice.js";
-import type { LogFields, Logger } from "../logging.js";
-import type { DeregistrationDeviceFields, DeregistrationStore, StoredDeregistrationDevice } from "../storage/deregistrationStore.js";
+import type { DeregistrationDeviceFields, DeregistrationStore, StoredDeregistrationDevice } from "./deregistrationStore.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { DeviceChangedError } from "../storage/importStore.js";
-import type { PartnerStore } from "../storage/partnerStore.js";
+import type { PartnerStore } from "../auth/partnerStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { retryDelayMs } from "../worker/backoff.js";
-import { queueDelayForSlot } from "../worker/pacing.js";
+import { retryDelayMs, type RetryPolicy } from "../model/backoff.js";
+import { queueDelayForSlot } from "../model/pacing.js";
 import { waitForSlot } from "../worker/slotWait.js";
 import { traceFields } from "../worker/traceFields.js";
 import { finishIfSettled, type CompletionDeps } from "./deregistrationCompletion.js";
@@ -22,6 +20,7 @@ import {
   tenantNoLongerAllowed,
   type DeregistrationDecision,
 } from "./deregistrationState.js";
+import type { LogFields } from "../telemetry/logFields.js";
 
 export interface DeregisterDeps extends CompletionDeps {
   deregistrations: DeregistrationStore;

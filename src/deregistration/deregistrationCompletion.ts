@@ -1,7 +1,7 @@
-import type { Logger } from "../logging.js";
-import type { DeregistrationStore } from "../storage/deregistrationStore.js";
+import type { Logger } from "../telemetry/logging.js";
+import type { DeregistrationStore } from "./deregistrationStore.js";
 import type { ImportStore } from "../storage/importStore.js";
-import { recordFinalEvent, type NotifyDeps } from "../webhooks/notifyBatch.js";
+import { recordFinalEvent, type NotifyDeps } from "../status/notifyBatch.js";
 import { DEREGISTRATION_EVENT_TYPE, toDeregistrationView } from "./deregistrationViews.js";
 
 export interface CompletionDeps {

@@ -5,7 +5,7 @@ import type { AppRequest, AppResponse } from "../http/types.js";
 import { acceptedResponse } from "../intake/acceptedResponse.js";
 import { checkTarget, handleBatchPost, type ImportPostDeps } from "../intake/handleImportPost.js";
 import { enqueueDevices } from "../intake/submitBatch.js";
-import type { DeregistrationDeviceEntity, DeregistrationStore } from "../storage/deregistrationStore.js";
+import type { DeregistrationDeviceEntity, DeregistrationStore } from "./deregistrationStore.js";
 import { BATCH_ROW_KEY, deviceRowKey } from "../storage/importEntities.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { parseDeregistrationRequest, type DeregistrationRequest } from "./deregistrationRequest.js";

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { callbackUrlSchema, devicesSchema, serialNumberSchema, tenantIdSchema } from "../intake/deviceSchema.js";
-import type { IntakeLimits } from "../intake/limits.js";
+import type { IntakeLimits } from "../model/limits.js";
 import { CSV_COLUMNS, IMPORT_CSV, type CsvLayout } from "../intake/parseCsv.js";
 import { parseBatchRequest, type ImportRequestInput, type ParseOutcome } from "../intake/parseImportRequest.js";
 

@@ -18,7 +18,7 @@
  */
 import type { GraphFailureResult } from "../graph/graphClient.js";
 import { sameSerialNumber, type AutopilotDeviceIdentity } from "../graph/importedDevice.js";
-import type { BatchStatus } from "../status/batchStatus.js";
+import type { BatchStatus } from "../model/batchStatus.js";
 import { classifyFailure } from "../worker/classifyGraphResult.js";
 
 export const DEREGISTRATION_STATES = ["queued", "deregistering", "deregistered", "not_found", "failed"] as const;

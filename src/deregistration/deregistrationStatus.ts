@@ -5,7 +5,7 @@ import { problem, ProblemType } from "../http/problem.js";
 import { json, notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import { ownedBy, DEFAULT_DEVICE_PAGE_SIZE, MAX_DEVICE_PAGE_SIZE } from "../status/statusHandlers.js";
-import type { DeregistrationStore } from "../storage/deregistrationStore.js";
+import type { DeregistrationStore } from "./deregistrationStore.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { toNotificationView } from "../webhooks/notificationRecord.js";
 import type { NotificationStore } from "../webhooks/notificationStore.js";

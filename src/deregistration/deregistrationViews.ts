@@ -3,7 +3,7 @@
  * them), and the pure functions that build those views from stored rows.
  */
 import { z } from "zod";
-import type { DeregistrationDeviceEntity, DeregistrationSummary } from "../storage/deregistrationStore.js";
+import type { DeregistrationDeviceEntity, DeregistrationSummary } from "./deregistrationStore.js";
 import { batchLinksSchema, batchSourceSchema, deviceErrorSchema, graphRequestSchema } from "../status/viewSchemas.js";
 import { notificationViewSchema } from "../webhooks/notificationViewSchema.js";
 import { DEREGISTRATION_STATES, deregistrationBatchStatus, type DeregistrationState } from "./deregistrationState.js";

@@ -1,5 +1,5 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
-import { signHs256 } from "./simulator/jwt.js";
+import { SignJWT } from "jose";
 
 /**
  * DEVELOPMENT-ONLY signing key shared by SimulatorCredential and the Graph simulator. It is
@@ -48,19 +48,20 @@ export class SimulatorCredential implements TokenCredential {
     }
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + TOKEN_LIFETIME_SECONDS;
-    const token = signHs256(
-      {
-        aud: GRAPH_RESOURCE,
-        // @azure/identity passes the target tenant here for multi-tenant calls.
-        tid: options?.tenantId ?? this.tenantId,
-        appid: this.appId,
-        roles: ["DeviceManagementServiceConfig.ReadWrite.All"],
-        iat,
-        nbf: iat,
-        exp,
-      },
-      this.signingKey,
-    );
+    // jose signs what the simulator verifies (HS256 over the shared development key), so this
+    // shipped module needs nothing from src/dev.
+    const token = await new SignJWT({
+      // @azure/identity passes the target tenant here for multi-tenant calls.
+      tid: options?.tenantId ?? this.tenantId,
+      appid: this.appId,
+      roles: ["DeviceManagementServiceConfig.ReadWrite.All"],
+    })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setAudience(GRAPH_RESOURCE)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(exp)
+      .sign(new TextEncoder().encode(this.signingKey));
     return {
       token,
       tokenType: "Bearer",

@@ -3,10 +3,9 @@
  * sees that an order of 480 holds 479 laptops of one model and one of another. Counted once at
  * intake and kept in the batch header, so reading a batch stays one query.
  */
+import { MAX_MODEL_GROUPS } from "../model/limits.js";
 import type { ModelCount } from "../status/viewSchemas.js";
 
-/** Enough for any real order; bounds the header's column (Table storage: 64 KiB a property). */
-export const MAX_MODEL_GROUPS = 50;
 
 export function countByModel(devices: readonly { manufacturer?: string; model?: string }[]): ModelCount[] {
   const groups = new Map<string, ModelCount>();

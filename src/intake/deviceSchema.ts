@@ -10,7 +10,7 @@
  * personal data, and a problem body ends up in logs and partner tickets.
  */
 import { z } from "zod";
-import { hasControlCharacters, isTenantId, isUserPrincipalName } from "./fieldRules.js";
+import { hasControlCharacters, isTenantId, isUserPrincipalName } from "../model/fieldRules.js";
 import { findDuplicates } from "./findDuplicates.js";
 import {
   HASH_CHECK_MODES,
@@ -21,8 +21,8 @@ import {
   summarizeHash,
   type HashCheck,
   type JudgedHash,
-} from "./hashRules.js";
-import { CALLBACK_URL_MAX_LENGTH, callbackUrlShapeProblem } from "../webhooks/callbackUrl.js";
+} from "../model/hashRules.js";
+import { CALLBACK_URL_MAX_LENGTH, callbackUrlShapeProblem } from "../model/callbackUrl.js";
 import { FOLLOW_UNTIL, ON_EXISTING, type FollowUntil, type OnExisting } from "../storage/importEntities.js";
 import {
   DEFAULT_INTAKE_LIMITS,
@@ -34,7 +34,7 @@ import {
   TENANT_DOMAIN_MAX_LENGTH,
   UPN_MAX_LENGTH,
   type IntakeLimits,
-} from "./limits.js";
+} from "../model/limits.js";
 
 /** Device fields a caller may set. */
 export const DEVICE_FIELDS = [

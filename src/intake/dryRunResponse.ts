@@ -1,7 +1,7 @@
 import { json } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import type { DryRunResult } from "../status/viewSchemas.js";
-import { HASH_WARNINGS } from "./hashRules.js";
+import { HASH_WARNINGS } from "../model/hashRules.js";
 import { countByModel } from "./deviceModels.js";
 import type { ImportRequest } from "./deviceSchema.js";
 

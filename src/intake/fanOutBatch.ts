@@ -1,8 +1,8 @@
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
-import type { FanOutProgress } from "../storage/fanOutProgress.js";
+import type { FanOutProgress } from "./fanOutProgress.js";
 import type { ImportStore } from "../storage/importStore.js";
-import type { IntakeJournal } from "../storage/intakeJournal.js";
+import type { IntakeJournal } from "./intakeJournal.js";
 import { sendAllForSlots } from "../storage/slotSends.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import type { FanOutMessage } from "./fanOutMessage.js";

@@ -1,7 +1,7 @@
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import { type DeviceMessage, chunkRole } from "../storage/deviceMessage.js";
 import type { SlotSend } from "../storage/slotSends.js";
 import { deviceRowKey } from "../storage/importEntities.js";
-import { chunkRole, chunkSends } from "../worker/chunks.js";
+import { chunkSends } from "../worker/chunks.js";
 
 /**
  * The fan-out of a batch (docs/ARCHITECTURE.md, "Intake"): how a durable batch's devices are cut

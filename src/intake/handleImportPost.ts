@@ -8,11 +8,11 @@ import { acceptedResponse } from "./acceptedResponse.js";
 import { dryRunResponse, readDryRun } from "./dryRunResponse.js";
 import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey, requestFingerprint } from "./idempotencyKey.js";
 import { admitWithKey, type Admission, type IdempotencyDeps } from "./idempotentIntake.js";
-import type { IntakeLimits } from "./limits.js";
+import type { IntakeLimits } from "../model/limits.js";
 import { parseImportRequest, type ParseOutcome } from "./parseImportRequest.js";
 import { submitBatch, type IntakeDeps } from "./submitBatch.js";
 import { validationProblem } from "./validationProblem.js";
-import { callbackUrlProblem, type AllowedHost } from "../webhooks/callbackUrl.js";
+import { callbackUrlProblem, type AllowedHost } from "../model/callbackUrl.js";
 
 export interface ImportPostDeps extends IntakeDeps {
   limits: IntakeLimits;

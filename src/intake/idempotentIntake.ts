@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { problem, ProblemType } from "../http/problem.js";
 import { problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
-import type { IdempotencyStore } from "../storage/idempotencyStore.js";
+import type { IdempotencyStore } from "./idempotencyStore.js";
 import type { BatchEntity } from "../storage/importEntities.js";
 import { acceptedResponse } from "./acceptedResponse.js";
 import { decideExisting, type IdempotencyRecord } from "./idempotencyKey.js";

@@ -208,7 +208,7 @@ function readHeader(header: Row, layout: CsvLayout): HeaderOutcome {
   const unknown: FieldProblem[] = [];
   const seen = new Set<CsvColumn>();
   const repeated = new Set<string>();
-  header.cells.forEach((name, index) => {
+  header.cells.forEach((name) => {
     if (name === "") {
       map.push("unnamed");
       return;

@@ -15,7 +15,7 @@ export function displayName(name: string): string {
 }
 
 function squash(name: string): string {
-  return name.toLowerCase().replace(/[\s_.\-]+/g, "");
+  return name.toLowerCase().replace(/[\s_.-]+/g, "");
 }
 
 function editDistance(a: string, b: string): number {

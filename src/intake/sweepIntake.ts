@@ -1,12 +1,12 @@
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
-import type { IntakeJournal } from "../storage/intakeJournal.js";
+import type { IntakeJournal } from "./intakeJournal.js";
 import type { BatchIndex } from "../storage/batchIndex.js";
 import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { enqueueDevices, type Chunking } from "./submitBatch.js";
 import { firstPoll } from "../worker/pollBatch.js";
-import type { FanOutProgress } from "../storage/fanOutProgress.js";
+import type { FanOutProgress } from "./fanOutProgress.js";
 import type { BatchEntity } from "../storage/importEntities.js";
 import type { FanOutSender } from "./fanOutMessage.js";
 

@@ -6,7 +6,7 @@
 import type { z } from "zod";
 import { problem, ProblemType, type FieldProblem, type ProblemDetails } from "../http/problem.js";
 import { BATCH_FIELDS, DEVICE_FIELD_ALIASES, DEVICE_FIELDS, DEVICES_FIELD } from "./deviceSchema.js";
-import { MAX_REPORTED_PROBLEMS } from "./limits.js";
+import { MAX_REPORTED_PROBLEMS } from "../model/limits.js";
 import { displayName, unknownNameMessage } from "./suggest.js";
 
 export interface IssueContext {

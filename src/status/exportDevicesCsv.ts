@@ -2,7 +2,7 @@ import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
-import { isBatchId } from "../batches/batchId.js";
+import { isBatchId } from "./batchId.js";
 import type { DevicePage, ImportStore } from "../storage/importStore.js";
 import { CSV_CONTENT_TYPE, csvHeader, csvRow } from "./deviceCsv.js";
 import { deviceListQuerySchema, MAX_DEVICE_PAGE_SIZE, ownedBy } from "./statusHandlers.js";

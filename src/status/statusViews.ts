@@ -1,7 +1,7 @@
 import { readNotes, type DeviceEntity } from "../storage/importEntities.js";
 import type { BatchSummary } from "../storage/importStore.js";
-import { batchStatus } from "./batchStatus.js";
-import { HASH_WARNINGS, type HashWarning } from "../intake/hashRules.js";
+import { batchStatus } from "../model/batchStatus.js";
+import { HASH_WARNINGS, type HashWarning } from "../model/hashRules.js";
 import { modelCountSchema, type BatchView, type DeviceView, type DeviceWarning, type ModelCount } from "./viewSchemas.js";
 
 export type { BatchView, DeviceView } from "./viewSchemas.js";

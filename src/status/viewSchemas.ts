@@ -1,15 +1,15 @@
 /**
  * The shapes the status API answers, as zod schemas: the handlers' types are inferred from
- * these, and the OpenAPI document (src/openapi) is generated from the same schemas, so code and
+ * these, and the OpenAPI document (src/app/openapi) is generated from the same schemas, so code and
  * contract cannot drift apart.
  */
 import { z } from "zod";
-import { COUNTED_STATES, DEVICE_STATES, type CountedState } from "../worker/deviceState.js";
-import { BATCH_STATUSES } from "./batchStatus.js";
+import { COUNTED_STATES, DEVICE_STATES, type CountedState } from "../model/deviceState.js";
+import { BATCH_STATUSES } from "../model/batchStatus.js";
 import { notificationViewSchema } from "../webhooks/notificationViewSchema.js";
 import { FOLLOW_UNTIL, ON_EXISTING, PROFILE_STATES } from "../storage/importEntities.js";
-import { HASH_CHECK_MODES, HASH_WARNING_CODES } from "../intake/hashRules.js";
-import { MAX_MODEL_GROUPS } from "../intake/deviceModels.js";
+import { HASH_CHECK_MODES, HASH_WARNING_CODES } from "../model/hashRules.js";
+import { MAX_MODEL_GROUPS } from "../model/limits.js";
 
 const timestamp = (what: string) => z.iso.datetime().describe(what);
 

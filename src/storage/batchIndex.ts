@@ -1,6 +1,6 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { isNotFound } from "./tableErrors.js";
-import type { BatchStatus } from "../status/batchStatus.js";
+import type { BatchStatus } from "../model/batchStatus.js";
 
 /**
  * The `importsbypartner` table: one row per batch, so a partner's batches can be listed newest

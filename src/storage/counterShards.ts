@@ -1,17 +1,6 @@
 import type { TableClient } from "@azure/data-tables";
-import {
-  counterRowKey,
-  COUNTER_SHARDS,
-  emptyCounts,
-  emptyShardCounts,
-  PROFILE_COUNT_KEYS,
-  profileCountKey,
-  type CounterEntity,
-  type DeviceFields,
-  type ShardCounts,
-  type StateCounts,
-} from "./importEntities.js";
-import { countedState, type CountedState, type DeviceState } from "../worker/deviceState.js";
+import { counterRowKey, COUNTER_SHARDS, emptyShardCounts, PROFILE_COUNT_KEYS, profileCountKey, type CounterEntity, type DeviceFields, type ShardCounts } from "./importEntities.js";
+import { countedState, type CountedState, type DeviceState, type StateCounts, emptyCounts } from "../model/deviceState.js";
 
 interface CachedShard {
   etag: string;

@@ -41,6 +41,14 @@ export const deviceMessageSchema = z.object({
 
 export type DeviceMessage = z.infer<typeof deviceMessageSchema>;
 
+/** A submit message's part in its chunk: the leader sends the chunk, a follower is its safety net (docs/ARCHITECTURE.md, "Chunks"). */
+export type ChunkRole = "single" | "leader" | "follower";
+
+export function chunkRole(message: Pick<DeviceMessage, "rowKey" | "chunk">): ChunkRole {
+  if (!message.chunk) return "single";
+  return message.chunk.first === message.rowKey ? "leader" : "follower";
+}
+
 /** The Functions queue trigger expects base64 by default (host.json messageEncoding). */
 export function encodeDeviceMessage(message: DeviceMessage): string {
   return Buffer.from(JSON.stringify(message), "utf8").toString("base64");

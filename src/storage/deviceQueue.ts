@@ -1,7 +1,6 @@
 import type { QueueClient } from "@azure/storage-queue";
-import { toQueueDelaySeconds } from "../worker/backoff.js";
-import { encodeDeviceMessage, type DeviceMessage } from "./deviceMessage.js";
-import { chunkRole } from "../worker/chunks.js";
+import { toQueueDelaySeconds } from "../model/backoff.js";
+import { encodeDeviceMessage, type DeviceMessage, chunkRole } from "./deviceMessage.js";
 
 export interface DeviceMessageSender {
   send(message: DeviceMessage, delayMs?: number): Promise<void>;

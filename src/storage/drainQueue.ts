@@ -1,5 +1,5 @@
 import type { QueueClient } from "@azure/storage-queue";
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import { decodePayload } from "./queueText.js";
 
 /** One receive takes at most 32 messages (the service's limit); they are handled together. */

@@ -1,4 +1,4 @@
-import type { CountedState, DeviceState } from "../worker/deviceState.js";
+import { emptyCounts, type DeviceState, type StateCounts } from "../model/deviceState.js";
 
 /**
  * The `imports` table. One partition per batch holds everything about it, so a device's state
@@ -53,7 +53,7 @@ export interface BatchEntity {
   callbackUrl?: string;
   /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */
   canceledAt?: string;
-  /** "off": the batch was accepted without the hardware-hash refusals (src/intake/hashRules.ts). */
+  /** "off": the batch was accepted without the hardware-hash refusals (src/model/hashRules.ts). */
   hashCheck?: "off";
   /** JSON: the devices counted by manufacturer and model at intake (src/intake/deviceModels.ts, ModelCount[]). */
   deviceModels?: string;
@@ -88,8 +88,6 @@ export interface DeviceNote {
   message: string;
 }
 
-/** A batch's devices by state, a device in a create attempt counted as queued (deviceState.ts, countedState). */
-export type StateCounts = Record<CountedState, number>;
 
 /** The profile counts a shard holds beside the state counts (ProfileState, prefixed). */
 export const PROFILE_COUNT_KEYS = ["profileWaiting", "profileAssigned", "profileNotAssigned"] as const;
@@ -124,7 +122,7 @@ export interface DeviceFields {
   /** Read from the hardware hash at intake (absent with hashCheck=off). */
   manufacturer?: string;
   model?: string;
-  /** JSON array of warning codes (src/intake/hashRules.ts, HASH_WARNINGS), e.g. ["no-tpm"]. */
+  /** JSON array of warning codes (src/model/hashRules.ts, HASH_WARNINGS), e.g. ["no-tpm"]. */
   warnings?: string;
 
   state: DeviceState;
@@ -193,10 +191,6 @@ export interface DeviceEntity extends DeviceFields {
 }
 
 export type StoredDevice = DeviceEntity & { etag: string };
-
-export function emptyCounts(): StateCounts {
-  return { queued: 0, retrying: 0, submitted: 0, imported: 0, failed: 0, canceled: 0 };
-}
 
 export function emptyShardCounts(): ShardCounts {
   return { ...emptyCounts(), profileWaiting: 0, profileAssigned: 0, profileNotAssigned: 0 };

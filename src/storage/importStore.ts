@@ -1,28 +1,12 @@
 import { odata, type TableClient, type TableEntity, type TableTransactionResponse, type TransactionAction } from "@azure/data-tables";
-import { assertTransition, type DeviceState } from "../worker/deviceState.js";
-import type { BatchStatus } from "../status/batchStatus.js";
+import { assertTransition, type DeviceState, type StateCounts, emptyCounts } from "../model/deviceState.js";
+import type { BatchStatus } from "../model/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, movesCounts, moveShardCounts, shardCountsOf } from "./counterShards.js";
 import { ifFound, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
-import {
-  BATCH_ROW_KEY,
-  COUNTER_ROW_PREFIX,
-  COUNTER_SHARDS,
-  counterRowKey,
-  DEVICE_ROW_PREFIX,
-  deviceRowKey,
-  emptyCounts,
-  emptyShardCounts,
-  type BatchEntity,
-  type CounterEntity,
-  type DeviceEntity,
-  type DeviceFields,
-  type ProfileState,
-  type StateCounts,
-  type StoredDevice,
-} from "./importEntities.js";
+import { BATCH_ROW_KEY, COUNTER_ROW_PREFIX, COUNTER_SHARDS, counterRowKey, DEVICE_ROW_PREFIX, deviceRowKey, emptyShardCounts, type BatchEntity, type CounterEntity, type DeviceEntity, type DeviceFields, type ProfileState, type StoredDevice } from "./importEntities.js";
 
 /** An entity-group transaction holds at most 100 entities. */
 const TRANSACTION_LIMIT = 100;

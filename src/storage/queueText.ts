@@ -1,7 +1,8 @@
-import type { QueueHostSettings } from "../host/hostSettings.js";
+/** How queue message text carries its payload: host.json extensions.queues.messageEncoding. */
+export type QueueMessageEncoding = "base64" | "none";
 
 /** What the Functions host hands a queue function: base64 decoded, and parsed if it is JSON. */
-export function decodePayload(text: string, encoding: QueueHostSettings["messageEncoding"]): unknown {
+export function decodePayload(text: string, encoding: QueueMessageEncoding): unknown {
   const decoded = encoding === "base64" ? Buffer.from(text, "base64").toString("utf8") : text;
   try {
     return JSON.parse(decoded);

@@ -1,4 +1,4 @@
-import { queueDelayForSlot, sendHoldMs } from "../worker/pacing.js";
+import { queueDelayForSlot, sendHoldMs } from "../model/pacing.js";
 import type { DeviceMessage } from "./deviceMessage.js";
 import type { DeviceMessageSender } from "./deviceQueue.js";
 

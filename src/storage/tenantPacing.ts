@@ -1,5 +1,5 @@
 import type { TableClient } from "@azure/data-tables";
-import { initialPacing, reserveSlots, throttled, type PacingBudget, type PacingState, type Reservation } from "../worker/pacing.js";
+import { initialPacing, reserveSlots, throttled, type PacingBudget, type PacingState, type Reservation } from "../model/pacing.js";
 import { isConflict, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 
 const WRITES_ROW = "writes";
@@ -17,7 +17,7 @@ interface PendingChange {
 }
 
 /**
- * Each tenant's write schedule (src/worker/pacing.ts), one row per tenant in the `tenantpacing`
+ * Each tenant's write schedule (src/model/pacing.ts), one row per tenant in the `tenantpacing`
  * table, changed only by ETag-conditional writes so concurrent instances never hand out one
  * slot twice.
  */

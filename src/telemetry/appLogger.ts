@@ -1,4 +1,4 @@
-import { consoleSink, structuredLogger, type Logger } from "../logging.js";
+import { consoleSink, structuredLogger, type Logger } from "./logging.js";
 import { otelLogSink, telemetryState } from "./telemetry.js";
 
 /**

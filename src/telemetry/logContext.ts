@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { LogFields } from "../logging.js";
+import type { LogFields } from "./logFields.js";
 
 /**
  * The batch, device and tenant a piece of work is about, so every log line written while it

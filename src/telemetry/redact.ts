@@ -1,6 +1,6 @@
 /**
  * The last line of defence for log text. Log fields have no place for hashes, product keys,
- * UPNs or tokens (src/logging.ts), but free text (an error's message, a Graph error, a URL in a
+ * UPNs or tokens (src/telemetry/logging.ts), but free text (an error's message, a Graph error, a URL in a
  * network error) can still carry one. Every string a log record holds passes through here.
  * Over-redacting a log line costs little; leaking a secret into telemetry cannot be undone.
  */

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { TelemetryConfig } from "../config/config.js";
-import type { LogRecord } from "../logging.js";
+import type { LogRecord } from "./logging.js";
 
 /**
  * OpenTelemetry to Application Insights, on only when a connection string is set. Off, nothing

@@ -1,9 +1,9 @@
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DeliveryMessage, DeliveryMessageSender } from "./deliveryMessage.js";
 import type { DeliveryAttempt, NotificationRecord } from "./notificationRecord.js";
 import type { BatchNotificationHeader, NotificationStore } from "./notificationStore.js";
-import { decideAfterAttempt, type AttemptDecision, type AttemptResult } from "./retrySchedule.js";
-import { webhookHeaders } from "./signing.js";
+import { decideAfterAttempt, type AttemptDecision, type AttemptResult } from "../model/retrySchedule.js";
+import { webhookHeaders } from "../model/webhookSigning.js";
 import type { WebhookPoster } from "./webhookClient.js";
 
 /** Where a partner's webhook signing secrets come from (the partner store; a stub in unit tests). */

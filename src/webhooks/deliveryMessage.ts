@@ -1,6 +1,6 @@
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
-import { toQueueDelaySeconds } from "../worker/backoff.js";
+import { toQueueDelaySeconds } from "../model/backoff.js";
 
 /**
  * One message of the webhook-deliveries queue = one delivery attempt of one event. `attempt`

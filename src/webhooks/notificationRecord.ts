@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { callbackHost } from "./callbackUrl.js";
+import { callbackHost } from "../model/callbackUrl.js";
 
 /**
  * A batch's webhook event and its delivery attempts, kept as one JSON column (`notification`) of

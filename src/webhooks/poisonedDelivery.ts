@@ -1,4 +1,4 @@
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import { decodeDeliveryMessage } from "./deliveryMessage.js";
 import type { NotificationStore } from "./notificationStore.js";
 

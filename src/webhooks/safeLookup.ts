@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
-import { classifyAddress } from "./addressPolicy.js";
+import { classifyAddress } from "../model/addressPolicy.js";
 
 export class BlockedAddressError extends Error {
   readonly code = "EWEBHOOKBLOCKED";

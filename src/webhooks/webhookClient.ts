@@ -1,8 +1,8 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
-import { isAllowedHost, type AllowedHost } from "./callbackUrl.js";
-import type { AttemptResult } from "./retrySchedule.js";
+import { isAllowedHost, type AllowedHost } from "../model/callbackUrl.js";
+import type { AttemptResult } from "../model/retrySchedule.js";
 import { BlockedAddressError, literalAddressProblem, safeLookup } from "./safeLookup.js";
 
 export interface WebhookPostOptions {

@@ -1,7 +1,7 @@
 import type { WebhookConfig } from "../config/config.js";
 import type { StorageClients } from "../storage/clients.js";
 import { WEBHOOK_QUEUE } from "../storage/names.js";
-import type { PartnerStore } from "../storage/partnerStore.js";
+import type { PartnerStore } from "../auth/partnerStore.js";
 import { WebhookQueue } from "./deliveryMessage.js";
 import type { WebhookSecrets } from "./deliverWebhook.js";
 import { NotificationStore } from "./notificationStore.js";

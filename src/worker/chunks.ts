@@ -15,13 +15,6 @@ export interface ChunkRange {
   size: number;
 }
 
-export type ChunkRole = "single" | "leader" | "follower";
-
-export function chunkRole(message: Pick<DeviceMessage, "rowKey" | "chunk">): ChunkRole {
-  if (!message.chunk) return "single";
-  return message.chunk.first === message.rowKey ? "leader" : "follower";
-}
-
 /** The index in a device row key (`device-000042` → 42). */
 export function deviceIndexOf(rowKey: string): number {
   const index = Number(rowKey.slice(DEVICE_ROW_PREFIX.length));

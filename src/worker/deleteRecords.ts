@@ -1,11 +1,11 @@
 import type { GraphClient } from "../graph/graphClient.js";
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { retryDelayMs } from "./backoff.js";
+import { retryDelayMs } from "../model/backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
-import { MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot, type Reservation } from "./pacing.js";
+import { MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot, type Reservation } from "../model/pacing.js";
 
 export interface DeleteDeps {
   queue: DeviceMessageSender;

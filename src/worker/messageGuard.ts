@@ -1,6 +1,6 @@
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceFields } from "../storage/importEntities.js";
-import { isFinal } from "./deviceState.js";
+import { isFinal } from "../model/deviceState.js";
 
 /**
  * Whether a delivered create-attempt message still has work to do on its device. Delivery is at

@@ -1,15 +1,14 @@
-import type { RetryPolicy } from "../config/config.js";
 import type { CallTrace, GraphClient, GraphFailureResult, GraphResult } from "../graph/graphClient.js";
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "../graph/importedDevice.js";
-import type { Logger } from "../logging.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { Logger } from "../telemetry/logging.js";
+import { type DeviceMessage, chunkRole } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { DeviceEntity, DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { retryDelayMs } from "./backoff.js";
-import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "./pacing.js";
+import { retryDelayMs, type RetryPolicy } from "../model/backoff.js";
+import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
 import { sendForSlot } from "../storage/slotSends.js";
 import { countSubmitted } from "../telemetry/metrics.js";
 import { classifyFailure } from "./classifyGraphResult.js";
@@ -19,7 +18,6 @@ import { failWaitingDevices } from "./failWaitingDevices.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { importedFollow } from "./profileFollow.js";
 import { updatesExisting } from "./updateExisting.js";
-import { chunkRole } from "./chunks.js";
 import { followerAlone, processChunk } from "./processChunk.js";
 import type { ChunkClaims } from "./chunkClaims.js";
 

@@ -1,9 +1,8 @@
-import type { Logger } from "../logging.js";
-import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessage.js";
+import type { Logger } from "../telemetry/logging.js";
+import { decodeDeviceMessage, type DeviceMessage, chunkRole } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
-import { isFinal } from "./deviceState.js";
-import { chunkRole } from "./chunks.js";
+import { isFinal } from "../model/deviceState.js";
 
 export interface PoisonDeps {
   store: ImportStore;

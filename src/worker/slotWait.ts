@@ -1,7 +1,7 @@
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { dueAt, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
+import { dueAt, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "../model/pacing.js";
 
 /**
  * A write that is not a create (an update of an existing Autopilot device, a deregistration's

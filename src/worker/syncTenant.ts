@@ -1,12 +1,12 @@
 import type { TableClient } from "@azure/data-tables";
 import type { GraphClient } from "../graph/graphClient.js";
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { isConflict, isNotFound, isPreconditionFailed } from "../storage/tableErrors.js";
-import { retryDelayMs } from "./backoff.js";
+import { retryDelayMs } from "../model/backoff.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "./pacing.js";
+import { MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "../model/pacing.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 
 /** Intune refuses a sync within 10 minutes of the previous one (429). */

@@ -1,18 +1,18 @@
-import type { RetryPolicy } from "../config/config.js";
 import type { GraphClient, GraphResult } from "../graph/graphClient.js";
 import { explainImportError } from "../graph/importErrors.js";
 import { sameSerialNumber, type AutopilotDeviceIdentity, type AutopilotDeviceProperties } from "../graph/importedDevice.js";
-import type { LogFields, Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { withNote, type DeviceFields, type StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
-import { retryDelayMs } from "./backoff.js";
+import { retryDelayMs, type RetryPolicy } from "../model/backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
-import { queueDelayForSlot } from "./pacing.js";
+import { queueDelayForSlot } from "../model/pacing.js";
 import { waitForSlot } from "./slotWait.js";
 import { traceFields } from "./traceFields.js";
+import type { LogFields } from "../telemetry/logFields.js";
 
 /**
  * onExisting "update": a device whose import failed 806 (already registered in this tenant) gets

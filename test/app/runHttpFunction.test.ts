@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { functionDefinitions, runHttpFunction } from "../../src/app/functionDefinitions.js";
 import type { Services } from "../../src/app/services.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 
 /** Found by the fault suite (scenario 2): storage unreachable at the credential check answered 500. */
 describe("runHttpFunction when the credential cannot be checked", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ERASED_ROWS_PER_RUN, ERASURES_PER_RUN, eraseDueBatches, type ErasureDeps } from "../../src/batches/eraseBatch.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import type { IndexEntry } from "../../src/storage/batchIndex.js";
 
 /**

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authenticator } from "../../src/auth/authenticate.js";
 import { runPartnersCommand } from "../../src/cli/partnersCommand.js";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";
 import { createStorageClients, type StorageClients } from "../../src/storage/clients.js";
-import { PartnerStore } from "../../src/storage/partnerStore.js";
+import { PartnerStore } from "../../src/auth/partnerStore.js";
 
 /** The partners CLI's logic against real Azurite: what it prints, what it stores, and whether the keys it prints work. */
 let azurite: RunningAzurite;

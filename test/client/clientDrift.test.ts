@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { publishedOpenApiDocument } from "../../src/openapi/publishedDocument.js";
+import { publishedOpenApiDocument } from "../../src/app/openapi/publishedDocument.js";
 // @ts-expect-error: a plain ES module of the client package's generator, without types.
 import { renderClientFiles } from "../../clients/typescript/scripts/render.mjs";
 

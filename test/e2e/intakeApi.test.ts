@@ -4,7 +4,7 @@ import { PROBLEM_CONTENT_TYPE, ProblemType } from "../../src/http/problem.js";
 import { allDevices, startPipeline, type Pipeline } from "../support/pipeline.js";
 import { makeCsv, makeDevices, makeHash } from "../support/devices.js";
 import { queuedMessages } from "../support/queuedMessages.js";
-import { syntheticHash } from "../../src/graph/simulator/syntheticHash.js";
+import { syntheticHash } from "../../src/dev/simulator/syntheticHash.js";
 
 /**
  * The HTTP API through the development host on real Azurite. The worker is left out (HTTP

@@ -3,7 +3,7 @@ import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { functionDefinitions } from "../../src/app/functionDefinitions.js";
 import { eraseBatch, eraseDueBatches, type ErasureDeps } from "../../src/batches/eraseBatch.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../../src/storage/names.js";
 import { firstPoll, pollBatch, type PollDeps } from "../../src/worker/pollBatch.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";

@@ -3,12 +3,12 @@ import type { LookupAddress } from "node:dns";
 import { makeDevices } from "../support/devices.js";
 import { startPipeline, TENANT_A, TENANT_B, waitForBatch, type Pipeline } from "../support/pipeline.js";
 import { startWebhookReceiver, verifyStandardWebhook, type WebhookReceiver } from "../support/webhookReceiver.js";
-import { generateWebhookSecret } from "../../src/webhooks/signing.js";
+import { generateWebhookSecret } from "../../src/model/webhookSigning.js";
 import { functionDefinitions, type HttpFunctionDefinition } from "../../src/app/functionDefinitions.js";
-import { buildOpenApiDocument } from "../../src/openapi/document.js";
+import { buildOpenApiDocument } from "../../src/app/openapi/document.js";
 import { WEBHOOK_QUEUE } from "../../src/storage/names.js";
 import { validateJson } from "../support/jsonSchema.js";
-import { notifyIfFinal } from "../../src/webhooks/notifyBatch.js";
+import { notifyIfFinal } from "../../src/status/notifyBatch.js";
 import { safeLookup } from "../../src/webhooks/safeLookup.js";
 import { createWebhookPoster } from "../../src/webhooks/webhookClient.js";
 

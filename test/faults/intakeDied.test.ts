@@ -1,7 +1,7 @@
 import { odata } from "@azure/data-tables";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepIntake } from "../../src/intake/sweepIntake.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import { makeDevices } from "../support/devices.js";
 import { DEVICE_QUEUE, FANOUT_QUEUE } from "../../src/storage/names.js";
 import { startStorageChaos, type StorageChaos } from "./support/chaosProxy.js";

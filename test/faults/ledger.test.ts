@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { CreateEntry } from "../../src/graph/simulator/index.js";
+import type { CreateEntry } from "../../src/dev/simulator/index.js";
 import { account, type DeviceRow } from "./support/ledger.js";
 import { formatTable } from "./support/resultsTable.js";
 

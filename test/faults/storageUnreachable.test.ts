@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepIntake } from "../../src/intake/sweepIntake.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import { makeDevices } from "../support/devices.js";
 import { startStorageChaos, type StorageChaos } from "./support/chaosProxy.js";
 import { acceptedBatch, post, sleep, startFaultWorld, waitFor, type FaultWorld } from "./support/faultWorld.js";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
+import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/model/pacing.js";
 import { makeDevices } from "../support/devices.js";
 import { acceptedBatch, post, sleep, startFaultWorld, TENANT, type FaultWorld } from "./support/faultWorld.js";
 import { printLocalRows, recordScenario } from "./support/resultsTable.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SIMULATOR_SIGNING_KEY, SimulatorCredential } from "../../src/graph/devCredential.js";
-import { decodeJwt } from "../../src/graph/simulator/jwt.js";
+import { decodeJwt } from "../../src/dev/simulator/jwt.js";
 
 const SCOPE = "https://graph.microsoft.com/.default";
 

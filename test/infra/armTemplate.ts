@@ -38,6 +38,7 @@ export function compiledTemplate(): ArmTemplate {
       throw new Error(
         `the infra tests read the ARM template the Bicep compiler writes, and \`npm run infra:check\` failed ` +
           `(it needs the Bicep CLI on PATH, or the .NET SDK and NuGet to restore it):\n${e.stdout ?? ""}${e.stderr ?? e.message}`,
+        { cause: error },
       );
     }
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Caller } from "../../src/auth/caller.js";
 import type { AppRequest } from "../../src/http/types.js";
 import { handleImportPost, type ImportPostDeps } from "../../src/intake/handleImportPost.js";
-import { DEFAULT_INTAKE_LIMITS } from "../../src/intake/limits.js";
+import { DEFAULT_INTAKE_LIMITS } from "../../src/model/limits.js";
 import { makeCsv, makeDevices } from "../support/devices.js";
 
 const TENANT = "11111111-2222-3333-4444-555555555555";

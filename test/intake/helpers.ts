@@ -1,4 +1,4 @@
-import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from "../../src/intake/limits.js";
+import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from "../../src/model/limits.js";
 import { parseImportRequest, type ParseOutcome } from "../../src/intake/parseImportRequest.js";
 import { makeHash } from "../support/devices.js";
 

@@ -33,7 +33,7 @@ describe("scanJson", () => {
       fc.property(fc.jsonValue().map((v) => JSON.stringify(v)), fc.nat(), fc.constantFrom(",", "}", "]", ":", "\t", "x"), (text, at, insert) => {
         const i = at % (text.length + 1);
         const broken = text.slice(0, i) + insert + text.slice(i);
-        let message = "";
+        let message: string;
         try {
           JSON.parse(broken);
           return;

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { base64Problem, decodedBase64Length } from "../../src/intake/base64.js";
+import { base64Problem, decodedBase64Length } from "../../src/model/base64.js";
 import { decodeText } from "../../src/intake/decodeText.js";
-import { isTenantId, isUserPrincipalName } from "../../src/intake/fieldRules.js";
+import { isTenantId, isUserPrincipalName } from "../../src/model/fieldRules.js";
 import { findDuplicates } from "../../src/intake/findDuplicates.js";
 import { readMediaType } from "../../src/intake/mediaType.js";
 import { closestName, displayName } from "../../src/intake/suggest.js";

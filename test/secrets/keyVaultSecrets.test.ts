@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPartnersCommand } from "../../src/cli/partnersCommand.js";
 import { loadConfig } from "../../src/config/config.js";
 import { SettingsError } from "../../src/config/settings.js";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";
 import { CachedSecretVault, KeyVaultSecrets, type SecretVault } from "../../src/secrets/secretVault.js";
 import { createStorageClients, type StorageClients } from "../../src/storage/clients.js";
-import { PartnerError, PartnerStore, WEBHOOK_SECRET_OVERLAP_MS, webhookSecretName } from "../../src/storage/partnerStore.js";
+import { PartnerError, PartnerStore, WEBHOOK_SECRET_OVERLAP_MS, webhookSecretName } from "../../src/auth/partnerStore.js";
 import { startKeyVaultStandIn, STAND_IN_TOKEN, type KeyVaultStandIn } from "../support/keyVaultStandIn.js";
 
 /**

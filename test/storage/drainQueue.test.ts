@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { QueueClient } from "@azure/storage-queue";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import { drainQueue, type DrainOptions } from "../../src/storage/drainQueue.js";
 import { useAzuriteStorage } from "../support/azuriteStorage.js";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { sendAllForSlots, sendForSlot, type SlotSend } from "../../src/storage/slotSends.js";
-import { MIN_VISIBLE_LEAD_MS } from "../../src/worker/pacing.js";
+import { MIN_VISIBLE_LEAD_MS } from "../../src/model/pacing.js";
 
 /** The lead a message sent with `delayMs` gets, in the sender's own terms: queue delays are whole seconds. */
 const leadOf = (delayMs: number) => (delayMs === 0 ? undefined : delayMs + 999 - 1000 * Math.ceil(delayMs / 1000));

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { TenantPacing } from "../../src/storage/tenantPacing.js";
-import { pacingBudget } from "../../src/worker/pacing.js";
+import { pacingBudget } from "../../src/model/pacing.js";
 import { useAzuriteStorage } from "../support/azuriteStorage.js";
 
 /** Two TenantPacing objects over one Azurite table, as two Function instances share it. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";
 import { createStorageClients, ensureStorage, type StorageClients } from "../../src/storage/clients.js";
 
 /**

@@ -1,8 +1,8 @@
-import { SYNTHETIC_MANUFACTURER, SYNTHETIC_MODEL, syntheticHashBytes } from "../../src/graph/simulator/syntheticHash.js";
-import { USUAL_HASH_BYTES } from "../../src/intake/hardwareHash.js";
+import { SYNTHETIC_MANUFACTURER, SYNTHETIC_MODEL, syntheticHashBytes } from "../../src/dev/simulator/syntheticHash.js";
+import { USUAL_HASH_BYTES } from "../../src/model/hardwareHash.js";
 
 /**
- * A synthetic 4K hardware hash (src/graph/simulator/syntheticHash.ts): valid layout and checksum,
+ * A synthetic 4K hardware hash (src/dev/simulator/syntheticHash.ts): valid layout and checksum,
  * different for every seed, naming `serialNumber` inside when given (intake refuses a row whose
  * serial number contradicts its hash's). Where `bytes` is too small for the usual records only
  * the identity records are kept; smaller still, the hash comes back cut to `bytes` (for tests

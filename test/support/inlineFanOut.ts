@@ -1,7 +1,7 @@
 import { fanOutBatch } from "../../src/intake/fanOutBatch.js";
 import type { FanOutMessage, FanOutSender } from "../../src/intake/fanOutMessage.js";
 import type { IntakeDeps } from "../../src/intake/submitBatch.js";
-import type { FanOutProgress } from "../../src/storage/fanOutProgress.js";
+import type { FanOutProgress } from "../../src/intake/fanOutProgress.js";
 
 /**
  * Intake deps whose fan-out runs inline (each fan-out message expanded at once, as its queue

@@ -1,11 +1,12 @@
 import { createServices, type Services } from "../../src/app/services.js";
 import type { FunctionDefinition } from "../../src/app/functionDefinitions.js";
 import { loadConfig } from "../../src/config/config.js";
-import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/graph/simulator/index.js";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
-import { startDevHost, type DevHost } from "../../src/host/devHost.js";
-import type { LogFields, Logger } from "../../src/logging.js";
+import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/dev/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";
+import { startDevHost, type DevHost } from "../../src/dev/host/devHost.js";
+import type { Logger } from "../../src/telemetry/logging.js";
 import { addTestPartner, type TestPartner } from "./partners.js";
+import type { LogFields } from "../../src/telemetry/logFields.js";
 
 export const TENANT_A = "aaaaaaaa-0000-4000-8000-000000000001";
 export const TENANT_B = "bbbbbbbb-0000-4000-8000-000000000002";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { consoleLogger, type LogRecord } from "../../src/logging.js";
+import { consoleLogger, type LogRecord } from "../../src/telemetry/logging.js";
 import { allDevices, startPipeline, TENANT_A, waitForBatch, type Pipeline } from "../support/pipeline.js";
 import { makeCsv, makeDevices, type CsvDevice } from "../support/devices.js";
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { consoleLogger, logRecord, structuredLogger, type LogRecord } from "../../src/logging.js";
+import { consoleLogger, logRecord, structuredLogger, type LogRecord } from "../../src/telemetry/logging.js";
 import { logContextOfMessage, withLogContext } from "../../src/telemetry/logContext.js";
 import { runQueueMessage } from "../../src/telemetry/queueMessage.js";
 

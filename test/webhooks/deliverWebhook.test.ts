@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import type { DeliveryMessage } from "../../src/webhooks/deliveryMessage.js";
 import { deliverWebhook, type DeliverDeps } from "../../src/webhooks/deliverWebhook.js";
 import { failPoisonedDelivery } from "../../src/webhooks/poisonedDelivery.js";
 import type { NotificationRecord } from "../../src/webhooks/notificationRecord.js";
 import type { BatchNotificationHeader } from "../../src/webhooks/notificationStore.js";
-import type { AttemptResult } from "../../src/webhooks/retrySchedule.js";
-import { generateWebhookSecret, signWebhook } from "../../src/webhooks/signing.js";
+import type { AttemptResult } from "../../src/model/retrySchedule.js";
+import { generateWebhookSecret, signWebhook } from "../../src/model/webhookSigning.js";
 
 /** The batch header's webhook columns in memory, with ETags like Table storage's. */
 class MemoryHeader {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ImportedDeviceIdentity } from "../../src/graph/importedDevice.js";
-import { chunkRole, chunkSends, deviceIndexOf, groupIntoChunks, matchRecords, rangeOf, splitInHalves } from "../../src/worker/chunks.js";
+import { chunkSends, deviceIndexOf, groupIntoChunks, matchRecords, rangeOf, splitInHalves } from "../../src/worker/chunks.js";
 import { decideActionRecord } from "../../src/worker/recordOwnership.js";
+import { chunkRole } from "../../src/storage/deviceMessage.js";
 
 describe("groupIntoChunks", () => {
   it.each([

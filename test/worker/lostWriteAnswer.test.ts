@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServices, type Services } from "../../src/app/services.js";
 import { loadConfig } from "../../src/config/config.js";
-import { startGraphSimulator, type GraphSimulator } from "../../src/graph/simulator/index.js";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { startGraphSimulator, type GraphSimulator } from "../../src/dev/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";
 import { submitBatch } from "../../src/intake/submitBatch.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../../src/storage/importStore.js";

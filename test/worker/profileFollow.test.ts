@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decideProfile, importedFollow, matchAutopilotDevice, planProfileReads } from "../../src/worker/profileFollow.js";
 import { pickExisting, propertiesToApply, updatesExisting } from "../../src/worker/updateExisting.js";
-import { batchStatus } from "../../src/status/batchStatus.js";
+import { batchStatus } from "../../src/model/batchStatus.js";
 import { moveShardCounts } from "../../src/storage/counterShards.js";
 import { emptyShardCounts, readNotes } from "../../src/storage/importEntities.js";
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createServices, type Services } from "../../src/app/services.js";
 import { loadConfig } from "../../src/config/config.js";
-import { startGraphSimulator, type GraphSimulator } from "../../src/graph/simulator/index.js";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
-import { silentLogger } from "../../src/logging.js";
+import { startGraphSimulator, type GraphSimulator } from "../../src/dev/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import { requestSync, SYNC_BUSY_RETRY_MS, SYNC_MIN_INTERVAL_MS, syncTenant, type SyncDeps } from "../../src/worker/syncTenant.js";
 

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createServices, type Services } from "../../src/app/services.js";
 import { loadConfig } from "../../src/config/config.js";
-import { startGraphSimulator, type GraphSimulator } from "../../src/graph/simulator/index.js";
-import { startAzurite, type RunningAzurite } from "../../src/host/azurite.js";
+import { startGraphSimulator, type GraphSimulator } from "../../src/dev/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";
 import { FANOUT_LEAD_MS, submitBatch } from "../../src/intake/submitBatch.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { processDeviceMessage, type StepOutcome, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
-import { MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../../src/worker/pacing.js";
+import { MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../../src/model/pacing.js";
 import { hashFor } from "../support/devices.js";
 import { withInlineFanOut } from "../support/inlineFanOut.js";
 

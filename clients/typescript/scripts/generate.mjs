@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { renderClientFiles } from "./render.mjs";
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const built = join(packageDir, "../../dist/src/openapi/publishedDocument.js");
+const built = join(packageDir, "../../dist/src/app/openapi/publishedDocument.js");
 const { publishedOpenApiDocument } = await import(pathToFileURL(built).href).catch((error) => {
   console.error(`cannot load ${built} (${error.message}); run npm run build at the repository root first`);
   process.exit(2);
@@ -28,7 +28,9 @@ for (const [path, text] of Object.entries(files)) {
   let committed = "";
   try {
     committed = readFileSync(join(packageDir, path), "utf8");
-  } catch {}
+  } catch {
+    // not written yet: stale
+  }
   if (committed !== text) stale.push(path);
 }
 if (check) rmSync(target, { recursive: true, force: true });

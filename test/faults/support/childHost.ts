@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { HostSettings } from "../../../src/host/hostSettings.js";
+import type { HostSettings } from "../../../src/dev/host/hostSettings.js";
 
 const LAUNCHER = fileURLToPath(new URL("./runTs.mjs", import.meta.url));
 const ENTRY = fileURLToPath(new URL("./devHostMain.ts", import.meta.url));

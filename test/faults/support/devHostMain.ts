@@ -6,9 +6,10 @@
  */
 import { createServices } from "../../../src/app/services.js";
 import { loadConfig } from "../../../src/config/config.js";
-import { startDevHost } from "../../../src/host/devHost.js";
-import { loadHostSettings, type HostSettings } from "../../../src/host/hostSettings.js";
-import type { LogFields, Logger } from "../../../src/logging.js";
+import { startDevHost } from "../../../src/dev/host/devHost.js";
+import { loadHostSettings, type HostSettings } from "../../../src/dev/host/hostSettings.js";
+import type { Logger } from "../../../src/telemetry/logging.js";
+import type { LogFields } from "../../../src/telemetry/logFields.js";
 
 const override = JSON.parse(process.argv[3] ?? "{}") as Partial<Omit<HostSettings, "queues">> & { queues?: Partial<HostSettings["queues"]> };
 const base = loadHostSettings();

@@ -1,12 +1,12 @@
 import { odata, type TableClient } from "@azure/data-tables";
 import { createServices, type Services } from "../../../src/app/services.js";
 import { loadConfig } from "../../../src/config/config.js";
-import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../../src/graph/simulator/index.js";
-import { startAzurite, type RunningAzurite } from "../../../src/host/azurite.js";
-import { startDevHost } from "../../../src/host/devHost.js";
-import { loadHostSettings } from "../../../src/host/hostSettings.js";
+import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../../src/dev/simulator/index.js";
+import { startAzurite, type RunningAzurite } from "../../../src/dev/host/azurite.js";
+import { startDevHost } from "../../../src/dev/host/devHost.js";
+import { loadHostSettings } from "../../../src/dev/host/hostSettings.js";
 import type { HostSettingsOverride } from "./childHost.js";
-import { silentLogger } from "../../../src/logging.js";
+import { silentLogger } from "../../../src/telemetry/logging.js";
 import { addTestPartner, type TestPartner } from "../../support/partners.js";
 import { account, type AcceptedBatch, type DeviceRow, type Ledger } from "./ledger.js";
 
@@ -136,7 +136,7 @@ export interface Answer {
 export async function post(api: string, body: string | Buffer, contentType: string, headers: Record<string, string> = {}, query = ""): Promise<Answer> {
   const response = await fetch(`${api}/imports${query}`, { method: "POST", headers: { "content-type": contentType, ...headers }, body });
   const text = await response.text();
-  let parsed: Record<string, unknown> = {};
+  let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;
   } catch {

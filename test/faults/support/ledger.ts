@@ -1,6 +1,6 @@
-import type { CreateEntry } from "../../../src/graph/simulator/index.js";
+import type { CreateEntry } from "../../../src/dev/simulator/index.js";
 import { deviceRowKey } from "../../../src/storage/importEntities.js";
-import { isFinal, type DeviceState } from "../../../src/worker/deviceState.js";
+import { isFinal, type DeviceState } from "../../../src/model/deviceState.js";
 
 /** A batch the API answered 202 for: from then on every one of its devices must reach a final state. */
 export interface AcceptedBatch {

@@ -1,0 +1,132 @@
+import type { DequeuedMessageItem, QueueClient } from "@azure/storage-queue";
+import type { Logger } from "../../telemetry/logging.js";
+import type { QueueDelivery } from "../../app/functionDefinitions.js";
+import type { QueueHostSettings } from "./hostSettings.js";
+import { logContextOfMessage } from "../../telemetry/logContext.js";
+import { decodePayload } from "../../storage/queueText.js";
+
+/**
+ * The first wait after an empty poll, doubling up to maxPollingInterval: the Functions host's
+ * own minimum (QueuePollingIntervals.Minimum in the WebJobs SDK). After a poll that found
+ * messages it polls again at once, once no more than newBatchThreshold are running.
+ */
+const MIN_POLL_MS = 100;
+
+export interface QueuePumpOptions {
+  queue: QueueClient;
+  /** Where a message goes after maxDequeueCount failed deliveries: `<queue>-poison`. */
+  poisonQueue: QueueClient;
+  settings: QueueHostSettings;
+  /** How long a received message stays invisible while its function runs (the host's function timeout). */
+  processingTimeoutMs: number;
+  handle(payload: unknown, delivery: QueueDelivery): Promise<void>;
+  log: Logger;
+}
+
+/**
+ * Drives one queue-triggered function the way the Functions host's queue listener does:
+ * fetch up to batchSize messages, fetch more once no more than newBatchThreshold are still running,
+ * delete a message when its function succeeds, make it visible again after visibilityTimeout
+ * when it fails, move it to the poison queue after maxDequeueCount deliveries, and back off
+ * polling exponentially up to maxPollingInterval while the queue is empty.
+ */
+export class QueuePump {
+  private running = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private loopDone: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly options: QueuePumpOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async loop(): Promise<void> {
+    const { settings } = this.options;
+    let idleDelay = MIN_POLL_MS;
+    while (this.running) {
+      if (this.inFlight.size > settings.newBatchThreshold) {
+        await Promise.race(this.inFlight);
+        continue;
+      }
+      let messages: DequeuedMessageItem[] = [];
+      try {
+        const response = await this.options.queue.receiveMessages({
+          numberOfMessages: settings.batchSize,
+          visibilityTimeout: Math.ceil(this.options.processingTimeoutMs / 1000),
+        });
+        messages = response.receivedMessageItems;
+      } catch (error) {
+        this.options.log.warn("queue poll failed", { reason: (error as Error).message });
+      }
+      if (messages.length === 0) {
+        await this.pause(idleDelay);
+        idleDelay = Math.min(idleDelay * 2, Math.max(MIN_POLL_MS, settings.maxPollingIntervalMs));
+        continue;
+      }
+      idleDelay = MIN_POLL_MS;
+      for (const message of messages) {
+        const run = this.dispatch(message).finally(() => this.inFlight.delete(run));
+        this.inFlight.add(run);
+      }
+    }
+  }
+
+  private async dispatch(message: DequeuedMessageItem): Promise<void> {
+    const { settings, queue, log } = this.options;
+    const delivery = { id: message.messageId, dequeueCount: message.dequeueCount };
+    if (message.dequeueCount > settings.maxDequeueCount) {
+      await this.moveToPoison(message);
+      return;
+    }
+    const payload = decodePayload(message.messageText, settings.messageEncoding);
+    const about = logContextOfMessage(payload);
+    try {
+      await this.options.handle(payload, delivery);
+    } catch (error) {
+      log.warn("queue function failed", { ...about, messageId: message.messageId, attempt: message.dequeueCount, reason: (error as Error).message });
+      try {
+        if (message.dequeueCount >= settings.maxDequeueCount) await this.moveToPoison(message);
+        else await queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(settings.visibilityTimeoutMs / 1000));
+      } catch (releaseError) {
+        // The message reappears by itself when its processing visibility runs out.
+        log.warn("could not release failed message", { ...about, messageId: message.messageId, reason: (releaseError as Error).message });
+      }
+      return;
+    }
+    try {
+      await queue.deleteMessage(message.messageId, message.popReceipt);
+    } catch (error) {
+      // At-least-once: the message comes back and the function must (and does) treat it as a duplicate.
+      log.warn("could not delete processed message", { ...about, messageId: message.messageId, reason: (error as Error).message });
+    }
+  }
+
+  private async moveToPoison(message: DequeuedMessageItem): Promise<void> {
+    await this.options.poisonQueue.sendMessage(message.messageText, { messageTimeToLive: -1 });
+    await this.options.queue.deleteMessage(message.messageId, message.popReceipt);
+    const about = logContextOfMessage(decodePayload(message.messageText, this.options.settings.messageEncoding));
+    this.options.log.warn("message moved to poison queue", { ...about, messageId: message.messageId, attempt: message.dequeueCount });
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

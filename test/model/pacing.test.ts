@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { toQueueDelaySeconds } from "../../src/model/backoff.js";
+import {
+  baseIntervalMs,
+  currentInterval,
+  dueAt,
+  initialPacing,
+  lateToleranceMs,
+  MAX_WAIT_IN_FUNCTION_MS,
+  MAX_WIDENING,
+  MIN_VISIBLE_LEAD_MS,
+  pacingBudget,
+  queueDelayForSlot,
+  reserveSlots,
+  sendHoldMs,
+  throttled,
+} from "../../src/model/pacing.js";
+
+const budget = pacingBudget(20_000, 100, 1);
+
+describe("pacing", () => {
+  it("spaces slots by the budget's interval: 100 writes per 20 s is one every 200 ms", () => {
+    expect(budget.baseIntervalMs).toBe(200);
+    expect(baseIntervalMs(20_000, 100, 0.97)).toBeCloseTo(206.19, 2);
+    const first = reserveSlots(initialPacing(budget), budget, 1_000, 10);
+    expect(first.firstSlotAt).toBe(1_000);
+    expect(first.next.nextSlotAt).toBe(3_000);
+    const second = reserveSlots(first.next, budget, 1_500, 1);
+    expect(second.firstSlotAt).toBe(3_000);
+  });
+
+  it("tolerates half the lateness the headroom leaves room for: writes up to twice as late still fit the window", () => {
+    expect(lateToleranceMs(20_000, 100, 0.97)).toBeCloseTo(206.19, 2);
+    expect(lateToleranceMs(20_000, 100, 1)).toBe(0);
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 150, maxLength: 300 }), (lateness) => {
+        const interval = baseIntervalMs(20_000, 100, 0.97);
+        const limit = 2 * lateToleranceMs(20_000, 100, 0.97);
+        const writes = lateness.map((l, k) => k * interval + l * limit).sort((a, b) => a - b);
+        // Graph admits a write when at most 99 others are in the 20 s before it.
+        for (let i = 99; i < writes.length; i++) expect(writes[i]! - writes[i - 99]!).toBeGreaterThanOrEqual(20_000 - 1e-6);
+      }),
+    );
+  });
+
+  it("never hands out more slots in any window than the budget allows, however reservations interleave", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 40 }), (requests) => {
+        let state = initialPacing(budget);
+        let now = 0;
+        const slots: number[] = [];
+        for (const [gap, count] of requests) {
+          now += gap;
+          const r = reserveSlots(state, budget, now, count);
+          for (let k = 0; k < count; k++) slots.push(r.firstSlotAt + k * r.intervalMs);
+          state = r.next;
+        }
+        slots.sort((a, b) => a - b);
+        for (let i = 100; i < slots.length; i++) expect(slots[i]! - slots[i - 100]!).toBeGreaterThanOrEqual(20_000 - 1e-6);
+      }),
+    );
+  });
+
+  it("pauses the tenant on 429, shifting slots already handed out by the pause, and widens the interval", () => {
+    const handedOut = reserveSlots(initialPacing(budget), budget, 0, 50);
+    const paused = throttled(handedOut.next, budget, 1_000, 5_000);
+    expect(paused.pausedUntil).toBe(6_000);
+    expect(paused.shiftMs).toBe(5_000);
+    // A slot due at 2 s, handed out before the pause, is now due 5 s later.
+    expect(dueAt(2_000, handedOut.shiftMs, paused.shiftMs)).toBe(7_000);
+    expect(reserveSlots(paused, budget, 1_000, 1).firstSlotAt).toBeGreaterThanOrEqual(6_000);
+    expect(currentInterval(paused, budget, 1_000)).toBe(250);
+  });
+
+  it("does not double-count overlapping pauses", () => {
+    const once = throttled(initialPacing(budget), budget, 0, 5_000);
+    const twice = throttled(once, budget, 1_000, 3_000);
+    expect(twice.pausedUntil).toBe(5_000);
+    expect(twice.shiftMs).toBe(5_000);
+    const longer = throttled(once, budget, 1_000, 10_000);
+    expect(longer.shiftMs).toBe(11_000);
+  });
+
+  it("widens once per pause: the writes in flight that meet the same 429 do not widen it again", () => {
+    let state = initialPacing(budget);
+    for (let i = 0; i < 20; i++) state = throttled(state, budget, i, 1_000);
+    expect(currentInterval(state, budget, 20)).toBeCloseTo(250, 0);
+    // A 429 after the pause is over is a new overshoot and widens again.
+    state = throttled(state, budget, 1_500, 1_000);
+    expect(state.intervalMs).toBeGreaterThan(250 * 1.2);
+  });
+
+  it("relaxes a widened interval back to the budget's as time passes without throttling, in proportion to the window", () => {
+    let state = initialPacing(budget);
+    for (let i = 0; i < 20; i++) state = throttled(state, budget, i * 2_000, 1_000);
+    const widenedAt = 38_000;
+    expect(currentInterval(state, budget, widenedAt)).toBe(200 * MAX_WIDENING);
+    // Three windows later the extra has shrunk by e; a short window relaxes just as many windows later.
+    expect(currentInterval(state, budget, widenedAt + 60_000)).toBeCloseTo(200 + 600 / Math.E, 5);
+    expect(currentInterval(state, budget, widenedAt + 3_600_000)).toBeCloseTo(200, 5);
+    const short = pacingBudget(4_000, 100, 1);
+    let scaled = initialPacing(short);
+    for (let i = 0; i < 20; i++) scaled = throttled(scaled, short, i * 400, 200);
+    expect(currentInterval(scaled, short, 7_600 + 12_000)).toBeCloseTo(40 + 120 / Math.E, 5);
+  });
+});
+
+describe("holding back a send for its message's lead", () => {
+  /** When a message sent at `sentAt` for `slotAt` becomes visible, as the queue computes it (whole seconds). */
+  const visibleAt = (slotAt: number, sentAt: number) => sentAt + 1000 * toQueueDelaySeconds(queueDelayForSlot(slotAt, sentAt));
+
+  it("gives every message a second or more ahead a lead between MIN_VISIBLE_LEAD_MS and a second, with a hold no longer than MIN_VISIBLE_LEAD_MS", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 ** 12 }), fc.integer({ min: MAX_WAIT_IN_FUNCTION_MS, max: 600_000 }), (now, ahead) => {
+        const slotAt = now + ahead;
+        const hold = sendHoldMs(slotAt, now);
+        expect(hold).toBeGreaterThanOrEqual(0);
+        expect(hold).toBeLessThanOrEqual(MIN_VISIBLE_LEAD_MS);
+        const lead = slotAt - visibleAt(slotAt, now + hold);
+        expect(lead).toBeGreaterThanOrEqual(MIN_VISIBLE_LEAD_MS);
+        expect(lead).toBeLessThan(MAX_WAIT_IN_FUNCTION_MS);
+      }),
+    );
+  });
+
+  it("holds only the sends that need it: a lead under MIN_VISIBLE_LEAD_MS is held, a longer one is not", () => {
+    // 5,100 ms ahead: a 5 s delay leaves 100 ms; held 101 ms, a 4 s delay leaves 999 ms.
+    expect(sendHoldMs(15_100, 10_000)).toBe(101);
+    expect(sendHoldMs(15_600, 10_000)).toBe(0);
+    // Under a second ahead the message is visible at once; holding would only shorten its lead.
+    expect(sendHoldMs(10_200, 10_000)).toBe(0);
+  });
+});
