@@ -16,7 +16,7 @@ import { batchStatus } from "../model/batchStatus.js";
 import { followUpDelayMs, type FollowUpPolicy } from "../model/backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
-import { clearedError, importIdOf } from "./processDeviceMessage.js";
+import { clearedError, importIdOf } from "./createAttempt.js";
 import { decideActionRecord } from "./recordOwnership.js";
 import { sameSerialNumber } from "../graph/importedDevice.js";
 import { traceFields } from "./traceFields.js";

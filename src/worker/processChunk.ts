@@ -9,7 +9,7 @@ import { chunkSends, matchRecords, splitInHalves } from "./chunks.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
 import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
-import { clearedError, createBody, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./processDeviceMessage.js";
+import { clearedError, clock, createBody, epochClock, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
 import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { judgeMessage } from "./messageGuard.js";
@@ -460,12 +460,4 @@ export async function followerAlone(deps: WorkerDeps, message: DeviceMessage, de
   await sendForSlot(deps.queue, { message: { ...alone, slotAt: ownSlotAt, shiftAt: slot.shiftMs }, slotAt: ownSlotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
   deps.log.warn("device left behind by its chunk; going alone", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: ownSlotAt - now });
   return "rescheduled";
-}
-
-function clock(deps: WorkerDeps): Date {
-  return deps.now ? deps.now() : new Date();
-}
-
-function epochClock(deps: WorkerDeps): () => number {
-  return () => clock(deps).getTime();
 }
