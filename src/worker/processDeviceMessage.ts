@@ -1,7 +1,7 @@
 import type { CallTrace, GraphFailureResult, GraphResult } from "../graph/graphClient.js";
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
-import { type DeviceMessage, chunkRole } from "../storage/deviceMessage.js";
+import { type SubmitMessage, chunkRole } from "../storage/deviceMessage.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError } from "../storage/importStore.js";
 import { retryDelayMs } from "../model/backoff.js";
@@ -24,7 +24,7 @@ import { clearedError, clock, createBody, epochClock, importIdOf, mayHaveCreated
  * by the batch's poll rounds (pollBatch.ts). Throws only when storage itself fails, so the host
  * redelivers the message.
  */
-export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+export async function processDeviceMessage(deps: WorkerDeps, message: SubmitMessage, delivery: Delivery): Promise<StepOutcome> {
   const role = chunkRole(message);
   if (role === "leader") return processChunk(deps, message, delivery);
   if (role === "follower") {
@@ -65,7 +65,7 @@ export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMess
 async function submitStep(
   deps: WorkerDeps,
   device: StoredDevice,
-  message: DeviceMessage,
+  message: SubmitMessage,
   delivery: Delivery,
   resuming: boolean,
   invocation: { createSent: boolean },
@@ -294,7 +294,7 @@ interface RetryPlan {
 }
 
 /** Records `retrying` and sends the next attempt at a new write slot, so retries stay inside the budget. */
-async function scheduleRetry(deps: WorkerDeps, claimed: StoredDevice, message: DeviceMessage, plan: RetryPlan): Promise<StepOutcome> {
+async function scheduleRetry(deps: WorkerDeps, claimed: StoredDevice, message: SubmitMessage, plan: RetryPlan): Promise<StepOutcome> {
   const now = Date.parse(plan.at);
   // Throttling pauses the whole tenant; any other transient failure backs off this device alone.
   const slot =
@@ -387,7 +387,7 @@ async function fail(
   });
 }
 
-function nextSubmit(message: DeviceMessage, slotAt: number, shiftAt: number): DeviceMessage {
+function nextSubmit(message: SubmitMessage, slotAt: number, shiftAt: number): SubmitMessage {
   const { rescheduled: _rescheduled, ...rest } = message;
-  return { ...rest, kind: "submit", attempt: message.attempt + 1, slotAt, shiftAt };
+  return { ...rest, attempt: message.attempt + 1, slotAt, shiftAt };
 }
