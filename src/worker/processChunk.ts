@@ -8,11 +8,12 @@ import { retryDelayMs } from "../model/backoff.js";
 import { chunkSends, matchRecords, splitInHalves } from "./chunks.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
-import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
+import { dueAt, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
 import { clearedError, clock, createBody, epochClock, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
 import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { judgeMessage } from "./messageGuard.js";
+import { decideSlot } from "./submitDecisions.js";
 
 /** Followers come this long after their chunk's slot unless the deps say otherwise (config: FOLLOWER_DELAY_WINDOWS budget windows). */
 export const DEFAULT_FOLLOWER_DELAY_MS = 60_000;
@@ -52,26 +53,26 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
   let due: number | undefined;
   if (message.slotAt !== undefined) {
     const { shiftMs } = await deps.pacing.current(tenantId, now.getTime());
-    due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
-    if (due - now.getTime() > MAX_WAIT_IN_FUNCTION_MS) {
-      await sendForSlot(deps.queue, { message: { ...message, slotAt: due, shiftAt: shiftMs }, slotAt: due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-      deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(due - now.getTime()) });
+    const timing = decideSlot({ ...message, slotAt: message.slotAt }, { now: now.getTime(), shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs });
+    if (timing.kind === "defer") {
+      await sendForSlot(deps.queue, { message: { ...message, slotAt: timing.due, shiftAt: shiftMs }, slotAt: timing.due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now.getTime()) });
       return "deferred";
     }
-    const lateMs = now.getTime() - due;
-    if (lateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
+    if (timing.kind === "go") due = timing.due;
+    else {
       // Too late to go at its slot (the message reached a worker late): a new slot, before
       // anything is written. When the tenant's schedule has one free within the wait a function
       // may do, the chunk takes it here; a trip through the queue would only make it late again.
       const slot = await deps.pacing.reserve(tenantId, 1, now.getTime());
       const slotAt = Math.round(slot.firstSlotAt);
       if (slotAt - clock(deps).getTime() <= MAX_WAIT_IN_FUNCTION_MS) {
-        deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(lateMs) });
+        deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(timing.lateMs) });
         due = slotAt;
       } else {
-        await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+        await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: timing.rescheduled }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
         await markLeaderSlot(deps, rows, message, slotAt);
-        deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(lateMs) });
+        deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(timing.lateMs) });
         return "rescheduled";
       }
     }

@@ -42,7 +42,7 @@ export function decideArrival(
   return { kind: "attempt", resuming };
 }
 
-/** When a message with a write slot goes, now that the tenant's pause shift is known. */
+/** When a message with a write slot goes, now that the tenant's pause shift is known (a chunk's leader too, processChunk.ts). */
 export type SlotDecision =
   /** Due within the wait a function may do: the rest is waited out after the claim, so the write leaves at `due`. */
   | { kind: "go"; due: number }
