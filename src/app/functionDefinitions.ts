@@ -22,9 +22,10 @@ import { retryBatch } from "../batches/retryBatch.js";
 import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "./openapi/serveOpenApi.js";
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
-import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessage.js";
+import { decodeDeviceMessage, decodeSubmitMessage, type DeviceMessageOf } from "../storage/deviceMessage.js";
 import { DEVICE_QUEUE, FANOUT_POISON_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
-import { processDeviceMessage, type WorkerDeps } from "../worker/processDeviceMessage.js";
+import { processDeviceMessage } from "../worker/processDeviceMessage.js";
+import type { WorkerDeps } from "../worker/createAttempt.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
@@ -319,7 +320,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "*/5 * * * * *",
     everyMs: FOLLOWER_DRAIN_PERIOD_MS,
     handle: async (s) => {
-      await drainQueue(s.storage.queueNamed(FOLLOWER_QUEUE), (payload, message) => processDeviceMessage(workerDeps(s), decodeDeviceMessage(payload), message), s.log, {
+      await drainQueue(s.storage.queueNamed(FOLLOWER_QUEUE), (payload, message) => processDeviceMessage(workerDeps(s), decodeSubmitMessage(payload), message), s.log, {
         maxPerRun: FOLLOWER_DRAIN_MAX_PER_RUN,
         visibilitySeconds: FOLLOWER_VISIBILITY_SECONDS,
         poison: { queue: s.storage.queueNamed(FOLLOWER_POISON_QUEUE), maxDequeueCount: TIMER_MAX_DEQUEUE_COUNT },
@@ -382,7 +383,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         log: s.log,
         queue: s.queue,
         pollRestartDelayMs: s.config.followUp.maxDelayMs,
-        failDeregistration: (message: DeviceMessage, dequeueCount: number | undefined) => failPoisonedDeregistration(deregisterDeps(s), message, dequeueCount),
+        failDeregistration: (message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined) => failPoisonedDeregistration(deregisterDeps(s), message, dequeueCount),
       };
       await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);

@@ -2,7 +2,7 @@ import { mayImportInto } from "../auth/caller.js";
 import type { CallTrace, GraphClient } from "../graph/graphClient.js";
 import type { AutopilotDeviceIdentity } from "../graph/importedDevice.js";
 import type { DeregistrationDeviceFields, DeregistrationStore, StoredDeregistrationDevice } from "./deregistrationStore.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { DeviceChangedError } from "../storage/importStore.js";
 import type { PartnerStore } from "../auth/partnerStore.js";
@@ -46,7 +46,7 @@ export type DeregisterOutcome = "stale" | "deferred" | "deregistered" | "not_fou
  * listed was deleted by it. Two deletes of one device cannot both succeed: Graph answers the
  * second 404, which is recorded as not found only when no earlier delete was recorded.
  */
-export async function deregisterDevice(deps: DeregisterDeps, message: DeviceMessage): Promise<DeregisterOutcome> {
+export async function deregisterDevice(deps: DeregisterDeps, message: DeviceMessageOf<"deregister">): Promise<DeregisterOutcome> {
   const device = await deps.deregistrations.readDevice(message.batchId, message.rowKey);
   if (!device) return "stale";
   if (isFinalDeregistration(device.state)) {
@@ -101,7 +101,7 @@ function bounded(decision: DeregistrationDecision, attempt: number, maxAttempts:
 async function settle(
   deps: DeregisterDeps,
   device: StoredDeregistrationDevice,
-  message: DeviceMessage,
+  message: DeviceMessageOf<"deregister">,
   decision: DeregistrationDecision,
   trace: CallTrace | undefined,
   fields: LogFields,
@@ -176,7 +176,7 @@ function now(deps: Pick<DeregisterDeps, "now">): number {
  * can be submitted again; the batch finishes if it was the last. A device whose delete was
  * recorded as under way says so: it may be deleted already.
  */
-export async function failPoisonedDeregistration(deps: Pick<DeregisterDeps, keyof CompletionDeps | "deregistrations">, message: DeviceMessage, dequeueCount: number | undefined): Promise<"failed" | "already-final" | "missing"> {
+export async function failPoisonedDeregistration(deps: Pick<DeregisterDeps, keyof CompletionDeps | "deregistrations">, message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined): Promise<"failed" | "already-final" | "missing"> {
   for (let tries = 0; tries < 5; tries++) {
     const device = await deps.deregistrations.readDevice(message.batchId, message.rowKey);
     if (!device) return "missing";

@@ -1,4 +1,4 @@
-import { type DeviceMessage, chunkRole } from "../storage/deviceMessage.js";
+import { type SubmitMessage, chunkRole } from "../storage/deviceMessage.js";
 import type { SlotSend } from "../storage/slotSends.js";
 import { deviceRowKey } from "../storage/importEntities.js";
 import { chunkSends } from "../worker/chunks.js";
@@ -89,7 +89,7 @@ export function rangeSends(batchId: string, from: number, to: number, chunkSize:
   for (let first = from; first < to; first += chunkSize) {
     const slotAt = slotAtOf(schedule, first, chunkSize);
     if (chunkSize === 1) {
-      const message: DeviceMessage = { v: 1, kind: "submit", batchId, rowKey: deviceRowKey(first), attempt: 1, slotAt, shiftAt: schedule.shiftMs };
+      const message: SubmitMessage = { v: 1, kind: "submit", batchId, rowKey: deviceRowKey(first), attempt: 1, slotAt, shiftAt: schedule.shiftMs };
       sends.push({ message, slotAt });
       continue;
     }

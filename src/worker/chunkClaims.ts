@@ -1,4 +1,4 @@
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { SubmitMessage } from "../storage/deviceMessage.js";
 import type { DeviceFields } from "../storage/importEntities.js";
 import { judgeMessage } from "./messageGuard.js";
 
@@ -40,7 +40,7 @@ export class ChunkClaims {
   ) {}
 
   /** True when this follower message is known to be stale; false when its own row must say. */
-  async isStale(message: DeviceMessage): Promise<boolean> {
+  async isStale(message: SubmitMessage): Promise<boolean> {
     const chunk = message.chunk;
     if (!chunk) return false;
     const key = `${message.batchId}/${chunk.first}/${chunk.size}/${message.attempt}`;
@@ -66,7 +66,7 @@ export class ChunkClaims {
   }
 
   /** What this instance read of the message's chunk is out of date (its own row said stale): read it again next time. */
-  forget(message: DeviceMessage): void {
+  forget(message: SubmitMessage): void {
     if (message.chunk) this.entries.delete(`${message.batchId}/${message.chunk.first}/${message.chunk.size}/${message.attempt}`);
   }
 

@@ -1,5 +1,5 @@
 import { sameSerialNumber, type ImportedDeviceIdentity } from "../graph/importedDevice.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { SubmitMessage } from "../storage/deviceMessage.js";
 import type { SlotSend } from "../storage/slotSends.js";
 import { DEVICE_ROW_PREFIX, deviceRowKey } from "../storage/importEntities.js";
 
@@ -89,7 +89,7 @@ export function chunkSends(batchId: string, indices: readonly number[], attempt:
   const sorted = [...indices].sort((a, b) => a - b);
   const chunk = rangeOf(sorted);
   return sorted.map((index, k) => {
-    const message: DeviceMessage = { v: 1, kind: "submit", batchId, rowKey: deviceRowKey(index), attempt, slotAt, shiftAt, ...(chunk ? { chunk } : {}) };
+    const message: SubmitMessage = { v: 1, kind: "submit", batchId, rowKey: deviceRowKey(index), attempt, slotAt, shiftAt, ...(chunk ? { chunk } : {}) };
     return k === 0 ? { message, slotAt } : { message, slotAt: slotAt + followerDelayMs, hold: false };
   });
 }

@@ -1,6 +1,6 @@
 import type { GraphClient } from "../graph/graphClient.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs } from "../model/backoff.js";
@@ -35,7 +35,7 @@ async function sendChunks(deps: DeleteDeps, batchId: string, tenantId: string, g
   const perMessage = Math.max(1, Math.min(100, Math.floor(MAX_WAIT_IN_FUNCTION_MS / slots.intervalMs)));
   for (let i = 0; i < graphIds.length; i += perMessage) {
     const slotAt = Math.round(slots.firstSlotAt + i * slots.intervalMs);
-    const message: DeviceMessage = {
+    const message: DeviceMessageOf<"deleteRecords"> = {
       v: 1,
       kind: "deleteRecords",
       batchId,
@@ -51,13 +51,11 @@ async function sendChunks(deps: DeleteDeps, batchId: string, tenantId: string, g
   }
 }
 
-export async function deleteRecords(deps: DeleteDeps, message: DeviceMessage): Promise<{ deleted: number; rescheduled: number }> {
-  const ids = message.graphIds ?? [];
-  const tenantId = message.tenantId ?? "";
-  const interval = message.intervalMs ?? 0;
+export async function deleteRecords(deps: DeleteDeps, message: DeviceMessageOf<"deleteRecords">): Promise<{ deleted: number; rescheduled: number }> {
+  const { graphIds: ids, tenantId, intervalMs: interval } = message;
   let deleted = 0;
   for (let k = 0; k < ids.length; k++) {
-    const due = (message.slotAt ?? 0) + k * interval;
+    const due = message.slotAt + k * interval;
     const wait = due - (deps.now?.() ?? Date.now());
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, MAX_WAIT_IN_FUNCTION_MS)));
     const result = await deps.graph.deleteImportedDevice(tenantId, ids[k]!);

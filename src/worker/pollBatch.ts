@@ -8,7 +8,7 @@ import type { CallTrace, GraphClient, GraphFailureResult } from "../graph/graphC
 import { explainImportError, importErrorName } from "../graph/importErrors.js";
 import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import type { BatchSummary, ImportStore } from "../storage/importStore.js";
@@ -16,7 +16,7 @@ import { batchStatus } from "../model/batchStatus.js";
 import { followUpDelayMs, type FollowUpPolicy } from "../model/backoff.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
-import { clearedError, importIdOf } from "./processDeviceMessage.js";
+import { clearedError, importIdOf } from "./createAttempt.js";
 import { decideActionRecord } from "./recordOwnership.js";
 import { sameSerialNumber } from "../graph/importedDevice.js";
 import { traceFields } from "./traceFields.js";
@@ -49,7 +49,7 @@ export const GET_EACH_UP_TO = 10;
 export type PollOutcome = "stale" | "finished" | "polled" | "throttled";
 
 /** The first look at a batch's imports, sent by intake beside the devices' own messages. */
-export function firstPoll(batchId: string): DeviceMessage {
+export function firstPoll(batchId: string): DeviceMessageOf<"pollBatch"> {
   return { v: 1, kind: "pollBatch", batchId, rowKey: "batch", attempt: 1 };
 }
 
@@ -59,7 +59,7 @@ export function firstPoll(batchId: string): DeviceMessage {
  * 99 devices), and send the next round, later. One chain of rounds per batch: the header
  * records the last round and the message that took it, like a device row does for its steps.
  */
-export async function pollBatch(deps: PollDeps, message: DeviceMessage, deliveryId: string): Promise<PollOutcome> {
+export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBatch">, deliveryId: string): Promise<PollOutcome> {
   const batch = await deps.store.readBatch(message.batchId);
   // Gone, or being erased (a round still queued when its owner erased the finished batch).
   if (!batch || batch.erasingAt) return "stale";
@@ -166,7 +166,7 @@ async function finished(deps: PollDeps, summary: BatchSummary): Promise<"finishe
   return "finished";
 }
 
-async function sendNext(deps: PollDeps, message: DeviceMessage, idleRounds: number, retryAfterMs: number | undefined): Promise<void> {
+async function sendNext(deps: PollDeps, message: DeviceMessageOf<"pollBatch">, idleRounds: number, retryAfterMs: number | undefined): Promise<void> {
   await deps.queue.send({ ...message, attempt: message.attempt + 1 }, followUpDelayMs(idleRounds + 1, deps.followUp, retryAfterMs));
 }
 

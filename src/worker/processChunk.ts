@@ -1,6 +1,6 @@
 import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import { sameSerialNumber } from "../graph/importedDevice.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { SubmitMessage } from "../storage/deviceMessage.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { sendAllForSlots, sendForSlot } from "../storage/slotSends.js";
 import { countSubmitted } from "../telemetry/metrics.js";
@@ -8,11 +8,12 @@ import { retryDelayMs } from "../model/backoff.js";
 import { chunkSends, matchRecords, splitInHalves } from "./chunks.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
-import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
-import { clearedError, createBody, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./processDeviceMessage.js";
+import { dueAt, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
+import { clearedError, clock, createBody, epochClock, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
 import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { judgeMessage } from "./messageGuard.js";
+import { decideSlot } from "./submitDecisions.js";
 
 /** Followers come this long after their chunk's slot unless the deps say otherwise (config: FOLLOWER_DELAY_WINDOWS budget windows). */
 export const DEFAULT_FOLLOWER_DELAY_MS = 60_000;
@@ -26,7 +27,7 @@ const SEND_CONCURRENCY = 16;
  * the devices an earlier attempt may have created, send the rest as one import action, and record
  * the outcome for every device. Never waits for a retry in-process; throws only when storage fails.
  */
-export async function processChunk(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+export async function processChunk(deps: WorkerDeps, message: SubmitMessage, delivery: Delivery): Promise<StepOutcome> {
   const chunk = message.chunk!;
   const rows = await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size);
   const mine = rows.filter((d) => d.attempts === message.attempt && d.claimedBy === delivery.id && (d.state === "submitting" || d.state === "retrying"));
@@ -52,26 +53,26 @@ export async function processChunk(deps: WorkerDeps, message: DeviceMessage, del
   let due: number | undefined;
   if (message.slotAt !== undefined) {
     const { shiftMs } = await deps.pacing.current(tenantId, now.getTime());
-    due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
-    if (due - now.getTime() > MAX_WAIT_IN_FUNCTION_MS) {
-      await sendForSlot(deps.queue, { message: { ...message, slotAt: due, shiftAt: shiftMs }, slotAt: due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-      deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(due - now.getTime()) });
+    const timing = decideSlot({ ...message, slotAt: message.slotAt }, { now: now.getTime(), shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs });
+    if (timing.kind === "defer") {
+      await sendForSlot(deps.queue, { message: { ...message, slotAt: timing.due, shiftAt: shiftMs }, slotAt: timing.due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now.getTime()) });
       return "deferred";
     }
-    const lateMs = now.getTime() - due;
-    if (lateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
+    if (timing.kind === "go") due = timing.due;
+    else {
       // Too late to go at its slot (the message reached a worker late): a new slot, before
       // anything is written. When the tenant's schedule has one free within the wait a function
       // may do, the chunk takes it here; a trip through the queue would only make it late again.
       const slot = await deps.pacing.reserve(tenantId, 1, now.getTime());
       const slotAt = Math.round(slot.firstSlotAt);
       if (slotAt - clock(deps).getTime() <= MAX_WAIT_IN_FUNCTION_MS) {
-        deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(lateMs) });
+        deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(timing.lateMs) });
         due = slotAt;
       } else {
-        await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+        await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: timing.rescheduled }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
         await markLeaderSlot(deps, rows, message, slotAt);
-        deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(lateMs) });
+        deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(timing.lateMs) });
         return "rescheduled";
       }
     }
@@ -92,7 +93,7 @@ export async function processChunk(deps: WorkerDeps, message: DeviceMessage, del
  * of taking their devices alone while the leader is alive (followerAlone). Best effort: a row
  * that moved meanwhile is left as it is, and the followers go alone as they would anyway.
  */
-async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: DeviceMessage, slotAt: number): Promise<void> {
+async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: SubmitMessage, slotAt: number): Promise<void> {
   const leader = rows.find((d) => d.rowKey === message.rowKey && (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt);
   if (!leader) return;
   await deps.store.noteNextAttempt(leader, new Date(slotAt).toISOString());
@@ -102,7 +103,7 @@ async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: D
  * Takes the devices for this attempt: a queued one by a row write (no counter moves), a retrying
  * one with its counter. `rows`: the claimed rows as they now are, when every new ETag is known.
  */
-async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery, devices: StoredDevice[], at: string): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
+async function claim(deps: WorkerDeps, message: SubmitMessage, delivery: Delivery, devices: StoredDevice[], at: string): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
   const changes = (device: StoredDevice) => ({
     state: "submitting" as const,
     attempts: message.attempt,
@@ -136,7 +137,7 @@ async function claim(deps: WorkerDeps, message: DeviceMessage, delivery: Deliver
 
 async function attemptChunk(
   deps: WorkerDeps,
-  message: DeviceMessage,
+  message: SubmitMessage,
   claimed: StoredDevice[],
   resumedAfterCrash: boolean,
   due: number | undefined,
@@ -317,7 +318,7 @@ interface RetryReason {
  */
 async function retryChunk(
   deps: WorkerDeps,
-  message: DeviceMessage,
+  message: SubmitMessage,
   devices: StoredDevice[],
   reason: RetryReason & { doubt: Doubt; doubtful?: ReadonlySet<string>; slotWaitMs: number; logFields: Record<string, string | number> },
 ): Promise<StepOutcome> {
@@ -351,7 +352,7 @@ async function retryChunk(
 /** A chunk Graph refused as a whole: each half at its own slot, so one bad device ends up alone with its own reason. */
 async function splitChunk(
   deps: WorkerDeps,
-  message: DeviceMessage,
+  message: SubmitMessage,
   devices: StoredDevice[],
   refusal: { code: string; message: string; trace: TraceFields; slotWaitMs: number; logFields: Record<string, string | number> },
 ): Promise<StepOutcome> {
@@ -402,7 +403,7 @@ async function moveToRetrying(
 }
 
 /** The next attempt's messages, one per device: the leader's (held for its lead, within `maxHoldMs`), then the followers'. */
-async function sendChunk(deps: WorkerDeps, message: DeviceMessage, indices: number[], slotAt: number, shiftAt: number, maxHoldMs: number): Promise<number> {
+async function sendChunk(deps: WorkerDeps, message: SubmitMessage, indices: number[], slotAt: number, shiftAt: number, maxHoldMs: number): Promise<number> {
   const [leader, ...followers] = chunkSends(message.batchId, indices, message.attempt + 1, slotAt, shiftAt, deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS);
   const held = await sendForSlot(deps.queue, leader!, maxHoldMs, epochClock(deps));
   if (followers.length > 0) await sendAllForSlots(deps.queue, followers, SEND_CONCURRENCY, epochClock(deps));
@@ -410,7 +411,7 @@ async function sendChunk(deps: WorkerDeps, message: DeviceMessage, indices: numb
 }
 
 /** A crash after the devices were set to retry, before their messages went: send them now, grouped by their slot. */
-async function resendScheduled(deps: WorkerDeps, message: DeviceMessage, devices: StoredDevice[]): Promise<void> {
+async function resendScheduled(deps: WorkerDeps, message: SubmitMessage, devices: StoredDevice[]): Promise<void> {
   const bySlot = new Map<string, number[]>();
   for (const device of devices) {
     const key = device.nextAttemptAt ?? "";
@@ -438,7 +439,7 @@ async function failAll(deps: WorkerDeps, devices: StoredDevice[], errorCode: str
  * so late that this safety net came first): the device goes alone, as a create at a new slot of
  * its tenant. If the leader does come, its claim or this create's claim wins, never both.
  */
-export async function followerAlone(deps: WorkerDeps, message: DeviceMessage, device: StoredDevice): Promise<StepOutcome> {
+export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, device: StoredDevice): Promise<StepOutcome> {
   const now = clock(deps).getTime();
   const followerDelayMs = deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS;
   const { shiftMs } = await deps.pacing.current(device.tenantId, now);
@@ -460,12 +461,4 @@ export async function followerAlone(deps: WorkerDeps, message: DeviceMessage, de
   await sendForSlot(deps.queue, { message: { ...alone, slotAt: ownSlotAt, shiftAt: slot.shiftMs }, slotAt: ownSlotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
   deps.log.warn("device left behind by its chunk; going alone", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: ownSlotAt - now });
   return "rescheduled";
-}
-
-function clock(deps: WorkerDeps): Date {
-  return deps.now ? deps.now() : new Date();
-}
-
-function epochClock(deps: WorkerDeps): () => number {
-  return () => clock(deps).getTime();
 }

@@ -1,67 +1,36 @@
-import type { CallTrace, GraphClient, GraphFailureResult, GraphResult } from "../graph/graphClient.js";
-import { explainImportError, importErrorName } from "../graph/importErrors.js";
-import type { ImportedDeviceCreate, ImportedDeviceIdentity } from "../graph/importedDevice.js";
-import type { Logger } from "../telemetry/logging.js";
-import { type DeviceMessage, chunkRole } from "../storage/deviceMessage.js";
-import type { DeviceMessageSender } from "../storage/deviceQueue.js";
-import type { DeviceEntity, DeviceFields, StoredDevice } from "../storage/importEntities.js";
-import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
-import type { TenantPacing } from "../storage/tenantPacing.js";
-import { retryDelayMs, type RetryPolicy } from "../model/backoff.js";
-import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
+import { type SubmitMessage, chunkRole } from "../storage/deviceMessage.js";
+import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
+import { DeviceChangedError } from "../storage/importStore.js";
+import { MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
 import { sendForSlot } from "../storage/slotSends.js";
 import { countSubmitted } from "../telemetry/metrics.js";
-import { classifyFailure } from "./classifyGraphResult.js";
 import { judgeMessage } from "./messageGuard.js";
-import { decideInDoubt, unclearMessage, type InDoubtDecision } from "./recordOwnership.js";
+import { decideInDoubt } from "./recordOwnership.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { importedFollow } from "./profileFollow.js";
-import { updatesExisting } from "./updateExisting.js";
 import { followerAlone, processChunk } from "./processChunk.js";
-import type { ChunkClaims } from "./chunkClaims.js";
-
-export interface WorkerDeps {
-  store: ImportStore;
-  queue: DeviceMessageSender;
-  pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve" | "lateToleranceMs">;
-  graph: GraphClient;
-  retry: RetryPolicy;
-  /** How long after a create its record may still be missing from the tenant's list (config GRAPH_LIST_GRACE_MS). */
-  listGraceMs: number;
-  /** How long after its chunk's slot a follower's message comes (config: importAction.followerDelayMs). */
-  followerDelayMs?: number;
-  /** What this instance has read of chunks for their followers (chunkClaims.ts); without it each follower reads its own row. */
-  chunkClaims?: ChunkClaims;
-  log: Logger;
-  now?: () => Date;
-  random?: () => number;
-}
-
-/** The queue message's identity as the host delivered it. */
-export interface Delivery {
-  id: string;
-  dequeueCount: number;
-}
-
-export type StepOutcome =
-  | "missing"
-  | "stale"
-  | "deferred"
-  | "rescheduled"
-  | "submitted"
-  | "retry-scheduled"
-  | "imported"
-  | "failed"
-  | "canceled";
+import { clearedError, clock, createBody, epochClock, importIdOf, type Delivery, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
+import {
+  decideAnswer,
+  decideArrival,
+  decideRetry,
+  decideSlot,
+  doubtOf,
+  type AnswerDecision,
+  type ArrivalDecision,
+  type Attempt,
+  type PlannedRetry,
+} from "./submitDecisions.js";
 
 /**
  * One create attempt of one device, at its write slot. Never waits for a retry in-process: a
  * later attempt is a new message made visible later. The import that follows a 201 is followed
  * by the batch's poll rounds (pollBatch.ts). Throws only when storage itself fails, so the host
- * redelivers the message.
+ * redelivers the message. What to do at each turn is decided in submitDecisions.ts; this does the
+ * reads and writes between.
  */
-export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMessage, delivery: Delivery): Promise<StepOutcome> {
+export async function processDeviceMessage(deps: WorkerDeps, message: SubmitMessage, delivery: Delivery): Promise<StepOutcome> {
   const role = chunkRole(message);
   if (role === "leader") return processChunk(deps, message, delivery);
   if (role === "follower") {
@@ -84,10 +53,10 @@ export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMess
       deps.log.warn("device row not found; dropping message", { batchId: message.batchId, rowKey: message.rowKey });
       return "missing";
     }
-    const verdict = judgeMessage(device, message, delivery.id);
-    if (verdict === "stale") return "stale";
+    const arrival = decideArrival(device, message, delivery.id);
+    if (arrival.kind === "drop") return "stale";
     try {
-      return await submitStep(deps, device, message, delivery, verdict === "resume", invocation);
+      return await submitStep(deps, device, message, delivery, arrival, invocation);
     } catch (error) {
       if (!(error instanceof DeviceChangedError)) throw error;
       // The row moved under us, but maybe by our own write: one whose answer was lost (storage cut
@@ -99,47 +68,31 @@ export async function processDeviceMessage(deps: WorkerDeps, message: DeviceMess
   }
 }
 
+/** What every log line of one attempt carries. */
+type StepFields = Record<string, string | number>;
+
 async function submitStep(
   deps: WorkerDeps,
   device: StoredDevice,
-  message: DeviceMessage,
+  message: SubmitMessage,
   delivery: Delivery,
-  resuming: boolean,
+  arrival: Exclude<ArrivalDecision, { kind: "drop" }>,
   invocation: { createSent: boolean },
 ): Promise<StepOutcome> {
   const now = clock(deps);
-  // A crash after the row was written but before the next message was sent: send it now.
-  if (resuming && device.state === "retrying") {
-    const slotAt = device.nextAttemptAt ? Date.parse(device.nextAttemptAt) : now.getTime();
+  if (arrival.kind === "resendRetry") {
+    const slotAt = arrival.slotAt ?? now.getTime();
     const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
     await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
     return "retry-scheduled";
   }
-  // Graph has the record (a poll round found it, or this very message stored its id before its
-  // host died): the batch's poll rounds follow the import from here.
-  if (resuming && (device.state === "submitted" || device.graphId)) return "submitted";
+  if (arrival.kind === "submitted") return "submitted";
 
   let due: number | undefined;
-  if (!resuming && message.slotAt !== undefined) {
-    // A pause (429) since this slot was handed out moves it back by the pause's length.
-    const { shiftMs } = await deps.pacing.current(device.tenantId, now.getTime());
-    due = dueAt(message.slotAt, message.shiftAt ?? shiftMs, shiftMs);
-    if (due - now.getTime() > MAX_WAIT_IN_FUNCTION_MS) {
-      const sendHoldMs = await sendForSlot(deps.queue, { message: { ...message, slotAt: due, shiftAt: shiftMs }, slotAt: due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-      deps.log.info("early for its write slot; back to the queue", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(due - now.getTime()), sendHoldMs });
-      return "deferred";
-    }
-    const arrivedLateMs = now.getTime() - due;
-    if (arrivedLateMs > deps.pacing.lateToleranceMs && (message.rescheduled ?? 0) < MAX_RESCHEDULES) {
-      // Too late to go now (the host picked the message up late): a new slot instead, before
-      // anything is written, so the write never lands among the punctual ones of a later window.
-      const slot = await deps.pacing.reserve(device.tenantId, 1, now.getTime());
-      const slotAt = Math.round(slot.firstSlotAt);
-      const next = { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: (message.rescheduled ?? 0) + 1 };
-      const sendHoldMs = await sendForSlot(deps.queue, { message: next, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-      deps.log.info("late for its write slot; given a new one", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: Math.round(arrivedLateMs), sendHoldMs });
-      return "rescheduled";
-    }
+  if (arrival.slotAt !== undefined) {
+    const met = await meetSlot(deps, device, message, arrival.slotAt, now.getTime());
+    if (met.kind !== "go") return met.outcome;
+    due = met.due;
   }
 
   // Take the device before calling Graph, so a duplicate copy of this message cannot create it twice.
@@ -171,110 +124,185 @@ async function submitStep(
 
   // The time this invocation sat idle before its write: bounded by MAX_WAIT_IN_FUNCTION_MS, logged so it can be watched.
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt, slotWaitMs, ...(lateMs !== undefined ? { lateMs } : {}) };
-  // An earlier create of this device may have gone through unseen: the last attempt's answer was
-  // lost, or this message was taken before (an earlier delivery, or earlier in this invocation) and
-  // may have sent one. A first delivery resuming after its own lost claim answer sent nothing.
-  const doubtful = device.inDoubt === true || (resuming && (delivery.dequeueCount > 1 || invocation.createSent));
-  // A redelivered message's doubt dates from its claim: the create, if any, came just after it.
-  const doubtSince = device.inDoubtSince ?? device.updatedAt;
+  const { doubtful, doubtSince } = doubtOf(device, { resuming: arrival.resuming, dequeueCount: delivery.dequeueCount, createSent: invocation.createSent });
   const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(doubtSince), invocation);
   const at = clock(deps).toISOString();
   const trace = traceFields(attempt.result.trace);
-
-  if (attempt.kind === "wait") {
-    // Lists lag creates: a record the doubtful attempt made may not show yet. Look again once it would.
-    return scheduleRetry(deps, claimed, message, { at, slotWaitMs, fields, failures: claimed.failures ?? 0, notBefore: attempt.untilMs, doubtSince, trace, errorCode: "ImportLookupPending", errorMessage: "An earlier create may have reached Intune; looking for its record again once the tenant's list can show it." });
+  const answer = decideAnswer(attempt, { device: claimed, at, doubtSince, consentUrlFor: (tenantId) => deps.graph.consentUrlFor(tenantId) });
+  const step = { deps, claimed, message, at, trace, fields, slotWaitMs };
+  switch (answer.kind) {
+    case "settle":
+      return settle(step, answer);
+    case "fail":
+      return failAttempt(step, answer);
+    case "retry":
+      // Lists lag creates: a record the doubtful attempt made may not show yet. Look again once it would.
+      return scheduleRetry(step, answer.retry, fields);
+    case "transient":
+      return retryOrEnd(step, answer);
   }
-  if (attempt.kind === "unclear") {
-    await fail(deps, claimed, "ImportOwnershipUnclear", unclearMessage(attempt.decision), at, trace);
-    deps.log.warn("lost create: cannot tell which record is ours", { ...fields, ...trace, errorCode: "ImportOwnershipUnclear" });
-    return "failed";
-  }
-
-  const { result } = attempt;
-  if (result.kind === "ok") {
-    const record = result.body;
-    if (attempt.kind === "created") countSubmitted();
-    const found = { ...trace, ...(attempt.kind === "matched" ? { recordMatch: "serialNumber" as const } : {}) };
-    const settled = await settleFromGraph(deps, claimed, record, at, found);
-    if (settled) return settled;
-    // Graph took the record and imports it in the background: its id is what identifies it from
-    // now on (never the echoed importId). The device stays `submitting` (no counter moves) and
-    // the id rides with the next claim of this batch (ImportStore.recordOnDevice); the batch's
-    // next poll round follows the import by that id. The message is deleted only once the id is
-    // stored, so a host that dies first leaves a message whose next delivery looks for the record.
-    await deps.store.recordOnDevice(claimed, {
-      graphId: record.id,
-      importStatus: record.state?.deviceImportStatus ?? "unknown",
-      submittedAt: claimed.submittedAt ?? at,
-      ...clearedError,
-      ...found,
-      updatedAt: at,
-    });
-    deps.log.info("device submitted", { ...fields, ...trace, status: result.status, recordFoundBy: attempt.kind });
-    return "submitted";
-  }
-
-  const failure = classifyFailure(result, claimed.tenantId, deps.graph.consentUrlFor(claimed.tenantId));
-  const status = result.kind === "http-error" ? result.status : undefined;
-  if (failure.kind === "tenant") {
-    await fail(deps, claimed, failure.errorCode, failure.errorMessage, at, trace);
-    const others = await failWaitingDevices(deps.store, message.batchId, failure, at);
-    deps.log.error("tenant refuses the app; failing the batch's waiting devices", { ...fields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode, deviceCount: others + 1 });
-    return "failed";
-  }
-  if (failure.kind === "permanent") {
-    await fail(deps, claimed, failure.errorCode, failure.errorMessage, at, trace);
-    deps.log.warn("Graph rejected device", { ...fields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode });
-    return "failed";
-  }
-  // Whether a record of this device may exist now: its own create's answer was lost (doubt from
-  // now), or the doubt this attempt could not resolve (doubt from as before).
-  const inDoubtSince = mayHaveCreated(result) ? at : attempt.doubtOpen ? doubtSince : undefined;
-  const inDoubt = inDoubtSince !== undefined;
-  // The batch was canceled while this attempt was in flight: nothing was created (or a lost answer
-  // would have said so in `inDoubt`), so the device ends here instead of trying again.
-  if (!inDoubt && (await deps.store.readBatch(message.batchId))?.canceledAt) {
-    await deps.store.transitionDevice(claimed, { state: "canceled", ...clearedError, updatedAt: at });
-    deps.log.info("device canceled after a transient failure", { ...fields, errorCode: failure.errorCode });
-    return "canceled";
-  }
-  const isThrottle = status === 429;
-  const failures = (claimed.failures ?? 0) + (isThrottle ? 0 : 1);
-  if (failures >= deps.retry.maxAttempts) {
-    await fail(
-      deps,
-      claimed,
-      "RetriesExhausted",
-      `retries exhausted after ${failures} transient failures; last error: ${failure.errorCode}: ${failure.errorMessage}`,
-      at,
-      { failures, ...trace },
-    );
-    deps.log.warn("retries exhausted", { ...fields, ...trace, errorCode: failure.errorCode });
-    return "failed";
-  }
-  const retryAfterMs = failure.retryAfterMs;
-  return scheduleRetry(deps, claimed, message, {
-    at,
-    slotWaitMs,
-    fields: { ...fields, ...(status ? { status } : {}) },
-    failures,
-    ...(inDoubtSince ? { doubtSince: inDoubtSince } : {}),
-    trace,
-    errorCode: failure.errorCode,
-    errorMessage: failure.errorMessage,
-    ...(isThrottle ? { throttledForMs: retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random) } : {}),
-    // A create that may have gone through is looked for at the next attempt, soon: a record found
-    // still importing is plainly ours, one found finished minutes later may not be (recordOwnership.ts).
-    notBefore: Date.parse(at) + retryDelayMs(Math.max(1, failures), deps.retry, retryAfterMs, deps.random),
-  });
 }
 
-type Attempt =
-  | { kind: "created" | "ours" | "matched"; result: GraphResult<ImportedDeviceIdentity>; doubtOpen: boolean }
-  | { kind: "failed"; result: GraphFailureResult; doubtOpen: boolean }
-  | { kind: "wait"; untilMs: number; result: { trace?: CallTrace } }
-  | { kind: "unclear"; decision: Extract<InDoubtDecision, { kind: "unclear" }>; result: { trace?: CallTrace } };
+/** The message has a write slot: go at it, or back to the queue for it, or a new one when too late for it. */
+async function meetSlot(
+  deps: WorkerDeps,
+  device: StoredDevice,
+  message: SubmitMessage,
+  slotAt: number,
+  now: number,
+): Promise<{ kind: "go"; due: number } | { kind: "sent"; outcome: "deferred" | "rescheduled" }> {
+  const { shiftMs } = await deps.pacing.current(device.tenantId, now);
+  const timing = decideSlot({ ...message, slotAt }, { now, shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs });
+  const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt };
+  switch (timing.kind) {
+    case "go":
+      return timing;
+    case "defer": {
+      const sendHoldMs = await sendForSlot(deps.queue, { message: { ...message, slotAt: timing.due, shiftAt: shiftMs }, slotAt: timing.due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      deps.log.info("early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now), sendHoldMs });
+      return { kind: "sent", outcome: "deferred" };
+    }
+    case "reschedule": {
+      // Before anything is written, so the write never lands among the punctual ones of a later window.
+      const slot = await deps.pacing.reserve(device.tenantId, 1, now);
+      const newSlotAt = Math.round(slot.firstSlotAt);
+      const next = { ...message, slotAt: newSlotAt, shiftAt: slot.shiftMs, rescheduled: timing.rescheduled };
+      const sendHoldMs = await sendForSlot(deps.queue, { message: next, slotAt: newSlotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      deps.log.info("late for its write slot; given a new one", { ...fields, delayMs: Math.round(timing.lateMs), sendHoldMs });
+      return { kind: "sent", outcome: "rescheduled" };
+    }
+  }
+}
+
+/** What acting on Graph's answer needs of the attempt so far. */
+interface Step {
+  deps: WorkerDeps;
+  claimed: StoredDevice;
+  message: SubmitMessage;
+  at: string;
+  trace: TraceFields;
+  fields: StepFields;
+  slotWaitMs: number;
+}
+
+/** Graph has the record: record it as imported or failed if its import is over, else its id for the poll rounds. */
+async function settle({ deps, claimed, at, trace, fields }: Step, answer: Extract<AnswerDecision, { kind: "settle" }>): Promise<StepOutcome> {
+  const { record, settlement } = answer;
+  if (answer.foundBy === "created") countSubmitted();
+  const found = { ...trace, ...(answer.foundBy === "matched" ? { recordMatch: "serialNumber" as const } : {}) };
+  const base = { graphId: record.id, importStatus: record.state?.deviceImportStatus, submittedAt: claimed.submittedAt ?? at, ...found, updatedAt: at };
+  switch (settlement.kind) {
+    case "imported":
+      await deps.store.transitionDevice(claimed, {
+        ...clearedError,
+        ...base,
+        state: "imported",
+        ...(settlement.deviceRegistrationId ? { deviceRegistrationId: settlement.deviceRegistrationId, autopilotDeviceId: settlement.deviceRegistrationId } : {}),
+        ...importedFollow(claimed, at),
+      });
+      return "imported";
+    case "importError":
+      await deps.store.transitionDevice(claimed, {
+        ...base,
+        state: "failed",
+        inDoubt: undefined,
+        inDoubtSince: undefined,
+        nextAttemptAt: undefined,
+        errorCode: settlement.errorCode,
+        errorName: settlement.errorName,
+        errorMessage: settlement.errorMessage,
+      });
+      deps.log.warn("import ended in error", {
+        batchId: claimed.partitionKey,
+        rowKey: claimed.rowKey,
+        tenantId: claimed.tenantId,
+        errorCode: String(record.state?.deviceErrorCode ?? settlement.errorName),
+        ...found,
+      });
+      return "failed";
+    case "importing":
+      // Graph took the record and imports it in the background: its id is what identifies it from
+      // now on (never the echoed importId). The device stays `submitting` (no counter moves) and
+      // the id rides with the next claim of this batch (ImportStore.recordOnDevice); the batch's
+      // next poll round follows the import by that id. The message is deleted only once the id is
+      // stored, so a host that dies first leaves a message whose next delivery looks for the record.
+      await deps.store.recordOnDevice(claimed, {
+        graphId: record.id,
+        importStatus: record.state?.deviceImportStatus ?? "unknown",
+        submittedAt: claimed.submittedAt ?? at,
+        ...clearedError,
+        ...found,
+        updatedAt: at,
+      });
+      deps.log.info("device submitted", { ...fields, ...trace, status: answer.status, recordFoundBy: answer.foundBy });
+      return "submitted";
+  }
+}
+
+async function failAttempt({ deps, claimed, message, at, trace, fields }: Step, answer: Extract<AnswerDecision, { kind: "fail" }>): Promise<StepOutcome> {
+  await fail(deps, claimed, answer.errorCode, answer.errorMessage, at, trace);
+  const status = answer.status ? { status: answer.status } : {};
+  switch (answer.reason) {
+    case "unclear":
+      deps.log.warn("lost create: cannot tell which record is ours", { ...fields, ...trace, errorCode: answer.errorCode });
+      break;
+    case "tenant": {
+      const others = await failWaitingDevices(deps.store, message.batchId, answer, at);
+      deps.log.error("tenant refuses the app; failing the batch's waiting devices", { ...fields, ...trace, ...status, errorCode: answer.errorCode, deviceCount: others + 1 });
+      break;
+    }
+    case "rejected":
+      deps.log.warn("Graph rejected device", { ...fields, ...trace, ...status, errorCode: answer.errorCode });
+      break;
+  }
+  return "failed";
+}
+
+/** A transient failure: the device ends if its batch was canceled meanwhile or its retries are spent, else goes again later. */
+async function retryOrEnd(step: Step, answer: Extract<AnswerDecision, { kind: "transient" }>): Promise<StepOutcome> {
+  const { deps, claimed, message, at, trace, fields } = step;
+  // Nothing can have been created (or inDoubtSince would say so): a canceled batch ends the device here.
+  const canceled = answer.inDoubtSince === undefined && Boolean((await deps.store.readBatch(message.batchId))?.canceledAt);
+  const next = decideRetry(answer, { canceled, failures: claimed.failures ?? 0, retry: deps.retry, at, random: deps.random });
+  switch (next.kind) {
+    case "cancel":
+      await deps.store.transitionDevice(claimed, { state: "canceled", ...clearedError, updatedAt: at });
+      deps.log.info("device canceled after a transient failure", { ...fields, errorCode: answer.failure.errorCode });
+      return "canceled";
+    case "fail":
+      await fail(deps, claimed, next.errorCode, next.errorMessage, at, { failures: next.failures, ...trace });
+      deps.log.warn("retries exhausted", { ...fields, ...trace, errorCode: answer.failure.errorCode });
+      return "failed";
+    case "retry":
+      return scheduleRetry(step, next.retry, { ...fields, ...(answer.status ? { status: answer.status } : {}) });
+  }
+}
+
+/** Records `retrying` and sends the next attempt at a new write slot, so retries stay inside the budget. */
+async function scheduleRetry({ deps, claimed, message, at, trace, slotWaitMs }: Step, plan: PlannedRetry, fields: StepFields): Promise<StepOutcome> {
+  const now = Date.parse(at);
+  // Throttling pauses the whole tenant; any other transient failure backs off this device alone.
+  const slot =
+    plan.throttledForMs !== undefined
+      ? await deps.pacing.throttledThenReserve(claimed.tenantId, Math.max(plan.throttledForMs, plan.notBefore - now), now)
+      : await deps.pacing.reserve(claimed.tenantId, 1, now, plan.notBefore);
+  const slotAt = Math.round(slot.firstSlotAt);
+  await deps.store.transitionDevice(claimed, {
+    state: "retrying",
+    failures: plan.failures,
+    inDoubt: plan.doubtSince ? true : undefined,
+    inDoubtSince: plan.doubtSince,
+    nextAttemptAt: new Date(slotAt).toISOString(),
+    errorCode: plan.errorCode,
+    errorMessage: plan.errorMessage,
+    ...trace,
+    updatedAt: at,
+  });
+  // A hold for the next message's lead is a wait too: together with the slot wait, never over MAX_WAIT_IN_FUNCTION_MS.
+  const sendHoldMs = await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, slot.shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS - slotWaitMs, epochClock(deps));
+  deps.log.info("retry scheduled", { ...fields, ...trace, errorCode: plan.errorCode, delayMs: slotAt - now, sendHoldMs });
+  return "retry-scheduled";
+}
 
 /**
  * The create, or, when an earlier create of this device may have gone through unseen, first a
@@ -296,7 +324,7 @@ async function createOrFind(deps: WorkerDeps, device: StoredDevice, doubtful: bo
     switch (decision.kind) {
       case "ours":
       case "matched":
-        return { kind: decision.kind, result: { kind: "ok", status: 200, body: decision.record, ...traced }, doubtOpen: false };
+        return { kind: decision.kind, result: { kind: "ok", status: 200, body: decision.record, ...traced } };
       case "wait":
         return { kind: "wait", untilMs: decision.untilMs, result: traced };
       case "unclear":
@@ -311,96 +339,7 @@ async function createOrFind(deps: WorkerDeps, device: StoredDevice, doubtful: bo
     // A 2xx without the record's id cannot be followed, and it may have created one: as good as a lost answer.
     return { kind: "failed", result: { kind: "network-error", message: `Graph answered ${result.status} without the record's id`, ...(result.trace ? { trace: result.trace } : {}) }, doubtOpen: true };
   }
-  return result.kind === "ok" ? { kind: "created", result, doubtOpen: false } : { kind: "failed", result, doubtOpen: false };
-}
-
-interface RetryPlan {
-  at: string;
-  slotWaitMs: number;
-  fields: Record<string, string | number>;
-  failures: number;
-  /** Set while a record of the device may exist: since when (ISO time). */
-  doubtSince?: string;
-  trace: TraceFields;
-  errorCode: string;
-  errorMessage: string;
-  /** The earliest the next attempt may go. */
-  notBefore: number;
-  /** Set for a 429: the whole tenant pauses this long. */
-  throttledForMs?: number;
-}
-
-/** Records `retrying` and sends the next attempt at a new write slot, so retries stay inside the budget. */
-async function scheduleRetry(deps: WorkerDeps, claimed: StoredDevice, message: DeviceMessage, plan: RetryPlan): Promise<StepOutcome> {
-  const now = Date.parse(plan.at);
-  // Throttling pauses the whole tenant; any other transient failure backs off this device alone.
-  const slot =
-    plan.throttledForMs !== undefined
-      ? await deps.pacing.throttledThenReserve(claimed.tenantId, Math.max(plan.throttledForMs, plan.notBefore - now), now)
-      : await deps.pacing.reserve(claimed.tenantId, 1, now, plan.notBefore);
-  const slotAt = Math.round(slot.firstSlotAt);
-  await deps.store.transitionDevice(claimed, {
-    state: "retrying",
-    failures: plan.failures,
-    inDoubt: plan.doubtSince ? true : undefined,
-    inDoubtSince: plan.doubtSince,
-    nextAttemptAt: new Date(slotAt).toISOString(),
-    errorCode: plan.errorCode,
-    errorMessage: plan.errorMessage,
-    ...plan.trace,
-    updatedAt: plan.at,
-  });
-  // A hold for the next message's lead is a wait too: together with the slot wait, never over MAX_WAIT_IN_FUNCTION_MS.
-  const sendHoldMs = await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, slot.shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS - plan.slotWaitMs, epochClock(deps));
-  deps.log.info("retry scheduled", { ...plan.fields, ...plan.trace, errorCode: plan.errorCode, delayMs: slotAt - now, sendHoldMs });
-  return "retry-scheduled";
-}
-
-/** Records a final import state if Graph reports one; undefined while the import still runs. */
-async function settleFromGraph(
-  deps: WorkerDeps,
-  device: StoredDevice,
-  imported: ImportedDeviceIdentity,
-  at: string,
-  found: Partial<DeviceFields>,
-): Promise<StepOutcome | undefined> {
-  const state = imported.state;
-  const base = { graphId: imported.id, importStatus: state?.deviceImportStatus, submittedAt: device.submittedAt ?? at, ...found, updatedAt: at };
-  if (state?.deviceImportStatus === "complete") {
-    await deps.store.transitionDevice(device, {
-      ...clearedError,
-      ...base,
-      state: "imported",
-      ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId, autopilotDeviceId: state.deviceRegistrationId } : {}),
-      ...importedFollow(device, at),
-    });
-    return "imported";
-  }
-  // onExisting "update" takes an 806 over: the batch's next poll round schedules the update of
-  // the existing Autopilot device, so this attempt only records the record, as for a running import.
-  if (state?.deviceImportStatus === "error" && updatesExisting(device, state.deviceErrorCode)) return undefined;
-  if (state?.deviceImportStatus === "error") {
-    const errorName = importErrorName(state.deviceErrorCode, state.deviceErrorName ?? undefined);
-    await deps.store.transitionDevice(device, {
-      ...base,
-      state: "failed",
-      inDoubt: undefined,
-      inDoubtSince: undefined,
-      nextAttemptAt: undefined,
-      errorCode: state.deviceErrorCode ? String(state.deviceErrorCode) : (errorName ?? "ImportError"),
-      errorName,
-      errorMessage: explainImportError(state.deviceErrorCode, state.deviceErrorName ?? undefined),
-    });
-    deps.log.warn("import ended in error", {
-      batchId: device.partitionKey,
-      rowKey: device.rowKey,
-      tenantId: device.tenantId,
-      errorCode: String(state.deviceErrorCode ?? errorName),
-      ...found,
-    });
-    return "failed";
-  }
-  return undefined;
+  return result.kind === "ok" ? { kind: "created", result } : { kind: "failed", result, doubtOpen: false };
 }
 
 async function fail(
@@ -424,47 +363,7 @@ async function fail(
   });
 }
 
-/** The fields of a failed or in-doubt attempt, cleared once that attempt is over. */
-export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined, inDoubtSince: undefined } as const;
-
-/**
- * The importId a create sends: the pipeline's key for the device (batch and row). Where Graph
- * echoes it, as documented, it proves a record found after a lost answer is ours; real tenants
- * have been seen to overwrite it (recordOwnership.ts), so it is never what a record is found by.
- * A caller's own importId stays in the row.
- */
-export function importIdOf(device: Pick<DeviceEntity, "partitionKey" | "rowKey">): string {
-  return `${device.partitionKey}/${device.rowKey}`;
-}
-
-export function createBody(device: DeviceEntity): ImportedDeviceCreate {
-  // Only an imported device's row loses its hash, and an imported device is never created (or put in a chunk) again.
-  if (!device.hardwareIdentifier) throw new Error(`device ${device.partitionKey}/${device.rowKey} has no hardware hash to create it with`);
-  return {
-    serialNumber: device.serialNumber,
-    hardwareIdentifier: device.hardwareIdentifier,
-    ...(device.productKey ? { productKey: device.productKey } : {}),
-    ...(device.groupTag ? { groupTag: device.groupTag } : {}),
-    ...(device.assignedUserPrincipalName ? { assignedUserPrincipalName: device.assignedUserPrincipalName } : {}),
-    importId: importIdOf(device),
-  };
-}
-
-/** 429 and 503 say the request was not taken; a timeout, a dropped connection or another 5xx may hide a create. */
-export function mayHaveCreated(result: GraphResult<unknown>): boolean {
-  if (result.kind === "network-error") return true;
-  return result.kind === "http-error" && result.status >= 500 && result.status !== 503;
-}
-
-function nextSubmit(message: DeviceMessage, slotAt: number, shiftAt: number): DeviceMessage {
+function nextSubmit(message: SubmitMessage, slotAt: number, shiftAt: number): SubmitMessage {
   const { rescheduled: _rescheduled, ...rest } = message;
-  return { ...rest, kind: "submit", attempt: message.attempt + 1, slotAt, shiftAt };
-}
-
-function clock(deps: WorkerDeps): Date {
-  return deps.now ? deps.now() : new Date();
-}
-
-function epochClock(deps: WorkerDeps): () => number {
-  return () => clock(deps).getTime();
+  return { ...rest, attempt: message.attempt + 1, slotAt, shiftAt };
 }

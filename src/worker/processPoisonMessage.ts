@@ -1,5 +1,5 @@
 import type { Logger } from "../telemetry/logging.js";
-import { decodeDeviceMessage, type DeviceMessage, chunkRole } from "../storage/deviceMessage.js";
+import { decodeDeviceMessage, type DeviceMessage, type DeviceMessageOf, type SubmitMessage, chunkRole } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import { isFinal } from "../model/deviceState.js";
@@ -12,7 +12,7 @@ export interface PoisonDeps {
   /** How long the successor waits: the poll chain's longest interval, so a failing round is not hammered. */
   pollRestartDelayMs: number;
   /** A deregistration's message poisoned: its device fails (src/deregistration/deregisterDevice.ts). */
-  failDeregistration?: (message: DeviceMessage, dequeueCount: number | undefined) => Promise<"failed" | "already-final" | "missing">;
+  failDeregistration?: (message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined) => Promise<"failed" | "already-final" | "missing">;
   now?: () => Date;
 }
 
@@ -55,7 +55,7 @@ export async function processPoisonMessage(deps: PoisonDeps, payload: unknown, d
   return "dropped";
 }
 
-async function restartPolling(deps: PoisonDeps, message: DeviceMessage): Promise<PoisonOutcome> {
+async function restartPolling(deps: PoisonDeps, message: DeviceMessageOf<"pollBatch">): Promise<PoisonOutcome> {
   const batch = await deps.store.readBatch(message.batchId);
   // Gone, or being erased: no chain to restart.
   if (!batch || batch.erasingAt) return "missing";
@@ -72,7 +72,7 @@ async function restartPolling(deps: PoisonDeps, message: DeviceMessage): Promise
  * would wait for ever (their own messages find them claimed and are dropped), so they fail with
  * it. Devices it never claimed are left to their own messages, which do them alone.
  */
-async function failChunk(deps: PoisonDeps, message: DeviceMessage, dequeueCount: number | undefined): Promise<void> {
+async function failChunk(deps: PoisonDeps, message: SubmitMessage, dequeueCount: number | undefined): Promise<void> {
   const chunk = message.chunk!;
   const rows = await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size);
   const held = rows.filter((d) => d.rowKey !== message.rowKey && d.state === "submitting" && d.attempts === message.attempt && !d.graphId && !d.findRecordBySerial);
@@ -85,7 +85,7 @@ async function failChunk(deps: PoisonDeps, message: DeviceMessage, dequeueCount:
   deps.log.error("chunk failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, deviceCount: moved.length });
 }
 
-async function failDevice(deps: PoisonDeps, message: DeviceMessage, dequeueCount: number | undefined): Promise<PoisonOutcome> {
+async function failDevice(deps: PoisonDeps, message: DeviceMessageOf<"submit" | "updateExisting">, dequeueCount: number | undefined): Promise<PoisonOutcome> {
   for (let tries = 0; tries < 5; tries++) {
     const device = await deps.store.readDevice(message.batchId, message.rowKey);
     if (!device) return "missing";

@@ -1,4 +1,4 @@
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { dueAt, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "../model/pacing.js";
@@ -11,7 +11,7 @@ import { dueAt, MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot } from "../model/paci
  */
 export async function waitForSlot(
   deps: { pacing: Pick<TenantPacing, "current">; queue: DeviceMessageSender; now?: () => number },
-  message: DeviceMessage,
+  message: DeviceMessageOf<"updateExisting" | "deregister">,
   tenantId: string,
 ): Promise<"ready" | "deferred"> {
   if (message.slotAt === undefined) return "ready";

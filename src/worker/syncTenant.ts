@@ -1,7 +1,7 @@
 import type { TableClient } from "@azure/data-tables";
 import type { GraphClient } from "../graph/graphClient.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { isConflict, isNotFound, isPreconditionFailed } from "../storage/tableErrors.js";
 import { retryDelayMs } from "../model/backoff.js";
@@ -54,7 +54,7 @@ export async function requestSync(deps: SyncDeps, tenantId: string): Promise<voi
   if (outcome) await deps.queue.send(syncMessage(tenantId, outcome.attempt), Math.max(0, outcome.dueAt - now));
 }
 
-export async function syncTenant(deps: SyncDeps, message: DeviceMessage): Promise<"stale" | "synced" | "rescheduled" | "given-up" | "deferred"> {
+export async function syncTenant(deps: SyncDeps, message: DeviceMessageOf<"syncTenant">): Promise<"stale" | "synced" | "rescheduled" | "given-up" | "deferred"> {
   const tenantId = message.batchId;
   const { row } = await readRow(deps, tenantId);
   if (row.dueAt === 0 || row.attempt !== message.attempt) return "stale";
@@ -94,7 +94,7 @@ export async function syncTenant(deps: SyncDeps, message: DeviceMessage): Promis
   return "rescheduled";
 }
 
-function syncMessage(tenantId: string, attempt: number): DeviceMessage {
+function syncMessage(tenantId: string, attempt: number): DeviceMessageOf<"syncTenant"> {
   return { v: 1, kind: "syncTenant", batchId: tenantId, rowKey: SYNC_ROW, attempt };
 }
 

@@ -2,7 +2,7 @@ import type { GraphClient, GraphResult } from "../graph/graphClient.js";
 import { explainImportError } from "../graph/importErrors.js";
 import { sameSerialNumber, type AutopilotDeviceIdentity, type AutopilotDeviceProperties } from "../graph/importedDevice.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { DeviceMessage } from "../storage/deviceMessage.js";
+import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import { withNote, type DeviceFields, type StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
@@ -67,7 +67,7 @@ export function pickExisting(serialNumber: string, listed: readonly AutopilotDev
 }
 
 /** The message for attempt n of a device's update, at its write slot. */
-export function existingMessage(batchId: string, rowKey: string, attempt: number, slotAt: number, shiftAt: number): DeviceMessage {
+export function existingMessage(batchId: string, rowKey: string, attempt: number, slotAt: number, shiftAt: number): DeviceMessageOf<"updateExisting"> {
   return { v: 1, kind: "updateExisting", batchId, rowKey, attempt, slotAt, shiftAt };
 }
 
@@ -90,7 +90,7 @@ export async function scheduleExistingUpdates(
 
 export type ExistingOutcome = "stale" | "deferred" | "imported" | "failed" | "retry-scheduled";
 
-export async function updateExisting(deps: ExistingDeps, message: DeviceMessage): Promise<ExistingOutcome> {
+export async function updateExisting(deps: ExistingDeps, message: DeviceMessageOf<"updateExisting">): Promise<ExistingOutcome> {
   const device = await deps.store.readDevice(message.batchId, message.rowKey);
   if (!device || device.state !== "submitted" || device.existing !== "updating" || (device.existingAttempt ?? 1) !== message.attempt) return "stale";
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt };
@@ -157,7 +157,7 @@ function failed(device: StoredDevice, why: string, trace?: GraphResult<unknown>[
   };
 }
 
-async function retryOrFail(deps: ExistingDeps, device: StoredDevice, message: DeviceMessage, result: Exclude<GraphResult<unknown>, { kind: "ok" }>, fields: LogFields): Promise<ExistingOutcome> {
+async function retryOrFail(deps: ExistingDeps, device: StoredDevice, message: DeviceMessageOf<"updateExisting">, result: Exclude<GraphResult<unknown>, { kind: "ok" }>, fields: LogFields): Promise<ExistingOutcome> {
   const failure = classifyFailure(result, device.tenantId);
   if (result.kind === "http-error" && result.status === 429) {
     // Throttled: the tenant pauses, and this attempt goes again after the pause (it is not counted as a failure).
@@ -172,7 +172,7 @@ async function retryOrFail(deps: ExistingDeps, device: StoredDevice, message: De
   return finish(deps, device, failed(device, `updating the existing Autopilot device failed: ${failure.errorCode}: ${failure.errorMessage}`, result.trace), "failed", fields);
 }
 
-async function scheduleNext(deps: ExistingDeps, device: StoredDevice, message: DeviceMessage, retryAfterMs: number | undefined, fields: LogFields): Promise<ExistingOutcome> {
+async function scheduleNext(deps: ExistingDeps, device: StoredDevice, message: DeviceMessageOf<"updateExisting">, retryAfterMs: number | undefined, fields: LogFields): Promise<ExistingOutcome> {
   const attempt = message.attempt + 1;
   const at = now(deps);
   const notBefore = at + retryDelayMs(message.attempt, deps.retry, retryAfterMs, deps.random);

@@ -8,7 +8,8 @@ import { silentLogger } from "../../src/telemetry/logging.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import { DeviceChangedError, type ImportStore } from "../../src/storage/importStore.js";
-import { processDeviceMessage, type WorkerDeps } from "../../src/worker/processDeviceMessage.js";
+import { processDeviceMessage } from "../../src/worker/processDeviceMessage.js";
+import type { WorkerDeps } from "../../src/worker/createAttempt.js";
 import { hashFor } from "../support/devices.js";
 import { withInlineFanOut } from "../support/inlineFanOut.js";
 
