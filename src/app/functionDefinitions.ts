@@ -3,7 +3,6 @@ import { deregisterDevice, failPoisonedDeregistration, type DeregisterDeps } fro
 import { handleDeregistrationPost, type DeregistrationPostDeps } from "../deregistration/deregistrationIntake.js";
 import { getDeregistration, listDeregistrationDevices, listDeregistrations, type DeregistrationStatusDeps } from "../deregistration/deregistrationStatus.js";
 import { unauthorized } from "../auth/authProblems.js";
-import type { Caller } from "../auth/caller.js";
 import { problem, ProblemType } from "../http/problem.js";
 import { problemResponse, storageUnavailable } from "../http/responses.js";
 import type { AppRequest, AppResponse } from "../http/types.js";
@@ -34,58 +33,8 @@ import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
 import { deliverWebhook } from "../webhooks/deliverWebhook.js";
 import { notifyIfFinal } from "../status/notifyBatch.js";
 import { failPoisonedDelivery } from "../webhooks/poisonedDelivery.js";
+import type { FunctionDefinition, HttpFunctionDefinition } from "./functionTypes.js";
 import type { Services } from "./services.js";
-
-/**
- * Every function of the app, written once. functions/index.ts registers these with the Azure
- * Functions host; src/dev/host/devHost.ts serves the same list without it.
- */
-interface HttpFunctionBase {
-  kind: "http";
-  name: string;
-  /** Azure Functions route template, below the host's "/api" prefix. */
-  route: string;
-  methods: ("GET" | "POST" | "DELETE")[];
-}
-
-/** A partner route: runHttpFunction authenticates the caller first and answers 401 itself. */
-export interface PartnerHttpFunctionDefinition extends HttpFunctionBase {
-  access: "partner";
-  handle(services: Services, request: AppRequest, caller: Caller): Promise<AppResponse>;
-}
-
-/** A public route (the OpenAPI document, the dashboard page): no caller. */
-export interface AnonymousHttpFunctionDefinition extends HttpFunctionBase {
-  access: "anonymous";
-  handle(services: Services, request: AppRequest, caller?: undefined): Promise<AppResponse>;
-}
-
-export type HttpFunctionDefinition = PartnerHttpFunctionDefinition | AnonymousHttpFunctionDefinition;
-
-export interface QueueDelivery {
-  id: string;
-  dequeueCount: number;
-}
-
-export interface QueueFunctionDefinition {
-  kind: "queue";
-  name: string;
-  queueName: string;
-  /** Resolves when the message is done with (the host deletes it); throws to have it delivered again. */
-  handle(services: Services, payload: unknown, delivery: QueueDelivery): Promise<void>;
-}
-
-export interface TimerFunctionDefinition {
-  kind: "timer";
-  name: string;
-  /** NCRONTAB (with seconds), as the Functions timer trigger takes it. */
-  schedule: string;
-  /** The same period in milliseconds, for the development host's timer. */
-  everyMs: number;
-  handle(services: Services): Promise<void>;
-}
-
-export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
 
 /** How often the webhook deliveries are drained (the timer's schedule says the same). */
 const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
@@ -102,6 +51,10 @@ const FOLLOWER_VISIBILITY_SECONDS = 120;
 /** How long an interrupted intake is left alone before the sweeper finishes it. */
 const SWEEP_GRACE_MS = 2 * 60_000;
 
+/**
+ * Every function of the app, written once. functions/index.ts registers these with the Azure
+ * Functions host; src/dev/host/devHost.ts serves the same list without it.
+ */
 export const functionDefinitions: readonly FunctionDefinition[] = [
   {
     kind: "http",
