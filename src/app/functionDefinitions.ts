@@ -1,25 +1,23 @@
 import { updateExisting } from "../worker/updateExisting.js";
-import { deregisterDevice, failPoisonedDeregistration, type DeregisterDeps } from "../deregistration/deregisterDevice.js";
-import { handleDeregistrationPost, type DeregistrationPostDeps } from "../deregistration/deregistrationIntake.js";
-import { getDeregistration, listDeregistrationDevices, listDeregistrations, type DeregistrationStatusDeps } from "../deregistration/deregistrationStatus.js";
+import { deregisterDevice } from "../deregistration/deregisterDevice.js";
+import { handleDeregistrationPost } from "../deregistration/deregistrationIntake.js";
+import { getDeregistration, listDeregistrationDevices, listDeregistrations } from "../deregistration/deregistrationStatus.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
 import { fanOutBatch } from "../intake/fanOutBatch.js";
 import { decodeFanOutMessage } from "../intake/fanOutMessage.js";
-import type { Chunking } from "../intake/submitBatch.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
-import type { BatchActionDeps } from "../batches/batchActionDeps.js";
 import { cancelBatch } from "../batches/cancelBatch.js";
-import { eraseBatchRequest, eraseDueBatches, type ErasureDeps } from "../batches/eraseBatch.js";
+import { eraseBatchRequest, eraseDueBatches } from "../batches/eraseBatch.js";
 import { listBatches } from "../batches/listBatches.js";
 import { retryBatch } from "../batches/retryBatch.js";
 import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "./openapi/serveOpenApi.js";
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
-import { decodeDeviceMessage, type DeviceMessage } from "../storage/deviceMessage.js";
+import { decodeDeviceMessage } from "../storage/deviceMessage.js";
 import { DEVICE_QUEUE, FANOUT_POISON_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
-import { processDeviceMessage, type WorkerDeps } from "../worker/processDeviceMessage.js";
+import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { pollBatch } from "../worker/pollBatch.js";
@@ -30,7 +28,26 @@ import { deliverWebhook } from "../webhooks/deliverWebhook.js";
 import { notifyIfFinal } from "../status/notifyBatch.js";
 import { failPoisonedDelivery } from "../webhooks/poisonedDelivery.js";
 import type { FunctionDefinition, HttpFunctionDefinition } from "./functionTypes.js";
-import type { Services } from "./services.js";
+import {
+  batchActionDeps,
+  deleteDeps,
+  deliverDeps,
+  deregisterDeps,
+  deregistrationPostDeps,
+  deregistrationStatusDeps,
+  erasureDeps,
+  fanOutDeps,
+  importPostDeps,
+  listBatchesDeps,
+  poisonDeps,
+  pollDeps,
+  statusDeps,
+  sweepDeps,
+  syncDeps,
+  updateExistingDeps,
+  webhookNotifyDeps,
+  workerDeps,
+} from "./serviceDeps.js";
 
 /** How often the webhook deliveries are drained (the timer's schedule says the same). */
 const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
@@ -68,7 +85,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "imports",
     methods: ["GET"],
     access: "partner",
-    handle: (s, request, caller) => listBatches({ store: s.store, index: s.batchIndex }, request.url.searchParams, caller),
+    handle: (s, request, caller) => listBatches(listBatchesDeps(s), request.url.searchParams, caller),
   },
   {
     kind: "http",
@@ -187,8 +204,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     queueName: DEVICE_QUEUE,
     handle: async (s, payload, delivery) => {
       const message = decodeDeviceMessage(payload);
-      const sync = { table: s.storage.pacing, queue: s.queue, pacing: s.pacing, graph: s.graph, debounceMs: s.config.sync.debounceMs, log: s.log };
-      const deletes = { queue: s.queue, pacing: s.pacing, graph: s.graph, log: s.log };
+      const sync = syncDeps(s);
+      const deletes = deleteDeps(s);
       switch (message.kind) {
         case "submit":
           await processDeviceMessage(workerDeps(s), message, delivery);
@@ -196,19 +213,12 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
         case "pollBatch":
           await pollBatch(
             {
-              store: s.store,
-              queue: s.queue,
-              graph: s.graph,
-              followUp: s.config.followUp,
-              listGraceMs: s.config.graph.listGraceMs,
-              retentionMs: s.config.batchRetentionMs,
-              log: s.log,
-              pacing: s.pacing,
+              ...pollDeps(s),
               // Every path to a final status (imported, failed at create or later, canceled, poisoned)
               // ends the batch's poll chain here, so this is where its webhook event is recorded.
               onBatchFinished: async (tenantId: string) => {
                 if (s.config.sync.afterImport) await requestSync(sync, tenantId);
-                await notifyIfFinal({ store: s.store, notifications: s.webhooks.notifications, queue: s.webhooks.queue, log: s.log }, message.batchId);
+                await notifyIfFinal({ store: s.store, ...webhookNotifyDeps(s) }, message.batchId);
               },
               ...(s.config.deleteImportedRecords
                 ? { onImportsFinal: (tenantId: string, ids: string[]) => scheduleDeletes(deletes, message.batchId, tenantId, ids) }
@@ -225,7 +235,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
           await deleteRecords(deletes, message);
           break;
         case "updateExisting":
-          await updateExisting({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message);
+          await updateExisting(updateExistingDeps(s), message);
           break;
         case "deregister":
           await deregisterDevice(deregisterDeps(s), message);
@@ -241,20 +251,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     name: "fanOutBatch",
     queueName: FANOUT_QUEUE,
     handle: async (s, payload) => {
-      await fanOutBatch(
-        {
-          store: s.store,
-          progress: s.fanOutProgress,
-          journal: s.journal,
-          // Every range this instance runs shares one limit on sends in flight (sendLimiter.ts).
-          queue: s.fanOutSends.wrap(s.queue),
-          pacing: s.pacing,
-          enqueueConcurrency: s.config.intake.fanOutConcurrency,
-          followerDelayMs: s.config.importAction.followerDelayMs,
-          log: s.log,
-        },
-        decodeFanOutMessage(payload),
-      );
+      await fanOutBatch(fanOutDeps(s), decodeFanOutMessage(payload));
     },
   },
   {
@@ -285,7 +282,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "*/5 * * * * *",
     everyMs: WEBHOOK_DRAIN_PERIOD_MS,
     handle: async (s) => {
-      const deps = { ...s.webhooks, retryScheduleMs: s.config.webhooks.retryScheduleMs, log: s.log };
+      const deps = deliverDeps(s);
       await drainQueue(s.storage.queueNamed(WEBHOOK_QUEUE), (payload, message) => deliverWebhook(deps, decodeDeliveryMessage(payload), message.id), s.log, {
         // A run ends well before the next is due on a healthy receiver; a slow one delays the next run, not Graph writes.
         maxPerRun: 32 * 8,
@@ -302,20 +299,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "0 */1 * * * *",
     everyMs: 60_000,
     handle: async (s) => {
-      await sweepIntake({
-        store: s.store,
-        batchIndex: s.batchIndex,
-        journal: s.journal,
-        queue: s.queue,
-        pacing: s.pacing,
-        enqueueConcurrency: s.config.intake.enqueueConcurrency,
-        firstPollDelayMs: s.config.followUp.firstDelayMs,
-        chunking: chunkingOf(s),
-        fanOutProgress: s.fanOutProgress,
-        fanOut: s.fanOut,
-        log: s.log,
-        graceMs: SWEEP_GRACE_MS,
-      });
+      await sweepIntake(sweepDeps(s, SWEEP_GRACE_MS));
     },
   },
   {
@@ -326,13 +310,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
     handle: async (s) => {
-      const poison = {
-        store: s.store,
-        log: s.log,
-        queue: s.queue,
-        pollRestartDelayMs: s.config.followUp.maxDelayMs,
-        failDeregistration: (message: DeviceMessage, dequeueCount: number | undefined) => failPoisonedDeregistration(deregisterDeps(s), message, dequeueCount),
-      };
+      const poison = poisonDeps(s);
       await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
       // A fan-out that kept failing: its range's progress row stays open, and the intake sweeper
@@ -381,80 +359,4 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
 /** The HTTP functions, for the OpenAPI document (read when served, after the list exists). */
 function httpDefinitions(): HttpFunctionDefinition[] {
   return functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http");
-}
-
-/** How intake and the sweeper cut a batch into import actions (one device each in create mode). */
-function chunkingOf(s: Services): Chunking {
-  return { size: s.config.importAction.chunkSize, followerDelayMs: s.config.importAction.followerDelayMs };
-}
-
-function importPostDeps(s: Services) {
-  return {
-    store: s.store,
-    journal: s.journal,
-    queue: s.queue,
-    pacing: s.pacing,
-    firstPollDelayMs: s.config.followUp.firstDelayMs,
-    chunking: chunkingOf(s),
-    log: s.log,
-    limits: s.config.intake,
-    enqueueConcurrency: s.config.intake.enqueueConcurrency,
-    fanOut: s.fanOut,
-    fanOutRangeDevices: s.config.intake.fanOutRangeDevices,
-    retryAfterSeconds: s.config.statusRetryAfterSeconds,
-    ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
-    webhookAllowedHosts: s.config.webhooks.allowedHosts,
-    rateLimit: s.rateLimit,
-    idempotency: { idempotency: s.idempotency, readBatch: (id: string) => s.store.readBatch(id), ttlMs: s.config.partnerApi.idempotencyTtlMs },
-  };
-}
-
-/** The import route's gate (rate limit, Idempotency-Key, body size, tenancy), with the deregistration store. */
-function deregistrationPostDeps(s: Services): DeregistrationPostDeps {
-  return { ...importPostDeps(s), deregistrations: s.deregistrations };
-}
-
-function deregistrationStatusDeps(s: Services): DeregistrationStatusDeps {
-  return { deregistrations: s.deregistrations, store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds, webhookEvents: s.webhooks.notifications };
-}
-
-function deregisterDeps(s: Services): DeregisterDeps {
-  return {
-    deregistrations: s.deregistrations,
-    store: s.store,
-    partners: s.partners,
-    queue: s.queue,
-    pacing: s.pacing,
-    graph: s.graph,
-    retry: s.config.retry,
-    retentionMs: s.config.batchRetentionMs,
-    notify: { notifications: s.webhooks.notifications, queue: s.webhooks.queue, log: s.log },
-    log: s.log,
-  };
-}
-
-function erasureDeps(s: Services): ErasureDeps {
-  return { store: s.store, index: s.batchIndex, idempotency: s.idempotency, journal: s.journal, log: s.log };
-}
-
-function batchActionDeps(s: Services): BatchActionDeps {
-  return {
-    store: s.store,
-    journal: s.journal,
-    queue: s.queue,
-    pacing: s.pacing,
-    enqueueConcurrency: s.config.intake.enqueueConcurrency,
-    firstPollDelayMs: s.config.followUp.firstDelayMs,
-    retryAfterSeconds: s.config.statusRetryAfterSeconds,
-    log: s.log,
-  };
-}
-
-function statusDeps(s: Services) {
-  return { store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds, webhookEvents: s.webhooks.notifications };
-}
-
-/** What a device message's step needs (src/worker/processDeviceMessage.ts), from an instance's services. */
-function workerDeps(s: Services): WorkerDeps {
-  return { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, followerDelayMs: s.config.importAction.followerDelayMs, chunkClaims: s.chunkClaims, log: s.log };
 }
