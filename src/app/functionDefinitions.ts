@@ -1,5 +1,3 @@
-import { updateExisting } from "../worker/updateExisting.js";
-import { deregisterDevice } from "../deregistration/deregisterDevice.js";
 import { handleDeregistrationPost } from "../deregistration/deregistrationIntake.js";
 import { getDeregistration, listDeregistrationDevices, listDeregistrations } from "../deregistration/deregistrationStatus.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
@@ -20,19 +18,13 @@ import { DEVICE_QUEUE, FANOUT_POISON_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE,
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { processPoisonMessage } from "../worker/processPoisonMessage.js";
-import { pollBatch } from "../worker/pollBatch.js";
-import { requestSync, syncTenant } from "../worker/syncTenant.js";
-import { deleteRecords, scheduleDeletes } from "../worker/deleteRecords.js";
 import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
 import { deliverWebhook } from "../webhooks/deliverWebhook.js";
-import { notifyIfFinal } from "../status/notifyBatch.js";
 import { failPoisonedDelivery } from "../webhooks/poisonedDelivery.js";
 import type { FunctionDefinition, HttpFunctionDefinition } from "./functionTypes.js";
 import {
   batchActionDeps,
-  deleteDeps,
   deliverDeps,
-  deregisterDeps,
   deregistrationPostDeps,
   deregistrationStatusDeps,
   erasureDeps,
@@ -40,14 +32,11 @@ import {
   importPostDeps,
   listBatchesDeps,
   poisonDeps,
-  pollDeps,
   statusDeps,
   sweepDeps,
-  syncDeps,
-  updateExistingDeps,
-  webhookNotifyDeps,
   workerDeps,
 } from "./serviceDeps.js";
+import { runDeviceMessage } from "./runDeviceMessage.js";
 
 /** How often the webhook deliveries are drained (the timer's schedule says the same). */
 const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
@@ -202,46 +191,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     kind: "queue",
     name: "importDevice",
     queueName: DEVICE_QUEUE,
-    handle: async (s, payload, delivery) => {
-      const message = decodeDeviceMessage(payload);
-      const sync = syncDeps(s);
-      const deletes = deleteDeps(s);
-      switch (message.kind) {
-        case "submit":
-          await processDeviceMessage(workerDeps(s), message, delivery);
-          break;
-        case "pollBatch":
-          await pollBatch(
-            {
-              ...pollDeps(s),
-              // Every path to a final status (imported, failed at create or later, canceled, poisoned)
-              // ends the batch's poll chain here, so this is where its webhook event is recorded.
-              onBatchFinished: async (tenantId: string) => {
-                if (s.config.sync.afterImport) await requestSync(sync, tenantId);
-                await notifyIfFinal({ store: s.store, ...webhookNotifyDeps(s) }, message.batchId);
-              },
-              ...(s.config.deleteImportedRecords
-                ? { onImportsFinal: (tenantId: string, ids: string[]) => scheduleDeletes(deletes, message.batchId, tenantId, ids) }
-                : {}),
-            },
-            message,
-            delivery.id,
-          );
-          break;
-        case "syncTenant":
-          await syncTenant(sync, message);
-          break;
-        case "deleteRecords":
-          await deleteRecords(deletes, message);
-          break;
-        case "updateExisting":
-          await updateExisting(updateExistingDeps(s), message);
-          break;
-        case "deregister":
-          await deregisterDevice(deregisterDeps(s), message);
-          break;
-      }
-    },
+    handle: (s, payload, delivery) => runDeviceMessage(s, payload, delivery),
   },
   {
     // A batch's fan-out (docs/ARCHITECTURE.md, "Intake"): a few messages per batch, each expanded
