@@ -14,13 +14,11 @@ import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "./opena
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeDeviceMessage } from "../storage/deviceMessage.js";
-import { DEVICE_QUEUE, FANOUT_POISON_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
+import { DEVICE_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
-import { processPoisonMessage } from "../worker/processPoisonMessage.js";
 import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
 import { deliverWebhook } from "../webhooks/deliverWebhook.js";
-import { failPoisonedDelivery } from "../webhooks/poisonedDelivery.js";
 import type { FunctionDefinition, HttpFunctionDefinition } from "./functionTypes.js";
 import {
   batchActionDeps,
@@ -31,12 +29,12 @@ import {
   fanOutDeps,
   importPostDeps,
   listBatchesDeps,
-  poisonDeps,
   statusDeps,
   sweepDeps,
   workerDeps,
 } from "./serviceDeps.js";
 import { runDeviceMessage } from "./runDeviceMessage.js";
+import { drainPoisonQueues } from "./drainPoisonQueues.js";
 
 /** How often the webhook deliveries are drained (the timer's schedule says the same). */
 const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
@@ -259,25 +257,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     // them every 500 ms on every instance while they are empty (src/storage/drainQueue.ts).
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
-    handle: async (s) => {
-      const poison = poisonDeps(s);
-      await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
-      await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
-      // A fan-out that kept failing: its range's progress row stays open, and the intake sweeper
-      // sends it again once the row has not moved for its grace period. Nothing to do but say so.
-      await drainQueue(
-        s.storage.queueNamed(FANOUT_POISON_QUEUE),
-        async (payload) => s.log.warn("fan-out message poisoned; the intake sweeper resumes its range", { batchId: (payload as { batchId?: string } | null)?.batchId ?? "?" }),
-        s.log,
-        POISON_DRAIN,
-      );
-      await drainQueue(
-        s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
-        (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),
-        s.log,
-        POISON_DRAIN,
-      );
-    },
+    handle: (s) => drainPoisonQueues(s, POISON_DRAIN),
   },
   {
     kind: "timer",
