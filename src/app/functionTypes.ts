@@ -4,7 +4,8 @@ import type { Services } from "./services.js";
 
 /**
  * What a function of the app is, host-neutral: functions/index.ts registers each with the Azure
- * Functions host, src/dev/host/devHost.ts serves them without it (functionDefinitions.ts, the list).
+ * Functions host, src/dev/host/devHost.ts serves them without it. Apart from the list
+ * (functionDefinitions.ts) so that app/openapi, which the list imports, names them without a cycle.
  */
 interface HttpFunctionBase {
   kind: "http";

@@ -27,7 +27,7 @@ import type { Services } from "./services.js";
  */
 
 /** How intake and the sweeper cut a batch into import actions (one device each in create mode). */
-export function chunkingOf(s: Services): Chunking {
+function chunkingOf(s: Services): Chunking {
   return { size: s.config.importAction.chunkSize, followerDelayMs: s.config.importAction.followerDelayMs };
 }
 
