@@ -1,5 +1,6 @@
 import { createServices, type Services } from "../src/app/services.js";
-import { functionDefinitions, type FunctionDefinition, type QueueDelivery } from "../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../src/app/functionDefinitions.js";
+import type { FunctionDefinition, QueueDelivery } from "../src/app/functionTypes.js";
 import { loadConfig } from "../src/config/config.js";
 import type { GraphSimulator } from "../src/dev/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../src/dev/host/azurite.js";

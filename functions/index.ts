@@ -7,7 +7,8 @@
 // exports by name (not HttpResponse), so the module is taken whole and then destructured.
 import azureFunctions, { type HttpRequest, type InvocationContext } from "@azure/functions";
 import { Readable } from "node:stream";
-import { functionDefinitions, runHttpFunction } from "../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../src/app/functionDefinitions.js";
+import { runHttpFunction } from "../src/app/runHttpFunction.js";
 import { servicesFromEnvironment } from "../src/app/services.js";
 import { toTelemetryConfig } from "../src/config/config.js";
 import { parseTelemetrySettings } from "../src/config/settings.js";

@@ -1,92 +1,40 @@
-import { updateExisting } from "../worker/updateExisting.js";
-import { deregisterDevice, failPoisonedDeregistration, type DeregisterDeps } from "../deregistration/deregisterDevice.js";
-import { handleDeregistrationPost, type DeregistrationPostDeps } from "../deregistration/deregistrationIntake.js";
-import { getDeregistration, listDeregistrationDevices, listDeregistrations, type DeregistrationStatusDeps } from "../deregistration/deregistrationStatus.js";
-import { unauthorized } from "../auth/authProblems.js";
-import type { Caller } from "../auth/caller.js";
-import { problem, ProblemType } from "../http/problem.js";
-import { problemResponse, storageUnavailable } from "../http/responses.js";
-import type { AppRequest, AppResponse } from "../http/types.js";
+import { handleDeregistrationPost } from "../deregistration/deregistrationIntake.js";
+import { getDeregistration, listDeregistrationDevices, listDeregistrations } from "../deregistration/deregistrationStatus.js";
 import { serveDashboardAsset, serveDashboardPage } from "../dashboard/serveDashboard.js";
 import { handleImportPost } from "../intake/handleImportPost.js";
 import { sweepIntake } from "../intake/sweepIntake.js";
 import { fanOutBatch } from "../intake/fanOutBatch.js";
 import { decodeFanOutMessage } from "../intake/fanOutMessage.js";
-import type { Chunking } from "../intake/submitBatch.js";
 import { getBatchStatus, listBatchDevices } from "../status/statusHandlers.js";
-import type { BatchActionDeps } from "../batches/batchActionDeps.js";
 import { cancelBatch } from "../batches/cancelBatch.js";
-import { eraseBatchRequest, eraseDueBatches, type ErasureDeps } from "../batches/eraseBatch.js";
+import { eraseBatchRequest, eraseDueBatches } from "../batches/eraseBatch.js";
 import { listBatches } from "../batches/listBatches.js";
 import { retryBatch } from "../batches/retryBatch.js";
 import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "./openapi/serveOpenApi.js";
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
-import { decodeDeviceMessage, decodeSubmitMessage, type DeviceMessageOf } from "../storage/deviceMessage.js";
-import { DEVICE_QUEUE, FANOUT_POISON_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
+import { decodeSubmitMessage } from "../storage/deviceMessage.js";
+import { DEVICE_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
-import type { WorkerDeps } from "../worker/createAttempt.js";
 import { drainQueue } from "../storage/drainQueue.js";
-import { processPoisonMessage } from "../worker/processPoisonMessage.js";
-import { pollBatch } from "../worker/pollBatch.js";
-import { requestSync, syncTenant } from "../worker/syncTenant.js";
-import { deleteRecords, scheduleDeletes } from "../worker/deleteRecords.js";
 import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
 import { deliverWebhook } from "../webhooks/deliverWebhook.js";
-import { notifyIfFinal } from "../status/notifyBatch.js";
-import { failPoisonedDelivery } from "../webhooks/poisonedDelivery.js";
-import type { Services } from "./services.js";
-
-/**
- * Every function of the app, written once. functions/index.ts registers these with the Azure
- * Functions host; src/dev/host/devHost.ts serves the same list without it.
- */
-interface HttpFunctionBase {
-  kind: "http";
-  name: string;
-  /** Azure Functions route template, below the host's "/api" prefix. */
-  route: string;
-  methods: ("GET" | "POST" | "DELETE")[];
-}
-
-/** A partner route: runHttpFunction authenticates the caller first and answers 401 itself. */
-export interface PartnerHttpFunctionDefinition extends HttpFunctionBase {
-  access: "partner";
-  handle(services: Services, request: AppRequest, caller: Caller): Promise<AppResponse>;
-}
-
-/** A public route (the OpenAPI document, the dashboard page): no caller. */
-export interface AnonymousHttpFunctionDefinition extends HttpFunctionBase {
-  access: "anonymous";
-  handle(services: Services, request: AppRequest, caller?: undefined): Promise<AppResponse>;
-}
-
-export type HttpFunctionDefinition = PartnerHttpFunctionDefinition | AnonymousHttpFunctionDefinition;
-
-export interface QueueDelivery {
-  id: string;
-  dequeueCount: number;
-}
-
-export interface QueueFunctionDefinition {
-  kind: "queue";
-  name: string;
-  queueName: string;
-  /** Resolves when the message is done with (the host deletes it); throws to have it delivered again. */
-  handle(services: Services, payload: unknown, delivery: QueueDelivery): Promise<void>;
-}
-
-export interface TimerFunctionDefinition {
-  kind: "timer";
-  name: string;
-  /** NCRONTAB (with seconds), as the Functions timer trigger takes it. */
-  schedule: string;
-  /** The same period in milliseconds, for the development host's timer. */
-  everyMs: number;
-  handle(services: Services): Promise<void>;
-}
-
-export type FunctionDefinition = HttpFunctionDefinition | QueueFunctionDefinition | TimerFunctionDefinition;
+import type { FunctionDefinition, HttpFunctionDefinition } from "./functionTypes.js";
+import {
+  batchActionDeps,
+  deliverDeps,
+  deregistrationPostDeps,
+  deregistrationStatusDeps,
+  erasureDeps,
+  fanOutDeps,
+  importPostDeps,
+  listBatchesDeps,
+  statusDeps,
+  sweepDeps,
+  workerDeps,
+} from "./serviceDeps.js";
+import { runDeviceMessage } from "./runDeviceMessage.js";
+import { drainPoisonQueues } from "./drainPoisonQueues.js";
 
 /** How often the webhook deliveries are drained (the timer's schedule says the same). */
 const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
@@ -103,6 +51,10 @@ const FOLLOWER_VISIBILITY_SECONDS = 120;
 /** How long an interrupted intake is left alone before the sweeper finishes it. */
 const SWEEP_GRACE_MS = 2 * 60_000;
 
+/**
+ * Every function of the app, written once. functions/index.ts registers these with the Azure
+ * Functions host; src/dev/host/devHost.ts serves the same list without it.
+ */
 export const functionDefinitions: readonly FunctionDefinition[] = [
   {
     kind: "http",
@@ -120,7 +72,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "imports",
     methods: ["GET"],
     access: "partner",
-    handle: (s, request, caller) => listBatches({ store: s.store, index: s.batchIndex }, request.url.searchParams, caller),
+    handle: (s, request, caller) => listBatches(listBatchesDeps(s), request.url.searchParams, caller),
   },
   {
     kind: "http",
@@ -237,53 +189,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     kind: "queue",
     name: "importDevice",
     queueName: DEVICE_QUEUE,
-    handle: async (s, payload, delivery) => {
-      const message = decodeDeviceMessage(payload);
-      const sync = { table: s.storage.pacing, queue: s.queue, pacing: s.pacing, graph: s.graph, debounceMs: s.config.sync.debounceMs, log: s.log };
-      const deletes = { queue: s.queue, pacing: s.pacing, graph: s.graph, log: s.log };
-      switch (message.kind) {
-        case "submit":
-          await processDeviceMessage(workerDeps(s), message, delivery);
-          break;
-        case "pollBatch":
-          await pollBatch(
-            {
-              store: s.store,
-              queue: s.queue,
-              graph: s.graph,
-              followUp: s.config.followUp,
-              listGraceMs: s.config.graph.listGraceMs,
-              retentionMs: s.config.batchRetentionMs,
-              log: s.log,
-              pacing: s.pacing,
-              // Every path to a final status (imported, failed at create or later, canceled, poisoned)
-              // ends the batch's poll chain here, so this is where its webhook event is recorded.
-              onBatchFinished: async (tenantId: string) => {
-                if (s.config.sync.afterImport) await requestSync(sync, tenantId);
-                await notifyIfFinal({ store: s.store, notifications: s.webhooks.notifications, queue: s.webhooks.queue, log: s.log }, message.batchId);
-              },
-              ...(s.config.deleteImportedRecords
-                ? { onImportsFinal: (tenantId: string, ids: string[]) => scheduleDeletes(deletes, message.batchId, tenantId, ids) }
-                : {}),
-            },
-            message,
-            delivery.id,
-          );
-          break;
-        case "syncTenant":
-          await syncTenant(sync, message);
-          break;
-        case "deleteRecords":
-          await deleteRecords(deletes, message);
-          break;
-        case "updateExisting":
-          await updateExisting({ store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, log: s.log }, message);
-          break;
-        case "deregister":
-          await deregisterDevice(deregisterDeps(s), message);
-          break;
-      }
-    },
+    handle: (s, payload, delivery) => runDeviceMessage(s, payload, delivery),
   },
   {
     // A batch's fan-out (docs/ARCHITECTURE.md, "Intake"): a few messages per batch, each expanded
@@ -293,20 +199,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     name: "fanOutBatch",
     queueName: FANOUT_QUEUE,
     handle: async (s, payload) => {
-      await fanOutBatch(
-        {
-          store: s.store,
-          progress: s.fanOutProgress,
-          journal: s.journal,
-          // Every range this instance runs shares one limit on sends in flight (sendLimiter.ts).
-          queue: s.fanOutSends.wrap(s.queue),
-          pacing: s.pacing,
-          enqueueConcurrency: s.config.intake.fanOutConcurrency,
-          followerDelayMs: s.config.importAction.followerDelayMs,
-          log: s.log,
-        },
-        decodeFanOutMessage(payload),
-      );
+      await fanOutBatch(fanOutDeps(s), decodeFanOutMessage(payload));
     },
   },
   {
@@ -337,7 +230,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "*/5 * * * * *",
     everyMs: WEBHOOK_DRAIN_PERIOD_MS,
     handle: async (s) => {
-      const deps = { ...s.webhooks, retryScheduleMs: s.config.webhooks.retryScheduleMs, log: s.log };
+      const deps = deliverDeps(s);
       await drainQueue(s.storage.queueNamed(WEBHOOK_QUEUE), (payload, message) => deliverWebhook(deps, decodeDeliveryMessage(payload), message.id), s.log, {
         // A run ends well before the next is due on a healthy receiver; a slow one delays the next run, not Graph writes.
         maxPerRun: 32 * 8,
@@ -354,20 +247,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "0 */1 * * * *",
     everyMs: 60_000,
     handle: async (s) => {
-      await sweepIntake({
-        store: s.store,
-        batchIndex: s.batchIndex,
-        journal: s.journal,
-        queue: s.queue,
-        pacing: s.pacing,
-        enqueueConcurrency: s.config.intake.enqueueConcurrency,
-        firstPollDelayMs: s.config.followUp.firstDelayMs,
-        chunking: chunkingOf(s),
-        fanOutProgress: s.fanOutProgress,
-        fanOut: s.fanOut,
-        log: s.log,
-        graceMs: SWEEP_GRACE_MS,
-      });
+      await sweepIntake(sweepDeps(s, SWEEP_GRACE_MS));
     },
   },
   {
@@ -377,31 +257,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     // them every 500 ms on every instance while they are empty (src/storage/drainQueue.ts).
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
-    handle: async (s) => {
-      const poison = {
-        store: s.store,
-        log: s.log,
-        queue: s.queue,
-        pollRestartDelayMs: s.config.followUp.maxDelayMs,
-        failDeregistration: (message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined) => failPoisonedDeregistration(deregisterDeps(s), message, dequeueCount),
-      };
-      await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
-      await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, POISON_DRAIN);
-      // A fan-out that kept failing: its range's progress row stays open, and the intake sweeper
-      // sends it again once the row has not moved for its grace period. Nothing to do but say so.
-      await drainQueue(
-        s.storage.queueNamed(FANOUT_POISON_QUEUE),
-        async (payload) => s.log.warn("fan-out message poisoned; the intake sweeper resumes its range", { batchId: (payload as { batchId?: string } | null)?.batchId ?? "?" }),
-        s.log,
-        POISON_DRAIN,
-      );
-      await drainQueue(
-        s.storage.queueNamed(WEBHOOK_POISON_QUEUE),
-        (payload) => failPoisonedDelivery({ notifications: s.webhooks.notifications, log: s.log }, payload),
-        s.log,
-        POISON_DRAIN,
-      );
-    },
+    handle: (s) => drainPoisonQueues(s, POISON_DRAIN),
   },
   {
     kind: "timer",
@@ -433,111 +289,4 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
 /** The HTTP functions, for the OpenAPI document (read when served, after the list exists). */
 function httpDefinitions(): HttpFunctionDefinition[] {
   return functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http");
-}
-
-/** How intake and the sweeper cut a batch into import actions (one device each in create mode). */
-function chunkingOf(s: Services): Chunking {
-  return { size: s.config.importAction.chunkSize, followerDelayMs: s.config.importAction.followerDelayMs };
-}
-
-function importPostDeps(s: Services) {
-  return {
-    store: s.store,
-    journal: s.journal,
-    queue: s.queue,
-    pacing: s.pacing,
-    firstPollDelayMs: s.config.followUp.firstDelayMs,
-    chunking: chunkingOf(s),
-    log: s.log,
-    limits: s.config.intake,
-    enqueueConcurrency: s.config.intake.enqueueConcurrency,
-    fanOut: s.fanOut,
-    fanOutRangeDevices: s.config.intake.fanOutRangeDevices,
-    retryAfterSeconds: s.config.statusRetryAfterSeconds,
-    ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
-    webhookAllowedHosts: s.config.webhooks.allowedHosts,
-    rateLimit: s.rateLimit,
-    idempotency: { idempotency: s.idempotency, readBatch: (id: string) => s.store.readBatch(id), ttlMs: s.config.partnerApi.idempotencyTtlMs },
-  };
-}
-
-/** The import route's gate (rate limit, Idempotency-Key, body size, tenancy), with the deregistration store. */
-function deregistrationPostDeps(s: Services): DeregistrationPostDeps {
-  return { ...importPostDeps(s), deregistrations: s.deregistrations };
-}
-
-function deregistrationStatusDeps(s: Services): DeregistrationStatusDeps {
-  return { deregistrations: s.deregistrations, store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds, webhookEvents: s.webhooks.notifications };
-}
-
-function deregisterDeps(s: Services): DeregisterDeps {
-  return {
-    deregistrations: s.deregistrations,
-    store: s.store,
-    partners: s.partners,
-    queue: s.queue,
-    pacing: s.pacing,
-    graph: s.graph,
-    retry: s.config.retry,
-    retentionMs: s.config.batchRetentionMs,
-    notify: { notifications: s.webhooks.notifications, queue: s.webhooks.queue, log: s.log },
-    log: s.log,
-  };
-}
-
-function erasureDeps(s: Services): ErasureDeps {
-  return { store: s.store, index: s.batchIndex, idempotency: s.idempotency, journal: s.journal, log: s.log };
-}
-
-function batchActionDeps(s: Services): BatchActionDeps {
-  return {
-    store: s.store,
-    journal: s.journal,
-    queue: s.queue,
-    pacing: s.pacing,
-    enqueueConcurrency: s.config.intake.enqueueConcurrency,
-    firstPollDelayMs: s.config.followUp.firstDelayMs,
-    retryAfterSeconds: s.config.statusRetryAfterSeconds,
-    log: s.log,
-  };
-}
-
-function statusDeps(s: Services) {
-  return { store: s.store, retryAfterSeconds: s.config.statusRetryAfterSeconds, webhookEvents: s.webhooks.notifications };
-}
-
-/** Runs an HTTP definition so that no exception escapes as a bare 500 with a stack trace. */
-export async function runHttpFunction(
-  definition: HttpFunctionDefinition,
-  services: () => Promise<Services>,
-  request: AppRequest,
-): Promise<AppResponse> {
-  let s: Services | undefined;
-  try {
-    s = await services();
-    if (definition.access === "anonymous") return await definition.handle(s, request);
-    let authentication;
-    try {
-      authentication = await s.authenticator.authenticate(request.headers);
-    } catch (error) {
-      // Keys and partners live in Table storage: while it is unreachable the caller must hear
-      // "try again later" (503, Retry-After), as intake's own writes say, not a 500.
-      // (An Entra ID token whose issuer's JWKS cannot be fetched lands here too.)
-      s.log.warn("credential could not be checked; storage or the token issuer's keys unreachable", { reason: (error as Error).message });
-      return storageUnavailable(s.config.statusRetryAfterSeconds);
-    }
-    if (!authentication.ok) {
-      s.log.info("request refused: not authenticated", { reason: `${definition.name}: ${authentication.reason}` });
-      return unauthorized(authentication.failure);
-    }
-    return await definition.handle(s, request, authentication.caller);
-  } catch (error) {
-    s?.log.error("unhandled error in HTTP function", { reason: (error as Error).message });
-    return problemResponse(problem(ProblemType.internal, 500, "Internal error", "The request failed unexpectedly; it is safe to retry."));
-  }
-}
-
-/** What a device message's step needs (src/worker/processDeviceMessage.ts), from an instance's services. */
-function workerDeps(s: Services): WorkerDeps {
-  return { store: s.store, queue: s.queue, pacing: s.pacing, graph: s.graph, retry: s.config.retry, listGraceMs: s.config.graph.listGraceMs, followerDelayMs: s.config.importAction.followerDelayMs, chunkClaims: s.chunkClaims, log: s.log };
 }

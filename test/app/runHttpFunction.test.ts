@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { functionDefinitions, runHttpFunction } from "../../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../../src/app/functionDefinitions.js";
+import { runHttpFunction } from "../../src/app/runHttpFunction.js";
 import type { Services } from "../../src/app/services.js";
 import { silentLogger } from "../../src/telemetry/logging.js";
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { functionDefinitions, type HttpFunctionDefinition } from "../../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../../src/app/functionDefinitions.js";
+import type { HttpFunctionDefinition } from "../../src/app/functionTypes.js";
 import { PROBLEM_CONTENT_TYPE, ProblemType } from "../../src/http/problem.js";
 import { makeCsv, makeDevices } from "../support/devices.js";
 import { addTestPartner, type TestPartner } from "../support/partners.js";

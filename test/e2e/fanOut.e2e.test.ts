@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { functionDefinitions, type FunctionDefinition } from "../../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../../src/app/functionDefinitions.js";
+import type { FunctionDefinition } from "../../src/app/functionTypes.js";
 import { startDevHost, type DevHost } from "../../src/dev/host/devHost.js";
 import { DEVICE_QUEUE, FANOUT_QUEUE, FOLLOWER_QUEUE } from "../../src/storage/names.js";
 import { allDevices, startPipeline, waitForBatch, type Pipeline } from "../support/pipeline.js";

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { functionDefinitions, type TimerFunctionDefinition } from "../../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../../src/app/functionDefinitions.js";
+import type { TimerFunctionDefinition } from "../../src/app/functionTypes.js";
 import { deviceRowKey } from "../../src/storage/importEntities.js";
 import { DEVICE_POISON_QUEUE } from "../../src/storage/names.js";
 import { makeDevices } from "../support/devices.js";

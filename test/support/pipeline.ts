@@ -1,5 +1,5 @@
 import { createServices, type Services } from "../../src/app/services.js";
-import type { FunctionDefinition } from "../../src/app/functionDefinitions.js";
+import type { FunctionDefinition } from "../../src/app/functionTypes.js";
 import { loadConfig } from "../../src/config/config.js";
 import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../src/dev/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { functionDefinitions, type TimerFunctionDefinition } from "../../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../../src/app/functionDefinitions.js";
+import type { TimerFunctionDefinition } from "../../src/app/functionTypes.js";
 import { createServices, type Services } from "../../src/app/services.js";
 import { loadConfig } from "../../src/config/config.js";
 import { startAzurite, type RunningAzurite } from "../../src/dev/host/azurite.js";

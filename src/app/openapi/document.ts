@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { HttpFunctionDefinition } from "../functionDefinitions.js";
+import type { HttpFunctionDefinition } from "../functionTypes.js";
 import { PROBLEM_CONTENT_TYPE, ProblemType } from "../../http/problem.js";
 import { componentRef, componentSchemas, refOf } from "./components.js";
 import type { JsonSchema, OperationSpec, ResponseSpec } from "./operationSpec.js";

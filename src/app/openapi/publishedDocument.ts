@@ -1,4 +1,5 @@
-import { functionDefinitions, type HttpFunctionDefinition } from "../functionDefinitions.js";
+import { functionDefinitions } from "../functionDefinitions.js";
+import type { HttpFunctionDefinition } from "../functionTypes.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "./document.js";
 import { API_VERSION } from "./serveOpenApi.js";
 

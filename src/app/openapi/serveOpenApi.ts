@@ -1,4 +1,4 @@
-import type { HttpFunctionDefinition } from "../functionDefinitions.js";
+import type { HttpFunctionDefinition } from "../functionTypes.js";
 import type { AppResponse } from "../../http/types.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "./document.js";
 import { renderReferencePage } from "./referencePage.js";

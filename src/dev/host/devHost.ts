@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { functionDefinitions as allDefinitions, runHttpFunction, type FunctionDefinition } from "../../app/functionDefinitions.js";
+import { functionDefinitions as allDefinitions } from "../../app/functionDefinitions.js";
+import { runHttpFunction } from "../../app/runHttpFunction.js";
+import type { FunctionDefinition } from "../../app/functionTypes.js";
 import type { Services } from "../../app/services.js";
 import { compileRoute, matchRoute, routeProblem, toAppRequest, writeResponse } from "./httpAdapter.js";
 import { loadHostSettings, type HostSettings } from "./hostSettings.js";

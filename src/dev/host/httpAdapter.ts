@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { HttpFunctionDefinition } from "../../app/functionDefinitions.js";
+import type { HttpFunctionDefinition } from "../../app/functionTypes.js";
 import { problem, ProblemType } from "../../http/problem.js";
 import { problemResponse } from "../../http/responses.js";
 import { readLimited, type AppRequest, type AppResponse } from "../../http/types.js";

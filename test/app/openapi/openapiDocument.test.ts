@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { functionDefinitions, type HttpFunctionDefinition } from "../../../src/app/functionDefinitions.js";
+import { functionDefinitions } from "../../../src/app/functionDefinitions.js";
+import type { HttpFunctionDefinition } from "../../../src/app/functionTypes.js";
 import { ProblemType } from "../../../src/http/problem.js";
 import { buildOpenApiDocument, PROBLEM_SCHEMA_REF } from "../../../src/app/openapi/document.js";
 import { renderReferencePage } from "../../../src/app/openapi/referencePage.js";
