@@ -32,6 +32,6 @@ describe("the demo partner", () => {
   });
 
   it("is the key the README walkthrough sends", () => {
-    expect(readFileSync(new URL("../../README.md", import.meta.url), "utf8")).toContain(`export API_KEY=${DEFAULT_DEV_API_KEY}`);
+    expect(readFileSync(new URL("../../../README.md", import.meta.url), "utf8")).toContain(`export API_KEY=${DEFAULT_DEV_API_KEY}`);
   });
 });
