@@ -17,6 +17,7 @@ import { importActionSize, serialNumbersIn } from "./validation.js";
 import { AutopilotDeviceStore, autopilotDeviceBody } from "./autopilotDevices.js";
 import { AutopilotDeviceService } from "./autopilotHandlers.js";
 import { hashKey, serialKey } from "./deviceKeys.js";
+import { errorMessage } from "../../model/errorMessage.js";
 
 export interface RequestLogEntry {
   method: string;
@@ -230,7 +231,7 @@ class RunningSimulator implements GraphSimulator {
     try {
       reply = await this.process(req, method, target, call, caller);
     } catch (e) {
-      reply = this.error(call, 500, "InternalServerError", `Simulator internal error: ${(e as Error).message}`);
+      reply = this.error(call, 500, "InternalServerError", `Simulator internal error: ${errorMessage(e)}`);
     }
 
     await sleep(this.options.latencyMs * this.options.timeScale);
