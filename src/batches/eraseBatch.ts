@@ -10,6 +10,7 @@ import type { IntakeJournal } from "../intake/intakeJournal.js";
 import { batchStatus } from "../model/batchStatus.js";
 import { ownedBy } from "../status/statusHandlers.js";
 import { isBatchId } from "../status/batchId.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 export interface ErasureDeps {
   store: Pick<ImportStore, "markErasing" | "erasePartition" | "readBatch" | "readSummary">;
@@ -74,7 +75,7 @@ export async function eraseBatchRequest(deps: ErasureDeps, id: string, caller: C
   try {
     await finishErasure(deps, entry);
   } catch (error) {
-    deps.log.warn("erasure interrupted; the expiry timer finishes it", { batchId: id, reason: error instanceof Error ? error.message : String(error) });
+    deps.log.warn("erasure interrupted; the expiry timer finishes it", { batchId: id, reason: errorMessage(error) });
   }
   return { status: 204 };
 }

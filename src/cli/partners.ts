@@ -9,6 +9,7 @@ import { createStorageClients } from "../storage/clients.js";
 import { PartnerStore } from "../auth/partnerStore.js";
 import { vaultFromConfig } from "../secrets/vaultFromConfig.js";
 import { runPartnersCommand } from "./partnersCommand.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 async function main(): Promise<number> {
   let config;
@@ -30,7 +31,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error) => {
-    console.error((error as Error).message);
+    console.error(errorMessage(error));
     process.exit(1);
   },
 );

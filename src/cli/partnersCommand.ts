@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { PartnerError, type PartnerStore } from "../auth/partnerStore.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 /**
  * `npm run partners -- <command>`: partners and their API keys. The logic, apart from the
@@ -36,7 +37,7 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
       options: { tenants: { type: "string", multiple: true }, "app-id": { type: "string", multiple: true }, help: { type: "boolean", short: "h" } },
     });
   } catch (error) {
-    io.err((error as Error).message);
+    io.err(errorMessage(error));
     io.err(PARTNERS_USAGE);
     return 2;
   }

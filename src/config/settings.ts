@@ -2,6 +2,7 @@ import { z } from "zod";
 import { DEFAULT_INTAKE_LIMITS } from "../model/limits.js";
 import { parseAllowedHosts } from "../model/callbackUrl.js";
 import { parseRetrySchedule } from "../model/retrySchedule.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 /**
  * Every setting the app reads, in one place. The Functions host passes settings as
@@ -98,7 +99,7 @@ export const settingsSchema = z
       try {
         return parseAllowedHosts(value);
       } catch (error) {
-        ctx.addIssue({ code: "custom", message: `must be comma-separated host or host:port entries: ${(error as Error).message}` });
+        ctx.addIssue({ code: "custom", message: `must be comma-separated host or host:port entries: ${errorMessage(error)}` });
         return z.NEVER;
       }
     }),
@@ -107,7 +108,7 @@ export const settingsSchema = z
       try {
         return parseRetrySchedule(value);
       } catch (error) {
-        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        ctx.addIssue({ code: "custom", message: errorMessage(error) });
         return z.NEVER;
       }
     }),

@@ -10,6 +10,7 @@ import { BATCH_ROW_KEY, deviceRowKey } from "../storage/importEntities.js";
 import type { ImportStore } from "../storage/importStore.js";
 import { parseDeregistrationRequest, type DeregistrationRequest } from "./deregistrationRequest.js";
 import { deregistrationLinks } from "./deregistrationViews.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 export interface DeregistrationPostDeps extends Omit<ImportPostDeps, "store"> {
   /** The batches' table (markAccepted, as for imports) and the deregistration rows in it. */
@@ -44,7 +45,7 @@ export async function handleDeregistrationPost(deps: DeregistrationPostDeps, req
       const id = await submitDeregistration(deps, { ...parsed.request, tenantId: target.tenantId, partnerId: caller.partnerId, ...(batchId ? { batchId } : {}) }, parsed.source, parsed.lines);
       return deregistrationAccepted({ batchId: id, tenantId: target.tenantId, deviceCount: parsed.request.devices.length }, deps.retryAfterSeconds);
     } catch (error) {
-      deps.log.error("intake could not record the deregistration batch", { reason: (error as Error).message });
+      deps.log.error("intake could not record the deregistration batch", { reason: errorMessage(error) });
       return storageUnavailable(deps.retryAfterSeconds);
     }
   });
@@ -99,7 +100,7 @@ export async function submitDeregistration(
     await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
     await deps.journal.finish(batchId);
   } catch (error) {
-    deps.log.warn("deregistration batch is durable but not fully enqueued; the sweeper will finish it", { ...fields, reason: (error as Error).message });
+    deps.log.warn("deregistration batch is durable but not fully enqueued; the sweeper will finish it", { ...fields, reason: errorMessage(error) });
     return batchId;
   }
   deps.log.info("deregistration batch accepted", fields);

@@ -9,6 +9,7 @@ import { parseGraphError } from "./graphErrorBody.js";
 import { adminConsentUrl, classifyTokenError, type TenantAccessProblem } from "./tokenErrors.js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { recordGraphRequest, type GraphOperation } from "../telemetry/metrics.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 // Looked up per call, not kept: a tracer taken before telemetry starts would stay a no-op.
 const tracer = () => trace.getTracer("autopilot-import");
@@ -300,7 +301,7 @@ function challengeClaims(header: string | null): string | undefined {
 
 /** Token errors carry a whole trace id list and a help URL after the first line; the first says what happened. */
 function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return message.split("\n")[0]!.slice(0, 500);
 }
 

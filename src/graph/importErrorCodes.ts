@@ -18,3 +18,6 @@ export const IMPORT_ERROR_NAMES: ReadonlyMap<number, string> = new Map([
   [814, "ZtdDeviceAlreadyAadRegistered"],
 ]);
 
+/** 806 ZtdDeviceAlreadyAssigned: the device is already registered in this tenant (onExisting "update" takes it over). */
+export const ALREADY_ASSIGNED = 806;
+

@@ -34,10 +34,8 @@ export function isImportRunning(status: DeviceImportStatus | undefined | null): 
   return status !== "complete" && status !== "error";
 }
 
-/** Serial numbers as Intune compares them: trimmed, case-insensitive. */
-export function sameSerialNumber(a: string | null | undefined, b: string): boolean {
-  return (a ?? "").trim().toUpperCase() === b.trim().toUpperCase();
-}
+/** Serial numbers as Intune compares them (trimmed, case-insensitive): the one rule, in src/model. */
+export { sameSerialNumber } from "../model/hashRules.js";
 
 /**
  * A registered Autopilot device (beta windowsAutopilotDeviceIdentity), as far as this pipeline

@@ -13,6 +13,7 @@ import { parseImportRequest, type ParseOutcome } from "./parseImportRequest.js";
 import { submitBatch, type IntakeDeps } from "./submitBatch.js";
 import { validationProblem } from "./validationProblem.js";
 import { callbackUrlProblem, type AllowedHost } from "../model/callbackUrl.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 export interface ImportPostDeps extends IntakeDeps {
   limits: IntakeLimits;
@@ -94,7 +95,7 @@ export async function handleBatchPost(
       requestFingerprint(request.url.search, body),
     );
   } catch (error) {
-    deps.log.error("Idempotency-Key could not be recorded", { partnerId: caller.partnerId, reason: (error as Error).message });
+    deps.log.error("Idempotency-Key could not be recorded", { partnerId: caller.partnerId, reason: errorMessage(error) });
     return storageUnavailable(deps.retryAfterSeconds);
   }
   if (admission.kind === "respond") return admission.response;
@@ -104,8 +105,8 @@ export async function handleBatchPost(
     return response;
   } finally {
     // Anything but a 202 (a 429 included) gives the key up again.
-    await admission.finish(response).catch((error: Error) =>
-      deps.log.error("Idempotency-Key outcome not recorded", { partnerId: caller.partnerId, reason: error.message }),
+    await admission.finish(response).catch((error: unknown) =>
+      deps.log.error("Idempotency-Key outcome not recorded", { partnerId: caller.partnerId, reason: errorMessage(error) }),
     );
   }
 }
@@ -123,7 +124,7 @@ async function takeRate(deps: BatchPostDeps, caller: Caller): Promise<AppRespons
   try {
     rate = await deps.rateLimit?.takeIntake(caller.partnerId);
   } catch (error) {
-    deps.log.error("intake rate limit unavailable", { partnerId: caller.partnerId, reason: (error as Error).message });
+    deps.log.error("intake rate limit unavailable", { partnerId: caller.partnerId, reason: errorMessage(error) });
     return storageUnavailable(deps.retryAfterSeconds);
   }
   return rate && !rate.allowed ? rateLimited(rate.retryAfterMs) : undefined;
@@ -191,7 +192,7 @@ async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, c
       checked.lines,
     );
   } catch (error) {
-    deps.log.error("intake could not record the batch", { reason: (error as Error).message });
+    deps.log.error("intake could not record the batch", { reason: errorMessage(error) });
     return storageUnavailable(deps.retryAfterSeconds);
   }
   return acceptedResponse({ batchId: accepted.batchId, tenantId, deviceCount: accepted.deviceCount }, deps.retryAfterSeconds);

@@ -17,6 +17,7 @@ import { chunkSends, deviceIndexOf, groupIntoChunks } from "../worker/chunks.js"
 import type { ImportRequest } from "./deviceSchema.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
 import { countByModel } from "./deviceModels.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 export interface IntakeDeps {
   store: ImportStore;
@@ -125,7 +126,7 @@ export async function submitBatch(
       deps.fanOut.send({ v: 1, kind: "fanOut", batchId, tenantId: request.tenantId, range, from, to, chunkSize, schedule }),
     );
   } catch (error) {
-    deps.log.warn("batch is durable but its fan-out did not start; the sweeper will start it", { ...fields, reason: (error as Error).message });
+    deps.log.warn("batch is durable but its fan-out did not start; the sweeper will start it", { ...fields, reason: errorMessage(error) });
     return { batchId, deviceCount: devices.length, tenantId: request.tenantId, fullyEnqueued: false };
   }
   deps.log.info("batch accepted", { ...fields, reason: `${ranges.length} fan-out ranges` });

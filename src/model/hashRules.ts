@@ -84,9 +84,12 @@ function decodedLength(canonical: string): number {
   return (canonical.length / 4) * 3 - padding;
 }
 
-/** Serial numbers compare as OEMs print them: trimmed, ignoring case. */
-export function sameSerialNumber(a: string, b: string): boolean {
-  return a.trim().toUpperCase() === b.trim().toUpperCase();
+/**
+ * Serial numbers compare as OEMs print them and as Intune compares them: trimmed, ignoring case.
+ * A record without one (Graph sends null) matches no serial number but an empty one.
+ */
+export function sameSerialNumber(a: string | null | undefined, b: string): boolean {
+  return (a ?? "").trim().toUpperCase() === b.trim().toUpperCase();
 }
 
 /** Why the row's serial number cannot stand beside its hash's, or undefined when they agree. */

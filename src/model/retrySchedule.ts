@@ -15,7 +15,7 @@ export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
 export const MAX_QUEUE_DELAY_MS = 7 * 24 * 3_600_000;
 
 /** The delay before attempt `attemptsMade + 1`, or undefined when the schedule is spent. */
-export function retryDelayMs(attemptsMade: number, schedule: readonly number[]): number | undefined {
+export function webhookRetryDelayMs(attemptsMade: number, schedule: readonly number[]): number | undefined {
   if (attemptsMade < 1) return 0;
   const delay = schedule[attemptsMade - 1];
   return delay === undefined ? undefined : Math.min(delay, MAX_QUEUE_DELAY_MS);
@@ -55,7 +55,7 @@ export function decideAfterAttempt(attempt: number, result: AttemptResult, sched
   if (result.kind === "response" && result.status >= 200 && result.status < 300) return { kind: "delivered" };
   if (result.kind === "response" && result.status === 410) return { kind: "give-up", reason: "the receiver answered 410 Gone" };
   if (result.kind === "refused") return { kind: "give-up", reason: result.reason };
-  const delayMs = retryDelayMs(attempt, schedule);
+  const delayMs = webhookRetryDelayMs(attempt, schedule);
   if (delayMs === undefined) return { kind: "give-up", reason: `no success after ${attempt} attempts` };
   return { kind: "retry", delayMs };
 }

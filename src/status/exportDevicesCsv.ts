@@ -3,7 +3,7 @@ import { problem, ProblemType } from "../http/problem.js";
 import { notFound, problemResponse } from "../http/responses.js";
 import type { AppResponse } from "../http/types.js";
 import { isBatchId } from "./batchId.js";
-import type { DevicePage, ImportStore } from "../storage/importStore.js";
+import type { StoredDevicePage, ImportStore } from "../storage/importStore.js";
 import { CSV_CONTENT_TYPE, csvHeader, csvRow } from "./deviceCsv.js";
 import { deviceListQuerySchema, MAX_DEVICE_PAGE_SIZE, ownedBy } from "./statusHandlers.js";
 
@@ -38,7 +38,7 @@ export async function exportDevicesCsv(deps: { store: ImportStore }, id: string,
   };
 }
 
-async function* csvPages(first: DevicePage, read: (continuationToken?: string) => Promise<DevicePage>): AsyncGenerator<string> {
+async function* csvPages(first: StoredDevicePage, read: (continuationToken?: string) => Promise<StoredDevicePage>): AsyncGenerator<string> {
   yield csvHeader();
   let page = first;
   for (;;) {

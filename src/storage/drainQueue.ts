@@ -1,6 +1,7 @@
 import type { QueueClient } from "@azure/storage-queue";
 import type { Logger } from "../telemetry/logging.js";
 import { decodePayload } from "./queueText.js";
+import { errorMessage } from "../model/errorMessage.js";
 
 /** One receive takes at most 32 messages (the service's limit); they are handled together. */
 const RECEIVE_MAX = 32;
@@ -69,7 +70,7 @@ export async function drainQueue(
           log[level]("queued message not handled; it is tried again on a later run", {
             messageId: message.messageId,
             attempt: message.dequeueCount,
-            reason: (error as Error).message,
+            reason: errorMessage(error),
           });
           if (poison && message.dequeueCount >= poison.maxDequeueCount) {
             await moveToPoison(queue, poison.queue, message.messageText, message.messageId, message.popReceipt, log, message.dequeueCount).catch(() => undefined);

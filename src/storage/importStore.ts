@@ -35,7 +35,7 @@ export interface ProfileCounts {
   notAssigned: number;
 }
 
-export interface DevicePage {
+export interface StoredDevicePage {
   devices: DeviceEntity[];
   continuationToken?: string;
 }
@@ -503,7 +503,7 @@ export class ImportStore {
   async listDevices(
     batchId: string,
     options: { state?: DeviceState; profileState?: ProfileState; pageSize: number; continuationToken?: string },
-  ): Promise<DevicePage> {
+  ): Promise<StoredDevicePage> {
     const stateFilter = (options.state ? odata` and state eq ${options.state}` : "") + (options.profileState ? odata` and profileState eq ${options.profileState}` : "");
     const pages = this.table
       .listEntities<DeviceEntity>({

@@ -1,5 +1,6 @@
 import type { GraphClient, GraphResult } from "../graph/graphClient.js";
 import { explainImportError } from "../graph/importErrors.js";
+import { ALREADY_ASSIGNED } from "../graph/importErrorCodes.js";
 import { sameSerialNumber, type AutopilotDeviceIdentity, type AutopilotDeviceProperties } from "../graph/importedDevice.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessageOf } from "../storage/deviceMessage.js";
@@ -25,7 +26,7 @@ import type { LogFields } from "../telemetry/logFields.js";
  * Setting the same properties twice is harmless, so two copies of a message may both call it;
  * only one records the outcome (ETag-conditional), the other's write is refused and dropped.
  */
-export const ALREADY_ASSIGNED = 806;
+
 /** A poll round sends the message again for a device still `updating` this long after (its message was lost). */
 export const EXISTING_UPDATE_STALE_MS = 15 * 60_000;
 

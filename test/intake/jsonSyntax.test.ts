@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { lineAndColumn } from "../../src/intake/decodeText.js";
 import { describeJsonSyntaxError, scanJson } from "../../src/intake/jsonSyntax.js";
+import { errorMessage } from "../../src/model/errorMessage.js";
 
 const parses = (text: string) => {
   try {
@@ -38,7 +39,7 @@ describe("scanJson", () => {
           JSON.parse(broken);
           return;
         } catch (error) {
-          message = (error as Error).message;
+          message = errorMessage(error);
         }
         const reported = /at position (\d+)/.exec(message);
         if (reported) expect(scanJson(broken)?.offset).toBe(Number(reported[1]));

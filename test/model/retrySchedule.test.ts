@@ -4,7 +4,7 @@ import {
   DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
   maxAttempts,
   parseRetrySchedule,
-  retryDelayMs,
+  webhookRetryDelayMs,
 } from "../../src/model/retrySchedule.js";
 
 const H = 3_600_000;
@@ -13,7 +13,7 @@ describe("webhook retry schedule", () => {
   it("is Standard Webhooks' recommendation: 5 min, 30 min, 2 h, 5 h, 10 h, 10 h after the first attempt", () => {
     expect(DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS).toEqual([5 * 60_000, 30 * 60_000, 2 * H, 5 * H, 10 * H, 10 * H]);
     expect(maxAttempts(DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS)).toBe(7);
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => retryDelayMs(n, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS))).toEqual([
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => webhookRetryDelayMs(n, DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS))).toEqual([
       5 * 60_000,
       30 * 60_000,
       2 * H,

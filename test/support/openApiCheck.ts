@@ -1,4 +1,5 @@
 import { resolve } from "./jsonSchema.js";
+import { errorMessage } from "../../src/model/errorMessage.js";
 
 /**
  * Structural checks of an OpenAPI 3.1 document against the specification's required fields and
@@ -56,7 +57,7 @@ export function checkOpenApi31(doc: unknown): string[] {
       try {
         resolve(doc, schema.$ref);
       } catch (error) {
-        fail(where, (error as Error).message);
+        fail(where, errorMessage(error));
       }
     }
     const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];

@@ -8,6 +8,7 @@ import { compileRoute, matchRoute, routeProblem, toAppRequest, writeResponse } f
 import { loadHostSettings, type HostSettings } from "./hostSettings.js";
 import { QueuePump } from "./queuePump.js";
 import { runQueueMessage } from "../../telemetry/queueMessage.js";
+import { errorMessage } from "../../model/errorMessage.js";
 
 export interface DevHostOptions {
   services: Services;
@@ -78,7 +79,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
         if (running) return;
         running = true;
         d.handle(services)
-          .catch((error) => services.log.error(`timer ${d.name} failed`, { reason: (error as Error).message }))
+          .catch((error) => services.log.error(`timer ${d.name} failed`, { reason: errorMessage(error) }))
           .finally(() => (running = false));
       }, d.everyMs),
     ];

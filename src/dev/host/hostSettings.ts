@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { QueueMessageEncoding } from "../../storage/queueText.js";
+import { errorMessage } from "../../model/errorMessage.js";
 
 /** host.json's queue settings: the Functions host obeys them in Azure, the development host here. */
 export interface QueueHostSettings {
@@ -32,7 +33,7 @@ const timeSpan = z.string().transform((value, ctx) => {
   try {
     return parseTimeSpan(value);
   } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    ctx.addIssue({ code: "custom", message: errorMessage(error) });
     return z.NEVER;
   }
 });

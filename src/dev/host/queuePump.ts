@@ -4,6 +4,7 @@ import type { QueueDelivery } from "../../app/functionTypes.js";
 import type { QueueHostSettings } from "./hostSettings.js";
 import { logContextOfMessage } from "../../telemetry/logContext.js";
 import { decodePayload } from "../../storage/queueText.js";
+import { errorMessage } from "../../model/errorMessage.js";
 
 /**
  * The first wait after an empty poll, doubling up to maxPollingInterval: the Functions host's
@@ -67,7 +68,7 @@ export class QueuePump {
         });
         messages = response.receivedMessageItems;
       } catch (error) {
-        this.options.log.warn("queue poll failed", { reason: (error as Error).message });
+        this.options.log.warn("queue poll failed", { reason: errorMessage(error) });
       }
       if (messages.length === 0) {
         await this.pause(idleDelay);
@@ -94,13 +95,13 @@ export class QueuePump {
     try {
       await this.options.handle(payload, delivery);
     } catch (error) {
-      log.warn("queue function failed", { ...about, messageId: message.messageId, attempt: message.dequeueCount, reason: (error as Error).message });
+      log.warn("queue function failed", { ...about, messageId: message.messageId, attempt: message.dequeueCount, reason: errorMessage(error) });
       try {
         if (message.dequeueCount >= settings.maxDequeueCount) await this.moveToPoison(message);
         else await queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(settings.visibilityTimeoutMs / 1000));
       } catch (releaseError) {
         // The message reappears by itself when its processing visibility runs out.
-        log.warn("could not release failed message", { ...about, messageId: message.messageId, reason: (releaseError as Error).message });
+        log.warn("could not release failed message", { ...about, messageId: message.messageId, reason: errorMessage(releaseError) });
       }
       return;
     }
@@ -108,7 +109,7 @@ export class QueuePump {
       await queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (error) {
       // At-least-once: the message comes back and the function must (and does) treat it as a duplicate.
-      log.warn("could not delete processed message", { ...about, messageId: message.messageId, reason: (error as Error).message });
+      log.warn("could not delete processed message", { ...about, messageId: message.messageId, reason: errorMessage(error) });
     }
   }
 

@@ -17,14 +17,14 @@ export const READ_PERMISSION = "DeviceManagementServiceConfig.Read.All";
 // Entra issues Graph tokens with either the resource URI or Graph's application id as audience.
 const GRAPH_AUDIENCES = new Set(["https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"]);
 
-export type Authentication = { ok: true; principal: Principal } | { ok: false; message: string };
+export type SimulatedAuthentication = { ok: true; principal: Principal } | { ok: false; message: string };
 
 /**
  * @param signingKey the HS256 key to verify with, or undefined to accept unsigned claims.
  * @param nowMs wall-clock time: tokens are minted on real time, so expiry is judged on it
  *   even when the simulator runs on an injected clock.
  */
-export function authenticate(authorization: string | undefined, signingKey: string | undefined, nowMs: number): Authentication {
+export function authenticate(authorization: string | undefined, signingKey: string | undefined, nowMs: number): SimulatedAuthentication {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   if (!match) return { ok: false, message: "Access token is empty." };
 

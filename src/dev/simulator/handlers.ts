@@ -1,7 +1,7 @@
 import { answered } from "./answers.js";
 import type { Principal } from "./auth.js";
 import { isJsonContentType, type Reply, type RequestBody } from "./httpIo.js";
-import type { ImportStore, ImportTiming, StoredImport } from "./importStore.js";
+import type { SimulatedImportStore, ImportTiming, StoredImport } from "./importStore.js";
 import { decodeSkipToken, encodeSkipToken, parseTop, takePage, type PageCursor } from "./paging.js";
 import type { ImportedDeviceInput, ImportedDeviceRecord } from "./records.js";
 import type { Route } from "./routes.js";
@@ -56,7 +56,7 @@ const ENTITY_QUERY_OPTIONS: ReadonlySet<string> = new Set();
 /** The operations of the importedWindowsAutopilotDeviceIdentities API, after auth and throttling. */
 export class ImportedDeviceService {
   constructor(
-    private readonly store: ImportStore,
+    private readonly store: SimulatedImportStore,
     private readonly baseUrl: string,
     private readonly timing: ServiceTiming,
     private readonly behaviour: ServiceBehaviour,

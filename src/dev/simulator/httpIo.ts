@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { errorMessage } from "../../model/errorMessage.js";
 
 /** What a handler decides; the server turns it into bytes (or a dropped socket). */
 export type Reply =
@@ -32,7 +33,7 @@ export async function readBody(req: IncomingMessage): Promise<RequestBody> {
   try {
     return { kind: "json", value: JSON.parse(text) as unknown };
   } catch (e) {
-    return { kind: "invalid", message: `The request body is not valid JSON: ${(e as Error).message}` };
+    return { kind: "invalid", message: `The request body is not valid JSON: ${errorMessage(e)}` };
   }
 }
 

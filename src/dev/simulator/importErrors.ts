@@ -1,10 +1,9 @@
-import { IMPORT_ERROR_NAMES } from "../../graph/importErrorCodes.js";
+import { ALREADY_ASSIGNED, IMPORT_ERROR_NAMES } from "../../graph/importErrorCodes.js";
 
-export { IMPORT_ERROR_NAMES };
+export { ALREADY_ASSIGNED, IMPORT_ERROR_NAMES };
 
 export const INVALID_HARDWARE_HASH = 802;
 export const MISSING_SERIAL_NUMBER = 803;
-export const ALREADY_ASSIGNED = 806;
 export const ASSIGNED_TO_OTHER_TENANT = 808;
 
 /**
@@ -15,7 +14,7 @@ export const ASSIGNED_TO_OTHER_TENANT = 808;
  */
 export const DEVICE_DUPLICATED = { code: 0, name: "ZtdDeviceDuplicated" } as const;
 
-export function importErrorName(code: number): string {
+export function documentedImportErrorName(code: number): string {
   const name = IMPORT_ERROR_NAMES.get(code);
   if (name === undefined) {
     throw new RangeError(`${code} is not a documented Autopilot import error code (${[...IMPORT_ERROR_NAMES.keys()].join(", ")})`);

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { hashKey, isBase64, serialKey } from "./deviceKeys.js";
 import { hashNamesDevice } from "./hashReading.js";
-import { importErrorName, INVALID_HARDWARE_HASH } from "./importErrors.js";
+import { documentedImportErrorName, INVALID_HARDWARE_HASH } from "./importErrors.js";
 import { newRecord, type ImportedDeviceInput, type ImportedDeviceRecord } from "./records.js";
-import { bySettleOrder, decideSettlement, pendingTogether } from "./settling.js";
+import { bySettleOrder, decideSimulatedSettlement, pendingTogether } from "./settling.js";
 import type { SyncHistory } from "./syncPolicy.js";
 
 /** One imported record plus what the simulator needs to settle and page it. */
@@ -49,7 +49,7 @@ class TenantState {
  * passed. Creation order across tenants matters because an import into one tenant can
  * register a device that decides another tenant's import (808).
  */
-export class ImportStore {
+export class SimulatedImportStore {
   private readonly tenants = new Map<string, TenantState>();
   private readonly rejectedHashes = new Map<string, number>();
   private pending: StoredImport[] = [];
@@ -152,7 +152,7 @@ export class ImportStore {
   }
 
   rejectHash(hardwareIdentifier: string, code = INVALID_HARDWARE_HASH): void {
-    importErrorName(code); // fail at the call, not at some later settle
+    documentedImportErrorName(code); // fail at the call, not at some later settle
     const key = hashKey(hardwareIdentifier);
     if (!key) throw new TypeError("rejectHash: hardwareIdentifier must be a non-empty base64 string");
     this.rejectedHashes.set(key, code);
@@ -166,7 +166,7 @@ export class ImportStore {
     const tenant = this.tenants.get(stored.tenantId);
     if (!tenant?.imports.has(stored.record.id)) return; // deleted while pending
 
-    const outcome = decideSettlement({
+    const outcome = decideSimulatedSettlement({
       hashReadable: stored.hashReadable,
       ...(stored.hashKey !== undefined && this.rejectedHashes.has(stored.hashKey)
         ? { rejectedCode: this.rejectedHashes.get(stored.hashKey)! }

@@ -11,5 +11,5 @@ export { BEHAVIOUR_DEFAULTS, type SimulatorOptions, type SimulatorBehaviour } fr
 export type { FaultRule, FaultMatch } from "./faults.js";
 export type { CreateEntry } from "./handlers.js";
 export type { ThrottleLimits } from "./throttle.js";
-export type { ImportedDeviceRecord, ImportedDeviceState, DeviceImportStatus } from "./records.js";
+export type { ImportedDeviceRecord, SimulatedImportedDeviceState, SimulatedDeviceImportStatus } from "./records.js";
 export { IMPORT_ERROR_NAMES, DEVICE_DUPLICATED } from "./importErrors.js";

@@ -9,16 +9,16 @@ export const IMPORTED_DEVICE_ODATA_TYPE = "#microsoft.graph.importedWindowsAutop
 // Graph writes the nested complex type without the leading '#'.
 export const IMPORTED_DEVICE_STATE_ODATA_TYPE = "microsoft.graph.importedWindowsAutopilotDeviceIdentityState";
 
-export type DeviceImportStatus = ImportedWindowsAutopilotDeviceIdentityImportStatus;
+export type SimulatedDeviceImportStatus = ImportedWindowsAutopilotDeviceIdentityImportStatus;
 
 // The interfaces below are narrower than Microsoft's (every property present, strings where
 // Graph never sends null), so they are written out; the checks after them tie them to
 // @microsoft/microsoft-graph-types (v1.0) so a misspelt, vanished or newly added property
 // fails `npm run build` instead of changing the wire shape unnoticed.
 
-export interface ImportedDeviceState {
+export interface SimulatedImportedDeviceState {
   "@odata.type": typeof IMPORTED_DEVICE_STATE_ODATA_TYPE;
-  deviceImportStatus: DeviceImportStatus;
+  deviceImportStatus: SimulatedDeviceImportStatus;
   deviceRegistrationId: string;
   deviceErrorCode: number;
   deviceErrorName: string;
@@ -33,7 +33,7 @@ export interface ImportedDeviceRecord {
   importId: string | null;
   hardwareIdentifier: string | null;
   assignedUserPrincipalName: string | null;
-  state: ImportedDeviceState;
+  state: SimulatedImportedDeviceState;
 }
 
 /** What a client may set on create; everything else is the service's. */
@@ -55,16 +55,16 @@ type Conforms<Ours extends Official, Official> = Ours;
 
 export type RecordMatchesOfficial = [
   NoNameMismatch<NameMismatch<ImportedDeviceRecord, ImportedWindowsAutopilotDeviceIdentity>>,
-  NoNameMismatch<NameMismatch<ImportedDeviceState, ImportedWindowsAutopilotDeviceIdentityState>>,
+  NoNameMismatch<NameMismatch<SimulatedImportedDeviceState, ImportedWindowsAutopilotDeviceIdentityState>>,
   // The input is the record less what the service owns, so only its names are checked one way.
   NoNameMismatch<Exclude<keyof ImportedDeviceInput, keyof ImportedWindowsAutopilotDeviceIdentity>>,
   Conforms<ImportedDeviceRecord, ImportedWindowsAutopilotDeviceIdentity>,
-  Conforms<ImportedDeviceState, ImportedWindowsAutopilotDeviceIdentityState>,
+  Conforms<SimulatedImportedDeviceState, ImportedWindowsAutopilotDeviceIdentityState>,
   Conforms<ImportedDeviceInput, ImportedWindowsAutopilotDeviceIdentity>,
 ];
 
 /** Graph answers every create with the import not yet looked at. */
-export function unsettledState(): ImportedDeviceState {
+export function unsettledState(): SimulatedImportedDeviceState {
   return {
     "@odata.type": IMPORTED_DEVICE_STATE_ODATA_TYPE,
     deviceImportStatus: "unknown",

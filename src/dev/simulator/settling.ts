@@ -4,7 +4,7 @@ import {
   DEVICE_DUPLICATED,
   INVALID_HARDWARE_HASH,
   MISSING_SERIAL_NUMBER,
-  importErrorName,
+  documentedImportErrorName,
 } from "./importErrors.js";
 
 /**
@@ -24,7 +24,7 @@ export interface SettlementFacts {
   registeredInOtherTenant: boolean;
 }
 
-export type Settlement = { status: "complete" } | { status: "error"; code: number; name: string };
+export type SimulatedSettlement = { status: "complete" } | { status: "error"; code: number; name: string };
 
 /**
  * Precedence, first match wins: a hash the service cannot read says nothing about the device,
@@ -32,7 +32,7 @@ export type Settlement = { status: "complete" } | { status: "error"; code: numbe
  * the pair is processed, the other is dropped whatever the registry says); then the registry,
  * own tenant before others because an own-tenant match is the more actionable answer.
  */
-export function decideSettlement(f: SettlementFacts): Settlement {
+export function decideSimulatedSettlement(f: SettlementFacts): SimulatedSettlement {
   if (f.rejectedCode !== undefined) return failure(f.rejectedCode);
   if (!f.hashReadable) return failure(INVALID_HARDWARE_HASH);
   if (!f.hasSerialNumber) return failure(MISSING_SERIAL_NUMBER);
@@ -42,8 +42,8 @@ export function decideSettlement(f: SettlementFacts): Settlement {
   return { status: "complete" };
 }
 
-function failure(code: number): Settlement {
-  return { status: "error", code, name: importErrorName(code) };
+function failure(code: number): SimulatedSettlement {
+  return { status: "error", code, name: documentedImportErrorName(code) };
 }
 
 export interface Timed {

@@ -6,7 +6,7 @@ import { FaultBook, type FaultRule } from "./faults.js";
 import { defaultErrorCode, graphErrorBody, type RequestIds } from "./graphErrors.js";
 import { ImportedDeviceService, snapshot, type CreateEntry, type OperationRequest } from "./handlers.js";
 import { PLAIN_JSON, readBody, sleep, writeReply, type Reply, type RequestBody } from "./httpIo.js";
-import { ImportStore } from "./importStore.js";
+import { SimulatedImportStore } from "./importStore.js";
 import { INTUNE_FORBIDDEN_CODE, INTUNE_FORBIDDEN_TEXT, intuneMessage, type IntuneTrace } from "./intuneErrors.js";
 import { PENDING_FROM_FRACTION, resolveOptions, type ResolvedOptions, type SimulatorOptions } from "./options.js";
 import type { ImportedDeviceRecord } from "./records.js";
@@ -17,6 +17,7 @@ import { importActionSize, serialNumbersIn } from "./validation.js";
 import { AutopilotDeviceStore, autopilotDeviceBody } from "./autopilotDevices.js";
 import { AutopilotDeviceService } from "./autopilotHandlers.js";
 import { hashKey, serialKey } from "./deviceKeys.js";
+import { errorMessage } from "../../model/errorMessage.js";
 
 export interface RequestLogEntry {
   method: string;
@@ -92,7 +93,7 @@ export async function startGraphSimulator(options?: SimulatorOptions): Promise<G
 class RunningSimulator implements GraphSimulator {
   readonly creates: CreateEntry[] = [];
   readonly requestLog: RequestLogEntry[] = [];
-  private readonly store = new ImportStore();
+  private readonly store = new SimulatedImportStore();
   private readonly autopilot: AutopilotDeviceStore;
   private autopilotService: AutopilotDeviceService | undefined;
   private readonly faults = new FaultBook();
@@ -230,7 +231,7 @@ class RunningSimulator implements GraphSimulator {
     try {
       reply = await this.process(req, method, target, call, caller);
     } catch (e) {
-      reply = this.error(call, 500, "InternalServerError", `Simulator internal error: ${(e as Error).message}`);
+      reply = this.error(call, 500, "InternalServerError", `Simulator internal error: ${errorMessage(e)}`);
     }
 
     await sleep(this.options.latencyMs * this.options.timeScale);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bySettleOrder, decideSettlement, pendingTogether, type SettlementFacts } from "../../../src/dev/simulator/settling.js";
+import { bySettleOrder, decideSimulatedSettlement, pendingTogether, type SettlementFacts } from "../../../src/dev/simulator/settling.js";
 
 const clean: SettlementFacts = {
   hashReadable: true,
@@ -9,9 +9,9 @@ const clean: SettlementFacts = {
   registeredInOtherTenant: false,
 };
 
-describe("decideSettlement", () => {
+describe("decideSimulatedSettlement", () => {
   it("completes a new, readable device", () => {
-    expect(decideSettlement(clean)).toEqual({ status: "complete" });
+    expect(decideSimulatedSettlement(clean)).toEqual({ status: "complete" });
   });
 
   it.each([
@@ -23,7 +23,7 @@ describe("decideSettlement", () => {
     [{ rejectedCode: 813 }, 813, "ZtdDeviceIsNotUnique"],
     [{ duplicatesPendingImport: true }, 0, "ZtdDeviceDuplicated"],
   ] as const)("%j → %i %s", (facts, code, name) => {
-    expect(decideSettlement({ ...clean, ...facts })).toEqual({ status: "error", code, name });
+    expect(decideSimulatedSettlement({ ...clean, ...facts })).toEqual({ status: "error", code, name });
   });
 
   it("applies the documented precedence", () => {
@@ -35,11 +35,11 @@ describe("decideSettlement", () => {
       registeredInSameTenant: true,
       registeredInOtherTenant: true,
     };
-    expect(decideSettlement(everything)).toMatchObject({ code: 802 });
+    expect(decideSimulatedSettlement(everything)).toMatchObject({ code: 802 });
     const { rejectedCode: _, ...unrejected } = everything;
-    expect(decideSettlement(unrejected)).toMatchObject({ code: 803 });
-    expect(decideSettlement({ ...unrejected, hasSerialNumber: true })).toMatchObject({ name: "ZtdDeviceDuplicated" });
-    expect(decideSettlement({ ...unrejected, hasSerialNumber: true, duplicatesPendingImport: false })).toMatchObject({ code: 806 });
+    expect(decideSimulatedSettlement(unrejected)).toMatchObject({ code: 803 });
+    expect(decideSimulatedSettlement({ ...unrejected, hasSerialNumber: true })).toMatchObject({ name: "ZtdDeviceDuplicated" });
+    expect(decideSimulatedSettlement({ ...unrejected, hasSerialNumber: true, duplicatesPendingImport: false })).toMatchObject({ code: 806 });
   });
 });
 

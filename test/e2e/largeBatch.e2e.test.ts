@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { functionDefinitions } from "../../src/app/functionDefinitions.js";
-import type { DevicePage } from "../../src/storage/importStore.js";
+import type { StoredDevicePage } from "../../src/storage/importStore.js";
 import { startPipeline, type Pipeline } from "../support/pipeline.js";
 import { makeCsv, makeDevices } from "../support/devices.js";
 import { queuedMessages } from "../support/queuedMessages.js";
@@ -46,7 +46,7 @@ describe("a 10,000-device batch", () => {
     // Every page after the first waits until the client holds its first bytes. A host that
     // buffers the response whole would never send them, so this test would time out instead
     // of passing; one that streams sends the header and the first page at once.
-    const spy = vi.spyOn(store, "listDevices").mockImplementation(async (batchId, options): Promise<DevicePage> => {
+    const spy = vi.spyOn(store, "listDevices").mockImplementation(async (batchId, options): Promise<StoredDevicePage> => {
       if (options.continuationToken) await firstBytesArrived;
       const page = await listDevices(batchId, options);
       rowsRead += page.devices.length;
