@@ -9,7 +9,7 @@ import { createTypeScriptImportResolver } from "eslint-import-resolver-typescrip
  * The layers from the bottom up: a folder may import its own layer's folders and the ones below,
  * never one above. `src/model` holds the domain rules and imports no I/O; stores sit beside the
  * capability that owns them; `src/dev` (simulator, development host) and everything outside `src`
- * sit on top and never ship (.funcignore, test/infra/bicepCrossCheck.test.ts).
+ * sit on top and never ship (.funcignore, test/infra/stagedPackage.test.ts).
  */
 export const LAYERS = [
   ["src/model"],

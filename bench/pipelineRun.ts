@@ -1,6 +1,6 @@
 import { createServices, type Services } from "../src/app/services.js";
 import { functionDefinitions } from "../src/app/functionDefinitions.js";
-import type { FunctionDefinition, QueueDelivery } from "../src/app/functionTypes.js";
+import type { FunctionDefinition } from "../src/app/functionTypes.js";
 import { loadConfig } from "../src/config/config.js";
 import type { GraphSimulator } from "../src/dev/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../src/dev/host/azurite.js";
@@ -14,6 +14,7 @@ import { addTestPartner } from "../test/support/partners.js";
 import { startCountingProxy, type CountingProxy, type ProxiedCall } from "./countingProxy.js";
 import { sleep } from "./graphCaller.js";
 import type { LogFields } from "../src/telemetry/logFields.js";
+import type { QueueDelivery } from "../src/storage/queueText.js";
 
 /** The pipeline as deployed: several instances (development hosts) sharing one storage account, all counted. */
 export interface PipelineUnderTest {

@@ -1,3 +1,4 @@
+import type { QueueDelivery } from "../storage/queueText.js";
 import type { Caller } from "../auth/caller.js";
 import type { AppRequest, AppResponse } from "../http/types.js";
 import type { Services } from "./services.js";
@@ -28,11 +29,6 @@ export interface AnonymousHttpFunctionDefinition extends HttpFunctionBase {
 }
 
 export type HttpFunctionDefinition = PartnerHttpFunctionDefinition | AnonymousHttpFunctionDefinition;
-
-export interface QueueDelivery {
-  id: string;
-  dequeueCount: number;
-}
 
 export interface QueueFunctionDefinition {
   kind: "queue";

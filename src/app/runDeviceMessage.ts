@@ -6,9 +6,9 @@ import { pollBatch, type PollDeps } from "../worker/pollBatch.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { requestSync, syncTenant } from "../worker/syncTenant.js";
 import { updateExisting } from "../worker/updateExisting.js";
-import type { QueueDelivery } from "./functionTypes.js";
 import { deleteDeps, deregisterDeps, pollDeps, syncDeps, updateExistingDeps, webhookNotifyDeps, workerDeps } from "./serviceDeps.js";
 import type { Services } from "./services.js";
+import type { QueueDelivery } from "../storage/queueText.js";
 
 /** One message of the device queue (names.ts, DEVICE_QUEUE), handed to the step of its kind. */
 export async function runDeviceMessage(s: Services, payload: unknown, delivery: QueueDelivery): Promise<void> {

@@ -30,12 +30,6 @@ export interface WorkerDeps {
   random?: () => number;
 }
 
-/** The queue message's identity as the host delivered it. */
-export interface Delivery {
-  id: string;
-  dequeueCount: number;
-}
-
 export type StepOutcome =
   | "missing"
   | "stale"

@@ -1,3 +1,4 @@
+import type { QueueDelivery } from "../storage/queueText.js";
 import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import { sameSerialNumber } from "../graph/importedDevice.js";
 import type { SubmitMessage } from "../storage/deviceMessage.js";
@@ -9,7 +10,7 @@ import { chunkSends, matchRecords, splitInHalves } from "./chunks.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
 import { dueAt, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
-import { clearedError, clock, createBody, epochClock, importIdOf, mayHaveCreated, type Delivery, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
+import { clearedError, clock, createBody, epochClock, importIdOf, mayHaveCreated, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
 import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { judgeMessage } from "./messageGuard.js";
@@ -27,7 +28,7 @@ const SEND_CONCURRENCY = 16;
  * the devices an earlier attempt may have created, send the rest as one import action, and record
  * the outcome for every device. Never waits for a retry in-process; throws only when storage fails.
  */
-export async function processChunk(deps: WorkerDeps, message: SubmitMessage, delivery: Delivery): Promise<StepOutcome> {
+export async function processChunk(deps: WorkerDeps, message: SubmitMessage, delivery: QueueDelivery): Promise<StepOutcome> {
   const chunk = message.chunk!;
   const rows = await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size);
   const mine = rows.filter((d) => d.attempts === message.attempt && d.claimedBy === delivery.id && (d.state === "submitting" || d.state === "retrying"));
@@ -103,7 +104,7 @@ async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: S
  * Takes the devices for this attempt: a queued one by a row write (no counter moves), a retrying
  * one with its counter. `rows`: the claimed rows as they now are, when every new ETag is known.
  */
-async function claim(deps: WorkerDeps, message: SubmitMessage, delivery: Delivery, devices: StoredDevice[], at: string): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
+async function claim(deps: WorkerDeps, message: SubmitMessage, delivery: QueueDelivery, devices: StoredDevice[], at: string): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
   const changes = (device: StoredDevice) => ({
     state: "submitting" as const,
     attempts: message.attempt,

@@ -1,3 +1,4 @@
+import type { QueueDelivery } from "../storage/queueText.js";
 import { type SubmitMessage, chunkRole } from "../storage/deviceMessage.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { DeviceChangedError } from "../storage/importStore.js";
@@ -10,7 +11,7 @@ import { failWaitingDevices } from "./failWaitingDevices.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { importedFollow } from "./profileFollow.js";
 import { followerAlone, processChunk } from "./processChunk.js";
-import { clearedError, clock, createBody, epochClock, importIdOf, type Delivery, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
+import { clearedError, clock, createBody, epochClock, importIdOf, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
 import {
   decideAnswer,
   decideArrival,
@@ -30,7 +31,7 @@ import {
  * redelivers the message. What to do at each turn is decided in submitDecisions.ts; this does the
  * reads and writes between.
  */
-export async function processDeviceMessage(deps: WorkerDeps, message: SubmitMessage, delivery: Delivery): Promise<StepOutcome> {
+export async function processDeviceMessage(deps: WorkerDeps, message: SubmitMessage, delivery: QueueDelivery): Promise<StepOutcome> {
   const role = chunkRole(message);
   if (role === "leader") return processChunk(deps, message, delivery);
   if (role === "follower") {
@@ -75,7 +76,7 @@ async function submitStep(
   deps: WorkerDeps,
   device: StoredDevice,
   message: SubmitMessage,
-  delivery: Delivery,
+  delivery: QueueDelivery,
   arrival: Exclude<ArrivalDecision, { kind: "drop" }>,
   invocation: { createSent: boolean },
 ): Promise<StepOutcome> {

@@ -1,9 +1,8 @@
 import type { DequeuedMessageItem, QueueClient } from "@azure/storage-queue";
 import type { Logger } from "../../telemetry/logging.js";
-import type { QueueDelivery } from "../../app/functionTypes.js";
 import type { QueueHostSettings } from "./hostSettings.js";
 import { logContextOfMessage } from "../../telemetry/logContext.js";
-import { decodePayload } from "../../storage/queueText.js";
+import { decodePayload, type QueueDelivery } from "../../storage/queueText.js";
 import { errorMessage } from "../../model/errorMessage.js";
 
 /**
