@@ -66,6 +66,11 @@ for (const [k, sample] of profile.samples.entries()) {
   if (second < Number(from) || second > Number(to)) continue;
   kinds.set(kind, (kinds.get(kind) ?? 0) + delta / 1e6);
 }
-console.log(`busy seconds: ${[...busy].sort((a, b) => a[0] - b[0]).map(([s, v]) => `${s}:${v.toFixed(2)}`).join(" ")}`);
+console.log(
+  `busy seconds: ${[...busy]
+    .sort((a, b) => a[0] - b[0])
+    .map(([s, v]) => `${s}:${v.toFixed(2)}`)
+    .join(" ")}`,
+);
 console.log(`CPU by kind, ${from} s to ${to} s of the profile:`);
 for (const [kind, seconds] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`  ${seconds.toFixed(2).padStart(6)} s  ${kind}`);

@@ -20,7 +20,18 @@ import { makeHash } from "../test/support/devices.js";
 
 const SIZES = (process.env.SCAN_SIZES ?? "0,1000,2500,5000,10000").split(",").map(Number);
 const ROUNDS = Number(process.env.SCAN_ROUNDS ?? 40);
-const BODY = Buffer.from(JSON.stringify({ v: 1, kind: "submit", batchId: "00000000-0000-4000-8000-000000000000", rowKey: "device-000000", attempt: 1, slotAt: 0, shiftAt: 0, chunk: { first: "device-000000", size: 100 } })).toString("base64");
+const BODY = Buffer.from(
+  JSON.stringify({
+    v: 1,
+    kind: "submit",
+    batchId: "00000000-0000-4000-8000-000000000000",
+    rowKey: "device-000000",
+    attempt: 1,
+    slotAt: 0,
+    shiftAt: 0,
+    chunk: { first: "device-000000", size: 100 },
+  }),
+).toString("base64");
 
 async function timed<T>(samples: number[], call: () => Promise<T>): Promise<T> {
   const started = performance.now();
@@ -63,15 +74,34 @@ async function queues(invisible: number, where: "same queue" | "other queue") {
       const got = await timed(receive, () => queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 }));
       for (const m of got.receivedMessageItems) await timed(del, () => queue.deleteMessage(m.messageId, m.popReceipt));
     }
-    console.log(`queue: ${String(invisible).padStart(6)} invisible messages (${where}); ms median/p90: ${[cell("empty receive", empty), cell("send", send), cell("receive", receive), cell("delete", del)].join(", ")}`);
-    return { kind: "queue", invisible, where, emptyReceiveMs: quantile(empty, 0.5), sendMs: quantile(send, 0.5), receiveMs: quantile(receive, 0.5), deleteMs: quantile(del, 0.5) };
+    console.log(
+      `queue: ${String(invisible).padStart(6)} invisible messages (${where}); ms median/p90: ${[cell("empty receive", empty), cell("send", send), cell("receive", receive), cell("delete", del)].join(", ")}`,
+    );
+    return {
+      kind: "queue",
+      invisible,
+      where,
+      emptyReceiveMs: quantile(empty, 0.5),
+      sendMs: quantile(send, 0.5),
+      receiveMs: quantile(receive, 0.5),
+      deleteMs: quantile(del, 0.5),
+    };
   } finally {
     await azurite.stop();
   }
 }
 
 const rowKey = (i: number) => `device-${String(i).padStart(6, "0")}`;
-const row = (i: number) => ({ partitionKey: "batch", rowKey: rowKey(i), index: i, serialNumber: `S-${i}`, hardwareIdentifier: makeHash(i, 3_000), tenantId: "t", state: "queued", attempts: 0 });
+const row = (i: number) => ({
+  partitionKey: "batch",
+  rowKey: rowKey(i),
+  index: i,
+  serialNumber: `S-${i}`,
+  hardwareIdentifier: makeHash(i, 3_000),
+  tenantId: "t",
+  state: "queued",
+  attempts: 0,
+});
 
 async function tables(rows: number) {
   const azurite = await startAzurite();
@@ -79,7 +109,11 @@ async function tables(rows: number) {
     const table = TableClient.fromConnectionString(azurite.connectionString, "scan", { allowInsecureConnection: true });
     await table.createTable();
     const total = Math.max(rows, 200);
-    await inParallel(Math.ceil(total / 100), 4, (k) => table.submitTransaction(Array.from({ length: Math.min(100, total - k * 100) }, (_, j): TransactionAction => ["create", row(k * 100 + j)])));
+    await inParallel(Math.ceil(total / 100), 4, (k) =>
+      table.submitTransaction(
+        Array.from({ length: Math.min(100, total - k * 100) }, (_, j): TransactionAction => ["create", row(k * 100 + j)]),
+      ),
+    );
     const point: number[] = [];
     const range: number[] = [];
     const batch: number[] = [];
@@ -88,13 +122,43 @@ async function tables(rows: number) {
       const at = (k * 97) % (total - 100);
       await timed(point, () => table.getEntity("batch", rowKey(at)));
       await timed(range, async () => {
-        for await (const _ of table.listEntities({ queryOptions: { filter: `PartitionKey eq 'batch' and RowKey ge '${rowKey(at)}' and RowKey lt '${rowKey(at + 100)}'`, select: ["RowKey", "state", "attempts"] } }));
+        for await (const _ of table.listEntities({
+          queryOptions: {
+            filter: `PartitionKey eq 'batch' and RowKey ge '${rowKey(at)}' and RowKey lt '${rowKey(at + 100)}'`,
+            select: ["RowKey", "state", "attempts"],
+          },
+        }));
       });
-      await timed(batch, () => table.submitTransaction(Array.from({ length: 100 }, (_, j): TransactionAction => ["update", { ...row(at + j), state: "submitting", attempts: k + 1 }, "Replace"])));
-      await timed(merged, () => table.submitTransaction(Array.from({ length: 100 }, (_, j): TransactionAction => ["update", { partitionKey: "batch", rowKey: rowKey(at + j), state: "submitting", attempts: k + 1, claimedBy: "leader" }, "Merge"])));
+      await timed(batch, () =>
+        table.submitTransaction(
+          Array.from({ length: 100 }, (_, j): TransactionAction => [
+            "update",
+            { ...row(at + j), state: "submitting", attempts: k + 1 },
+            "Replace",
+          ]),
+        ),
+      );
+      await timed(merged, () =>
+        table.submitTransaction(
+          Array.from({ length: 100 }, (_, j): TransactionAction => [
+            "update",
+            { partitionKey: "batch", rowKey: rowKey(at + j), state: "submitting", attempts: k + 1, claimedBy: "leader" },
+            "Merge",
+          ]),
+        ),
+      );
     }
-    console.log(`table: ${String(rows).padStart(6)} rows in the partition; ms median/p90: ${[cell("point read", point), cell("range query (100)", range), cell("transaction (100 replaced)", batch), cell("transaction (100 merged, 3 columns)", merged)].join(", ")}`);
-    return { kind: "table", rows, pointReadMs: quantile(point, 0.5), rangeQueryMs: quantile(range, 0.5), replaceTransactionMs: quantile(batch, 0.5), mergeTransactionMs: quantile(merged, 0.5) };
+    console.log(
+      `table: ${String(rows).padStart(6)} rows in the partition; ms median/p90: ${[cell("point read", point), cell("range query (100)", range), cell("transaction (100 replaced)", batch), cell("transaction (100 merged, 3 columns)", merged)].join(", ")}`,
+    );
+    return {
+      kind: "table",
+      rows,
+      pointReadMs: quantile(point, 0.5),
+      rangeQueryMs: quantile(range, 0.5),
+      replaceTransactionMs: quantile(batch, 0.5),
+      mergeTransactionMs: quantile(merged, 0.5),
+    };
   } finally {
     await azurite.stop();
   }

@@ -23,7 +23,10 @@ export interface ProxiedCall {
 
 /** Names a storage request by method and resource, without ids: `POST table:$batch`, `GET queue:x messages`. */
 export function requestKind(service: "queue" | "table", method: string, url: string): string {
-  const path = decodeURIComponent(url.split("?")[0] ?? "").split("/").filter(Boolean).slice(1); // drop the account
+  const path = decodeURIComponent(url.split("?")[0] ?? "")
+    .split("/")
+    .filter(Boolean)
+    .slice(1); // drop the account
   const query = url.includes("?") ? url.slice(url.indexOf("?")) : "";
   if (service === "queue") {
     const [queue = "", messages, id] = path;
@@ -49,18 +52,15 @@ export async function startCountingProxy(targetPort: number, service: "queue" | 
     const kind = requestKind(service, req.method ?? "GET", req.url ?? "/");
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     const sent = Date.now();
-    const upstream = request(
-      { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        // Lost ETag races, counted apart by kind: each costs a re-read and a second try.
-        if (answer.statusCode === 412) kinds.set(`412 ${kind}`, (kinds.get(`412 ${kind}`) ?? 0) + 1);
-        const second = Math.floor(sent / 1000);
-        slowest.set(second, Math.max(slowest.get(second) ?? 0, Date.now() - sent));
-        calls.push({ at: sent, kind, ms: Date.now() - sent });
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
+    const upstream = request({ host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      // Lost ETag races, counted apart by kind: each costs a re-read and a second try.
+      if (answer.statusCode === 412) kinds.set(`412 ${kind}`, (kinds.get(`412 ${kind}`) ?? 0) + 1);
+      const second = Math.floor(sent / 1000);
+      slowest.set(second, Math.max(slowest.get(second) ?? 0, Date.now() - sent));
+      calls.push({ at: sent, kind, ms: Date.now() - sent });
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });

@@ -27,7 +27,8 @@ export function measureHashCheckIntake(): HashCheckIntake {
     const started = performance.now();
     const outcome = parseImportRequest({ contentType: "text/csv", body, query: new URLSearchParams(query) }, limits);
     const ms = performance.now() - started;
-    if (!outcome.ok || outcome.request.devices.length !== DEVICES) throw new Error(`bench: the batch was refused: ${JSON.stringify(outcome.ok ? "" : outcome.problem.detail)}`);
+    if (!outcome.ok || outcome.request.devices.length !== DEVICES)
+      throw new Error(`bench: the batch was refused: ${JSON.stringify(outcome.ok ? "" : outcome.problem.detail)}`);
     return ms;
   };
   once("");

@@ -17,7 +17,9 @@ import { readdirSync, readFileSync } from "node:fs";
 /** CPU seconds used so far by this process and by its child processes (Azurite), from /proc. */
 function cpuSeconds(): { self: number; children: number } {
   const ticks = 100; // USER_HZ
-  const children = readdirSync(`/proc/${process.pid}/task`).flatMap((tid) => readFileSync(`/proc/${process.pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean));
+  const children = readdirSync(`/proc/${process.pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${process.pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean),
+  );
   let childSeconds = 0;
   for (const pid of children) {
     try {
@@ -59,7 +61,9 @@ const pipelineEnv: Record<string, string> = {
 
 const simulator = await startGraphSimulator(simulatorOptions);
 const logged: { at: number; message: string }[] = [];
-const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, 4, { onLog: (_level, message) => logged.push({ at: Date.now(), message }) });
+const pipeline = await startPipelineUnderTest(simulator, pipelineEnv, 4, {
+  onLog: (_level, message) => logged.push({ at: Date.now(), message }),
+});
 try {
   const devices = makeDevices(DEVICES, "P");
   const cpuBefore = cpuSeconds();
@@ -73,7 +77,9 @@ try {
   await sleep(100);
   const rel = (t: number) => ((t - started) / 1000).toFixed(1);
   const writes = simulator.requestLog.filter((r) => r.tenantId === TENANT && r.method !== "GET");
-  console.log(`${MODE}, ${DEVICES} devices, chunks of ${CHUNK}, scale 1/${SCALE}: POST answered at ${rel(postedAt)} s; writes from ${rel(writes[0]?.at ?? NaN)} to ${rel(writes.at(-1)?.at ?? NaN)} s (${writes.length}); final at ${rel(done.finishedAt)} s (${(DEVICES / ((done.finishedAt - started) / 1000)).toFixed(1)} devices/s); drained at ${rel(drainedAt)} s`);
+  console.log(
+    `${MODE}, ${DEVICES} devices, chunks of ${CHUNK}, scale 1/${SCALE}: POST answered at ${rel(postedAt)} s; writes from ${rel(writes[0]?.at ?? NaN)} to ${rel(writes.at(-1)?.at ?? NaN)} s (${writes.length}); final at ${rel(done.finishedAt)} s (${(DEVICES / ((done.finishedAt - started) / 1000)).toFixed(1)} devices/s); drained at ${rel(drainedAt)} s`,
+  );
   console.log(`counts ${JSON.stringify(done.counts)}; storage ${(pipeline.storageRequests() / DEVICES).toFixed(2)} per device`);
   console.log(
     `CPU until final: Azurite ${(cpuAtFinal.children - cpuBefore.children).toFixed(1)} s, bench process (4 instances, proxies, simulator) ${(cpuAtFinal.self - cpuBefore.self).toFixed(1)} s; ` +
@@ -113,7 +119,10 @@ try {
     const [n, ms] = totals.get(call.kind) ?? [0, 0];
     totals.set(call.kind, [n + 1, ms + call.ms]);
   }
-  for (const [kind, [n, ms]] of [...totals].sort((a, b) => b[1][1] - a[1][1])) console.log(`  ${kind.padEnd(50)} ${(n / DEVICES).toFixed(3)}/device, mean ${(ms / n).toFixed(1)} ms, total ${(ms / 1000).toFixed(1)} s`);
+  for (const [kind, [n, ms]] of [...totals].sort((a, b) => b[1][1] - a[1][1]))
+    console.log(
+      `  ${kind.padEnd(50)} ${(n / DEVICES).toFixed(3)}/device, mean ${(ms / n).toFixed(1)} ms, total ${(ms / 1000).toFixed(1)} s`,
+    );
 } finally {
   await pipeline.stop();
   await simulator.stop();

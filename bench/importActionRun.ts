@@ -50,7 +50,9 @@ export async function importActionScenario(setup: ImportActionSetup, log: (line:
   const storageCeilingPerSecond = await storageCeiling(Math.min(setup.devices, 5_000), setup.instances);
   log(`  storage-only ceiling: ${Math.round(storageCeilingPerSecond)} messages/s (send, receive, delete, through the counting proxy)`);
   const action = await oneTenant(setup, setup.devices, { IMPORT_CHUNK_SIZE: String(setup.chunkSize) }, "IA");
-  log(`  import action: ${setup.devices} devices final in ${(action.wallMs / 1000).toFixed(1)} s, queue drained at ${(action.drainedMs / 1000).toFixed(1)} s`);
+  log(
+    `  import action: ${setup.devices} devices final in ${(action.wallMs / 1000).toFixed(1)} s, queue drained at ${(action.drainedMs / 1000).toFixed(1)} s`,
+  );
   const create = await oneTenant(setup, setup.createDevices, { GRAPH_IMPORT_MODE: "create" }, "IC");
   log(`  per-device create: ${setup.createDevices} devices in ${(create.wallMs / 1000).toFixed(1)} s`);
   const devicesPerSecond = setup.devices / (action.wallMs / 1000);
@@ -123,7 +125,17 @@ async function storageCeiling(messages: number, receivers: number): Promise<numb
     const connection = azurite.connectionString.replace(`:${azurite.ports.queue}/`, `:${proxy.port}/`);
     const queue = new QueueClient(connection, "bench-ceiling");
     await queue.createIfNotExists();
-    const body = Buffer.from(JSON.stringify({ v: 1, kind: "submit", batchId: "00000000-0000-4000-8000-000000000000", rowKey: "device-000000", attempt: 1, slotAt: 0, shiftAt: 0 })).toString("base64");
+    const body = Buffer.from(
+      JSON.stringify({
+        v: 1,
+        kind: "submit",
+        batchId: "00000000-0000-4000-8000-000000000000",
+        rowKey: "device-000000",
+        attempt: 1,
+        slotAt: 0,
+        shiftAt: 0,
+      }),
+    ).toString("base64");
     let sent = 0;
     let deleted = 0;
     const started = performance.now();

@@ -55,10 +55,20 @@ async function startEnvironment(graphUrl: string, tenants: readonly string[]): P
   const azurite = await startAzurite();
   const queueProxy = await startCountingProxy(azurite.ports.queue, "queue");
   const tableProxy = await startCountingProxy(azurite.ports.table, "table");
-  const counted = azurite.connectionString.replace(`:${azurite.ports.queue}/`, `:${queueProxy.port}/`).replace(`:${azurite.ports.table}/`, `:${tableProxy.port}/`);
-  const services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString, GRAPH_BASE_URL: graphUrl, GRAPH_CREDENTIAL: "simulator" }), silentLogger);
+  const counted = azurite.connectionString
+    .replace(`:${azurite.ports.queue}/`, `:${queueProxy.port}/`)
+    .replace(`:${azurite.ports.table}/`, `:${tableProxy.port}/`);
+  const services = await createServices(
+    loadConfig({ AzureWebJobsStorage: azurite.connectionString, GRAPH_BASE_URL: graphUrl, GRAPH_CREDENTIAL: "simulator" }),
+    silentLogger,
+  );
   const partner = await addTestPartner(services, { tenants });
-  const host = await startHost({ PATH: process.env.PATH ?? "", AzureWebJobsStorage: counted, GRAPH_BASE_URL: graphUrl, GRAPH_CREDENTIAL: "simulator" });
+  const host = await startHost({
+    PATH: process.env.PATH ?? "",
+    AzureWebJobsStorage: counted,
+    GRAPH_BASE_URL: graphUrl,
+    GRAPH_CREDENTIAL: "simulator",
+  });
   return {
     api: host.api,
     pid: host.pid,
@@ -82,7 +92,14 @@ async function startEnvironment(graphUrl: string, tenants: readonly string[]): P
 export async function measureIntake(say: (line: string) => void = console.log): Promise<IntakeFigures> {
   const simulator = await startGraphSimulator({ settleDelayMs: 2_000, listLagMs: 300 });
   const tenants = Array.from({ length: 12 }, (_, i) => `eeeeeeee-0000-4000-8000-${String(i + 1).padStart(12, "0")}`);
-  const runs: Record<string, number[]> = { intakeMs100: [], intakeMs1000: [], intakeMs10000: [], intakeUnderLoadMs1000: [], firstCreateAfter202Ms: [], peakRssMb10000: [] };
+  const runs: Record<string, number[]> = {
+    intakeMs100: [],
+    intakeMs1000: [],
+    intakeMs10000: [],
+    intakeUnderLoadMs1000: [],
+    firstCreateAfter202Ms: [],
+    peakRssMb10000: [],
+  };
   let submitted = 0;
   const bodies = new Map<string, string>();
   const bodyOf = (count: number, prefix: string) => {
@@ -90,10 +107,19 @@ export async function measureIntake(say: (line: string) => void = console.log): 
     if (!bodies.has(key)) bodies.set(key, JSON.stringify({ devices: makeDevices(count, prefix) }));
     return bodies.get(key)!;
   };
-  async function submit(env: Environment, count: number, tenantId: string, prefix: string): Promise<{ id: string; ms: number; answeredAt: number }> {
+  async function submit(
+    env: Environment,
+    count: number,
+    tenantId: string,
+    prefix: string,
+  ): Promise<{ id: string; ms: number; answeredAt: number }> {
     const body = bodyOf(count, prefix);
     const started = performance.now();
-    const response = await fetch(`${env.api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { ...env.headers, "content-type": "application/json" }, body });
+    const response = await fetch(`${env.api}/imports?tenantId=${tenantId}`, {
+      method: "POST",
+      headers: { ...env.headers, "content-type": "application/json" },
+      body,
+    });
     const text = await response.text();
     const ms = performance.now() - started;
     if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${text.slice(0, 500)}\n${env.output()}`);
@@ -132,18 +158,18 @@ export async function measureIntake(say: (line: string) => void = console.log): 
     let quietDevices = 0;
     let fanOutKinds: Record<string, number> = {};
     if (phases.has("quiet")) {
-    env = await warmEnvironment();
-    for (const count of [100, 1_000]) {
-      for (let run = 0; run < 3; run++) {
-        const { id, ms } = await submit(env, count, tenants[run]!, `Q${count}R${run}`);
-        runs[`intakeMs${count}`]!.push(ms);
-        quietDevices += count;
-        await fannedOut(env, id);
-        await sleep(500);
+      env = await warmEnvironment();
+      for (const count of [100, 1_000]) {
+        for (let run = 0; run < 3; run++) {
+          const { id, ms } = await submit(env, count, tenants[run]!, `Q${count}R${run}`);
+          runs[`intakeMs${count}`]!.push(ms);
+          quietDevices += count;
+          await fannedOut(env, id);
+          await sleep(500);
+        }
       }
-    }
-    fanOutKinds = fanOutKindsOf(env.storageByKind());
-    await env.stop();
+      fanOutKinds = fanOutKindsOf(env.storageByKind());
+      await env.stop();
     }
     // Quiet: 10,000 devices, each run in a fresh host (its peak RSS is this POST's), to its first create.
     for (let run = 0; run < (phases.has("big") ? 3 : 0); run++) {
@@ -152,7 +178,9 @@ export async function measureIntake(say: (line: string) => void = console.log): 
       runs.intakeMs10000!.push(ms);
       runs.firstCreateAfter202Ms!.push((await firstCreate(id)) - answeredAt);
       runs.peakRssMb10000!.push(peakRssMb(env.pid));
-      say(`  10,000 devices: 202 in ${Math.round(ms)} ms, first create ${Math.round(runs.firstCreateAfter202Ms!.at(-1)!)} ms after it, host peak RSS ${runs.peakRssMb10000!.at(-1)!.toFixed(0)} MB`);
+      say(
+        `  10,000 devices: 202 in ${Math.round(ms)} ms, first create ${Math.round(runs.firstCreateAfter202Ms!.at(-1)!)} ms after it, host peak RSS ${runs.peakRssMb10000!.at(-1)!.toFixed(0)} MB`,
+      );
       await env.stop();
     }
     // Under load: a 10,000-device batch of one tenant is fanned out and imports while 1,000-device POSTs of the same tenant come in.
@@ -164,7 +192,9 @@ export async function measureIntake(say: (line: string) => void = console.log): 
     }
 
     const perDevice = Object.fromEntries(Object.entries(fanOutKinds).map(([k, n]) => [k, n / (quietDevices || NaN)]));
-    const deviceSends = Object.entries(perDevice).filter(([k]) => DEVICE_SEND.test(k)).reduce((sum, [, n]) => sum + n, 0);
+    const deviceSends = Object.entries(perDevice)
+      .filter(([k]) => DEVICE_SEND.test(k))
+      .reduce((sum, [, n]) => sum + n, 0);
     const all = Object.values(perDevice).reduce((sum, n) => sum + n, 0);
     return {
       intakeMs100: median(runs.intakeMs100!),
@@ -188,7 +218,9 @@ const DEVICE_SEND = /^POST queue:device-(imports|followers) messages$/;
 
 /** The storage requests that are the fan-out's: its queue, its progress rows, and the device messages it sends. */
 function fanOutKindsOf(byKind: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(byKind).filter(([kind]) => kind.includes("device-fanout") || kind.includes("(fanout") || DEVICE_SEND.test(kind)));
+  return Object.fromEntries(
+    Object.entries(byKind).filter(([kind]) => kind.includes("device-fanout") || kind.includes("(fanout") || DEVICE_SEND.test(kind)),
+  );
 }
 
 /** The process's peak resident set (VmHWM), in MB. */
@@ -228,12 +260,26 @@ const mark = (ok: boolean) => (ok ? "✓" : "✗");
 export function printIntake(f: IntakeFigures): void {
   console.log("");
   console.log("intake (time to 202, median of 3; host in its own process, Azurite, default mode)");
-  console.log(`  intakeMs100                        ${ms(f.intakeMs100)}  target ≤ 300 ms  ${mark(f.intakeMs100 <= 300)}   runs ${f.runs.intakeMs100!.map(ms).join(", ")}`);
-  console.log(`  intakeMs1000                       ${ms(f.intakeMs1000)}  target ≤ 600 ms  ${mark(f.intakeMs1000 <= 600)}   runs ${f.runs.intakeMs1000!.map(ms).join(", ")}`);
-  console.log(`  intakeMs10000                      ${ms(f.intakeMs10000)}  target ≤ 3000 ms  ${mark(f.intakeMs10000 <= 3_000)}   runs ${f.runs.intakeMs10000!.map(ms).join(", ")}`);
-  console.log(`  intakeUnderLoadMs1000              ${ms(f.intakeUnderLoadMs1000)}  target ≤ 1200 ms  ${mark(f.intakeUnderLoadMs1000 <= 1_200)}   runs ${f.runs.intakeUnderLoadMs1000!.map(ms).join(", ")}`);
-  console.log(`  intakePeakRssMb10000               ${f.intakePeakRssMb10000.toFixed(0)} MB  target ≤ 400 MB  ${mark(f.intakePeakRssMb10000 <= 400)}   runs (a fresh host each) ${f.runs.peakRssMb10000!.map((x) => x.toFixed(0)).join(", ")} MB`);
-  console.log(`  firstCreateAfter202Ms              ${ms(f.firstCreateAfter202Ms)}  target ≤ 2000 ms  ${mark(f.firstCreateAfter202Ms <= 2_000)}   runs ${f.runs.firstCreateAfter202Ms!.map(ms).join(", ")}`);
-  console.log(`  fan-out storage transactions per device: ${f.fanOutTransactionsPerDevice.toFixed(3)} (of which the device messages' sends ${(f.fanOutTransactionsPerDevice - f.fanOutOverheadTransactionsPerDevice).toFixed(3)}, the fan-out's own ${f.fanOutOverheadTransactionsPerDevice.toFixed(4)})`);
+  console.log(
+    `  intakeMs100                        ${ms(f.intakeMs100)}  target ≤ 300 ms  ${mark(f.intakeMs100 <= 300)}   runs ${f.runs.intakeMs100!.map(ms).join(", ")}`,
+  );
+  console.log(
+    `  intakeMs1000                       ${ms(f.intakeMs1000)}  target ≤ 600 ms  ${mark(f.intakeMs1000 <= 600)}   runs ${f.runs.intakeMs1000!.map(ms).join(", ")}`,
+  );
+  console.log(
+    `  intakeMs10000                      ${ms(f.intakeMs10000)}  target ≤ 3000 ms  ${mark(f.intakeMs10000 <= 3_000)}   runs ${f.runs.intakeMs10000!.map(ms).join(", ")}`,
+  );
+  console.log(
+    `  intakeUnderLoadMs1000              ${ms(f.intakeUnderLoadMs1000)}  target ≤ 1200 ms  ${mark(f.intakeUnderLoadMs1000 <= 1_200)}   runs ${f.runs.intakeUnderLoadMs1000!.map(ms).join(", ")}`,
+  );
+  console.log(
+    `  intakePeakRssMb10000               ${f.intakePeakRssMb10000.toFixed(0)} MB  target ≤ 400 MB  ${mark(f.intakePeakRssMb10000 <= 400)}   runs (a fresh host each) ${f.runs.peakRssMb10000!.map((x) => x.toFixed(0)).join(", ")} MB`,
+  );
+  console.log(
+    `  firstCreateAfter202Ms              ${ms(f.firstCreateAfter202Ms)}  target ≤ 2000 ms  ${mark(f.firstCreateAfter202Ms <= 2_000)}   runs ${f.runs.firstCreateAfter202Ms!.map(ms).join(", ")}`,
+  );
+  console.log(
+    `  fan-out storage transactions per device: ${f.fanOutTransactionsPerDevice.toFixed(3)} (of which the device messages' sends ${(f.fanOutTransactionsPerDevice - f.fanOutOverheadTransactionsPerDevice).toFixed(3)}, the fan-out's own ${f.fanOutOverheadTransactionsPerDevice.toFixed(4)})`,
+  );
   for (const [kind, n] of Object.entries(f.fanOutByKind)) console.log(`    ${kind.padEnd(48)} ${n.toFixed(4)}`);
 }

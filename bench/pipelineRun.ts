@@ -46,7 +46,12 @@ export interface PipelineProbe {
   onLog?(level: "info" | "warn" | "error", message: string, fields: LogFields | undefined): void;
 }
 
-export async function startPipelineUnderTest(simulator: GraphSimulator, env: Record<string, string>, instances: number, probe: PipelineProbe = {}): Promise<PipelineUnderTest> {
+export async function startPipelineUnderTest(
+  simulator: GraphSimulator,
+  env: Record<string, string>,
+  instances: number,
+  probe: PipelineProbe = {},
+): Promise<PipelineUnderTest> {
   const azurite: RunningAzurite = await startAzurite();
   const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue, "queue");
   const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table, "table");
@@ -58,7 +63,8 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
   const lateness: number[] = [];
   const note = (fields: LogFields | undefined) => {
     // An invocation's waits: for its write slot, and holding back the send of its next message.
-    if (fields?.slotWaitMs !== undefined || fields?.sendHoldMs !== undefined) maxSlotWaitMs = Math.max(maxSlotWaitMs, (fields.slotWaitMs ?? 0) + (fields.sendHoldMs ?? 0));
+    if (fields?.slotWaitMs !== undefined || fields?.sendHoldMs !== undefined)
+      maxSlotWaitMs = Math.max(maxSlotWaitMs, (fields.slotWaitMs ?? 0) + (fields.sendHoldMs ?? 0));
     if (fields?.lateMs !== undefined) lateness.push(fields.lateMs);
   };
   const slotWaits: Logger = {
@@ -100,7 +106,11 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
   // One partner per tenant the bench submits to, registered on first use.
   const partners = new Map<string, Promise<Record<string, string>>>();
   const headersFor = (tenantId: string) => {
-    if (!partners.has(tenantId)) partners.set(tenantId, addTestPartner(services[0]!, { tenants: [tenantId] }).then((p) => p.headers));
+    if (!partners.has(tenantId))
+      partners.set(
+        tenantId,
+        addTestPartner(services[0]!, { tenants: [tenantId] }).then((p) => p.headers),
+      );
     return partners.get(tenantId)!;
   };
   const direct = new ImportStore(createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString }).imports);
@@ -119,7 +129,10 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
     }
     const clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
     for (const name of [DEVICE_QUEUE, DEVICE_POISON_QUEUE, `${DEVICE_POISON_QUEUE}-poison`, FOLLOWER_QUEUE, FOLLOWER_POISON_QUEUE]) {
-      const properties = await clients.queueNamed(name).getProperties().catch(() => undefined);
+      const properties = await clients
+        .queueNamed(name)
+        .getProperties()
+        .catch(() => undefined);
       lines.push(`queue ${name}: ${properties?.approximateMessagesCount ?? "absent"} messages`);
     }
     return lines.join("\n");
@@ -146,7 +159,11 @@ export async function startPipelineUnderTest(simulator: GraphSimulator, env: Rec
       return { writes: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.at(-1) ?? 0 };
     },
     async submit(tenantId, devices) {
-      const response = await fetch(`${api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { ...(await headersFor(tenantId)), "content-type": "text/csv" }, body: new Uint8Array(makeCsv(devices)) });
+      const response = await fetch(`${api}/imports?tenantId=${tenantId}`, {
+        method: "POST",
+        headers: { ...(await headersFor(tenantId)), "content-type": "text/csv" },
+        body: new Uint8Array(makeCsv(devices)),
+      });
       if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
       return ((await response.json()) as { id: string }).id;
     },

@@ -148,7 +148,8 @@ function printTimeline(simulator: GraphSimulator, started: number, slowest: Map<
     seconds.set(s, row);
   }
   const first = Math.floor(started / 1000);
-  for (const [epochSecond] of slowest) if (epochSecond >= first && !seconds.has(epochSecond - first)) seconds.set(epochSecond - first, { created: 0, throttled: 0, other: 0 });
+  for (const [epochSecond] of slowest)
+    if (epochSecond >= first && !seconds.has(epochSecond - first)) seconds.set(epochSecond - first, { created: 0, throttled: 0, other: 0 });
   const line = [...seconds.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([s, r]) => `${s}:${r.created}/${r.throttled}/${r.other}/${slowest.get(first + s) ?? "-"}`);
@@ -177,7 +178,9 @@ const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const mark = (ok: boolean) => (ok ? "✓" : "✗");
 
 function runImportAction(): Promise<ImportActionFigures> {
-  console.log(`import action: one tenant, ${ACTION_DEVICES} devices in chunks of ${CHUNK_SIZE}, and ${ACTION_CREATE_DEVICES} through per-device creates (time scale 1/${SCALE})`);
+  console.log(
+    `import action: one tenant, ${ACTION_DEVICES} devices in chunks of ${CHUNK_SIZE}, and ${ACTION_CREATE_DEVICES} through per-device creates (time scale 1/${SCALE})`,
+  );
   return importActionScenario(
     {
       tenantId: TENANT_A,
@@ -205,11 +208,17 @@ function printImportAction(a: ImportActionFigures): void {
   console.log("");
   console.log(`import action (${a.devices} devices, chunks of ${a.chunkSize}) vs per-device create (${a.createDevices} devices)`);
   console.log(`  devices per second                 ${a.devicesPerSecond.toFixed(1)} (create: ${a.createDevicesPerSecond.toFixed(1)})`);
-  console.log(`  ceilings                           storage-only ${a.storageCeilingPerSecond.toFixed(0)}/s, chunk × write budget ${a.graphCeilingPerSecond.toFixed(0)}/s`);
-  console.log(`  wall time                          ${sec(a.wallMs)} to final, device queue drained at ${sec(a.drainedMs)} (create: ${sec(a.createWallMs)})`);
+  console.log(
+    `  ceilings                           storage-only ${a.storageCeilingPerSecond.toFixed(0)}/s, chunk × write budget ${a.graphCeilingPerSecond.toFixed(0)}/s`,
+  );
+  console.log(
+    `  wall time                          ${sec(a.wallMs)} to final, device queue drained at ${sec(a.drainedMs)} (create: ${sec(a.createWallMs)})`,
+  );
   for (const [key, op, target] of ACTION_TARGETS) {
     const value = a[key] as number;
-    console.log(`  ${String(key).padEnd(34)} ${value.toFixed(3)}  target ${op} ${target}  ${mark(op === "≥" ? value >= target : value <= target)}`);
+    console.log(
+      `  ${String(key).padEnd(34)} ${value.toFixed(3)}  target ${op} ${target}  ${mark(op === "≥" ? value >= target : value <= target)}`,
+    );
   }
   console.log("  storage transactions per device, by kind");
   for (const [kind, n] of Object.entries(a.storageByKind)) if (n >= 0.01) console.log(`    ${kind.padEnd(48)} ${n.toFixed(2)}`);
@@ -218,7 +227,13 @@ function printImportAction(a: ImportActionFigures): void {
 /** The figures bench/results.json keeps for the import action (the full breakdown is printed). */
 function importActionResult(a: ImportActionFigures) {
   const { storageByKind, counts, ...figures } = a;
-  return { date: new Date().toISOString(), ...figures, imported: counts.imported ?? 0, failed: counts.failed ?? 0, storageTransactionsPerDeviceByKind: storageByKind };
+  return {
+    date: new Date().toISOString(),
+    ...figures,
+    imported: counts.imported ?? 0,
+    failed: counts.failed ?? 0,
+    storageTransactionsPerDeviceByKind: storageByKind,
+  };
 }
 
 /** The intake figures at the top level of bench/results.json (issue 19's keys), the detail beside them. */
@@ -238,7 +253,14 @@ async function main() {
     const h = measureHashCheckIntake();
     printHashCheckIntake(h);
     const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
-    writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, hashCheckIntakeOverhead: h.overhead, hashCheckIntake: { ...h, date: new Date().toISOString() } }, null, 2) + "\n");
+    writeFileSync(
+      RESULTS_FILE,
+      JSON.stringify(
+        { ...previous, hashCheckIntakeOverhead: h.overhead, hashCheckIntake: { ...h, date: new Date().toISOString() } },
+        null,
+        2,
+      ) + "\n",
+    );
     process.exit(0);
   }
   if (process.env.BENCH_ONLY === "intake") {
@@ -263,7 +285,9 @@ async function main() {
     process.exit(3);
   }, 45 * 60_000);
   const lowerBoundMs = DEVICES / BUDGET_PER_MS;
-  console.log(`bench: ${DEVICES} devices, ${INSTANCES} instances, Intune budget ${PER_APP} writes per ${WINDOW_MS / 1000} s (time scale 1/${SCALE}), ${PIPELINE_MODE === "create" ? "one create per device" : `import action, chunks of ${CHUNK_SIZE}`}`);
+  console.log(
+    `bench: ${DEVICES} devices, ${INSTANCES} instances, Intune budget ${PER_APP} writes per ${WINDOW_MS / 1000} s (time scale 1/${SCALE}), ${PIPELINE_MODE === "create" ? "one create per device" : `import action, chunks of ${CHUNK_SIZE}`}`,
+  );
   const bAlone = await tenantBStandalone();
   const p = await pipelineScenario();
   if (process.env.BENCH_ONLY === "pipeline") {
@@ -280,13 +304,28 @@ async function main() {
 
   const rows = [
     ["", "pipeline", "sequential", "naive concurrent"],
-    ["wall time", sec(p.wallMs), `${sec(seq.wallMs)}${seq.finished ? "" : " (did not finish)"}`, `${sec(naive.wallMs)}${naive.finished ? "" : " (did not finish)"}`],
-    ["wall ÷ lower bound", (p.wallMs / lowerBoundMs).toFixed(2), (seq.wallMs / lowerBoundMs).toFixed(2), (naive.wallMs / lowerBoundMs).toFixed(2)],
+    [
+      "wall time",
+      sec(p.wallMs),
+      `${sec(seq.wallMs)}${seq.finished ? "" : " (did not finish)"}`,
+      `${sec(naive.wallMs)}${naive.finished ? "" : " (did not finish)"}`,
+    ],
+    [
+      "wall ÷ lower bound",
+      (p.wallMs / lowerBoundMs).toFixed(2),
+      (seq.wallMs / lowerBoundMs).toFixed(2),
+      (naive.wallMs / lowerBoundMs).toFixed(2),
+    ],
     ["pipeline wall ÷ this", "1.00", (p.wallMs / seq.wallMs).toFixed(2), (p.wallMs / naive.wallMs).toFixed(2)],
     ["write budget used", pct(p.budgetShare), pct(seq.budgetShare), pct(naive.budgetShare)],
     ["Graph calls answered 429", pct(p.throttledShare), pct(seq.throttledShare), pct(naive.throttledShare)],
     ["Graph calls per device", p.graphCallsPerDevice.toFixed(2), seq.graphCallsPerDevice.toFixed(2), naive.graphCallsPerDevice.toFixed(2)],
-    ["imported / failed", `${p.counts.imported} / ${p.counts.failed}`, `${seq.imported} / ${seq.failed}`, `${naive.imported} / ${naive.failed}`],
+    [
+      "imported / failed",
+      `${p.counts.imported} / ${p.counts.failed}`,
+      `${seq.imported} / ${seq.failed}`,
+      `${naive.imported} / ${naive.failed}`,
+    ],
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
@@ -294,13 +333,25 @@ async function main() {
   console.log("");
   console.log(`lower bound (devices ÷ budget)     ${sec(lowerBoundMs)}`);
   // The 95 % target is for one create per device; an import action of 100 devices needs a write per chunk.
-  if (PIPELINE_MODE === "create") console.log(`budget share                       ${pct(p.budgetShare)}  target ≥ 95 %  ${mark(p.budgetShare >= 0.95)}`);
-  else console.log(`budget share                       ${pct(p.budgetShare)}  (import action: one write per chunk of ${CHUNK_SIZE}; the 95 % target is for per-device creates, BENCH_PIPELINE_MODE=create)`);
+  if (PIPELINE_MODE === "create")
+    console.log(`budget share                       ${pct(p.budgetShare)}  target ≥ 95 %  ${mark(p.budgetShare >= 0.95)}`);
+  else
+    console.log(
+      `budget share                       ${pct(p.budgetShare)}  (import action: one write per chunk of ${CHUNK_SIZE}; the 95 % target is for per-device creates, BENCH_PIPELINE_MODE=create)`,
+    );
   console.log(`429 share                          ${pct(p.throttledShare)}  target ≤ 1 %  ${mark(p.throttledShare <= 0.01)}`);
-  console.log(`tenant B: ${sec(p.tenantBMs)} beside A, ${sec(bAlone)} alone: ×${tenantBSlowdown.toFixed(2)}  target ≤ 2  ${mark(tenantBSlowdown <= 2)}`);
-  console.log(`storage transactions per device    ${p.storageTransactionsPerDevice.toFixed(2)}  target ≤ 6  ${mark(p.storageTransactionsPerDevice <= 6)}`);
-  console.log(`longest wait inside a function      ${Math.round(p.maxWaitInFunctionMs)} ms  target ≤ 1000  ${mark(p.maxWaitInFunctionMs <= 1000)}`);
-  console.log(`writes after their slot (lateness)  p50 ${p.writeLatenessMs.p50} ms, p90 ${p.writeLatenessMs.p90} ms, p99 ${p.writeLatenessMs.p99} ms`);
+  console.log(
+    `tenant B: ${sec(p.tenantBMs)} beside A, ${sec(bAlone)} alone: ×${tenantBSlowdown.toFixed(2)}  target ≤ 2  ${mark(tenantBSlowdown <= 2)}`,
+  );
+  console.log(
+    `storage transactions per device    ${p.storageTransactionsPerDevice.toFixed(2)}  target ≤ 6  ${mark(p.storageTransactionsPerDevice <= 6)}`,
+  );
+  console.log(
+    `longest wait inside a function      ${Math.round(p.maxWaitInFunctionMs)} ms  target ≤ 1000  ${mark(p.maxWaitInFunctionMs <= 1000)}`,
+  );
+  console.log(
+    `writes after their slot (lateness)  p50 ${p.writeLatenessMs.p50} ms, p90 ${p.writeLatenessMs.p90} ms, p99 ${p.writeLatenessMs.p99} ms`,
+  );
   console.log("");
   console.log("longest invocation, by message kind (work and waits)");
   for (const [kind, ms] of Object.entries(p.longestInvocationMs)) console.log(`  ${kind.padEnd(32)} ${Math.round(ms)} ms`);
@@ -313,7 +364,14 @@ async function main() {
   const results = {
     date: new Date().toISOString(),
     node: process.version,
-    scale: { timeScale: 1 / SCALE, windowMs: WINDOW_MS, writesPerWindow: PER_APP, devices: DEVICES, instances: INSTANCES, mode: PIPELINE_MODE },
+    scale: {
+      timeScale: 1 / SCALE,
+      windowMs: WINDOW_MS,
+      writesPerWindow: PER_APP,
+      devices: DEVICES,
+      instances: INSTANCES,
+      mode: PIPELINE_MODE,
+    },
     budgetShare: p.budgetShare,
     throttledShare: p.throttledShare,
     tenantBSlowdown,

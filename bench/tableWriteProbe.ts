@@ -9,7 +9,9 @@ import { makeDevices } from "../test/support/devices.js";
 
 const azurite = await startAzurite();
 // PROBE_SMALL=1: the rows without their hashes, to tell the cost of rows from the cost of bytes.
-const devices = makeDevices(Number(process.env.PROBE_DEVICES ?? 10_000), "PROBE").map((d) => (process.env.PROBE_SMALL ? { ...d, hardwareIdentifier: "x" } : d));
+const devices = makeDevices(Number(process.env.PROBE_DEVICES ?? 10_000), "PROBE").map((d) =>
+  process.env.PROBE_SMALL ? { ...d, hardwareIdentifier: "x" } : d,
+);
 console.log(`hash length ${devices[0]!.hardwareIdentifier.length}`);
 let table = 0;
 for (const concurrency of (process.env.PROBE_CONCURRENCY ?? "1,4,32").split(",").map(Number)) {
@@ -18,7 +20,16 @@ for (const concurrency of (process.env.PROBE_CONCURRENCY ?? "1,4,32").split(",")
   const chunks: ReturnType<typeof rows>[] = [];
   for (let i = 0; i < devices.length; i += 100) chunks.push(rows(i));
   function rows(from: number) {
-    return devices.slice(from, from + 100).map((d, k) => ["upsert", { partitionKey: "batch", rowKey: `device-${String(from + k).padStart(6, "0")}`, ...d, state: "queued", attempts: 0 }, "Replace"] as ["upsert", Record<string, unknown> & { partitionKey: string; rowKey: string }, "Replace"]);
+    return devices
+      .slice(from, from + 100)
+      .map(
+        (d, k) =>
+          [
+            "upsert",
+            { partitionKey: "batch", rowKey: `device-${String(from + k).padStart(6, "0")}`, ...d, state: "queued", attempts: 0 },
+            "Replace",
+          ] as ["upsert", Record<string, unknown> & { partitionKey: string; rowKey: string }, "Replace"],
+      );
   }
   const started = performance.now();
   let next = 0;
@@ -34,7 +45,9 @@ for (const concurrency of (process.env.PROBE_CONCURRENCY ?? "1,4,32").split(",")
     }),
   );
   times.sort((a, b) => a - b);
-  console.log(`concurrency ${concurrency}: ${Math.round(performance.now() - started)} ms for ${chunks.length} transactions; each p50 ${Math.round(times[times.length >> 1]!)} ms, max ${Math.round(times.at(-1)!)} ms`);
+  console.log(
+    `concurrency ${concurrency}: ${Math.round(performance.now() - started)} ms for ${chunks.length} transactions; each p50 ${Math.round(times[times.length >> 1]!)} ms, max ${Math.round(times.at(-1)!)} ms`,
+  );
 }
 await azurite.stop();
 process.exit(0);

@@ -19,7 +19,7 @@ export async function runNaive(graphUrl: string, tenantId: string, devices: CsvD
         failed++;
         continue;
       }
-      for (; Date.now() < deadline; ) {
+      for (; Date.now() < deadline;) {
         const result = await graph.getImportedDevice(tenantId, id);
         const status = result.kind === "ok" ? result.body.state?.deviceImportStatus : undefined;
         if (status === "complete") {

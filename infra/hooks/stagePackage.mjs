@@ -82,7 +82,7 @@ function main() {
   const args = process.argv.slice(2);
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
   const outIndex = args.indexOf("--out");
-  const out = resolve(root, outIndex >= 0 ? args[outIndex + 1] ?? "" : ".deploy");
+  const out = resolve(root, outIndex >= 0 ? (args[outIndex + 1] ?? "") : ".deploy");
   const rules = readFileSync(join(root, ".funcignore"), "utf8");
   if (!existsSync(join(root, JSON.parse(readFileSync(join(root, "package.json"), "utf8")).main))) {
     throw new Error("package.json main does not exist: run `npm run build` first");
@@ -99,7 +99,9 @@ function main() {
     const npm = process.platform === "win32" ? "npm.cmd" : "npm";
     execFileSync(npm, ["ci", "--omit=dev", "--no-audit", "--no-fund"], { cwd: out, stdio: "inherit", shell: process.platform === "win32" });
   }
-  console.log(`staged ${files.length} files in ${relative(root, out) || "."}${args.includes("--no-install") ? "" : " with production node_modules"}`);
+  console.log(
+    `staged ${files.length} files in ${relative(root, out) || "."}${args.includes("--no-install") ? "" : " with production node_modules"}`,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

@@ -8,13 +8,26 @@ import type { Services } from "./services.js";
 /** One run over every poison queue, each message to what settles it. */
 export async function drainPoisonQueues(s: Services, options: DrainOptions): Promise<void> {
   const poison = poisonDeps(s);
-  await drainQueue(s.storage.poisonQueue, (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, options);
-  await drainQueue(s.storage.queueNamed(FOLLOWER_POISON_QUEUE), (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount), s.log, options);
+  await drainQueue(
+    s.storage.poisonQueue,
+    (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount),
+    s.log,
+    options,
+  );
+  await drainQueue(
+    s.storage.queueNamed(FOLLOWER_POISON_QUEUE),
+    (payload, message) => processPoisonMessage(poison, payload, message.dequeueCount),
+    s.log,
+    options,
+  );
   // A fan-out that kept failing: its range's progress row stays open, and the intake sweeper
   // sends it again once the row has not moved for its grace period. Nothing to do but say so.
   await drainQueue(
     s.storage.queueNamed(FANOUT_POISON_QUEUE),
-    async (payload) => s.log.warn("fan-out message poisoned; the intake sweeper resumes its range", { batchId: (payload as { batchId?: string } | null)?.batchId ?? "?" }),
+    async (payload) =>
+      s.log.warn("fan-out message poisoned; the intake sweeper resumes its range", {
+        batchId: (payload as { batchId?: string } | null)?.batchId ?? "?",
+      }),
     s.log,
     options,
   );

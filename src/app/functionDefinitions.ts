@@ -14,7 +14,14 @@ import { serveOpenApiDocument, serveReferencePage, routePrefixOf } from "./opena
 import { prefersCsv } from "../status/deviceCsv.js";
 import { exportDevicesCsv } from "../status/exportDevicesCsv.js";
 import { decodeSubmitMessage } from "../storage/deviceMessage.js";
-import { DEVICE_QUEUE, FANOUT_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../storage/names.js";
+import {
+  DEVICE_QUEUE,
+  FANOUT_QUEUE,
+  FOLLOWER_POISON_QUEUE,
+  FOLLOWER_QUEUE,
+  WEBHOOK_POISON_QUEUE,
+  WEBHOOK_QUEUE,
+} from "../storage/names.js";
 import { processDeviceMessage } from "../worker/processDeviceMessage.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
@@ -147,7 +154,8 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     route: "deregistrations/{id}/devices",
     methods: ["GET"],
     access: "partner",
-    handle: (s, request, caller) => listDeregistrationDevices(deregistrationStatusDeps(s), request.params.id ?? "", request.url.searchParams, caller),
+    handle: (s, request, caller) =>
+      listDeregistrationDevices(deregistrationStatusDeps(s), request.params.id ?? "", request.url.searchParams, caller),
   },
   {
     kind: "http",
@@ -213,12 +221,17 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     schedule: "*/5 * * * * *",
     everyMs: FOLLOWER_DRAIN_PERIOD_MS,
     handle: async (s) => {
-      await drainQueue(s.storage.queueNamed(FOLLOWER_QUEUE), (payload, message) => processDeviceMessage(workerDeps(s), decodeSubmitMessage(payload), message), s.log, {
-        maxPerRun: FOLLOWER_DRAIN_MAX_PER_RUN,
-        visibilitySeconds: FOLLOWER_VISIBILITY_SECONDS,
-        poison: { queue: s.storage.queueNamed(FOLLOWER_POISON_QUEUE), maxDequeueCount: TIMER_MAX_DEQUEUE_COUNT },
-        reportAfterDequeues: TIMER_MAX_DEQUEUE_COUNT,
-      });
+      await drainQueue(
+        s.storage.queueNamed(FOLLOWER_QUEUE),
+        (payload, message) => processDeviceMessage(workerDeps(s), decodeSubmitMessage(payload), message),
+        s.log,
+        {
+          maxPerRun: FOLLOWER_DRAIN_MAX_PER_RUN,
+          visibilitySeconds: FOLLOWER_VISIBILITY_SECONDS,
+          poison: { queue: s.storage.queueNamed(FOLLOWER_POISON_QUEUE), maxDequeueCount: TIMER_MAX_DEQUEUE_COUNT },
+          reportAfterDequeues: TIMER_MAX_DEQUEUE_COUNT,
+        },
+      );
     },
   },
   {
@@ -231,14 +244,19 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     everyMs: WEBHOOK_DRAIN_PERIOD_MS,
     handle: async (s) => {
       const deps = deliverDeps(s);
-      await drainQueue(s.storage.queueNamed(WEBHOOK_QUEUE), (payload, message) => deliverWebhook(deps, decodeDeliveryMessage(payload), message.id), s.log, {
-        // A run ends well before the next is due on a healthy receiver; a slow one delays the next run, not Graph writes.
-        maxPerRun: 32 * 8,
-        // Longer than an attempt can take (WEBHOOK_TIMEOUT_MS plus two table writes).
-        visibilitySeconds: Math.ceil(s.config.webhooks.timeoutMs / 1000) + 60,
-        poison: { queue: s.storage.queueNamed(WEBHOOK_POISON_QUEUE), maxDequeueCount: TIMER_MAX_DEQUEUE_COUNT },
-        reportAfterDequeues: TIMER_MAX_DEQUEUE_COUNT,
-      });
+      await drainQueue(
+        s.storage.queueNamed(WEBHOOK_QUEUE),
+        (payload, message) => deliverWebhook(deps, decodeDeliveryMessage(payload), message.id),
+        s.log,
+        {
+          // A run ends well before the next is due on a healthy receiver; a slow one delays the next run, not Graph writes.
+          maxPerRun: 32 * 8,
+          // Longer than an attempt can take (WEBHOOK_TIMEOUT_MS plus two table writes).
+          visibilitySeconds: Math.ceil(s.config.webhooks.timeoutMs / 1000) + 60,
+          poison: { queue: s.storage.queueNamed(WEBHOOK_POISON_QUEUE), maxDequeueCount: TIMER_MAX_DEQUEUE_COUNT },
+          reportAfterDequeues: TIMER_MAX_DEQUEUE_COUNT,
+        },
+      );
     },
   },
   {

@@ -45,6 +45,8 @@ function whenFinal(s: Services, batchId: string): Pick<PollDeps, "onBatchFinishe
       if (s.config.sync.afterImport) await requestSync(syncDeps(s), tenantId);
       await notifyIfFinal({ store: s.store, ...webhookNotifyDeps(s) }, batchId);
     },
-    ...(s.config.deleteImportedRecords ? { onImportsFinal: (tenantId: string, ids: string[]) => scheduleDeletes(deleteDeps(s), batchId, tenantId, ids) } : {}),
+    ...(s.config.deleteImportedRecords
+      ? { onImportsFinal: (tenantId: string, ids: string[]) => scheduleDeletes(deleteDeps(s), batchId, tenantId, ids) }
+      : {}),
   };
 }

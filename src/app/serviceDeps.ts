@@ -55,7 +55,11 @@ export function importPostDeps(s: Services): ImportPostDeps {
     ...(s.config.graph.defaultTenantId ? { defaultTenantId: s.config.graph.defaultTenantId } : {}),
     webhookAllowedHosts: s.config.webhooks.allowedHosts,
     rateLimit: s.rateLimit,
-    idempotency: { idempotency: s.idempotency, readBatch: (id: string) => s.store.readBatch(id), ttlMs: s.config.partnerApi.idempotencyTtlMs },
+    idempotency: {
+      idempotency: s.idempotency,
+      readBatch: (id: string) => s.store.readBatch(id),
+      ttlMs: s.config.partnerApi.idempotencyTtlMs,
+    },
   };
 }
 
@@ -69,7 +73,14 @@ export function batchActionDeps(s: Services): BatchActionDeps {
 }
 
 export function sweepDeps(s: Services, graceMs: number): SweepDeps {
-  return { ...enqueueDeps(s), batchIndex: s.batchIndex, chunking: chunkingOf(s), fanOutProgress: s.fanOutProgress, fanOut: s.fanOut, graceMs };
+  return {
+    ...enqueueDeps(s),
+    batchIndex: s.batchIndex,
+    chunking: chunkingOf(s),
+    fanOutProgress: s.fanOutProgress,
+    fanOut: s.fanOut,
+    graceMs,
+  };
 }
 
 export function fanOutDeps(s: Services): FanOutDeps {
@@ -114,7 +125,12 @@ function deviceStepDeps(s: Services) {
 
 /** What a device message's step needs (src/worker/processDeviceMessage.ts), from an instance's services. */
 export function workerDeps(s: Services): WorkerDeps {
-  return { ...deviceStepDeps(s), listGraceMs: s.config.graph.listGraceMs, followerDelayMs: s.config.importAction.followerDelayMs, chunkClaims: s.chunkClaims };
+  return {
+    ...deviceStepDeps(s),
+    listGraceMs: s.config.graph.listGraceMs,
+    followerDelayMs: s.config.importAction.followerDelayMs,
+    chunkClaims: s.chunkClaims,
+  };
 }
 
 export function updateExistingDeps(s: Services): ExistingDeps {
@@ -165,6 +181,7 @@ export function poisonDeps(s: Services): PoisonDeps {
     log: s.log,
     queue: s.queue,
     pollRestartDelayMs: s.config.followUp.maxDelayMs,
-    failDeregistration: (message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined) => failPoisonedDeregistration(deregisterDeps(s), message, dequeueCount),
+    failDeregistration: (message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined) =>
+      failPoisonedDeregistration(deregisterDeps(s), message, dequeueCount),
   };
 }

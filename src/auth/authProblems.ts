@@ -19,8 +19,14 @@ export function unauthorized(failure: "missing" | "invalid"): AppResponse {
 
 export function tenantNotAllowed(tenantId: string): AppResponse {
   return problemResponse(
-    problem(ProblemType.tenantNotAllowed, 403, "Tenant not allowed", `This partner may not import into tenant '${tenantId.slice(0, 256)}'; nothing was imported.`, {
-      tenantId: tenantId.slice(0, 256),
-    }),
+    problem(
+      ProblemType.tenantNotAllowed,
+      403,
+      "Tenant not allowed",
+      `This partner may not import into tenant '${tenantId.slice(0, 256)}'; nothing was imported.`,
+      {
+        tenantId: tenantId.slice(0, 256),
+      },
+    ),
   );
 }

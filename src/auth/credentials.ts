@@ -2,10 +2,7 @@ import { looksLikeApiKey } from "./apiKeys.js";
 
 /** What a request presents: an API key (in `x-api-key` or as a bearer token), an Entra ID token, or nothing usable. */
 export type PresentedCredential =
-  | { kind: "api-key"; key: string }
-  | { kind: "token"; token: string }
-  | { kind: "none" }
-  | { kind: "malformed" };
+  { kind: "api-key"; key: string } | { kind: "token"; token: string } | { kind: "none" } | { kind: "malformed" };
 
 /** Pure: reads the credential from the two headers a partner may use. */
 export function readCredential(headers: { get(name: string): string | null }): PresentedCredential {

@@ -18,7 +18,10 @@ const CLOCK_TOLERANCE_S = 60;
  * not-before. The calling application is `azp` (v2.0 tokens) or `appid` (v1.0 tokens); the
  * Authenticator maps it to a partner.
  */
-export function entraTokenVerifier(options: EntraTokenOptions, keys: JWTVerifyGetKey = createRemoteJWKSet(new URL(options.jwksUrl))): TokenVerifier {
+export function entraTokenVerifier(
+  options: EntraTokenOptions,
+  keys: JWTVerifyGetKey = createRemoteJWKSet(new URL(options.jwksUrl)),
+): TokenVerifier {
   return {
     async verify(token) {
       try {
@@ -44,6 +47,7 @@ export function entraTokenVerifier(options: EntraTokenOptions, keys: JWTVerifyGe
 function refusal(error: errors.JOSEError): string {
   if (error instanceof errors.JWTExpired) return "token expired";
   if (error instanceof errors.JWTClaimValidationFailed) return `token claim '${error.claim}' not accepted`;
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWSSignatureVerificationFailed) return "token signature not valid";
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWSSignatureVerificationFailed)
+    return "token signature not valid";
   return `token not valid (${error.code})`;
 }

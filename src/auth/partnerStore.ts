@@ -104,9 +104,14 @@ export class PartnerStore {
     return { webhookSecret: "", webhookSecretRef: await this.vault.put(webhookSecretName(partnerId), secret) };
   }
 
-  private async readSecret(partnerId: string, plain: string | null | undefined, reference: string | null | undefined): Promise<string | undefined> {
+  private async readSecret(
+    partnerId: string,
+    plain: string | null | undefined,
+    reference: string | null | undefined,
+  ): Promise<string | undefined> {
     if (reference) {
-      if (!this.vault) throw new PartnerError(`partner '${partnerId}': its webhook secret is in Key Vault (${reference}), but KEY_VAULT_URL is not set`);
+      if (!this.vault)
+        throw new PartnerError(`partner '${partnerId}': its webhook secret is in Key Vault (${reference}), but KEY_VAULT_URL is not set`);
       return this.vault.get(reference);
     }
     return plain || undefined;
@@ -119,16 +124,24 @@ export class PartnerStore {
 
   async listPartners(): Promise<PartnerRecord[]> {
     const found: PartnerRecord[] = [];
-    for await (const entity of this.tables.partners.listEntities<PartnerEntity>({ queryOptions: { filter: odata`RowKey eq ${PARTNER_ROW}` } })) {
+    for await (const entity of this.tables.partners.listEntities<PartnerEntity>({
+      queryOptions: { filter: odata`RowKey eq ${PARTNER_ROW}` },
+    })) {
       found.push(toPartner(entity));
     }
     return found.sort((a, b) => a.partnerId.localeCompare(b.partnerId));
   }
 
   /** Creates the partner (fails if it exists) with its app ids and a webhook signing secret; keys are added separately. */
-  async createPartner(input: { partnerId: string; tenants: readonly string[]; appIds?: readonly string[] }): Promise<PartnerRecord & { webhookSecret: string }> {
+  async createPartner(input: {
+    partnerId: string;
+    tenants: readonly string[];
+    appIds?: readonly string[];
+  }): Promise<PartnerRecord & { webhookSecret: string }> {
     if (!PARTNER_ID_PATTERN.test(input.partnerId)) {
-      throw new PartnerError(`partner id '${input.partnerId}' must be 2-63 lower-case letters, digits or '-', starting with a letter or digit`);
+      throw new PartnerError(
+        `partner id '${input.partnerId}' must be 2-63 lower-case letters, digits or '-', starting with a letter or digit`,
+      );
     }
     if (input.tenants.length === 0) throw new PartnerError("a partner needs at least one tenant it may import into");
     const record: PartnerRecord = {
@@ -186,8 +199,11 @@ export class PartnerStore {
     const current = await this.readSecret(partnerId, entity.webhookSecret, entity.webhookSecretRef);
     if (!current) return [];
     const overlapping =
-      (entity.previousWebhookSecret || entity.previousWebhookSecretRef) && (entity.previousWebhookSecretUntil ?? "") > this.now().toISOString();
-    const previous = overlapping ? await this.readSecret(partnerId, entity.previousWebhookSecret, entity.previousWebhookSecretRef) : undefined;
+      (entity.previousWebhookSecret || entity.previousWebhookSecretRef) &&
+      (entity.previousWebhookSecretUntil ?? "") > this.now().toISOString();
+    const previous = overlapping
+      ? await this.readSecret(partnerId, entity.previousWebhookSecret, entity.previousWebhookSecretRef)
+      : undefined;
     return previous ? [current, previous] : [current];
   }
 
@@ -196,7 +212,10 @@ export class PartnerStore {
    * previous secret keeps signing too (Standard Webhooks allows several signatures) for
    * `overlapMs`, so the partner's receiver can switch keys without rejecting an event.
    */
-  async rotateWebhookSecret(partnerId: string, overlapMs = WEBHOOK_SECRET_OVERLAP_MS): Promise<{ webhookSecret: string; previousValidUntil?: string }> {
+  async rotateWebhookSecret(
+    partnerId: string,
+    overlapMs = WEBHOOK_SECRET_OVERLAP_MS,
+  ): Promise<{ webhookSecret: string; previousValidUntil?: string }> {
     const entity = await ifFound(() => this.tables.partners.getEntity<PartnerEntity>(partnerId, PARTNER_ROW));
     if (!entity) throw new PartnerError(`no partner '${partnerId}'`);
     const webhookSecret = generateWebhookSecret();
@@ -230,7 +249,13 @@ export class PartnerStore {
     const issued = key === undefined ? generateApiKey() : knownKey(key);
     const createdAt = this.now().toISOString();
     try {
-      await this.tables.partnerKeys.createEntity<KeyEntity>({ partitionKey: issued.keyId, rowKey: KEY_ROW, partnerId, hash: issued.hash, createdAt });
+      await this.tables.partnerKeys.createEntity<KeyEntity>({
+        partitionKey: issued.keyId,
+        rowKey: KEY_ROW,
+        partnerId,
+        hash: issued.hash,
+        createdAt,
+      });
     } catch (error) {
       if (isConflict(error)) throw new PartnerError(`key ${issued.keyId} exists already`);
       throw error;
@@ -261,7 +286,9 @@ export class PartnerStore {
 
   async listKeys(partnerId: string): Promise<PartnerKeyRecord[]> {
     const found: PartnerKeyRecord[] = [];
-    for await (const entity of this.tables.partnerKeys.listEntities<KeyEntity>({ queryOptions: { filter: odata`partnerId eq ${partnerId}` } })) {
+    for await (const entity of this.tables.partnerKeys.listEntities<KeyEntity>({
+      queryOptions: { filter: odata`partnerId eq ${partnerId}` },
+    })) {
       found.push(toKey(entity));
     }
     return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -280,7 +307,12 @@ function knownKey(key: string): NewApiKey {
 }
 
 function toPartner(entity: PartnerEntity): PartnerRecord {
-  return { partnerId: entity.partitionKey, tenants: JSON.parse(entity.tenants) as string[], appIds: JSON.parse(entity.appIds) as string[], createdAt: entity.createdAt };
+  return {
+    partnerId: entity.partitionKey,
+    tenants: JSON.parse(entity.tenants) as string[],
+    appIds: JSON.parse(entity.appIds) as string[],
+    createdAt: entity.createdAt,
+  };
 }
 
 function toKey(entity: KeyEntity): PartnerKeyRecord {
@@ -292,5 +324,3 @@ function toKey(entity: KeyEntity): PartnerKeyRecord {
     ...(entity.revokedAt ? { revokedAt: entity.revokedAt } : {}),
   };
 }
-
-

@@ -31,7 +31,14 @@ export async function cancelBatch(deps: BatchActionDeps, id: string, caller: Cal
   const { batch } = summary;
   const status = batchStatus(batch.deviceCount, summary.counts, summary.profiles);
   if (status !== "running") {
-    return problemResponse(problem(ProblemType.batchAlreadyFinished, 409, "Batch already finished", `The batch has finished (${status}); there is nothing left to cancel.`));
+    return problemResponse(
+      problem(
+        ProblemType.batchAlreadyFinished,
+        409,
+        "Batch already finished",
+        `The batch has finished (${status}); there is nothing left to cancel.`,
+      ),
+    );
   }
   const at = (deps.now?.() ?? new Date()).toISOString();
   if (!batch.canceledAt) await deps.store.markCanceled(id, at);
@@ -44,7 +51,14 @@ export async function cancelBatch(deps: BatchActionDeps, id: string, caller: Cal
       await deps.store.moveDevices(
         devices.map((device) => ({
           device,
-          changes: { state: "canceled" as const, claimedBy: undefined, nextAttemptAt: undefined, inDoubt: undefined, inDoubtSince: undefined, updatedAt: at },
+          changes: {
+            state: "canceled" as const,
+            claimedBy: undefined,
+            nextAttemptAt: undefined,
+            inDoubt: undefined,
+            inDoubtSince: undefined,
+            updatedAt: at,
+          },
         })),
       )
     ).length;

@@ -52,7 +52,11 @@ async function finishErasure(deps: ErasureDeps, entry: IndexEntry): Promise<numb
   const keys = await deps.idempotency.deleteForBatch(entry.partnerId, entry.batchId);
   await deps.journal.finish(entry.batchId);
   await deps.index.remove(entry);
-  deps.log.info("batch erased", { batchId: entry.batchId, partnerId: entry.partnerId, reason: `${rows} rows, ${keys} Idempotency-Key records` });
+  deps.log.info("batch erased", {
+    batchId: entry.batchId,
+    partnerId: entry.partnerId,
+    reason: `${rows} rows, ${keys} Idempotency-Key records`,
+  });
   return rows;
 }
 
@@ -67,7 +71,12 @@ export async function eraseBatchRequest(deps: ErasureDeps, id: string, caller: C
   if (!summary || !ownedBy(summary.batch, caller)) return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   if (batchStatus(summary.batch.deviceCount, summary.counts) === "running") {
     return problemResponse(
-      problem(ProblemType.batchStillRunning, 409, "Batch still running", "The batch is still running; cancel it (POST /api/imports/{id}/cancel), then erase it once it has finished."),
+      problem(
+        ProblemType.batchStillRunning,
+        409,
+        "Batch still running",
+        "The batch is still running; cancel it (POST /api/imports/{id}/cancel), then erase it once it has finished.",
+      ),
     );
   }
   const entry = { partnerId: summary.batch.partnerId, batchId: id, createdAt: summary.batch.createdAt };

@@ -73,7 +73,11 @@ export interface BatchLister<V extends { status: BatchStatus }> {
 }
 
 /** The list of any kind of batch (GET /api/imports, GET /api/deregistrations): the index, newest first, each batch's live view. */
-export async function listBatchesOf<V extends { status: BatchStatus }>(deps: BatchLister<V>, query: URLSearchParams, caller: Caller): Promise<AppResponse> {
+export async function listBatchesOf<V extends { status: BatchStatus }>(
+  deps: BatchLister<V>,
+  query: URLSearchParams,
+  caller: Caller,
+): Promise<AppResponse> {
   const parsed = batchListQuerySchema.safeParse(Object.fromEntries(query));
   if (!parsed.success) return invalidQuery(parsed.error.issues.map((issue) => ({ field: String(issue.path[0]), message: issue.message })));
   const { status, createdAfter, createdBefore, pageSize, continuationToken } = parsed.data;

@@ -28,11 +28,23 @@ export async function retryBatch(deps: BatchActionDeps, id: string, caller: Call
   if (!summary || !ownedBy(summary.batch, caller)) return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   const { batch } = summary;
   if (batch.canceledAt) {
-    return problemResponse(problem(ProblemType.batchCanceled, 409, "Batch canceled", "A canceled batch is not retried; submit its devices again as a new batch."));
+    return problemResponse(
+      problem(
+        ProblemType.batchCanceled,
+        409,
+        "Batch canceled",
+        "A canceled batch is not retried; submit its devices again as a new batch.",
+      ),
+    );
   }
   if (batchStatus(batch.deviceCount, summary.counts, summary.profiles) === "running") {
     return problemResponse(
-      problem(ProblemType.batchStillRunning, 409, "Batch still running", "The batch is still running and retries its own transient failures; retry it once it has finished."),
+      problem(
+        ProblemType.batchStillRunning,
+        409,
+        "Batch still running",
+        "The batch is still running and retries its own transient failures; retry it once it has finished.",
+      ),
       { "retry-after": String(deps.retryAfterSeconds) },
     );
   }
@@ -80,7 +92,12 @@ export async function retryBatch(deps: BatchActionDeps, id: string, caller: Call
   await deps.store.recordStatus(batch, "running");
   // Running again: not to be erased until it is final again.
   await deps.store.recordExpiry(id, undefined);
-  await enqueueDevices(deps, id, batch.tenantId, retried.map((device) => ({ rowKey: device.rowKey, attempt: device.attempts + 1 })));
+  await enqueueDevices(
+    deps,
+    id,
+    batch.tenantId,
+    retried.map((device) => ({ rowKey: device.rowKey, attempt: device.attempts + 1 })),
+  );
   // The batch's poll chain ended with it; a new round number starts it again (a duplicate is dropped by the round guard).
   const fresh = await deps.store.readBatch(id);
   await deps.queue.send({ ...firstPoll(id), attempt: (fresh?.pollAttempt ?? batch.pollAttempt ?? 0) + 1 }, deps.firstPollDelayMs);

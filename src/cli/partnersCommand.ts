@@ -34,7 +34,11 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { tenants: { type: "string", multiple: true }, "app-id": { type: "string", multiple: true }, help: { type: "boolean", short: "h" } },
+      options: {
+        tenants: { type: "string", multiple: true },
+        "app-id": { type: "string", multiple: true },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (error) {
     io.err(errorMessage(error));
@@ -50,11 +54,16 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
     switch (command) {
       case "add": {
         const [partnerId] = rest;
-        const tenants = (parsed.values.tenants ?? []).flatMap((t) => t.split(",")).map((t) => t.trim()).filter(Boolean);
+        const tenants = (parsed.values.tenants ?? [])
+          .flatMap((t) => t.split(","))
+          .map((t) => t.trim())
+          .filter(Boolean);
         if (!partnerId || tenants.length === 0) return usage(io, "add needs a partner id and --tenants");
         const partner = await store.createPartner({ partnerId, tenants, appIds: parsed.values["app-id"] ?? [] });
         const key = await store.issueKey(partnerId);
-        io.out(`partner ${partner.partnerId}: tenants ${partner.tenants.join(", ")}${partner.appIds.length ? `; Entra apps ${partner.appIds.join(", ")}` : ""}`);
+        io.out(
+          `partner ${partner.partnerId}: tenants ${partner.tenants.join(", ")}${partner.appIds.length ? `; Entra apps ${partner.appIds.join(", ")}` : ""}`,
+        );
         printKey(io, key.keyId, key.key);
         printWebhookSecret(io, partner.webhookSecret);
         return 0;
@@ -73,7 +82,8 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
         const key = await store.issueKey(partnerId);
         printKey(io, key.keyId, key.key);
         const active = (await store.listKeys(partnerId)).filter((k) => !k.revokedAt && k.keyId !== key.keyId);
-        if (active.length) io.out(`still valid until revoked: ${active.map((k) => k.keyId).join(", ")}  (npm run partners -- revoke ${partnerId} <keyId>)`);
+        if (active.length)
+          io.out(`still valid until revoked: ${active.map((k) => k.keyId).join(", ")}  (npm run partners -- revoke ${partnerId} <keyId>)`);
         if (key.revokedKeyIds.length) io.out(`revoked (a partner has two keys at most): ${key.revokedKeyIds.join(", ")}`);
         return 0;
       }
@@ -88,7 +98,9 @@ export async function runPartnersCommand(argv: readonly string[], store: Partner
         const partners = await store.listPartners();
         if (partners.length === 0) io.out("no partners");
         for (const partner of partners) {
-          io.out(`${partner.partnerId}  tenants: ${partner.tenants.join(", ")}${partner.appIds.length ? `  apps: ${partner.appIds.join(", ")}` : ""}`);
+          io.out(
+            `${partner.partnerId}  tenants: ${partner.tenants.join(", ")}${partner.appIds.length ? `  apps: ${partner.appIds.join(", ")}` : ""}`,
+          );
           for (const key of await store.listKeys(partner.partnerId)) {
             io.out(`  key ${key.keyId}  created ${key.createdAt}  ${key.revokedAt ? `revoked ${key.revokedAt}` : "active"}`);
           }

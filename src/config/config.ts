@@ -142,7 +142,9 @@ function toAppConfig(s: RawSettings): AppConfig {
       ? { vault: { url: s.KEY_VAULT_URL, ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}) } }
       : {}),
     partnerApi: {
-      ...(s.ENTRA_AUDIENCE && s.ENTRA_ISSUERS ? { entra: { audience: s.ENTRA_AUDIENCE, issuers: s.ENTRA_ISSUERS, jwksUrl: s.ENTRA_JWKS_URL } } : {}),
+      ...(s.ENTRA_AUDIENCE && s.ENTRA_ISSUERS
+        ? { entra: { audience: s.ENTRA_AUDIENCE, issuers: s.ENTRA_ISSUERS, jwksUrl: s.ENTRA_JWKS_URL } }
+        : {}),
       intakeRate: { perMinute: s.INTAKE_RATE_PER_MINUTE, burst: s.INTAKE_RATE_BURST },
       idempotencyTtlMs: s.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     },

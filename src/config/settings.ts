@@ -122,7 +122,12 @@ export const settingsSchema = z
       emptyAsUndefined,
       z
         .string()
-        .transform((v) => v.split(",").map((i) => i.trim()).filter(Boolean))
+        .transform((v) =>
+          v
+            .split(",")
+            .map((i) => i.trim())
+            .filter(Boolean),
+        )
         .pipe(z.array(z.url()).min(1))
         .optional(),
     ),
@@ -147,12 +152,26 @@ export const settingsSchema = z
     /** Application Insights: set, telemetry (OpenTelemetry) is on; unset, nothing is loaded or sent. */
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.preprocess(
       emptyAsUndefined,
-      z.string().trim().regex(/InstrumentationKey=[0-9a-f-]{36}/i, "must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)").optional(),
+      z
+        .string()
+        .trim()
+        .regex(
+          /InstrumentationKey=[0-9a-f-]{36}/i,
+          "must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)",
+        )
+        .optional(),
     ),
     /** `Authorization=AAD;ClientId=<identity>`: ingest with the managed identity (Application Insights with local auth off). */
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.preprocess(
       emptyAsUndefined,
-      z.string().trim().regex(/(^|;)\s*Authorization\s*=\s*AAD\s*(;|$)/i, "must be Authorization=AAD, optionally with ;ClientId=<managed identity client id>").optional(),
+      z
+        .string()
+        .trim()
+        .regex(
+          /(^|;)\s*Authorization\s*=\s*AAD\s*(;|$)/i,
+          "must be Authorization=AAD, optionally with ;ClientId=<managed identity client id>",
+        )
+        .optional(),
     ),
   })
   .superRefine((s, ctx) => {
@@ -180,7 +199,11 @@ export const settingsSchema = z
       }
     }
     if (s.ENTRA_AUDIENCE && !s.ENTRA_ISSUERS) {
-      ctx.addIssue({ code: "custom", path: ["ENTRA_ISSUERS"], message: "required when ENTRA_AUDIENCE is set: the token issuers to accept" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["ENTRA_ISSUERS"],
+        message: "required when ENTRA_AUDIENCE is set: the token issuers to accept",
+      });
     }
     if (s.HASH_MIN_BYTES > s.HASH_MAX_BYTES) {
       ctx.addIssue({ code: "custom", path: ["HASH_MIN_BYTES"], message: "must not exceed HASH_MAX_BYTES" });
@@ -199,7 +222,9 @@ export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof RawSett
  * Only the telemetry settings, for the Functions entry point, which must start telemetry before
  * anything else is loaded (the other settings are read when the first function runs).
  */
-export function parseTelemetrySettings(env: Record<string, string | undefined>): Pick<RawSettings, "APPLICATIONINSIGHTS_CONNECTION_STRING" | "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"> {
+export function parseTelemetrySettings(
+  env: Record<string, string | undefined>,
+): Pick<RawSettings, "APPLICATIONINSIGHTS_CONNECTION_STRING" | "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"> {
   const schema = z.object({
     APPLICATIONINSIGHTS_CONNECTION_STRING: settingsSchema.shape.APPLICATIONINSIGHTS_CONNECTION_STRING,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: settingsSchema.shape.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
@@ -209,7 +234,9 @@ export function parseTelemetrySettings(env: Record<string, string | undefined>):
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
   });
   if (!result.success) {
-    throw new SettingsError(result.error.issues.map((issue) => ({ setting: String(issue.path[0] ?? "(settings)"), message: issue.message })));
+    throw new SettingsError(
+      result.error.issues.map((issue) => ({ setting: String(issue.path[0] ?? "(settings)"), message: issue.message })),
+    );
   }
   return result.data;
 }

@@ -57,19 +57,35 @@ export async function deregisterDevice(deps: DeregisterDeps, message: DeviceMess
   if (!mayAttempt(device, message.attempt)) return "stale";
   const batch = await deps.deregistrations.readBatch(message.batchId);
   if (!batch || batch.erasingAt) return "stale";
-  const fields: LogFields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, partnerId: batch.partnerId, attempt: message.attempt };
+  const fields: LogFields = {
+    batchId: message.batchId,
+    rowKey: message.rowKey,
+    tenantId: device.tenantId,
+    partnerId: batch.partnerId,
+    attempt: message.attempt,
+  };
 
   const partner = await deps.partners.getPartner(batch.partnerId);
-  if (!partner || !mayImportInto(partner, device.tenantId)) return settle(deps, device, message, tenantNoLongerAllowed(device.tenantId), undefined, fields);
+  if (!partner || !mayImportInto(partner, device.tenantId))
+    return settle(deps, device, message, tenantNoLongerAllowed(device.tenantId), undefined, fields);
 
   if ((await waitForSlot(deps, message, device.tenantId)) === "deferred") return "deferred";
 
   const listed: AutopilotDeviceIdentity[] = [];
   const walk = await deps.graph.walkAutopilotDevices(device.tenantId, device.serialNumber, (page) => void listed.push(...page));
-  if (walk.kind !== "ok") return settle(deps, device, message, decideAfterFailure(walk, device.tenantId, message.attempt, deps.retry.maxAttempts, "lookup"), walk.trace, fields);
+  if (walk.kind !== "ok")
+    return settle(
+      deps,
+      device,
+      message,
+      decideAfterFailure(walk, device.tenantId, message.attempt, deps.retry.maxAttempts, "lookup"),
+      walk.trace,
+      fields,
+    );
   const earlier = device.state === "deregistering" && device.attempts === message.attempt ? device.autopilotDeviceId : undefined;
   const found = decideAfterLookup(device.serialNumber, listed, walk.complete, earlier);
-  if (found.kind !== "delete") return settle(deps, device, message, bounded(found, message.attempt, deps.retry.maxAttempts), walk.trace, fields);
+  if (found.kind !== "delete")
+    return settle(deps, device, message, bounded(found, message.attempt, deps.retry.maxAttempts), walk.trace, fields);
 
   // The claim: the device to delete, recorded before the delete.
   let claimed: StoredDeregistrationDevice;
@@ -88,13 +104,22 @@ export async function deregisterDevice(deps: DeregisterDeps, message: DeviceMess
     throw error;
   }
   const deleted = await deps.graph.deleteAutopilotDevice(device.tenantId, found.autopilotDeviceId);
-  if (deleted.kind === "ok") return settle(deps, claimed, message, { kind: "deregistered", autopilotDeviceId: found.autopilotDeviceId }, deleted.trace, fields);
-  return settle(deps, claimed, message, decideAfterFailure(deleted, device.tenantId, message.attempt, deps.retry.maxAttempts, "delete"), deleted.trace, fields);
+  if (deleted.kind === "ok")
+    return settle(deps, claimed, message, { kind: "deregistered", autopilotDeviceId: found.autopilotDeviceId }, deleted.trace, fields);
+  return settle(
+    deps,
+    claimed,
+    message,
+    decideAfterFailure(deleted, device.tenantId, message.attempt, deps.retry.maxAttempts, "delete"),
+    deleted.trace,
+    fields,
+  );
 }
 
 /** A lookup that keeps coming back incomplete fails once the attempts are spent (pure). */
 function bounded(decision: DeregistrationDecision, attempt: number, maxAttempts: number): DeregistrationDecision {
-  if (decision.kind === "retry" && attempt >= maxAttempts) return { kind: "failed", errorCode: decision.errorCode, reason: `${decision.reason} (gave up after ${attempt} attempts)` };
+  if (decision.kind === "retry" && attempt >= maxAttempts)
+    return { kind: "failed", errorCode: decision.errorCode, reason: `${decision.reason} (gave up after ${attempt} attempts)` };
   return decision;
 }
 
@@ -132,8 +157,15 @@ async function settle(
       if (!moved) return "stale";
       const slots = await deps.pacing.reserve(device.tenantId, 1, now(deps), notBefore);
       const slotAt = Math.round(slots.firstSlotAt);
-      await deps.queue.send({ v: 1, kind: "deregister", batchId: message.batchId, rowKey: message.rowKey, attempt, slotAt, shiftAt: slots.shiftMs }, queueDelayForSlot(slotAt, now(deps)));
-      deps.log.info("deregistration attempt failed; tried again later", { ...fields, errorCode: decision.errorCode, delayMs: notBefore - now(deps) });
+      await deps.queue.send(
+        { v: 1, kind: "deregister", batchId: message.batchId, rowKey: message.rowKey, attempt, slotAt, shiftAt: slots.shiftMs },
+        queueDelayForSlot(slotAt, now(deps)),
+      );
+      deps.log.info("deregistration attempt failed; tried again later", {
+        ...fields,
+        errorCode: decision.errorCode,
+        delayMs: notBefore - now(deps),
+      });
       return "retry-scheduled";
     }
     case "delete":
@@ -143,11 +175,23 @@ async function settle(
     case "failed": {
       const changes: Partial<DeregistrationDeviceFields> & { state: "deregistered" | "not_found" | "failed" } =
         decision.kind === "deregistered"
-          ? { state: "deregistered", autopilotDeviceId: decision.autopilotDeviceId, deregisteredAt: at, errorCode: undefined, errorMessage: undefined }
+          ? {
+              state: "deregistered",
+              autopilotDeviceId: decision.autopilotDeviceId,
+              deregisteredAt: at,
+              errorCode: undefined,
+              errorMessage: undefined,
+            }
           : decision.kind === "not_found"
             ? { state: "not_found", errorCode: "NotFound", errorMessage: decision.reason }
             : { state: "failed", errorCode: decision.errorCode, errorMessage: decision.reason };
-      const moved = await move(deps, device, { ...changes, attempts: Math.max(device.attempts, message.attempt), nextAttemptAt: undefined, ...traced, updatedAt: at });
+      const moved = await move(deps, device, {
+        ...changes,
+        attempts: Math.max(device.attempts, message.attempt),
+        nextAttemptAt: undefined,
+        ...traced,
+        updatedAt: at,
+      });
       if (!moved) return "stale";
       if (decision.kind === "failed") deps.log.warn("device not deregistered", { ...fields, errorCode: decision.errorCode });
       else deps.log.info(decision.kind === "deregistered" ? "device deregistered" : "no Autopilot device to deregister", fields);
@@ -157,7 +201,11 @@ async function settle(
   }
 }
 
-async function move(deps: DeregisterDeps, device: StoredDeregistrationDevice, changes: Partial<DeregistrationDeviceFields> & { state: DeregistrationDeviceFields["state"] }): Promise<boolean> {
+async function move(
+  deps: DeregisterDeps,
+  device: StoredDeregistrationDevice,
+  changes: Partial<DeregistrationDeviceFields> & { state: DeregistrationDeviceFields["state"] },
+): Promise<boolean> {
   try {
     await deps.deregistrations.moveDevice(device, changes);
     return true;
@@ -176,12 +224,19 @@ function now(deps: Pick<DeregisterDeps, "now">): number {
  * can be submitted again; the batch finishes if it was the last. A device whose delete was
  * recorded as under way says so: it may be deleted already.
  */
-export async function failPoisonedDeregistration(deps: Pick<DeregisterDeps, keyof CompletionDeps | "deregistrations">, message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined): Promise<"failed" | "already-final" | "missing"> {
+export async function failPoisonedDeregistration(
+  deps: Pick<DeregisterDeps, keyof CompletionDeps | "deregistrations">,
+  message: DeviceMessageOf<"deregister">,
+  dequeueCount: number | undefined,
+): Promise<"failed" | "already-final" | "missing"> {
   for (let tries = 0; tries < 5; tries++) {
     const device = await deps.deregistrations.readDevice(message.batchId, message.rowKey);
     if (!device) return "missing";
     if (isFinalDeregistration(device.state)) return "already-final";
-    const underWay = device.state === "deregistering" && device.autopilotDeviceId ? ` Its Autopilot device ${device.autopilotDeviceId} may already be deleted: check it in Intune.` : "";
+    const underWay =
+      device.state === "deregistering" && device.autopilotDeviceId
+        ? ` Its Autopilot device ${device.autopilotDeviceId} may already be deleted: check it in Intune.`
+        : "";
     try {
       await deps.deregistrations.moveDevice(device, {
         state: "failed",
@@ -194,7 +249,11 @@ export async function failPoisonedDeregistration(deps: Pick<DeregisterDeps, keyo
       if (error instanceof DeviceChangedError) continue;
       throw error;
     }
-    deps.log.error("deregistration failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId });
+    deps.log.error("deregistration failed via poison queue", {
+      batchId: message.batchId,
+      rowKey: message.rowKey,
+      tenantId: device.tenantId,
+    });
     await finishIfSettled(deps, message.batchId);
     return "failed";
   }

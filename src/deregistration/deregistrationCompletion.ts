@@ -31,8 +31,17 @@ export async function finishIfSettled(deps: CompletionDeps, batchId: string): Pr
   const expiresAt = new Date(Date.parse(view.completedAt) + deps.retentionMs).toISOString();
   if (summary.batch.expiresAt !== expiresAt) {
     await deps.store.recordExpiry(batchId, expiresAt);
-    await deps.deregistrations.index.setStatus({ partnerId: summary.batch.partnerId, batchId, createdAt: summary.batch.createdAt }, view.status, expiresAt);
-    deps.log.info("deregistration batch finished", { batchId, tenantId: summary.batch.tenantId, partnerId: summary.batch.partnerId, state: view.status });
+    await deps.deregistrations.index.setStatus(
+      { partnerId: summary.batch.partnerId, batchId, createdAt: summary.batch.createdAt },
+      view.status,
+      expiresAt,
+    );
+    deps.log.info("deregistration batch finished", {
+      batchId,
+      tenantId: summary.batch.tenantId,
+      partnerId: summary.batch.partnerId,
+      state: view.status,
+    });
   }
   await recordFinalEvent(deps.notify, batchId, async () => ({ view: { ...view, expiresAt }, type: DEREGISTRATION_EVENT_TYPE }));
   return "finished";

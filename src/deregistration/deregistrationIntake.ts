@@ -21,7 +21,10 @@ export interface DeregistrationPostDeps extends Omit<ImportPostDeps, "store"> {
 /** Idempotency-Keys of this route are kept apart from those of POST /api/imports. */
 export const DEREGISTRATION_KEY_SCOPE = "deregistrations";
 
-export function deregistrationAccepted(batch: { batchId: string; tenantId: string; deviceCount: number }, retryAfterSeconds: number): AppResponse {
+export function deregistrationAccepted(
+  batch: { batchId: string; tenantId: string; deviceCount: number },
+  retryAfterSeconds: number,
+): AppResponse {
   return acceptedResponse(batch, retryAfterSeconds, deregistrationLinks(batch.batchId));
 }
 
@@ -34,16 +37,29 @@ export function deregistrationAccepted(batch: { batchId: string; tenantId: strin
 export async function handleDeregistrationPost(deps: DeregistrationPostDeps, request: AppRequest, caller: Caller): Promise<AppResponse> {
   const gate = {
     ...deps,
-    ...(deps.idempotency ? { idempotency: { ...deps.idempotency, keyScope: DEREGISTRATION_KEY_SCOPE, accepted: deregistrationAccepted } } : {}),
+    ...(deps.idempotency
+      ? { idempotency: { ...deps.idempotency, keyScope: DEREGISTRATION_KEY_SCOPE, accepted: deregistrationAccepted } }
+      : {}),
   };
   return handleBatchPost(gate, request, caller, async (body, batchId) => {
-    const parsed = parseDeregistrationRequest({ contentType: request.headers.get("content-type") ?? undefined, body, query: request.url.searchParams }, deps.limits);
+    const parsed = parseDeregistrationRequest(
+      { contentType: request.headers.get("content-type") ?? undefined, body, query: request.url.searchParams },
+      deps.limits,
+    );
     if (!parsed.ok) return problemResponse(parsed.problem);
     const target = checkTarget(deps, parsed.request, caller);
     if ("status" in target) return target;
     try {
-      const id = await submitDeregistration(deps, { ...parsed.request, tenantId: target.tenantId, partnerId: caller.partnerId, ...(batchId ? { batchId } : {}) }, parsed.source, parsed.lines);
-      return deregistrationAccepted({ batchId: id, tenantId: target.tenantId, deviceCount: parsed.request.devices.length }, deps.retryAfterSeconds);
+      const id = await submitDeregistration(
+        deps,
+        { ...parsed.request, tenantId: target.tenantId, partnerId: caller.partnerId, ...(batchId ? { batchId } : {}) },
+        parsed.source,
+        parsed.lines,
+      );
+      return deregistrationAccepted(
+        { batchId: id, tenantId: target.tenantId, deviceCount: parsed.request.devices.length },
+        deps.retryAfterSeconds,
+      );
     } catch (error) {
       deps.log.error("intake could not record the deregistration batch", { reason: errorMessage(error) });
       return storageUnavailable(deps.retryAfterSeconds);
@@ -96,11 +112,21 @@ export async function submitDeregistration(
   );
   const fields = { batchId, tenantId: request.tenantId, partnerId: request.partnerId, deviceCount: devices.length };
   try {
-    await enqueueDevices(deps, batchId, request.tenantId, devices.map((d) => d.rowKey), undefined, "deregister");
+    await enqueueDevices(
+      deps,
+      batchId,
+      request.tenantId,
+      devices.map((d) => d.rowKey),
+      undefined,
+      "deregister",
+    );
     await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());
     await deps.journal.finish(batchId);
   } catch (error) {
-    deps.log.warn("deregistration batch is durable but not fully enqueued; the sweeper will finish it", { ...fields, reason: errorMessage(error) });
+    deps.log.warn("deregistration batch is durable but not fully enqueued; the sweeper will finish it", {
+      ...fields,
+      reason: errorMessage(error),
+    });
     return batchId;
   }
   deps.log.info("deregistration batch accepted", fields);

@@ -25,17 +25,28 @@ export const DEREGISTRATION_CSV: CsvLayout = {
 };
 
 export const deregistrationDeviceSchema = z
-  .strictObject({ serialNumber: serialNumberSchema }, { error: (issue) => (issue.code === "invalid_type" ? "each device must be a JSON object" : undefined) })
-  .describe("A device to deregister, by its serial number: the tenant's Autopilot device with exactly this serial number (trimmed, ignoring case) is deleted.");
+  .strictObject(
+    { serialNumber: serialNumberSchema },
+    { error: (issue) => (issue.code === "invalid_type" ? "each device must be a JSON object" : undefined) },
+  )
+  .describe(
+    "A device to deregister, by its serial number: the tenant's Autopilot device with exactly this serial number (trimmed, ignoring case) is deleted.",
+  );
 
 export function createDeregistrationRequestSchema(maxDevices: number = DEREGISTRATION_MAX_DEVICES) {
   return z
     .strictObject({
-      tenantId: tenantIdSchema.describe("The Entra tenant whose Autopilot devices are deregistered: its GUID or a domain name. Defaults to the service's DEFAULT_TENANT_ID. The partner must be allowed to act on it."),
+      tenantId: tenantIdSchema.describe(
+        "The Entra tenant whose Autopilot devices are deregistered: its GUID or a domain name. Defaults to the service's DEFAULT_TENANT_ID. The partner must be allowed to act on it.",
+      ),
       callbackUrl: callbackUrlSchema.describe(
         "Where to POST a signed `deregistration.completed` event (Standard Webhooks) when the batch reaches its final status: an https URL without credentials, not pointing at a private, loopback or link-local address. Only its host is ever shown back.",
       ),
-      devices: devicesSchema({ maxDevices }, deregistrationDeviceSchema, `The devices, 1 to ${maxDevices}, by serial number (unique within the batch, ignoring case).`),
+      devices: devicesSchema(
+        { maxDevices },
+        deregistrationDeviceSchema,
+        `The devices, 1 to ${maxDevices}, by serial number (unique within the batch, ignoring case).`,
+      ),
     })
     .describe("A batch of returned, resold or swapped devices to deregister from a tenant's Windows Autopilot devices.");
 }
@@ -47,17 +58,29 @@ export type DeregistrationRequest = z.output<typeof deregistrationRequestSchema>
 function serialsOnly(input: Record<string, unknown>): Record<string, unknown> {
   const devices = input.devices;
   if (!Array.isArray(devices)) return input;
-  return { ...input, devices: devices.map((d) => (typeof d === "object" && d !== null && "serialNumber" in d ? { serialNumber: (d as { serialNumber: unknown }).serialNumber } : d)) };
+  return {
+    ...input,
+    devices: devices.map((d) =>
+      typeof d === "object" && d !== null && "serialNumber" in d ? { serialNumber: (d as { serialNumber: unknown }).serialNumber } : d,
+    ),
+  };
 }
 
-export function parseDeregistrationRequest(input: ImportRequestInput, limits: Pick<IntakeLimits, "maxBodyBytes" | "maxDevices">): ParseOutcome<DeregistrationRequest> {
+export function parseDeregistrationRequest(
+  input: ImportRequestInput,
+  limits: Pick<IntakeLimits, "maxBodyBytes" | "maxDevices">,
+): ParseOutcome<DeregistrationRequest> {
   const maxDevices = Math.min(limits.maxDevices, DEREGISTRATION_MAX_DEVICES);
   const schema = maxDevices === DEREGISTRATION_MAX_DEVICES ? deregistrationRequestSchema : createDeregistrationRequestSchema(maxDevices);
-  return parseBatchRequest(input, { maxBodyBytes: limits.maxBodyBytes, maxDevices }, {
-    csv: DEREGISTRATION_CSV,
-    schema: (candidate) => {
-      if (candidate.lines) candidate.input = serialsOnly(candidate.input);
-      return schema;
+  return parseBatchRequest(
+    input,
+    { maxBodyBytes: limits.maxBodyBytes, maxDevices },
+    {
+      csv: DEREGISTRATION_CSV,
+      schema: (candidate) => {
+        if (candidate.lines) candidate.input = serialsOnly(candidate.input);
+        return schema;
+      },
     },
-  });
+  );
 }

@@ -84,7 +84,12 @@ export type DeregistrationDecision =
  * several, so only an exact match counts (trimmed, case-insensitive, as Intune compares them).
  * `earlierDelete`: the Autopilot device an earlier run of this attempt recorded before deleting it.
  */
-export function decideAfterLookup(serialNumber: string, listed: readonly AutopilotDeviceIdentity[], complete: boolean, earlierDelete?: string): DeregistrationDecision {
+export function decideAfterLookup(
+  serialNumber: string,
+  listed: readonly AutopilotDeviceIdentity[],
+  complete: boolean,
+  earlierDelete?: string,
+): DeregistrationDecision {
   const same = listed.filter((d) => sameSerialNumber(d.serialNumber, serialNumber));
   // An earlier run of this attempt recorded the Autopilot device it was deleting, then died before
   // recording the outcome: the device now gone is that delete's doing.
@@ -98,21 +103,40 @@ export function decideAfterLookup(serialNumber: string, listed: readonly Autopil
     };
   }
   if (!complete) {
-    return { kind: "retry", errorCode: "LookupIncomplete", reason: "the tenant's Autopilot device list could not be read to its end; looking again later" };
+    return {
+      kind: "retry",
+      errorCode: "LookupIncomplete",
+      reason: "the tenant's Autopilot device list could not be read to its end; looking again later",
+    };
   }
   return { kind: "not_found", reason: "The tenant has no Autopilot device with this serial number; nothing was deleted." };
 }
 
 /** After a Graph call of the attempt (the lookup or the delete) failed. */
-export function decideAfterFailure(result: GraphFailureResult, tenantId: string, attempt: number, maxAttempts: number, step: "lookup" | "delete"): DeregistrationDecision {
+export function decideAfterFailure(
+  result: GraphFailureResult,
+  tenantId: string,
+  attempt: number,
+  maxAttempts: number,
+  step: "lookup" | "delete",
+): DeregistrationDecision {
   if (result.kind === "http-error" && result.status === 429) return { kind: "throttled", retryAfterMs: result.retryAfterMs ?? 1_000 };
   if (step === "delete" && result.kind === "http-error" && result.status === 404) {
-    return { kind: "not_found", reason: "The Autopilot device was gone when the delete arrived (deleted meanwhile, by someone else or by an earlier attempt)." };
+    return {
+      kind: "not_found",
+      reason: "The Autopilot device was gone when the delete arrived (deleted meanwhile, by someone else or by an earlier attempt).",
+    };
   }
   const failure = classifyFailure(result, tenantId);
   if (failure.kind === "transient") {
     const reason = `${step === "delete" ? "deleting" : "looking up"} the Autopilot device failed: ${failure.errorCode}: ${failure.errorMessage}`;
-    if (attempt < maxAttempts) return { kind: "retry", errorCode: failure.errorCode, reason, ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }) };
+    if (attempt < maxAttempts)
+      return {
+        kind: "retry",
+        errorCode: failure.errorCode,
+        reason,
+        ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+      };
     return { kind: "failed", errorCode: failure.errorCode, reason: `${reason} (gave up after ${attempt} attempts)` };
   }
   if (step === "delete" && result.kind === "http-error" && (result.status === 400 || result.status === 409)) {

@@ -43,7 +43,9 @@ export async function getDeregistration(deps: DeregistrationStatusDeps, id: stri
   const view: DeregistrationView = toDeregistrationView(summary);
   const event = summary.batch.callbackUrl ? await deps.webhookEvents?.readEvent(id) : undefined;
   const notification = toNotificationView(summary.batch.callbackUrl, event);
-  const shown = notification ? (({ eventType, ...rest }) => ({ ...rest, ...(eventType ? { eventType: DEREGISTRATION_EVENT_TYPE } : {}) }))(notification) : undefined;
+  const shown = notification
+    ? (({ eventType, ...rest }) => ({ ...rest, ...(eventType ? { eventType: DEREGISTRATION_EVENT_TYPE } : {}) }))(notification)
+    : undefined;
   const body: DeregistrationView = { ...view, ...(shown ? { notification: shown } : {}) };
   return json(200, body, view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {});
 }
@@ -51,11 +53,20 @@ export async function getDeregistration(deps: DeregistrationStatusDeps, id: stri
 export const deregistrationDeviceQuerySchema = z.object({
   status: deregistrationStateSchema.optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_DEVICE_PAGE_SIZE).default(DEFAULT_DEVICE_PAGE_SIZE),
-  continuationToken: z.string().regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued").max(2048).optional(),
+  continuationToken: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued")
+    .max(2048)
+    .optional(),
 });
 
 /** GET /api/deregistrations/{id}/devices: each device's outcome, paged. */
-export async function listDeregistrationDevices(deps: DeregistrationStatusDeps, id: string, query: URLSearchParams, caller: Caller): Promise<AppResponse> {
+export async function listDeregistrationDevices(
+  deps: DeregistrationStatusDeps,
+  id: string,
+  query: URLSearchParams,
+  caller: Caller,
+): Promise<AppResponse> {
   const parsed = deregistrationDeviceQuerySchema.safeParse(Object.fromEntries(query));
   if (!parsed.success) {
     return problemResponse(
@@ -64,7 +75,8 @@ export async function listDeregistrationDevices(deps: DeregistrationStatusDeps, 
       }),
     );
   }
-  if (!batchIdSchema.safeParse(id).success || !ownedBy(await deps.deregistrations.readBatch(id), caller, "deregistration")) return missing(id);
+  if (!batchIdSchema.safeParse(id).success || !ownedBy(await deps.deregistrations.readBatch(id), caller, "deregistration"))
+    return missing(id);
   const { status, pageSize, continuationToken } = parsed.data;
   let page;
   try {
@@ -75,7 +87,9 @@ export async function listDeregistrationDevices(deps: DeregistrationStatusDeps, 
     });
   } catch (error) {
     if (continuationToken && (error as { statusCode?: number }).statusCode === undefined) {
-      return problemResponse(problem(ProblemType.invalidQuery, 400, "Invalid query", "continuationToken is not a token this service issued."));
+      return problemResponse(
+        problem(ProblemType.invalidQuery, 400, "Invalid query", "continuationToken is not a token this service issued."),
+      );
     }
     throw error;
   }
@@ -99,7 +113,11 @@ export async function listDeregistrations(deps: DeregistrationStatusDeps, query:
         return {
           view: toDeregistrationView(summary),
           recordStatus: async (status) => {
-            await deps.deregistrations.index.setStatus({ partnerId: summary.batch.partnerId, batchId, createdAt: summary.batch.createdAt }, status, summary.batch.expiresAt || undefined);
+            await deps.deregistrations.index.setStatus(
+              { partnerId: summary.batch.partnerId, batchId, createdAt: summary.batch.createdAt },
+              status,
+              summary.batch.expiresAt || undefined,
+            );
           },
         };
       },

@@ -20,7 +20,18 @@ import { ifFound, isPreconditionFailed } from "../storage/tableErrors.js";
  */
 export type DeregistrationBatchEntity = Pick<
   BatchEntity,
-  "partitionKey" | "rowKey" | "partnerId" | "tenantId" | "deviceCount" | "source" | "intakeState" | "createdAt" | "acceptedAt" | "callbackUrl" | "expiresAt" | "erasingAt"
+  | "partitionKey"
+  | "rowKey"
+  | "partnerId"
+  | "tenantId"
+  | "deviceCount"
+  | "source"
+  | "intakeState"
+  | "createdAt"
+  | "acceptedAt"
+  | "callbackUrl"
+  | "expiresAt"
+  | "erasingAt"
 > & { kind: "deregistration" };
 
 /** A device to deregister: a serial number and what became of it. Nothing secret: no hash, product key or UPN is ever asked for. */
@@ -59,11 +70,15 @@ export interface DeregistrationSummary {
 }
 
 const TRANSACTION_LIMIT = 100;
-const deviceRange = (batchId: string) => odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"}`;
+const deviceRange = (batchId: string) =>
+  odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"}`;
 
 export class DeregistrationStore {
   /** `imports`: the batches' table; `index`: the partners' lists of deregistration batches. */
-  constructor(private readonly table: TableClient, readonly index: BatchIndex) {}
+  constructor(
+    private readonly table: TableClient,
+    readonly index: BatchIndex,
+  ) {}
 
   /** The devices, then the index entry, then the header: a batch without a header does not exist for readers. */
   async writeBatch(batch: DeregistrationBatchEntity, devices: DeregistrationDeviceEntity[], concurrency: number): Promise<void> {
@@ -72,7 +87,13 @@ export class DeregistrationStore {
       chunks.push(devices.slice(i, i + TRANSACTION_LIMIT).map((row) => ["upsert", defined(row), "Replace"]));
     }
     await forEachLimited(chunks, concurrency, (actions) => this.table.submitTransaction(actions));
-    await this.index.record({ partnerId: batch.partnerId, batchId: batch.partitionKey, tenantId: batch.tenantId, deviceCount: batch.deviceCount, createdAt: batch.createdAt });
+    await this.index.record({
+      partnerId: batch.partnerId,
+      batchId: batch.partitionKey,
+      tenantId: batch.tenantId,
+      deviceCount: batch.deviceCount,
+      createdAt: batch.createdAt,
+    });
     await this.table.upsertEntity(defined(batch), "Replace");
   }
 
@@ -83,12 +104,18 @@ export class DeregistrationStore {
   }
 
   async readDevice(batchId: string, rowKey: string): Promise<StoredDeregistrationDevice | undefined> {
-    return ifFound(() => this.table.getEntity<DeregistrationDeviceEntity>(batchId, rowKey)) as Promise<StoredDeregistrationDevice | undefined>;
+    return ifFound(() => this.table.getEntity<DeregistrationDeviceEntity>(batchId, rowKey)) as Promise<
+      StoredDeregistrationDevice | undefined
+    >;
   }
 
   /** Moves a device on, conditional on its ETag: DeviceChangedError (nothing written) when it moved since it was read. */
-  async moveDevice(device: StoredDeregistrationDevice, changes: Partial<DeregistrationDeviceFields> & { state: DeregistrationState }): Promise<StoredDeregistrationDevice> {
-    if (!canMoveDeregistration(device.state, changes.state)) throw new Error(`A device being deregistered cannot go from ${device.state} to ${changes.state}`);
+  async moveDevice(
+    device: StoredDeregistrationDevice,
+    changes: Partial<DeregistrationDeviceFields> & { state: DeregistrationState },
+  ): Promise<StoredDeregistrationDevice> {
+    if (!canMoveDeregistration(device.state, changes.state))
+      throw new Error(`A device being deregistered cannot go from ${device.state} to ${changes.state}`);
     const { etag, ...current } = device;
     const next = defined({ ...strip(current), ...changes });
     try {
@@ -103,7 +130,12 @@ export class DeregistrationStore {
   /** Whether any device of the batch is not final yet: one row at most is read. */
   async hasUnsettled(batchId: string): Promise<boolean> {
     const pages = this.table
-      .listEntities({ queryOptions: { filter: `${deviceRange(batchId)} and (${odata`state eq ${"queued"} or state eq ${"deregistering"}`})`, select: ["RowKey"] } })
+      .listEntities({
+        queryOptions: {
+          filter: `${deviceRange(batchId)} and (${odata`state eq ${"queued"} or state eq ${"deregistering"}`})`,
+          select: ["RowKey"],
+        },
+      })
       .byPage({ maxPageSize: 1 });
     for await (const page of pages) if (page.length > 0) return true;
     return false;
@@ -115,7 +147,9 @@ export class DeregistrationStore {
     if (!batch) return undefined;
     const counts = emptyDeregistrationCounts();
     let lastUpdatedAt = batch.acceptedAt ?? batch.createdAt;
-    const rows = this.table.listEntities<{ state: DeregistrationState; updatedAt: string }>({ queryOptions: { filter: deviceRange(batchId), select: ["state", "updatedAt"] } });
+    const rows = this.table.listEntities<{ state: DeregistrationState; updatedAt: string }>({
+      queryOptions: { filter: deviceRange(batchId), select: ["state", "updatedAt"] },
+    });
     for await (const row of rows) {
       if (row.state in counts) counts[row.state] += 1;
       if (row.updatedAt > lastUpdatedAt) lastUpdatedAt = row.updatedAt;
@@ -123,14 +157,20 @@ export class DeregistrationStore {
     return { batch, counts, lastUpdatedAt };
   }
 
-  async listDevices(batchId: string, options: { state?: DeregistrationState; pageSize: number; continuationToken?: string }): Promise<{ devices: DeregistrationDeviceEntity[]; continuationToken?: string }> {
+  async listDevices(
+    batchId: string,
+    options: { state?: DeregistrationState; pageSize: number; continuationToken?: string },
+  ): Promise<{ devices: DeregistrationDeviceEntity[]; continuationToken?: string }> {
     const filter = deviceRange(batchId) + (options.state ? odata` and state eq ${options.state}` : "");
     const pages = this.table
       .listEntities<DeregistrationDeviceEntity>({ queryOptions: { filter } })
       .byPage({ maxPageSize: options.pageSize, ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}) });
     const { value: page } = await pages.next();
     if (!page) return { devices: [] };
-    return { devices: [...page].map((row) => strip(row) as DeregistrationDeviceEntity), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+    return {
+      devices: [...page].map((row) => strip(row) as DeregistrationDeviceEntity),
+      ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+    };
   }
 }
 

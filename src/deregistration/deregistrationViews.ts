@@ -21,10 +21,14 @@ export const deregistrationStateSchema = z
 
 export const deregistrationStatusSchema = z
   .enum(["running", "succeeded", "partially_succeeded", "failed"])
-  .describe("running until every device is final; then succeeded (every device deregistered), failed (none deregistered) or partially_succeeded.");
+  .describe(
+    "running until every device is final; then succeeded (every device deregistered), failed (none deregistered) or partially_succeeded.",
+  );
 
 export const deregistrationCountsSchema = z
-  .object(Object.fromEntries(DEREGISTRATION_STATES.map((state) => [state, z.number().int().min(0)])) as Record<DeregistrationState, z.ZodNumber>)
+  .object(
+    Object.fromEntries(DEREGISTRATION_STATES.map((state) => [state, z.number().int().min(0)])) as Record<DeregistrationState, z.ZodNumber>,
+  )
   .describe("How many of the batch's devices are in each state; they add up to deviceCount.");
 
 export const deregistrationNotificationSchema = notificationViewSchema
@@ -56,7 +60,10 @@ export const deregistrationDeviceViewSchema = z
     serialNumber: z.string(),
     state: deregistrationStateSchema,
     attempts: z.number().int().min(0),
-    autopilotDeviceId: z.string().optional().describe("The Autopilot device (windowsAutopilotDeviceIdentity id) found by serial number: deleted when deregistered."),
+    autopilotDeviceId: z
+      .string()
+      .optional()
+      .describe("The Autopilot device (windowsAutopilotDeviceIdentity id) found by serial number: deleted when deregistered."),
     deregisteredAt: timestamp("When its Autopilot device was deleted.").optional(),
     error: deviceErrorSchema
       .optional()
@@ -117,7 +124,12 @@ export function toDeregistrationDeviceView(device: DeregistrationDeviceEntity): 
     ...(device.deregisteredAt ? { deregisteredAt: device.deregisteredAt } : {}),
     ...(device.errorCode ? { error: { code: device.errorCode, ...(device.errorMessage ? { message: device.errorMessage } : {}) } } : {}),
     ...(device.graphClientRequestId
-      ? { graphRequest: { ...(device.graphRequestId ? { requestId: device.graphRequestId } : {}), clientRequestId: device.graphClientRequestId } }
+      ? {
+          graphRequest: {
+            ...(device.graphRequestId ? { requestId: device.graphRequestId } : {}),
+            clientRequestId: device.graphClientRequestId,
+          },
+        }
       : {}),
     ...(device.nextAttemptAt ? { nextAttemptAt: device.nextAttemptAt } : {}),
     updatedAt: device.updatedAt,

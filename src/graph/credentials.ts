@@ -15,7 +15,10 @@ import { SimulatorCredential } from "./devCredential.js";
  * tenant is allowed in addition to the home tenant. A plain managed identity lives in one
  * tenant and can only import there.
  */
-export function createGraphCredential(config: GraphCredentialConfig, simulatorTenantId = "00000000-0000-0000-0000-000000000001"): TokenCredential {
+export function createGraphCredential(
+  config: GraphCredentialConfig,
+  simulatorTenantId = "00000000-0000-0000-0000-000000000001",
+): TokenCredential {
   switch (config.kind) {
     case "client-secret":
       return new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, { additionallyAllowedTenants: ["*"] });

@@ -3,7 +3,13 @@ import type { TokenCredential } from "@azure/identity";
 import type { DeviceManagement as BetaDeviceManagement } from "@microsoft/microsoft-graph-types-beta";
 import type { DeviceManagement as V1DeviceManagement } from "@microsoft/microsoft-graph-types";
 import type { WindowsAutopilotDeviceIdentity as V1AutopilotDevice } from "@microsoft/microsoft-graph-types";
-import { sameSerialNumber, type AutopilotDeviceIdentity, type AutopilotDeviceProperties, type ImportedDeviceCreate, type ImportedDeviceIdentity } from "./importedDevice.js";
+import {
+  sameSerialNumber,
+  type AutopilotDeviceIdentity,
+  type AutopilotDeviceProperties,
+  type ImportedDeviceCreate,
+  type ImportedDeviceIdentity,
+} from "./importedDevice.js";
 import { parseRetryAfterMs } from "./retryAfter.js";
 import { parseGraphError } from "./graphErrorBody.js";
 import { adminConsentUrl, classifyTokenError, type TenantAccessProblem } from "./tokenErrors.js";
@@ -105,7 +111,10 @@ export class GraphClient {
    * write. Answered 200 with the records (`value`) as documented, or 204 / an empty body as some
    * tenants do (facts sheet, "The import action, in practice"): then `body` is undefined.
    */
-  importDevices(tenantId: string, devices: readonly ImportedDeviceCreate[]): Promise<GraphResult<{ value?: ImportedDeviceIdentity[] } | undefined>> {
+  importDevices(
+    tenantId: string,
+    devices: readonly ImportedDeviceCreate[],
+  ): Promise<GraphResult<{ value?: ImportedDeviceIdentity[] } | undefined>> {
     return this.call("import", tenantId, "POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: devices });
   }
 
@@ -131,26 +140,50 @@ export class GraphClient {
 
   /** One page of the tenant's registered Autopilot devices (beta), optionally those whose serial number contains `serialContains`. */
   listAutopilotDevices(tenantId: string, serialContains?: string, nextLink?: string): Promise<GraphResult<AutopilotDevicePage>> {
-    const first = serialContains === undefined ? AUTOPILOT_COLLECTION : `${AUTOPILOT_COLLECTION}?$filter=${encodeURIComponent(serialContainsFilter(serialContains))}`;
+    const first =
+      serialContains === undefined
+        ? AUTOPILOT_COLLECTION
+        : `${AUTOPILOT_COLLECTION}?$filter=${encodeURIComponent(serialContainsFilter(serialContains))}`;
     return this.call("listAutopilot", tenantId, "GET", nextLink ?? first, undefined, AUTOPILOT_API_VERSION);
   }
 
   /** The Autopilot devices a list returns, walked with the same bounds as the imported records (the repeated nextLink was seen on exactly this collection). */
-  walkAutopilotDevices(tenantId: string, serialContains: string | undefined, onPage: (devices: AutopilotDeviceIdentity[], trace?: CallTrace) => void): Promise<WalkResult> {
+  walkAutopilotDevices(
+    tenantId: string,
+    serialContains: string | undefined,
+    onPage: (devices: AutopilotDeviceIdentity[], trace?: CallTrace) => void,
+  ): Promise<WalkResult> {
     return this.walk((link) => this.listAutopilotDevices(tenantId, serialContains, link), onPage);
   }
 
   /** `POST …/windowsAutopilotDeviceIdentities/{id}/updateDeviceProperties` → 204. */
   updateAutopilotDeviceProperties(tenantId: string, id: string, properties: AutopilotDeviceProperties): Promise<GraphResult<undefined>> {
-    return this.call("updateAutopilot", tenantId, "POST", `${AUTOPILOT_COLLECTION}/${encodeURIComponent(id)}/updateDeviceProperties`, properties, AUTOPILOT_API_VERSION);
+    return this.call(
+      "updateAutopilot",
+      tenantId,
+      "POST",
+      `${AUTOPILOT_COLLECTION}/${encodeURIComponent(id)}/updateDeviceProperties`,
+      properties,
+      AUTOPILOT_API_VERSION,
+    );
   }
 
   /** `DELETE …/windowsAutopilotDeviceIdentities/{id}` → 200/204: deregisters the device (refused while it is enrolled in Intune). */
   deleteAutopilotDevice(tenantId: string, id: string): Promise<GraphResult<undefined>> {
-    return this.call("deleteAutopilot", tenantId, "DELETE", `${AUTOPILOT_COLLECTION}/${encodeURIComponent(id)}`, undefined, AUTOPILOT_API_VERSION);
+    return this.call(
+      "deleteAutopilot",
+      tenantId,
+      "DELETE",
+      `${AUTOPILOT_COLLECTION}/${encodeURIComponent(id)}`,
+      undefined,
+      AUTOPILOT_API_VERSION,
+    );
   }
 
-  private async walk<T>(list: (link: string | undefined) => Promise<GraphResult<{ value: T[]; "@odata.nextLink"?: string }>>, onPage: (items: T[], trace?: CallTrace) => void): Promise<WalkResult> {
+  private async walk<T>(
+    list: (link: string | undefined) => Promise<GraphResult<{ value: T[]; "@odata.nextLink"?: string }>>,
+    onPage: (items: T[], trace?: CallTrace) => void,
+  ): Promise<WalkResult> {
     const followed = new Set<string>();
     let link: string | undefined;
     let pages = 0;
@@ -178,7 +211,10 @@ export class GraphClient {
    * The tenant's imported records with this serial number (trimmed, case-insensitive, as Intune
    * compares them), from a bounded walk of the collection: Graph documents no filter on it.
    */
-  async findImportedDevicesBySerial(tenantId: string, serialNumber: string): Promise<GraphResult<{ records: ImportedDeviceIdentity[]; complete: boolean }>> {
+  async findImportedDevicesBySerial(
+    tenantId: string,
+    serialNumber: string,
+  ): Promise<GraphResult<{ records: ImportedDeviceIdentity[]; complete: boolean }>> {
     const records: ImportedDeviceIdentity[] = [];
     const walk = await this.walkImportedDevices(tenantId, (page) => {
       for (const record of page) if (sameSerialNumber(record.serialNumber, serialNumber)) records.push(record);
@@ -201,24 +237,39 @@ export class GraphClient {
    * its outcome: the span is the Graph dependency in Application Insights, since the distro's
    * HTTP instrumentation does not see fetch.
    */
-  private call<T>(operation: GraphOperation, tenantId: string, method: string, path: string, body?: unknown, apiVersion?: string): Promise<GraphResult<T>> {
-    return tracer().startActiveSpan(`graph ${operation}`, { kind: SpanKind.CLIENT, attributes: { "graph.operation": operation, "http.request.method": method } }, async (span) => {
-      const started = performance.now();
-      try {
-        const result = await this.send<T>(tenantId, method, path, body, apiVersion ?? this.options.apiVersion);
-        const status = result.kind === "http-error" || result.kind === "ok" ? result.status : "network-error";
-        recordGraphRequest(operation, status, performance.now() - started);
-        if (status !== "network-error") span.setAttribute("http.response.status_code", status);
-        if (result.trace) {
-          span.setAttribute("graph.client_request_id", result.trace.clientRequestId);
-          if (result.trace.requestId) span.setAttribute("graph.request_id", result.trace.requestId);
+  private call<T>(
+    operation: GraphOperation,
+    tenantId: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    apiVersion?: string,
+  ): Promise<GraphResult<T>> {
+    return tracer().startActiveSpan(
+      `graph ${operation}`,
+      { kind: SpanKind.CLIENT, attributes: { "graph.operation": operation, "http.request.method": method } },
+      async (span) => {
+        const started = performance.now();
+        try {
+          const result = await this.send<T>(tenantId, method, path, body, apiVersion ?? this.options.apiVersion);
+          const status = result.kind === "http-error" || result.kind === "ok" ? result.status : "network-error";
+          recordGraphRequest(operation, status, performance.now() - started);
+          if (status !== "network-error") span.setAttribute("http.response.status_code", status);
+          if (result.trace) {
+            span.setAttribute("graph.client_request_id", result.trace.clientRequestId);
+            if (result.trace.requestId) span.setAttribute("graph.request_id", result.trace.requestId);
+          }
+          if (result.kind !== "ok")
+            span.setStatus({
+              code: SpanStatusCode.ERROR,
+              message: result.kind === "http-error" ? (result.code ?? String(result.status)) : result.kind,
+            });
+          return result;
+        } finally {
+          span.end();
         }
-        if (result.kind !== "ok") span.setStatus({ code: SpanStatusCode.ERROR, message: result.kind === "http-error" ? (result.code ?? String(result.status)) : result.kind });
-        return result;
-      } finally {
-        span.end();
-      }
-    });
+      },
+    );
   }
 
   private async send<T>(tenantId: string, method: string, path: string, body: unknown, apiVersion: string): Promise<GraphResult<T>> {
@@ -231,12 +282,19 @@ export class GraphClient {
     const first = await this.attempt<T>(tenantId, method, url, body);
     // A token can be revoked or expire in flight: one fresh token (with the claims Graph asked
     // for, when it sent a challenge) before the 401 counts.
-    if (first.result.kind === "http-error" && first.result.status === 401) return (await this.attempt<T>(tenantId, method, url, body, first.claims)).result;
+    if (first.result.kind === "http-error" && first.result.status === 401)
+      return (await this.attempt<T>(tenantId, method, url, body, first.claims)).result;
     return first.result;
   }
 
   /** One HTTP exchange with a fresh client-request-id; a 401's claims challenge comes back beside the result. */
-  private async attempt<T>(tenantId: string, method: string, url: string, body: unknown, claims?: string): Promise<{ result: GraphResult<T>; claims?: string }> {
+  private async attempt<T>(
+    tenantId: string,
+    method: string,
+    url: string,
+    body: unknown,
+    claims?: string,
+  ): Promise<{ result: GraphResult<T>; claims?: string }> {
     const trace: CallTrace = { clientRequestId: randomUUID() };
     let token: string;
     try {
@@ -247,7 +305,15 @@ export class GraphClient {
       const refused = classifyTokenError(error);
       if (refused) {
         const consentUrl = adminConsentUrl(tenantId, this.options.appId);
-        return { result: { kind: "tenant-access", problem: refused.problem, message: `${refused.aadsts}: ${firstLine(error)}`, ...(consentUrl ? { adminConsentUrl: consentUrl } : {}), trace } };
+        return {
+          result: {
+            kind: "tenant-access",
+            problem: refused.problem,
+            message: `${refused.aadsts}: ${firstLine(error)}`,
+            ...(consentUrl ? { adminConsentUrl: consentUrl } : {}),
+            trace,
+          },
+        };
       }
       return { result: { kind: "network-error", message: `token request failed: ${firstLine(error)}`, trace } };
     }
@@ -282,7 +348,13 @@ export class GraphClient {
     const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"));
     const claimsChallenge = response.status === 401 ? challengeClaims(response.headers.get("www-authenticate")) : undefined;
     return {
-      result: { kind: "http-error", status: response.status, ...parseGraphError(text), ...(retryAfterMs === undefined ? {} : { retryAfterMs }), trace },
+      result: {
+        kind: "http-error",
+        status: response.status,
+        ...parseGraphError(text),
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        trace,
+      },
       ...(claimsChallenge ? { claims: claimsChallenge } : {}),
     };
   }

@@ -20,4 +20,3 @@ export const IMPORT_ERROR_NAMES: ReadonlyMap<number, string> = new Map([
 
 /** 806 ZtdDeviceAlreadyAssigned: the device is already registered in this tenant (onExisting "update" takes it over). */
 export const ALREADY_ASSIGNED = 806;
-

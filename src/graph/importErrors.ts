@@ -6,11 +6,13 @@ import { IMPORT_ERROR_NAMES } from "./importErrorCodes.js";
  */
 const EXPLANATIONS: Record<string, string> = {
   "801": "Intune rejected the request as malformed (InvalidZtdRequestBody).",
-  "802": "The hardware hash is invalid: it may be truncated or lack the manufacturer or serial number inside it. Capture it again with Get-WindowsAutopilotInfo (InvalidZtdHardwareHash).",
+  "802":
+    "The hardware hash is invalid: it may be truncated or lack the manufacturer or serial number inside it. Capture it again with Get-WindowsAutopilotInfo (InvalidZtdHardwareHash).",
   "803": "The device has neither a valid serial number nor a product key (MissingZtdSerialNumberAndProductKey).",
   "806": "The device is already registered in this tenant; nothing needs to be done (ZtdDeviceAlreadyAssigned).",
   "807": "The device is not registered in this tenant (ZtdDeviceIsNotRegistered).",
-  "808": "The device is registered to another tenant; that tenant (or its reseller) must deregister it first (ZtdDeviceAssignedToOtherTenant).",
+  "808":
+    "The device is registered to another tenant; that tenant (or its reseller) must deregister it first (ZtdDeviceAssignedToOtherTenant).",
   "809": "The Autopilot profile is not registered to this tenant (ZtdProfileIsNotRegistered).",
   "810": "The Autopilot profile belongs to another tenant (ZtdProfileAssignedToOtherTenant).",
   "811": "The device was registered by another tenant, which must remove it (ZtdDeviceRegisteredByOtherTenant).",

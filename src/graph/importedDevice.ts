@@ -14,7 +14,10 @@ import type {
  */
 export type DeviceImportStatus = ImportedWindowsAutopilotDeviceIdentityImportStatus;
 
-export type ImportedDeviceState = Pick<ImportedWindowsAutopilotDeviceIdentityState, "deviceRegistrationId" | "deviceErrorCode" | "deviceErrorName"> & {
+export type ImportedDeviceState = Pick<
+  ImportedWindowsAutopilotDeviceIdentityState,
+  "deviceRegistrationId" | "deviceErrorCode" | "deviceErrorName"
+> & {
   deviceImportStatus: DeviceImportStatus;
 };
 
@@ -44,7 +47,12 @@ export { sameSerialNumber } from "../model/hashRules.js";
  */
 export type AutopilotDeviceIdentity = Pick<
   WindowsAutopilotDeviceIdentity,
-  "serialNumber" | "groupTag" | "userPrincipalName" | "enrollmentState" | "deploymentProfileAssignmentStatus" | "deploymentProfileAssignedDateTime"
+  | "serialNumber"
+  | "groupTag"
+  | "userPrincipalName"
+  | "enrollmentState"
+  | "deploymentProfileAssignmentStatus"
+  | "deploymentProfileAssignedDateTime"
 > & { id: string };
 
 /** What updateDeviceProperties may set here: the batch's group tag and assigned user. */

@@ -9,7 +9,9 @@ export const fieldProblemSchema = z.object({
   code: z
     .string()
     .optional()
-    .describe("A stable code for the kind of problem, where there is one: hash-not-base64, hash-wrong-magic, hash-truncated, hash-bad-record-end, hash-checksum-mismatch, hash-size, serial-contradicts-hash."),
+    .describe(
+      "A stable code for the kind of problem, where there is one: hash-not-base64, hash-wrong-magic, hash-truncated, hash-bad-record-end, hash-checksum-mismatch, hash-size, serial-contradicts-hash.",
+    ),
 });
 
 export const problemDetailsSchema = z

@@ -21,10 +21,7 @@ export interface AppResponse {
 }
 
 /** Reads a web ReadableStream (what both hosts offer) into a Buffer, stopping past the limit. */
-export async function readLimited(
-  stream: AsyncIterable<Uint8Array> | null | undefined,
-  limitBytes: number,
-): Promise<Buffer | "too-large"> {
+export async function readLimited(stream: AsyncIterable<Uint8Array> | null | undefined, limitBytes: number): Promise<Buffer | "too-large"> {
   if (!stream) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -11,6 +11,13 @@ export function acceptedResponse(
   links: AcceptedBatchBody["links"] = batchLinks(batch.batchId),
 ): AppResponse {
   // The documented shape (acceptedBatchSchema feeds the OpenAPI document).
-  const body: AcceptedBatchBody = { id: batch.batchId, status: "running", tenantId: batch.tenantId, deviceCount: batch.deviceCount, statusUrl: links.self, links };
+  const body: AcceptedBatchBody = {
+    id: batch.batchId,
+    status: "running",
+    tenantId: batch.tenantId,
+    deviceCount: batch.deviceCount,
+    statusUrl: links.self,
+    links,
+  };
   return json(202, body, { location: links.self, "retry-after": String(retryAfterSeconds) });
 }

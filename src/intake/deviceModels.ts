@@ -6,7 +6,6 @@
 import { MAX_MODEL_GROUPS } from "../model/limits.js";
 import type { ModelCount } from "../status/viewSchemas.js";
 
-
 export function countByModel(devices: readonly { manufacturer?: string; model?: string }[]): ModelCount[] {
   const groups = new Map<string, ModelCount>();
   for (const { manufacturer, model } of devices) {
@@ -16,7 +15,8 @@ export function countByModel(devices: readonly { manufacturer?: string; model?: 
     else groups.set(key, { ...(manufacturer === undefined ? {} : { manufacturer }), ...(model === undefined ? {} : { model }), count: 1 });
   }
   const sorted = [...groups.values()].sort(
-    (a, b) => b.count - a.count || (a.manufacturer ?? "").localeCompare(b.manufacturer ?? "") || (a.model ?? "").localeCompare(b.model ?? ""),
+    (a, b) =>
+      b.count - a.count || (a.manufacturer ?? "").localeCompare(b.manufacturer ?? "") || (a.model ?? "").localeCompare(b.model ?? ""),
   );
   if (sorted.length <= MAX_MODEL_GROUPS) return sorted;
   const rest = sorted.slice(MAX_MODEL_GROUPS - 1);

@@ -145,11 +145,16 @@ export const tenantIdSchema = z.preprocess(
     .max(TENANT_DOMAIN_MAX_LENGTH, atMost(TENANT_DOMAIN_MAX_LENGTH))
     .refine(isTenantId, "must be the tenant's GUID or one of its domain names, such as contoso.onmicrosoft.com")
     .optional()
-    .describe("The Entra tenant to import into: its GUID or a domain name (contoso.onmicrosoft.com). Defaults to the service's DEFAULT_TENANT_ID."),
+    .describe(
+      "The Entra tenant to import into: its GUID or a domain name (contoso.onmicrosoft.com). Defaults to the service's DEFAULT_TENANT_ID.",
+    ),
 );
 
 const groupTagSchema = (scope: string) =>
-  optionalText(GROUP_TAG_MAX_LENGTH, `Group tag (becomes the Entra device attribute [OrderID]) ${scope}; at most ${GROUP_TAG_MAX_LENGTH} characters.`);
+  optionalText(
+    GROUP_TAG_MAX_LENGTH,
+    `Group tag (becomes the Entra device attribute [OrderID]) ${scope}; at most ${GROUP_TAG_MAX_LENGTH} characters.`,
+  );
 const orderIdentifierSchema = (scope: string) =>
   optionalText(ORDER_IDENTIFIER_MAX_LENGTH, `Order identifier ${scope}; at most ${ORDER_IDENTIFIER_MAX_LENGTH} characters.`);
 
@@ -177,7 +182,10 @@ export const callbackUrlSchema = z.preprocess(
 function choiceSchema<T extends readonly [string, ...string[]]>(values: T, description: string) {
   return z.preprocess(
     (value) => (typeof value === "string" ? (isBlank(value) ? undefined : value.trim()) : value),
-    z.enum(values, { error: `must be one of: ${values.join(", ")}` }).optional().describe(description),
+    z
+      .enum(values, { error: `must be one of: ${values.join(", ")}` })
+      .optional()
+      .describe(description),
   );
 }
 
@@ -226,7 +234,8 @@ function withSerialFromHash(hashCheck: HashCheck) {
 function withHashFacts<T extends { serialNumber: string; hardwareIdentifier: JudgedHash }>(device: T, ctx: z.RefinementCtx) {
   const { hardwareIdentifier, ...fields } = device;
   const contradiction = serialContradiction(fields.serialNumber, hardwareIdentifier.facts);
-  if (contradiction) ctx.addIssue({ code: "custom", path: ["serialNumber"], message: contradiction, params: { code: SERIAL_CONTRADICTS_HASH_CODE } });
+  if (contradiction)
+    ctx.addIssue({ code: "custom", path: ["serialNumber"], message: contradiction, params: { code: SERIAL_CONTRADICTS_HASH_CODE } });
   return { ...fields, hardwareIdentifier: hardwareIdentifier.value, ...summarizeHash(hardwareIdentifier.facts) };
 }
 
@@ -243,7 +252,10 @@ export function createDeviceSubmissionSchema(limits: IntakeLimits = DEFAULT_INTA
         groupTag: groupTagSchema("for this device; defaults to the batch's groupTag"),
         assignedUserPrincipalName: assignedUserPrincipalNameSchema,
         orderIdentifier: orderIdentifierSchema("for this device; defaults to the batch's orderIdentifier"),
-        importId: optionalText(IMPORT_ID_MAX_LENGTH, `The caller's own identifier for this import; at most ${IMPORT_ID_MAX_LENGTH} characters.`),
+        importId: optionalText(
+          IMPORT_ID_MAX_LENGTH,
+          `The caller's own identifier for this import; at most ${IMPORT_ID_MAX_LENGTH} characters.`,
+        ),
         "@odata.type": ignored("Graph's entity type annotation (#microsoft.graph.importedWindowsAutopilotDeviceIdentity)."),
         id: ignored("Graph assigns the id."),
         state: ignored("Graph's import state; a caller never sets it."),
@@ -337,7 +349,9 @@ export function createImportRequestSchema(
         devices: devices.map((device) => ({
           ...device,
           ...(device.groupTag === undefined && batch.groupTag !== undefined ? { groupTag: batch.groupTag } : {}),
-          ...(device.orderIdentifier === undefined && batch.orderIdentifier !== undefined ? { orderIdentifier: batch.orderIdentifier } : {}),
+          ...(device.orderIdentifier === undefined && batch.orderIdentifier !== undefined
+            ? { orderIdentifier: batch.orderIdentifier }
+            : {}),
         })),
       };
       return request;
@@ -346,7 +360,10 @@ export function createImportRequestSchema(
 }
 
 /** Graph's import-action body; the batch fields then come from the query string. */
-export function createGraphImportActionSchema(limits: IntakeLimits = DEFAULT_INTAKE_LIMITS, device: DeviceSchema = createDeviceSubmissionSchema(limits)) {
+export function createGraphImportActionSchema(
+  limits: IntakeLimits = DEFAULT_INTAKE_LIMITS,
+  device: DeviceSchema = createDeviceSubmissionSchema(limits),
+) {
   return z
     .strictObject({
       [GRAPH_DEVICES_FIELD]: devicesSchema(limits, device, `The devices, 1 to ${limits.maxDevices}, as Graph's import action takes them.`),

@@ -74,7 +74,10 @@ export async function fanOutBatch(deps: FanOutDeps, message: FanOutMessage): Pro
     await sendAllForSlots(deps.queue, sends, deps.enqueueConcurrency, clock);
     const etag = await deps.progress.advance(row, window.to, iso());
     if (!etag) {
-      deps.log.info("fan-out range taken over by another worker; stopping", { ...fields, reason: `range ${message.range} at device ${window.to}` });
+      deps.log.info("fan-out range taken over by another worker; stopping", {
+        ...fields,
+        reason: `range ${message.range} at device ${window.to}`,
+      });
       return "taken-over";
     }
     row = { ...row, next: window.to, done: window.to >= row.to, etag };
@@ -84,7 +87,10 @@ export async function fanOutBatch(deps: FanOutDeps, message: FanOutMessage): Pro
 }
 
 /** Once every range of the batch is done: the batch is accepted and its journal entry goes. */
-export async function finishIfComplete(deps: Pick<FanOutDeps, "progress" | "store" | "journal" | "now">, batchId: string): Promise<boolean> {
+export async function finishIfComplete(
+  deps: Pick<FanOutDeps, "progress" | "store" | "journal" | "now">,
+  batchId: string,
+): Promise<boolean> {
   const ranges = await deps.progress.list(batchId);
   if (ranges.length === 0 || ranges.some((r) => !r.done)) return false;
   await deps.store.markAccepted(batchId, (deps.now?.() ?? new Date()).toISOString());

@@ -32,7 +32,8 @@ export function splitIntoRanges(deviceCount: number, devicesPerRange: number, ch
   if (!Number.isInteger(deviceCount) || deviceCount < 0) throw new RangeError("deviceCount must be a non-negative integer");
   const size = rangeSizeOf(devicesPerRange, chunkSize);
   const ranges: FanOutRange[] = [];
-  for (let from = 0, range = 0; from < deviceCount; from += size, range++) ranges.push({ range, from, to: Math.min(deviceCount, from + size) });
+  for (let from = 0, range = 0; from < deviceCount; from += size, range++)
+    ranges.push({ range, from, to: Math.min(deviceCount, from + size) });
   return ranges;
 }
 
@@ -46,7 +47,13 @@ export function slotCount(deviceCount: number, chunkSize: number): number {
  * `windowDevices` devices each, in whole chunks counted from `chunkBase` (the range's first
  * device, on a chunk boundary), so a chunk's leader and followers always go in one window.
  */
-export function windowsOf(from: number, to: number, chunkBase: number, chunkSize: number, windowDevices: number): { from: number; to: number }[] {
+export function windowsOf(
+  from: number,
+  to: number,
+  chunkBase: number,
+  chunkSize: number,
+  windowDevices: number,
+): { from: number; to: number }[] {
   if ((from - chunkBase) % chunkSize !== 0) throw new RangeError("a window starts on a chunk boundary");
   const step = rangeSizeOf(windowDevices, chunkSize);
   const windows: { from: number; to: number }[] = [];
@@ -84,12 +91,27 @@ export function scheduleIsStale(schedule: FanOutSchedule | undefined, nextIndex:
  * enqueueDevices): one create per device at its own slot, or per chunk a leader at the slot and
  * the followers `followerDelayMs` later. Leaders first, in slot order.
  */
-export function rangeSends(batchId: string, from: number, to: number, chunkSize: number, schedule: FanOutSchedule, followerDelayMs: number): SlotSend[] {
+export function rangeSends(
+  batchId: string,
+  from: number,
+  to: number,
+  chunkSize: number,
+  schedule: FanOutSchedule,
+  followerDelayMs: number,
+): SlotSend[] {
   const sends: SlotSend[] = [];
   for (let first = from; first < to; first += chunkSize) {
     const slotAt = slotAtOf(schedule, first, chunkSize);
     if (chunkSize === 1) {
-      const message: SubmitMessage = { v: 1, kind: "submit", batchId, rowKey: deviceRowKey(first), attempt: 1, slotAt, shiftAt: schedule.shiftMs };
+      const message: SubmitMessage = {
+        v: 1,
+        kind: "submit",
+        batchId,
+        rowKey: deviceRowKey(first),
+        attempt: 1,
+        slotAt,
+        shiftAt: schedule.shiftMs,
+      };
       sends.push({ message, slotAt });
       continue;
     }

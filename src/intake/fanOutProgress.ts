@@ -32,8 +32,23 @@ export interface FanOutProgressEntity {
 export type StoredFanOutProgress = FanOutProgressEntity & { etag: string };
 
 /** The rows intake writes with a batch's devices: every range at its start. */
-export function initialProgressRows(batchId: string, ranges: readonly { range: number; from: number; to: number }[], chunkSize: number, at: string): FanOutProgressEntity[] {
-  return ranges.map(({ range, from, to }) => ({ partitionKey: batchId, rowKey: fanOutRowKey(range), range, from, to, next: from, done: false, chunkSize, updatedAt: at }));
+export function initialProgressRows(
+  batchId: string,
+  ranges: readonly { range: number; from: number; to: number }[],
+  chunkSize: number,
+  at: string,
+): FanOutProgressEntity[] {
+  return ranges.map(({ range, from, to }) => ({
+    partitionKey: batchId,
+    rowKey: fanOutRowKey(range),
+    range,
+    from,
+    to,
+    next: from,
+    done: false,
+    chunkSize,
+    updatedAt: at,
+  }));
 }
 
 export class FanOutProgress {
@@ -48,7 +63,9 @@ export class FanOutProgress {
   async list(batchId: string): Promise<StoredFanOutProgress[]> {
     const found: StoredFanOutProgress[] = [];
     const rows = this.table.listEntities<FanOutProgressEntity>({
-      queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${FANOUT_ROW_PREFIX} and RowKey lt ${FANOUT_ROW_PREFIX + "~"}` },
+      queryOptions: {
+        filter: odata`PartitionKey eq ${batchId} and RowKey ge ${FANOUT_ROW_PREFIX} and RowKey lt ${FANOUT_ROW_PREFIX + "~"}`,
+      },
     });
     for await (const row of rows) found.push(row as StoredFanOutProgress);
     return found;

@@ -41,7 +41,9 @@ export async function handleImportPost(deps: ImportPostDeps, request: AppRequest
   const dryRun = readDryRun(request.url.searchParams);
   if (dryRun === "invalid") {
     return problemResponse(
-      problem(ProblemType.invalidQuery, 400, "Invalid query", "The query string has invalid parameters.", { errors: [{ field: "dryRun", message: "must be true or false" }] }),
+      problem(ProblemType.invalidQuery, 400, "Invalid query", "The query string has invalid parameters.", {
+        errors: [{ field: "dryRun", message: "must be true or false" }],
+      }),
     );
   }
 
@@ -105,16 +107,23 @@ export async function handleBatchPost(
     return response;
   } finally {
     // Anything but a 202 (a 429 included) gives the key up again.
-    await admission.finish(response).catch((error: unknown) =>
-      deps.log.error("Idempotency-Key outcome not recorded", { partnerId: caller.partnerId, reason: errorMessage(error) }),
-    );
+    await admission
+      .finish(response)
+      .catch((error: unknown) =>
+        deps.log.error("Idempotency-Key outcome not recorded", { partnerId: caller.partnerId, reason: errorMessage(error) }),
+      );
   }
 }
 
 function idempotencyKeyProblem(request: AppRequest): AppResponse | undefined {
   if (readIdempotencyKey(request.headers.get(IDEMPOTENCY_KEY_HEADER)).kind !== "invalid") return undefined;
   return problemResponse(
-    problem(ProblemType.invalidIdempotencyKey, 400, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID, quoted or bare."),
+    problem(
+      ProblemType.invalidIdempotencyKey,
+      400,
+      "Invalid Idempotency-Key",
+      "Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID, quoted or bare.",
+    ),
   );
 }
 
@@ -135,9 +144,15 @@ async function readBody(deps: BatchPostDeps, request: AppRequest): Promise<Buffe
   const body = declaredLength > deps.limits.maxBodyBytes ? "too-large" : await request.readBody(deps.limits.maxBodyBytes);
   if (body !== "too-large") return body;
   return problemResponse(
-    problem(ProblemType.bodyTooLarge, 413, "Request body too large", `The body must not exceed ${deps.limits.maxBodyBytes} bytes; split the batch.`, {
-      maxBodyBytes: deps.limits.maxBodyBytes,
-    }),
+    problem(
+      ProblemType.bodyTooLarge,
+      413,
+      "Request body too large",
+      `The body must not exceed ${deps.limits.maxBodyBytes} bytes; split the batch.`,
+      {
+        maxBodyBytes: deps.limits.maxBodyBytes,
+      },
+    ),
   );
 }
 
@@ -167,9 +182,15 @@ export function checkTarget(
   const tenantId = request.tenantId ?? deps.defaultTenantId;
   if (!tenantId) {
     return problemResponse(
-      problem(ProblemType.validation, 400, "Validation failed", "The batch names no tenantId and the service has no DEFAULT_TENANT_ID; nothing was done.", {
-        errors: [{ field: "tenantId", message: "required: the Entra tenant to act on" }],
-      }),
+      problem(
+        ProblemType.validation,
+        400,
+        "Validation failed",
+        "The batch names no tenantId and the service has no DEFAULT_TENANT_ID; nothing was done.",
+        {
+          errors: [{ field: "tenantId", message: "required: the Entra tenant to act on" }],
+        },
+      ),
     );
   }
   if (!mayImportInto(caller, tenantId)) return tenantNotAllowed(tenantId);
@@ -201,9 +222,15 @@ async function intake(deps: ImportPostDeps, request: AppRequest, body: Buffer, c
 function rateLimited(retryAfterMs: number): AppResponse {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return problemResponse(
-    problem(ProblemType.rateLimited, 429, "Too many requests", `This partner's intake rate limit is reached; send the batch again in ${seconds} s.`, {
-      retryAfterSeconds: seconds,
-    }),
+    problem(
+      ProblemType.rateLimited,
+      429,
+      "Too many requests",
+      `This partner's intake rate limit is reached; send the batch again in ${seconds} s.`,
+      {
+        retryAfterSeconds: seconds,
+      },
+    ),
     { "retry-after": String(seconds) },
   );
 }

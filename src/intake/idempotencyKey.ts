@@ -14,7 +14,8 @@ export function readIdempotencyKey(header: string | null): KeyHeader {
   if (header === null) return { kind: "none" };
   let value = header.trim();
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-  if (value.length === 0 || value.length > MAX_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(value) || /["\\]/.test(value)) return { kind: "invalid" };
+  if (value.length === 0 || value.length > MAX_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(value) || /["\\]/.test(value))
+    return { kind: "invalid" };
   return { kind: "key", key: value };
 }
 

@@ -102,7 +102,9 @@ export class IdempotencyStore {
   /** Deletes the partner's records that answered for this batch (its erasure); returns how many. */
   async deleteForBatch(partnerId: string, batchId: string): Promise<number> {
     let deleted = 0;
-    const rows = this.table.listEntities<KeyEntity>({ queryOptions: { filter: odata`PartitionKey eq ${partnerId} and batchId eq ${batchId}`, select: ["PartitionKey", "RowKey"] } });
+    const rows = this.table.listEntities<KeyEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${partnerId} and batchId eq ${batchId}`, select: ["PartitionKey", "RowKey"] },
+    });
     for await (const row of rows) {
       try {
         await this.table.deleteEntity(row.partitionKey!, row.rowKey!);
@@ -117,7 +119,9 @@ export class IdempotencyStore {
   /** Deletes records past their expiry; returns how many. */
   async deleteExpired(now: number): Promise<number> {
     let deleted = 0;
-    const rows = this.table.listEntities<KeyEntity>({ queryOptions: { filter: odata`expiresAt lt ${now}`, select: ["PartitionKey", "RowKey"] } });
+    const rows = this.table.listEntities<KeyEntity>({
+      queryOptions: { filter: odata`expiresAt lt ${now}`, select: ["PartitionKey", "RowKey"] },
+    });
     for await (const row of rows) {
       try {
         await this.table.deleteEntity(row.partitionKey!, row.rowKey!);
@@ -150,7 +154,13 @@ function fromEntity(entity: KeyEntity): IdempotencyRecord {
     claimedAt: entity.claimedAt,
     expiresAt: entity.expiresAt,
     ...(entity.state === "done" && entity.responseStatus !== undefined
-      ? { response: { status: entity.responseStatus, headers: JSON.parse(entity.responseHeaders ?? "{}") as Record<string, string>, body: entity.responseBody ?? "" } }
+      ? {
+          response: {
+            status: entity.responseStatus,
+            headers: JSON.parse(entity.responseHeaders ?? "{}") as Record<string, string>,
+            body: entity.responseBody ?? "",
+          },
+        }
       : {}),
   };
 }

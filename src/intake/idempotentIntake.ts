@@ -38,7 +38,13 @@ export async function admitWithKey(deps: IdempotencyDeps, partnerId: string, cal
   const key = deps.keyScope ? `${deps.keyScope}:${callerKey}` : callerKey;
   for (;;) {
     const now = deps.now?.() ?? Date.now();
-    const record: IdempotencyRecord = { fingerprint, state: "in-flight", batchId: randomUUID(), claimedAt: now, expiresAt: now + deps.ttlMs };
+    const record: IdempotencyRecord = {
+      fingerprint,
+      state: "in-flight",
+      batchId: randomUUID(),
+      claimedAt: now,
+      expiresAt: now + deps.ttlMs,
+    };
     const claim = await deps.idempotency.claim(partnerId, key, record);
     if (claim.kind === "claimed") return proceed(deps, partnerId, key, record.batchId, claim.etag);
 
@@ -58,7 +64,12 @@ export async function admitWithKey(deps: IdempotencyDeps, partnerId: string, cal
       case "in-flight":
         return respond(
           problemResponse(
-            problem(ProblemType.idempotencyKeyInFlight, 409, "Request in progress", "The first request with this Idempotency-Key is still being processed; retry after a moment."),
+            problem(
+              ProblemType.idempotencyKeyInFlight,
+              409,
+              "Request in progress",
+              "The first request with this Idempotency-Key is still being processed; retry after a moment.",
+            ),
             { "retry-after": "1" },
           ),
         );
@@ -72,7 +83,10 @@ export async function admitWithKey(deps: IdempotencyDeps, partnerId: string, cal
           // that batch: answer for it rather than importing the devices twice.
           const batch = await deps.readBatch(decision.abandonedBatchId);
           if (batch && batch.partnerId === partnerId) {
-            const response = (deps.accepted ?? acceptedResponse)({ batchId: decision.abandonedBatchId, tenantId: batch.tenantId, deviceCount: batch.deviceCount }, deps.retryAfterSeconds);
+            const response = (deps.accepted ?? acceptedResponse)(
+              { batchId: decision.abandonedBatchId, tenantId: batch.tenantId, deviceCount: batch.deviceCount },
+              deps.retryAfterSeconds,
+            );
             await deps.idempotency.complete(partnerId, key, taken.etag, stored(response));
             return respond(response);
           }

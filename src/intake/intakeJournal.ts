@@ -20,7 +20,10 @@ export class IntakeJournal {
 
   /** `partnerId`: given by a new batch's intake, so an intake that died before its header can be erased from its partner's list too. */
   async begin(batchId: string, startedAt: string, partnerId?: string): Promise<void> {
-    await this.table.upsertEntity({ partitionKey: PENDING_PARTITION, rowKey: batchId, startedAt, ...(partnerId ? { partnerId } : {}) }, "Replace");
+    await this.table.upsertEntity(
+      { partitionKey: PENDING_PARTITION, rowKey: batchId, startedAt, ...(partnerId ? { partnerId } : {}) },
+      "Replace",
+    );
   }
 
   async finish(batchId: string): Promise<void> {
@@ -36,7 +39,8 @@ export class IntakeJournal {
     const rows = this.table.listEntities<{ startedAt: string; partnerId?: string }>({
       queryOptions: { filter: odata`PartitionKey eq ${PENDING_PARTITION} and startedAt lt ${cutoff}` },
     });
-    for await (const row of rows) found.push({ batchId: row.rowKey!, startedAt: row.startedAt, ...(row.partnerId ? { partnerId: row.partnerId } : {}) });
+    for await (const row of rows)
+      found.push({ batchId: row.rowKey!, startedAt: row.startedAt, ...(row.partnerId ? { partnerId: row.partnerId } : {}) });
     return found;
   }
 }

@@ -33,7 +33,8 @@ export function describeJsonSyntaxError(text: string, error: unknown): JsonSynta
 /** Node's reason when it quotes nothing: "Expected ',' or '}' after property value" and the like. */
 function nodeReason(message: string): string | undefined {
   const reason = message.replace(/\s+(?:in JSON )?at position \d+.*$/s, "");
-  if (reason === message || reason.length > 80 || !/^[A-Za-z ,:'{}[\]\\-]+$/.test(reason) || /^Unexpected token/.test(reason)) return undefined;
+  if (reason === message || reason.length > 80 || !/^[A-Za-z ,:'{}[\]\\-]+$/.test(reason) || /^Unexpected token/.test(reason))
+    return undefined;
   return reason.charAt(0).toLowerCase() + reason.slice(1);
 }
 
@@ -52,7 +53,7 @@ export function scanJson(text: string): { offset: number; reason: string } | und
     for (let c = text.charCodeAt(i); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++i));
   };
   const readString = (): { offset: number; reason: string } | undefined => {
-    for (i++; i < n; ) {
+    for (i++; i < n;) {
       const c = text.charCodeAt(i);
       if (c === 0x22) {
         i++;
@@ -62,7 +63,8 @@ export function scanJson(text: string): { offset: number; reason: string } | und
         const escape = text[i + 1];
         if (escape === undefined) break;
         if (escape === "u") {
-          for (let j = i + 2; j < i + 6; j++) if (!/[0-9a-fA-F]/.test(text[j] ?? "")) return fail(Math.min(j, n), "bad \\u escape in a string");
+          for (let j = i + 2; j < i + 6; j++)
+            if (!/[0-9a-fA-F]/.test(text[j] ?? "")) return fail(Math.min(j, n), "bad \\u escape in a string");
           i += 6;
         } else if ('"\\/bfnrt'.includes(escape)) i += 2;
         else return fail(i + 1, "bad escape in a string");

@@ -24,7 +24,10 @@ export function readMediaType(header: string | undefined): MediaType | undefined
   for (const parameter of parameters) {
     const eq = parameter.indexOf("=");
     if (eq === -1 || parameter.slice(0, eq).trim().toLowerCase() !== "charset") continue;
-    charset = parameter.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    charset = parameter
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1");
   }
   return { kind, essence, ...(charset ? { charset } : {}) };
 }

@@ -127,7 +127,11 @@ export function readCsvBody(text: string, layout: CsvLayout = IMPORT_CSV): CsvOu
     return columnProblem(
       layout,
       header.line,
-      columns.unnamedWithData.map((index) => ({ line: header.line, field: `(column ${index + 1})`, message: "this column has no name in the header but holds values" })),
+      columns.unnamedWithData.map((index) => ({
+        line: header.line,
+        field: `(column ${index + 1})`,
+        message: "this column has no name in the header but holds values",
+      })),
       [],
       columns.unnamedWithData.map((index) => `(column ${index + 1})`),
     );
@@ -215,7 +219,16 @@ function readHeader(header: Row, layout: CsvLayout): HeaderOutcome {
     }
     const column = layout.columns.find((c) => squash(c.header) === squash(name));
     if (column === undefined) {
-      unknown.push({ line: header.line, field: displayName(name), message: unknownNameMessage("column", name, layout.columns.map((c) => c.header), layout.aliases) });
+      unknown.push({
+        line: header.line,
+        field: displayName(name),
+        message: unknownNameMessage(
+          "column",
+          name,
+          layout.columns.map((c) => c.header),
+          layout.aliases,
+        ),
+      });
       map.push("unnamed");
       return;
     }
@@ -240,11 +253,26 @@ function readHeader(header: Row, layout: CsvLayout): HeaderOutcome {
     ...[...repeated].map((name) => ({ line: header.line, field: name, message: `column '${name}' appears more than once` })),
     ...missing.map((name) => ({ line: header.line, field: name, message: `required column '${name}' is missing` })),
   ];
-  if (problems.length > 0) return columnProblem(layout, header.line, problems, missing, unknown.map((p) => p.field), [...repeated]);
+  if (problems.length > 0)
+    return columnProblem(
+      layout,
+      header.line,
+      problems,
+      missing,
+      unknown.map((p) => p.field),
+      [...repeated],
+    );
   return { ok: true, map, unnamedWithData: [] };
 }
 
-function columnProblem(layout: CsvLayout, line: number, errors: FieldProblem[], missing: string[], unknown: string[], repeated: string[] = []): { ok: false; problem: ProblemDetails } {
+function columnProblem(
+  layout: CsvLayout,
+  line: number,
+  errors: FieldProblem[],
+  missing: string[],
+  unknown: string[],
+  repeated: string[] = [],
+): { ok: false; problem: ProblemDetails } {
   const parts = [
     unknown.length ? `unknown column${unknown.length === 1 ? "" : "s"} ${unknown.map((n) => `'${n}'`).join(", ")}` : "",
     repeated.length ? `repeated column${repeated.length === 1 ? "" : "s"} ${repeated.map((n) => `'${n}'`).join(", ")}` : "",
@@ -279,5 +307,8 @@ function malformedHeader(layout: CsvLayout, line: number, detail: string): { ok:
 }
 
 function malformed(detail: string, line: number, extensions: Record<string, unknown> = {}): { ok: false; problem: ProblemDetails } {
-  return { ok: false, problem: problem(ProblemType.malformedBody, 400, "Malformed CSV", `The CSV could not be read: ${detail}.`, { line, ...extensions }) };
+  return {
+    ok: false,
+    problem: problem(ProblemType.malformedBody, 400, "Malformed CSV", `The CSV could not be read: ${detail}.`, { line, ...extensions }),
+  };
 }

@@ -48,19 +48,30 @@ export interface BatchKindRules<T> {
  * Any kind of batch, body to request: media type, size, text encoding, JSON or CSV (with `rules.csv`),
  * the device count against `limits.maxDevices`, then `rules.schema`, all or nothing.
  */
-export function parseBatchRequest<T>(input: ImportRequestInput, limits: Pick<IntakeLimits, "maxDevices" | "maxBodyBytes">, rules: BatchKindRules<T>): ParseOutcome<T> {
+export function parseBatchRequest<T>(
+  input: ImportRequestInput,
+  limits: Pick<IntakeLimits, "maxDevices" | "maxBodyBytes">,
+  rules: BatchKindRules<T>,
+): ParseOutcome<T> {
   const media = readMediaType(input.contentType);
   if (media === undefined) return fail(unsupportedMediaType(input.contentType));
   if (input.body.length > limits.maxBodyBytes) {
     return fail(
-      problem(ProblemType.bodyTooLarge, 413, "Request body too large", `The body must not exceed ${limits.maxBodyBytes} bytes; split the batch.`, {
-        maxBodyBytes: limits.maxBodyBytes,
-      }),
+      problem(
+        ProblemType.bodyTooLarge,
+        413,
+        "Request body too large",
+        `The body must not exceed ${limits.maxBodyBytes} bytes; split the batch.`,
+        {
+          maxBodyBytes: limits.maxBodyBytes,
+        },
+      ),
     );
   }
 
   const decoded = decodeText(input.body, media.charset);
-  if (!decoded.ok) return fail(decoded.reason === "unsupported-charset" ? unsupportedCharset(media) : undecodable(decoded.encoding, decoded.line));
+  if (!decoded.ok)
+    return fail(decoded.reason === "unsupported-charset" ? unsupportedCharset(media) : undecodable(decoded.encoding, decoded.line));
 
   const read = media.kind === "json" ? readJsonBody(decoded.text, input.query) : csvCandidate(decoded.text, input.query, rules.csv);
   if (!read.ok) return read;
@@ -88,7 +99,13 @@ export function parseBatchRequest<T>(input: ImportRequestInput, limits: Pick<Int
   const parsed = rules.schema(candidate).safeParse(candidate.input);
   const problems = [
     ...candidate.problems,
-    ...(parsed.success ? [] : issuesToProblems(parsed.error.issues, { lines: candidate.lines, devicesField: candidate.devicesField, fromQuery: candidate.fromQuery })),
+    ...(parsed.success
+      ? []
+      : issuesToProblems(parsed.error.issues, {
+          lines: candidate.lines,
+          devicesField: candidate.devicesField,
+          fromQuery: candidate.fromQuery,
+        })),
   ];
   if (problems.length > 0 || !parsed.success) return fail(validationProblem(problems));
   return { ok: true, request: parsed.data, source: media.kind, ...(candidate.lines ? { lines: candidate.lines } : {}) };
@@ -124,7 +141,8 @@ function schemaFor(limits: IntakeLimits, hashCheck: HashCheck) {
 
 function unsupportedMediaType(contentType: string | undefined): ProblemDetails {
   const given = contentType?.split(";")[0]?.trim();
-  const shown = given && given.length <= 100 && /^[\x21-\x7e]+$/.test(given) ? `, not '${given}'` : given ? "" : " (the request has no Content-Type)";
+  const shown =
+    given && given.length <= 100 && /^[\x21-\x7e]+$/.test(given) ? `, not '${given}'` : given ? "" : " (the request has no Content-Type)";
   return problem(
     ProblemType.unsupportedMediaType,
     415,

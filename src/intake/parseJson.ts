@@ -64,11 +64,17 @@ export function readJsonBody(text: string, query: URLSearchParams): CandidateOut
   const isGraphShape = Object.hasOwn(record, GRAPH_DEVICES_FIELD) && !Object.hasOwn(record, DEVICES_FIELD);
   return {
     ok: true,
-    candidate: isGraphShape ? graphShape(record, queryBatch.fields, queryBatch.problems) : ourShape(record, queryBatch.fields, queryBatch.problems),
+    candidate: isGraphShape
+      ? graphShape(record, queryBatch.fields, queryBatch.problems)
+      : ourShape(record, queryBatch.fields, queryBatch.problems),
   };
 }
 
-function graphShape(body: Record<string, unknown>, queryFields: Partial<Record<BatchField, string>>, problems: FieldProblem[]): BatchCandidate {
+function graphShape(
+  body: Record<string, unknown>,
+  queryFields: Partial<Record<BatchField, string>>,
+  problems: FieldProblem[],
+): BatchCandidate {
   for (const key of Object.keys(body)) {
     if (key === GRAPH_DEVICES_FIELD) continue;
     const batchField = (BATCH_FIELDS as readonly string[]).includes(key);
@@ -87,7 +93,11 @@ function graphShape(body: Record<string, unknown>, queryFields: Partial<Record<B
   };
 }
 
-function ourShape(body: Record<string, unknown>, queryFields: Partial<Record<BatchField, string>>, problems: FieldProblem[]): BatchCandidate {
+function ourShape(
+  body: Record<string, unknown>,
+  queryFields: Partial<Record<BatchField, string>>,
+  problems: FieldProblem[],
+): BatchCandidate {
   const input: Record<string, unknown> = { ...body };
   const fromQuery = new Set<string>();
   for (const [field, value] of Object.entries(queryFields)) {

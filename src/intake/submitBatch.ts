@@ -118,7 +118,12 @@ export async function submitBatch(
     const clock = () => (deps.now?.() ?? new Date()).getTime();
     const now = clock();
     const slots = await deps.pacing.reserve(request.tenantId, slotCount(devices.length, chunkSize), now, now + FANOUT_LEAD_MS);
-    const schedule: FanOutSchedule = { firstSlotAt: slots.firstSlotAt, intervalMs: slots.intervalMs, shiftMs: slots.shiftMs, firstDevice: 0 };
+    const schedule: FanOutSchedule = {
+      firstSlotAt: slots.firstSlotAt,
+      intervalMs: slots.intervalMs,
+      shiftMs: slots.shiftMs,
+      firstDevice: 0,
+    };
     // The first poll round comes a follow-up delay after the batch's first slot. Sent before the
     // fan-out: a batch whose fan-out ran has its poll chain (else the sweeper starts one).
     await deps.queue.send(firstPoll(batchId), queueDelayForSlot(slots.firstSlotAt + deps.firstPollDelayMs, clock()));
@@ -170,7 +175,13 @@ export async function enqueueDevices(
   const firstAttempts = devices.every((d) => typeof d === "string");
   const chunkSize = firstAttempts && kind === "submit" ? (deps.chunking?.size ?? 1) : 1;
   const entries = devices.map((d) => (typeof d === "string" ? { rowKey: d, attempt: 1 } : d));
-  const groups = chunkSize > 1 ? groupIntoChunks(entries.map((e) => deviceIndexOf(e.rowKey)).sort((a, b) => a - b), chunkSize) : undefined;
+  const groups =
+    chunkSize > 1
+      ? groupIntoChunks(
+          entries.map((e) => deviceIndexOf(e.rowKey)).sort((a, b) => a - b),
+          chunkSize,
+        )
+      : undefined;
   const clock = () => (deps.now?.() ?? new Date()).getTime();
   const now = clock();
   // The schedule starts a moment ahead, so the first messages are in the queue before their
@@ -179,7 +190,10 @@ export async function enqueueDevices(
   const slotAt = (k: number) => Math.round(slots.firstSlotAt + k * slots.intervalMs);
   const sends: SlotSend[] = groups
     ? groups.flatMap((group, k) => chunkSends(batchId, group, 1, slotAt(k), slots.shiftMs, deps.chunking!.followerDelayMs))
-    : entries.map(({ rowKey, attempt }, k) => ({ slotAt: slotAt(k), message: { v: 1, kind, batchId, rowKey, attempt, slotAt: slotAt(k), shiftAt: slots.shiftMs } }));
+    : entries.map(({ rowKey, attempt }, k) => ({
+        slotAt: slotAt(k),
+        message: { v: 1, kind, batchId, rowKey, attempt, slotAt: slotAt(k), shiftAt: slots.shiftMs },
+      }));
   if (poll) sends.push({ message: poll.message, slotAt: slotAt(0) + poll.afterFirstSlotMs, hold: false });
   // Leaders (due first) before followers (due a few windows later).
   sends.sort((a, b) => a.slotAt - b.slotAt);

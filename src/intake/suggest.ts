@@ -10,7 +10,10 @@ const PRODUCT_KEY_SHAPE = /[A-Z0-9]{5}(?:-[A-Z0-9]{5}){3}/i;
 
 export function displayName(name: string): string {
   const safe =
-    name.length <= SHOWN_NAME_MAX_LENGTH && !name.includes("@") && !PRODUCT_KEY_SHAPE.test(name) && !/[\u0000-\u001f\u007f-\u009f]/.test(name);
+    name.length <= SHOWN_NAME_MAX_LENGTH &&
+    !name.includes("@") &&
+    !PRODUCT_KEY_SHAPE.test(name) &&
+    !/[\u0000-\u001f\u007f-\u009f]/.test(name);
   return safe ? name : `(a ${name.length}-character name)`;
 }
 
@@ -35,11 +38,7 @@ function editDistance(a: string, b: string): number {
  * The known name `unknown` most likely stands for: an alias, the same name in another case or
  * spelling (serial_number), or a close typo. Undefined when nothing is close.
  */
-export function closestName(
-  unknown: string,
-  known: readonly string[],
-  aliases: Readonly<Record<string, string>> = {},
-): string | undefined {
+export function closestName(unknown: string, known: readonly string[], aliases: Readonly<Record<string, string>> = {}): string | undefined {
   if (unknown.length > SHOWN_NAME_MAX_LENGTH) return undefined;
   const wanted = squash(unknown);
   if (wanted === "") return undefined;
@@ -64,5 +63,7 @@ export function unknownNameMessage(
 ): string {
   const suggestion = closestName(unknown, known, aliases);
   const base = `unknown ${kind} '${displayName(unknown)}'`;
-  return suggestion === undefined ? `${base}; expected one of ${known.map((k) => `'${k}'`).join(", ")}` : `${base}; did you mean '${suggestion}'?`;
+  return suggestion === undefined
+    ? `${base}; expected one of ${known.map((k) => `'${k}'`).join(", ")}`
+    : `${base}; did you mean '${suggestion}'?`;
 }

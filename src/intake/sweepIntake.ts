@@ -69,27 +69,54 @@ export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
       // written: erased, with its list row, once the intake cannot be running any more.
       if (now.getTime() - Date.parse(pending.startedAt) < ABANDONED_INTAKE_ERASE_AFTER_MS) continue;
       const rows = await deps.store.erasePartition(pending.batchId);
-      if (pending.partnerId) await deps.batchIndex?.remove({ partnerId: pending.partnerId, batchId: pending.batchId, createdAt: pending.startedAt });
+      if (pending.partnerId)
+        await deps.batchIndex?.remove({ partnerId: pending.partnerId, batchId: pending.batchId, createdAt: pending.startedAt });
       report.abandoned++;
       deps.log.warn("intake never became durable; its rows are erased", { batchId: pending.batchId, reason: `${rows} rows` });
     } else if (batch.intakeState !== "accepted" && batch.kind === "deregistration") {
       // A deregistration batch (src/deregistration): its queued devices get their first delete attempt; no poll rounds.
       const unstarted = (await deps.store.listUnstartedDevices(pending.batchId)).filter((d) => d.attempts === 0);
-      await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.map((d) => d.rowKey), undefined, "deregister");
+      await enqueueDevices(
+        deps,
+        pending.batchId,
+        batch.tenantId,
+        unstarted.map((d) => d.rowKey),
+        undefined,
+        "deregister",
+      );
       await deps.store.markAccepted(pending.batchId, now.toISOString());
       report.reenqueued += unstarted.length;
       deps.log.info("sweeper finished an interrupted intake", { batchId: pending.batchId, deviceCount: unstarted.length });
-    } else if (batch.intakeState !== "accepted" && deps.fanOutProgress && (await resumeFanOut(deps, batch, cutoff, now, report)) === "under-way") {
+    } else if (
+      batch.intakeState !== "accepted" &&
+      deps.fanOutProgress &&
+      (await resumeFanOut(deps, batch, cutoff, now, report)) === "under-way"
+    ) {
       // A fan-out is still to finish: its journal entry stays until its last range is done.
       continue;
-    } else if (batch.intakeState !== "accepted" && !batch.acceptedAt && deps.fanOutProgress && (await deps.fanOutProgress.list(pending.batchId)).length > 0) {
+    } else if (
+      batch.intakeState !== "accepted" &&
+      !batch.acceptedAt &&
+      deps.fanOutProgress &&
+      (await deps.fanOutProgress.list(pending.batchId)).length > 0
+    ) {
       // Every range was sent, and the last one died before it marked the batch.
       await deps.store.markAccepted(pending.batchId, now.toISOString());
     } else if (batch.intakeState !== "accepted") {
       const unstarted = await deps.store.listUnstartedDevices(pending.batchId);
-      await enqueueDevices(deps, pending.batchId, batch.tenantId, unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey));
+      await enqueueDevices(
+        deps,
+        pending.batchId,
+        batch.tenantId,
+        unstarted.filter((d) => d.attempts === 0).map((d) => d.rowKey),
+      );
       const retrying = await deps.store.devicesInState(pending.batchId, "retrying");
-      await enqueueDevices(deps, pending.batchId, batch.tenantId, retrying.map((d) => ({ rowKey: d.rowKey, attempt: d.attempts + 1 })));
+      await enqueueDevices(
+        deps,
+        pending.batchId,
+        batch.tenantId,
+        retrying.map((d) => ({ rowKey: d.rowKey, attempt: d.attempts + 1 })),
+      );
       // Start the poll rounds; if intake had started them, the round guard drops one of the two.
       await deps.queue.send({ ...firstPoll(pending.batchId), attempt: (batch.pollAttempt ?? 0) + 1 }, deps.firstPollDelayMs);
       await deps.store.markAccepted(pending.batchId, now.toISOString());
@@ -107,7 +134,13 @@ export async function sweepIntake(deps: SweepDeps): Promise<SweepReport> {
  * poll chain started again: if intake had started it, the round guard drops one of the two);
  * "none" when it has no open range (its fan-out is complete, or it never had one).
  */
-async function resumeFanOut(deps: SweepDeps, batch: BatchEntity, cutoff: string, now: Date, report: SweepReport): Promise<"under-way" | "none"> {
+async function resumeFanOut(
+  deps: SweepDeps,
+  batch: BatchEntity,
+  cutoff: string,
+  now: Date,
+  report: SweepReport,
+): Promise<"under-way" | "none"> {
   const progress = deps.fanOutProgress!;
   const open = (await progress.list(batch.partitionKey)).filter((r) => !r.done);
   if (open.length === 0) return "none";
@@ -115,7 +148,16 @@ async function resumeFanOut(deps: SweepDeps, batch: BatchEntity, cutoff: string,
   for (const row of open) {
     if (row.updatedAt >= cutoff || !deps.fanOut) continue;
     if (!(await progress.takeOver(row, now.toISOString()))) continue;
-    await deps.fanOut.send({ v: 1, kind: "fanOut", batchId: batch.partitionKey, tenantId: batch.tenantId, range: row.range, from: row.from, to: row.to, chunkSize: row.chunkSize });
+    await deps.fanOut.send({
+      v: 1,
+      kind: "fanOut",
+      batchId: batch.partitionKey,
+      tenantId: batch.tenantId,
+      range: row.range,
+      from: row.from,
+      to: row.to,
+      chunkSize: row.chunkSize,
+    });
     report.reenqueued += row.to - row.next;
     resumed++;
   }

@@ -24,13 +24,27 @@ export function issuesToProblems(issues: readonly z.core.$ZodIssue[], context: I
     if (head === DEVICES_FIELD && typeof index === "number") {
       const where = { device: index, ...(context.lines?.[index] === undefined ? {} : { line: context.lines[index] }) };
       if (issue.code === "unrecognized_keys") {
-        return issue.keys.map((key) => ({ ...where, field: displayName(key), message: unknownNameMessage("field", key, DEVICE_FIELDS, DEVICE_FIELD_ALIASES) }));
+        return issue.keys.map((key) => ({
+          ...where,
+          field: displayName(key),
+          message: unknownNameMessage("field", key, DEVICE_FIELDS, DEVICE_FIELD_ALIASES),
+        }));
       }
-      return [{ ...where, field: field === undefined ? "(device)" : String(field), message: withDuplicateLine(issue, context.lines), ...problemCode(issue) }];
+      return [
+        {
+          ...where,
+          field: field === undefined ? "(device)" : String(field),
+          message: withDuplicateLine(issue, context.lines),
+          ...problemCode(issue),
+        },
+      ];
     }
     if (head === DEVICES_FIELD) return [{ field: context.devicesField, message: issue.message }];
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({ field: displayName(key), message: unknownNameMessage("field", key, [...BATCH_FIELDS, DEVICES_FIELD]) }));
+      return issue.keys.map((key) => ({
+        field: displayName(key),
+        message: unknownNameMessage("field", key, [...BATCH_FIELDS, DEVICES_FIELD]),
+      }));
     }
     const name = issue.path.length === 0 ? "(body)" : issue.path.map(String).join(".");
     return [{ field: name, message: context.fromQuery.has(name) ? `${issue.message} (in the query string)` : issue.message }];
@@ -56,12 +70,18 @@ export function validationProblem(found: readonly FieldProblem[]): ProblemDetail
   const devices = new Set(errors.flatMap((e) => (e.device === undefined ? [] : [e.device])));
   const batchLevel = errors.length - errors.filter((e) => e.device !== undefined).length;
   const listed = errors.slice(0, MAX_REPORTED_PROBLEMS);
-  return problem(ProblemType.validation, 400, "Validation failed", `${summary(errors.length, batchLevel, devices.size)}; nothing was imported.`, {
-    errors: listed,
-    problemCount: errors.length,
-    invalidDeviceCount: devices.size,
-    ...(listed.length < errors.length ? { truncated: true } : {}),
-  });
+  return problem(
+    ProblemType.validation,
+    400,
+    "Validation failed",
+    `${summary(errors.length, batchLevel, devices.size)}; nothing was imported.`,
+    {
+      errors: listed,
+      problemCount: errors.length,
+      invalidDeviceCount: devices.size,
+      ...(listed.length < errors.length ? { truncated: true } : {}),
+    },
+  );
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -68,7 +68,10 @@ export function canTransition(from: DeviceState, to: DeviceState): boolean {
 }
 
 export class IllegalTransitionError extends Error {
-  constructor(readonly from: DeviceState, readonly to: DeviceState) {
+  constructor(
+    readonly from: DeviceState,
+    readonly to: DeviceState,
+  ) {
     super(`A device cannot go from ${from} to ${to}`);
     this.name = "IllegalTransitionError";
   }

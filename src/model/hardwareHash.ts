@@ -154,7 +154,9 @@ function setText(facts: HashFacts, key: "serialNumber" | "manufacturer" | "model
 /** 8-bit text ending in one or more NULs (stripped), trimmed. */
 function asciiText(payload: Uint8Array): string {
   const nul = payload.indexOf(0);
-  return Buffer.from(payload.buffer, payload.byteOffset, nul === -1 ? payload.length : nul).toString("latin1").trim();
+  return Buffer.from(payload.buffer, payload.byteOffset, nul === -1 ? payload.length : nul)
+    .toString("latin1")
+    .trim();
 }
 
 function u16(bytes: Uint8Array, at: number): number {

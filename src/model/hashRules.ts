@@ -19,7 +19,8 @@ export type HashCheck = (typeof HASH_CHECK_MODES)[number];
 
 /** Warnings a device can carry: accepted, but worth knowing before a deployment depends on it. */
 export const HASH_WARNINGS = {
-  "no-tpm": "The hardware hash holds no TPM data: self-deploying and pre-provisioning modes need TPM 2.0 (user-driven mode works without). Capture the hash again in the full OS if the device has a TPM.",
+  "no-tpm":
+    "The hardware hash holds no TPM data: self-deploying and pre-provisioning modes need TPM 2.0 (user-driven mode works without). Capture the hash again in the full OS if the device has a TPM.",
 } as const;
 export type HashWarning = keyof typeof HASH_WARNINGS;
 export const HASH_WARNING_CODES = Object.keys(HASH_WARNINGS) as HashWarning[];

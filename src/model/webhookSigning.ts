@@ -30,7 +30,12 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
  * The three headers of one delivery attempt: the id is the event's, the timestamp the attempt's.
  * With several secrets (during a rotation) the signatures are space-separated, as the spec allows.
  */
-export function webhookHeaders(secrets: string | readonly string[], id: string, timestampSeconds: number, body: string): Record<string, string> {
+export function webhookHeaders(
+  secrets: string | readonly string[],
+  id: string,
+  timestampSeconds: number,
+  body: string,
+): Record<string, string> {
   const keys = typeof secrets === "string" ? [secrets] : secrets;
   return {
     "webhook-id": id,

@@ -42,12 +42,18 @@ export function csvHeader(): string {
 }
 
 export function csvRow(device: Partial<DeviceEntity>): string {
-  return DEVICE_CSV_COLUMNS.map((column) => csvCell(column === "warnings" ? warningCodes(device.warnings) : device[column])).join(",") + "\r\n";
+  return (
+    DEVICE_CSV_COLUMNS.map((column) => csvCell(column === "warnings" ? warningCodes(device.warnings) : device[column])).join(",") + "\r\n"
+  );
 }
 
 /** Warning codes separated by ';' (one cell a spreadsheet can filter on), not the stored JSON. */
 function warningCodes(column: string | undefined): string | undefined {
-  return column === undefined ? undefined : deviceWarnings(column).map((w) => w.code).join(";");
+  return column === undefined
+    ? undefined
+    : deviceWarnings(column)
+        .map((w) => w.code)
+        .join(";");
 }
 
 /**

@@ -13,7 +13,12 @@ import { deviceListQuerySchema, MAX_DEVICE_PAGE_SIZE, ownedBy } from "./statusHa
  * as each page arrives, so a 10,000-device batch never sits in memory whole. The first page is
  * read before answering, so a storage failure is still a proper 500 problem.
  */
-export async function exportDevicesCsv(deps: { store: ImportStore }, id: string, query: URLSearchParams, caller: Caller): Promise<AppResponse> {
+export async function exportDevicesCsv(
+  deps: { store: ImportStore },
+  id: string,
+  query: URLSearchParams,
+  caller: Caller,
+): Promise<AppResponse> {
   const parsed = deviceListQuerySchema.safeParse(Object.fromEntries(query));
   if (!parsed.success) {
     return problemResponse(
@@ -22,10 +27,15 @@ export async function exportDevicesCsv(deps: { store: ImportStore }, id: string,
       }),
     );
   }
-  if (!isBatchId(id) || !ownedBy(await deps.store.readBatch(id), caller)) return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
+  if (!isBatchId(id) || !ownedBy(await deps.store.readBatch(id), caller))
+    return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   const state = parsed.data.status;
   const read = (continuationToken?: string) =>
-    deps.store.listDevices(id, { pageSize: MAX_DEVICE_PAGE_SIZE, ...(state ? { state } : {}), ...(continuationToken ? { continuationToken } : {}) });
+    deps.store.listDevices(id, {
+      pageSize: MAX_DEVICE_PAGE_SIZE,
+      ...(state ? { state } : {}),
+      ...(continuationToken ? { continuationToken } : {}),
+    });
   const first = await read();
   return {
     status: 200,

@@ -43,7 +43,11 @@ export interface FinalView {
  * notifyIfFinal for any kind of batch whose header carries a callbackUrl in the `imports` table
  * (an import batch, a deregistration batch): `readView` reads the batch's public view.
  */
-export async function recordFinalEvent(deps: Omit<NotifyDeps, "store">, batchId: string, readView: () => Promise<FinalView | undefined>): Promise<NotifyOutcome> {
+export async function recordFinalEvent(
+  deps: Omit<NotifyDeps, "store">,
+  batchId: string,
+  readView: () => Promise<FinalView | undefined>,
+): Promise<NotifyOutcome> {
   for (let tries = 0; tries < WRITE_TRIES; tries++) {
     const header = await deps.notifications.read(batchId);
     if (!header) return "missing";

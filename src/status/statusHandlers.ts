@@ -28,7 +28,11 @@ const batchIdSchema = z.uuid();
  * so batch ids reveal nothing across partners; so is one being erased, from the moment its
  * erasure begins.
  */
-export function ownedBy(batch: { partnerId?: string; erasingAt?: string; kind?: BatchKind } | undefined, caller: Caller, kind: BatchKind = "import"): boolean {
+export function ownedBy(
+  batch: { partnerId?: string; erasingAt?: string; kind?: BatchKind } | undefined,
+  caller: Caller,
+  kind: BatchKind = "import",
+): boolean {
   // An import route never answers for a deregistration batch, nor the other way round.
   return batch !== undefined && !batch.erasingAt && batch.partnerId === caller.partnerId && (batch.kind ?? "import") === kind;
 }
@@ -40,14 +44,24 @@ export async function getBatchStatus(deps: StatusDeps, id: string, caller: Calle
   const view = toBatchView(summary);
   const event = summary.batch.callbackUrl ? await deps.webhookEvents?.readEvent(id) : undefined;
   const notification = toNotificationView(summary.batch.callbackUrl, event);
-  return json(200, { ...view, ...(notification ? { notification } : {}) }, view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {});
+  return json(
+    200,
+    { ...view, ...(notification ? { notification } : {}) },
+    view.status === "running" ? { "retry-after": String(deps.retryAfterSeconds) } : {},
+  );
 }
 
 export const deviceListQuerySchema = z.object({
   status: deviceStateSchema.optional(),
-  profileStatus: profileStateSchema.optional().describe("Only imported devices of a batch followed to its profiles with this profile status (e.g. notAssigned: the ones not ready)."),
+  profileStatus: profileStateSchema
+    .optional()
+    .describe("Only imported devices of a batch followed to its profiles with this profile status (e.g. notAssigned: the ones not ready)."),
   pageSize: z.coerce.number().int().min(1).max(MAX_DEVICE_PAGE_SIZE).default(DEFAULT_DEVICE_PAGE_SIZE),
-  continuationToken: z.string().regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued").max(2048).optional(),
+  continuationToken: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "not a token this service issued")
+    .max(2048)
+    .optional(),
 });
 
 export async function listBatchDevices(deps: StatusDeps, id: string, query: URLSearchParams, caller: Caller): Promise<AppResponse> {
@@ -69,14 +83,25 @@ export async function listBatchDevices(deps: StatusDeps, id: string, query: URLS
   }
   let page;
   try {
-    page = await deps.store.listDevices(id, { pageSize, ...(status ? { state: status } : {}), ...(profileStatus ? { profileState: profileStatus } : {}), ...(tableToken ? { continuationToken: tableToken } : {}) });
+    page = await deps.store.listDevices(id, {
+      pageSize,
+      ...(status ? { state: status } : {}),
+      ...(profileStatus ? { profileState: profileStatus } : {}),
+      ...(tableToken ? { continuationToken: tableToken } : {}),
+    });
   } catch (error) {
     if (continuationToken && (error as { statusCode?: number }).statusCode === undefined) {
-      return problemResponse(problem(ProblemType.invalidQuery, 400, "Invalid query", "continuationToken is not a token this service issued."));
+      return problemResponse(
+        problem(ProblemType.invalidQuery, 400, "Invalid query", "continuationToken is not a token this service issued."),
+      );
     }
     throw error;
   }
-  const next = new URLSearchParams({ ...(status ? { status } : {}), ...(profileStatus ? { profileStatus } : {}), pageSize: String(pageSize) });
+  const next = new URLSearchParams({
+    ...(status ? { status } : {}),
+    ...(profileStatus ? { profileStatus } : {}),
+    pageSize: String(pageSize),
+  });
   if (page.continuationToken) next.set("continuationToken", Buffer.from(page.continuationToken, "utf8").toString("base64url"));
   const body: DevicePageBody = {
     value: page.devices.map(toDeviceView),

@@ -42,7 +42,8 @@ export function toBatchView(summary: BatchSummary): BatchView {
 }
 
 export function toDeviceView(device: DeviceEntity): DeviceView {
-  const optional = <K extends keyof DeviceEntity>(key: K) => (device[key] === undefined || device[key] === null ? {} : { [key]: device[key] });
+  const optional = <K extends keyof DeviceEntity>(key: K) =>
+    device[key] === undefined || device[key] === null ? {} : { [key]: device[key] };
   return {
     index: device.index,
     ...optional("line"),
@@ -57,7 +58,12 @@ export function toDeviceView(device: DeviceEntity): DeviceView {
     ...optional("graphId"),
     ...optional("recordMatch"),
     ...(device.graphClientRequestId
-      ? { graphRequest: { ...(device.graphRequestId ? { requestId: device.graphRequestId } : {}), clientRequestId: device.graphClientRequestId } }
+      ? {
+          graphRequest: {
+            ...(device.graphRequestId ? { requestId: device.graphRequestId } : {}),
+            clientRequestId: device.graphClientRequestId,
+          },
+        }
       : {}),
     ...optional("importStatus"),
     ...optional("deviceRegistrationId"),
@@ -101,5 +107,7 @@ export function deviceWarnings(column: string): DeviceWarning[] {
     return [];
   }
   if (!Array.isArray(codes)) return [];
-  return codes.filter((code): code is HashWarning => typeof code === "string" && Object.hasOwn(HASH_WARNINGS, code)).map((code) => ({ code, message: HASH_WARNINGS[code] }));
+  return codes
+    .filter((code): code is HashWarning => typeof code === "string" && Object.hasOwn(HASH_WARNINGS, code))
+    .map((code) => ({ code, message: HASH_WARNINGS[code] }));
 }

@@ -141,7 +141,10 @@ export class BatchIndex {
 
   private async merge(entry: IndexEntry, changes: Record<string, string>): Promise<void> {
     try {
-      await this.table.updateEntity({ partitionKey: entry.partnerId, rowKey: indexRowKey(entry.createdAt, entry.batchId), ...changes }, "Merge");
+      await this.table.updateEntity(
+        { partitionKey: entry.partnerId, rowKey: indexRowKey(entry.createdAt, entry.batchId), ...changes },
+        "Merge",
+      );
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

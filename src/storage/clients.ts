@@ -42,9 +42,7 @@ export interface StorageClients {
 }
 
 function storageCredential(connection: Extract<StorageConnection, { kind: "identity" }>): TokenCredential {
-  return connection.clientId
-    ? new ManagedIdentityCredential({ clientId: connection.clientId })
-    : new DefaultAzureCredential();
+  return connection.clientId ? new ManagedIdentityCredential({ clientId: connection.clientId }) : new DefaultAzureCredential();
 }
 
 /** Clients for every queue and table the app uses, from either a connection string or an identity. */

@@ -1,5 +1,14 @@
 import type { TableClient } from "@azure/data-tables";
-import { counterRowKey, COUNTER_SHARDS, emptyShardCounts, PROFILE_COUNT_KEYS, profileCountKey, type CounterEntity, type DeviceFields, type ShardCounts } from "./importEntities.js";
+import {
+  counterRowKey,
+  COUNTER_SHARDS,
+  emptyShardCounts,
+  PROFILE_COUNT_KEYS,
+  profileCountKey,
+  type CounterEntity,
+  type DeviceFields,
+  type ShardCounts,
+} from "./importEntities.js";
 import { countedState, type CountedState, type DeviceState, type StateCounts, emptyCounts } from "../model/deviceState.js";
 
 interface CachedShard {
@@ -29,7 +38,10 @@ export class CounterShardPool {
   private readonly waiters: (() => void)[] = [];
   private readonly offset = Math.floor(Math.random() * COUNTER_SHARDS);
 
-  constructor(private readonly table: TableClient, private readonly maxCached = 4096) {}
+  constructor(
+    private readonly table: TableClient,
+    private readonly maxCached = 4096,
+  ) {}
 
   async lease(batchId: string): Promise<ShardLease> {
     for (;;) {

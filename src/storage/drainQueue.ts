@@ -73,7 +73,15 @@ export async function drainQueue(
             reason: errorMessage(error),
           });
           if (poison && message.dequeueCount >= poison.maxDequeueCount) {
-            await moveToPoison(queue, poison.queue, message.messageText, message.messageId, message.popReceipt, log, message.dequeueCount).catch(() => undefined);
+            await moveToPoison(
+              queue,
+              poison.queue,
+              message.messageText,
+              message.messageId,
+              message.popReceipt,
+              log,
+              message.dequeueCount,
+            ).catch(() => undefined);
           }
         }
       }),

@@ -88,7 +88,6 @@ export interface DeviceNote {
   message: string;
 }
 
-
 /** The profile counts a shard holds beside the state counts (ProfileState, prefixed). */
 export const PROFILE_COUNT_KEYS = ["profileWaiting", "profileAssigned", "profileNotAssigned"] as const;
 export type ProfileCountKey = (typeof PROFILE_COUNT_KEYS)[number];

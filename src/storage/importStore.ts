@@ -6,7 +6,21 @@ import { CounterShardPool, movesCounts, moveShardCounts, shardCountsOf } from ".
 import { ifFound, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
-import { BATCH_ROW_KEY, COUNTER_ROW_PREFIX, COUNTER_SHARDS, counterRowKey, DEVICE_ROW_PREFIX, deviceRowKey, emptyShardCounts, type BatchEntity, type CounterEntity, type DeviceEntity, type DeviceFields, type ProfileState, type StoredDevice } from "./importEntities.js";
+import {
+  BATCH_ROW_KEY,
+  COUNTER_ROW_PREFIX,
+  COUNTER_SHARDS,
+  counterRowKey,
+  DEVICE_ROW_PREFIX,
+  deviceRowKey,
+  emptyShardCounts,
+  type BatchEntity,
+  type CounterEntity,
+  type DeviceEntity,
+  type DeviceFields,
+  type ProfileState,
+  type StoredDevice,
+} from "./importEntities.js";
 
 /** An entity-group transaction holds at most 100 entities. */
 const TRANSACTION_LIMIT = 100;
@@ -15,7 +29,10 @@ const CHUNK_SHARD_RETRIES = 3;
 
 /** The device row moved since it was read: someone else acted on it, so this change is void. */
 export class DeviceChangedError extends Error {
-  constructor(readonly batchId: string, readonly rowKey: string) {
+  constructor(
+    readonly batchId: string,
+    readonly rowKey: string,
+  ) {
     super(`Device ${batchId}/${rowKey} changed concurrently`);
     this.name = "DeviceChangedError";
   }
@@ -82,7 +99,11 @@ export class ImportStore {
    * `index`: the partner's list of batches (GET /api/imports), written with the header.
    * `rideAlongWaitMs`: how long a recorded create waits for a claim to ride with (rideAlongWrites.ts).
    */
-  constructor(private readonly table: TableClient, private readonly index?: BatchIndex, options: { rideAlongWaitMs?: number; maxWaitingWrites?: number } = {}) {
+  constructor(
+    private readonly table: TableClient,
+    private readonly index?: BatchIndex,
+    options: { rideAlongWaitMs?: number; maxWaitingWrites?: number } = {},
+  ) {
     this.shards = new CounterShardPool(table);
     this.rideAlong = new RideAlongWrites(table, options.rideAlongWaitMs, options.maxWaitingWrites);
   }
@@ -93,7 +114,12 @@ export class ImportStore {
    * `extra`: more rows of the batch's partition that go in the same transactions (the fan-out's
    * progress rows, fanOutProgress.ts).
    */
-  async writeBatch(batch: BatchEntity, devices: DeviceEntity[], concurrency: number, extra: readonly TableEntity<object>[] = []): Promise<void> {
+  async writeBatch(
+    batch: BatchEntity,
+    devices: DeviceEntity[],
+    concurrency: number,
+    extra: readonly TableEntity<object>[] = [],
+  ): Promise<void> {
     const counters: CounterEntity[] = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({
       partitionKey: batch.partitionKey,
       rowKey: counterRowKey(shard),
@@ -120,7 +146,10 @@ export class ImportStore {
   }
 
   /** The batch's status in its partner's list, for filtering by status, and when a final one expires. */
-  async recordStatus(batch: Pick<BatchEntity, "partitionKey" | "partnerId" | "createdAt" | "expiresAt">, status: BatchStatus): Promise<void> {
+  async recordStatus(
+    batch: Pick<BatchEntity, "partitionKey" | "partnerId" | "createdAt" | "expiresAt">,
+    status: BatchStatus,
+  ): Promise<void> {
     const expiresAt = status === "running" ? undefined : batch.expiresAt || undefined;
     await this.index?.setStatus({ partnerId: batch.partnerId, batchId: batch.partitionKey, createdAt: batch.createdAt }, status, expiresAt);
   }
@@ -193,10 +222,7 @@ export class ImportStore {
   }
 
   async markAccepted(batchId: string, acceptedAt: string): Promise<void> {
-    await this.table.updateEntity(
-      { partitionKey: batchId, rowKey: BATCH_ROW_KEY, intakeState: "accepted", acceptedAt },
-      "Merge",
-    );
+    await this.table.updateEntity({ partitionKey: batchId, rowKey: BATCH_ROW_KEY, intakeState: "accepted", acceptedAt }, "Merge");
   }
 
   async readBatch(batchId: string): Promise<(BatchEntity & { etag: string }) | undefined> {
@@ -223,7 +249,10 @@ export class ImportStore {
   }
 
   /** Records a poll round on the header, conditional on its ETag; false if another message took the round. */
-  async claimPollRound(batch: BatchEntity & { etag: string }, changes: Pick<BatchEntity, "pollAttempt" | "pollClaimedBy" | "pollIdleRounds">): Promise<boolean> {
+  async claimPollRound(
+    batch: BatchEntity & { etag: string },
+    changes: Pick<BatchEntity, "pollAttempt" | "pollClaimedBy" | "pollIdleRounds">,
+  ): Promise<boolean> {
     try {
       await this.table.updateEntity({ partitionKey: batch.partitionKey, rowKey: BATCH_ROW_KEY, ...changes }, "Merge", { etag: batch.etag });
       return true;
@@ -341,7 +370,9 @@ export class ImportStore {
   async noteNextAttempt(device: StoredDevice, nextAttemptAt: string): Promise<boolean> {
     if (device.state !== "queued" && device.state !== "retrying") return false;
     try {
-      await this.table.updateEntity({ partitionKey: device.partitionKey, rowKey: device.rowKey, nextAttemptAt }, "Merge", { etag: device.etag });
+      await this.table.updateEntity({ partitionKey: device.partitionKey, rowKey: device.rowKey, nextAttemptAt }, "Merge", {
+        etag: device.etag,
+      });
       return true;
     } catch (error) {
       if (isPreconditionFailed(error)) return false;
@@ -350,10 +381,17 @@ export class ImportStore {
   }
 
   /** The states of a chunk's rows (readDeviceRange's rows, three columns of each): what its followers need to know. */
-  async readDeviceStates(batchId: string, first: string, size: number): Promise<(Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[]> {
+  async readDeviceStates(
+    batchId: string,
+    first: string,
+    size: number,
+  ): Promise<(Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[]> {
     const from = Number(first.slice(DEVICE_ROW_PREFIX.length));
     const rows = this.table.listEntities<Pick<DeviceEntity, "rowKey" | "state" | "attempts">>({
-      queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${first} and RowKey lt ${deviceRowKey(from + size)}`, select: ["RowKey", "state", "attempts"] },
+      queryOptions: {
+        filter: odata`PartitionKey eq ${batchId} and RowKey ge ${first} and RowKey lt ${deviceRowKey(from + size)}`,
+        select: ["RowKey", "state", "attempts"],
+      },
     });
     const found: (Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[] = [];
     for await (const row of rows) found.push({ rowKey: row.rowKey, state: row.state, attempts: row.attempts });
@@ -371,12 +409,15 @@ export class ImportStore {
   }
 
   /** writeInPlace, returning each written row as it now is, with its new ETag when storage told it. */
-  async writeInPlaceRows(updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[]): Promise<StoredDevice[]> {
+  async writeInPlaceRows(
+    updates: { device: StoredDevice; changes: Partial<DeviceFields> & { state?: DeviceState } }[],
+  ): Promise<StoredDevice[]> {
     const written: StoredDevice[] = [];
     const updateOf = ({ device, changes }: (typeof updates)[number]) => {
       const state = changes.state ?? device.state;
       assertTransition(device.state, state);
-      if (movesCounts(device, { ...device, ...changes, state })) throw new Error(`writeInPlace cannot move ${device.state} to ${state}: the counters would drift`);
+      if (movesCounts(device, { ...device, ...changes, state }))
+        throw new Error(`writeInPlace cannot move ${device.state} to ${state}: the counters would drift`);
       return deviceUpdate(device, { ...changes, state });
     };
     // The row as it now is (what a Replace would have written).
@@ -388,7 +429,9 @@ export class ImportStore {
       const part = updates.slice(i, i + TRANSACTION_LIMIT);
       const writes = part.map(updateOf);
       try {
-        const response = await this.table.submitTransaction(part.map((u, k): TransactionAction => ["update", writes[k]!.entity, writes[k]!.mode, { etag: u.device.etag }]));
+        const response = await this.table.submitTransaction(
+          part.map((u, k): TransactionAction => ["update", writes[k]!.entity, writes[k]!.mode, { etag: u.device.etag }]),
+        );
         written.push(...part.map((update, k) => rowOf(update, etagOfAction(response, k))));
         continue;
       } catch (error) {
@@ -504,13 +547,14 @@ export class ImportStore {
     batchId: string,
     options: { state?: DeviceState; profileState?: ProfileState; pageSize: number; continuationToken?: string },
   ): Promise<StoredDevicePage> {
-    const stateFilter = (options.state ? odata` and state eq ${options.state}` : "") + (options.profileState ? odata` and profileState eq ${options.profileState}` : "");
+    const stateFilter =
+      (options.state ? odata` and state eq ${options.state}` : "") +
+      (options.profileState ? odata` and profileState eq ${options.profileState}` : "");
     const pages = this.table
       .listEntities<DeviceEntity>({
         queryOptions: {
           filter:
-            odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"}` +
-            stateFilter,
+            odata`PartitionKey eq ${batchId} and RowKey ge ${DEVICE_ROW_PREFIX} and RowKey lt ${DEVICE_ROW_PREFIX + "~"}` + stateFilter,
           select: [...PUBLIC_DEVICE_COLUMNS],
         },
       })
@@ -587,7 +631,10 @@ function stripMetadata<T extends object>(row: T): T {
  * as stored. A device settled `imported` (a chunk's poll round as much as a create's) loses its
  * hash, product key and assigned user in this write (nextRow), so that write is a Replace.
  */
-function deviceUpdate(device: StoredDevice, changes: Partial<DeviceFields>): { entity: TableEntity<Record<string, unknown>>; mode: "Merge" | "Replace" } {
+function deviceUpdate(
+  device: StoredDevice,
+  changes: Partial<DeviceFields>,
+): { entity: TableEntity<Record<string, unknown>>; mode: "Merge" | "Replace" } {
   const { etag: _etag, ...current } = device;
   // The row as it must be afterwards: an imported device's secrets go in this same write (nextRow).
   const next = nextRow(current, { ...changes, state: changes.state ?? device.state });

@@ -17,7 +17,12 @@ const epochNow = () => Date.now();
  * (pacing.ts, sendHoldMs), but never longer than `maxHoldMs`: the hold is a wait inside the
  * function. Returns the hold, so the caller can report it.
  */
-export async function sendForSlot(queue: DeviceMessageSender, { message, slotAt }: SlotSend, maxHoldMs: number, now: () => number = epochNow): Promise<number> {
+export async function sendForSlot(
+  queue: DeviceMessageSender,
+  { message, slotAt }: SlotSend,
+  maxHoldMs: number,
+  now: () => number = epochNow,
+): Promise<number> {
   const at = now();
   let holdMs = sendHoldMs(slotAt, at);
   if (holdMs > maxHoldMs) holdMs = 0;
@@ -32,7 +37,12 @@ export async function sendForSlot(queue: DeviceMessageSender, { message, slotAt 
  * with the next ones, and is sent as soon as its moment comes. The first error stops the senders
  * and is thrown (the caller's sweeper re-sends whatever did not go).
  */
-export async function sendAllForSlots(queue: DeviceMessageSender, sends: readonly SlotSend[], concurrency: number, now: () => number = epochNow): Promise<void> {
+export async function sendAllForSlots(
+  queue: DeviceMessageSender,
+  sends: readonly SlotSend[],
+  concurrency: number,
+  now: () => number = epochNow,
+): Promise<void> {
   let next = 0;
   // Held sends, the soonest first.
   const held: { send: SlotSend; readyAt: number }[] = [];

@@ -2,7 +2,6 @@ import { currentLogContext } from "./logContext.js";
 import type { LogFields } from "./logFields.js";
 import { redactSecrets } from "./redact.js";
 
-
 export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;

@@ -37,7 +37,8 @@ function instruments(): Instruments {
   const provider = metrics.getMeterProvider();
   if (cached?.provider === provider) return cached.instruments;
   const meter = provider.getMeter(METER_NAME);
-  const counter = (name: string, description: string) => meter.createCounter(name, { description, unit: "{device}", valueType: ValueType.INT });
+  const counter = (name: string, description: string) =>
+    meter.createCounter(name, { description, unit: "{device}", valueType: ValueType.INT });
   const made: Instruments = {
     accepted: counter(METRIC_NAMES.accepted, "Devices in batches accepted by intake (answered 202)"),
     submitted: counter(METRIC_NAMES.submitted, "Devices whose create Graph accepted"),
@@ -48,7 +49,11 @@ function instruments(): Instruments {
       unit: "ms",
       advice: { explicitBucketBoundaries: [25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000] },
     }),
-    graphThrottled: meter.createCounter(METRIC_NAMES.graphThrottled, { description: "Graph requests answered 429", unit: "{request}", valueType: ValueType.INT }),
+    graphThrottled: meter.createCounter(METRIC_NAMES.graphThrottled, {
+      description: "Graph requests answered 429",
+      unit: "{request}",
+      valueType: ValueType.INT,
+    }),
     queueAge: meter.createHistogram(METRIC_NAMES.queueAge, {
       description: "Time from a message's scheduled slot to the start of its processing",
       unit: "ms",
@@ -81,7 +86,8 @@ export function countSubmitted(devices = 1): void {
 }
 
 /** Graph operations: a closed set, so the attribute stays low-cardinality. */
-export type GraphOperation = "create" | "import" | "get" | "list" | "sync" | "delete" | "listAutopilot" | "updateAutopilot" | "deleteAutopilot";
+export type GraphOperation =
+  "create" | "import" | "get" | "list" | "sync" | "delete" | "listAutopilot" | "updateAutopilot" | "deleteAutopilot";
 
 export function recordGraphRequest(operation: GraphOperation, status: number | "network-error", durationMs: number): void {
   const i = instruments();

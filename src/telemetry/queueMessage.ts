@@ -10,7 +10,8 @@ import { recordQueueAge } from "./metrics.js";
 export function runQueueMessage<T>(payload: unknown, work: () => Promise<T>, now: number = Date.now()): Promise<T> {
   if (typeof payload === "object" && payload !== null) {
     const { kind, slotAt } = payload as Record<string, unknown>;
-    if (typeof kind === "string" && /^[A-Za-z]{1,32}$/.test(kind) && typeof slotAt === "number" && Number.isFinite(slotAt)) recordQueueAge(kind, now - slotAt);
+    if (typeof kind === "string" && /^[A-Za-z]{1,32}$/.test(kind) && typeof slotAt === "number" && Number.isFinite(slotAt))
+      recordQueueAge(kind, now - slotAt);
   }
   return withLogContext(logContextOfMessage(payload), work);
 }

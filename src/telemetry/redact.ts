@@ -8,7 +8,10 @@ const RULES: readonly [RegExp, string | ((match: string, ...groups: string[]) =>
   // "Bearer <token>" in a header echoed by an error, whatever the token looks like.
   [/\bBearer\s+[^\s"',;]+/gi, "Bearer [redacted]"],
   // An API key header and its value, in header or query form.
-  [/\b(x-api-key|api[-_]?key|x-functions-key|ocp-apim-subscription-key)(["']?\s*[:=]\s*["']?)[^\s"'&,;]+/gi, (_m, name: string, sep: string) => `${name}${sep}[redacted]`],
+  [
+    /\b(x-api-key|api[-_]?key|x-functions-key|ocp-apim-subscription-key)(["']?\s*[:=]\s*["']?)[^\s"'&,;]+/gi,
+    (_m, name: string, sep: string) => `${name}${sep}[redacted]`,
+  ],
   // Credentials in a URL's user-info part.
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi, "$1[redacted]@"],
   // A URL's query string, whole: webhook and SAS URLs carry their secrets there.

@@ -16,7 +16,12 @@ export interface TelemetryState {
 
 /** The part of @opentelemetry/api-logs used here (the distro's own copy; see otelLogsApi). */
 interface OtelLogger {
-  emit(record: { severityNumber?: number; severityText?: string; body?: string; attributes?: Record<string, string | number | boolean> }): void;
+  emit(record: {
+    severityNumber?: number;
+    severityText?: string;
+    body?: string;
+    attributes?: Record<string, string | number | boolean>;
+  }): void;
 }
 
 let state: TelemetryState = { enabled: false, functionsInstrumented: false };

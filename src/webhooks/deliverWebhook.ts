@@ -59,7 +59,11 @@ export async function deliverWebhook(deps: DeliverDeps, message: DeliveryMessage
   const fields = { batchId: message.batchId, attempt: message.attempt, ...(header.partnerId ? { partnerId: header.partnerId } : {}) };
   if (decision.kind === "retry") {
     await deps.queue.send({ ...message, attempt: message.attempt + 1 }, decision.delayMs);
-    deps.log.warn("webhook delivery failed; will retry", { ...fields, ...(entry.status ? { status: entry.status } : { reason: entry.error }), delayMs: decision.delayMs });
+    deps.log.warn("webhook delivery failed; will retry", {
+      ...fields,
+      ...(entry.status ? { status: entry.status } : { reason: entry.error }),
+      delayMs: decision.delayMs,
+    });
     return "retrying";
   }
   if (decision.kind === "delivered") {
@@ -98,7 +102,11 @@ async function claimAttempt(deps: DeliverDeps, message: DeliveryMessage, deliver
   throw new Error(`batch ${message.batchId} webhook row kept changing while a webhook attempt was claimed`);
 }
 
-async function attempt(deps: DeliverDeps, header: BatchNotificationHeader & { callbackUrl: string }, record: NotificationRecord): Promise<AttemptResult> {
+async function attempt(
+  deps: DeliverDeps,
+  header: BatchNotificationHeader & { callbackUrl: string },
+  record: NotificationRecord,
+): Promise<AttemptResult> {
   const secrets = header.partnerId ? await deps.secrets.secretsFor(header.partnerId) : [];
   if (secrets.length === 0) return { kind: "refused", reason: "the batch's partner has no webhook signing secret" };
   const timestamp = Math.floor(clock(deps).getTime() / 1000);
@@ -117,7 +125,8 @@ async function recordAttempt(
     const header = await deps.notifications.read(message.batchId);
     const record = header?.notification;
     // Someone else's claim, or a newer event: this attempt's result no longer belongs anywhere.
-    if (!header || !record || record.eventId !== message.eventId || record.inFlight !== message.attempt || record.claimedBy !== deliveryId) return false;
+    if (!header || !record || record.eventId !== message.eventId || record.inFlight !== message.attempt || record.claimedBy !== deliveryId)
+      return false;
     const { inFlight: _done, nextAttemptAt: _next, ...rest } = record;
     const next: NotificationRecord = {
       ...rest,

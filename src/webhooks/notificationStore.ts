@@ -85,7 +85,9 @@ export class NotificationStore {
   /** The header's webhook columns, or undefined when there is none or its erasure has begun. */
   private async readHeader(batchId: string): Promise<Record<string, unknown> | undefined> {
     const header = await ifFound(() =>
-      this.imports.getEntity<Record<string, unknown>>(batchId, BATCH_ROW_KEY, { queryOptions: { select: ["partnerId", "callbackUrl", "erasingAt"] } }),
+      this.imports.getEntity<Record<string, unknown>>(batchId, BATCH_ROW_KEY, {
+        queryOptions: { select: ["partnerId", "callbackUrl", "erasingAt"] },
+      }),
     );
     return header && !header.erasingAt ? header : undefined;
   }
@@ -94,4 +96,3 @@ export class NotificationStore {
     return ifFound(() => this.imports.getEntity<WebhookEntity>(batchId, WEBHOOK_ROW_KEY));
   }
 }
-

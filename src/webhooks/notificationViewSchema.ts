@@ -12,7 +12,9 @@ export const deliveryAttemptSchema = z
   })
   .describe("One delivery attempt of the batch's webhook event.");
 
-export const notificationStateSchema = z.enum(["pending", "delivered", "failed"]).describe("pending until delivered (a 2xx) or failed (retries spent, 410 Gone, or a refused address).");
+export const notificationStateSchema = z
+  .enum(["pending", "delivered", "failed"])
+  .describe("pending until delivered (a 2xx) or failed (retries spent, 410 Gone, or a refused address).");
 
 export const notificationViewSchema = z
   .object({

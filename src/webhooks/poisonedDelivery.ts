@@ -6,7 +6,10 @@ import type { NotificationStore } from "./notificationStore.js";
  * A delivery message that failed maxDequeueCount times (storage kept failing, or a bug) lands in
  * webhook-deliveries-poison. Its event must not stay `pending` for ever: it ends as failed.
  */
-export async function failPoisonedDelivery(deps: { notifications: Pick<NotificationStore, "read" | "write">; log: Logger }, payload: unknown): Promise<"failed" | "stale" | "unreadable"> {
+export async function failPoisonedDelivery(
+  deps: { notifications: Pick<NotificationStore, "read" | "write">; log: Logger },
+  payload: unknown,
+): Promise<"failed" | "stale" | "unreadable"> {
   let message;
   try {
     message = decodeDeliveryMessage(payload);
@@ -19,7 +22,13 @@ export async function failPoisonedDelivery(deps: { notifications: Pick<Notificat
     const record = header?.notification;
     if (!header || !record || record.eventId !== message.eventId || record.state !== "pending") return "stale";
     const { inFlight: _i, nextAttemptAt: _n, ...rest } = record;
-    if (await deps.notifications.write(header, { ...rest, state: "failed", reason: `processing of delivery attempt ${message.attempt} failed repeatedly` })) {
+    if (
+      await deps.notifications.write(header, {
+        ...rest,
+        state: "failed",
+        reason: `processing of delivery attempt ${message.attempt} failed repeatedly`,
+      })
+    ) {
       deps.log.error("webhook event failed via poison queue", { batchId: message.batchId, attempt: message.attempt });
       return "failed";
     }

@@ -4,7 +4,10 @@ import { classifyAddress } from "../model/addressPolicy.js";
 
 export class BlockedAddressError extends Error {
   readonly code = "EWEBHOOKBLOCKED";
-  constructor(readonly hostname: string, readonly kind: string) {
+  constructor(
+    readonly hostname: string,
+    readonly kind: string,
+  ) {
     super(`${hostname} resolves to a ${kind} address; webhooks are never delivered there`);
     this.name = "BlockedAddressError";
   }
@@ -13,7 +16,9 @@ export class BlockedAddressError extends Error {
 type Resolve = (hostname: string) => Promise<LookupAddress[]>;
 
 const systemResolve: Resolve = (hostname) =>
-  new Promise((resolve, reject) => dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))));
+  new Promise((resolve, reject) =>
+    dnsLookup(hostname, { all: true, verbatim: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))),
+  );
 
 /**
  * A `lookup` for http(s).request that resolves the name, refuses it if ANY of its addresses is

@@ -36,7 +36,12 @@ export function createWebhookPoster(options: WebhookPostOptions): WebhookPoster 
         url,
         {
           method: "POST",
-          headers: { ...headers, "content-type": "application/json", "content-length": String(payload.length), "user-agent": "autopilot-import-webhooks/1" },
+          headers: {
+            ...headers,
+            "content-type": "application/json",
+            "content-length": String(payload.length),
+            "user-agent": "autopilot-import-webhooks/1",
+          },
           agent: false,
           ...(allowed ? {} : { lookup: checkedLookup }),
           timeout: options.timeoutMs,

@@ -15,7 +15,11 @@ export interface WebhookServices {
   secrets: WebhookSecrets;
 }
 
-export function createWebhookServices(storage: StorageClients, partners: Pick<PartnerStore, "webhookSecretsFor">, config: WebhookConfig): WebhookServices {
+export function createWebhookServices(
+  storage: StorageClients,
+  partners: Pick<PartnerStore, "webhookSecretsFor">,
+  config: WebhookConfig,
+): WebhookServices {
   return {
     notifications: new NotificationStore(storage.imports),
     queue: new WebhookQueue(storage.queueNamed(WEBHOOK_QUEUE)),

@@ -4,7 +4,11 @@ import { judgeMessage } from "./messageGuard.js";
 
 /** Reads the state of a chunk's rows: consecutive row keys from `first`, `size` of them. */
 export interface ChunkStateReader {
-  readDeviceStates(batchId: string, first: string, size: number): Promise<(Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[]>;
+  readDeviceStates(
+    batchId: string,
+    first: string,
+    size: number,
+  ): Promise<(Pick<DeviceFields, "state" | "attempts"> & { rowKey: string })[]>;
 }
 
 interface Entry {
@@ -51,9 +55,12 @@ export class ChunkClaims {
       entry = undefined;
     }
     if (!entry) {
-      const taken = this.reader.readDeviceStates(message.batchId, chunk.first, chunk.size).then(
-        (rows) => new Set(rows.filter((row) => judgeMessage({ ...row, claimedBy: undefined }, message, "") === "stale").map((row) => row.rowKey)),
-      );
+      const taken = this.reader
+        .readDeviceStates(message.batchId, chunk.first, chunk.size)
+        .then(
+          (rows) =>
+            new Set(rows.filter((row) => judgeMessage({ ...row, claimedBy: undefined }, message, "") === "stale").map((row) => row.rowKey)),
+        );
       entry = { taken, at };
       this.entries.set(key, entry);
       // A failed read is not remembered: the next follower tries again.

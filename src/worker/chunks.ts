@@ -18,7 +18,8 @@ export interface ChunkRange {
 /** The index in a device row key (`device-000042` → 42). */
 export function deviceIndexOf(rowKey: string): number {
   const index = Number(rowKey.slice(DEVICE_ROW_PREFIX.length));
-  if (!rowKey.startsWith(DEVICE_ROW_PREFIX) || !Number.isSafeInteger(index) || index < 0) throw new RangeError(`not a device row key: ${rowKey}`);
+  if (!rowKey.startsWith(DEVICE_ROW_PREFIX) || !Number.isSafeInteger(index) || index < 0)
+    throw new RangeError(`not a device row key: ${rowKey}`);
   return index;
 }
 
@@ -85,11 +86,27 @@ export function matchRecords<D extends { rowKey: string; serialNumber: string }>
  * slot, every other device's `followerDelayMs` later (the safety net: it acts only if its device
  * was left behind). A chunk of one is a plain create attempt, without `chunk`.
  */
-export function chunkSends(batchId: string, indices: readonly number[], attempt: number, slotAt: number, shiftAt: number, followerDelayMs: number): SlotSend[] {
+export function chunkSends(
+  batchId: string,
+  indices: readonly number[],
+  attempt: number,
+  slotAt: number,
+  shiftAt: number,
+  followerDelayMs: number,
+): SlotSend[] {
   const sorted = [...indices].sort((a, b) => a - b);
   const chunk = rangeOf(sorted);
   return sorted.map((index, k) => {
-    const message: SubmitMessage = { v: 1, kind: "submit", batchId, rowKey: deviceRowKey(index), attempt, slotAt, shiftAt, ...(chunk ? { chunk } : {}) };
+    const message: SubmitMessage = {
+      v: 1,
+      kind: "submit",
+      batchId,
+      rowKey: deviceRowKey(index),
+      attempt,
+      slotAt,
+      shiftAt,
+      ...(chunk ? { chunk } : {}),
+    };
     return k === 0 ? { message, slotAt } : { message, slotAt: slotAt + followerDelayMs, hold: false };
   });
 }

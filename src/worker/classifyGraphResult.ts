@@ -37,7 +37,12 @@ export function classifyFailure(result: GraphFailureResult, tenantId = "", conse
   const errorCode = result.code ?? `HTTP${result.status}`;
   const errorMessage = result.message ?? `Graph answered HTTP ${result.status}`;
   if (result.status === 408 || result.status === 429 || result.status >= 500) {
-    return { kind: "transient", errorCode, errorMessage, ...(result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs }) };
+    return {
+      kind: "transient",
+      errorCode,
+      errorMessage,
+      ...(result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs }),
+    };
   }
   if (result.status === 403) {
     return {

@@ -31,18 +31,17 @@ export interface WorkerDeps {
 }
 
 export type StepOutcome =
-  | "missing"
-  | "stale"
-  | "deferred"
-  | "rescheduled"
-  | "submitted"
-  | "retry-scheduled"
-  | "imported"
-  | "failed"
-  | "canceled";
+  "missing" | "stale" | "deferred" | "rescheduled" | "submitted" | "retry-scheduled" | "imported" | "failed" | "canceled";
 
 /** The fields of a failed or in-doubt attempt, cleared once that attempt is over. */
-export const clearedError = { errorCode: undefined, errorName: undefined, errorMessage: undefined, nextAttemptAt: undefined, inDoubt: undefined, inDoubtSince: undefined } as const;
+export const clearedError = {
+  errorCode: undefined,
+  errorName: undefined,
+  errorMessage: undefined,
+  nextAttemptAt: undefined,
+  inDoubt: undefined,
+  inDoubtSince: undefined,
+} as const;
 
 /**
  * The importId a create sends: the pipeline's key for the device (batch and row). Where Graph

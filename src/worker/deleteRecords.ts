@@ -31,7 +31,15 @@ export async function scheduleDeletes(deps: DeleteDeps, batchId: string, tenantI
   await sendChunks(deps, batchId, tenantId, graphIds, slots, attempt, now);
 }
 
-async function sendChunks(deps: DeleteDeps, batchId: string, tenantId: string, graphIds: string[], slots: Reservation, attempt: number, now: number) {
+async function sendChunks(
+  deps: DeleteDeps,
+  batchId: string,
+  tenantId: string,
+  graphIds: string[],
+  slots: Reservation,
+  attempt: number,
+  now: number,
+) {
   const perMessage = Math.max(1, Math.min(100, Math.floor(MAX_WAIT_IN_FUNCTION_MS / slots.intervalMs)));
   for (let i = 0; i < graphIds.length; i += perMessage) {
     const slotAt = Math.round(slots.firstSlotAt + i * slots.intervalMs);
@@ -51,7 +59,10 @@ async function sendChunks(deps: DeleteDeps, batchId: string, tenantId: string, g
   }
 }
 
-export async function deleteRecords(deps: DeleteDeps, message: DeviceMessageOf<"deleteRecords">): Promise<{ deleted: number; rescheduled: number }> {
+export async function deleteRecords(
+  deps: DeleteDeps,
+  message: DeviceMessageOf<"deleteRecords">,
+): Promise<{ deleted: number; rescheduled: number }> {
   const { graphIds: ids, tenantId, intervalMs: interval } = message;
   let deleted = 0;
   for (let k = 0; k < ids.length; k++) {
@@ -67,14 +78,24 @@ export async function deleteRecords(deps: DeleteDeps, message: DeviceMessageOf<"
     const rest = ids.slice(k);
     const now = deps.now?.() ?? Date.now();
     if (failure.kind !== "transient" || message.attempt >= MAX_DELETE_ATTEMPTS) {
-      deps.log.warn("imported records left in Graph", { batchId: message.batchId, tenantId, errorCode: failure.errorCode, deviceCount: rest.length });
+      deps.log.warn("imported records left in Graph", {
+        batchId: message.batchId,
+        tenantId,
+        errorCode: failure.errorCode,
+        deviceCount: rest.length,
+      });
       return { deleted, rescheduled: 0 };
     }
     // The rest go back to the schedule: after the tenant's pause on a 429, after a backoff otherwise.
     const slots =
       result.kind === "http-error" && result.status === 429
         ? await deps.pacing.throttledThenReserve(tenantId, failure.retryAfterMs ?? 1_000, now, rest.length)
-        : await deps.pacing.reserve(tenantId, rest.length, now, now + retryDelayMs(message.attempt, { baseDelayMs: 2_000, maxDelayMs: 300_000 }, failure.retryAfterMs));
+        : await deps.pacing.reserve(
+            tenantId,
+            rest.length,
+            now,
+            now + retryDelayMs(message.attempt, { baseDelayMs: 2_000, maxDelayMs: 300_000 }, failure.retryAfterMs),
+          );
     await sendChunks(deps, message.batchId, tenantId, rest, slots, message.attempt + 1, now);
     return { deleted, rescheduled: rest.length };
   }

@@ -74,7 +74,13 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
     await sendNext(deps, message, batch.pollIdleRounds ?? 0, undefined);
     return "polled";
   }
-  if (!(await deps.store.claimPollRound(batch, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: batch.pollIdleRounds ?? 0 }))) {
+  if (
+    !(await deps.store.claimPollRound(batch, {
+      pollAttempt: message.attempt,
+      pollClaimedBy: deliveryId,
+      pollIdleRounds: batch.pollIdleRounds ?? 0,
+    }))
+  ) {
     return "stale";
   }
 
@@ -82,11 +88,15 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
   // `submitting` ones whose attempt stored that id (a submitting device without one is still in
   // its attempt, whose message will settle it).
   // `submitting` ones whose import action answered without their record are found by serial number.
-  const running = (await deps.store.devicesInState(message.batchId, "submitted", "submitting")).filter((device) => device.graphId || device.findRecordBySerial);
+  const running = (await deps.store.devicesInState(message.batchId, "submitted", "submitting")).filter(
+    (device) => device.graphId || device.findRecordBySerial,
+  );
   const now = clock(deps);
   const looked = await lookUp(deps, batch.tenantId, running);
   const moves = running.flatMap((device) => {
-    const follow = device.graphId ? followUp(device, looked, now, deps.followUp.settleTimeoutMs, deps.listGraceMs) : findBySerial(device, looked, now, deps);
+    const follow = device.graphId
+      ? followUp(device, looked, now, deps.followUp.settleTimeoutMs, deps.listGraceMs)
+      : findBySerial(device, looked, now, deps);
     return follow ? [{ device, ...follow }] : [];
   });
   const moved = moves.length ? new Set(await deps.store.moveDevices(moves)) : new Set<string>();
@@ -98,17 +108,27 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
   // Already registered (806) with onExisting "update": the update of the existing Autopilot
   // device is scheduled once the device says so, and again for one whose update went quiet.
   const updating = [
-    ...moves.filter((m) => m.changes.existing === "updating" && moved.has(m.device.rowKey)).map((m) => ({ rowKey: m.device.rowKey, attempt: 1 })),
+    ...moves
+      .filter((m) => m.changes.existing === "updating" && moved.has(m.device.rowKey))
+      .map((m) => ({ rowKey: m.device.rowKey, attempt: 1 })),
     ...running
-      .filter((d) => d.existing === "updating" && now.getTime() - Date.parse(d.updatedAt) >= EXISTING_UPDATE_STALE_MS && Date.parse(d.nextAttemptAt ?? d.updatedAt) <= now.getTime())
+      .filter(
+        (d) =>
+          d.existing === "updating" &&
+          now.getTime() - Date.parse(d.updatedAt) >= EXISTING_UPDATE_STALE_MS &&
+          Date.parse(d.nextAttemptAt ?? d.updatedAt) <= now.getTime(),
+      )
       .map((d) => ({ rowKey: d.rowKey, attempt: d.existingAttempt ?? 1 })),
   ];
-  if (updating.length > 0 && deps.pacing) await scheduleExistingUpdates({ queue: deps.queue, pacing: deps.pacing }, message.batchId, batch.tenantId, updating, now.getTime());
+  if (updating.length > 0 && deps.pacing)
+    await scheduleExistingUpdates({ queue: deps.queue, pacing: deps.pacing }, message.batchId, batch.tenantId, updating, now.getTime());
 
   const profiles = batch.followUntil === "profileAssigned" ? await followProfiles(deps, batch, now) : { moved: 0 };
   const stillRunning = running.length - ended.length;
   // Devices not yet in Graph; submitting ones are counted with queued, and those this round followed are not waiting.
-  const waiting = summary ? Math.max(0, summary.counts.queued + summary.counts.retrying - running.filter((d) => d.state === "submitting").length) : 0;
+  const waiting = summary
+    ? Math.max(0, summary.counts.queued + summary.counts.retrying - running.filter((d) => d.state === "submitting").length)
+    : 0;
   if ((stillRunning === 0 && waiting === 0 && running.length > 0) || profiles.moved > 0) {
     const after = await deps.store.readSummary(message.batchId);
     if (after && isFinal(after)) return finished(deps, after);
@@ -116,7 +136,8 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
   const idleRounds = moved.size > 0 || profiles.moved > 0 || waiting > 0 ? 0 : (batch.pollIdleRounds ?? 0) + 1;
   if (idleRounds !== (batch.pollIdleRounds ?? 0)) {
     const fresh = await deps.store.readBatch(message.batchId);
-    if (fresh) await deps.store.claimPollRound(fresh, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: idleRounds });
+    if (fresh)
+      await deps.store.claimPollRound(fresh, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: idleRounds });
   }
   const retryAfterMs = looked.retryAfterMs ?? profiles.retryAfterMs;
   await sendNext(deps, message, idleRounds, retryAfterMs);
@@ -124,7 +145,11 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
 }
 
 function isFinal(summary: BatchSummary): boolean {
-  return isBatchFinal(summary.batch.deviceCount, summary.counts, summary.batch.followUntil === "profileAssigned" ? summary.profiles : undefined);
+  return isBatchFinal(
+    summary.batch.deviceCount,
+    summary.counts,
+    summary.batch.followUntil === "profileAssigned" ? summary.profiles : undefined,
+  );
 }
 
 /**
@@ -141,7 +166,8 @@ async function followProfiles(deps: PollDeps, batch: BatchEntity, now: Date): Pr
   const collect = (devices: AutopilotDeviceIdentity[]) => void listed.push(...devices);
   for (const contains of plan.kind === "filtered" ? plan.contains : [undefined]) {
     const walk = await deps.graph.walkAutopilotDevices(batch.tenantId, contains, collect);
-    if (walk.kind !== "ok") return { moved: 0, retryAfterMs: stopped({ found: new Map(), gone: new Map(), complete: false }, walk).retryAfterMs ?? 0 };
+    if (walk.kind !== "ok")
+      return { moved: 0, retryAfterMs: stopped({ found: new Map(), gone: new Map(), complete: false }, walk).retryAfterMs ?? 0 };
   }
   const at = now.toISOString();
   const moves = waiting.flatMap((device) => {
@@ -150,7 +176,8 @@ async function followProfiles(deps: PollDeps, batch: BatchEntity, now: Date): Pr
   });
   const moved = moves.length ? await deps.store.moveDevices(moves) : [];
   const ended = moves.filter((m) => m.changes.profileState !== "waiting" && moved.includes(m.device.rowKey)).length;
-  if (ended > 0) deps.log.info("devices followed to their profile", { batchId: batch.partitionKey, tenantId: batch.tenantId, deviceCount: ended });
+  if (ended > 0)
+    deps.log.info("devices followed to their profile", { batchId: batch.partitionKey, tenantId: batch.tenantId, deviceCount: ended });
   // Only a device whose profile wait ended counts as progress for the round's back-off.
   return { moved: ended };
 }
@@ -159,14 +186,23 @@ async function finished(deps: PollDeps, summary: BatchSummary): Promise<"finishe
   // The end of the chain is the one place a batch's final status is recorded for its partner's
   // list, and when it will be erased: counted from its last device's settling, so a duplicate
   // last round records the same time.
-  const expiresAt = deps.retentionMs === undefined ? undefined : new Date(Date.parse(summary.lastUpdatedAt) + deps.retentionMs).toISOString();
+  const expiresAt =
+    deps.retentionMs === undefined ? undefined : new Date(Date.parse(summary.lastUpdatedAt) + deps.retentionMs).toISOString();
   if (expiresAt) await deps.store.recordExpiry(summary.batch.partitionKey, expiresAt);
-  await deps.store.recordStatus({ ...summary.batch, ...(expiresAt ? { expiresAt } : {}) }, batchStatus(summary.batch.deviceCount, summary.counts, summary.profiles));
+  await deps.store.recordStatus(
+    { ...summary.batch, ...(expiresAt ? { expiresAt } : {}) },
+    batchStatus(summary.batch.deviceCount, summary.counts, summary.profiles),
+  );
   await deps.onBatchFinished?.(summary.batch.tenantId);
   return "finished";
 }
 
-async function sendNext(deps: PollDeps, message: DeviceMessageOf<"pollBatch">, idleRounds: number, retryAfterMs: number | undefined): Promise<void> {
+async function sendNext(
+  deps: PollDeps,
+  message: DeviceMessageOf<"pollBatch">,
+  idleRounds: number,
+  retryAfterMs: number | undefined,
+): Promise<void> {
   await deps.queue.send({ ...message, attempt: message.attempt + 1 }, followUpDelayMs(idleRounds + 1, deps.followUp, retryAfterMs));
 }
 
@@ -189,7 +225,13 @@ type FollowChanges = Partial<DeviceFields> & { state: "submitted" | "imported" |
  * submitting device, so the counts say so), or nothing (undefined). A record missing from Graph
  * is gone only once its create is older than the list grace: lists lag creates.
  */
-function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeoutMs: number, listGraceMs: number): { changes: FollowChanges; recordId?: string } | undefined {
+function followUp(
+  device: StoredDevice,
+  looked: LookUp,
+  now: Date,
+  settleTimeoutMs: number,
+  listGraceMs: number,
+): { changes: FollowChanges; recordId?: string } | undefined {
   const at = now.toISOString();
   const id = device.graphId ?? "";
   const seen = looked.found.get(id);
@@ -212,13 +254,20 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
         ...clearedError,
         existing: "updating",
         existingAttempt: 1,
-        notes: withNote(device, { code: "AlreadyRegistered", message: "Already registered in this tenant (806): applying the batch's group tag and user to the existing Autopilot device." }),
+        notes: withNote(device, {
+          code: "AlreadyRegistered",
+          message: "Already registered in this tenant (806): applying the batch's group tag and user to the existing Autopilot device.",
+        }),
         ...trace,
         updatedAt: at,
       },
     };
   }
-  if (settlement) return { changes: { submittedAt, inDoubt: undefined, inDoubtSince: undefined, ...changesFor(settlement, at, device), ...trace }, ...(ours ? { recordId: id } : {}) };
+  if (settlement)
+    return {
+      changes: { submittedAt, inDoubt: undefined, inDoubtSince: undefined, ...changesFor(settlement, at, device), ...trace },
+      ...(ours ? { recordId: id } : {}),
+    };
   if (!seen) return undefined;
   const importStatus = seen.record.state?.deviceImportStatus ?? "unknown";
   // A running import's status is shown as Intune reports it (unknown, then pending): a chunk's
@@ -241,11 +290,25 @@ function followUp(device: StoredDevice, looked: LookUp, now: Date, settleTimeout
  * its serial number is its (recordOwnership.ts, decideActionRecord). Found, it is followed by id
  * from here on, in this same round; gone or unclear, it fails saying so; otherwise look again.
  */
-function findBySerial(device: StoredDevice, looked: LookUp, now: Date, deps: PollDeps): { changes: FollowChanges; recordId?: string } | undefined {
+function findBySerial(
+  device: StoredDevice,
+  looked: LookUp,
+  now: Date,
+  deps: PollDeps,
+): { changes: FollowChanges; recordId?: string } | undefined {
   if (looked.retryAfterMs !== undefined) return undefined;
-  const records = [...looked.found.values()].map((f) => f.record).filter((record) => sameSerialNumber(record.serialNumber, device.serialNumber));
+  const records = [...looked.found.values()]
+    .map((f) => f.record)
+    .filter((record) => sameSerialNumber(record.serialNumber, device.serialNumber));
   const sentAt = Date.parse(device.submittedAt ?? device.updatedAt);
-  const decision = decideActionRecord({ records, complete: looked.complete, importId: importIdOf(device), now: now.getTime(), sentAt, listGraceMs: deps.listGraceMs });
+  const decision = decideActionRecord({
+    records,
+    complete: looked.complete,
+    importId: importIdOf(device),
+    now: now.getTime(),
+    sentAt,
+    listGraceMs: deps.listGraceMs,
+  });
   const at = now.toISOString();
   const trace = traceFields(looked.listTrace);
   switch (decision.kind) {
@@ -301,13 +364,19 @@ function stopped(looked: LookUp, result: GraphFailureResult): LookUp {
   return { ...looked, complete: false, retryAfterMs: failure.kind === "transient" ? (failure.retryAfterMs ?? 0) : 0 };
 }
 
-function changesFor(settlement: Settlement, at: string, device: Pick<DeviceFields, "followUntil">): Partial<DeviceFields> & { state: "imported" | "failed" } {
+function changesFor(
+  settlement: Settlement,
+  at: string,
+  device: Pick<DeviceFields, "followUntil">,
+): Partial<DeviceFields> & { state: "imported" | "failed" } {
   switch (settlement.kind) {
     case "imported":
       return {
         state: "imported",
         importStatus: "complete",
-        ...(settlement.deviceRegistrationId ? { deviceRegistrationId: settlement.deviceRegistrationId, autopilotDeviceId: settlement.deviceRegistrationId } : {}),
+        ...(settlement.deviceRegistrationId
+          ? { deviceRegistrationId: settlement.deviceRegistrationId, autopilotDeviceId: settlement.deviceRegistrationId }
+          : {}),
         ...importedFollow(device, at),
         errorCode: undefined,
         errorName: undefined,
@@ -327,7 +396,13 @@ function changesFor(settlement: Settlement, at: string, device: Pick<DeviceField
       };
     }
     case "gone":
-      return { state: "failed", errorCode: "ImportRecordMissing", errorName: undefined, errorMessage: "The imported record was deleted from Graph before its import finished.", updatedAt: at };
+      return {
+        state: "failed",
+        errorCode: "ImportRecordMissing",
+        errorName: undefined,
+        errorMessage: "The imported record was deleted from Graph before its import finished.",
+        updatedAt: at,
+      };
     case "timed-out":
       return { state: "failed", errorCode: "ImportTimedOut", errorName: undefined, errorMessage: settlement.message, updatedAt: at };
   }
@@ -336,4 +411,3 @@ function changesFor(settlement: Settlement, at: string, device: Pick<DeviceField
 function clock(deps: PollDeps): Date {
   return deps.now ? deps.now() : new Date();
 }
-

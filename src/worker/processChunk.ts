@@ -10,7 +10,16 @@ import { chunkSends, matchRecords, splitInHalves } from "./chunks.js";
 import { classifyFailure } from "./classifyGraphResult.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
 import { dueAt, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
-import { clearedError, clock, createBody, epochClock, importIdOf, mayHaveCreated, type StepOutcome, type WorkerDeps } from "./createAttempt.js";
+import {
+  clearedError,
+  clock,
+  createBody,
+  epochClock,
+  importIdOf,
+  mayHaveCreated,
+  type StepOutcome,
+  type WorkerDeps,
+} from "./createAttempt.js";
 import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { judgeMessage } from "./messageGuard.js";
@@ -31,7 +40,9 @@ const SEND_CONCURRENCY = 16;
 export async function processChunk(deps: WorkerDeps, message: SubmitMessage, delivery: QueueDelivery): Promise<StepOutcome> {
   const chunk = message.chunk!;
   const rows = await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size);
-  const mine = rows.filter((d) => d.attempts === message.attempt && d.claimedBy === delivery.id && (d.state === "submitting" || d.state === "retrying"));
+  const mine = rows.filter(
+    (d) => d.attempts === message.attempt && d.claimedBy === delivery.id && (d.state === "submitting" || d.state === "retrying"),
+  );
   const claimable = rows.filter((d) => (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt);
   const tenantId = rows[0]?.tenantId;
   if (!tenantId || (mine.length === 0 && claimable.length === 0)) return "stale";
@@ -54,9 +65,17 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
   let due: number | undefined;
   if (message.slotAt !== undefined) {
     const { shiftMs } = await deps.pacing.current(tenantId, now.getTime());
-    const timing = decideSlot({ ...message, slotAt: message.slotAt }, { now: now.getTime(), shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs });
+    const timing = decideSlot(
+      { ...message, slotAt: message.slotAt },
+      { now: now.getTime(), shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs },
+    );
     if (timing.kind === "defer") {
-      await sendForSlot(deps.queue, { message: { ...message, slotAt: timing.due, shiftAt: shiftMs }, slotAt: timing.due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      await sendForSlot(
+        deps.queue,
+        { message: { ...message, slotAt: timing.due, shiftAt: shiftMs }, slotAt: timing.due },
+        MAX_WAIT_IN_FUNCTION_MS,
+        epochClock(deps),
+      );
       deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now.getTime()) });
       return "deferred";
     }
@@ -71,7 +90,12 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
         deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(timing.lateMs) });
         due = slotAt;
       } else {
-        await sendForSlot(deps.queue, { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: timing.rescheduled }, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+        await sendForSlot(
+          deps.queue,
+          { message: { ...message, slotAt, shiftAt: slot.shiftMs, rescheduled: timing.rescheduled }, slotAt },
+          MAX_WAIT_IN_FUNCTION_MS,
+          epochClock(deps),
+        );
         await markLeaderSlot(deps, rows, message, slotAt);
         deps.log.info("chunk late for its write slot; given a new one", { ...fields, delayMs: Math.round(timing.lateMs) });
         return "rescheduled";
@@ -84,7 +108,11 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
   // Claims of retrying devices moved counters through transactions that return no ETags: then the
   // chunk is read once more. Claims of queued devices (a first attempt) came back with theirs.
   const claimedKeys = new Set(taken.keys);
-  const claimed = taken.rows ?? (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter((d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id);
+  const claimed =
+    taken.rows ??
+    (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter(
+      (d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id,
+    );
   return attemptChunk(deps, message, claimed, false, due, fields);
 }
 
@@ -95,7 +123,9 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
  * that moved meanwhile is left as it is, and the followers go alone as they would anyway.
  */
 async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: SubmitMessage, slotAt: number): Promise<void> {
-  const leader = rows.find((d) => d.rowKey === message.rowKey && (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt);
+  const leader = rows.find(
+    (d) => d.rowKey === message.rowKey && (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt,
+  );
   if (!leader) return;
   await deps.store.noteNextAttempt(leader, new Date(slotAt).toISOString());
 }
@@ -104,7 +134,13 @@ async function markLeaderSlot(deps: WorkerDeps, rows: StoredDevice[], message: S
  * Takes the devices for this attempt: a queued one by a row write (no counter moves), a retrying
  * one with its counter. `rows`: the claimed rows as they now are, when every new ETag is known.
  */
-async function claim(deps: WorkerDeps, message: SubmitMessage, delivery: QueueDelivery, devices: StoredDevice[], at: string): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
+async function claim(
+  deps: WorkerDeps,
+  message: SubmitMessage,
+  delivery: QueueDelivery,
+  devices: StoredDevice[],
+  at: string,
+): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
   const changes = (device: StoredDevice) => ({
     state: "submitting" as const,
     attempts: message.attempt,
@@ -130,7 +166,9 @@ async function claim(deps: WorkerDeps, message: SubmitMessage, delivery: QueueDe
     // are this delivery's: read the chunk back, and take every device that carries its mark.
     const wanted = new Set(devices.map((d) => d.rowKey));
     const now = await deps.store.readDeviceRange(message.batchId, message.chunk!.first, message.chunk!.size);
-    const ours = now.filter((d) => wanted.has(d.rowKey) && d.state === "submitting" && d.attempts === message.attempt && d.claimedBy === delivery.id);
+    const ours = now.filter(
+      (d) => wanted.has(d.rowKey) && d.state === "submitting" && d.attempts === message.attempt && d.claimedBy === delivery.id,
+    );
     return { keys: ours.map((d) => d.rowKey), rows: ours };
   }
   return moved.length === 0 && written.every((d) => d.etag) ? { keys, rows: written } : { keys };
@@ -152,7 +190,12 @@ async function attemptChunk(
     slotWaitMs = Math.max(0, Math.round(due - clock(deps).getTime()));
     if (slotWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, slotWaitMs));
   }
-  const logFields = { ...fields, slotWaitMs, deviceCount: claimed.length, ...(due !== undefined ? { lateMs: Math.max(0, Math.round(clock(deps).getTime() - due)) } : {}) };
+  const logFields = {
+    ...fields,
+    slotWaitMs,
+    deviceCount: claimed.length,
+    ...(due !== undefined ? { lateMs: Math.max(0, Math.round(clock(deps).getTime() - due)) } : {}),
+  };
 
   // Devices an earlier attempt may have created are looked for first, all with one walk of the tenant's records.
   const doubtful = claimed.filter((d) => d.inDoubt || resumedAfterCrash);
@@ -160,12 +203,14 @@ async function attemptChunk(
   if (doubtful.length > 0) {
     const looked = await lookUpDoubtful(deps, tenantId, doubtful);
     const stillDoubtful = new Set(doubtful.map((d) => d.rowKey));
-    if (looked.kind === "failed") return retryChunk(deps, message, claimed, { ...looked.failure, doubt: "keep", doubtful: stillDoubtful, slotWaitMs, logFields });
+    if (looked.kind === "failed")
+      return retryChunk(deps, message, claimed, { ...looked.failure, doubt: "keep", doubtful: stillDoubtful, slotWaitMs, logFields });
     if (looked.waitUntil !== undefined) {
       return retryChunk(deps, message, claimed, {
         kind: "wait",
         errorCode: "ImportLookupPending",
-        errorMessage: "An earlier import of this device may have reached Intune; looking for its record again once the tenant's list can show it.",
+        errorMessage:
+          "An earlier import of this device may have reached Intune; looking for its record again once the tenant's list can show it.",
         notBefore: looked.waitUntil,
         doubt: "keep",
         doubtful: stillDoubtful,
@@ -199,7 +244,12 @@ async function attemptChunk(
         return { device, changes: { ...clearedError, ...recorded, submittedAt: device.submittedAt ?? at, ...trace, updatedAt: at } };
       }),
     );
-    deps.log.info("chunk submitted", { ...logFields, ...trace, status: result.status, reason: `${matched.size} of ${toSend.length} records in the answer` });
+    deps.log.info("chunk submitted", {
+      ...logFields,
+      ...trace,
+      status: result.status,
+      reason: `${matched.size} of ${toSend.length} records in the answer`,
+    });
     return "submitted";
   }
 
@@ -208,13 +258,25 @@ async function attemptChunk(
   if (failure.kind === "tenant") {
     await failAll(deps, toSend, failure.errorCode, failure.errorMessage, trace);
     const others = await failWaitingDevices(deps.store, message.batchId, failure, at);
-    deps.log.error("tenant refuses the app; failing the batch's waiting devices", { ...logFields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode, deviceCount: others + toSend.length });
+    deps.log.error("tenant refuses the app; failing the batch's waiting devices", {
+      ...logFields,
+      ...trace,
+      ...(status ? { status } : {}),
+      errorCode: failure.errorCode,
+      deviceCount: others + toSend.length,
+    });
     return "failed";
   }
   if (failure.kind === "permanent") {
-    if (toSend.length > 1 && (status === 400 || status === 413)) return splitChunk(deps, message, toSend, { code: failure.errorCode, message: failure.errorMessage, trace, slotWaitMs, logFields });
+    if (toSend.length > 1 && (status === 400 || status === 413))
+      return splitChunk(deps, message, toSend, { code: failure.errorCode, message: failure.errorMessage, trace, slotWaitMs, logFields });
     await failAll(deps, toSend, failure.errorCode, failure.errorMessage, trace);
-    deps.log.warn("Graph rejected the import action", { ...logFields, ...trace, ...(status ? { status } : {}), errorCode: failure.errorCode });
+    deps.log.warn("Graph rejected the import action", {
+      ...logFields,
+      ...trace,
+      ...(status ? { status } : {}),
+      errorCode: failure.errorCode,
+    });
     return "failed";
   }
   return retryChunk(deps, message, toSend, {
@@ -240,24 +302,45 @@ interface DoubtLookup {
 }
 
 /** One walk of the tenant's records, then the rule of recordOwnership.ts for each device. */
-async function lookUpDoubtful(deps: WorkerDeps, tenantId: string, devices: StoredDevice[]): Promise<DoubtLookup | { kind: "failed"; failure: RetryReason }> {
+async function lookUpDoubtful(
+  deps: WorkerDeps,
+  tenantId: string,
+  devices: StoredDevice[],
+): Promise<DoubtLookup | { kind: "failed"; failure: RetryReason }> {
   const bySerial = new Map<StoredDevice, ImportedDeviceIdentity[]>(devices.map((d) => [d, []]));
   let lastTrace: Parameters<typeof traceFields>[0];
   const walk = await deps.graph.walkImportedDevices(tenantId, (records, trace) => {
     lastTrace = trace;
-    for (const record of records) for (const device of devices) if (sameSerialNumber(record.serialNumber, device.serialNumber)) bySerial.get(device)!.push(record);
+    for (const record of records)
+      for (const device of devices) if (sameSerialNumber(record.serialNumber, device.serialNumber)) bySerial.get(device)!.push(record);
   });
   const trace = traceFields(walk.trace ?? lastTrace);
   if (walk.kind !== "ok") {
     const failure = classifyFailure(walk);
-    return { kind: "failed", failure: { kind: "transient", errorCode: failure.errorCode, errorMessage: failure.errorMessage, trace, ...(failure.kind === "transient" && failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}) } };
+    return {
+      kind: "failed",
+      failure: {
+        kind: "transient",
+        errorCode: failure.errorCode,
+        errorMessage: failure.errorMessage,
+        trace,
+        ...(failure.kind === "transient" && failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+      },
+    };
   }
   const looked: DoubtLookup = { kind: "ok", found: [], create: [], unclear: [], trace };
   const now = clock(deps).getTime();
   for (const device of devices) {
     // The claim carried the doubt's start; a device resumed after a crash is in doubt since its claim.
     const doubtSince = Date.parse(device.inDoubtSince ?? device.updatedAt);
-    const decision = decideInDoubt({ records: bySerial.get(device)!, complete: walk.complete, importId: importIdOf(device), now, doubtSince, listGraceMs: deps.listGraceMs });
+    const decision = decideInDoubt({
+      records: bySerial.get(device)!,
+      complete: walk.complete,
+      importId: importIdOf(device),
+      now,
+      doubtSince,
+      listGraceMs: deps.listGraceMs,
+    });
     switch (decision.kind) {
       case "ours":
       case "matched":
@@ -327,7 +410,9 @@ async function retryChunk(
   const now = Date.parse(at);
   // Nothing was created (no doubt), and the batch was canceled meanwhile: the devices end here.
   if (reason.doubt === "none" && (await deps.store.readBatch(message.batchId))?.canceledAt) {
-    await deps.store.moveDevices(devices.map((device) => ({ device, changes: { state: "canceled" as const, ...clearedError, updatedAt: at } })));
+    await deps.store.moveDevices(
+      devices.map((device) => ({ device, changes: { state: "canceled" as const, ...clearedError, updatedAt: at } })),
+    );
     return "canceled";
   }
   const counts = reason.kind === "transient";
@@ -341,11 +426,31 @@ async function retryChunk(
   const notBefore = reason.notBefore ?? now + retryDelayMs(Math.max(1, failures), deps.retry, reason.retryAfterMs, deps.random);
   const slot =
     reason.kind === "throttled"
-      ? await deps.pacing.throttledThenReserve(devices[0]!.tenantId, reason.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random), now)
+      ? await deps.pacing.throttledThenReserve(
+          devices[0]!.tenantId,
+          reason.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random),
+          now,
+        )
       : await deps.pacing.reserve(devices[0]!.tenantId, 1, now, notBefore);
   const slotAt = Math.round(slot.firstSlotAt);
-  await moveToRetrying(deps, devices, { failures, doubt: reason.doubt, doubtful: reason.doubtful ?? new Set(), slotAt, errorCode: reason.errorCode, errorMessage: reason.errorMessage, trace: reason.trace, at });
-  await sendChunk(deps, message, devices.map((d) => d.index), slotAt, slot.shiftMs, MAX_WAIT_IN_FUNCTION_MS - reason.slotWaitMs);
+  await moveToRetrying(deps, devices, {
+    failures,
+    doubt: reason.doubt,
+    doubtful: reason.doubtful ?? new Set(),
+    slotAt,
+    errorCode: reason.errorCode,
+    errorMessage: reason.errorMessage,
+    trace: reason.trace,
+    at,
+  });
+  await sendChunk(
+    deps,
+    message,
+    devices.map((d) => d.index),
+    slotAt,
+    slot.shiftMs,
+    MAX_WAIT_IN_FUNCTION_MS - reason.slotWaitMs,
+  );
   deps.log.info("chunk retry scheduled", { ...reason.logFields, ...reason.trace, errorCode: reason.errorCode, delayMs: slotAt - now });
   return "retry-scheduled";
 }
@@ -367,17 +472,40 @@ async function splitChunk(
     const slotAt = Math.round(slots.firstSlotAt + k * slots.intervalMs);
     const members = half.map((index) => byIndex.get(index)!);
     // A split is not a transient failure: failures stay as they were.
-    await moveToRetrying(deps, members, { failures: undefined, doubt: "none", doubtful: new Set(), slotAt, errorCode: refusal.code, errorMessage: `${refusal.message} (the chunk is tried again in halves)`, trace: refusal.trace, at });
+    await moveToRetrying(deps, members, {
+      failures: undefined,
+      doubt: "none",
+      doubtful: new Set(),
+      slotAt,
+      errorCode: refusal.code,
+      errorMessage: `${refusal.message} (the chunk is tried again in halves)`,
+      trace: refusal.trace,
+      at,
+    });
     hold -= await sendChunk(deps, message, half, slotAt, slots.shiftMs, Math.max(0, hold));
   }
-  deps.log.info("chunk refused as a whole; tried again in halves", { ...refusal.logFields, ...refusal.trace, errorCode: refusal.code, reason: halves.map((h) => h.length).join("+") });
+  deps.log.info("chunk refused as a whole; tried again in halves", {
+    ...refusal.logFields,
+    ...refusal.trace,
+    errorCode: refusal.code,
+    reason: halves.map((h) => h.length).join("+"),
+  });
   return "retry-scheduled";
 }
 
 async function moveToRetrying(
   deps: WorkerDeps,
   devices: StoredDevice[],
-  plan: { failures: number | undefined; doubt: Doubt; doubtful: ReadonlySet<string>; slotAt: number; errorCode: string; errorMessage: string; trace: TraceFields; at: string },
+  plan: {
+    failures: number | undefined;
+    doubt: Doubt;
+    doubtful: ReadonlySet<string>;
+    slotAt: number;
+    errorCode: string;
+    errorMessage: string;
+    trace: TraceFields;
+    at: string;
+  },
 ): Promise<void> {
   const since = (device: StoredDevice): string | undefined => {
     if (plan.doubt === "new") return plan.at;
@@ -404,8 +532,22 @@ async function moveToRetrying(
 }
 
 /** The next attempt's messages, one per device: the leader's (held for its lead, within `maxHoldMs`), then the followers'. */
-async function sendChunk(deps: WorkerDeps, message: SubmitMessage, indices: number[], slotAt: number, shiftAt: number, maxHoldMs: number): Promise<number> {
-  const [leader, ...followers] = chunkSends(message.batchId, indices, message.attempt + 1, slotAt, shiftAt, deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS);
+async function sendChunk(
+  deps: WorkerDeps,
+  message: SubmitMessage,
+  indices: number[],
+  slotAt: number,
+  shiftAt: number,
+  maxHoldMs: number,
+): Promise<number> {
+  const [leader, ...followers] = chunkSends(
+    message.batchId,
+    indices,
+    message.attempt + 1,
+    slotAt,
+    shiftAt,
+    deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS,
+  );
   const held = await sendForSlot(deps.queue, leader!, maxHoldMs, epochClock(deps));
   if (followers.length > 0) await sendAllForSlots(deps.queue, followers, SEND_CONCURRENCY, epochClock(deps));
   return held;
@@ -425,12 +567,29 @@ async function resendScheduled(deps: WorkerDeps, message: SubmitMessage, devices
   }
 }
 
-async function failAll(deps: WorkerDeps, devices: StoredDevice[], errorCode: string, errorMessage: string, trace: TraceFields, extra: Partial<DeviceFields> = {}): Promise<void> {
+async function failAll(
+  deps: WorkerDeps,
+  devices: StoredDevice[],
+  errorCode: string,
+  errorMessage: string,
+  trace: TraceFields,
+  extra: Partial<DeviceFields> = {},
+): Promise<void> {
   const at = clock(deps).toISOString();
   await deps.store.moveDevices(
     devices.map((device) => ({
       device,
-      changes: { ...extra, ...trace, state: "failed" as const, errorCode, errorName: undefined, errorMessage, nextAttemptAt: undefined, inDoubt: undefined, updatedAt: at },
+      changes: {
+        ...extra,
+        ...trace,
+        state: "failed" as const,
+        errorCode,
+        errorName: undefined,
+        errorMessage,
+        nextAttemptAt: undefined,
+        inDoubt: undefined,
+        updatedAt: at,
+      },
     })),
   );
 }
@@ -447,7 +606,8 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
   let slotAt = dueAt(message.slotAt ?? now, message.shiftAt ?? shiftMs, shiftMs);
   // The leader, late for the chunk's slot, may have been given a later one (markLeaderSlot).
   const leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
-  const leaderNext = leader && judgeMessage(leader, message, "") === "fresh" && leader.nextAttemptAt ? Date.parse(leader.nextAttemptAt) : undefined;
+  const leaderNext =
+    leader && judgeMessage(leader, message, "") === "fresh" && leader.nextAttemptAt ? Date.parse(leader.nextAttemptAt) : undefined;
   if (leaderNext !== undefined && leaderNext > slotAt) slotAt = leaderNext;
   const due = slotAt + followerDelayMs;
   if (due - now > MAX_WAIT_IN_FUNCTION_MS) {
@@ -459,7 +619,18 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
   const slot = await deps.pacing.reserve(device.tenantId, 1, now);
   const ownSlotAt = Math.round(slot.firstSlotAt);
   const { chunk: _chunk, rescheduled: _rescheduled, ...alone } = message;
-  await sendForSlot(deps.queue, { message: { ...alone, slotAt: ownSlotAt, shiftAt: slot.shiftMs }, slotAt: ownSlotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-  deps.log.warn("device left behind by its chunk; going alone", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt, delayMs: ownSlotAt - now });
+  await sendForSlot(
+    deps.queue,
+    { message: { ...alone, slotAt: ownSlotAt, shiftAt: slot.shiftMs }, slotAt: ownSlotAt },
+    MAX_WAIT_IN_FUNCTION_MS,
+    epochClock(deps),
+  );
+  deps.log.warn("device left behind by its chunk; going alone", {
+    batchId: message.batchId,
+    rowKey: message.rowKey,
+    tenantId: device.tenantId,
+    attempt: message.attempt,
+    delayMs: ownSlotAt - now,
+  });
   return "rescheduled";
 }

@@ -124,12 +124,28 @@ async function submitStep(
   }
 
   // The time this invocation sat idle before its write: bounded by MAX_WAIT_IN_FUNCTION_MS, logged so it can be watched.
-  const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: claimed.tenantId, attempt: message.attempt, slotWaitMs, ...(lateMs !== undefined ? { lateMs } : {}) };
-  const { doubtful, doubtSince } = doubtOf(device, { resuming: arrival.resuming, dequeueCount: delivery.dequeueCount, createSent: invocation.createSent });
+  const fields = {
+    batchId: message.batchId,
+    rowKey: message.rowKey,
+    tenantId: claimed.tenantId,
+    attempt: message.attempt,
+    slotWaitMs,
+    ...(lateMs !== undefined ? { lateMs } : {}),
+  };
+  const { doubtful, doubtSince } = doubtOf(device, {
+    resuming: arrival.resuming,
+    dequeueCount: delivery.dequeueCount,
+    createSent: invocation.createSent,
+  });
   const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(doubtSince), invocation);
   const at = clock(deps).toISOString();
   const trace = traceFields(attempt.result.trace);
-  const answer = decideAnswer(attempt, { device: claimed, at, doubtSince, consentUrlFor: (tenantId) => deps.graph.consentUrlFor(tenantId) });
+  const answer = decideAnswer(attempt, {
+    device: claimed,
+    at,
+    doubtSince,
+    consentUrlFor: (tenantId) => deps.graph.consentUrlFor(tenantId),
+  });
   const step = { deps, claimed, message, at, trace, fields, slotWaitMs };
   switch (answer.kind) {
     case "settle":
@@ -159,7 +175,12 @@ async function meetSlot(
     case "go":
       return timing;
     case "defer": {
-      const sendHoldMs = await sendForSlot(deps.queue, { message: { ...message, slotAt: timing.due, shiftAt: shiftMs }, slotAt: timing.due }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
+      const sendHoldMs = await sendForSlot(
+        deps.queue,
+        { message: { ...message, slotAt: timing.due, shiftAt: shiftMs }, slotAt: timing.due },
+        MAX_WAIT_IN_FUNCTION_MS,
+        epochClock(deps),
+      );
       deps.log.info("early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now), sendHoldMs });
       return { kind: "sent", outcome: "deferred" };
     }
@@ -187,18 +208,29 @@ interface Step {
 }
 
 /** Graph has the record: record it as imported or failed if its import is over, else its id for the poll rounds. */
-async function settle({ deps, claimed, at, trace, fields }: Step, answer: Extract<AnswerDecision, { kind: "settle" }>): Promise<StepOutcome> {
+async function settle(
+  { deps, claimed, at, trace, fields }: Step,
+  answer: Extract<AnswerDecision, { kind: "settle" }>,
+): Promise<StepOutcome> {
   const { record, settlement } = answer;
   if (answer.foundBy === "created") countSubmitted();
   const found = { ...trace, ...(answer.foundBy === "matched" ? { recordMatch: "serialNumber" as const } : {}) };
-  const base = { graphId: record.id, importStatus: record.state?.deviceImportStatus, submittedAt: claimed.submittedAt ?? at, ...found, updatedAt: at };
+  const base = {
+    graphId: record.id,
+    importStatus: record.state?.deviceImportStatus,
+    submittedAt: claimed.submittedAt ?? at,
+    ...found,
+    updatedAt: at,
+  };
   switch (settlement.kind) {
     case "imported":
       await deps.store.transitionDevice(claimed, {
         ...clearedError,
         ...base,
         state: "imported",
-        ...(settlement.deviceRegistrationId ? { deviceRegistrationId: settlement.deviceRegistrationId, autopilotDeviceId: settlement.deviceRegistrationId } : {}),
+        ...(settlement.deviceRegistrationId
+          ? { deviceRegistrationId: settlement.deviceRegistrationId, autopilotDeviceId: settlement.deviceRegistrationId }
+          : {}),
         ...importedFollow(claimed, at),
       });
       return "imported";
@@ -240,7 +272,10 @@ async function settle({ deps, claimed, at, trace, fields }: Step, answer: Extrac
   }
 }
 
-async function failAttempt({ deps, claimed, message, at, trace, fields }: Step, answer: Extract<AnswerDecision, { kind: "fail" }>): Promise<StepOutcome> {
+async function failAttempt(
+  { deps, claimed, message, at, trace, fields }: Step,
+  answer: Extract<AnswerDecision, { kind: "fail" }>,
+): Promise<StepOutcome> {
   await fail(deps, claimed, answer.errorCode, answer.errorMessage, at, trace);
   const status = answer.status ? { status: answer.status } : {};
   switch (answer.reason) {
@@ -249,7 +284,13 @@ async function failAttempt({ deps, claimed, message, at, trace, fields }: Step, 
       break;
     case "tenant": {
       const others = await failWaitingDevices(deps.store, message.batchId, answer, at);
-      deps.log.error("tenant refuses the app; failing the batch's waiting devices", { ...fields, ...trace, ...status, errorCode: answer.errorCode, deviceCount: others + 1 });
+      deps.log.error("tenant refuses the app; failing the batch's waiting devices", {
+        ...fields,
+        ...trace,
+        ...status,
+        errorCode: answer.errorCode,
+        deviceCount: others + 1,
+      });
       break;
     }
     case "rejected":
@@ -280,7 +321,11 @@ async function retryOrEnd(step: Step, answer: Extract<AnswerDecision, { kind: "t
 }
 
 /** Records `retrying` and sends the next attempt at a new write slot, so retries stay inside the budget. */
-async function scheduleRetry({ deps, claimed, message, at, trace, slotWaitMs }: Step, plan: PlannedRetry, fields: StepFields): Promise<StepOutcome> {
+async function scheduleRetry(
+  { deps, claimed, message, at, trace, slotWaitMs }: Step,
+  plan: PlannedRetry,
+  fields: StepFields,
+): Promise<StepOutcome> {
   const now = Date.parse(at);
   // Throttling pauses the whole tenant; any other transient failure backs off this device alone.
   const slot =
@@ -300,7 +345,12 @@ async function scheduleRetry({ deps, claimed, message, at, trace, slotWaitMs }: 
     updatedAt: at,
   });
   // A hold for the next message's lead is a wait too: together with the slot wait, never over MAX_WAIT_IN_FUNCTION_MS.
-  const sendHoldMs = await sendForSlot(deps.queue, { message: nextSubmit(message, slotAt, slot.shiftMs), slotAt }, MAX_WAIT_IN_FUNCTION_MS - slotWaitMs, epochClock(deps));
+  const sendHoldMs = await sendForSlot(
+    deps.queue,
+    { message: nextSubmit(message, slotAt, slot.shiftMs), slotAt },
+    MAX_WAIT_IN_FUNCTION_MS - slotWaitMs,
+    epochClock(deps),
+  );
   deps.log.info("retry scheduled", { ...fields, ...trace, errorCode: plan.errorCode, delayMs: slotAt - now, sendHoldMs });
   return "retry-scheduled";
 }
@@ -309,7 +359,13 @@ async function scheduleRetry({ deps, claimed, message, at, trace, slotWaitMs }: 
  * The create, or, when an earlier create of this device may have gone through unseen, first a
  * look for its record by serial number (recordOwnership.ts says which record counts as ours).
  */
-async function createOrFind(deps: WorkerDeps, device: StoredDevice, doubtful: boolean, doubtSince: number, invocation: { createSent: boolean }): Promise<Attempt> {
+async function createOrFind(
+  deps: WorkerDeps,
+  device: StoredDevice,
+  doubtful: boolean,
+  doubtSince: number,
+  invocation: { createSent: boolean },
+): Promise<Attempt> {
   if (doubtful) {
     const lookup = await deps.graph.findImportedDevicesBySerial(device.tenantId, device.serialNumber);
     if (lookup.kind !== "ok") return { kind: "failed", result: lookup, doubtOpen: true };
@@ -338,7 +394,15 @@ async function createOrFind(deps: WorkerDeps, device: StoredDevice, doubtful: bo
   const result = await deps.graph.createImportedDevice(device.tenantId, createBody(device));
   if (result.kind === "ok" && !result.body?.id) {
     // A 2xx without the record's id cannot be followed, and it may have created one: as good as a lost answer.
-    return { kind: "failed", result: { kind: "network-error", message: `Graph answered ${result.status} without the record's id`, ...(result.trace ? { trace: result.trace } : {}) }, doubtOpen: true };
+    return {
+      kind: "failed",
+      result: {
+        kind: "network-error",
+        message: `Graph answered ${result.status} without the record's id`,
+        ...(result.trace ? { trace: result.trace } : {}),
+      },
+      doubtOpen: true,
+    };
   }
   return result.kind === "ok" ? { kind: "created", result } : { kind: "failed", result, doubtOpen: false };
 }

@@ -12,7 +12,10 @@ export interface PoisonDeps {
   /** How long the successor waits: the poll chain's longest interval, so a failing round is not hammered. */
   pollRestartDelayMs: number;
   /** A deregistration's message poisoned: its device fails (src/deregistration/deregisterDevice.ts). */
-  failDeregistration?: (message: DeviceMessageOf<"deregister">, dequeueCount: number | undefined) => Promise<"failed" | "already-final" | "missing">;
+  failDeregistration?: (
+    message: DeviceMessageOf<"deregister">,
+    dequeueCount: number | undefined,
+  ) => Promise<"failed" | "already-final" | "missing">;
   now?: () => Date;
 }
 
@@ -51,7 +54,12 @@ export async function processPoisonMessage(deps: PoisonDeps, payload: unknown, d
     case "pollBatch":
       return restartPolling(deps, message);
   }
-  deps.log.error("poisoned housekeeping message dropped", { batchId: message.batchId, rowKey: message.rowKey, attempt: message.attempt, reason: message.kind });
+  deps.log.error("poisoned housekeeping message dropped", {
+    batchId: message.batchId,
+    rowKey: message.rowKey,
+    attempt: message.attempt,
+    reason: message.kind,
+  });
   return "dropped";
 }
 
@@ -63,7 +71,12 @@ async function restartPolling(deps: PoisonDeps, message: DeviceMessageOf<"pollBa
   // older round stays stale.
   const attempt = Math.max(batch.pollAttempt ?? 0, message.attempt) + 1;
   await deps.queue.send({ v: 1, kind: "pollBatch", batchId: message.batchId, rowKey: message.rowKey, attempt }, deps.pollRestartDelayMs);
-  deps.log.error("poll round poisoned; the batch's next round is scheduled", { batchId: message.batchId, tenantId: batch.tenantId, attempt, delayMs: deps.pollRestartDelayMs });
+  deps.log.error("poll round poisoned; the batch's next round is scheduled", {
+    batchId: message.batchId,
+    tenantId: batch.tenantId,
+    attempt,
+    delayMs: deps.pollRestartDelayMs,
+  });
   return "poll-restarted";
 }
 
@@ -75,17 +88,33 @@ async function restartPolling(deps: PoisonDeps, message: DeviceMessageOf<"pollBa
 async function failChunk(deps: PoisonDeps, message: SubmitMessage, dequeueCount: number | undefined): Promise<void> {
   const chunk = message.chunk!;
   const rows = await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size);
-  const held = rows.filter((d) => d.rowKey !== message.rowKey && d.state === "submitting" && d.attempts === message.attempt && !d.graphId && !d.findRecordBySerial);
+  const held = rows.filter(
+    (d) => d.rowKey !== message.rowKey && d.state === "submitting" && d.attempts === message.attempt && !d.graphId && !d.findRecordBySerial,
+  );
   if (held.length === 0) return;
   const updatedAt = (deps.now?.() ?? new Date()).toISOString();
   const errorMessage = `processing failed repeatedly (${dequeueCount ?? "several"} deliveries of the message of this device's chunk); the device was set aside in the poison queue and can be retried`;
   const moved = await deps.store.moveDevices(
-    held.map((device) => ({ device, changes: { state: "failed" as const, errorCode: "ProcessingFailed", errorName: undefined, errorMessage, nextAttemptAt: undefined, updatedAt } })),
+    held.map((device) => ({
+      device,
+      changes: {
+        state: "failed" as const,
+        errorCode: "ProcessingFailed",
+        errorName: undefined,
+        errorMessage,
+        nextAttemptAt: undefined,
+        updatedAt,
+      },
+    })),
   );
   deps.log.error("chunk failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, deviceCount: moved.length });
 }
 
-async function failDevice(deps: PoisonDeps, message: DeviceMessageOf<"submit" | "updateExisting">, dequeueCount: number | undefined): Promise<PoisonOutcome> {
+async function failDevice(
+  deps: PoisonDeps,
+  message: DeviceMessageOf<"submit" | "updateExisting">,
+  dequeueCount: number | undefined,
+): Promise<PoisonOutcome> {
   for (let tries = 0; tries < 5; tries++) {
     const device = await deps.store.readDevice(message.batchId, message.rowKey);
     if (!device) return "missing";
@@ -101,7 +130,12 @@ async function failDevice(deps: PoisonDeps, message: DeviceMessageOf<"submit" | 
         existingAttempt: undefined,
         updatedAt: (deps.now?.() ?? new Date()).toISOString(),
       });
-      deps.log.error("device failed via poison queue", { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, state: device.state });
+      deps.log.error("device failed via poison queue", {
+        batchId: message.batchId,
+        rowKey: message.rowKey,
+        tenantId: device.tenantId,
+        state: device.state,
+      });
       return "failed";
     } catch (error) {
       if (!(error instanceof DeviceChangedError)) throw error;

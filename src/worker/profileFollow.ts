@@ -21,8 +21,14 @@ export const MAX_FILTERED_LISTS = 4;
 export type ProfileReadPlan = { kind: "filtered"; contains: string[] } | { kind: "all" } | { kind: "none" };
 
 /** The lists one round makes for these serial numbers (pure). */
-export function planProfileReads(serialNumbers: readonly string[], maxLists = MAX_FILTERED_LISTS, minPrefix = MIN_SHARED_PREFIX): ProfileReadPlan {
-  const serials = [...new Set(serialNumbers.map((s) => s.trim()).filter((s) => s !== ""))].sort((a, b) => a.toUpperCase().localeCompare(b.toUpperCase()));
+export function planProfileReads(
+  serialNumbers: readonly string[],
+  maxLists = MAX_FILTERED_LISTS,
+  minPrefix = MIN_SHARED_PREFIX,
+): ProfileReadPlan {
+  const serials = [...new Set(serialNumbers.map((s) => s.trim()).filter((s) => s !== ""))].sort((a, b) =>
+    a.toUpperCase().localeCompare(b.toUpperCase()),
+  );
   if (serials.length === 0) return { kind: "none" };
   const groups: string[] = [];
   let prefix = serials[0]!;
@@ -80,13 +86,29 @@ export function decideProfile(
     return { ...seen, profileState: "assigned", ...(assignedAt ? { profileAssignedAt: assignedAt } : {}) };
   }
   if (status === "failed") {
-    return { ...seen, profileState: "notAssigned", notes: withNote(device, { code: "NoProfileAssigned", message: "Imported, no profile assigned: Intune reports that assigning the deployment profile failed. Look at the profile's assignments in Intune, then assign it again." }) };
+    return {
+      ...seen,
+      profileState: "notAssigned",
+      notes: withNote(device, {
+        code: "NoProfileAssigned",
+        message:
+          "Imported, no profile assigned: Intune reports that assigning the deployment profile failed. Look at the profile's assignments in Intune, then assign it again.",
+      }),
+    };
   }
   const since = Date.parse(device.importedAt ?? device.updatedAt);
   if (now - since >= timeoutMs) {
-    return { ...seen, profileState: "notAssigned", notes: withNote(device, { code: "NoProfileAssigned", message: noProfileMessage(timeoutMs, status ?? (found ? "unknown" : undefined), device.groupTag) }) };
+    return {
+      ...seen,
+      profileState: "notAssigned",
+      notes: withNote(device, {
+        code: "NoProfileAssigned",
+        message: noProfileMessage(timeoutMs, status ?? (found ? "unknown" : undefined), device.groupTag),
+      }),
+    };
   }
-  if (found && (found.id !== device.autopilotDeviceId || (status !== undefined && status !== device.profileStatus))) return { ...seen, profileState: "waiting" };
+  if (found && (found.id !== device.autopilotDeviceId || (status !== undefined && status !== device.profileStatus)))
+    return { ...seen, profileState: "waiting" };
   return undefined;
 }
 

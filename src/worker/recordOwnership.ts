@@ -71,10 +71,7 @@ export function unclearMessage(decision: Extract<InDoubtDecision, { kind: "uncle
  * 6. otherwise several: nobody can tell which.
  */
 export type ActionRecordDecision =
-  | { kind: "ours"; record: ImportedDeviceIdentity }
-  | { kind: "wait" }
-  | { kind: "gone" }
-  | { kind: "unclear"; recordIds: string[] };
+  { kind: "ours"; record: ImportedDeviceIdentity } | { kind: "wait" } | { kind: "gone" } | { kind: "unclear"; recordIds: string[] };
 
 export function decideActionRecord(facts: Omit<InDoubtFacts, "doubtSince"> & { sentAt: number }): ActionRecordDecision {
   const echoed = facts.records.find((record) => record.importId === facts.importId);

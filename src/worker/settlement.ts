@@ -26,7 +26,11 @@ export function decideSettlement(
     return { kind: "imported", ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId } : {}) };
   }
   if (state?.deviceImportStatus === "error") {
-    return { kind: "import-error", ...(state.deviceErrorCode !== undefined ? { code: state.deviceErrorCode } : {}), ...(state.deviceErrorName ? { name: state.deviceErrorName } : {}) };
+    return {
+      kind: "import-error",
+      ...(state.deviceErrorCode !== undefined ? { code: state.deviceErrorCode } : {}),
+      ...(state.deviceErrorName ? { name: state.deviceErrorName } : {}),
+    };
   }
   const submittedAt = device.submittedAt ? Date.parse(device.submittedAt) : now;
   if (now - submittedAt >= settleTimeoutMs) {

@@ -35,7 +35,8 @@ export function decideArrival(
   const verdict = judgeMessage(device, message, deliveryId);
   if (verdict === "stale") return { kind: "drop" };
   const resuming = verdict === "resume";
-  if (resuming && device.state === "retrying") return { kind: "resendRetry", ...(device.nextAttemptAt ? { slotAt: Date.parse(device.nextAttemptAt) } : {}) };
+  if (resuming && device.state === "retrying")
+    return { kind: "resendRetry", ...(device.nextAttemptAt ? { slotAt: Date.parse(device.nextAttemptAt) } : {}) };
   if (resuming && (device.state === "submitted" || device.graphId)) return { kind: "submitted" };
   // A resumed attempt went at its slot already: it finishes now.
   if (!resuming && message.slotAt !== undefined) return { kind: "attempt", resuming, slotAt: message.slotAt };
@@ -149,7 +150,8 @@ export function decideAnswer(attempt: Attempt, facts: AnswerFacts): AnswerDecisi
       },
     };
   }
-  if (attempt.kind === "unclear") return { kind: "fail", reason: "unclear", errorCode: "ImportOwnershipUnclear", errorMessage: unclearMessage(attempt.decision) };
+  if (attempt.kind === "unclear")
+    return { kind: "fail", reason: "unclear", errorCode: "ImportOwnershipUnclear", errorMessage: unclearMessage(attempt.decision) };
   if (attempt.kind !== "failed") {
     const { body: record, status } = attempt.result;
     return { kind: "settle", record, foundBy: attempt.kind, status, settlement: settlementOf(record, facts.device) };
@@ -157,8 +159,10 @@ export function decideAnswer(attempt: Attempt, facts: AnswerFacts): AnswerDecisi
   const { result } = attempt;
   const failure = classifyFailure(result, facts.device.tenantId, facts.consentUrlFor(facts.device.tenantId));
   const status = result.kind === "http-error" ? { status: result.status } : {};
-  if (failure.kind === "tenant") return { kind: "fail", reason: "tenant", errorCode: failure.errorCode, errorMessage: failure.errorMessage, ...status };
-  if (failure.kind === "permanent") return { kind: "fail", reason: "rejected", errorCode: failure.errorCode, errorMessage: failure.errorMessage, ...status };
+  if (failure.kind === "tenant")
+    return { kind: "fail", reason: "tenant", errorCode: failure.errorCode, errorMessage: failure.errorMessage, ...status };
+  if (failure.kind === "permanent")
+    return { kind: "fail", reason: "rejected", errorCode: failure.errorCode, errorMessage: failure.errorMessage, ...status };
   // Whether a record of this device may exist now: its own create's answer was lost (doubt from
   // now), or the doubt this attempt could not resolve (doubt from as before).
   const inDoubtSince = mayHaveCreated(result) ? facts.at : attempt.doubtOpen ? facts.doubtSince : undefined;
@@ -167,7 +171,8 @@ export function decideAnswer(attempt: Attempt, facts: AnswerFacts): AnswerDecisi
 
 function settlementOf(record: ImportedDeviceIdentity, device: Pick<DeviceFields, "onExisting">): Settlement {
   const state = record.state;
-  if (state?.deviceImportStatus === "complete") return { kind: "imported", ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId } : {}) };
+  if (state?.deviceImportStatus === "complete")
+    return { kind: "imported", ...(state.deviceRegistrationId ? { deviceRegistrationId: state.deviceRegistrationId } : {}) };
   // onExisting "update" takes an 806 over: the batch's next poll round schedules the update of the
   // existing Autopilot device, so this attempt only records the record, as for a running import.
   if (state?.deviceImportStatus === "error" && !updatesExisting(device, state.deviceErrorCode)) {

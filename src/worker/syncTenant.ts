@@ -54,7 +54,10 @@ export async function requestSync(deps: SyncDeps, tenantId: string): Promise<voi
   if (outcome) await deps.queue.send(syncMessage(tenantId, outcome.attempt), Math.max(0, outcome.dueAt - now));
 }
 
-export async function syncTenant(deps: SyncDeps, message: DeviceMessageOf<"syncTenant">): Promise<"stale" | "synced" | "rescheduled" | "given-up" | "deferred"> {
+export async function syncTenant(
+  deps: SyncDeps,
+  message: DeviceMessageOf<"syncTenant">,
+): Promise<"stale" | "synced" | "rescheduled" | "given-up" | "deferred"> {
   const tenantId = message.batchId;
   const { row } = await readRow(deps, tenantId);
   if (row.dueAt === 0 || row.attempt !== message.attempt) return "stale";
@@ -101,7 +104,10 @@ function syncMessage(tenantId: string, attempt: number): DeviceMessageOf<"syncTe
 async function readRow(deps: SyncDeps, tenantId: string): Promise<{ row: SyncRow; etag?: string }> {
   try {
     const entity = await deps.table.getEntity<SyncRow>(tenantId, SYNC_ROW);
-    return { row: { lastSyncAt: entity.lastSyncAt, dueAt: entity.dueAt, attempt: entity.attempt, tries: entity.tries ?? 0 }, etag: entity.etag };
+    return {
+      row: { lastSyncAt: entity.lastSyncAt, dueAt: entity.dueAt, attempt: entity.attempt, tries: entity.tries ?? 0 },
+      etag: entity.etag,
+    };
   } catch (error) {
     if (isNotFound(error)) return { row: { lastSyncAt: 0, dueAt: 0, attempt: 0, tries: 0 } };
     throw error;

@@ -47,7 +47,9 @@ export function updatesExisting(device: Pick<DeviceFields, "onExisting">, errorC
 }
 
 /** What updateDeviceProperties is to set: the device's group tag and assigned user, the ones it has (pure). */
-export function propertiesToApply(device: Pick<DeviceFields, "groupTag" | "assignedUserPrincipalName">): AutopilotDeviceProperties | undefined {
+export function propertiesToApply(
+  device: Pick<DeviceFields, "groupTag" | "assignedUserPrincipalName">,
+): AutopilotDeviceProperties | undefined {
   const properties: AutopilotDeviceProperties = {
     ...(device.groupTag ? { groupTag: device.groupTag } : {}),
     ...(device.assignedUserPrincipalName ? { userPrincipalName: device.assignedUserPrincipalName } : {}),
@@ -55,10 +57,7 @@ export function propertiesToApply(device: Pick<DeviceFields, "groupTag" | "assig
   return Object.keys(properties).length > 0 ? properties : undefined;
 }
 
-export type ExistingLookup =
-  | { kind: "one"; device: AutopilotDeviceIdentity }
-  | { kind: "none" }
-  | { kind: "several"; ids: string[] };
+export type ExistingLookup = { kind: "one"; device: AutopilotDeviceIdentity } | { kind: "none" } | { kind: "several"; ids: string[] };
 
 /** The tenant's Autopilot device with this serial number among the listed ones (pure). */
 export function pickExisting(serialNumber: string, listed: readonly AutopilotDeviceIdentity[]): ExistingLookup {
@@ -68,7 +67,13 @@ export function pickExisting(serialNumber: string, listed: readonly AutopilotDev
 }
 
 /** The message for attempt n of a device's update, at its write slot. */
-export function existingMessage(batchId: string, rowKey: string, attempt: number, slotAt: number, shiftAt: number): DeviceMessageOf<"updateExisting"> {
+export function existingMessage(
+  batchId: string,
+  rowKey: string,
+  attempt: number,
+  slotAt: number,
+  shiftAt: number,
+): DeviceMessageOf<"updateExisting"> {
   return { v: 1, kind: "updateExisting", batchId, rowKey, attempt, slotAt, shiftAt };
 }
 
@@ -85,7 +90,10 @@ export async function scheduleExistingUpdates(
   const slots = await deps.pacing.reserve(tenantId, devices.length, now, notBefore);
   for (let i = 0; i < devices.length; i++) {
     const slotAt = Math.round(slots.firstSlotAt + i * slots.intervalMs);
-    await deps.queue.send(existingMessage(batchId, devices[i]!.rowKey, devices[i]!.attempt, slotAt, slots.shiftMs), queueDelayForSlot(slotAt, now));
+    await deps.queue.send(
+      existingMessage(batchId, devices[i]!.rowKey, devices[i]!.attempt, slotAt, slots.shiftMs),
+      queueDelayForSlot(slotAt, now),
+    );
   }
 }
 
@@ -93,7 +101,8 @@ export type ExistingOutcome = "stale" | "deferred" | "imported" | "failed" | "re
 
 export async function updateExisting(deps: ExistingDeps, message: DeviceMessageOf<"updateExisting">): Promise<ExistingOutcome> {
   const device = await deps.store.readDevice(message.batchId, message.rowKey);
-  if (!device || device.state !== "submitted" || device.existing !== "updating" || (device.existingAttempt ?? 1) !== message.attempt) return "stale";
+  if (!device || device.state !== "submitted" || device.existing !== "updating" || (device.existingAttempt ?? 1) !== message.attempt)
+    return "stale";
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt };
 
   if ((await waitForSlot(deps, message, device.tenantId)) === "deferred") return "deferred";
@@ -103,28 +112,63 @@ export async function updateExisting(deps: ExistingDeps, message: DeviceMessageO
   if (walk.kind !== "ok") return retryOrFail(deps, device, message, walk, fields);
   const found = pickExisting(device.serialNumber, listed);
   if (found.kind === "several") {
-    return finish(deps, device, failed(device, `The device is already registered in this tenant, and ${found.ids.length} Autopilot devices carry its serial number (${found.ids.join(", ")}); none was changed.`, walk.trace), "failed", fields);
+    return finish(
+      deps,
+      device,
+      failed(
+        device,
+        `The device is already registered in this tenant, and ${found.ids.length} Autopilot devices carry its serial number (${found.ids.join(", ")}); none was changed.`,
+        walk.trace,
+      ),
+      "failed",
+      fields,
+    );
   }
   if (found.kind === "none") {
     // The 806 says it is registered: a list that does not show it yet may lag. Look again later, a bounded number of times.
     if (message.attempt < deps.retry.maxAttempts) return scheduleNext(deps, device, message, undefined, fields);
-    return finish(deps, device, failed(device, "The device is already registered in this tenant, but no Autopilot device with its serial number was found to update.", walk.trace), "failed", fields);
+    return finish(
+      deps,
+      device,
+      failed(
+        device,
+        "The device is already registered in this tenant, but no Autopilot device with its serial number was found to update.",
+        walk.trace,
+      ),
+      "failed",
+      fields,
+    );
   }
 
   const properties = propertiesToApply(device);
   const at = new Date(now(deps)).toISOString();
   if (!properties) {
-    const note = { code: "AlreadyRegistered" as const, message: "The device was already registered in this tenant; the batch gives it no group tag or user to apply, so nothing was changed." };
+    const note = {
+      code: "AlreadyRegistered" as const,
+      message:
+        "The device was already registered in this tenant; the batch gives it no group tag or user to apply, so nothing was changed.",
+    };
     return finish(deps, device, imported(device, found.device, note, at, walk.trace), "imported", fields);
   }
   const result = await deps.graph.updateAutopilotDeviceProperties(device.tenantId, found.device.id, properties);
   if (result.kind !== "ok") return retryOrFail(deps, device, message, result, fields);
-  const applied = [properties.groupTag !== undefined ? "group tag" : "", properties.userPrincipalName !== undefined ? "assigned user" : ""].filter(Boolean).join(" and ");
-  const note = { code: "AlreadyRegisteredUpdated" as const, message: `The device was already registered in this tenant (806); the batch's ${applied} ${applied.includes(" and ") ? "were" : "was"} applied to its existing Autopilot device.` };
+  const applied = [properties.groupTag !== undefined ? "group tag" : "", properties.userPrincipalName !== undefined ? "assigned user" : ""]
+    .filter(Boolean)
+    .join(" and ");
+  const note = {
+    code: "AlreadyRegisteredUpdated" as const,
+    message: `The device was already registered in this tenant (806); the batch's ${applied} ${applied.includes(" and ") ? "were" : "was"} applied to its existing Autopilot device.`,
+  };
   return finish(deps, device, imported(device, found.device, note, at, result.trace), "imported", fields);
 }
 
-function imported(device: StoredDevice, found: AutopilotDeviceIdentity, note: { code: "AlreadyRegistered" | "AlreadyRegisteredUpdated"; message: string }, at: string, trace?: GraphResult<unknown>["trace"]): Partial<DeviceFields> & { state: "imported" } {
+function imported(
+  device: StoredDevice,
+  found: AutopilotDeviceIdentity,
+  note: { code: "AlreadyRegistered" | "AlreadyRegisteredUpdated"; message: string },
+  at: string,
+  trace?: GraphResult<unknown>["trace"],
+): Partial<DeviceFields> & { state: "imported" } {
   return {
     state: "imported",
     existing: undefined,
@@ -158,27 +202,58 @@ function failed(device: StoredDevice, why: string, trace?: GraphResult<unknown>[
   };
 }
 
-async function retryOrFail(deps: ExistingDeps, device: StoredDevice, message: DeviceMessageOf<"updateExisting">, result: Exclude<GraphResult<unknown>, { kind: "ok" }>, fields: LogFields): Promise<ExistingOutcome> {
+async function retryOrFail(
+  deps: ExistingDeps,
+  device: StoredDevice,
+  message: DeviceMessageOf<"updateExisting">,
+  result: Exclude<GraphResult<unknown>, { kind: "ok" }>,
+  fields: LogFields,
+): Promise<ExistingOutcome> {
   const failure = classifyFailure(result, device.tenantId);
   if (result.kind === "http-error" && result.status === 429) {
     // Throttled: the tenant pauses, and this attempt goes again after the pause (it is not counted as a failure).
-    const slot = await deps.pacing.throttledThenReserve(device.tenantId, failure.kind === "transient" ? (failure.retryAfterMs ?? 1_000) : 1_000, now(deps));
+    const slot = await deps.pacing.throttledThenReserve(
+      device.tenantId,
+      failure.kind === "transient" ? (failure.retryAfterMs ?? 1_000) : 1_000,
+      now(deps),
+    );
     const slotAt = Math.round(slot.firstSlotAt);
-    await deps.queue.send(existingMessage(message.batchId, message.rowKey, message.attempt, slotAt, slot.shiftMs), queueDelayForSlot(slotAt, now(deps)));
+    await deps.queue.send(
+      existingMessage(message.batchId, message.rowKey, message.attempt, slotAt, slot.shiftMs),
+      queueDelayForSlot(slotAt, now(deps)),
+    );
     return "retry-scheduled";
   }
   // A device gone between the lookup and the update is looked up again.
   const transient = failure.kind === "transient" || (result.kind === "http-error" && result.status === 404);
-  if (transient && message.attempt < deps.retry.maxAttempts) return scheduleNext(deps, device, message, failure.kind === "transient" ? failure.retryAfterMs : undefined, fields);
-  return finish(deps, device, failed(device, `updating the existing Autopilot device failed: ${failure.errorCode}: ${failure.errorMessage}`, result.trace), "failed", fields);
+  if (transient && message.attempt < deps.retry.maxAttempts)
+    return scheduleNext(deps, device, message, failure.kind === "transient" ? failure.retryAfterMs : undefined, fields);
+  return finish(
+    deps,
+    device,
+    failed(device, `updating the existing Autopilot device failed: ${failure.errorCode}: ${failure.errorMessage}`, result.trace),
+    "failed",
+    fields,
+  );
 }
 
-async function scheduleNext(deps: ExistingDeps, device: StoredDevice, message: DeviceMessageOf<"updateExisting">, retryAfterMs: number | undefined, fields: LogFields): Promise<ExistingOutcome> {
+async function scheduleNext(
+  deps: ExistingDeps,
+  device: StoredDevice,
+  message: DeviceMessageOf<"updateExisting">,
+  retryAfterMs: number | undefined,
+  fields: LogFields,
+): Promise<ExistingOutcome> {
   const attempt = message.attempt + 1;
   const at = now(deps);
   const notBefore = at + retryDelayMs(message.attempt, deps.retry, retryAfterMs, deps.random);
   try {
-    await deps.store.transitionDevice(device, { state: "submitted", existingAttempt: attempt, nextAttemptAt: new Date(notBefore).toISOString(), updatedAt: new Date(at).toISOString() });
+    await deps.store.transitionDevice(device, {
+      state: "submitted",
+      existingAttempt: attempt,
+      nextAttemptAt: new Date(notBefore).toISOString(),
+      updatedAt: new Date(at).toISOString(),
+    });
   } catch (error) {
     if (error instanceof DeviceChangedError) return "stale";
     throw error;
@@ -188,7 +263,13 @@ async function scheduleNext(deps: ExistingDeps, device: StoredDevice, message: D
   return "retry-scheduled";
 }
 
-async function finish(deps: ExistingDeps, device: StoredDevice, changes: Partial<DeviceFields> & { state: "imported" | "failed" }, outcome: "imported" | "failed", fields: LogFields): Promise<ExistingOutcome> {
+async function finish(
+  deps: ExistingDeps,
+  device: StoredDevice,
+  changes: Partial<DeviceFields> & { state: "imported" | "failed" },
+  outcome: "imported" | "failed",
+  fields: LogFields,
+): Promise<ExistingOutcome> {
   try {
     await deps.store.transitionDevice(device, changes);
   } catch (error) {

@@ -15,13 +15,17 @@ describe("runHttpFunction when the credential cannot be checked", () => {
       config: { statusRetryAfterSeconds: 7 },
       log: silentLogger,
     } as unknown as Services;
-    const response = await runHttpFunction({ ...createImport, handle: async () => ((handled = true), { status: 202 }) }, () => Promise.resolve(services), {
-      method: "POST",
-      url: new URL("http://localhost/api/imports"),
-      headers: new Headers({ "x-api-key": "whatever" }),
-      params: {},
-      readBody: () => Promise.resolve(Buffer.from("{}")),
-    });
+    const response = await runHttpFunction(
+      { ...createImport, handle: async () => ((handled = true), { status: 202 }) },
+      () => Promise.resolve(services),
+      {
+        method: "POST",
+        url: new URL("http://localhost/api/imports"),
+        headers: new Headers({ "x-api-key": "whatever" }),
+        params: {},
+        readBody: () => Promise.resolve(Buffer.from("{}")),
+      },
+    );
     expect(handled).toBe(false);
     expect(response.status).toBe(503);
     expect(response.headers).toMatchObject({ "content-type": "application/problem+json", "retry-after": "7" });

@@ -29,9 +29,12 @@ describe("API keys", () => {
     expect(apiKeyMatches(tampered, a.hash)).toBe(false);
   });
 
-  it.each(["", "apimp_", "apimp_xyz_abc", `apimp_${"0".repeat(16)}_short`, "Bearer x", `apimp_${"0".repeat(16)}_${"a".repeat(43)}!`])("refuse %j before any storage read", (text) => {
-    expect(parseApiKey(text)).toBeUndefined();
-  });
+  it.each(["", "apimp_", "apimp_xyz_abc", `apimp_${"0".repeat(16)}_short`, "Bearer x", `apimp_${"0".repeat(16)}_${"a".repeat(43)}!`])(
+    "refuse %j before any storage read",
+    (text) => {
+      expect(parseApiKey(text)).toBeUndefined();
+    },
+  );
 });
 
 describe("reading the credential", () => {

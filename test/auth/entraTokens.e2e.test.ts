@@ -73,7 +73,11 @@ function token(options: TokenOptions = {}): Promise<string> {
 const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` });
 
 function post(headers: Record<string, string>) {
-  return fetch(`${pipeline.api}/imports?tenantId=${TENANT_B}`, { method: "POST", headers: { ...headers, "content-type": "text/csv" }, body: makeCsv(makeDevices(1, "ENTRA")) });
+  return fetch(`${pipeline.api}/imports?tenantId=${TENANT_B}`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "text/csv" },
+    body: makeCsv(makeDevices(1, "ENTRA")),
+  });
 }
 
 describe("Entra ID bearer tokens", () => {
@@ -87,7 +91,11 @@ describe("Entra ID bearer tokens", () => {
     // the batch belongs to the partner, whichever credential it used
     expect((await pipeline.services.store.readBatch(batchId))?.partnerId).toBe("enterprise");
     // and the partner's tenant scope applies to tokens too
-    const elsewhere = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}`, { method: "POST", headers: { ...bearer(jwt), "content-type": "text/csv" }, body: makeCsv(makeDevices(1, "ENTRA-A")) });
+    const elsewhere = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}`, {
+      method: "POST",
+      headers: { ...bearer(jwt), "content-type": "text/csv" },
+      body: makeCsv(makeDevices(1, "ENTRA-A")),
+    });
     expect(elsewhere.status).toBe(403);
   });
 
@@ -99,7 +107,11 @@ describe("Entra ID bearer tokens", () => {
   it.each<[string, () => Promise<string>, RegExp]>([
     ["expired", () => token({ expiresIn: Math.floor(Date.now() / 1000) - 600 }), /token expired/],
     ["for another audience", () => token({ audience: "api://someone-else" }), /claim 'aud'/],
-    ["from another issuer", () => token({ issuer: "https://login.microsoftonline.com/00000000-0000-4000-8000-000000000bad/v2.0" }), /claim 'iss'/],
+    [
+      "from another issuer",
+      () => token({ issuer: "https://login.microsoftonline.com/00000000-0000-4000-8000-000000000bad/v2.0" }),
+      /claim 'iss'/,
+    ],
     ["signed by another key under the published kid", () => token({ key: stranger.privateKey }), /signature not valid/],
     ["signed by a key the JWKS does not have", () => token({ key: stranger.privateKey, kid: "key-unknown" }), /signature not valid/],
     ["of an app registered to no partner", () => token({ claims: { azp: UNKNOWN_APP } }), /not registered to a partner/],
@@ -120,7 +132,9 @@ describe("Entra ID bearer tokens", () => {
 
   it("refuse an unsigned token", async () => {
     const header = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
-    const claims = Buffer.from(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, azp: PARTNER_APP, exp: Math.floor(Date.now() / 1000) + 600 })).toString("base64url");
+    const claims = Buffer.from(
+      JSON.stringify({ iss: ISSUER, aud: AUDIENCE, azp: PARTNER_APP, exp: Math.floor(Date.now() / 1000) + 600 }),
+    ).toString("base64url");
     expect((await fetch(`${pipeline.api}/imports/${batchId}`, { headers: bearer(`${header}.${claims}.`) })).status).toBe(401);
   });
 

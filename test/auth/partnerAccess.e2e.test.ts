@@ -43,7 +43,11 @@ async function submit(headers: Record<string, string>, tenantId: string, prefix:
 }
 
 function post(headers: Record<string, string>, tenantId: string, prefix: string, api = pipeline.api) {
-  return fetch(`${api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { ...headers, "content-type": "text/csv" }, body: makeCsv(makeDevices(2, prefix)) });
+  return fetch(`${api}/imports?tenantId=${tenantId}`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "text/csv" },
+    body: makeCsv(makeDevices(2, prefix)),
+  });
 }
 
 /** One request to a route as a partner would send it, with `{id}` filled in. */
@@ -51,7 +55,11 @@ function call(definition: HttpFunctionDefinition, id: string, headers: Record<st
   const path = definition.route.replace("{id}", id);
   const method = definition.methods[0]!;
   const body = method === "POST" && !definition.route.includes("{id}") ? makeCsv(makeDevices(1, "CALL")) : undefined;
-  return fetch(`${pipeline.api}/${path}`, { method, headers: { ...headers, ...(body ? { "content-type": "text/csv" } : {}) }, ...(body ? { body } : {}) });
+  return fetch(`${pipeline.api}/${path}`, {
+    method,
+    headers: { ...headers, ...(body ? { "content-type": "text/csv" } : {}) },
+    ...(body ? { body } : {}),
+  });
 }
 
 async function expectProblem(response: Response, status: number, type: string) {
@@ -69,7 +77,11 @@ describe("401 on every partner route", () => {
     ["an unknown key", { authorization: `Bearer ${unknownKey}` }, 'Bearer realm="autopilot-import", error="invalid_token"'],
     ["an unknown key in x-api-key", { "x-api-key": unknownKey }, 'Bearer realm="autopilot-import", error="invalid_token"'],
     ["a Basic credential", { authorization: "Basic dXNlcjpwYXNz" }, 'Bearer realm="autopilot-import", error="invalid_token"'],
-    ["a token while Entra ID is not configured", { authorization: "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln" }, 'Bearer realm="autopilot-import", error="invalid_token"'],
+    [
+      "a token while Entra ID is not configured",
+      { authorization: "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln" },
+      'Bearer realm="autopilot-import", error="invalid_token"',
+    ],
   ])("with %s", async (_, headers, challenge) => {
     expect(partnerRoutes.length).toBeGreaterThanOrEqual(3);
     for (const definition of partnerRoutes) {
@@ -92,7 +104,11 @@ describe("tenancy", () => {
     const before = (await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount;
     await expectProblem(await post(other.headers, TENANT_A, "FORBID"), 403, ProblemType.tenantNotAllowed);
     // DEFAULT_TENANT_ID is TENANT_A, which this partner may not use either
-    const defaulted = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...other.headers, "content-type": "text/csv" }, body: makeCsv(makeDevices(1, "DEF")) });
+    const defaulted = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...other.headers, "content-type": "text/csv" },
+      body: makeCsv(makeDevices(1, "DEF")),
+    });
     await expectProblem(defaulted, 403, ProblemType.tenantNotAllowed);
     expect((await pipeline.services.storage.deviceQueue.getProperties()).approximateMessagesCount).toBe(before);
     expect(await submit(other.headers, TENANT_B, "ALLOWED")).toMatch(/^[0-9a-f-]{36}$/);
@@ -117,7 +133,10 @@ describe("tenancy", () => {
   it("lists only the caller's own batches", async () => {
     const list = partnerRoutes.find((d) => d.route === "imports" && d.methods.includes("GET"));
     expect(list).toBeDefined();
-    const [mine, theirs] = [await fetch(`${pipeline.api}/imports`, { headers: pipeline.headers }), await fetch(`${pipeline.api}/imports`, { headers: other.headers })];
+    const [mine, theirs] = [
+      await fetch(`${pipeline.api}/imports`, { headers: pipeline.headers }),
+      await fetch(`${pipeline.api}/imports`, { headers: other.headers }),
+    ];
     expect([mine.status, theirs.status]).toEqual([200, 200]);
     expect(await mine.text()).toContain(ownBatch);
     expect(await theirs.text()).not.toContain(ownBatch);
@@ -127,7 +146,8 @@ describe("tenancy", () => {
 describe("key rotation", () => {
   it("keeps two keys valid, revokes the oldest on a third, and a revoked key fails at once", async () => {
     const partner = await addTestPartner(pipeline.services, { tenants: [TENANT_A] });
-    const status = (key: string) => fetch(`${pipeline.api}/imports/${ownBatch}/devices`, { headers: { "x-api-key": key } }).then((r) => r.status);
+    const status = (key: string) =>
+      fetch(`${pipeline.api}/imports/${ownBatch}/devices`, { headers: { "x-api-key": key } }).then((r) => r.status);
     const second = await pipeline.services.partners.issueKey(partner.partnerId);
     // both authenticate (404: the batch is not theirs, but they are who they say)
     expect([await status(partner.apiKey), await status(second.key)]).toEqual([404, 404]);

@@ -39,15 +39,20 @@ describe("intake rate limit (GCRA)", () => {
 
   it("never admits more than burst + elapsed / interval requests, for any arrival pattern", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 5_000 }), { minLength: 1, maxLength: 200 }), (perMinute, burst, gaps) => {
-        const times = gaps.reduce<number[]>((acc, gap) => [...acc, (acc.at(-1) ?? 0) + gap], []);
-        const decisions = run({ perMinute, burst }, times);
-        const interval = 60_000 / perMinute;
-        const admitted = decisions.filter((d) => d.allowed).length;
-        expect(admitted).toBeLessThanOrEqual(burst + Math.floor((times.at(-1)! - times[0]!) / interval));
-        // a refused request is told to wait a positive time
-        for (const d of decisions) if (!d.allowed) expect(d.retryAfterMs).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 600 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.integer({ min: 0, max: 5_000 }), { minLength: 1, maxLength: 200 }),
+        (perMinute, burst, gaps) => {
+          const times = gaps.reduce<number[]>((acc, gap) => [...acc, (acc.at(-1) ?? 0) + gap], []);
+          const decisions = run({ perMinute, burst }, times);
+          const interval = 60_000 / perMinute;
+          const admitted = decisions.filter((d) => d.allowed).length;
+          expect(admitted).toBeLessThanOrEqual(burst + Math.floor((times.at(-1)! - times[0]!) / interval));
+          // a refused request is told to wait a positive time
+          for (const d of decisions) if (!d.allowed) expect(d.retryAfterMs).toBeGreaterThan(0);
+        },
+      ),
     );
   });
 });

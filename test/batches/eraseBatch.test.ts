@@ -10,7 +10,11 @@ import type { IndexEntry } from "../../src/storage/batchIndex.js";
  */
 const NOW = new Date("2027-01-31T00:00:00.000Z");
 
-function world(due: (IndexEntry & { erasingAt?: string; expiresAt?: string })[], rowsPerBatch: number, headers: Record<string, { expiresAt?: string; erasingAt?: string }> = {}) {
+function world(
+  due: (IndexEntry & { erasingAt?: string; expiresAt?: string })[],
+  rowsPerBatch: number,
+  headers: Record<string, { expiresAt?: string; erasingAt?: string }> = {},
+) {
   const erased: string[] = [];
   const corrected: [string, string | undefined][] = [];
   let asked = 0;
@@ -36,7 +40,12 @@ function world(due: (IndexEntry & { erasingAt?: string; expiresAt?: string })[],
 }
 
 const entries = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({ partnerId: "p", batchId: `b-${i}`, createdAt: "2027-01-01T00:00:00.000Z", expiresAt: "2027-01-30T00:00:00.000Z" }));
+  Array.from({ length: n }, (_, i) => ({
+    partnerId: "p",
+    batchId: `b-${i}`,
+    createdAt: "2027-01-01T00:00:00.000Z",
+    expiresAt: "2027-01-30T00:00:00.000Z",
+  }));
 
 describe("eraseDueBatches", () => {
   it("takes at most ERASURES_PER_RUN batches a run; the next run takes the rest", async () => {
@@ -53,8 +62,15 @@ describe("eraseDueBatches", () => {
   });
 
   it("leaves a batch that runs again since its list row said expired, and corrects the row; finishes one being erased", async () => {
-    const due = [...entries(2), { partnerId: "p", batchId: "b-erasing", createdAt: "2027-01-01T00:00:00.000Z", erasingAt: "2027-01-30T00:00:00.000Z" }];
-    const w = world(due, 3, { "b-0": { expiresAt: "" }, "b-1": { expiresAt: "2027-01-30T00:00:00.000Z" }, "b-erasing": { erasingAt: "2027-01-30T00:00:00.000Z" } });
+    const due = [
+      ...entries(2),
+      { partnerId: "p", batchId: "b-erasing", createdAt: "2027-01-01T00:00:00.000Z", erasingAt: "2027-01-30T00:00:00.000Z" },
+    ];
+    const w = world(due, 3, {
+      "b-0": { expiresAt: "" },
+      "b-1": { expiresAt: "2027-01-30T00:00:00.000Z" },
+      "b-erasing": { erasingAt: "2027-01-30T00:00:00.000Z" },
+    });
     expect(await eraseDueBatches(w.deps)).toBe(2);
     expect(w.erased).toEqual(["b-1", "b-erasing"]);
     expect(w.corrected).toEqual([["b-0", undefined]]);

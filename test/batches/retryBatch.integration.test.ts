@@ -15,8 +15,10 @@ import { withInlineFanOut } from "../support/inlineFanOut.js";
 
 describe("the retryable failures", () => {
   it("are the pipeline's own give-ups, never Intune's or Graph's refusals of the data", () => {
-    for (const code of ["RetriesExhausted", "ProcessingFailed", "ImportTimedOut", "ImportRecordMissing"]) expect(isRetryable({ state: "failed", errorCode: code })).toBe(true);
-    for (const code of ["806", "808", "802", "BadRequest", "Authorization_RequestDenied", undefined]) expect(isRetryable({ state: "failed", errorCode: code })).toBe(false);
+    for (const code of ["RetriesExhausted", "ProcessingFailed", "ImportTimedOut", "ImportRecordMissing"])
+      expect(isRetryable({ state: "failed", errorCode: code })).toBe(true);
+    for (const code of ["806", "808", "802", "BadRequest", "Authorization_RequestDenied", undefined])
+      expect(isRetryable({ state: "failed", errorCode: code })).toBe(false);
     expect(isRetryable({ state: "retrying", errorCode: "RetriesExhausted" })).toBe(false);
     expect(mayHaveRecord({ errorCode: "ImportRecordMissing" })).toBe(false);
     expect(mayHaveRecord({ errorCode: "RetriesExhausted" })).toBe(true);
@@ -30,7 +32,10 @@ const caller: Caller = { partnerId: "retry-test", tenants: ["contoso.onmicrosoft
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString, PACING_WRITES_PER_WINDOW: "10000000" }), silentLogger);
+  services = await createServices(
+    loadConfig({ AzureWebJobsStorage: azurite.connectionString, PACING_WRITES_PER_WINDOW: "10000000" }),
+    silentLogger,
+  );
 });
 afterAll(async () => azurite?.stop());
 
@@ -49,7 +54,18 @@ function recordingQueue(budget = Infinity): DeviceMessageSender & { sent: Device
 async function finishedBatch(): Promise<string> {
   const queue = recordingQueue();
   const { batchId } = await submitBatch(
-    withInlineFanOut({ store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 4, firstPollDelayMs: 0, log: silentLogger }, services.fanOutProgress),
+    withInlineFanOut(
+      {
+        store: services.store,
+        journal: services.journal,
+        pacing: services.pacing,
+        queue,
+        enqueueConcurrency: 4,
+        firstPollDelayMs: 0,
+        log: silentLogger,
+      },
+      services.fanOutProgress,
+    ),
     { partnerId: caller.partnerId, tenantId: "contoso.onmicrosoft.com", devices: makeDevices(4, `RT${Date.now()}`) },
     "json",
   );
@@ -58,7 +74,10 @@ async function finishedBatch(): Promise<string> {
   for (const [i, code] of outcomes.entries()) {
     const device = (await services.store.readDevice(batchId, `device-00000${i}`))!;
     const claimed = await services.store.transitionDevice(device, { state: "submitting", attempts: 1, claimedBy: "m", updatedAt: at });
-    await services.store.transitionDevice(claimed, code ? { state: "failed", errorCode: code, updatedAt: at } : { state: "imported", updatedAt: at });
+    await services.store.transitionDevice(
+      claimed,
+      code ? { state: "failed", errorCode: code, updatedAt: at } : { state: "imported", updatedAt: at },
+    );
   }
   return batchId;
 }
@@ -100,7 +119,14 @@ describe("retryBatch", () => {
     expect((await services.store.readBatch(batchId))?.intakeState).toBe("enqueueing");
 
     const swept = recordingQueue();
-    const report = await sweepIntake({ ...services, queue: swept, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: () => new Date(Date.now() + 10 * 60_000) });
+    const report = await sweepIntake({
+      ...services,
+      queue: swept,
+      enqueueConcurrency: 4,
+      firstPollDelayMs: 0,
+      graceMs: 60_000,
+      now: () => new Date(Date.now() + 10 * 60_000),
+    });
     expect(report.reenqueued).toBe(2);
     const mine = swept.sent.filter((m) => m.batchId === batchId);
     expect(mine.filter((m) => m.kind === "submit").map((m) => [m.rowKey, m.attempt])).toEqual([

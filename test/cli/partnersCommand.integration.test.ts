@@ -38,11 +38,22 @@ describe("npm run partners", () => {
   let firstKey: string;
 
   it("add registers the partner with its tenants and apps and prints a working key once", async () => {
-    const added = await run("add", "contoso-oem", "--tenants", "aaaaaaaa-0000-4000-8000-000000000001,contoso.onmicrosoft.com", "--app-id", "0E0E0E0E-1111-4222-8333-444444444444");
+    const added = await run(
+      "add",
+      "contoso-oem",
+      "--tenants",
+      "aaaaaaaa-0000-4000-8000-000000000001,contoso.onmicrosoft.com",
+      "--app-id",
+      "0E0E0E0E-1111-4222-8333-444444444444",
+    );
     expect(added.code).toBe(0);
     firstKey = keyIn(added.out)!;
     expect(firstKey).toBeDefined();
-    expect(await who(firstKey)).toEqual({ partnerId: "contoso-oem", tenants: ["aaaaaaaa-0000-4000-8000-000000000001", "contoso.onmicrosoft.com"], via: "api-key" });
+    expect(await who(firstKey)).toEqual({
+      partnerId: "contoso-oem",
+      tenants: ["aaaaaaaa-0000-4000-8000-000000000001", "contoso.onmicrosoft.com"],
+      via: "api-key",
+    });
     expect(await store.partnerForApp("0e0e0e0e-1111-4222-8333-444444444444")).toBe("contoso-oem");
 
     // the webhook signing secret, printed once, is the one deliveries are signed with
@@ -55,8 +66,13 @@ describe("npm run partners", () => {
   });
 
   it("refuses a duplicate partner, an app id of another partner, and bad arguments", async () => {
-    expect(await run("add", "contoso-oem", "--tenants", "x.onmicrosoft.com")).toMatchObject({ code: 1, err: expect.stringContaining("already exists") });
-    expect(await run("add", "fabrikam", "--tenants", "f.onmicrosoft.com", "--app-id", "0e0e0e0e-1111-4222-8333-444444444444")).toMatchObject({
+    expect(await run("add", "contoso-oem", "--tenants", "x.onmicrosoft.com")).toMatchObject({
+      code: 1,
+      err: expect.stringContaining("already exists"),
+    });
+    expect(
+      await run("add", "fabrikam", "--tenants", "f.onmicrosoft.com", "--app-id", "0e0e0e0e-1111-4222-8333-444444444444"),
+    ).toMatchObject({
       code: 1,
       err: expect.stringContaining("already belongs"),
     });
@@ -69,7 +85,10 @@ describe("npm run partners", () => {
   it("rotate prints a new key and keeps the previous one valid; a third rotation revokes the oldest; revoke is immediate", async () => {
     const second = keyIn((await run("rotate", "contoso-oem")).out)!;
     expect(second).not.toBe(firstKey);
-    expect([await who(firstKey), await who(second)].map((c) => (typeof c === "string" ? c : c.partnerId))).toEqual(["contoso-oem", "contoso-oem"]);
+    expect([await who(firstKey), await who(second)].map((c) => (typeof c === "string" ? c : c.partnerId))).toEqual([
+      "contoso-oem",
+      "contoso-oem",
+    ]);
 
     const rotated = await run("rotate", "contoso-oem");
     const third = keyIn(rotated.out)!;

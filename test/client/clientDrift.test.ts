@@ -14,7 +14,9 @@ describe("the typed client", () => {
     const files = (await renderClientFiles(publishedOpenApiDocument())) as Record<string, string>;
     expect(Object.keys(files)).toEqual(["openapi.json", "src/generated/schema.ts"]);
     for (const [path, text] of Object.entries(files)) {
-      expect(readFileSync(`clients/typescript/${path}`, "utf8"), `clients/typescript/${path} is stale: run npm run client:generate`).toBe(text);
+      expect(readFileSync(`clients/typescript/${path}`, "utf8"), `clients/typescript/${path} is stale: run npm run client:generate`).toBe(
+        text,
+      );
     }
   });
 });

@@ -9,7 +9,11 @@ import { describe, expect, it } from "vitest";
  */
 describe("the generated types", () => {
   it("compile a partner's program, and refuse its mistakes", async () => {
-    const tsc = promisify(execFile)(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "clients/typescript/test/fixture/tsconfig.json"]);
+    const tsc = promisify(execFile)(process.execPath, [
+      "node_modules/typescript/bin/tsc",
+      "-p",
+      "clients/typescript/test/fixture/tsconfig.json",
+    ]);
     await expect(tsc.catch((error: { stdout: string }) => Promise.reject(new Error(error.stdout)))).resolves.toBeDefined();
   });
 });

@@ -36,7 +36,9 @@ describe("the command line's files", () => {
       pushed.devices,
     );
     const lines = csv.trim().split("\r\n");
-    expect(lines[0]).toBe("Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User,Outcome,Error Code,Error Name,Reason");
+    expect(lines[0]).toBe(
+      "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User,Outcome,Error Code,Error Name,Reason",
+    );
     expect(lines[1]).toContain(`res-00000,,${devices[0]!.hardwareIdentifier},,,imported`);
     expect(lines[3]).toContain(`,'+`);
     expect(lines[3]).toContain(`'=already registered`);
@@ -49,7 +51,9 @@ describe("the command line's files", () => {
       { serialNumber: "RES-00001", hardwareIdentifier: devices[1]!.hardwareIdentifier },
       { serialNumber: "RES-00002", hardwareIdentifier: devices[2]!.hardwareIdentifier },
     ]);
-    expect(new TextDecoder().decode(again.body).split("\n")[0]).toBe("Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User");
+    expect(new TextDecoder().decode(again.body).split("\n")[0]).toBe(
+      "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User",
+    );
   });
 
   it("derives the Idempotency-Key from the file's contents and the options", async () => {

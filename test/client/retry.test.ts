@@ -16,7 +16,8 @@ function scripted(answers: (Response | Error)[]) {
 }
 
 const answer = (status: number, headers: Record<string, string> = {}) => new Response(status === 204 ? null : "{}", { status, headers });
-const post = (headers: Record<string, string> = {}) => new Request("http://api.test/api/imports", { method: "POST", body: '{"devices":[]}', headers });
+const post = (headers: Record<string, string> = {}) =>
+  new Request("http://api.test/api/imports", { method: "POST", body: '{"devices":[]}', headers });
 
 describe("retryingFetch", () => {
   it("waits what Retry-After says on 429 and 503, and sends the same body again", async () => {

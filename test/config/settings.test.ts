@@ -8,7 +8,11 @@ describe("loadConfig", () => {
   it("fills every default from an environment that only names storage", () => {
     const config = loadConfig(storage);
     expect(config.storage).toEqual({ kind: "connectionString", connectionString: "UseDevelopmentStorage=true" });
-    expect(config.graph).toMatchObject({ baseUrl: "https://graph.microsoft.com", apiVersion: "v1.0", credential: { kind: "managed-identity" } });
+    expect(config.graph).toMatchObject({
+      baseUrl: "https://graph.microsoft.com",
+      apiVersion: "v1.0",
+      credential: { kind: "managed-identity" },
+    });
     expect(config.intake.maxDevices).toBe(10_000);
     expect(config.retry.maxAttempts).toBeGreaterThan(1);
   });
@@ -16,7 +20,10 @@ describe("loadConfig", () => {
   it("imports through the import action in chunks of 100 by default; create mode means chunks of one", () => {
     expect(loadConfig(storage).importAction).toMatchObject({ mode: "import", chunkSize: 100 });
     expect(loadConfig({ ...storage, IMPORT_CHUNK_SIZE: "500" }).importAction.chunkSize).toBe(500);
-    expect(loadConfig({ ...storage, GRAPH_IMPORT_MODE: "create", IMPORT_CHUNK_SIZE: "50" }).importAction).toMatchObject({ mode: "create", chunkSize: 1 });
+    expect(loadConfig({ ...storage, GRAPH_IMPORT_MODE: "create", IMPORT_CHUNK_SIZE: "50" }).importAction).toMatchObject({
+      mode: "create",
+      chunkSize: 1,
+    });
   });
 
   it.each([["0"], ["501"], ["2.5"], ["many"]])("refuses IMPORT_CHUNK_SIZE=%s, naming the setting", (value) => {
@@ -52,7 +59,9 @@ describe("loadConfig", () => {
   });
 
   it("requires the secret's companions for a client-secret credential", () => {
-    expect(() => loadConfig({ ...storage, GRAPH_CREDENTIAL: "client-secret", AZURE_CLIENT_ID: "app" })).toThrow(/AZURE_TENANT_ID.*AZURE_CLIENT_SECRET|AZURE_CLIENT_SECRET.*AZURE_TENANT_ID/s);
+    expect(() => loadConfig({ ...storage, GRAPH_CREDENTIAL: "client-secret", AZURE_CLIENT_ID: "app" })).toThrow(
+      /AZURE_TENANT_ID.*AZURE_CLIENT_SECRET|AZURE_CLIENT_SECRET.*AZURE_TENANT_ID/s,
+    );
   });
 
   it("accepts identity-based storage in place of a connection string", () => {
@@ -76,7 +85,9 @@ describe("loadConfig", () => {
 
 describe("federated managed identity", () => {
   it("needs the app, its home tenant and the trusted identity", () => {
-    expect(() => loadConfig({ ...storage, GRAPH_CREDENTIAL: "federated-managed-identity", AZURE_CLIENT_ID: "app" })).toThrow(/AZURE_TENANT_ID/);
+    expect(() => loadConfig({ ...storage, GRAPH_CREDENTIAL: "federated-managed-identity", AZURE_CLIENT_ID: "app" })).toThrow(
+      /AZURE_TENANT_ID/,
+    );
     const config = loadConfig({
       ...storage,
       GRAPH_CREDENTIAL: "federated-managed-identity",
@@ -84,6 +95,11 @@ describe("federated managed identity", () => {
       AZURE_TENANT_ID: "home",
       MANAGED_IDENTITY_CLIENT_ID: "mi",
     });
-    expect(config.graph.credential).toEqual({ kind: "federated-managed-identity", tenantId: "home", clientId: "app", managedIdentityClientId: "mi" });
+    expect(config.graph.credential).toEqual({
+      kind: "federated-managed-identity",
+      tenantId: "home",
+      clientId: "app",
+      managedIdentityClientId: "mi",
+    });
   });
 });

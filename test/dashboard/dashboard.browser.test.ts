@@ -88,7 +88,12 @@ describe("the ops dashboard in a browser", () => {
     await row.getByRole("button", { name: "Deregistration of 2 devices" }).click();
     const problem = panel.getByRole("table", { name: "Devices not deregistered" }).getByRole("row").filter({ hasText: "DASH-RET-404" });
     await problem.waitFor(WAIT);
-    expect((await problem.getByRole("cell").allInnerTexts()).map((t) => t.trim())).toEqual(["DASH-RET-404", "not found", "NotFound", expect.stringContaining("no Autopilot device")]);
+    expect((await problem.getByRole("cell").allInnerTexts()).map((t) => t.trim())).toEqual([
+      "DASH-RET-404",
+      "not found",
+      "NotFound",
+      expect.stringContaining("no Autopilot device"),
+    ]);
     expect(await panel.getByRole("button", { name: /erase|delete|retry|cancel/i }).count()).toBe(0);
     expect(problems).toEqual([]);
   }, 60_000);
@@ -102,7 +107,10 @@ describe("the ops dashboard in a browser", () => {
     await progress.waitFor(WAIT);
     // First seen while Intune is still importing: the page has to refresh on its own to see the end.
     // One read of the row, so both facts come from the same refresh.
-    const first = await row.evaluate((tr) => ({ text: tr.textContent ?? "", percent: tr.querySelector('[role="progressbar"]')?.getAttribute("aria-valuenow") }));
+    const first = await row.evaluate((tr) => ({
+      text: tr.textContent ?? "",
+      percent: tr.querySelector('[role="progressbar"]')?.getAttribute("aria-valuenow"),
+    }));
     expect(Number(first.percent)).toBeLessThan(100);
     expect(first.text).toContain("Running");
 
@@ -114,13 +122,28 @@ describe("the ops dashboard in a browser", () => {
 
     await row.getByRole("button", { name: ORDER }).click();
     const detail = page.getByRole("region", { name: ORDER });
-    const failures = detail.getByRole("table").getByRole("row").filter({ has: page.getByRole("cell") });
+    const failures = detail
+      .getByRole("table")
+      .getByRole("row")
+      .filter({ has: page.getByRole("cell") });
     await failures.nth(1).waitFor(WAIT);
     expect(await failures.count()).toBe(2);
     const cells = await Promise.all([0, 1].map((i) => failures.nth(i).getByRole("cell").allInnerTexts()));
-    const failure = (index: number, code: number, name: string) => [String(index), devices[index]!.serialNumber, "Contoso Surface Laptop 7", String(code), name, explainImportError(code, name)];
-    expect(cells.map((c) => c.map((t) => t.trim()))).toEqual([failure(1, 806, "ZtdDeviceAlreadyAssigned"), failure(4, 808, "ZtdDeviceAssignedToOtherTenant")]);
-    expect(await detail.getByRole("definition").allInnerTexts()).toEqual(expect.arrayContaining(["4", "2", "Contoso Surface Laptop 7 × 6", "on"]));
+    const failure = (index: number, code: number, name: string) => [
+      String(index),
+      devices[index]!.serialNumber,
+      "Contoso Surface Laptop 7",
+      String(code),
+      name,
+      explainImportError(code, name),
+    ];
+    expect(cells.map((c) => c.map((t) => t.trim()))).toEqual([
+      failure(1, 806, "ZtdDeviceAlreadyAssigned"),
+      failure(4, 808, "ZtdDeviceAssignedToOtherTenant"),
+    ]);
+    expect(await detail.getByRole("definition").allInnerTexts()).toEqual(
+      expect.arrayContaining(["4", "2", "Contoso Surface Laptop 7 × 6", "on"]),
+    );
     expect(page.url()).toContain(`#batch=${batchId}`);
     // Keyboard and screen reader users land on the details they asked for.
     await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), WAIT).toBe(ORDER);
@@ -252,7 +275,12 @@ describe("the ops dashboard in a browser", () => {
     // Offered only once the batch has finished, with the date it would be erased anyway.
     await open.waitFor(WAIT);
     expect(await detail.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("100");
-    const keptUntil = await page.evaluate(() => [...document.querySelectorAll("#detail-summary dt")].find((dt) => dt.textContent === "Kept until")?.nextElementSibling?.querySelector("time")?.dateTime);
+    const keptUntil = await page.evaluate(
+      () =>
+        [...document.querySelectorAll("#detail-summary dt")]
+          .find((dt) => dt.textContent === "Kept until")
+          ?.nextElementSibling?.querySelector("time")?.dateTime,
+    );
     expect(Date.parse(keptUntil!)).toBeGreaterThan(Date.now() + 29 * 86_400_000);
 
     await open.click();
@@ -291,7 +319,10 @@ describe("the ops dashboard in a browser", () => {
     const detail = page.getByRole("region", { name: "PO-DASH-PAGES" });
     await detail.locator('[role="progressbar"][aria-valuenow="100"]').waitFor(WAIT);
     const pager = page.getByRole("navigation", { name: "Failed device pages" });
-    const rows = detail.getByRole("table").getByRole("row").filter({ has: page.getByRole("cell") });
+    const rows = detail
+      .getByRole("table")
+      .getByRole("row")
+      .filter({ has: page.getByRole("cell") });
     const firstCells = () => rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector("td")?.textContent?.trim()));
     // The page shown may predate the last failures; the next refresh brings the full page and its nextLink.
     await expect.poll(() => pager.getByRole("button", { name: "Next" }).isEnabled(), WAIT).toBe(true);

@@ -3,7 +3,13 @@ import { serveDashboardAsset, serveDashboardPage } from "../../src/dashboard/ser
 import type { AppRequest } from "../../src/http/types.js";
 
 function get(path: string): AppRequest {
-  return { method: "GET", url: new URL(path, "http://localhost:7071"), headers: { get: () => null }, params: {}, readBody: async () => Buffer.alloc(0) };
+  return {
+    method: "GET",
+    url: new URL(path, "http://localhost:7071"),
+    headers: { get: () => null },
+    params: {},
+    readBody: async () => Buffer.alloc(0),
+  };
 }
 
 describe("the dashboard page", () => {

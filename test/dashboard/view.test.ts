@@ -22,7 +22,11 @@ import {
 
 describe("progressOf", () => {
   it("counts imported, failed and canceled devices as final", () => {
-    expect(progressOf({ deviceCount: 10, counts: { queued: 1, submitted: 2, imported: 4, failed: 2, canceled: 1 } })).toEqual({ final: 7, total: 10, percent: 70 });
+    expect(progressOf({ deviceCount: 10, counts: { queued: 1, submitted: 2, imported: 4, failed: 2, canceled: 1 } })).toEqual({
+      final: 7,
+      total: 10,
+      percent: 70,
+    });
   });
   it("shows 100 % only when every device is final", () => {
     expect(progressOf({ deviceCount: 1000, counts: { imported: 999, submitted: 1 } }).percent).toBe(99);
@@ -105,14 +109,18 @@ describe("describeNotification", () => {
   it("says where the completion webhook goes and how delivery went", () => {
     expect(describeNotification(undefined)).toBeUndefined();
     expect(describeNotification({ callbackHost: "hooks.example.com" })).toBe("hooks.example.com, when the batch is final");
-    expect(describeNotification({ callbackHost: "hooks.example.com", state: "pending", attempts: [] })).toBe("Sending to hooks.example.com");
-    expect(describeNotification({ callbackHost: "hooks.example.com", state: "delivered", attempts: [{ status: 503 }, { status: 204 }] })).toBe(
-      "Delivered to hooks.example.com (2 attempts)",
+    expect(describeNotification({ callbackHost: "hooks.example.com", state: "pending", attempts: [] })).toBe(
+      "Sending to hooks.example.com",
     );
-    expect(describeNotification({ callbackHost: "h.example", state: "pending", attempts: [{ error: "timeout" }] })).toBe("Retrying h.example (1 attempt, last: timeout)");
-    expect(describeNotification({ callbackHost: "h.example", state: "failed", attempts: [{ status: 500 }], reason: "gave up after 24 h" })).toBe(
-      "Not delivered to h.example after 1 attempt: gave up after 24 h",
+    expect(
+      describeNotification({ callbackHost: "hooks.example.com", state: "delivered", attempts: [{ status: 503 }, { status: 204 }] }),
+    ).toBe("Delivered to hooks.example.com (2 attempts)");
+    expect(describeNotification({ callbackHost: "h.example", state: "pending", attempts: [{ error: "timeout" }] })).toBe(
+      "Retrying h.example (1 attempt, last: timeout)",
     );
+    expect(
+      describeNotification({ callbackHost: "h.example", state: "failed", attempts: [{ status: 500 }], reason: "gave up after 24 h" }),
+    ).toBe("Not delivered to h.example after 1 attempt: gave up after 24 h");
   });
 });
 
@@ -131,9 +139,12 @@ describe("readinessOf", () => {
 
 describe("models", () => {
   it("lists a batch's models most numerous first, and says when hashes were not read", () => {
-    expect(describeModels([{ manufacturer: "Contoso", model: "Surface Laptop 7", count: 479 }, { manufacturer: "Fabrikam", model: "FB-14", count: 1 }])).toBe(
-      "Contoso Surface Laptop 7 × 479 · Fabrikam FB-14 × 1",
-    );
+    expect(
+      describeModels([
+        { manufacturer: "Contoso", model: "Surface Laptop 7", count: 479 },
+        { manufacturer: "Fabrikam", model: "FB-14", count: 1 },
+      ]),
+    ).toBe("Contoso Surface Laptop 7 × 479 · Fabrikam FB-14 × 1");
     expect(describeModels([{ count: 3 }, { count: 7, otherModels: 12 }])).toBe("not read × 3 · 12 other models × 7");
     expect(describeModels(undefined)).toBe("—");
     expect(deviceModel({ manufacturer: "Contoso", model: "X" })).toBe("Contoso X");

@@ -53,8 +53,10 @@ async function submitted(serials: string[]): Promise<{ batchId: string; messages
   return { batchId, messages };
 }
 
-const deletesOf = (id: string) => pipeline.simulator.requestLog.filter((r) => r.method === "DELETE" && r.path.endsWith(`/windowsAutopilotDeviceIdentities/${id}`));
-const autopilotIdOf = (serial: string) => String(pipeline.simulator.autopilotDevices(TENANT_A).find((d) => d.serialNumber === serial)?.id ?? "");
+const deletesOf = (id: string) =>
+  pipeline.simulator.requestLog.filter((r) => r.method === "DELETE" && r.path.endsWith(`/windowsAutopilotDeviceIdentities/${id}`));
+const autopilotIdOf = (serial: string) =>
+  String(pipeline.simulator.autopilotDevices(TENANT_A).find((d) => d.serialNumber === serial)?.id ?? "");
 
 describe("deregisterDevice", () => {
   it("a host killed after the delete and before the outcome: the message again records it deregistered, with one delete", async () => {
@@ -72,10 +74,16 @@ describe("deregisterDevice", () => {
       },
     });
     await expect(deregisterDevice(dying, messages[0]!)).rejects.toThrow("host died");
-    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({ state: "deregistering", autopilotDeviceId: autopilotId });
+    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({
+      state: "deregistering",
+      autopilotDeviceId: autopilotId,
+    });
 
     expect(await deregisterDevice(depsWith(capture()), messages[0]!)).toBe("deregistered");
-    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({ state: "deregistered", autopilotDeviceId: autopilotId });
+    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({
+      state: "deregistered",
+      autopilotDeviceId: autopilotId,
+    });
     expect(deletesOf(autopilotId)).toHaveLength(1);
     // A third copy changes nothing.
     expect(await deregisterDevice(depsWith(capture()), messages[0]!)).toBe("stale");
@@ -86,7 +94,10 @@ describe("deregisterDevice", () => {
     pipeline.simulator.registerDevice(TENANT_A, { serialNumber: "TWICE-1" });
     const autopilotId = autopilotIdOf("TWICE-1");
     const { messages } = await submitted(["TWICE-1"]);
-    const outcomes = await Promise.all([deregisterDevice(depsWith(capture()), messages[0]!), deregisterDevice(depsWith(capture()), messages[0]!)]);
+    const outcomes = await Promise.all([
+      deregisterDevice(depsWith(capture()), messages[0]!),
+      deregisterDevice(depsWith(capture()), messages[0]!),
+    ]);
     expect(outcomes.sort()).toEqual(["deregistered", "stale"]);
     expect(deletesOf(autopilotId)).toHaveLength(1);
   });
@@ -95,9 +106,14 @@ describe("deregisterDevice", () => {
     pipeline.simulator.registerDevice(TENANT_A, { serialNumber: "LOST-1" });
     const { batchId, messages } = await submitted(["LOST-1"]);
     const requestsBefore = pipeline.simulator.requestLog.length;
-    const deps = depsWith(capture(), { partners: { getPartner: async (partnerId) => ({ partnerId, tenants: ["someone-else.onmicrosoft.com"], appIds: [], createdAt: "" }) } });
+    const deps = depsWith(capture(), {
+      partners: { getPartner: async (partnerId) => ({ partnerId, tenants: ["someone-else.onmicrosoft.com"], appIds: [], createdAt: "" }) },
+    });
     expect(await deregisterDevice(deps, messages[0]!)).toBe("failed");
-    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({ state: "failed", errorCode: "TenantNotAllowed" });
+    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({
+      state: "failed",
+      errorCode: "TenantNotAllowed",
+    });
     expect(pipeline.simulator.requestLog.length).toBe(requestsBefore);
     expect(pipeline.simulator.autopilotDevices(TENANT_A).some((d) => d.serialNumber === "LOST-1")).toBe(true);
     expect((await pipeline.services.deregistrations.readSummary(batchId))?.batch.expiresAt).toBeTruthy();
@@ -108,10 +124,19 @@ describe("deregisterDevice", () => {
     const { batchId, messages } = await submitted(["FLAKY-1"]);
     const graph = pipeline.services.graph;
     const queue = capture();
-    const failing = depsWith(queue, { graph: { walkAutopilotDevices: async () => ({ kind: "http-error", status: 503 }), deleteAutopilotDevice: graph.deleteAutopilotDevice.bind(graph) } });
+    const failing = depsWith(queue, {
+      graph: {
+        walkAutopilotDevices: async () => ({ kind: "http-error", status: 503 }),
+        deleteAutopilotDevice: graph.deleteAutopilotDevice.bind(graph),
+      },
+    });
     expect(await deregisterDevice(failing, messages[0]!)).toBe("retry-scheduled");
     expect(queue.sent).toEqual([expect.objectContaining({ kind: "deregister", rowKey: messages[0]!.rowKey, attempt: 2 })]);
-    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({ state: "deregistering", attempts: 1, errorCode: "HTTP503" });
+    expect(await pipeline.services.deregistrations.readDevice(batchId, messages[0]!.rowKey)).toMatchObject({
+      state: "deregistering",
+      attempts: 1,
+      errorCode: "HTTP503",
+    });
 
     expect(await failPoisonedDeregistration(depsWith(capture()), queue.sent[0]!, 5)).toBe("failed");
     const summary = await pipeline.services.deregistrations.readSummary(batchId);

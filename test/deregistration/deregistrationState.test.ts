@@ -12,7 +12,8 @@ import {
 } from "../../src/deregistration/deregistrationState.js";
 import type { AutopilotDeviceIdentity } from "../../src/graph/importedDevice.js";
 
-const listed = (...devices: [id: string, serial: string][]) => devices.map(([id, serialNumber]) => ({ id, serialNumber }) as AutopilotDeviceIdentity);
+const listed = (...devices: [id: string, serial: string][]) =>
+  devices.map(([id, serialNumber]) => ({ id, serialNumber }) as AutopilotDeviceIdentity);
 
 describe("deregistration states", () => {
   it("ends in deregistered, not_found or failed, and nothing leaves a final state", () => {
@@ -72,7 +73,10 @@ describe("decideAfterLookup", () => {
 
 describe("decideAfterFailure", () => {
   it("waits out a 429 without counting it as an attempt", () => {
-    expect(decideAfterFailure({ kind: "http-error", status: 429, retryAfterMs: 7_000 }, "t", 8, 8, "delete")).toEqual({ kind: "throttled", retryAfterMs: 7_000 });
+    expect(decideAfterFailure({ kind: "http-error", status: 429, retryAfterMs: 7_000 }, "t", 8, 8, "delete")).toEqual({
+      kind: "throttled",
+      retryAfterMs: 7_000,
+    });
   });
 
   it("tries a transient failure again until the attempts are spent, then fails saying so", () => {
@@ -83,17 +87,28 @@ describe("decideAfterFailure", () => {
   });
 
   it("takes a 404 on the delete for a device deleted meanwhile: not found", () => {
-    expect(decideAfterFailure({ kind: "http-error", status: 404, code: "NotFound" }, "t", 1, 8, "delete")).toMatchObject({ kind: "not_found" });
+    expect(decideAfterFailure({ kind: "http-error", status: 404, code: "NotFound" }, "t", 1, 8, "delete")).toMatchObject({
+      kind: "not_found",
+    });
   });
 
   it("explains a refused delete: a device still enrolled must leave Intune first", () => {
-    const decision = decideAfterFailure({ kind: "http-error", status: 400, code: "BadRequest", message: "The device is enrolled in Intune." }, "t", 1, 8, "delete");
+    const decision = decideAfterFailure(
+      { kind: "http-error", status: 400, code: "BadRequest", message: "The device is enrolled in Intune." },
+      "t",
+      1,
+      8,
+      "delete",
+    );
     expect(decision).toMatchObject({ kind: "failed", errorCode: "BadRequest" });
     expect(decision.kind === "failed" && decision.reason).toMatch(/removed from Intune.*then submit it again/);
   });
 
   it("fails at once when the tenant refuses the app, and when the partner lost the tenant", () => {
-    expect(decideAfterFailure({ kind: "http-error", status: 403, code: "Forbidden", message: "no" }, "t", 1, 8, "lookup")).toMatchObject({ kind: "failed", errorCode: "Forbidden" });
+    expect(decideAfterFailure({ kind: "http-error", status: 403, code: "Forbidden", message: "no" }, "t", 1, 8, "lookup")).toMatchObject({
+      kind: "failed",
+      errorCode: "Forbidden",
+    });
     expect(tenantNoLongerAllowed("t")).toMatchObject({ kind: "failed", errorCode: "TenantNotAllowed" });
   });
 });

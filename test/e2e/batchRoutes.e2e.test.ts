@@ -54,7 +54,10 @@ describe("GET /api/imports", () => {
     const first = (await (await get("/imports?pageSize=2", owner.headers)).json()) as { value: { id: string }[]; nextLink?: string };
     expect(first.value.map((b) => b.id)).toEqual([ids[2], ids[1]]);
     expect(first.nextLink).toMatch(/^\/api\/imports\?pageSize=2&continuationToken=[A-Za-z0-9_-]+$/);
-    const second = (await (await fetch(new URL(first.nextLink!, pipeline.api), { headers: owner.headers })).json()) as { value: { id: string }[]; nextLink?: string };
+    const second = (await (await fetch(new URL(first.nextLink!, pipeline.api), { headers: owner.headers })).json()) as {
+      value: { id: string }[];
+      nextLink?: string;
+    };
     expect(second.value.map((b) => b.id)).toEqual([ids[0]]);
     expect(second.nextLink).toBeUndefined();
 
@@ -69,8 +72,12 @@ describe("GET /api/imports", () => {
     expect(succeeded.value.map((b) => b.id)).toEqual([ids[2], ids[0]]);
 
     // Time: strictly after the first batch's creation, strictly before the third's.
-    const created = await Promise.all(ids.map(async (id) => ((await (await get(`/imports/${id}`, owner.headers)).json()) as { createdAt: string }).createdAt));
-    const between = (await (await get(`/imports?createdAfter=${created[0]}&createdBefore=${created[2]}`, owner.headers)).json()) as { value: { id: string }[] };
+    const created = await Promise.all(
+      ids.map(async (id) => ((await (await get(`/imports/${id}`, owner.headers)).json()) as { createdAt: string }).createdAt),
+    );
+    const between = (await (await get(`/imports?createdAfter=${created[0]}&createdBefore=${created[2]}`, owner.headers)).json()) as {
+      value: { id: string }[];
+    };
     expect(between.value.map((b) => b.id)).toEqual([ids[1]]);
 
     // Bad queries are problems, not empty lists.
@@ -136,7 +143,11 @@ describe("POST /api/imports/{id}/retry", () => {
 describe("POST /api/imports/{id}/cancel", () => {
   it("cancels the devices not yet sent to Graph, lets the ones in flight finish, and keeps the counts exact", async () => {
     // Every create is held for a second, so most of the batch is still queued when the cancel comes.
-    pipeline.simulator.injectFaults({ kind: "delay", ms: 1_000, match: { method: "POST", pathIncludes: "importedWindowsAutopilotDeviceIdentities" } });
+    pipeline.simulator.injectFaults({
+      kind: "delay",
+      ms: 1_000,
+      match: { method: "POST", pathIncludes: "importedWindowsAutopilotDeviceIdentities" },
+    });
     try {
       const devices = makeDevices(120, "CANCEL");
       const id = await submit(devices, TENANT_B);
@@ -156,16 +167,32 @@ describe("POST /api/imports/{id}/cancel", () => {
       const outcomes = await allDevices(pipeline, id);
       const tally = (state: string) => outcomes.filter((d) => d.state === state).length;
       expect(tally("imported") + tally("canceled")).toBe(120);
-      expect(final.counts).toEqual({ queued: 0, retrying: 0, submitted: 0, imported: tally("imported"), failed: 0, canceled: tally("canceled") });
+      expect(final.counts).toEqual({
+        queued: 0,
+        retrying: 0,
+        submitted: 0,
+        imported: tally("imported"),
+        failed: 0,
+        canceled: tally("canceled"),
+      });
       expect(tally("canceled")).toBeGreaterThanOrEqual(body.canceledDevices);
       // No canceled device ever reached Graph, and every imported one did exactly once.
       const created = pipeline.simulator.creates.filter((c) => c.serialNumber.startsWith("CANCEL")).map((c) => c.serialNumber);
       expect(new Set(created).size).toBe(created.length);
-      expect(created.sort()).toEqual(outcomes.filter((d) => d.state === "imported").map((d) => d.serialNumber).sort());
+      expect(created.sort()).toEqual(
+        outcomes
+          .filter((d) => d.state === "imported")
+          .map((d) => d.serialNumber)
+          .sort(),
+      );
 
       // The poll chain's last round records the final status in the partner's index.
       const indexed = Date.now() + 20_000;
-      while (!(await pipeline.services.batchIndex.list(pipeline.partner.partnerId, { status: "canceled", take: 100 })).some((row) => row.batchId === id)) {
+      while (
+        !(await pipeline.services.batchIndex.list(pipeline.partner.partnerId, { status: "canceled", take: 100 })).some(
+          (row) => row.batchId === id,
+        )
+      ) {
         if (Date.now() > indexed) throw new Error("the index never recorded the batch as canceled");
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -237,16 +264,24 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
       })),
     );
     const failedOnly = await get(`/imports/${id}/devices?status=failed`, { ...pipeline.headers, accept: "text/csv" });
-    expect((parse(await failedOnly.text(), { bom: true, columns: true }) as Record<string, string>[]).map((r) => r.serialNumber)).toEqual([devices[2]!.serialNumber]);
+    expect((parse(await failedOnly.text(), { bom: true, columns: true }) as Record<string, string>[]).map((r) => r.serialNumber)).toEqual([
+      devices[2]!.serialNumber,
+    ]);
     // JSON stays the default, and wins a tie.
-    expect((await get(`/imports/${id}/devices`, { ...pipeline.headers, accept: "*/*" })).headers.get("content-type")).toContain("application/json");
+    expect((await get(`/imports/${id}/devices`, { ...pipeline.headers, accept: "*/*" })).headers.get("content-type")).toContain(
+      "application/json",
+    );
   });
 
   it("streams a batch bigger than one table page whole, formula cells neutralised, no secrets (then cancels it)", async () => {
     const devices: CsvDevice[] = [
       ...makeDevices(1_050, "CSVL"),
       { serialNumber: "=HYPERLINK(1)", hardwareIdentifier: makeHash(991_001, 3_000, "=HYPERLINK(1)"), productKey: "XXXXX-SECRET" },
-      { serialNumber: "@cmd, \"quoted\"", hardwareIdentifier: makeHash(991_002, 3_000, "@cmd, \"quoted\""), assignedUserPrincipalName: "secret.user@contoso.com" },
+      {
+        serialNumber: '@cmd, "quoted"',
+        hardwareIdentifier: makeHash(991_002, 3_000, '@cmd, "quoted"'),
+        assignedUserPrincipalName: "secret.user@contoso.com",
+      },
     ];
     const id = await submit(devices, TENANT_B);
     // Whatever state the devices are in, every one is a row, in order.
@@ -259,7 +294,7 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
     expect(rows.map((r) => Number(r.index))).toEqual(devices.map((_, i) => i));
     expect(rows.slice(0, -2).map((r) => r.serialNumber)).toEqual(devices.slice(0, -2).map((d) => d.serialNumber));
     expect(rows.at(-2)!.serialNumber).toBe("'=HYPERLINK(1)");
-    expect(rows.at(-1)!.serialNumber).toBe("'@cmd, \"quoted\"");
+    expect(rows.at(-1)!.serialNumber).toBe('\'@cmd, "quoted"');
 
     // Cancel it: whatever got through and whatever did not, the counts add up.
     const canceled = await post(`/imports/${id}/cancel`);
@@ -270,4 +305,3 @@ describe("GET /api/imports/{id}/devices as text/csv", () => {
     } else expect(canceled.status).toBe(409);
   }, 180_000);
 });
-

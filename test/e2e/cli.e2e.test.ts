@@ -87,7 +87,9 @@ describe("autopilot-import", () => {
 
     const failed = await cli(["devices", id, "--status", "failed"]);
     expect(failed.code).toBe(0);
-    expect(failed.stdout.trim().split("\n")).toEqual([expect.stringMatching(/^3\tCLIFAIL-00003\tfailed {2}806 ZtdDeviceAlreadyAssigned: /)]);
+    expect(failed.stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/^3\tCLIFAIL-00003\tfailed {2}806 ZtdDeviceAlreadyAssigned: /),
+    ]);
     expect((await cli(["status", id])).stdout).toContain(`Batch ${id} partially_succeeded: 4/4 final`);
     expect((await cli(["retry", id])).code).toBe(1);
   });
@@ -120,10 +122,14 @@ describe("autopilot-import", () => {
     expect((await cli(["devices", "x", "--status", "lost"])).code).toBe(2);
     const noKey = await cli(["status", "6f1c1c9e-3c9f-4d5e-9b7a-0a1b2c3d4e5f"], { env: { AUTOPILOT_IMPORT_URL: pipeline.api } });
     expect(noKey).toMatchObject({ code: 2, stderr: expect.stringContaining("AUTOPILOT_IMPORT_API_KEY") });
-    const badKey = await cli(["status", "6f1c1c9e-3c9f-4d5e-9b7a-0a1b2c3d4e5f"], { env: { ...env, AUTOPILOT_IMPORT_API_KEY: "apimp_nope_secret-never-printed" } });
+    const badKey = await cli(["status", "6f1c1c9e-3c9f-4d5e-9b7a-0a1b2c3d4e5f"], {
+      env: { ...env, AUTOPILOT_IMPORT_API_KEY: "apimp_nope_secret-never-printed" },
+    });
     expect(badKey.code).toBe(2);
     expect(badKey.stderr).not.toContain("secret-never-printed");
-    const unreachable = await cli(["status", "6f1c1c9e-3c9f-4d5e-9b7a-0a1b2c3d4e5f"], { env: { ...env, AUTOPILOT_IMPORT_URL: "http://127.0.0.1:9" } });
+    const unreachable = await cli(["status", "6f1c1c9e-3c9f-4d5e-9b7a-0a1b2c3d4e5f"], {
+      env: { ...env, AUTOPILOT_IMPORT_URL: "http://127.0.0.1:9" },
+    });
     expect(unreachable).toMatchObject({ code: 2, stderr: expect.stringContaining("cannot reach http://127.0.0.1:9") });
     expect((await cli(["push", join(dir, "missing.csv")])).code).toBe(2);
 
@@ -138,11 +144,15 @@ describe("autopilot-import", () => {
   it("runs as the installed bin, with plain output through a pipe", async () => {
     const { path } = await csvFile("bin.csv", "CLIBIN", 2);
     await promisify(execFile)(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "clients/typescript/tsconfig.json"]);
-    const run = await promisify(execFile)("node_modules/.bin/autopilot-import", ["push", path, "--tenant", TENANT_A, "--wait"], { env: { ...process.env, ...env } });
+    const run = await promisify(execFile)("node_modules/.bin/autopilot-import", ["push", path, "--tenant", TENANT_A, "--wait"], {
+      env: { ...process.env, ...env },
+    });
     expect(run.stdout).toMatch(/Batch [0-9a-f-]{36} succeeded: 2 imported, 0 failed of 2\./);
     expect(run.stderr).toMatch(/: 2\/2 final \(imported 2,/);
     expect(run.stderr).not.toContain("\u001b[");
-    const usage = await promisify(execFile)("node_modules/.bin/autopilot-import", ["push"], { env: { ...process.env, ...env } }).catch((error: { code: number }) => error);
+    const usage = await promisify(execFile)("node_modules/.bin/autopilot-import", ["push"], { env: { ...process.env, ...env } }).catch(
+      (error: { code: number }) => error,
+    );
     expect((usage as { code: number }).code).toBe(2);
   });
 });

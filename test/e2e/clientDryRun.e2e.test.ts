@@ -27,7 +27,9 @@ describe("checkImport", () => {
 
   it("throws the API's problem for a hash that names another serial number", async () => {
     const [first, second] = makeDevices(2, "DRYCLASH");
-    const error = await client.checkImport({ tenantId: TENANT_A, devices: [{ ...first!, serialNumber: second!.serialNumber }] }).catch((e: unknown) => e);
+    const error = await client
+      .checkImport({ tenantId: TENANT_A, devices: [{ ...first!, serialNumber: second!.serialNumber }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(400);
     expect(JSON.stringify((error as ApiError).problem)).toContain("serial-contradicts-hash");

@@ -21,14 +21,21 @@ describe("deleting imported records", () => {
       credential: new SimulatorCredential({ tenantId: TENANT_A, appId: "0ther-app" }),
       timeoutMs: 10_000,
     });
-    const foreign = await otherTool.createImportedDevice(TENANT_A, { serialNumber: "NOT-OURS-1", hardwareIdentifier: hashFor("NOT-OURS-1", 4242) });
+    const foreign = await otherTool.createImportedDevice(TENANT_A, {
+      serialNumber: "NOT-OURS-1",
+      hardwareIdentifier: hashFor("NOT-OURS-1", 4242),
+    });
     expect(foreign.kind).toBe("ok");
 
     const devices = makeDevices(30, "DEL");
     pipeline.simulator.rejectHash(devices[3]!.hardwareIdentifier);
     // One delete is throttled: it must be rescheduled, not lost.
     pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 1, times: 1, match: { method: "DELETE" } });
-    const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) });
+    const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}`, {
+      method: "POST",
+      headers: { ...pipeline.headers, "content-type": "text/csv" },
+      body: makeCsv(devices),
+    });
     const { id } = (await response.json()) as { id: string };
     const final = await waitForBatch(pipeline, id);
     expect(final.counts).toMatchObject({ imported: 29, failed: 1 });
@@ -39,7 +46,9 @@ describe("deleting imported records", () => {
     expect(pipeline.simulator.records(TENANT_A).map((r) => r.serialNumber)).toEqual(["NOT-OURS-1"]);
     expect(pipeline.simulator.requestLog.filter((r) => r.method === "DELETE" && r.status === 429)).toHaveLength(1);
     // The outcomes stay readable.
-    const failed = (await (await fetch(`${pipeline.api}/imports/${id}/devices?status=failed`, { headers: pipeline.headers })).json()) as { value: { error: { code: string } }[] };
+    const failed = (await (await fetch(`${pipeline.api}/imports/${id}/devices?status=failed`, { headers: pipeline.headers })).json()) as {
+      value: { error: { code: string } }[];
+    };
     expect(failed.value.map((d) => d.error.code)).toEqual(["802"]);
   });
 });

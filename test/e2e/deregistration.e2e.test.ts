@@ -68,12 +68,15 @@ async function finalOf(id: string, deadlineMs = 60_000): Promise<DeregistrationB
 }
 
 async function devicesOf(id: string): Promise<Map<string, DeviceBody>> {
-  const body = (await (await fetch(`${pipeline.api}/deregistrations/${id}/devices?pageSize=1000`, { headers: pipeline.headers })).json()) as { value: DeviceBody[] };
+  const body = (await (
+    await fetch(`${pipeline.api}/deregistrations/${id}/devices?pageSize=1000`, { headers: pipeline.headers })
+  ).json()) as { value: DeviceBody[] };
   return new Map(body.value.map((d) => [d.serialNumber, d]));
 }
 
 const serialsIn = (tenantId: string) => pipeline.simulator.autopilotDevices(tenantId).map((d) => String(d.serialNumber));
-const deletes = () => pipeline.simulator.requestLog.filter((r) => r.method === "DELETE" && r.path.includes("/windowsAutopilotDeviceIdentities/"));
+const deletes = () =>
+  pipeline.simulator.requestLog.filter((r) => r.method === "DELETE" && r.path.includes("/windowsAutopilotDeviceIdentities/"));
 
 describe("POST /api/deregistrations", () => {
   it("deletes each returned device's Autopilot device in the batch's tenant; reports one not registered and one still enrolled, with why; tells the callback", async () => {
@@ -86,12 +89,19 @@ describe("POST /api/deregistrations", () => {
 
     const id = await accepted(
       await post(
-        JSON.stringify({ tenantId: TENANT_A, callbackUrl: receiver.url("/returns"), devices: ["RET-1", "RET-2", "RET-3", "RET-404"].map((serialNumber) => ({ serialNumber })) }),
+        JSON.stringify({
+          tenantId: TENANT_A,
+          callbackUrl: receiver.url("/returns"),
+          devices: ["RET-1", "RET-2", "RET-3", "RET-404"].map((serialNumber) => ({ serialNumber })),
+        }),
         "application/json",
       ),
     );
     const final = await finalOf(id);
-    expect(final).toMatchObject({ status: "partially_succeeded", counts: { queued: 0, deregistering: 0, deregistered: 2, not_found: 1, failed: 1 } });
+    expect(final).toMatchObject({
+      status: "partially_succeeded",
+      counts: { queued: 0, deregistering: 0, deregistered: 2, not_found: 1, failed: 1 },
+    });
     expect(Date.parse(final.expiresAt ?? "") - Date.parse(final.completedAt ?? "")).toBe(30 * 24 * 3600_000);
 
     const devices = await devicesOf(id);
@@ -112,16 +122,22 @@ describe("POST /api/deregistrations", () => {
 
     // The kinds stay apart: an import route does not know this id, and the list shows it.
     expect((await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).status).toBe(404);
-    const list = (await (await fetch(`${pipeline.api}/deregistrations`, { headers: pipeline.headers })).json()) as { value: { id: string }[] };
+    const list = (await (await fetch(`${pipeline.api}/deregistrations`, { headers: pipeline.headers })).json()) as {
+      value: { id: string }[];
+    };
     expect(list.value.map((b) => b.id)).toContain(id);
 
     const deadline = Date.now() + 15_000;
-    while (!receiver.received.some((r) => r.path === "/returns") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (!receiver.received.some((r) => r.path === "/returns") && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const hooks = receiver.received.filter((r) => r.path === "/returns");
     expect(hooks).toHaveLength(1);
     expect(hooks[0]!.signatureValid).toBe(true);
     const event = JSON.parse(hooks[0]!.body) as { type: string; data: Record<string, unknown> };
-    expect(event).toMatchObject({ type: "deregistration.completed", data: { id, status: "partially_succeeded", counts: { deregistered: 2 } } });
+    expect(event).toMatchObject({
+      type: "deregistration.completed",
+      data: { id, status: "partially_succeeded", counts: { deregistered: 2 } },
+    });
   }, 90_000);
 
   it("takes the Autopilot CSV a batch was imported with (serial numbers only), and a repeated request with its Idempotency-Key deletes nothing twice", async () => {
@@ -151,12 +167,18 @@ describe("POST /api/deregistrations", () => {
   it("refuses a tenant the partner may not act on (403, nothing recorded or deleted), and another partner sees none of the batches", async () => {
     pipeline.simulator.registerDevice(TENANT_A, { serialNumber: "OTHER-1" });
     const other = await addTestPartner(pipeline.services, { tenants: [TENANT_B] });
-    const refused = await post(JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "OTHER-1" }] }), "application/json", other.headers);
+    const refused = await post(
+      JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "OTHER-1" }] }),
+      "application/json",
+      other.headers,
+    );
     expect(refused.status).toBe(403);
     expect(refused.headers.get("content-type")).toContain("application/problem+json");
     expect(serialsIn(TENANT_A)).toContain("OTHER-1");
 
-    const mine = await accepted(await post(JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "NOPE-1" }] }), "application/json"));
+    const mine = await accepted(
+      await post(JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "NOPE-1" }] }), "application/json"),
+    );
     expect((await fetch(`${pipeline.api}/deregistrations/${mine}`, { headers: other.headers })).status).toBe(404);
     const theirs = (await (await fetch(`${pipeline.api}/deregistrations`, { headers: other.headers })).json()) as { value: unknown[] };
     expect(theirs.value).toHaveLength(0);
@@ -164,11 +186,25 @@ describe("POST /api/deregistrations", () => {
   }, 60_000);
 
   it("answers a bad batch with every problem at once (400) and more than 1,000 devices with 413, recording nothing", async () => {
-    const bad = await post(JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "" }, { serialNumber: "DUP" }, { serialNumber: "dup" }, { serialNumber: "X", hardwareIdentifier: "AAAA" }] }), "application/json");
+    const bad = await post(
+      JSON.stringify({
+        tenantId: TENANT_A,
+        devices: [
+          { serialNumber: "" },
+          { serialNumber: "DUP" },
+          { serialNumber: "dup" },
+          { serialNumber: "X", hardwareIdentifier: "AAAA" },
+        ],
+      }),
+      "application/json",
+    );
     expect(bad.status).toBe(400);
     const problem = (await bad.json()) as { errors: { device?: number; field?: string }[] };
     expect(new Set(problem.errors.map((e) => e.device))).toEqual(new Set([0, 2, 3]));
-    const tooMany = await post(JSON.stringify({ tenantId: TENANT_A, devices: Array.from({ length: 1_001 }, (_, i) => ({ serialNumber: `MANY-${i}` })) }), "application/json");
+    const tooMany = await post(
+      JSON.stringify({ tenantId: TENANT_A, devices: Array.from({ length: 1_001 }, (_, i) => ({ serialNumber: `MANY-${i}` })) }),
+      "application/json",
+    );
     expect(tooMany.status).toBe(413);
   });
 
@@ -179,7 +215,11 @@ describe("POST /api/deregistrations", () => {
     expect(replayed).toBe(false);
     const final = await finalOf(batch.id);
     expect(final.status).toBe("succeeded");
-    expect((await client.getDeregistration(batch.id)).batch).toMatchObject({ id: batch.id, status: "succeeded", counts: { deregistered: 1 } });
+    expect((await client.getDeregistration(batch.id)).batch).toMatchObject({
+      id: batch.id,
+      status: "succeeded",
+      counts: { deregistered: 1 },
+    });
     const devices = [];
     for await (const device of client.deregistrationDevices(batch.id)) devices.push(device);
     expect(devices).toEqual([expect.objectContaining({ serialNumber: "CLIENT-RET-1", state: "deregistered" })]);

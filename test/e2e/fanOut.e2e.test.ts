@@ -30,7 +30,11 @@ describe("the fan-out", () => {
   it("answers 202 before any device message is sent, then sends them all and every device is imported once", async () => {
     const count = 250;
     const devices = makeDevices(count, "FANOUT");
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) });
+    const response = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...pipeline.headers, "content-type": "text/csv" },
+      body: makeCsv(devices),
+    });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
 
@@ -44,7 +48,10 @@ describe("the fan-out", () => {
       [200, 250, 200, false],
     ]);
     // The batch shows as running with its devices queued, and its intake as not yet finished.
-    const status = (await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).json()) as { status: string; counts: Record<string, number> };
+    const status = (await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).json()) as {
+      status: string;
+      counts: Record<string, number>;
+    };
     expect(status).toMatchObject({ status: "running", counts: { queued: count, imported: 0 } });
     expect((await pipeline.services.store.readBatch(id))?.intakeState).toBe("enqueueing");
     expect(pipeline.simulator.creates.filter((c) => c.importId?.startsWith(`${id}/`))).toEqual([]);
@@ -52,7 +59,12 @@ describe("the fan-out", () => {
     // The fan-out runs (a host with the fan-out's trigger alone, on the same storage).
     fanOutHost = await startDevHost({ services: pipeline.services, definitions: functionDefinitions.filter(isFanOut), timers: false });
     const final = await waitForBatch(pipeline, id, 120_000).catch((error: Error) => {
-      throw new Error(`${error.message}\n${pipeline.logs.filter((l) => l.level !== "info").map((l) => `${l.level} ${l.message} ${JSON.stringify(l.fields)}`).join("\n")}`);
+      throw new Error(
+        `${error.message}\n${pipeline.logs
+          .filter((l) => l.level !== "info")
+          .map((l) => `${l.level} ${l.message} ${JSON.stringify(l.fields)}`)
+          .join("\n")}`,
+      );
     });
     expect(final.status).toBe("succeeded");
     expect(final.counts).toMatchObject({ imported: count, failed: 0 });
@@ -65,7 +77,9 @@ describe("the fan-out", () => {
     // Every range done; the last one marked the batch accepted and removed its journal entry.
     expect((await pipeline.services.fanOutProgress.list(id)).every((r) => r.done && r.next === r.to)).toBe(true);
     expect((await pipeline.services.store.readBatch(id))?.intakeState).toBe("accepted");
-    expect((await pipeline.services.journal.startedBefore(new Date(Date.now() + 60_000).toISOString())).map((p) => p.batchId)).not.toContain(id);
+    expect(
+      (await pipeline.services.journal.startedBefore(new Date(Date.now() + 60_000).toISOString())).map((p) => p.batchId),
+    ).not.toContain(id);
     expect(await depth(FANOUT_QUEUE)).toBe(0);
   }, 180_000);
 });

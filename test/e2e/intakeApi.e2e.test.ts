@@ -49,7 +49,14 @@ describe("POST /api/imports", () => {
     const status = await fetch(`${pipeline.api}/imports/${body.id}`, { headers: pipeline.headers });
     expect(status.status).toBe(200);
     const summary = (await status.json()) as Record<string, unknown>;
-    expect(summary).toMatchObject({ id: body.id, status: "running", deviceCount: 12, groupTag: "Lab", orderIdentifier: "PO-9", source: "csv" });
+    expect(summary).toMatchObject({
+      id: body.id,
+      status: "running",
+      deviceCount: 12,
+      groupTag: "Lab",
+      orderIdentifier: "PO-9",
+      source: "csv",
+    });
     expect(summary.counts).toMatchObject({ queued: 12, imported: 0, failed: 0 });
     expect(status.headers.get("retry-after")).toBeTruthy();
 
@@ -61,7 +68,12 @@ describe("POST /api/imports", () => {
   it("rejects an invalid batch as a whole: 400 problem+json naming every fault, nothing written or enqueued", async () => {
     const [rows, messages] = [await tableRowCount(), await queueLength()];
     const response = await post(
-      JSON.stringify({ devices: [{ serialNumber: "OK-1", hardwareIdentifier: makeHash(1) }, { serialNumber: "", hardwareIdentifier: "%%" }] }),
+      JSON.stringify({
+        devices: [
+          { serialNumber: "OK-1", hardwareIdentifier: makeHash(1) },
+          { serialNumber: "", hardwareIdentifier: "%%" },
+        ],
+      }),
       "application/json",
     );
     expect(response.status).toBe(400);
@@ -98,7 +110,11 @@ describe("POST /api/imports", () => {
 
 describe("status", () => {
   it("answers 404 problem+json for an unknown batch, and for its devices", async () => {
-    for (const path of ["imports/6f1c2f0e-0000-4000-8000-000000000000", "imports/6f1c2f0e-0000-4000-8000-000000000000/devices", "imports/not-an-id"]) {
+    for (const path of [
+      "imports/6f1c2f0e-0000-4000-8000-000000000000",
+      "imports/6f1c2f0e-0000-4000-8000-000000000000/devices",
+      "imports/not-an-id",
+    ]) {
       const response = await fetch(`${pipeline.api}/${path}`, { headers: pipeline.headers });
       expect(response.status).toBe(404);
       expect(response.headers.get("content-type")).toBe(PROBLEM_CONTENT_TYPE);
@@ -108,7 +124,10 @@ describe("status", () => {
   it("pages devices with nextLink and filters by state", async () => {
     const response = await post(makeCsv(makeDevices(25, "PAGE")), "text/csv");
     const { id } = (await response.json()) as { id: string };
-    const first = (await (await fetch(`${pipeline.api}/imports/${id}/devices?pageSize=10`, { headers: pipeline.headers })).json()) as { value: unknown[]; nextLink?: string };
+    const first = (await (await fetch(`${pipeline.api}/imports/${id}/devices?pageSize=10`, { headers: pipeline.headers })).json()) as {
+      value: unknown[];
+      nextLink?: string;
+    };
     expect(first.value).toHaveLength(10);
     expect(first.nextLink).toMatch(new RegExp(`^/api/imports/${id}/devices\\?`));
     const all = await allDevices(pipeline, id);
@@ -127,9 +146,17 @@ describe("status", () => {
   });
 
   it("never returns a hash, product key or user principal name", async () => {
-    const device = { serialNumber: "PRIV-1", hardwareIdentifier: makeHash(77), productKey: "PKEY-SECRET-12345", assignedUserPrincipalName: "secret.user@contoso.com" };
+    const device = {
+      serialNumber: "PRIV-1",
+      hardwareIdentifier: makeHash(77),
+      productKey: "PKEY-SECRET-12345",
+      assignedUserPrincipalName: "secret.user@contoso.com",
+    };
     const { id } = (await (await post(JSON.stringify({ devices: [device] }), "application/json")).json()) as { id: string };
-    const texts = [await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).text(), await (await fetch(`${pipeline.api}/imports/${id}/devices`, { headers: pipeline.headers })).text()];
+    const texts = [
+      await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).text(),
+      await (await fetch(`${pipeline.api}/imports/${id}/devices`, { headers: pipeline.headers })).text(),
+    ];
     expect(texts[0]).toContain(id);
     expect(texts[1]).toContain("PRIV-1");
     for (const text of texts) {
@@ -143,9 +170,19 @@ describe("status", () => {
 describe("what the hash tells, through the API", () => {
   it("answers a dry run with each device's model and warnings, recording, enqueueing and keeping nothing (Idempotency-Key included)", async () => {
     const [rows, messages] = [await tableRowCount(), await queueLength()];
-    const devices = [...makeDevices(2, "DRY"), { serialNumber: "DRY-NOTPM", hardwareIdentifier: syntheticHash({ serialNumber: "DRY-NOTPM", model: "FB-14", manufacturer: "Fabrikam", tpm: false, seed: 77 }) }];
+    const devices = [
+      ...makeDevices(2, "DRY"),
+      {
+        serialNumber: "DRY-NOTPM",
+        hardwareIdentifier: syntheticHash({ serialNumber: "DRY-NOTPM", model: "FB-14", manufacturer: "Fabrikam", tpm: false, seed: 77 }),
+      },
+    ];
     const key = { "idempotency-key": "dry-run-key-1" };
-    const dry = await fetch(`${pipeline.api}/imports?dryRun=true`, { method: "POST", headers: { ...pipeline.headers, ...key, "content-type": "text/csv" }, body: makeCsv(devices) });
+    const dry = await fetch(`${pipeline.api}/imports?dryRun=true`, {
+      method: "POST",
+      headers: { ...pipeline.headers, ...key, "content-type": "text/csv" },
+      body: makeCsv(devices),
+    });
     expect(dry.status).toBe(200);
     expect(await dry.json()).toMatchObject({
       dryRun: true,
@@ -158,17 +195,33 @@ describe("what the hash tells, through the API", () => {
       devices: [
         { index: 0, line: 2, serialNumber: "DRY-00000", manufacturer: "Contoso", model: "Surface Laptop 7" },
         { index: 1, line: 3, serialNumber: "DRY-00001" },
-        { index: 2, line: 4, serialNumber: "DRY-NOTPM", manufacturer: "Fabrikam", warnings: [{ code: "no-tpm", message: expect.stringMatching(/TPM 2\.0/) }] },
+        {
+          index: 2,
+          line: 4,
+          serialNumber: "DRY-NOTPM",
+          manufacturer: "Fabrikam",
+          warnings: [{ code: "no-tpm", message: expect.stringMatching(/TPM 2\.0/) }],
+        },
       ],
     });
     expect([await tableRowCount(), await queueLength()]).toEqual([rows, messages]);
 
     // The key was not taken: the real submission under it (another query string) is a new batch, not a 422.
-    const real = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, ...key, "content-type": "text/csv" }, body: makeCsv(devices) });
+    const real = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...pipeline.headers, ...key, "content-type": "text/csv" },
+      body: makeCsv(devices),
+    });
     expect(real.status).toBe(202);
     const { id } = (await real.json()) as { id: string };
     const batch = (await (await fetch(`${pipeline.api}/imports/${id}`, { headers: pipeline.headers })).json()) as Record<string, unknown>;
-    expect(batch).toMatchObject({ hashCheck: "on", deviceModels: [{ manufacturer: "Contoso", model: "Surface Laptop 7", count: 2 }, { manufacturer: "Fabrikam", model: "FB-14", count: 1 }] });
+    expect(batch).toMatchObject({
+      hashCheck: "on",
+      deviceModels: [
+        { manufacturer: "Contoso", model: "Surface Laptop 7", count: 2 },
+        { manufacturer: "Fabrikam", model: "FB-14", count: 1 },
+      ],
+    });
     const listed = await allDevices(pipeline, id);
     expect(listed[2]).toMatchObject({ manufacturer: "Fabrikam", model: "FB-14", warnings: [{ code: "no-tpm" }] });
     expect(JSON.stringify(listed)).not.toContain(devices[0]!.hardwareIdentifier.slice(0, 40));

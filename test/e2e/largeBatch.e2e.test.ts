@@ -18,7 +18,11 @@ let batch: { id: string; deviceCount: number };
 
 beforeAll(async () => {
   pipeline = await startPipeline({ definitions: functionDefinitions.filter((d) => d.kind === "http") });
-  accepted = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) });
+  accepted = await fetch(`${pipeline.api}/imports`, {
+    method: "POST",
+    headers: { ...pipeline.headers, "content-type": "text/csv" },
+    body: makeCsv(devices),
+  });
   batch = (await accepted.json()) as typeof batch;
 }, 180_000);
 afterAll(async () => pipeline?.stop());
@@ -29,10 +33,14 @@ describe("a 10,000-device batch", () => {
     expect(batch.deviceCount).toBe(COUNT);
     // the batch's first poll round, and fan-out messages standing for one message per device (queuedMessages.ts)
     expect(await queuedMessages(pipeline.services.storage)).toBe(COUNT + 1);
-    const summary = (await (await fetch(`${pipeline.api}/imports/${batch.id}`, { headers: pipeline.headers })).json()) as { counts: { queued: number } };
+    const summary = (await (await fetch(`${pipeline.api}/imports/${batch.id}`, { headers: pipeline.headers })).json()) as {
+      counts: { queued: number };
+    };
     expect(summary.counts.queued).toBe(COUNT);
     // The worker is left out, so its fan-out (ten ranges) has not run: the journal keeps the batch until it has.
-    expect((await pipeline.services.fanOutProgress.list(batch.id)).map((r) => [r.from, r.to, r.done])).toEqual(Array.from({ length: 10 }, (_, r) => [r * 1_000, (r + 1) * 1_000, false]));
+    expect((await pipeline.services.fanOutProgress.list(batch.id)).map((r) => [r.from, r.to, r.done])).toEqual(
+      Array.from({ length: 10 }, (_, r) => [r * 1_000, (r + 1) * 1_000, false]),
+    );
     const journal = pipeline.services.storage.intakeJournal.listEntities();
     expect((await journal.next()).value?.rowKey).toBe(batch.id);
   }, 180_000);

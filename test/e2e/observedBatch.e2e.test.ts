@@ -40,11 +40,18 @@ describe("a 150-device order against Intune as observed", () => {
     const devices = makeDevices(150, "ORDER150");
     for (const d of devices.slice(0, 2)) pipeline.simulator.registerDevice(TENANT_A, { serialNumber: d.serialNumber });
     // Another tool's record in the same tenant: never ours to delete.
-    const foreign = await pipeline.services.graph.createImportedDevice(TENANT_A, { serialNumber: "OTHER-TOOL-1", hardwareIdentifier: hashFor("OTHER-TOOL-1", 424_242) });
+    const foreign = await pipeline.services.graph.createImportedDevice(TENANT_A, {
+      serialNumber: "OTHER-TOOL-1",
+      hardwareIdentifier: hashFor("OTHER-TOOL-1", 424_242),
+    });
     expect(foreign.kind).toBe("ok");
     const foreignId = foreign.kind === "ok" ? foreign.body.id : "";
 
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "application/json" }, body: JSON.stringify({ tenantId: TENANT_A, devices }) });
+    const response = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...pipeline.headers, "content-type": "application/json" },
+      body: JSON.stringify({ tenantId: TENANT_A, devices }),
+    });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     const final = await waitForBatch(pipeline, id, 120_000);

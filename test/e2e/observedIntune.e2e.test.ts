@@ -85,7 +85,11 @@ describe("Intune as observed", () => {
   });
 
   it("fails the whole batch at once when Intune answers 403 Forbidden, with Intune's own words and what the app needs", async () => {
-    pipeline.simulator.injectFaults({ kind: "status", status: 403, match: { method: "POST", pathIncludes: "importedWindowsAutopilotDeviceIdentities" } });
+    pipeline.simulator.injectFaults({
+      kind: "status",
+      status: 403,
+      match: { method: "POST", pathIncludes: "importedWindowsAutopilotDeviceIdentities" },
+    });
     const id = await post(makeDevices(60, "OBS-403"));
     const final = await waitForBatch(pipeline, id, 30_000);
     expect(final.status).toBe("failed");
@@ -130,7 +134,9 @@ describe("Intune as observed", () => {
     const syncs = pipeline.simulator.requestLog.filter((r) => r.path.includes("windowsAutopilotSettings/sync"));
     expect(syncs.map((r) => [r.path, r.status])).toContainEqual(["/beta/deviceManagement/windowsAutopilotSettings/sync", 204]);
     expect(syncs.filter((r) => r.path.startsWith("/v1.0/"))).toHaveLength(0);
-    expect(pipeline.simulator.requestLog.filter((r) => r.path.startsWith("/v1.0/deviceManagement/importedWindows")).length).toBeGreaterThan(0);
+    expect(pipeline.simulator.requestLog.filter((r) => r.path.startsWith("/v1.0/deviceManagement/importedWindows")).length).toBeGreaterThan(
+      0,
+    );
   });
 
   it("fails the batch at once, with the admin-consent link, when Entra ID says the tenant has not consented", async () => {
@@ -140,14 +146,22 @@ describe("Intune as observed", () => {
       },
     };
     const original = pipeline.services.graph;
-    pipeline.services.graph = new GraphClient({ baseUrl: pipeline.simulator.url, apiVersion: "v1.0", credential: refusing, timeoutMs: 5_000, appId: "00000000-0000-0000-0000-00000000a11e" });
+    pipeline.services.graph = new GraphClient({
+      baseUrl: pipeline.simulator.url,
+      apiVersion: "v1.0",
+      credential: refusing,
+      timeoutMs: 5_000,
+      appId: "00000000-0000-0000-0000-00000000a11e",
+    });
     try {
       const id = await post(makeDevices(25, "OBS-CONSENT"));
       const final = await waitForBatch(pipeline, id, 30_000);
       expect(final.counts).toMatchObject({ failed: 25 });
       for (const device of await allDevices(pipeline, id)) {
         expect(device.error?.code).toBe("TenantConsentRequired");
-        expect(device.error?.message).toContain(`https://login.microsoftonline.com/${TENANT_A}/adminconsent?client_id=00000000-0000-0000-0000-00000000a11e`);
+        expect(device.error?.message).toContain(
+          `https://login.microsoftonline.com/${TENANT_A}/adminconsent?client_id=00000000-0000-0000-0000-00000000a11e`,
+        );
       }
       expect(createsOf("OBS-CONSENT")).toHaveLength(0);
     } finally {

@@ -41,7 +41,13 @@ function operation(method: string, path: string): Operation {
 async function call(
   method: string,
   path: string,
-  options: { params?: Record<string, string>; query?: string; headers?: Record<string, string>; body?: string | Buffer; auth?: boolean } = {},
+  options: {
+    params?: Record<string, string>;
+    query?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    auth?: boolean;
+  } = {},
 ): Promise<{ status: number; body: unknown; text: string }> {
   const op = operation(method, path);
   const target = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(options.params?.[name] ?? ""));
@@ -65,7 +71,8 @@ async function call(
   if (mediaType.endsWith("json")) {
     body = JSON.parse(text);
     expect(validateJson(body, content[mediaType]!.schema, doc), `${where}: body does not match the document`).toEqual([]);
-    if (mediaType === "application/problem+json") expect(declared!["x-problem-types"], `${where}: undeclared problem type`).toContain((body as { type: string }).type);
+    if (mediaType === "application/problem+json")
+      expect(declared!["x-problem-types"], `${where}: undeclared problem type`).toContain((body as { type: string }).type);
   }
   const seen = exercised.get(op.operationId) ?? new Set<number>();
   exercised.set(op.operationId, seen.add(response.status));
@@ -86,7 +93,8 @@ describe("the served OpenAPI document", () => {
     expect(checkOpenApi31(doc)).toEqual([]);
     await call("get", "/api/openapi.json", { auth: false });
     const page = await call("get", "/api/docs", { auth: false });
-    for (const op of Object.values(doc.paths).flatMap((item) => Object.values(item))) expect(page.text).toContain(`id="op-${op.operationId}"`);
+    for (const op of Object.values(doc.paths).flatMap((item) => Object.values(item)))
+      expect(page.text).toContain(`id="op-${op.operationId}"`);
   });
 
   it("matches what the server does, for every path and method", async () => {
@@ -95,7 +103,12 @@ describe("the served OpenAPI document", () => {
     pipeline.simulator.registerDevice(TENANT_A, { serialNumber: devices[2]!.serialNumber });
     const finished = await submit(devices);
     const flaky = makeDevices(1, "WALKFLAKY");
-    pipeline.simulator.injectFaults({ kind: "status", status: 500, times: 2, match: { method: "POST", serialNumber: flaky[0]!.serialNumber } });
+    pipeline.simulator.injectFaults({
+      kind: "status",
+      status: 500,
+      times: 2,
+      match: { method: "POST", serialNumber: flaky[0]!.serialNumber },
+    });
     const retryable = await submit(flaky);
     await waitForBatch(pipeline, finished);
     await waitForBatch(pipeline, retryable);
@@ -107,15 +120,45 @@ describe("the served OpenAPI document", () => {
       headers: { "content-type": "application/json", "idempotency-key": `walk-${randomUUID()}` },
       body: JSON.stringify({ importedWindowsAutopilotDeviceIdentities: makeDevices(1, "WALKGRAPH") }),
     });
-    await call("post", "/api/imports", { query: `tenantId=${TENANT_A}`, headers: { "content-type": "text/csv" }, body: makeCsv(makeDevices(2, "WALKCSV")) });
-    expect((await call("post", "/api/imports", { headers: { "content-type": "application/json" }, body: '{"devices": [' })).status).toBe(400);
-    expect((await call("post", "/api/imports", { headers: { "content-type": "application/json" }, body: JSON.stringify({ devices: [{ serialNumber: "X" }] }) })).status).toBe(400);
-    expect((await call("post", "/api/imports", { headers: { "content-type": "text/plain" }, body: "hello" })).status).toBe(415);
-    const dry = await call("post", "/api/imports", { query: `tenantId=${TENANT_A}&dryRun=true`, headers: { "content-type": "text/csv" }, body: makeCsv(makeDevices(2, "WALKDRY")) });
-    expect(dry.status).toBe(200);
-    expect((await call("post", "/api/imports", { query: "dryRun=maybe", headers: { "content-type": "text/csv" }, body: makeCsv(makeDevices(1, "WALKDRY")) })).status).toBe(400);
+    await call("post", "/api/imports", {
+      query: `tenantId=${TENANT_A}`,
+      headers: { "content-type": "text/csv" },
+      body: makeCsv(makeDevices(2, "WALKCSV")),
+    });
+    expect((await call("post", "/api/imports", { headers: { "content-type": "application/json" }, body: '{"devices": [' })).status).toBe(
+      400,
+    );
     expect(
-      (await call("post", "/api/imports", { headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId: "dddddddd-0000-4000-8000-00000000000d", devices: makeDevices(1, "WALKT") }) })).status,
+      (
+        await call("post", "/api/imports", {
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ devices: [{ serialNumber: "X" }] }),
+        })
+      ).status,
+    ).toBe(400);
+    expect((await call("post", "/api/imports", { headers: { "content-type": "text/plain" }, body: "hello" })).status).toBe(415);
+    const dry = await call("post", "/api/imports", {
+      query: `tenantId=${TENANT_A}&dryRun=true`,
+      headers: { "content-type": "text/csv" },
+      body: makeCsv(makeDevices(2, "WALKDRY")),
+    });
+    expect(dry.status).toBe(200);
+    expect(
+      (
+        await call("post", "/api/imports", {
+          query: "dryRun=maybe",
+          headers: { "content-type": "text/csv" },
+          body: makeCsv(makeDevices(1, "WALKDRY")),
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await call("post", "/api/imports", {
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ tenantId: "dddddddd-0000-4000-8000-00000000000d", devices: makeDevices(1, "WALKT") }),
+        })
+      ).status,
     ).toBe(403);
 
     // GET /api/imports
@@ -126,7 +169,9 @@ describe("the served OpenAPI document", () => {
     // GET /api/imports/{id} and its devices, JSON and CSV.
     expect((await call("get", "/api/imports/{id}", { params: { id: finished } })).status).toBe(200);
     expect((await call("get", "/api/imports/{id}/devices", { params: { id: finished }, query: "pageSize=2" })).status).toBe(200);
-    expect((await call("get", "/api/imports/{id}/devices", { params: { id: finished }, headers: { accept: "text/csv" } })).status).toBe(200);
+    expect((await call("get", "/api/imports/{id}/devices", { params: { id: finished }, headers: { accept: "text/csv" } })).status).toBe(
+      200,
+    );
     expect((await call("get", "/api/imports/{id}/devices", { params: { id: finished }, query: "status=lost" })).status).toBe(400);
 
     // Retry: nothing retryable (806 only), then the retryable one, then while it runs.
@@ -138,7 +183,11 @@ describe("the served OpenAPI document", () => {
     expect((await call("delete", "/api/imports/{id}", { params: { id: retryable } })).status).toBe(409);
 
     // Cancel: a running batch, then a finished one.
-    pipeline.simulator.injectFaults({ kind: "delay", ms: 2_000, match: { method: "POST", pathIncludes: "importedWindowsAutopilotDeviceIdentities" } });
+    pipeline.simulator.injectFaults({
+      kind: "delay",
+      ms: 2_000,
+      match: { method: "POST", pathIncludes: "importedWindowsAutopilotDeviceIdentities" },
+    });
     try {
       const running = await submit(makeDevices(30, "WALKCANCEL"));
       expect((await call("post", "/api/imports/{id}/cancel", { params: { id: running } })).status).toBe(200);
@@ -155,11 +204,31 @@ describe("the served OpenAPI document", () => {
     });
     expect(deregistration.status).toBe(202);
     const returned = (deregistration.body as { id: string }).id;
-    expect((await call("post", "/api/deregistrations", { query: `tenantId=${TENANT_A}`, headers: { "content-type": "text/csv" }, body: "Device Serial Number\r\nWALKRET-3\r\n" })).status).toBe(202);
-    expect((await call("post", "/api/deregistrations", { headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "" }] }) })).status).toBe(400);
+    expect(
+      (
+        await call("post", "/api/deregistrations", {
+          query: `tenantId=${TENANT_A}`,
+          headers: { "content-type": "text/csv" },
+          body: "Device Serial Number\r\nWALKRET-3\r\n",
+        })
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await call("post", "/api/deregistrations", {
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ tenantId: TENANT_A, devices: [{ serialNumber: "" }] }),
+        })
+      ).status,
+    ).toBe(400);
     expect((await call("post", "/api/deregistrations", { headers: { "content-type": "text/plain" }, body: "WALKRET-1" })).status).toBe(415);
     expect(
-      (await call("post", "/api/deregistrations", { headers: { "content-type": "application/json" }, body: JSON.stringify({ tenantId: "dddddddd-0000-4000-8000-00000000000d", devices: [{ serialNumber: "WALKRET-1" }] }) })).status,
+      (
+        await call("post", "/api/deregistrations", {
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ tenantId: "dddddddd-0000-4000-8000-00000000000d", devices: [{ serialNumber: "WALKRET-1" }] }),
+        })
+      ).status,
     ).toBe(403);
     expect((await call("get", "/api/deregistrations", { query: "pageSize=1" })).status).toBe(200);
     expect((await call("get", "/api/deregistrations", { query: "pageSize=1000" })).status).toBe(400);
@@ -180,7 +249,16 @@ describe("the served OpenAPI document", () => {
       for (const [method, op] of Object.entries(methods)) {
         if (op.security?.length === 0) continue;
         const params = { id: finished, asset: "dashboard.js" };
-        expect((await call(method, path, { params, auth: false, headers: { "content-type": "application/json" }, body: method === "post" ? "{}" : undefined })).status).toBe(401);
+        expect(
+          (
+            await call(method, path, {
+              params,
+              auth: false,
+              headers: { "content-type": "application/json" },
+              body: method === "post" ? "{}" : undefined,
+            })
+          ).status,
+        ).toBe(401);
         if (path.includes("{id}")) expect((await call(method, path, { params: { id: unknown } })).status).toBe(404);
       }
     }
@@ -195,9 +273,14 @@ describe("the served OpenAPI document", () => {
     const cannotProvoke = new Set([500, 503, 413, 429, 422]);
     for (const op of Object.values(doc.paths).flatMap((item) => Object.values(item))) {
       const seen = exercised.get(op.operationId) ?? new Set();
-      expect([...seen].some((s) => s < 300), `${op.operationId} never succeeded`).toBe(true);
+      expect(
+        [...seen].some((s) => s < 300),
+        `${op.operationId} never succeeded`,
+      ).toBe(true);
       const idempotencyOnly = op.operationId === "createImport" || op.operationId === "createDeregistration" ? [409] : [];
-      const missing = Object.keys(op.responses).map(Number).filter((s) => !seen.has(s) && !cannotProvoke.has(s) && !idempotencyOnly.includes(s));
+      const missing = Object.keys(op.responses)
+        .map(Number)
+        .filter((s) => !seen.has(s) && !cannotProvoke.has(s) && !idempotencyOnly.includes(s));
       expect(missing, `${op.operationId}: declared but never seen`).toEqual([]);
     }
   }, 120_000);

@@ -22,9 +22,11 @@ beforeAll(async () => {
 afterAll(async () => pipeline?.stop());
 
 const post = (tenantId: string, devices: ReturnType<typeof makeDevices>) =>
-  fetch(`${pipeline.api}/imports?tenantId=${tenantId}`, { method: "POST", headers: { ...pipeline.headers, "content-type": "text/csv" }, body: makeCsv(devices) }).then(
-    async (r) => ((await r.json()) as { id: string }).id,
-  );
+  fetch(`${pipeline.api}/imports?tenantId=${tenantId}`, {
+    method: "POST",
+    headers: { ...pipeline.headers, "content-type": "text/csv" },
+    body: makeCsv(devices),
+  }).then(async (r) => ((await r.json()) as { id: string }).id);
 
 describe("pacing across tenants", () => {
   it("finishes tenant B's small batch while tenant A's big one is still paced, and keeps A inside its budget", async () => {
@@ -32,7 +34,10 @@ describe("pacing across tenants", () => {
     const b = await post(TENANT_B, makeDevices(10, "PACE-B"));
 
     const bDone = await waitForBatch(pipeline, b, 60_000);
-    const aWhenBDone = (await (await fetch(`${pipeline.api}/imports/${a}`, { headers: pipeline.headers })).json()) as { status: string; counts: Record<string, number> };
+    const aWhenBDone = (await (await fetch(`${pipeline.api}/imports/${a}`, { headers: pipeline.headers })).json()) as {
+      status: string;
+      counts: Record<string, number>;
+    };
     expect(bDone.status).toBe("succeeded");
     // A is far from done: its 125 import actions need more than 4 s of budget.
     expect(aWhenBDone.status).toBe("running");

@@ -35,7 +35,13 @@ describe("a mixed 200-device CSV batch", () => {
     // One device meets a server error once: it must be retried, not failed.
     pipeline.simulator.injectFaults({ kind: "status", status: 503, times: 1, match: { serialNumber: devices[150]!.serialNumber } });
     // And one is throttled once, whether or not the pacing ever lets Graph throttle on its own.
-    pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 1, times: 1, match: { serialNumber: devices[160]!.serialNumber } });
+    pipeline.simulator.injectFaults({
+      kind: "status",
+      status: 429,
+      retryAfterSeconds: 1,
+      times: 1,
+      match: { serialNumber: devices[160]!.serialNumber },
+    });
 
     const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}&groupTag=E2E`, {
       method: "POST",
@@ -102,9 +108,18 @@ describe("a mixed 200-device CSV batch", () => {
 
 describe("logs", () => {
   it("never carry a hash, product key, user principal name or token", async () => {
-    const device = { serialNumber: "LOG-1", hardwareIdentifier: hashFor("LOG-1", 31), productKey: "LOG-PKEY-777", assignedUserPrincipalName: "log.user@contoso.com" };
+    const device = {
+      serialNumber: "LOG-1",
+      hardwareIdentifier: hashFor("LOG-1", 31),
+      productKey: "LOG-PKEY-777",
+      assignedUserPrincipalName: "log.user@contoso.com",
+    };
     pipeline.simulator.injectFaults({ kind: "status", status: 400, times: 1, match: { serialNumber: "LOG-1" } });
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "application/json" }, body: JSON.stringify({ devices: [device] }) });
+    const response = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...pipeline.headers, "content-type": "application/json" },
+      body: JSON.stringify({ devices: [device] }),
+    });
     const { id } = (await response.json()) as { id: string };
     await waitForBatch(pipeline, id);
     const text = JSON.stringify(pipeline.logs);

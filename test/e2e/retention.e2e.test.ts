@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { functionDefinitions } from "../../src/app/functionDefinitions.js";
 import { eraseBatch, eraseDueBatches, type ErasureDeps } from "../../src/batches/eraseBatch.js";
 import { silentLogger } from "../../src/telemetry/logging.js";
-import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE, WEBHOOK_POISON_QUEUE, WEBHOOK_QUEUE } from "../../src/storage/names.js";
+import {
+  DEVICE_POISON_QUEUE,
+  DEVICE_QUEUE,
+  FOLLOWER_POISON_QUEUE,
+  FOLLOWER_QUEUE,
+  WEBHOOK_POISON_QUEUE,
+  WEBHOOK_QUEUE,
+} from "../../src/storage/names.js";
 import { firstPoll, pollBatch, type PollDeps } from "../../src/worker/pollBatch.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
 import { makeDevices } from "../support/devices.js";
@@ -37,7 +44,14 @@ afterAll(async () => {
 
 function erasure(now?: () => Date): ErasureDeps {
   const s = pipeline.services;
-  return { store: s.store, index: s.batchIndex, idempotency: s.idempotency, journal: s.journal, log: silentLogger, ...(now ? { now } : {}) };
+  return {
+    store: s.store,
+    index: s.batchIndex,
+    idempotency: s.idempotency,
+    journal: s.journal,
+    log: silentLogger,
+    ...(now ? { now } : {}),
+  };
 }
 
 /** Every entity, in every table of the account, that mentions the batch anywhere: key or value. */
@@ -57,7 +71,8 @@ async function everyEntity(): Promise<{ where: string; text: string }[]> {
   const found: { where: string; text: string }[] = [];
   const tables = Object.values(pipeline.services.storage).filter((c): c is TableClient => c instanceof TableClient);
   for (const table of tables) {
-    for await (const row of table.listEntities()) found.push({ where: `${table.tableName}: ${row.partitionKey}/${row.rowKey}`, text: JSON.stringify(row) });
+    for await (const row of table.listEntities())
+      found.push({ where: `${table.tableName}: ${row.partitionKey}/${row.rowKey}`, text: JSON.stringify(row) });
   }
   return found;
 }
@@ -84,21 +99,38 @@ async function until<T>(what: string, read: () => Promise<T>, done: (value: T) =
 
 async function rowsOf(batchId: string): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
-  for await (const row of pipeline.services.storage.imports.listEntities({ queryOptions: { filter: `PartitionKey eq '${batchId}'` } })) rows.push(row);
+  for await (const row of pipeline.services.storage.imports.listEntities({ queryOptions: { filter: `PartitionKey eq '${batchId}'` } }))
+    rows.push(row);
   return rows;
 }
 
 function devicesOf(prefix: string, count: number) {
-  return makeDevices(count, prefix).map((d, i) => ({ ...d, productKey: `PKEY-${prefix}-${i}`, assignedUserPrincipalName: `user.${i}@${prefix.toLowerCase()}.example` }));
+  return makeDevices(count, prefix).map((d, i) => ({
+    ...d,
+    productKey: `PKEY-${prefix}-${i}`,
+    assignedUserPrincipalName: `user.${i}@${prefix.toLowerCase()}.example`,
+  }));
 }
 
-async function submit(prefix: string, count: number, options: { idempotencyKey?: string; register?: number; callbackPath?: string } = {}): Promise<string> {
+async function submit(
+  prefix: string,
+  count: number,
+  options: { idempotencyKey?: string; register?: number; callbackPath?: string } = {},
+): Promise<string> {
   const devices = devicesOf(prefix, count);
   for (const d of devices.slice(0, options.register ?? 0)) pipeline.simulator.registerDevice(TENANT_A, { serialNumber: d.serialNumber });
   const response = await fetch(`${pipeline.api}/imports`, {
     method: "POST",
-    headers: { ...pipeline.headers, "content-type": "application/json", ...(options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {}) },
-    body: JSON.stringify({ tenantId: TENANT_A, devices, ...(options.callbackPath ? { callbackUrl: receiver.url(options.callbackPath) } : {}) }),
+    headers: {
+      ...pipeline.headers,
+      "content-type": "application/json",
+      ...(options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {}),
+    },
+    body: JSON.stringify({
+      tenantId: TENANT_A,
+      devices,
+      ...(options.callbackPath ? { callbackUrl: receiver.url(options.callbackPath) } : {}),
+    }),
   });
   expect(response.status).toBe(202);
   return ((await response.json()) as { id: string }).id;
@@ -143,7 +175,11 @@ describe("what a batch leaves in storage", () => {
     const devices = devicesOf("NOCOPY", 4);
     const id = await submit("NOCOPY", 4, { register: 1, idempotencyKey: `nocopy-${randomUUID()}`, callbackPath: "/nocopy" });
     await waitForBatch(pipeline, id);
-    const delivered = await until("the webhook delivered", async () => receiver.received.filter((r) => r.path === "/nocopy"), (r) => r.length > 0);
+    const delivered = await until(
+      "the webhook delivered",
+      async () => receiver.received.filter((r) => r.path === "/nocopy"),
+      (r) => r.length > 0,
+    );
     const [failed, ...imported] = devices;
     const entities = await everyEntity();
     const messages = await visibleMessages();
@@ -190,7 +226,9 @@ describe("what a batch leaves in storage", () => {
     expect(erased.status).toBe(204);
     expect((await get(id)).status).toBe(404);
     expect((await fetch(`${pipeline.api}/imports/${id}/devices`, { headers: pipeline.headers })).status).toBe(404);
-    const listed = (await (await fetch(`${pipeline.api}/imports?pageSize=100`, { headers: pipeline.headers })).json()) as { value: { id: string }[] };
+    const listed = (await (await fetch(`${pipeline.api}/imports?pageSize=100`, { headers: pipeline.headers })).json()) as {
+      value: { id: string }[];
+    };
     expect(listed.value.map((b) => b.id)).not.toContain(id);
     expect(await leftOf(id)).toEqual([]);
     expect((await del(id)).status).toBe(404);
@@ -199,7 +237,11 @@ describe("what a batch leaves in storage", () => {
   it("erases a batch with a webhook event, and a late notification of it leaves nothing behind", async () => {
     const id = await submit("HOOKED", 2, { callbackPath: "/hooked" });
     await waitForBatch(pipeline, id);
-    await until("the webhook delivered", async () => receiver.received.filter((r) => r.path === "/hooked").length, (n) => n > 0);
+    await until(
+      "the webhook delivered",
+      async () => receiver.received.filter((r) => r.path === "/hooked").length,
+      (n) => n > 0,
+    );
     // A poll round that read the header before the erasure, and records the event after it.
     const seen = (await pipeline.services.webhooks.notifications.read(id))!;
     expect(seen.notification).toBeDefined();
@@ -222,7 +264,11 @@ describe("what a batch leaves in storage", () => {
   it("refuses to erase a running batch, saying to cancel it first", async () => {
     const [slow] = makeDevices(1, "RUNNING");
     pipeline.simulator.injectFaults({ kind: "delay", ms: 3_000, times: 1, match: { serialNumber: slow!.serialNumber } });
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "application/json" }, body: JSON.stringify({ tenantId: TENANT_A, devices: [slow] }) });
+    const response = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...pipeline.headers, "content-type": "application/json" },
+      body: JSON.stringify({ tenantId: TENANT_A, devices: [slow] }),
+    });
     const { id } = (await response.json()) as { id: string };
     const refused = await del(id);
     expect(refused.status).toBe(409);
@@ -248,10 +294,14 @@ describe("what a batch leaves in storage", () => {
     expect((await get(id)).status).toBe(404);
     expect((await fetch(`${pipeline.api}/imports/${id}/devices`, { headers: pipeline.headers })).status).toBe(404);
     expect((await del(id)).status).toBe(404);
-    const listed = (await (await fetch(`${pipeline.api}/imports?pageSize=100`, { headers: pipeline.headers })).json()) as { value: { id: string }[] };
+    const listed = (await (await fetch(`${pipeline.api}/imports?pageSize=100`, { headers: pipeline.headers })).json()) as {
+      value: { id: string }[];
+    };
     expect(listed.value.map((b) => b.id)).not.toContain(id);
     // Work still queued for it finds nothing to do, and adds nothing to it.
-    expect(await pollBatch({ store: pipeline.services.store } as unknown as PollDeps, { ...firstPoll(id), attempt: 99 }, "late-round")).toBe("stale");
+    expect(
+      await pollBatch({ store: pipeline.services.store } as unknown as PollDeps, { ...firstPoll(id), attempt: 99 }, "late-round"),
+    ).toBe("stale");
     expect(await pipeline.services.webhooks.notifications.read(id)).toBeUndefined();
     expect((await leftOf(id)).length).toBeGreaterThan(0);
     await eraseDueBatches(erasure());
@@ -260,8 +310,17 @@ describe("what a batch leaves in storage", () => {
 
   it("keeps a retried batch until it is final again", async () => {
     const [flaky] = makeDevices(1, "RETRIED");
-    pipeline.simulator.injectFaults({ kind: "status", status: 503, times: 20, match: { method: "POST", serialNumber: flaky!.serialNumber } });
-    const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "application/json" }, body: JSON.stringify({ tenantId: TENANT_A, devices: [flaky] }) });
+    pipeline.simulator.injectFaults({
+      kind: "status",
+      status: 503,
+      times: 20,
+      match: { method: "POST", serialNumber: flaky!.serialNumber },
+    });
+    const response = await fetch(`${pipeline.api}/imports`, {
+      method: "POST",
+      headers: { ...pipeline.headers, "content-type": "application/json" },
+      body: JSON.stringify({ tenantId: TENANT_A, devices: [flaky] }),
+    });
     const { id } = (await response.json()) as { id: string };
     await waitForBatch(pipeline, id, 120_000);
     const failed = await expiryOf(id);

@@ -37,7 +37,12 @@ beforeAll(async () => {
     timers: ["deliverWebhooks"],
     definitions: functionDefinitions.map((d) => (d.kind === "timer" && d.name === "deliverWebhooks" ? { ...d, everyMs: 200 } : d)),
     // Two transient failures exhaust a device, so the retry test gets a retryable failure quickly.
-    env: { WEBHOOK_ALLOWED_HOSTS: receiver.host, WEBHOOK_RETRY_SCHEDULE_MS: "1000,1000,1000", WEBHOOK_TIMEOUT_MS: "2000", RETRY_MAX_ATTEMPTS: "2" },
+    env: {
+      WEBHOOK_ALLOWED_HOSTS: receiver.host,
+      WEBHOOK_RETRY_SCHEDULE_MS: "1000,1000,1000",
+      WEBHOOK_TIMEOUT_MS: "2000",
+      RETRY_MAX_ATTEMPTS: "2",
+    },
   });
 });
 afterAll(async () => {
@@ -78,7 +83,11 @@ describe("a batch with a callbackUrl", () => {
 
     const final = await waitForBatch(pipeline, id);
     expect(final.status).toBe("succeeded");
-    const delivered = await until("delivered", () => status(id), (s) => s.notification?.state === "delivered");
+    const delivered = await until(
+      "delivered",
+      () => status(id),
+      (s) => s.notification?.state === "delivered",
+    );
     // Nothing more is queued, so the three requests are all there will be.
     await until("webhook queue drained", queueDepth, (n) => n === 0);
 
@@ -116,14 +125,21 @@ describe("a batch with a callbackUrl", () => {
       functionDefinitions.filter((d): d is HttpFunctionDefinition => d.kind === "http"),
       { routePrefix: "api", version: "test" },
     );
-    const schema = (doc.paths["/api/imports/{id}"]!.get!.responses["200"] as { content: Record<string, { schema: unknown }> }).content["application/json"]!.schema;
+    const schema = (doc.paths["/api/imports/{id}"]!.get!.responses["200"] as { content: Record<string, { schema: unknown }> }).content[
+      "application/json"
+    ]!.schema;
     expect(validateJson(delivered, schema as never, doc)).toEqual([]);
     expect(validateJson({ ...delivered, notification: { ...notification, state: "lost" } }, schema as never, doc)).not.toEqual([]);
     expect(JSON.stringify(delivered)).not.toContain("/autopilot/done");
 
     // The poll chain's finishing message delivered again: no second event, nothing sent.
     const again = await notifyIfFinal(
-      { store: pipeline.services.store, notifications: pipeline.services.webhooks.notifications, queue: pipeline.services.webhooks.queue, log: pipeline.services.log },
+      {
+        store: pipeline.services.store,
+        notifications: pipeline.services.webhooks.notifications,
+        queue: pipeline.services.webhooks.queue,
+        log: pipeline.services.log,
+      },
       id,
     );
     expect(again).toBe("already-recorded");
@@ -142,13 +158,18 @@ describe("a batch with a callbackUrl", () => {
   it("is told when every device failed at create", async () => {
     const devices = makeDevices(2, "HOOKFAIL");
     // Twice each: once for the import action that carries both, once for the device's own create after the chunk is split.
-    for (const d of devices) pipeline.simulator.injectFaults({ kind: "status", status: 400, times: 2, match: { serialNumber: d.serialNumber } });
+    for (const d of devices)
+      pipeline.simulator.injectFaults({ kind: "status", status: 400, times: 2, match: { serialNumber: d.serialNumber } });
     const before = receiver.received.length;
     const response = await post({ tenantId: TENANT_A, callbackUrl: receiver.url("/failed"), devices });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     expect((await waitForBatch(pipeline, id)).status).toBe("failed");
-    const done = await until("delivered", () => status(id), (s) => s.notification?.state === "delivered");
+    const done = await until(
+      "delivered",
+      () => status(id),
+      (s) => s.notification?.state === "delivered",
+    );
     const mine = receiver.received.slice(before).filter((r) => r.path === "/failed");
     expect(mine).toHaveLength(1);
     expect(mine[0]!.signatureValid).toBe(true);
@@ -160,15 +181,25 @@ describe("a batch with a callbackUrl", () => {
     const response = await post({ tenantId: TENANT_A, callbackUrl: receiver.url("/race"), devices: makeDevices(1, "HOOKRACE") });
     const { id } = (await response.json()) as { id: string };
     await waitForBatch(pipeline, id);
-    const deps = { store: pipeline.services.store, notifications: pipeline.services.webhooks.notifications, queue: pipeline.services.webhooks.queue, log: pipeline.services.log };
+    const deps = {
+      store: pipeline.services.store,
+      notifications: pipeline.services.webhooks.notifications,
+      queue: pipeline.services.webhooks.queue,
+      log: pipeline.services.log,
+    };
     const outcomes = await Promise.all([notifyIfFinal(deps, id), notifyIfFinal(deps, id), notifyIfFinal(deps, id)]);
     expect(outcomes.filter((o) => o === "recorded").length).toBeLessThanOrEqual(1);
-    await until("delivered", () => status(id), (s) => s.notification?.state === "delivered");
+    await until(
+      "delivered",
+      () => status(id),
+      (s) => s.notification?.state === "delivered",
+    );
     await until("webhook queue drained", queueDepth, (n) => n === 0);
     const eventId = (await status(id)).notification!.eventId!;
 
     // Copies of delivery messages that were already acted on are dropped without a request.
-    for (const attempt of [1, 2, 3]) await pipeline.services.webhooks.queue.send({ v: 1, kind: "deliverWebhook", batchId: id, eventId, attempt });
+    for (const attempt of [1, 2, 3])
+      await pipeline.services.webhooks.queue.send({ v: 1, kind: "deliverWebhook", batchId: id, eventId, attempt });
     await until("duplicates consumed", queueDepth, (n) => n === 0);
     const mine = receiver.received.filter((r) => r.path === "/race");
     expect(new Set(mine.map((r) => r.headers["webhook-id"]))).toEqual(new Set([eventId]));
@@ -184,14 +215,28 @@ describe("a batch final again", () => {
     const response = await post({ tenantId: TENANT_A, callbackUrl: receiver.url("/retry"), devices: [device] });
     const { id } = (await response.json()) as { id: string };
     expect((await waitForBatch(pipeline, id)).status).toBe("failed");
-    const first = (await until("first event delivered", () => status(id), (s) => s.notification?.state === "delivered")).notification!;
+    const first = (
+      await until(
+        "first event delivered",
+        () => status(id),
+        (s) => s.notification?.state === "delivered",
+      )
+    ).notification!;
 
     const retried = await fetch(`${pipeline.api}/imports/${id}/retry`, { method: "POST", headers: pipeline.headers });
     expect(retried.status).toBe(202);
     expect((await waitForBatch(pipeline, id)).status).toBe("succeeded");
-    const second = (await until("second event delivered", () => status(id), (s) => s.notification?.eventId !== first.eventId && s.notification?.state === "delivered")).notification!;
+    const second = (
+      await until(
+        "second event delivered",
+        () => status(id),
+        (s) => s.notification?.eventId !== first.eventId && s.notification?.state === "delivered",
+      )
+    ).notification!;
 
-    const events = receiver.received.filter((r) => r.path === "/retry" && r.answered === 200).map((r) => ({ id: r.headers["webhook-id"], body: JSON.parse(r.body) as { data: { status: string } } }));
+    const events = receiver.received
+      .filter((r) => r.path === "/retry" && r.answered === 200)
+      .map((r) => ({ id: r.headers["webhook-id"], body: JSON.parse(r.body) as { data: { status: string } } }));
     expect(events.map((e) => [e.id, e.body.data.status])).toEqual([
       [first.eventId, "failed"],
       [second.eventId, "succeeded"],
@@ -201,14 +246,29 @@ describe("a batch final again", () => {
   it("canceled is told as canceled", async () => {
     const devices = makeDevices(2, "HOOKCANCEL");
     // Throttled creates leave the devices waiting (retrying, nothing created), where a cancel takes them.
-    for (const d of devices) pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 3, times: 3, match: { serialNumber: d.serialNumber } });
+    for (const d of devices)
+      pipeline.simulator.injectFaults({
+        kind: "status",
+        status: 429,
+        retryAfterSeconds: 3,
+        times: 3,
+        match: { serialNumber: d.serialNumber },
+      });
     const response = await post({ tenantId: TENANT_B, callbackUrl: receiver.url("/cancel"), devices });
     const { id } = (await response.json()) as { id: string };
-    await until("a device waiting", () => status(id), (s) => ((s.counts as Record<string, number>).retrying ?? 0) > 0);
+    await until(
+      "a device waiting",
+      () => status(id),
+      (s) => ((s.counts as Record<string, number>).retrying ?? 0) > 0,
+    );
     const canceled = await fetch(`${pipeline.api}/imports/${id}/cancel`, { method: "POST", headers: pipeline.headers });
     expect(canceled.status).toBe(200);
     expect((await waitForBatch(pipeline, id)).status).toBe("canceled");
-    await until("delivered", () => status(id), (s) => s.notification?.state === "delivered");
+    await until(
+      "delivered",
+      () => status(id),
+      (s) => s.notification?.state === "delivered",
+    );
     const told = receiver.received.filter((r) => r.path === "/cancel" && r.answered === 200);
     expect(told).toHaveLength(1);
     expect(JSON.parse(told[0]!.body)).toMatchObject({ type: "import.completed", data: { id, status: "canceled" } });
@@ -222,7 +282,11 @@ describe("a rotated signing secret", () => {
     const response = await post({ tenantId: TENANT_A, callbackUrl: receiver.url("/rotated"), devices: makeDevices(1, "HOOKROT") });
     const { id } = (await response.json()) as { id: string };
     await waitForBatch(pipeline, id);
-    await until("delivered", () => status(id), (s) => s.notification?.state === "delivered");
+    await until(
+      "delivered",
+      () => status(id),
+      (s) => s.notification?.state === "delivered",
+    );
     const request = receiver.received.find((r) => r.path === "/rotated" && r.answered === 200)!;
     expect(String(request.headers["webhook-signature"]).split(" ")).toHaveLength(2);
     expect(verifyStandardWebhook(current, request.headers, request.body)).toBe(true);
@@ -250,11 +314,17 @@ describe("callback addresses that are refused", () => {
   });
 
   it("is refused in the query string of a CSV batch too", async () => {
-    const response = await fetch(`${pipeline.api}/imports?tenantId=${TENANT_A}&callbackUrl=${encodeURIComponent("https://192.168.1.1/x")}`, {
-      method: "POST",
-      headers: { ...pipeline.headers, "content-type": "text/csv" },
-      body: "Device Serial Number,Windows Product ID,Hardware Hash\n" + makeDevices(1).map((d) => `${d.serialNumber},,${d.hardwareIdentifier}`)[0] + "\n",
-    });
+    const response = await fetch(
+      `${pipeline.api}/imports?tenantId=${TENANT_A}&callbackUrl=${encodeURIComponent("https://192.168.1.1/x")}`,
+      {
+        method: "POST",
+        headers: { ...pipeline.headers, "content-type": "text/csv" },
+        body:
+          "Device Serial Number,Windows Product ID,Hardware Hash\n" +
+          makeDevices(1).map((d) => `${d.serialNumber},,${d.hardwareIdentifier}`)[0] +
+          "\n",
+      },
+    );
     expect(response.status).toBe(400);
     const problem = (await response.json()) as { errors: { field: string }[] };
     expect(problem.errors.map((e) => e.field)).toEqual(["callbackUrl"]);
@@ -264,13 +334,25 @@ describe("callback addresses that are refused", () => {
     // The name passes intake (it is not a literal address); its DNS answer is private.
     const resolver = async (): Promise<LookupAddress[]> => [{ address: "10.0.0.8", family: 4 }];
     const original = pipeline.services.webhooks.post;
-    pipeline.services.webhooks.post = createWebhookPoster({ timeoutMs: 2000, allowedHosts: pipeline.services.config.webhooks.allowedHosts, lookup: safeLookup(resolver) });
+    pipeline.services.webhooks.post = createWebhookPoster({
+      timeoutMs: 2000,
+      allowedHosts: pipeline.services.config.webhooks.allowedHosts,
+      lookup: safeLookup(resolver),
+    });
     try {
-      const response = await post({ tenantId: TENANT_A, callbackUrl: "https://hooks.partner.example/done", devices: makeDevices(1, "HOOKDNS") });
+      const response = await post({
+        tenantId: TENANT_A,
+        callbackUrl: "https://hooks.partner.example/done",
+        devices: makeDevices(1, "HOOKDNS"),
+      });
       expect(response.status).toBe(202);
       const { id } = (await response.json()) as { id: string };
       await waitForBatch(pipeline, id);
-      const failed = await until("failed", () => status(id), (s) => s.notification?.state === "failed");
+      const failed = await until(
+        "failed",
+        () => status(id),
+        (s) => s.notification?.state === "failed",
+      );
       expect(failed.notification!.attempts).toHaveLength(1);
       expect(failed.notification!.attempts![0]!.error).toMatch(/private address/);
       expect(failed.notification!.callbackHost).toBe("hooks.partner.example");

@@ -28,7 +28,9 @@ const HOST_SETTINGS = { functionTimeoutMs: 6_000, queues: { visibilityTimeoutMs:
 // Chunks of 10, one fan-out range for the whole batch, progress recorded every 200 devices (fanOutBatch.ts).
 const ENV = { IMPORT_CHUNK_SIZE: "10", FANOUT_RANGE_DEVICES: "5000" };
 const deviceSend = (r: { service: string; method: string; path: string }) =>
-  r.service === "queue" && r.method === "POST" && (r.path.includes(`/${DEVICE_QUEUE}/messages`) || r.path.includes(`/${FOLLOWER_QUEUE}/messages`));
+  r.service === "queue" &&
+  r.method === "POST" &&
+  (r.path.includes(`/${DEVICE_QUEUE}/messages`) || r.path.includes(`/${FOLLOWER_QUEUE}/messages`));
 
 beforeAll(async () => {
   world = await startFaultWorld();
@@ -43,9 +45,16 @@ afterAll(async () => {
 });
 
 async function finishedIntake(batchId: string): Promise<void> {
-  await waitFor("the batch's fan-out to finish its intake", async () => (await world.services.store.readBatch(batchId))?.intakeState === "accepted", 60_000, 100);
+  await waitFor(
+    "the batch's fan-out to finish its intake",
+    async () => (await world.services.store.readBatch(batchId))?.intakeState === "accepted",
+    60_000,
+    100,
+  );
   expect((await world.services.fanOutProgress.list(batchId)).every((r) => r.done && r.next === r.to)).toBe(true);
-  expect((await world.services.journal.startedBefore(new Date(Date.now() + 60_000).toISOString())).map((p) => p.batchId)).not.toContain(batchId);
+  expect((await world.services.journal.startedBefore(new Date(Date.now() + 60_000).toISOString())).map((p) => p.batchId)).not.toContain(
+    batchId,
+  );
 }
 
 describe("fault 9: the fan-out fails part-way", () => {
@@ -57,7 +66,12 @@ describe("fault 9: the fan-out fails part-way", () => {
     chaos.setRule((_, r) => (deviceSend(r) && ++sends > sentBeforeDeath ? "refuse" : "pass"));
     const first = await startChildHost(world.hostEnv(ENV, chaos.connectionString), HOST_SETTINGS);
     hosts.push(first);
-    const answer = await post(first.api, JSON.stringify({ devices: makeDevices(count, "FANKILL") }), "application/json", world.partner.headers);
+    const answer = await post(
+      first.api,
+      JSON.stringify({ devices: makeDevices(count, "FANKILL") }),
+      "application/json",
+      world.partner.headers,
+    );
     const batch = acceptedBatch(answer, count);
 
     await waitFor("the fan-out to be part-way through its range", () => sends > sentBeforeDeath, 60_000);
@@ -94,11 +108,20 @@ describe("fault 9: the fan-out fails part-way", () => {
     });
     const host = await startChildHost(world.hostEnv(ENV, chaos.connectionString), HOST_SETTINGS);
     hosts.push(host);
-    const answer = await post(host.api, JSON.stringify({ devices: makeDevices(count, "FANSTORE") }), "application/json", world.partner.headers);
+    const answer = await post(
+      host.api,
+      JSON.stringify({ devices: makeDevices(count, "FANSTORE") }),
+      "application/json",
+      world.partner.headers,
+    );
     const batch = acceptedBatch(answer, count);
 
     // The fan-out's own delivery fails (its log line names the batch and no device row), once the storage client has given up retrying.
-    const fanOutFailed = () => host.output().split("\n").some((line) => line.includes("queue function failed") && line.includes(batch.batchId) && !line.includes('"rowKey"'));
+    const fanOutFailed = () =>
+      host
+        .output()
+        .split("\n")
+        .some((line) => line.includes("queue function failed") && line.includes(batch.batchId) && !line.includes('"rowKey"'));
     await waitFor("the fan-out to fail on unreachable storage", fanOutFailed, 150_000, 100);
     chaos.setRule(() => "pass", { cutOpen: true });
 

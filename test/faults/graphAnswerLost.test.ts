@@ -30,7 +30,10 @@ describe("fault 4: Graph creates the device, then the answer is lost", () => {
     // chunk whose answer was lost is looked up by serial number at its next attempt.
     const host = await world.startHost(world.hostEnv({ IMPORT_CHUNK_SIZE: "2" }));
 
-    const batch = acceptedBatch(await post(host.api, JSON.stringify({ devices: makeDevices(count, "LOSTANSWER") }), "application/json", world.partner.headers), count);
+    const batch = acceptedBatch(
+      await post(host.api, JSON.stringify({ devices: makeDevices(count, "LOSTANSWER") }), "application/json", world.partner.headers),
+      count,
+    );
     const ledger = await world.settle([batch], 60_000);
     recordScenario("4. Graph's answer lost (504, dropped)", ledger, startedAt);
 

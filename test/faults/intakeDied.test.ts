@@ -49,7 +49,12 @@ describe("fault 7: intake dies between the rows and the messages", () => {
     const intakeSend = (path: string) => path.includes(`/${DEVICE_QUEUE}/messages`) || path.includes(`/${FANOUT_QUEUE}/messages`);
     chaos.setRule((_, r) => (r.service === "queue" && r.method === "POST" && intakeSend(r.path) && ++refused > 0 ? "refuse" : "pass"));
 
-    const answer = post(intake.api, JSON.stringify({ devices: makeDevices(count, "DIED") }), "application/json", world.partner.headers).then(
+    const answer = post(
+      intake.api,
+      JSON.stringify({ devices: makeDevices(count, "DIED") }),
+      "application/json",
+      world.partner.headers,
+    ).then(
       (a) => a.status,
       () => "no answer" as const,
     );
@@ -81,8 +86,9 @@ describe("fault 7: intake dies between the rows and the messages", () => {
     expect(ledger.duplicatedKeys).toEqual([]);
     expect((await world.deviceRows(header)).map((r) => r.state)).toEqual(Array(count).fill("imported"));
     expect((await world.services.store.readBatch(header))?.intakeState).toBe("accepted");
-    expect((await world.services.journal.startedBefore(new Date(Date.now() + 60_000).toISOString())).map((p) => p.batchId)).not.toContain(header);
+    expect((await world.services.journal.startedBefore(new Date(Date.now() + 60_000).toISOString())).map((p) => p.batchId)).not.toContain(
+      header,
+    );
     await fresh.stop();
   }, 300_000);
-
 });

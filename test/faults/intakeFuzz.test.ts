@@ -21,7 +21,15 @@ const MAX_DEVICES = 20;
 beforeAll(async () => {
   world = await startFaultWorld();
   // Small limits, so the fuzzer reaches 413 with bodies of a few kilobytes.
-  ({ api } = await world.startHost(world.hostEnv({ IMPORT_MAX_BODY_BYTES: String(MAX_BODY), IMPORT_MAX_DEVICES: String(MAX_DEVICES), HASH_MIN_BYTES: "16", INTAKE_RATE_PER_MINUTE: "100000", INTAKE_RATE_BURST: "100000" })));
+  ({ api } = await world.startHost(
+    world.hostEnv({
+      IMPORT_MAX_BODY_BYTES: String(MAX_BODY),
+      IMPORT_MAX_DEVICES: String(MAX_DEVICES),
+      HASH_MIN_BYTES: "16",
+      INTAKE_RATE_PER_MINUTE: "100000",
+      INTAKE_RATE_BURST: "100000",
+    }),
+  ));
 });
 afterAll(async () => {
   await world?.stop();
@@ -36,14 +44,20 @@ const validCsv = (n: number, seed: number) => makeCsv(devices(n, seed, "FUZZCSV"
 
 /** A text with random damage: a slice cut out, random text spliced in, or cut short. */
 const mutated = (base: fc.Arbitrary<string>) =>
-  fc.tuple(base, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 40 }), fc.string({ unit: "binary", maxLength: 12 })), { maxLength: 4 }), fc.option(fc.nat())).map(([text, edits, cut]) => {
-    let out = text;
-    for (const [at, length, insert] of edits) {
-      const i = out.length ? at % out.length : 0;
-      out = out.slice(0, i) + insert + out.slice(i + length);
-    }
-    return cut === null ? out : out.slice(0, out.length ? cut % (out.length + 1) : 0);
-  });
+  fc
+    .tuple(
+      base,
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 40 }), fc.string({ unit: "binary", maxLength: 12 })), { maxLength: 4 }),
+      fc.option(fc.nat()),
+    )
+    .map(([text, edits, cut]) => {
+      let out = text;
+      for (const [at, length, insert] of edits) {
+        const i = out.length ? at % out.length : 0;
+        out = out.slice(0, i) + insert + out.slice(i + length);
+      }
+      return cut === null ? out : out.slice(0, out.length ? cut % (out.length + 1) : 0);
+    });
 
 const devicesCount = fc.integer({ min: 0, max: MAX_DEVICES + 3 });
 const seed = fc.integer({ min: 1, max: 1_000_000 });
@@ -64,8 +78,14 @@ const anyType = fc.constantFrom(
 const orMutated = (base: fc.Arbitrary<string>) => fc.oneof(base, mutated(base));
 /** A body and its Content-Type: well-formed batches (some damaged), and anything at all. */
 const request = fc.oneof(
-  fc.record({ payload: orMutated(fc.tuple(devicesCount, seed).map(([n, s]) => validJson(n, s))).map((t) => Buffer.from(t)), contentType: jsonTypes }),
-  fc.record({ payload: orMutated(fc.tuple(devicesCount, seed).map(([n, s]) => validCsv(n, s))).map((t) => Buffer.from(t)), contentType: csvTypes }),
+  fc.record({
+    payload: orMutated(fc.tuple(devicesCount, seed).map(([n, s]) => validJson(n, s))).map((t) => Buffer.from(t)),
+    contentType: jsonTypes,
+  }),
+  fc.record({
+    payload: orMutated(fc.tuple(devicesCount, seed).map(([n, s]) => validCsv(n, s))).map((t) => Buffer.from(t)),
+    contentType: csvTypes,
+  }),
   fc.record({
     payload: fc.oneof(
       fc.json().map((j) => Buffer.from(j)),
@@ -107,7 +127,12 @@ describe("fault 8: fuzzed intake", () => {
           return;
         }
         expect(answer.headers.get("content-type")).toContain("application/problem+json");
-        expect(answer.body).toMatchObject({ status: answer.status, type: expect.stringMatching(/^https?:\/\/\S+$/), title: expect.any(String), detail: expect.any(String) });
+        expect(answer.body).toMatchObject({
+          status: answer.status,
+          type: expect.stringMatching(/^https?:\/\/\S+$/),
+          title: expect.any(String),
+          detail: expect.any(String),
+        });
         expect(answer.body.type).not.toMatch(/internal-error$/);
         expect(String(answer.body.detail).length).toBeGreaterThan(0);
         expect(await importsRowCount()).toBe(rowsBefore);

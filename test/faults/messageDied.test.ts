@@ -39,7 +39,9 @@ describe("fault 7b: a device's message dies", () => {
     // Per-device creates: with chunks, the doomed device's leader would import it by a range read
     // this rule does not refuse, and only its follower's message would die, harmlessly. A poisoned
     // chunk leader is test/worker/chunk.integration.test.ts ("fails the devices a poisoned leader had claimed").
-    const host = await world.startHost(world.hostEnv({ GRAPH_IMPORT_MODE: "create" }, chaos.connectionString), { queues: { visibilityTimeoutMs: 500 } });
+    const host = await world.startHost(world.hostEnv({ GRAPH_IMPORT_MODE: "create" }, chaos.connectionString), {
+      queues: { visibilityTimeoutMs: 500 },
+    });
     const doomed = deviceRowKey(2);
     let poisoned = false;
     // The doomed device's row cannot be read until its message reaches the poison queue.
@@ -47,7 +49,10 @@ describe("fault 7b: a device's message dies", () => {
       if (r.service === "queue" && r.method === "POST" && r.path.includes(`/${DEVICE_POISON_QUEUE}/messages`)) poisoned = true;
       return !poisoned && r.service === "table" && r.method === "GET" && r.path.includes(`RowKey='${doomed}'`) ? "refuse" : "pass";
     });
-    const batch = acceptedBatch(await post(host.api, JSON.stringify({ devices: makeDevices(count, "POISONED") }), "application/json", world.partner.headers), count);
+    const batch = acceptedBatch(
+      await post(host.api, JSON.stringify({ devices: makeDevices(count, "POISONED") }), "application/json", world.partner.headers),
+      count,
+    );
 
     // The poison queue is drained by a timer (once a minute in Azure); the fault world's hosts run
     // no timers, so the test runs that timer function, on a shorter period.

@@ -63,7 +63,8 @@ describe("fault 5: the same batch submitted twice", () => {
     const count = faultScale({ short: 10, full: 40 });
     const host = await world.startHost();
     const creates = world.simulator.creates.length;
-    const send = (body: string, key: string) => post(host.api, body, "application/json", { ...world.partner.headers, "idempotency-key": key });
+    const send = (body: string, key: string) =>
+      post(host.api, body, "application/json", { ...world.partner.headers, "idempotency-key": key });
     // A partner retries a 409 (the first request still in progress) after its Retry-After.
     const sendUntilAnswered = async (body: string, key: string): Promise<Answer> => {
       for (let tries = 0; ; tries++) {
@@ -79,7 +80,9 @@ describe("fault 5: the same batch submitted twice", () => {
     expect(repeat.batchId).toBe(first.batchId);
 
     const concurrent = JSON.stringify({ devices: makeDevices(count, "KEYEDTOGETHER") });
-    const twins = (await Promise.all([sendUntilAnswered(concurrent, "fault-5-concurrent"), sendUntilAnswered(concurrent, "fault-5-concurrent")])).map((a) => acceptedBatch(a, count));
+    const twins = (
+      await Promise.all([sendUntilAnswered(concurrent, "fault-5-concurrent"), sendUntilAnswered(concurrent, "fault-5-concurrent")])
+    ).map((a) => acceptedBatch(a, count));
     expect(twins[1]!.batchId).toBe(twins[0]!.batchId);
 
     const ledger = await world.settle([first, twins[0]!], 60_000);
@@ -87,6 +90,7 @@ describe("fault 5: the same batch submitted twice", () => {
     expect(ledger.lostKeys).toEqual([]);
     expect(ledger.duplicatedKeys).toEqual([]);
     expect(world.simulator.creates.length - creates).toBe(2 * count);
-    for (const batch of [first, twins[0]!]) expect((await world.deviceRows(batch.batchId)).map((r) => r.state)).toEqual(Array(count).fill("imported"));
+    for (const batch of [first, twins[0]!])
+      expect((await world.deviceRows(batch.batchId)).map((r) => r.state)).toEqual(Array(count).fill("imported"));
   }, 300_000);
 });

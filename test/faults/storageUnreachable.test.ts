@@ -32,7 +32,10 @@ beforeAll(async () => {
   world = await startFaultWorld();
   chaos = await startStorageChaos(world.azurite);
   // Chunks of 2: the batch is 30 import actions a slot apart, so an outage can fall mid-batch.
-  ({ api } = await world.startHost(world.hostEnv({ PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "100", IMPORT_CHUNK_SIZE: "2" }, chaos.connectionString), HOST_SETTINGS));
+  ({ api } = await world.startHost(
+    world.hostEnv({ PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "100", IMPORT_CHUNK_SIZE: "2" }, chaos.connectionString),
+    HOST_SETTINGS,
+  ));
 });
 afterAll(async () => {
   chaos?.setRule(() => "pass");
@@ -45,7 +48,8 @@ describe("fault 2: storage unreachable", () => {
   it("during intake: 503 with Retry-After and nothing runs, or 202 and everything runs", async () => {
     const startedAt = Date.now();
     const count = faultScale({ short: 120, full: 250 });
-    const send = (prefix: string) => post(api, JSON.stringify({ devices: makeDevices(count, prefix) }), "application/json", world.partner.headers);
+    const send = (prefix: string) =>
+      post(api, JSON.stringify({ devices: makeDevices(count, prefix) }), "application/json", world.partner.headers);
     const accepted: AcceptedBatch[] = [];
 
     // How many storage requests one intake of this size makes, to cut it at every stage.
@@ -83,7 +87,11 @@ describe("fault 2: storage unreachable", () => {
     // that side to scenario 7a; a cut at the very first request, the credential check, is also
     // test/app/runHttpFunction.test.ts's).
     expect(answers.find((a) => a.cutAt === "header")?.status, JSON.stringify({ requestsPerIntake, answers })).toBe(503);
-    if (cuts.length > 1) expect(answers.map((a) => a.status), JSON.stringify({ requestsPerIntake, answers })).toContain(202);
+    if (cuts.length > 1)
+      expect(
+        answers.map((a) => a.status),
+        JSON.stringify({ requestsPerIntake, answers }),
+      ).toContain(202);
 
     // The sweeper's timer, run now rather than a minute from now: it finishes what became durable.
     await sweepIntake({ ...world.services, enqueueConcurrency: 8, firstPollDelayMs: 1_000, log: silentLogger, graceMs: 0 });
@@ -102,7 +110,10 @@ describe("fault 2: storage unreachable", () => {
     const count = faultScale({ short: 60, full: 200 });
     const outageMs = faultScale({ short: 5_000, full: 15_000 });
     const creates = world.simulator.creates.length;
-    const batch = acceptedBatch(await post(api, JSON.stringify({ devices: makeDevices(count, "PROCESSING") }), "application/json", world.partner.headers), count);
+    const batch = acceptedBatch(
+      await post(api, JSON.stringify({ devices: makeDevices(count, "PROCESSING") }), "application/json", world.partner.headers),
+      count,
+    );
 
     await waitFor("a third of the batch to be created", () => world.simulator.creates.length - creates >= count / 3, 30_000, 5);
     chaos.setRule(() => "refuse", { cutOpen: true });

@@ -57,10 +57,15 @@ describe("fault 3: a 429 storm with long Retry-Afters", () => {
     const storm = faultScale({ short: 3, full: 5 });
     world.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds, times: storm, match: { method: "POST" } });
     // Intune's real budget (100 writes per 20 s), so writes are spread as in production.
-    const host = await world.startHost(world.hostEnv({ PACING_WINDOW_MS: "20000", PACING_WRITES_PER_WINDOW: "100", RETRY_MAX_ATTEMPTS: "2" }));
+    const host = await world.startHost(
+      world.hostEnv({ PACING_WINDOW_MS: "20000", PACING_WRITES_PER_WINDOW: "100", RETRY_MAX_ATTEMPTS: "2" }),
+    );
 
     const pauses = watchPauses(world);
-    const batch = acceptedBatch(await post(host.api, JSON.stringify({ devices: makeDevices(count, "STORM") }), "application/json", world.partner.headers), count);
+    const batch = acceptedBatch(
+      await post(host.api, JSON.stringify({ devices: makeDevices(count, "STORM") }), "application/json", world.partner.headers),
+      count,
+    );
     const ledger = await world.settle([batch], 60_000 + storm * retryAfterSeconds * 2_000);
     const recorded = await pauses.stop();
     recordScenario("3. 429 storm, Retry-After " + retryAfterSeconds + " s", ledger, startedAt);
@@ -76,10 +81,16 @@ describe("fault 3: a 429 storm with long Retry-Afters", () => {
     const throttled = writes.filter((r) => r.status === 429);
     expect(throttled).toHaveLength(storm);
     // Each 429 was recorded as a pause at least as long as its Retry-After...
-    for (const t of throttled) expect(recorded.some((p) => p.seenAt >= t.at && p.until >= t.at + retryAfterSeconds * 1_000), JSON.stringify({ t, recorded })).toBe(true);
+    for (const t of throttled)
+      expect(
+        recorded.some((p) => p.seenAt >= t.at && p.until >= t.at + retryAfterSeconds * 1_000),
+        JSON.stringify({ t, recorded }),
+      ).toBe(true);
     // ...and nothing was written inside a pause once it was known.
     const early = recorded.flatMap((p) =>
-      writes.filter((w) => w.at > p.seenAt + COMMITTED_ALLOWANCE_MS && w.at < p.until).map((w) => `${w.method} ${w.status} ${p.until - w.at} ms before the pause recorded at ${p.seenAt} ended`),
+      writes
+        .filter((w) => w.at > p.seenAt + COMMITTED_ALLOWANCE_MS && w.at < p.until)
+        .map((w) => `${w.method} ${w.status} ${p.until - w.at} ms before the pause recorded at ${p.seenAt} ended`),
     );
     expect(early).toEqual([]);
   }, 300_000);

@@ -33,7 +33,12 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
     const count = faultScale({ short: 12, full: 40 });
     const first = await startChildHost(world.hostEnv({ GRAPH_IMPORT_MODE: "create" }), HOST_SETTINGS);
     hosts.push(first);
-    const answer = await post(first.api, JSON.stringify({ devices: makeDevices(count, "KILLED") }), "application/json", world.partner.headers);
+    const answer = await post(
+      first.api,
+      JSON.stringify({ devices: makeDevices(count, "KILLED") }),
+      "application/json",
+      world.partner.headers,
+    );
     const batch = acceptedBatch(answer, count);
 
     await waitFor("Graph to carry out a first create", () => world.simulator.creates.length > 0, 30_000, 2);
@@ -56,7 +61,9 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
     expect(ledger.final).toBe(count);
     expect((await world.deviceRows(batch.batchId)).every((r) => r.state === "imported")).toBe(true);
     // The fresh process looked the in-doubt creates up instead of creating them again.
-    const lookUps = world.simulator.requestLog.slice(requestsBeforeRestart).filter((r) => r.method === "GET" && r.path.includes("importedWindowsAutopilotDeviceIdentities?"));
+    const lookUps = world.simulator.requestLog
+      .slice(requestsBeforeRestart)
+      .filter((r) => r.method === "GET" && r.path.includes("importedWindowsAutopilotDeviceIdentities?"));
     expect(lookUps.length).toBeGreaterThan(0);
   }, 300_000);
 
@@ -66,7 +73,12 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
     const creates = () => world.simulator.creates.filter((c) => c.importId?.startsWith(`${batch.batchId}/`));
     const first = await startChildHost(world.hostEnv({ IMPORT_CHUNK_SIZE: "100" }), HOST_SETTINGS);
     hosts.push(first);
-    const answer = await post(first.api, JSON.stringify({ devices: makeDevices(count, "CHUNKKILL") }), "application/json", world.partner.headers);
+    const answer = await post(
+      first.api,
+      JSON.stringify({ devices: makeDevices(count, "CHUNKKILL") }),
+      "application/json",
+      world.partner.headers,
+    );
     const batch = acceptedBatch(answer, count);
 
     // The action's answer is held back a second (latency): the host dies while it is on its way.
@@ -91,9 +103,13 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
     expect((await world.deviceRows(batch.batchId)).every((r) => r.state === "imported")).toBe(true);
     // The chunk's devices were found by serial number, one walk for the chunk, not imported again.
     const after = world.simulator.requestLog.slice(requestsBeforeRestart);
-    expect(after.filter((r) => r.method === "GET" && r.path.includes("importedWindowsAutopilotDeviceIdentities?")).length).toBeGreaterThan(0);
+    expect(after.filter((r) => r.method === "GET" && r.path.includes("importedWindowsAutopilotDeviceIdentities?")).length).toBeGreaterThan(
+      0,
+    );
     expect(creates()).toHaveLength(count);
     // One import action for each chunk (1a used creates): the fresh process sent no second one for the chunk in flight.
-    expect(world.simulator.requestLog.filter((r) => r.method === "POST" && r.path.endsWith("/import"))).toHaveLength(Math.ceil(count / 100));
+    expect(world.simulator.requestLog.filter((r) => r.method === "POST" && r.path.endsWith("/import"))).toHaveLength(
+      Math.ceil(count / 100),
+    );
   }, 300_000);
 });

@@ -18,10 +18,14 @@ describe("functions/index.ts under Node's ESM loader", () => {
       .filter((part) => part && !part.startsWith("type "))
       .map((part) => part.split(/\s+as\s+/)[0]!);
     const visible = JSON.parse(
-      execFileSync(process.execPath, ["--input-type=module", "-e", 'import * as f from "@azure/functions"; console.log(JSON.stringify(Object.keys(f)))'], {
-        cwd: new URL("../..", import.meta.url),
-        encoding: "utf8",
-      }),
+      execFileSync(
+        process.execPath,
+        ["--input-type=module", "-e", 'import * as f from "@azure/functions"; console.log(JSON.stringify(Object.keys(f)))'],
+        {
+          cwd: new URL("../..", import.meta.url),
+          encoding: "utf8",
+        },
+      ),
     ) as string[];
     expect(visible).toContain("default");
     expect(named.filter((name) => !visible.includes(name))).toEqual([]);

@@ -48,7 +48,8 @@ class CountingCredential implements TokenCredential {
 
 const TENANT = "11111111-2222-3333-4444-555555555555";
 const APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
-const client = (credential: TokenCredential = new CountingCredential()) => new GraphClient({ baseUrl, apiVersion: "v1.0", credential, timeoutMs: 5_000, appId: APP });
+const client = (credential: TokenCredential = new CountingCredential()) =>
+  new GraphClient({ baseUrl, apiVersion: "v1.0", credential, timeoutMs: 5_000, appId: APP });
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe("GraphClient", () => {
@@ -66,7 +67,11 @@ describe("GraphClient", () => {
 
   it("gets one fresh token after a 401, passing on the claims of Graph's challenge, and then lets the 401 count", async () => {
     const claims = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}';
-    script = () => ({ status: 401, body: { error: { code: "InvalidAuthenticationToken", message: "Access token has expired." } }, headers: { "www-authenticate": `Bearer realm="", error="insufficient_claims", claims="${Buffer.from(claims).toString("base64")}"` } });
+    script = () => ({
+      status: 401,
+      body: { error: { code: "InvalidAuthenticationToken", message: "Access token has expired." } },
+      headers: { "www-authenticate": `Bearer realm="", error="insufficient_claims", claims="${Buffer.from(claims).toString("base64")}"` },
+    });
     const credential = new CountingCredential();
     const result = await client(credential).getImportedDevice(TENANT, "rec-1");
     expect(result).toMatchObject({ kind: "http-error", status: 401, code: "InvalidAuthenticationToken" });
@@ -76,19 +81,38 @@ describe("GraphClient", () => {
   });
 
   it("succeeds when the fresh token is accepted", async () => {
-    script = (_req, n) => (n === 1 ? { status: 401, body: { error: { code: "InvalidAuthenticationToken", message: "expired" } } } : { status: 200, body: { id: "rec-1" } });
+    script = (_req, n) =>
+      n === 1
+        ? { status: 401, body: { error: { code: "InvalidAuthenticationToken", message: "expired" } } }
+        : { status: 200, body: { id: "rec-1" } };
     expect(await client().getImportedDevice(TENANT, "rec-1")).toMatchObject({ kind: "ok", body: { id: "rec-1" } });
   });
 
   it("reads Intune's inner Message out of the JSON-in-a-string it sends, without the support ids", async () => {
-    const inner = { _version: 3, Message: "An internal server error has occurred - Operation ID (for customer support): 0b3c - Activity ID: 7d1f - Url: https://fef.msub02.manage.microsoft.com/x", CustomApiErrorPhrase: "", RetryAfter: null };
+    const inner = {
+      _version: 3,
+      Message:
+        "An internal server error has occurred - Operation ID (for customer support): 0b3c - Activity ID: 7d1f - Url: https://fef.msub02.manage.microsoft.com/x",
+      CustomApiErrorPhrase: "",
+      RetryAfter: null,
+    };
     script = () => ({ status: 500, body: { error: { code: "InternalServerError", message: JSON.stringify(inner) } } });
-    expect(await client().getImportedDevice(TENANT, "x")).toMatchObject({ kind: "http-error", status: 500, code: "InternalServerError", message: "An internal server error has occurred" });
+    expect(await client().getImportedDevice(TENANT, "x")).toMatchObject({
+      kind: "http-error",
+      status: 500,
+      code: "InternalServerError",
+      message: "An internal server error has occurred",
+    });
   });
 
   it("keeps a plain error message as it is", async () => {
-    script = () => ({ status: 400, body: { error: { code: "BadRequest", message: "Resource not found for the segment 'windowsAutopilotSettings'." } } });
-    expect(await client().getImportedDevice(TENANT, "x")).toMatchObject({ message: "Resource not found for the segment 'windowsAutopilotSettings'." });
+    script = () => ({
+      status: 400,
+      body: { error: { code: "BadRequest", message: "Resource not found for the segment 'windowsAutopilotSettings'." } },
+    });
+    expect(await client().getImportedDevice(TENANT, "x")).toMatchObject({
+      message: "Resource not found for the segment 'windowsAutopilotSettings'.",
+    });
   });
 
   it.each([
@@ -97,14 +121,23 @@ describe("GraphClient", () => {
     ["AADSTS700016: Application with identifier 'x' was not found in the directory 'y'", "consent-required"],
     ["AADSTS90002: Tenant 'nope' not found.", "tenant-not-found"],
   ])("classifies a token refusal (%s) as the tenant's, with the admin-consent link, and sends nothing", async (text, problem) => {
-    const result = await client(new CountingCredential(new Error(`ClientSecretCredential authentication failed: ${text}\nTrace ID: abc`))).createImportedDevice(TENANT, { serialNumber: "S", hardwareIdentifier: "AAAA" });
-    expect(result).toMatchObject({ kind: "tenant-access", problem, adminConsentUrl: `https://login.microsoftonline.com/${TENANT}/adminconsent?client_id=${APP}` });
+    const result = await client(
+      new CountingCredential(new Error(`ClientSecretCredential authentication failed: ${text}\nTrace ID: abc`)),
+    ).createImportedDevice(TENANT, { serialNumber: "S", hardwareIdentifier: "AAAA" });
+    expect(result).toMatchObject({
+      kind: "tenant-access",
+      problem,
+      adminConsentUrl: `https://login.microsoftonline.com/${TENANT}/adminconsent?client_id=${APP}`,
+    });
     expect(result.kind === "tenant-access" && result.message).not.toContain("Trace ID");
     expect(seen).toHaveLength(0);
   });
 
   it("takes a token endpoint it cannot reach for an outage", async () => {
-    const result = await client(new CountingCredential(new Error("getaddrinfo ENOTFOUND login.microsoftonline.com"))).getImportedDevice(TENANT, "x");
+    const result = await client(new CountingCredential(new Error("getaddrinfo ENOTFOUND login.microsoftonline.com"))).getImportedDevice(
+      TENANT,
+      "x",
+    );
     expect(result).toMatchObject({ kind: "network-error" });
   });
 
@@ -118,7 +151,10 @@ describe("GraphClient", () => {
   it("ends a walk whose last page links to itself, as complete", async () => {
     const first = "/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities?$top=999";
     const second = `${baseUrl}/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities?$skiptoken=2`;
-    script = (req) => (req.url === first ? { status: 200, body: { value: [{ id: "a" }], "@odata.nextLink": second } } : { status: 200, body: { value: [{ id: "b" }], "@odata.nextLink": second } });
+    script = (req) =>
+      req.url === first
+        ? { status: 200, body: { value: [{ id: "a" }], "@odata.nextLink": second } }
+        : { status: 200, body: { value: [{ id: "b" }], "@odata.nextLink": second } };
     const ids: string[] = [];
     const walk = await client().walkImportedDevices(TENANT, (records) => ids.push(...records.map((r) => r.id)));
     expect(walk).toMatchObject({ kind: "ok", complete: true, pages: 2 });
@@ -138,15 +174,32 @@ describe("GraphClient", () => {
   it("stops a walk whose links never end after MAX_LIST_PAGES pages, as incomplete", async () => {
     script = (req) => {
       const n = Number(/skiptoken=(\d+)/.exec(req.url)?.[1] ?? 0);
-      return { status: 200, body: { value: [], "@odata.nextLink": `${baseUrl}/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities?$skiptoken=${n + 1}` } };
+      return {
+        status: 200,
+        body: {
+          value: [],
+          "@odata.nextLink": `${baseUrl}/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities?$skiptoken=${n + 1}`,
+        },
+      };
     };
     const walk = await client().walkImportedDevices(TENANT, () => {});
     expect(walk).toMatchObject({ kind: "ok", complete: false, pages: MAX_LIST_PAGES });
   });
 
   it("finds records by serial number trimmed and case-insensitive", async () => {
-    script = () => ({ status: 200, body: { value: [{ id: "a", serialNumber: " pf3abc09 " }, { id: "b", serialNumber: "PF3ABC10" }] } });
-    expect(await client().findImportedDevicesBySerial(TENANT, "PF3ABC09")).toMatchObject({ kind: "ok", body: { complete: true, records: [{ id: "a" }] } });
+    script = () => ({
+      status: 200,
+      body: {
+        value: [
+          { id: "a", serialNumber: " pf3abc09 " },
+          { id: "b", serialNumber: "PF3ABC10" },
+        ],
+      },
+    });
+    expect(await client().findImportedDevicesBySerial(TENANT, "PF3ABC09")).toMatchObject({
+      kind: "ok",
+      body: { complete: true, records: [{ id: "a" }] },
+    });
   });
 
   it("never follows a nextLink off Graph's host", async () => {

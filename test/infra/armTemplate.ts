@@ -92,7 +92,10 @@ const SUBSCRIPTION_ID = "00000000-0000-0000-0000-00000000sub1";
 export const TENANT_ID = "00000000-0000-0000-0000-0000tenant01";
 
 function hash(parts: unknown[], length: number): string {
-  return createHash("sha256").update(JSON.stringify(parts.map(String))).digest("hex").slice(0, length);
+  return createHash("sha256")
+    .update(JSON.stringify(parts.map(String)))
+    .digest("hex")
+    .slice(0, length);
 }
 
 // ---- the expression language: parse ----
@@ -231,7 +234,8 @@ function evaluate(node: Node, scope: Scope): unknown {
     case "member": {
       const target = evaluate(node.target, scope);
       if (target instanceof Runtime) return new Runtime(`${target.text}.${node.property}`);
-      if (target && typeof target === "object" && Object.hasOwn(target, node.property)) return (target as Record<string, unknown>)[node.property];
+      if (target && typeof target === "object" && Object.hasOwn(target, node.property))
+        return (target as Record<string, unknown>)[node.property];
       throw new Error(`ARM expression: no property '${node.property}' on ${text(target)}`);
     }
     case "index": {
@@ -342,9 +346,7 @@ function call(name: string, argNodes: Node[], scope: Scope): unknown {
 // ---- instantiate a template ----
 
 function resourceList(template: ArmTemplate): [string, ArmResource][] {
-  return Array.isArray(template.resources)
-    ? template.resources.map((r, i) => [`${r.type}[${i}]`, r])
-    : Object.entries(template.resources);
+  return Array.isArray(template.resources) ? template.resources.map((r, i) => [`${r.type}[${i}]`, r]) : Object.entries(template.resources);
 }
 
 /**

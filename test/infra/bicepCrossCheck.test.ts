@@ -112,7 +112,11 @@ const NOT_STORAGE_NAMES = new Set(["STORAGE_CONNECTION_SETTING"]);
 const BASE = { environmentName: "ci", location: "westeurope" };
 const CONFIGURATIONS: Readonly<Record<string, Record<string, unknown>>> = {
   "managed-identity (the default)": BASE,
-  "federated-managed-identity": { ...BASE, graphCredential: "federated-managed-identity", graphAppClientId: "11111111-1111-1111-1111-111111111111" },
+  "federated-managed-identity": {
+    ...BASE,
+    graphCredential: "federated-managed-identity",
+    graphAppClientId: "11111111-1111-1111-1111-111111111111",
+  },
   "client-secret": { ...BASE, graphCredential: "client-secret", graphAppClientId: "11111111-1111-1111-1111-111111111111" },
   "partner Entra ID tokens, deployer granted secrets": {
     ...BASE,
@@ -149,7 +153,8 @@ export function settingProblems(input: {
   for (const name of Object.keys(input.optional)) {
     if (!code.has(name)) problems.push(`${name} is in OPTIONAL_SETTINGS but src/config/settings.ts no longer reads it`);
     if (bicep.has(name)) problems.push(`${name} is in OPTIONAL_SETTINGS but infra/modules/functionapp.bicep sets it`);
-    if (!input.readmeDeploySection.includes(`\`${name}\``)) problems.push(`${name} is in OPTIONAL_SETTINGS but not listed in README "Deploy to Azure"`);
+    if (!input.readmeDeploySection.includes(`\`${name}\``))
+      problems.push(`${name} is in OPTIONAL_SETTINGS but not listed in README "Deploy to Azure"`);
   }
   return problems;
 }
@@ -158,8 +163,12 @@ export function nameProblems(kind: "queue" | "table", inCode: readonly string[],
   const bicep = new Set(inBicep);
   const code = new Set(inCode);
   return [
-    ...[...code].filter((n) => !bicep.has(n)).map((n) => `${kind} '${n}' is named in src/storage/names.ts but not declared in infra/modules/storage.bicep`),
-    ...[...bicep].filter((n) => !code.has(n)).map((n) => `${kind} '${n}' is declared in infra/modules/storage.bicep but not named in src/storage/names.ts`),
+    ...[...code]
+      .filter((n) => !bicep.has(n))
+      .map((n) => `${kind} '${n}' is named in src/storage/names.ts but not declared in infra/modules/storage.bicep`),
+    ...[...bicep]
+      .filter((n) => !code.has(n))
+      .map((n) => `${kind} '${n}' is declared in infra/modules/storage.bicep but not named in src/storage/names.ts`),
   ];
 }
 
@@ -201,11 +210,13 @@ export function roleProblems(
     if (held.length === 0) problems.push(`the identity is not assigned ${role} (${id})`);
     if (targets.length !== 1) problems.push(`${role}: expected the deployment to create one ${on}, found ${targets.length}`);
     for (const grant of held) {
-      if (grant.scope !== targets[0]) problems.push(`${role} is granted on ${String(grant.scope ?? "the resource group")}, not on ${targets[0] ?? on}`);
+      if (grant.scope !== targets[0])
+        problems.push(`${role} is granted on ${String(grant.scope ?? "the resource group")}, not on ${targets[0] ?? on}`);
     }
   }
   for (const grant of mine) {
-    if (!Object.hasOwn(expected, grant.roleDefinitionId)) problems.push(`the identity holds role ${grant.roleDefinitionId}, which is not among the least roles it needs`);
+    if (!Object.hasOwn(expected, grant.roleDefinitionId))
+      problems.push(`the identity holds role ${grant.roleDefinitionId}, which is not among the least roles it needs`);
   }
   return problems;
 }
@@ -245,7 +256,10 @@ beforeAll(() => {
 
 const only = (resources: readonly DeployedResource[], type: string): DeployedResource => {
   const found = resources.filter((r) => r.type === type && !r.existing);
-  expect(found.map((r) => r.name), `one ${type} deployed`).toHaveLength(1);
+  expect(
+    found.map((r) => r.name),
+    `one ${type} deployed`,
+  ).toHaveLength(1);
   return found[0]!;
 };
 const props = (r: DeployedResource) => r.body.properties as Record<string, any>;
@@ -254,7 +268,10 @@ const appSettings = (resources: readonly DeployedResource[]) =>
 
 describe("the template evaluator and the checks", () => {
   const tiny: ArmTemplate = {
-    parameters: { mode: { type: "string", defaultValue: "a", allowedValues: ["a", "b"] }, names: { type: "array", defaultValue: ["x", "y"] } },
+    parameters: {
+      mode: { type: "string", defaultValue: "a", allowedValues: ["a", "b"] },
+      names: { type: "array", defaultValue: ["x", "y"] },
+    },
     variables: { suffix: "[toLower('-Q')]" },
     resources: [
       {
@@ -278,12 +295,18 @@ describe("the template evaluator and the checks", () => {
           },
         },
       },
-      { type: "Microsoft.Storage/storageAccounts", apiVersion: "2026-09-01", name: "only-b", condition: "[equals(parameters('mode'), 'b')]" },
+      {
+        type: "Microsoft.Storage/storageAccounts",
+        apiVersion: "2026-09-01",
+        name: "only-b",
+        condition: "[equals(parameters('mode'), 'b')]",
+      },
     ],
   };
 
   it("passes parameters into modules, expands loops, resolves conditions and marks existing resources", () => {
-    const names = (values: Record<string, unknown>) => deploy(tiny, values).map((r) => `${r.module}:${r.name}${r.existing ? " (existing)" : ""}`);
+    const names = (values: Record<string, unknown>) =>
+      deploy(tiny, values).map((r) => `${r.module}:${r.name}${r.existing ? " (existing)" : ""}`);
     expect(names({})).toEqual([":inner", "inner:p-qx", "inner:p-qy", "inner:s (existing)"]);
     expect(names({ mode: "b", names: ["z"] })).toEqual([":inner", "inner:p-qz", "inner:s (existing)", ":only-b"]);
     expect(() => deploy(tiny, { mode: "c" })).toThrow(/not among its allowed values/);
@@ -314,15 +337,29 @@ describe("the template evaluator and the checks", () => {
       "queue 'webhooks' is named in src/storage/names.ts but not declared in infra/modules/storage.bicep",
     ]);
     const principalId = new Runtime("reference(Microsoft.ManagedIdentity/userAssignedIdentities/id-x).principalId");
-    const created = [{ module: "m", symbol: "v", type: "Microsoft.KeyVault/vaults", apiVersion: "1", name: "kv", existing: false, body: {} }];
+    const created = [
+      { module: "m", symbol: "v", type: "Microsoft.KeyVault/vaults", apiVersion: "1", name: "kv", existing: false, body: {} },
+    ];
     const expected = { "4633458b-17de-408a-b874-0445c86b69e6": { role: "Key Vault Secrets User", on: "Microsoft.KeyVault/vaults" } };
-    expect(roleProblems([], expected, "id-x", created)).toEqual(["the identity is not assigned Key Vault Secrets User (4633458b-17de-408a-b874-0445c86b69e6)"]);
-    expect(roleProblems([{ roleDefinitionId: "4633458b-17de-408a-b874-0445c86b69e6", principalId, scope: undefined }], expected, "id-x", created)).toEqual([
-      "Key Vault Secrets User is granted on the resource group, not on Microsoft.KeyVault/vaults/kv",
+    expect(roleProblems([], expected, "id-x", created)).toEqual([
+      "the identity is not assigned Key Vault Secrets User (4633458b-17de-408a-b874-0445c86b69e6)",
     ]);
-    expect(roleProblems([{ roleDefinitionId: "b24988ac-6180-42a0-ab88-20f7382dd24c", principalId, scope: "Microsoft.KeyVault/vaults/kv" }], {}, "id-x", created)).toEqual([
-      "the identity holds role b24988ac-6180-42a0-ab88-20f7382dd24c, which is not among the least roles it needs",
-    ]);
+    expect(
+      roleProblems(
+        [{ roleDefinitionId: "4633458b-17de-408a-b874-0445c86b69e6", principalId, scope: undefined }],
+        expected,
+        "id-x",
+        created,
+      ),
+    ).toEqual(["Key Vault Secrets User is granted on the resource group, not on Microsoft.KeyVault/vaults/kv"]);
+    expect(
+      roleProblems(
+        [{ roleDefinitionId: "b24988ac-6180-42a0-ab88-20f7382dd24c", principalId, scope: "Microsoft.KeyVault/vaults/kv" }],
+        {},
+        "id-x",
+        created,
+      ),
+    ).toEqual(["the identity holds role b24988ac-6180-42a0-ab88-20f7382dd24c, which is not among the least roles it needs"]);
   });
 
   it("reads .funcignore rules the way gitignore does for the patterns used", () => {
@@ -352,13 +389,22 @@ describe("the compiled template against the code", () => {
   it("sets each app setting once, none that Flex Consumption has deprecated, and the ones each credential needs", () => {
     for (const [label, resources] of deployments) {
       const names = appSettings(resources).map((s) => s.name);
-      expect(names.filter((n, i) => names.indexOf(n) !== i), `${label}: duplicates`).toEqual([]);
-      expect(FLEX_DEPRECATED_SETTINGS.filter((n) => names.includes(n)), label).toEqual([]);
+      expect(
+        names.filter((n, i) => names.indexOf(n) !== i),
+        `${label}: duplicates`,
+      ).toEqual([]);
+      expect(
+        FLEX_DEPRECATED_SETTINGS.filter((n) => names.includes(n)),
+        label,
+      ).toEqual([]);
     }
     const settings = (label: string) => Object.fromEntries(appSettings(deployments.get(label)!).map((s) => [s.name, s.value]));
     const identity = only(deployments.get("managed-identity (the default)")!, "Microsoft.ManagedIdentity/userAssignedIdentities").name;
     const clientId = `reference(Microsoft.ManagedIdentity/userAssignedIdentities/${identity}).clientId`;
-    expect(settings("managed-identity (the default)")).toMatchObject({ GRAPH_CREDENTIAL: "managed-identity", AZURE_CLIENT_ID: new Runtime(clientId) });
+    expect(settings("managed-identity (the default)")).toMatchObject({
+      GRAPH_CREDENTIAL: "managed-identity",
+      AZURE_CLIENT_ID: new Runtime(clientId),
+    });
     expect(settings("managed-identity (the default)")).not.toHaveProperty("AZURE_CLIENT_SECRET");
     expect(settings("federated-managed-identity")).toMatchObject({
       AZURE_CLIENT_ID: "11111111-1111-1111-1111-111111111111",
@@ -413,7 +459,11 @@ describe("the compiled template against the code", () => {
     expect(others("managed-identity (the default)")).toEqual([]);
     const vault = only(deployments.get("partner Entra ID tokens, deployer granted secrets")!, "Microsoft.KeyVault/vaults");
     expect(others("partner Entra ID tokens, deployer granted secrets")).toEqual([
-      { roleDefinitionId: KEY_VAULT_SECRETS_OFFICER, principalId: "33333333-3333-3333-3333-333333333333", scope: `Microsoft.KeyVault/vaults/${vault.name}` },
+      {
+        roleDefinitionId: KEY_VAULT_SECRETS_OFFICER,
+        principalId: "33333333-3333-3333-3333-333333333333",
+        scope: `Microsoft.KeyVault/vaults/${vault.name}`,
+      },
     ]);
   });
 
@@ -441,7 +491,11 @@ describe("the compiled template against the code", () => {
 
   it("keeps Key Vault in RBAC mode with soft delete and purge protection, and telemetry on Entra ID only", () => {
     const resources = deployments.get("managed-identity (the default)")!;
-    expect(props(only(resources, "Microsoft.KeyVault/vaults"))).toMatchObject({ enableRbacAuthorization: true, enableSoftDelete: true, enablePurgeProtection: true });
+    expect(props(only(resources, "Microsoft.KeyVault/vaults"))).toMatchObject({
+      enableRbacAuthorization: true,
+      enableSoftDelete: true,
+      enablePurgeProtection: true,
+    });
     expect(props(only(resources, "Microsoft.Insights/components")).DisableLocalAuth).toBe(true);
   });
 
@@ -473,13 +527,35 @@ describe("the compiled template against the code", () => {
     const declared = template.parameters ?? {};
     const passed = Object.keys(JSON.parse(read("infra/main.parameters.json")).parameters);
     expect(passed.filter((name) => !Object.hasOwn(declared, name))).toEqual([]);
-    expect(Object.entries(declared).filter(([name, p]) => !("defaultValue" in p) && !passed.includes(name)).map(([name]) => name)).toEqual([]);
+    expect(
+      Object.entries(declared)
+        .filter(([name, p]) => !("defaultValue" in p) && !passed.includes(name))
+        .map(([name]) => name),
+    ).toEqual([]);
   });
 
   it("packages what the app runs and leaves out sources, tests and tools", () => {
     const rules = read(".funcignore");
-    const kept = ["dist/functions/index.js", "dist/src/app/services.js", "host.json", "package.json", "package-lock.json", "src/dashboard/public/index.html"];
-    const left = ["src/app/services.ts", "functions/index.ts", "test/infra/bicepCrossCheck.test.ts", "bench/run.ts", "dist/bench/run.js", "dist/test/support/devices.js", "infra/main.bicep", "local.settings.json", "dist/src/app/services.js.map", ".azure/dev/.env"];
+    const kept = [
+      "dist/functions/index.js",
+      "dist/src/app/services.js",
+      "host.json",
+      "package.json",
+      "package-lock.json",
+      "src/dashboard/public/index.html",
+    ];
+    const left = [
+      "src/app/services.ts",
+      "functions/index.ts",
+      "test/infra/bicepCrossCheck.test.ts",
+      "bench/run.ts",
+      "dist/bench/run.js",
+      "dist/test/support/devices.js",
+      "infra/main.bicep",
+      "local.settings.json",
+      "dist/src/app/services.js.map",
+      ".azure/dev/.env",
+    ];
     expect(kept.filter((path) => funcIgnored(rules, path))).toEqual([]);
     expect(left.filter((path) => !funcIgnored(rules, path))).toEqual([]);
     expect(JSON.parse(read("package.json")).main).toBe("dist/functions/index.js");

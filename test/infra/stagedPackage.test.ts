@@ -30,9 +30,15 @@ beforeAll(() => {
   cpSync(root, scratch, { recursive: true, filter: (source) => !LEFT_OUT_DIRECTORIES.has(source.split(sep).pop() ?? "") });
   // The compiler needs the type packages; the stager never walks into a linked node_modules.
   symlinkSync(join(root, "node_modules"), join(scratch, "node_modules"), "dir");
-  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(scratch, "tsconfig.json")], { cwd: scratch, stdio: "pipe" });
+  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(scratch, "tsconfig.json")], {
+    cwd: scratch,
+    stdio: "pipe",
+  });
   stagedDir = join(scratch, ".deploy");
-  execFileSync(process.execPath, [join(scratch, "infra/hooks/stagePackage.mjs"), "--out", stagedDir, "--no-install"], { cwd: scratch, stdio: "pipe" });
+  execFileSync(process.execPath, [join(scratch, "infra/hooks/stagePackage.mjs"), "--out", stagedDir, "--no-install"], {
+    cwd: scratch,
+    stdio: "pipe",
+  });
   staged = listFiles(stagedDir);
 }, 180_000);
 
@@ -46,7 +52,9 @@ describe("the staged Function App package", () => {
   });
 
   it("ships no simulator, development host, test, benchmark or TypeScript source", () => {
-    const development = staged.filter((path) => /(^|\/)(src\/dev|test|bench)\//.test(path) || /simulator/i.test(path) || /\.(ts|map)$/.test(path));
+    const development = staged.filter(
+      (path) => /(^|\/)(src\/dev|test|bench)\//.test(path) || /simulator/i.test(path) || /\.(ts|map)$/.test(path),
+    );
     expect(development).toEqual([]);
   });
 
@@ -58,7 +66,9 @@ describe("the staged Function App package", () => {
       seen.add(file);
       const text = readFileSync(join(stagedDir, file), "utf8");
       for (const match of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
-        const target = relative(stagedDir, resolve(dirname(join(stagedDir, file)), match[1]!)).split(sep).join("/");
+        const target = relative(stagedDir, resolve(dirname(join(stagedDir, file)), match[1]!))
+          .split(sep)
+          .join("/");
         if (!existsSync(join(stagedDir, target))) missing.push(`${file} → ${target}`);
         else if (target.endsWith(".js")) visit(target);
       }

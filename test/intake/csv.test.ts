@@ -25,7 +25,9 @@ describe("CSV files as they are found in practice", () => {
     expect(outcome.source).toBe("csv");
     expect(outcome.lines).toEqual([2, 3, 4]);
     expect(outcome.request.tenantId).toBe("contoso.onmicrosoft.com");
-    expect(outcome.request.devices.map((d) => [d.serialNumber, d.hardwareIdentifier])).toEqual(devices.map((d) => [d.serialNumber, d.hardwareIdentifier]));
+    expect(outcome.request.devices.map((d) => [d.serialNumber, d.hardwareIdentifier])).toEqual(
+      devices.map((d) => [d.serialNumber, d.hardwareIdentifier]),
+    );
     expect(outcome.request.devices[0]).toMatchObject({ productKey: "00330-80000-00000-AA123", orderIdentifier: "PO-7" });
     if (options.optionalColumns !== false) {
       expect(outcome.request.devices[0]).toMatchObject({ groupTag: "Sales", assignedUserPrincipalName: "alex@contoso.com" });
@@ -41,7 +43,9 @@ describe("CSV files as they are found in practice", () => {
   it("matches header names ignoring case, surrounding space and inner spacing, in any order", () => {
     const d = devices[1]!;
     const text = ` hardware hash ,DEVICE SERIAL NUMBER,  windows   product id,GroupTag\r\n${d.hardwareIdentifier},${d.serialNumber},,\r\n`;
-    expect(ok(postCsv(text)).request.devices).toEqual([withHashFacts({ serialNumber: d.serialNumber, hardwareIdentifier: d.hardwareIdentifier })]);
+    expect(ok(postCsv(text)).request.devices).toEqual([
+      withHashFacts({ serialNumber: d.serialNumber, hardwareIdentifier: d.hardwareIdentifier }),
+    ]);
   });
 
   it("needs only the serial and hash columns", () => {
@@ -52,7 +56,9 @@ describe("CSV files as they are found in practice", () => {
   it("trims whitespace around fields, inside and outside quotes", () => {
     const d = devices[1]!;
     const text = `${CSV_HEADER}   \r\n  "${d.serialNumber}  " , ,"${d.hardwareIdentifier}"\t\r\n`;
-    expect(ok(postCsv(text)).request.devices).toEqual([withHashFacts({ serialNumber: d.serialNumber, hardwareIdentifier: d.hardwareIdentifier })]);
+    expect(ok(postCsv(text)).request.devices).toEqual([
+      withHashFacts({ serialNumber: d.serialNumber, hardwareIdentifier: d.hardwareIdentifier }),
+    ]);
   });
 
   it("skips blank lines anywhere (leading, between rows, whitespace-only, bare commas) and keeps the file's line numbers", () => {
@@ -96,7 +102,9 @@ describe("CSV problems", () => {
 
   it("names the first device's line in a duplicate", () => {
     const text = `${CSV_HEADER}\n\nA,,${makeHash(1)}\nB,,${makeHash(2)}\na,,${makeHash(3)}\n`;
-    expect(problemOf(postCsv(text)).errors).toEqual([{ device: 2, line: 5, field: "serialNumber", message: "same serial number as device 0 (line 3)" }]);
+    expect(problemOf(postCsv(text)).errors).toEqual([
+      { device: 2, line: 5, field: "serialNumber", message: "same serial number as device 0 (line 3)" },
+    ]);
   });
 
   it("checks batch fields from the query string", () => {
@@ -107,7 +115,13 @@ describe("CSV problems", () => {
 
   it("names unknown columns, with a suggestion, and missing ones", () => {
     const p = problemOf(postCsv(`Device Serial Number,Serial Number,Hash,Colour\r\nA,B,C,D\r\n`));
-    expect(p).toMatchObject({ status: 400, type: ProblemType.malformedBody, line: 1, unknownColumns: ["Serial Number", "Hash", "Colour"], missingColumns: ["Hardware Hash"] });
+    expect(p).toMatchObject({
+      status: 400,
+      type: ProblemType.malformedBody,
+      line: 1,
+      unknownColumns: ["Serial Number", "Hash", "Colour"],
+      missingColumns: ["Hardware Hash"],
+    });
     expect(p.detail).toMatch(/unknown columns 'Serial Number', 'Hash', 'Colour'; missing column 'Hardware Hash'/);
     expect(p.errors).toEqual([
       { line: 1, field: "Serial Number", message: "unknown column 'Serial Number'; did you mean 'Device Serial Number'?" },
@@ -157,7 +171,11 @@ describe("CSV problems", () => {
   });
 
   it("refuses bytes that are not UTF-8 when there is no BOM, naming the line", () => {
-    const latin1 = Buffer.concat([Buffer.from(`${CSV_HEADER}\r\nA,,${makeHash(1)}\r\nB,,${makeHash(2)},Caf`), Buffer.from([0xe9]), Buffer.from("\r\n")]);
+    const latin1 = Buffer.concat([
+      Buffer.from(`${CSV_HEADER}\r\nA,,${makeHash(1)}\r\nB,,${makeHash(2)},Caf`),
+      Buffer.from([0xe9]),
+      Buffer.from("\r\n"),
+    ]);
     const p = problemOf(postCsv(latin1));
     expect(p).toMatchObject({ status: 400, type: ProblemType.malformedBody, encoding: "utf-8", line: 3 });
     expect(p.detail).toMatch(/not valid UTF-8 \(first at line 3\)/);
@@ -165,11 +183,20 @@ describe("CSV problems", () => {
 
   it("refuses UTF-16 with a BOM but an odd number of bytes", () => {
     const body = makeCsv(devices, { encoding: "utf16le" });
-    expect(problemOf(postCsv(body.subarray(0, body.length - 1)))).toMatchObject({ status: 400, type: ProblemType.malformedBody, encoding: "utf-16le" });
+    expect(problemOf(postCsv(body.subarray(0, body.length - 1)))).toMatchObject({
+      status: 400,
+      type: ProblemType.malformedBody,
+      encoding: "utf-16le",
+    });
   });
 
   it("answers 400 no-devices for a header without rows, and for an empty file", () => {
-    for (const body of [makeCsv([]), makeCsv([], { encoding: "utf16le", trailingBlankLines: 4 }), Buffer.alloc(0), Buffer.from([0xef, 0xbb, 0xbf, 0x0d, 0x0a])]) {
+    for (const body of [
+      makeCsv([]),
+      makeCsv([], { encoding: "utf16le", trailingBlankLines: 4 }),
+      Buffer.alloc(0),
+      Buffer.from([0xef, 0xbb, 0xbf, 0x0d, 0x0a]),
+    ]) {
       expect(problemOf(postCsv(body))).toMatchObject({ status: 400, type: ProblemType.noDevices });
     }
   });

@@ -12,7 +12,18 @@ const caller: Caller = { partnerId: "p1", tenants: [TENANT], via: "api-key" };
 function deps(allowed: boolean) {
   const touched: string[] = [];
   const untouchable = (name: string) =>
-    new Proxy({}, { get: (_, property) => (property === "then" ? undefined : () => { touched.push(`${name}.${String(property)}`); throw new Error(`${name} used`); }) });
+    new Proxy(
+      {},
+      {
+        get: (_, property) =>
+          property === "then"
+            ? undefined
+            : () => {
+                touched.push(`${name}.${String(property)}`);
+                throw new Error(`${name} used`);
+              },
+      },
+    );
   let rateTaken = 0;
   const value = {
     store: untouchable("store"),
@@ -37,15 +48,29 @@ function deps(allowed: boolean) {
 
 function request(query: string, body: Buffer, headers: Record<string, string> = {}): AppRequest {
   const all: Record<string, string> = { "content-type": "text/csv", ...headers };
-  return { method: "POST", url: new URL(`http://localhost/api/imports?${query}`), headers: { get: (n) => all[n.toLowerCase()] ?? null }, params: {}, readBody: async () => body };
+  return {
+    method: "POST",
+    url: new URL(`http://localhost/api/imports?${query}`),
+    headers: { get: (n) => all[n.toLowerCase()] ?? null },
+    params: {},
+    readBody: async () => body,
+  };
 }
 
 describe("POST /api/imports?dryRun=true", () => {
   it("answers 200 from the checks alone, touching no storage and no Idempotency-Key, and takes the partner's rate once", async () => {
     const d = deps(true);
-    const response = await handleImportPost(d.value, request(`tenantId=${TENANT}&dryRun=true`, makeCsv(makeDevices(2, "UNIT")), { "idempotency-key": "k-1" }), caller);
+    const response = await handleImportPost(
+      d.value,
+      request(`tenantId=${TENANT}&dryRun=true`, makeCsv(makeDevices(2, "UNIT")), { "idempotency-key": "k-1" }),
+      caller,
+    );
     expect(response.status).toBe(200);
-    expect(JSON.parse(String(response.body))).toMatchObject({ dryRun: true, deviceCount: 2, devices: [{ serialNumber: "UNIT-00000" }, { serialNumber: "UNIT-00001" }] });
+    expect(JSON.parse(String(response.body))).toMatchObject({
+      dryRun: true,
+      deviceCount: 2,
+      devices: [{ serialNumber: "UNIT-00000" }, { serialNumber: "UNIT-00001" }],
+    });
     expect(d.touched).toEqual([]);
     expect(d.rateTaken()).toBe(1);
   });

@@ -1,6 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { leadersAndFollowers, rangeSends, rangeSizeOf, scheduleIsStale, slotAtOf, slotCount, splitIntoRanges, windowsOf, type FanOutSchedule } from "../../src/intake/fanOutPlan.js";
+import {
+  leadersAndFollowers,
+  rangeSends,
+  rangeSizeOf,
+  scheduleIsStale,
+  slotAtOf,
+  slotCount,
+  splitIntoRanges,
+  windowsOf,
+  type FanOutSchedule,
+} from "../../src/intake/fanOutPlan.js";
 import { chunkSends, groupIntoChunks } from "../../src/worker/chunks.js";
 import { deviceRowKey } from "../../src/storage/importEntities.js";
 
@@ -28,18 +38,23 @@ describe("splitIntoRanges", () => {
 
   it("covers every device exactly once, each range starting on a chunk boundary (property)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 500 }), (count, perRange, chunkSize) => {
-        const ranges = splitIntoRanges(count, perRange, chunkSize);
-        let next = 0;
-        for (const [i, r] of ranges.entries()) {
-          expect(r.range).toBe(i);
-          expect(r.from).toBe(next);
-          expect(r.from % chunkSize).toBe(0);
-          expect(r.to).toBeGreaterThan(r.from);
-          next = r.to;
-        }
-        expect(next).toBe(count);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 1, max: 5_000 }),
+        fc.integer({ min: 1, max: 500 }),
+        (count, perRange, chunkSize) => {
+          const ranges = splitIntoRanges(count, perRange, chunkSize);
+          let next = 0;
+          for (const [i, r] of ranges.entries()) {
+            expect(r.range).toBe(i);
+            expect(r.from).toBe(next);
+            expect(r.from % chunkSize).toBe(0);
+            expect(r.to).toBeGreaterThan(r.from);
+            next = r.to;
+          }
+          expect(next).toBe(count);
+        },
+      ),
     );
   });
 });
@@ -64,26 +79,52 @@ describe("windowsOf", () => {
 describe("rangeSends", () => {
   it("gives the devices of a range the messages intake gave them before the fan-out: creates at their own slots", () => {
     const sends = rangeSends("b", 3, 6, 1, schedule, 60_000);
-    expect(sends).toEqual([3, 4, 5].map((i) => ({ slotAt: 1_000_000 + i * 200, message: { v: 1, kind: "submit", batchId: "b", rowKey: deviceRowKey(i), attempt: 1, slotAt: 1_000_000 + i * 200, shiftAt: 7 } })));
+    expect(sends).toEqual(
+      [3, 4, 5].map((i) => ({
+        slotAt: 1_000_000 + i * 200,
+        message: { v: 1, kind: "submit", batchId: "b", rowKey: deviceRowKey(i), attempt: 1, slotAt: 1_000_000 + i * 200, shiftAt: 7 },
+      })),
+    );
   });
 
   it("gives chunks a leader at the chunk's slot and followers later, as enqueueDevices does for the whole batch (property)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2_000 }), fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 3_000 }), (count, chunkSize, perRange) => {
-        // What intake sent for the whole batch before the fan-out (submitBatch.ts, enqueueDevices).
-        const groups = groupIntoChunks(Array.from({ length: count }, (_, i) => i), chunkSize);
-        const whole = groups.flatMap((group, k) =>
-          chunkSize === 1
-            ? [{ slotAt: Math.round(schedule.firstSlotAt + k * schedule.intervalMs), message: { v: 1 as const, kind: "submit" as const, batchId: "b", rowKey: deviceRowKey(group[0]!), attempt: 1, slotAt: Math.round(schedule.firstSlotAt + k * schedule.intervalMs), shiftAt: 7 } }]
-            : chunkSends("b", group, 1, Math.round(schedule.firstSlotAt + k * schedule.intervalMs), 7, 60_000),
-        );
-        const byRanges = splitIntoRanges(count, perRange, chunkSize).flatMap((r) =>
-          windowsOf(r.from, r.to, r.from, chunkSize, 200).flatMap((w) => rangeSends("b", w.from, w.to, chunkSize, schedule, 60_000)),
-        );
-        const key = (s: { message: { rowKey: string }; slotAt: number }) => `${s.message.rowKey}@${s.slotAt}`;
-        expect(byRanges.map(key).sort()).toEqual(whole.map(key).sort());
-        expect(new Map(byRanges.map((s) => [s.message.rowKey, s]))).toEqual(new Map(whole.map((s) => [s.message.rowKey, s])));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 2_000 }),
+        fc.integer({ min: 1, max: 500 }),
+        fc.integer({ min: 1, max: 3_000 }),
+        (count, chunkSize, perRange) => {
+          // What intake sent for the whole batch before the fan-out (submitBatch.ts, enqueueDevices).
+          const groups = groupIntoChunks(
+            Array.from({ length: count }, (_, i) => i),
+            chunkSize,
+          );
+          const whole = groups.flatMap((group, k) =>
+            chunkSize === 1
+              ? [
+                  {
+                    slotAt: Math.round(schedule.firstSlotAt + k * schedule.intervalMs),
+                    message: {
+                      v: 1 as const,
+                      kind: "submit" as const,
+                      batchId: "b",
+                      rowKey: deviceRowKey(group[0]!),
+                      attempt: 1,
+                      slotAt: Math.round(schedule.firstSlotAt + k * schedule.intervalMs),
+                      shiftAt: 7,
+                    },
+                  },
+                ]
+              : chunkSends("b", group, 1, Math.round(schedule.firstSlotAt + k * schedule.intervalMs), 7, 60_000),
+          );
+          const byRanges = splitIntoRanges(count, perRange, chunkSize).flatMap((r) =>
+            windowsOf(r.from, r.to, r.from, chunkSize, 200).flatMap((w) => rangeSends("b", w.from, w.to, chunkSize, schedule, 60_000)),
+          );
+          const key = (s: { message: { rowKey: string }; slotAt: number }) => `${s.message.rowKey}@${s.slotAt}`;
+          expect(byRanges.map(key).sort()).toEqual(whole.map(key).sort());
+          expect(new Map(byRanges.map((s) => [s.message.rowKey, s]))).toEqual(new Map(whole.map((s) => [s.message.rowKey, s])));
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -5,10 +5,14 @@ import { makeHash } from "../support/devices.js";
 export const limits = DEFAULT_INTAKE_LIMITS;
 
 export function parse(contentType: string | undefined, body: Buffer | string, query = "", withLimits: IntakeLimits = limits): ParseOutcome {
-  return parseImportRequest({ contentType, body: typeof body === "string" ? Buffer.from(body) : body, query: new URLSearchParams(query) }, withLimits);
+  return parseImportRequest(
+    { contentType, body: typeof body === "string" ? Buffer.from(body) : body, query: new URLSearchParams(query) },
+    withLimits,
+  );
 }
 
-export const postJson = (body: unknown, query = "", withLimits?: IntakeLimits) => parse("application/json", JSON.stringify(body), query, withLimits);
+export const postJson = (body: unknown, query = "", withLimits?: IntakeLimits) =>
+  parse("application/json", JSON.stringify(body), query, withLimits);
 export const postCsv = (body: Buffer | string, query = "", withLimits?: IntakeLimits) => parse("text/csv", body, query, withLimits);
 
 export function ok(outcome: ParseOutcome) {
@@ -22,6 +26,10 @@ export function problemOf(outcome: ParseOutcome) {
 }
 
 /** A valid JSON device. */
-export const device = (i: number, extra: Record<string, unknown> = {}) => ({ serialNumber: `SN-${i}`, hardwareIdentifier: makeHash(i), ...extra });
+export const device = (i: number, extra: Record<string, unknown> = {}) => ({
+  serialNumber: `SN-${i}`,
+  hardwareIdentifier: makeHash(i),
+  ...extra,
+});
 
 export const CSV_HEADER = "Device Serial Number,Windows Product ID,Hardware Hash";

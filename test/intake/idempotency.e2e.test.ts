@@ -37,7 +37,9 @@ async function queued(): Promise<number> {
 /** Batch headers of a partner: how many batches really exist. */
 async function batchesOf(partnerId: string): Promise<string[]> {
   const ids: string[] = [];
-  const rows = pipeline.services.storage.imports.listEntities<{ partnerId: string }>({ queryOptions: { filter: `RowKey eq '${BATCH_ROW_KEY}' and partnerId eq '${partnerId}'` } });
+  const rows = pipeline.services.storage.imports.listEntities<{ partnerId: string }>({
+    queryOptions: { filter: `RowKey eq '${BATCH_ROW_KEY}' and partnerId eq '${partnerId}'` },
+  });
   for await (const row of rows) ids.push(row.partitionKey!);
   return ids;
 }
@@ -50,7 +52,10 @@ describe("Idempotency-Key", () => {
     const before = await queued();
     const responses = await Promise.all(Array.from({ length: 12 }, () => post(key, body, `?tenantId=${TENANT_A}`, partner.headers)));
     const statuses = responses.map((r) => r.status);
-    expect(statuses.every((s) => s === 202 || s === 409), statuses.join()).toBe(true);
+    expect(
+      statuses.every((s) => s === 202 || s === 409),
+      statuses.join(),
+    ).toBe(true);
     const accepted = await Promise.all(responses.filter((r) => r.status === 202).map((r) => r.json() as Promise<{ id: string }>));
     expect(new Set(accepted.map((a) => a.id)).size).toBe(1);
     for (const conflict of responses.filter((r) => r.status === 409)) {
@@ -76,7 +81,10 @@ describe("Idempotency-Key", () => {
     const body = makeCsv(makeDevices(2, "MISMATCH"));
     expect((await post(key, body)).status).toBe(202);
     const before = await queued();
-    for (const response of [await post(key, makeCsv(makeDevices(3, "MISMATCH"))), await post(key, body, `?tenantId=${TENANT_A}&groupTag=X`)]) {
+    for (const response of [
+      await post(key, makeCsv(makeDevices(3, "MISMATCH"))),
+      await post(key, body, `?tenantId=${TENANT_A}&groupTag=X`),
+    ]) {
       expect(response.status).toBe(422);
       expect(((await response.json()) as { type: string }).type).toBe(ProblemType.idempotencyKeyReused);
     }
@@ -109,7 +117,10 @@ describe("Idempotency-Key", () => {
   it("keeps records at least 24 hours", async () => {
     const key = newKey();
     expect((await post(key, makeCsv(makeDevices(1, "TTL")))).status).toBe(202);
-    const row = await pipeline.services.storage.idempotency.getEntity<{ expiresAt: number; claimedAt: number }>(pipeline.partner.partnerId, keyRowKey(key));
+    const row = await pipeline.services.storage.idempotency.getEntity<{ expiresAt: number; claimedAt: number }>(
+      pipeline.partner.partnerId,
+      keyRowKey(key),
+    );
     expect(row.expiresAt - row.claimedAt).toBeGreaterThanOrEqual(24 * 3_600_000);
   });
 
@@ -117,7 +128,10 @@ describe("Idempotency-Key", () => {
     const [old, fresh] = [newKey(), newKey()];
     expect((await post(old, makeCsv(makeDevices(1, "OLD")))).status).toBe(202);
     expect((await post(fresh, makeCsv(makeDevices(1, "FRESH")))).status).toBe(202);
-    await pipeline.services.storage.idempotency.updateEntity({ partitionKey: pipeline.partner.partnerId, rowKey: keyRowKey(old), expiresAt: Date.now() - 1 }, "Merge");
+    await pipeline.services.storage.idempotency.updateEntity(
+      { partitionKey: pipeline.partner.partnerId, rowKey: keyRowKey(old), expiresAt: Date.now() - 1 },
+      "Merge",
+    );
     const sweep = functionDefinitions.find((d) => d.name === "sweepIdempotencyKeys");
     if (sweep?.kind !== "timer") throw new Error("no sweepIdempotencyKeys timer");
     await sweep.handle(pipeline.services);
@@ -129,7 +143,13 @@ describe("Idempotency-Key", () => {
     /** Ages the record as if its request had been in flight longer than the lease. */
     async function abandon(key: string, batchId: string) {
       await pipeline.services.storage.idempotency.updateEntity(
-        { partitionKey: pipeline.partner.partnerId, rowKey: keyRowKey(key), state: "in-flight", batchId, claimedAt: Date.now() - IN_FLIGHT_LEASE_MS - 1_000 },
+        {
+          partitionKey: pipeline.partner.partnerId,
+          rowKey: keyRowKey(key),
+          state: "in-flight",
+          batchId,
+          claimedAt: Date.now() - IN_FLIGHT_LEASE_MS - 1_000,
+        },
         "Merge",
       );
     }

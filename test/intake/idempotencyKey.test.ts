@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decideExisting, IN_FLIGHT_LEASE_MS, readIdempotencyKey, requestFingerprint, type IdempotencyRecord } from "../../src/intake/idempotencyKey.js";
+import {
+  decideExisting,
+  IN_FLIGHT_LEASE_MS,
+  readIdempotencyKey,
+  requestFingerprint,
+  type IdempotencyRecord,
+} from "../../src/intake/idempotencyKey.js";
 
 describe("Idempotency-Key header", () => {
   it.each([
@@ -29,7 +35,13 @@ describe("request fingerprint", () => {
 
 describe("a second request under a key", () => {
   const now = 1_800_000_000_000;
-  const record: IdempotencyRecord = { fingerprint: "f1", state: "in-flight", batchId: "b1", claimedAt: now - 1_000, expiresAt: now + 86_400_000 };
+  const record: IdempotencyRecord = {
+    fingerprint: "f1",
+    state: "in-flight",
+    batchId: "b1",
+    claimedAt: now - 1_000,
+    expiresAt: now + 86_400_000,
+  };
   const response = { status: 202, headers: { location: "/api/imports/b1" }, body: "{}" };
 
   it("with another request is 422, whatever the first one's state", () => {
@@ -43,7 +55,10 @@ describe("a second request under a key", () => {
     expect(decideExisting({ ...record, state: "done", response }, "f1", now)).toEqual({ kind: "replay", response });
   });
   it("takes over a key whose first request died holding it, naming the batch it may have recorded", () => {
-    expect(decideExisting({ ...record, claimedAt: now - IN_FLIGHT_LEASE_MS }, "f1", now)).toEqual({ kind: "take-over", abandonedBatchId: "b1" });
+    expect(decideExisting({ ...record, claimedAt: now - IN_FLIGHT_LEASE_MS }, "f1", now)).toEqual({
+      kind: "take-over",
+      abandonedBatchId: "b1",
+    });
   });
   it("treats an expired record as absent", () => {
     expect(decideExisting({ ...record, state: "done", response, expiresAt: now }, "f2", now)).toEqual({ kind: "take-over" });

@@ -15,35 +15,52 @@ const parses = (text: string) => {
 
 describe("scanJson", () => {
   it("agrees with JSON.parse on what is JSON, for random and mutated texts", () => {
-    const mutatedJson = fc.tuple(fc.jsonValue().map((v) => JSON.stringify(v, null, 1)), fc.nat(), fc.nat(3), fc.string({ maxLength: 3 })).map(
-      ([text, at, cut, insert]) => {
+    const mutatedJson = fc
+      .tuple(
+        fc.jsonValue().map((v) => JSON.stringify(v, null, 1)),
+        fc.nat(),
+        fc.nat(3),
+        fc.string({ maxLength: 3 }),
+      )
+      .map(([text, at, cut, insert]) => {
         const i = at % (text.length + 1);
         return text.slice(0, i) + insert + text.slice(i + cut);
-      },
-    );
+      });
     fc.assert(
-      fc.property(fc.oneof(mutatedJson, fc.jsonValue().map((v) => JSON.stringify(v)), fc.string({ unit: fc.constantFrom(..."{}[]:,\"\\ \t\r\n01-.eEtrufalsn") })), (text) => {
-        expect(scanJson(text) === undefined).toBe(parses(text));
-      }),
+      fc.property(
+        fc.oneof(
+          mutatedJson,
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+          fc.string({ unit: fc.constantFrom(...'{}[]:,"\\ \t\r\n01-.eEtrufalsn') }),
+        ),
+        (text) => {
+          expect(scanJson(text) === undefined).toBe(parses(text));
+        },
+      ),
       { numRuns: 3_000 },
     );
   });
 
   it("finds the offset Node reports, where Node reports one", () => {
     fc.assert(
-      fc.property(fc.jsonValue().map((v) => JSON.stringify(v)), fc.nat(), fc.constantFrom(",", "}", "]", ":", "\t", "x"), (text, at, insert) => {
-        const i = at % (text.length + 1);
-        const broken = text.slice(0, i) + insert + text.slice(i);
-        let message: string;
-        try {
-          JSON.parse(broken);
-          return;
-        } catch (error) {
-          message = errorMessage(error);
-        }
-        const reported = /at position (\d+)/.exec(message);
-        if (reported) expect(scanJson(broken)?.offset).toBe(Number(reported[1]));
-      }),
+      fc.property(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.nat(),
+        fc.constantFrom(",", "}", "]", ":", "\t", "x"),
+        (text, at, insert) => {
+          const i = at % (text.length + 1);
+          const broken = text.slice(0, i) + insert + text.slice(i);
+          let message: string;
+          try {
+            JSON.parse(broken);
+            return;
+          } catch (error) {
+            message = errorMessage(error);
+          }
+          const reported = /at position (\d+)/.exec(message);
+          if (reported) expect(scanJson(broken)?.offset).toBe(Number(reported[1]));
+        },
+      ),
       { numRuns: 1_000 },
     );
   });

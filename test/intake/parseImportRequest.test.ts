@@ -7,7 +7,14 @@ const TENANT = "11111111-2222-3333-4444-555555555555";
 
 describe("JSON body, our shape", () => {
   it("returns the batch with batch-level groupTag and orderIdentifier applied to devices that have none", () => {
-    const outcome = ok(postJson({ tenantId: "contoso.onmicrosoft.com", groupTag: "Sales", orderIdentifier: "PO-1", devices: [device(1), device(2, { groupTag: "HR" })] }));
+    const outcome = ok(
+      postJson({
+        tenantId: "contoso.onmicrosoft.com",
+        groupTag: "Sales",
+        orderIdentifier: "PO-1",
+        devices: [device(1), device(2, { groupTag: "HR" })],
+      }),
+    );
     expect(outcome.source).toBe("json");
     expect(outcome.lines).toBeUndefined();
     expect(outcome.request).toEqual({
@@ -38,20 +45,31 @@ describe("JSON body, our shape", () => {
       productKey: "00330-80000-00000-AA123",
       ...HASH_FACTS,
     });
-    const sparse = ok(postJson({ tenantId: "", groupTag: "  ", devices: [device(1, { productKey: "", groupTag: null, assignedUserPrincipalName: " ", importId: "" })] }));
+    const sparse = ok(
+      postJson({
+        tenantId: "",
+        groupTag: "  ",
+        devices: [device(1, { productKey: "", groupTag: null, assignedUserPrincipalName: " ", importId: "" })],
+      }),
+    );
     expect(sparse.request).toEqual({ devices: [withHashFacts(device(1))] });
     expect(Object.keys(sparse.request.devices[0]!)).toEqual(["serialNumber", "hardwareIdentifier", "manufacturer", "model"]);
   });
 
   it("takes batch fields the body leaves out from the query string, and refuses two different values", () => {
-    expect(ok(postJson({ devices: [device(1)] }, `tenantId=${TENANT}&groupTag=Q`)).request).toMatchObject({ tenantId: TENANT, groupTag: "Q" });
+    expect(ok(postJson({ devices: [device(1)] }, `tenantId=${TENANT}&groupTag=Q`)).request).toMatchObject({
+      tenantId: TENANT,
+      groupTag: "Q",
+    });
     expect(ok(postJson({ tenantId: TENANT, devices: [device(1)] }, `tenantId=${TENANT.toUpperCase()}`)).request.tenantId).toBe(TENANT);
     const p = problemOf(postJson({ tenantId: TENANT, devices: [device(1)] }, "tenantId=fabrikam.com"));
     expect(p.errors).toEqual([{ field: "tenantId", message: "given in both the body and the query string, with different values" }]);
   });
 
   it("rejects unknown device fields by name, with a suggestion", () => {
-    const p = problemOf(postJson({ devices: [{ serialnumber: "SN-1", hardwareIdentifier: makeHash(1), hardwareHash: makeHash(2), colour: "red" }] }));
+    const p = problemOf(
+      postJson({ devices: [{ serialnumber: "SN-1", hardwareIdentifier: makeHash(1), hardwareHash: makeHash(2), colour: "red" }] }),
+    );
     expect(p).toMatchObject({ status: 400, type: ProblemType.validation });
     expect(p.errors).toEqual(
       expect.arrayContaining([
@@ -73,7 +91,9 @@ describe("JSON body, our shape", () => {
   it("refuses a body that is not an object, or has no device array", () => {
     expect(problemOf(postJson([device(1)]))).toMatchObject({ status: 400, type: ProblemType.validation, errors: [{ field: "(body)" }] });
     expect(problemOf(postJson({ tenantId: TENANT })).errors).toEqual([{ field: "devices", message: "required: an array of devices" }]);
-    expect(problemOf(postJson({ devices: { 0: device(1) } })).errors).toEqual([{ field: "devices", message: "must be an array of devices" }]);
+    expect(problemOf(postJson({ devices: { 0: device(1) } })).errors).toEqual([
+      { field: "devices", message: "must be an array of devices" },
+    ]);
     expect(problemOf(postJson({ devices: [device(0), "SN-1", null] })).errors).toEqual([
       { device: 1, field: "(device)", message: "each device must be a JSON object" },
       { device: 2, field: "(device)", message: "each device must be a JSON object" },
@@ -85,14 +105,23 @@ describe("JSON body, Graph's import-action shape", () => {
   const graphDevice = (i: number) => ({
     "@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
     id: "3bfded19-ed19-3bfd-19ed-fd3b19edfd3b",
-    state: { "@odata.type": "microsoft.graph.importedWindowsAutopilotDeviceIdentityState", deviceImportStatus: "complete", deviceErrorCode: 0 },
+    state: {
+      "@odata.type": "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
+      deviceImportStatus: "complete",
+      deviceErrorCode: 0,
+    },
     orderIdentifier: "",
     productKey: null,
     ...device(i),
   });
 
   it("accepts it, ignoring @odata.type, id and state, with the batch fields from the query string", () => {
-    const outcome = ok(postJson({ importedWindowsAutopilotDeviceIdentities: [graphDevice(1), graphDevice(2)] }, `tenantId=${TENANT}&groupTag=Lab&orderIdentifier=PO-3`));
+    const outcome = ok(
+      postJson(
+        { importedWindowsAutopilotDeviceIdentities: [graphDevice(1), graphDevice(2)] },
+        `tenantId=${TENANT}&groupTag=Lab&orderIdentifier=PO-3`,
+      ),
+    );
     expect(outcome.request).toEqual({
       tenantId: TENANT,
       groupTag: "Lab",
@@ -104,7 +133,10 @@ describe("JSON body, Graph's import-action shape", () => {
   it("rejects other top-level fields, pointing batch fields to the query string", () => {
     const p = problemOf(postJson({ importedWindowsAutopilotDeviceIdentities: [graphDevice(1)], tenantId: TENANT, value: [] }));
     expect(p.errors).toEqual([
-      { field: "tenantId", message: "unknown field 'tenantId' in Graph's import-action body; pass tenantId in the query string (?tenantId=…)" },
+      {
+        field: "tenantId",
+        message: "unknown field 'tenantId' in Graph's import-action body; pass tenantId in the query string (?tenantId=…)",
+      },
       { field: "value", message: "unknown field 'value'; expected one of 'importedWindowsAutopilotDeviceIdentities'" },
     ]);
   });
@@ -152,21 +184,30 @@ describe("field rules", () => {
     ["groupTag", { groupTag: "G".repeat(129) }, "must be at most 128 characters"],
     ["orderIdentifier", { orderIdentifier: "O".repeat(129) }, "must be at most 128 characters"],
     ["importId", { importId: "I".repeat(129) }, "must be at most 128 characters"],
-    ["assignedUserPrincipalName", { assignedUserPrincipalName: `${"u".repeat(60)}@${"d".repeat(50)}.com` }, "must be at most 113 characters"],
+    [
+      "assignedUserPrincipalName",
+      { assignedUserPrincipalName: `${"u".repeat(60)}@${"d".repeat(50)}.com` },
+      "must be at most 113 characters",
+    ],
   ])("%s: %j → %s", (field, extra, message) => {
     expect(one(extra)).toEqual([{ device: 0, field, message }]);
   });
 
-  it.each(["alex wilber@contoso.com", "alex@contoso", "@contoso.com", "alex@@contoso.com", "alex", ".alex@contoso.com", "alex@contoso.com "])(
-    "refuses the UPN %j",
-    (upn) => {
-      // A trailing space is trimmed, so that one is fine.
-      if (upn.endsWith(" ")) return void expect(ok(postJson({ devices: [device(1, { assignedUserPrincipalName: upn })] }))).toBeTruthy();
-      expect(one({ assignedUserPrincipalName: upn })).toEqual([
-        { device: 0, field: "assignedUserPrincipalName", message: "must be a user principal name such as user@contoso.com (no spaces)" },
-      ]);
-    },
-  );
+  it.each([
+    "alex wilber@contoso.com",
+    "alex@contoso",
+    "@contoso.com",
+    "alex@@contoso.com",
+    "alex",
+    ".alex@contoso.com",
+    "alex@contoso.com ",
+  ])("refuses the UPN %j", (upn) => {
+    // A trailing space is trimmed, so that one is fine.
+    if (upn.endsWith(" ")) return void expect(ok(postJson({ devices: [device(1, { assignedUserPrincipalName: upn })] }))).toBeTruthy();
+    expect(one({ assignedUserPrincipalName: upn })).toEqual([
+      { device: 0, field: "assignedUserPrincipalName", message: "must be a user principal name such as user@contoso.com (no spaces)" },
+    ]);
+  });
 
   it.each([TENANT, TENANT.toUpperCase(), "contoso.onmicrosoft.com", "contoso.com"])("accepts the tenant %s", (tenantId) => {
     expect(ok(postJson({ tenantId, devices: [device(1)] })).request.tenantId).toBe(tenantId);
@@ -194,7 +235,9 @@ describe("field rules", () => {
   ])("refuses a hash with %s", (_, mangle, message) => {
     const hash = makeHash(5, 3_001); // 3,001 bytes: ends in "==" and holds '+' and '/'
     expect(mangle(hash)).not.toBe(hash);
-    expect(one({ hardwareIdentifier: mangle(hash) })).toEqual([{ device: 0, field: "hardwareIdentifier", message: expect.stringMatching(message), code: "hash-not-base64" }]);
+    expect(one({ hardwareIdentifier: mangle(hash) })).toEqual([
+      { device: 0, field: "hardwareIdentifier", message: expect.stringMatching(message), code: "hash-not-base64" },
+    ]);
   });
 
   it("accepts hashes at the size limits and refuses them just outside", () => {
@@ -202,7 +245,12 @@ describe("field rules", () => {
       expect(ok(postJson({ devices: [device(1, { hardwareIdentifier: makeHash(1, bytes) })] })).request.devices).toHaveLength(1);
     }
     expect(one({ hardwareIdentifier: makeHash(1, limits.hashMinBytes - 1) })).toEqual([
-      { device: 0, field: "hardwareIdentifier", message: "decodes to 63 bytes; a hardware hash decodes to between 64 and 16384 bytes", code: "hash-size" },
+      {
+        device: 0,
+        field: "hardwareIdentifier",
+        message: "decodes to 63 bytes; a hardware hash decodes to between 64 and 16384 bytes",
+        code: "hash-size",
+      },
     ]);
     expect(one({ hardwareIdentifier: makeHash(1, limits.hashMaxBytes + 1) })?.[0]?.message).toMatch(/^decodes to 16385 bytes/);
     const tight = { ...limits, hashMinBytes: 2_000, hashMaxBytes: 2_500 };
@@ -244,7 +292,16 @@ describe("field rules", () => {
 
 describe("duplicates", () => {
   it("flags the same serial (any case, any surrounding space) or the same hash on the later device, naming the first", () => {
-    const p = problemOf(postJson({ devices: [device(1), device(2, { serialNumber: " sn-1 " }), device(3, { hardwareIdentifier: makeHash(1) }), device(4, { serialNumber: "SN-1" })] }));
+    const p = problemOf(
+      postJson({
+        devices: [
+          device(1),
+          device(2, { serialNumber: " sn-1 " }),
+          device(3, { hardwareIdentifier: makeHash(1) }),
+          device(4, { serialNumber: "SN-1" }),
+        ],
+      }),
+    );
     expect(p.errors).toEqual([
       { device: 1, field: "serialNumber", message: "same serial number as device 0" },
       { device: 2, field: "hardwareIdentifier", message: "same hardware hash as device 0" },
@@ -293,18 +350,27 @@ describe("batch size", () => {
 describe("media types, sizes and encodings", () => {
   const body = JSON.stringify({ devices: [device(1)] });
 
-  it.each(["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "", undefined])("answers 415 for %j", (contentType) => {
-    const p = problemOf(parse(contentType, body));
-    expect(p).toMatchObject({ status: 415, type: ProblemType.unsupportedMediaType, accepted: ["application/json", "application/*+json", "text/csv", "application/csv"] });
-    expect(p.detail).toMatch(/application\/json.*text\/csv/);
-  });
-
-  it.each(["application/json", "Application/JSON; charset=UTF-8", "application/vnd.partner.autopilot+json", "application/json;charset=\"utf-8\""])(
-    "accepts %s",
+  it.each(["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "", undefined])(
+    "answers 415 for %j",
     (contentType) => {
-      expect(ok(parse(contentType, body)).source).toBe("json");
+      const p = problemOf(parse(contentType, body));
+      expect(p).toMatchObject({
+        status: 415,
+        type: ProblemType.unsupportedMediaType,
+        accepted: ["application/json", "application/*+json", "text/csv", "application/csv"],
+      });
+      expect(p.detail).toMatch(/application\/json.*text\/csv/);
     },
   );
+
+  it.each([
+    "application/json",
+    "Application/JSON; charset=UTF-8",
+    "application/vnd.partner.autopilot+json",
+    'application/json;charset="utf-8"',
+  ])("accepts %s", (contentType) => {
+    expect(ok(parse(contentType, body)).source).toBe("json");
+  });
 
   it("honours a declared charset when there is no BOM, and refuses one it cannot decode", () => {
     expect(ok(parse("application/json; charset=utf-16le", Buffer.from(body, "utf16le"))).request.devices).toHaveLength(1);
@@ -312,8 +378,12 @@ describe("media types, sizes and encodings", () => {
   });
 
   it("reads a JSON body with a UTF-8 or UTF-16 BOM", () => {
-    expect(ok(parse("application/json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]))).request.devices).toHaveLength(1);
-    expect(ok(parse("application/json", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]))).request.devices).toHaveLength(1);
+    expect(ok(parse("application/json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]))).request.devices).toHaveLength(
+      1,
+    );
+    expect(
+      ok(parse("application/json", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]))).request.devices,
+    ).toHaveLength(1);
   });
 
   it("answers 413 for a body over maxBodyBytes", () => {
@@ -328,7 +398,9 @@ describe("malformed JSON", () => {
     const p = problemOf(parse("application/json", text));
     const offset = text.indexOf("}");
     expect(p).toMatchObject({ status: 400, type: ProblemType.malformedBody, line: 3, column: offset - text.indexOf("    {") + 1, offset });
-    expect(p.detail).toBe(`The body is not valid JSON: expected double-quoted property name at line 3, column ${p.column} (offset ${offset}).`);
+    expect(p.detail).toBe(
+      `The body is not valid JSON: expected double-quoted property name at line 3, column ${p.column} (offset ${offset}).`,
+    );
   });
 
   it("finds the position itself where Node reports none, and never quotes the body", () => {

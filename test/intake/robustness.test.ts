@@ -16,11 +16,20 @@ const contentTypes = fc.constantFrom(
   "",
   undefined,
 );
-const queries = fc.constantFrom("", "tenantId=contoso.onmicrosoft.com&groupTag=G", "tenantId=%00&tenantId=x", "groupTag=" + "G".repeat(200));
+const queries = fc.constantFrom(
+  "",
+  "tenantId=contoso.onmicrosoft.com&groupTag=G",
+  "tenantId=%00&tenantId=x",
+  "groupTag=" + "G".repeat(200),
+);
 
 const small = { ...limits, maxDevices: 5, maxBodyBytes: 200_000 };
-const validJson = Buffer.from(JSON.stringify({ tenantId: "contoso.onmicrosoft.com", devices: [device(1), device(2, { assignedUserPrincipalName: "a@b.co" })] }));
-const validGraph = Buffer.from(JSON.stringify({ importedWindowsAutopilotDeviceIdentities: [{ "@odata.type": "#x", id: "1", state: {}, ...device(3) }] }));
+const validJson = Buffer.from(
+  JSON.stringify({ tenantId: "contoso.onmicrosoft.com", devices: [device(1), device(2, { assignedUserPrincipalName: "a@b.co" })] }),
+);
+const validGraph = Buffer.from(
+  JSON.stringify({ importedWindowsAutopilotDeviceIdentities: [{ "@odata.type": "#x", id: "1", state: {}, ...device(3) }] }),
+);
 const validCsv = makeCsv(
   [
     { serialNumber: "A", hardwareIdentifier: makeHash(1), groupTag: "G" },
@@ -47,38 +56,85 @@ const mutated = fc
   );
 
 const structuredJson = fc
-  .tuple(fc.jsonValue({ maxDepth: 4 }), fc.array(fc.dictionary(fc.constantFrom("serialNumber", "hardwareIdentifier", "productKey", "groupTag", "assignedUserPrincipalName", "orderIdentifier", "importId", "id", "state", "@odata.type", "serialnumber", "x"), fc.jsonValue({ maxDepth: 2 })), { maxLength: 8 }))
-  .chain(([value, devices]) => fc.constantFrom<unknown>(value, { devices }, { importedWindowsAutopilotDeviceIdentities: devices }, { devices, tenantId: value }))
+  .tuple(
+    fc.jsonValue({ maxDepth: 4 }),
+    fc.array(
+      fc.dictionary(
+        fc.constantFrom(
+          "serialNumber",
+          "hardwareIdentifier",
+          "productKey",
+          "groupTag",
+          "assignedUserPrincipalName",
+          "orderIdentifier",
+          "importId",
+          "id",
+          "state",
+          "@odata.type",
+          "serialnumber",
+          "x",
+        ),
+        fc.jsonValue({ maxDepth: 2 }),
+      ),
+      { maxLength: 8 },
+    ),
+  )
+  .chain(([value, devices]) =>
+    fc.constantFrom<unknown>(value, { devices }, { importedWindowsAutopilotDeviceIdentities: devices }, { devices, tenantId: value }),
+  )
   .map((body) => Buffer.from(JSON.stringify(body) ?? "null"));
 
 const csvLike = fc
-  .array(fc.array(fc.oneof(fc.constantFrom("Device Serial Number", "Hardware Hash", "Windows Product ID", '"', '""', "", " ", makeHash(7), "a@b.co"), fc.string({ maxLength: 8 })), { maxLength: 6 }), { maxLength: 8 })
+  .array(
+    fc.array(
+      fc.oneof(
+        fc.constantFrom("Device Serial Number", "Hardware Hash", "Windows Product ID", '"', '""', "", " ", makeHash(7), "a@b.co"),
+        fc.string({ maxLength: 8 }),
+      ),
+      { maxLength: 6 },
+    ),
+    { maxLength: 8 },
+  )
   .chain((rows) => fc.constantFrom("\r\n", "\n", "\r").map((eol) => Buffer.from(rows.map((r) => r.join(",")).join(eol))));
 
 describe("any body", () => {
   it("never throws, and answers ok or a known problem with status 400, 413 or 415", () => {
     fc.assert(
-      fc.property(fc.oneof(mutated, structuredJson, csvLike, fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), fc.string().map((s) => Buffer.from(s))), contentTypes, queries, (body, contentType, query) => {
-        const outcome = parse(contentType, body, query, small);
-        if (outcome.ok) {
-          expect(outcome.request.devices.length).toBeGreaterThan(0);
-          expect(outcome.request.devices.length).toBeLessThanOrEqual(small.maxDevices);
-          return;
-        }
-        const p = outcome.problem;
-        expect([400, 413, 415]).toContain(p.status);
-        expect(PROBLEM_TYPES.has(p.type)).toBe(true);
-        expect(p.title).toBeTruthy();
-        expect(() => JSON.stringify(p)).not.toThrow();
-        if (p.type === ProblemType.validation) expect(p.errors?.length).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.oneof(
+          mutated,
+          structuredJson,
+          csvLike,
+          fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+          fc.string().map((s) => Buffer.from(s)),
+        ),
+        contentTypes,
+        queries,
+        (body, contentType, query) => {
+          const outcome = parse(contentType, body, query, small);
+          if (outcome.ok) {
+            expect(outcome.request.devices.length).toBeGreaterThan(0);
+            expect(outcome.request.devices.length).toBeLessThanOrEqual(small.maxDevices);
+            return;
+          }
+          const p = outcome.problem;
+          expect([400, 413, 415]).toContain(p.status);
+          expect(PROBLEM_TYPES.has(p.type)).toBe(true);
+          expect(p.title).toBeTruthy();
+          expect(() => JSON.stringify(p)).not.toThrow();
+          if (p.type === ProblemType.validation) expect(p.errors?.length).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 1_500 },
     );
   });
 
   it("treats deeply nested JSON as just another wrong shape", () => {
     const deep = "[".repeat(100_000) + "]".repeat(100_000);
-    const outcome = parse("application/json", `{"devices": [{"state": ${deep}, "serialNumber": "A", "hardwareIdentifier": "${makeHash(1)}"}]}`);
+    const outcome = parse(
+      "application/json",
+      `{"devices": [{"state": ${deep}, "serialNumber": "A", "hardwareIdentifier": "${makeHash(1)}"}]}`,
+    );
     expect(outcome.ok).toBe(true);
     expect(parse("application/json", `{"devices": ${"[".repeat(100_000)}`).ok).toBe(false);
   });

@@ -22,7 +22,10 @@ let services: Services;
 beforeAll(async () => {
   azurite = await startAzurite();
   // Pacing so generous that every message is visible at once, for the test to read them all.
-  services = await createServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString, PACING_WRITES_PER_WINDOW: "10000000" }), silentLogger);
+  services = await createServices(
+    loadConfig({ AzureWebJobsStorage: azurite.connectionString, PACING_WRITES_PER_WINDOW: "10000000" }),
+    silentLogger,
+  );
 });
 afterAll(async () => azurite?.stop());
 
@@ -71,7 +74,18 @@ describe("sweepIntake", () => {
     // The poll round and six device messages go out, then the queue fails: the fan-out stops inside its first window.
     const queue = failingAfter(7);
     const accepted = await submitBatch(
-      withInlineFanOut({ store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 1, firstPollDelayMs: 0, log: silentLogger }, services.fanOutProgress),
+      withInlineFanOut(
+        {
+          store: services.store,
+          journal: services.journal,
+          pacing: services.pacing,
+          queue,
+          enqueueConcurrency: 1,
+          firstPollDelayMs: 0,
+          log: silentLogger,
+        },
+        services.fanOutProgress,
+      ),
       { partnerId: "sweep-test", tenantId: "contoso.onmicrosoft.com", devices },
       "json",
     );
@@ -81,18 +95,35 @@ describe("sweepIntake", () => {
     expect(await services.fanOutProgress.list(accepted.batchId)).toMatchObject([{ range: 0, from: 0, to: 20, next: 0, done: false }]);
 
     // A sweep inside the grace period leaves a possibly still running intake alone.
-    expect(await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000 })).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
+    expect(await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000 })).toEqual({
+      finished: 0,
+      reenqueued: 0,
+      abandoned: 0,
+    });
 
     // Later, the stalled range is sent again (and the poll chain started again); the journal entry stays until the fan-out is done.
     const report = await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: later });
     expect(report).toEqual({ finished: 0, reenqueued: 20, abandoned: 0 });
     // A second sweep right after finds the range taken over, not stalled: nothing sent twice.
-    expect(await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: later })).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
+    expect(await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: later })).toEqual({
+      finished: 0,
+      reenqueued: 0,
+      abandoned: 0,
+    });
     const fanOuts = await drainFanOut();
     expect(fanOuts).toHaveLength(1);
     expect(fanOuts[0]).toMatchObject({ batchId: accepted.batchId, range: 0, from: 0, to: 20 });
     expect(fanOuts[0]!.schedule).toBeUndefined();
-    const fanOut = { store: services.store, progress: services.fanOutProgress, journal: services.journal, queue: services.queue, pacing: services.pacing, enqueueConcurrency: 4, followerDelayMs: 0, log: silentLogger };
+    const fanOut = {
+      store: services.store,
+      progress: services.fanOutProgress,
+      journal: services.journal,
+      queue: services.queue,
+      pacing: services.pacing,
+      enqueueConcurrency: 4,
+      followerDelayMs: 0,
+      log: silentLogger,
+    };
     expect(await fanOutBatch(fanOut, fanOuts[0]!)).toBe("sent");
     // The same message again (a redelivery) sends nothing.
     expect(await fanOutBatch(fanOut, fanOuts[0]!)).toBe("already-done");
@@ -104,7 +135,9 @@ describe("sweepIntake", () => {
     expect(sentOrResent.size).toBe(20);
     expect(submits.every((m) => m.attempt === 1 && m.batchId === accepted.batchId)).toBe(true);
     // and the batch's poll rounds are started again (the round guard drops one of the two chains)
-    expect(messages.filter((m) => m.kind === "pollBatch")).toEqual([{ v: 1, kind: "pollBatch", batchId: accepted.batchId, rowKey: "batch", attempt: 1 }]);
+    expect(messages.filter((m) => m.kind === "pollBatch")).toEqual([
+      { v: 1, kind: "pollBatch", batchId: accepted.batchId, rowKey: "batch", attempt: 1 },
+    ]);
     expect((await services.store.readBatch(accepted.batchId))?.intakeState).toBe("accepted");
     expect((await services.journal.startedBefore(later().toISOString())).map((p) => p.batchId)).not.toContain(accepted.batchId);
   });
@@ -112,13 +145,27 @@ describe("sweepIntake", () => {
   it("marks accepted a batch whose fan-out was complete but whose last range died before marking it", async () => {
     const queue = failingAfter(1_000);
     const accepted = await submitBatch(
-      withInlineFanOut({ store: services.store, journal: services.journal, pacing: services.pacing, queue, enqueueConcurrency: 4, firstPollDelayMs: 0, log: silentLogger }, services.fanOutProgress),
+      withInlineFanOut(
+        {
+          store: services.store,
+          journal: services.journal,
+          pacing: services.pacing,
+          queue,
+          enqueueConcurrency: 4,
+          firstPollDelayMs: 0,
+          log: silentLogger,
+        },
+        services.fanOutProgress,
+      ),
       { partnerId: "sweep-test", tenantId: "contoso.onmicrosoft.com", devices: makeDevices(5, "SWEEPDONE") },
       "json",
     );
     expect(queue.sent.filter((m) => m.kind === "submit")).toHaveLength(5);
     // As if the last range died between recording its progress and marking the batch.
-    await services.storage.imports.updateEntity({ partitionKey: accepted.batchId, rowKey: "batch", intakeState: "enqueueing", acceptedAt: "" }, "Merge");
+    await services.storage.imports.updateEntity(
+      { partitionKey: accepted.batchId, rowKey: "batch", intakeState: "enqueueing", acceptedAt: "" },
+      "Merge",
+    );
     await services.journal.begin(accepted.batchId, new Date().toISOString(), "sweep-test");
     const report = await sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: later });
     expect(report).toEqual({ finished: 1, reenqueued: 0, abandoned: 0 });
@@ -146,10 +193,29 @@ describe("sweepIntake", () => {
     });
     const store = new ImportStore(dying, services.batchIndex);
     const devices = makeDevices(150, "ABANDON");
-    const intake = withInlineFanOut({ store, journal: services.journal, pacing: services.pacing, queue: failingAfter(0), enqueueConcurrency: 4, firstPollDelayMs: 0, log: silentLogger }, services.fanOutProgress);
+    const intake = withInlineFanOut(
+      {
+        store,
+        journal: services.journal,
+        pacing: services.pacing,
+        queue: failingAfter(0),
+        enqueueConcurrency: 4,
+        firstPollDelayMs: 0,
+        log: silentLogger,
+      },
+      services.fanOutProgress,
+    );
     const startedAt = Date.now();
-    await expect(submitBatch({ ...intake, now: () => new Date(startedAt) }, { partnerId: "sweep-abandon", tenantId: "contoso.onmicrosoft.com", devices }, "json")).rejects.toThrow("host died");
-    const [pending] = (await services.journal.startedBefore(new Date(startedAt + 1).toISOString())).filter((p) => p.partnerId === "sweep-abandon");
+    await expect(
+      submitBatch(
+        { ...intake, now: () => new Date(startedAt) },
+        { partnerId: "sweep-abandon", tenantId: "contoso.onmicrosoft.com", devices },
+        "json",
+      ),
+    ).rejects.toThrow("host died");
+    const [pending] = (await services.journal.startedBefore(new Date(startedAt + 1).toISOString())).filter(
+      (p) => p.partnerId === "sweep-abandon",
+    );
     const batchId = pending!.batchId;
     const rowsOf = async (table: typeof imports, filter: string) => {
       const found: Record<string, unknown>[] = [];
@@ -162,7 +228,8 @@ describe("sweepIntake", () => {
     expect(await listRows()).toHaveLength(1);
 
     // Five minutes on, the intake might in principle still be writing: left alone, and looked at again later.
-    const sweep = (at: number) => sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: () => new Date(at) });
+    const sweep = (at: number) =>
+      sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: () => new Date(at) });
     expect(await sweep(startedAt + 5 * 60_000)).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
     // 150 devices, 16 counter shards, one fan-out progress row
     expect(await deviceRows()).toHaveLength(150 + 16 + 1);

@@ -23,12 +23,17 @@ describe("retryDelayMs", () => {
 
   it("always lies within [max(ceiling/2, retryAfter), max(ceiling, retryAfter)]", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.option(fc.integer({ min: 0, max: 600_000 }), { nil: undefined }), fc.double({ min: 0, max: 1, noNaN: true }), (attempt, retryAfter, r) => {
-        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-        const delay = retryDelayMs(attempt, policy, retryAfter, () => r);
-        expect(delay).toBeGreaterThanOrEqual(Math.max(ceiling / 2, retryAfter ?? 0));
-        expect(delay).toBeLessThanOrEqual(Math.ceil(Math.max(ceiling, retryAfter ?? 0)));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.option(fc.integer({ min: 0, max: 600_000 }), { nil: undefined }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (attempt, retryAfter, r) => {
+          const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+          const delay = retryDelayMs(attempt, policy, retryAfter, () => r);
+          expect(delay).toBeGreaterThanOrEqual(Math.max(ceiling / 2, retryAfter ?? 0));
+          expect(delay).toBeLessThanOrEqual(Math.ceil(Math.max(ceiling, retryAfter ?? 0)));
+        },
+      ),
     );
   });
 });

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { assembleHash, syntheticHash, syntheticHashBytes, syntheticRecords, type SyntheticDevice } from "../../src/dev/simulator/syntheticHash.js";
+import {
+  assembleHash,
+  syntheticHash,
+  syntheticHashBytes,
+  syntheticRecords,
+  type SyntheticDevice,
+} from "../../src/dev/simulator/syntheticHash.js";
 import { CHECKSUM_RECORD_LENGTH, canonicalBase64, decodeHardwareHash, readHashBytes, RecordType } from "../../src/model/hardwareHash.js";
 
 // Printable text without NUL, as SMBIOS strings are; trimmed, because the decoder trims.
@@ -49,7 +55,8 @@ describe("decodeHardwareHash on synthetic hashes", () => {
         if (!device.minimal) {
           expect(decoded.facts.family).toBe(device.family ?? "Surface");
           if (device.tpm !== false) expect(decoded.facts.tpmVersion).toBe("2.0");
-          if (device.capturedAt) expect(decoded.facts.capturedAt).toBe(new Date(Math.floor(device.capturedAt.getTime() / 1000) * 1000).toISOString());
+          if (device.capturedAt)
+            expect(decoded.facts.capturedAt).toBe(new Date(Math.floor(device.capturedAt.getTime() / 1000) * 1000).toISOString());
         }
       }),
     );
@@ -79,7 +86,9 @@ describe("decodeHardwareHash on synthetic hashes", () => {
         const bytes = syntheticHashBytes(device);
         const whole = endOf(bytes) + CHECKSUM_RECORD_LENGTH;
         const cut = pick % bytes.length;
-        expect(readHashBytes(bytes.subarray(0, cut))).toEqual(cut < whole ? { ok: false, problem: "truncated" } : expect.objectContaining({ ok: true }));
+        expect(readHashBytes(bytes.subarray(0, cut))).toEqual(
+          cut < whole ? { ok: false, problem: "truncated" } : expect.objectContaining({ ok: true }),
+        );
       }),
     );
   });
@@ -97,24 +106,35 @@ describe("decodeHardwareHash on synthetic hashes", () => {
 
   it("restores missing padding and drops whitespace: the canonical form is the padded base64", () => {
     fc.assert(
-      fc.property(deviceArb, fc.integer({ min: 1, max: 2 }), fc.array(fc.tuple(fc.nat(), fc.constantFrom(" ", "\n", "\r\n", "\t")), { maxLength: 5 }), (device, extra, spaces) => {
-        const padded = syntheticHash({ ...device, size: 3_000 + extra }); // 3,001 or 3,002 bytes: one or two '='
-        let damaged = padded.replace(/=+$/, "");
-        for (const [at, space] of spaces) damaged = damaged.slice(0, at % damaged.length) + space + damaged.slice(at % damaged.length);
-        expect(decodeHardwareHash(damaged)).toMatchObject({ ok: true, canonical: padded });
-      }),
+      fc.property(
+        deviceArb,
+        fc.integer({ min: 1, max: 2 }),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom(" ", "\n", "\r\n", "\t")), { maxLength: 5 }),
+        (device, extra, spaces) => {
+          const padded = syntheticHash({ ...device, size: 3_000 + extra }); // 3,001 or 3,002 bytes: one or two '='
+          let damaged = padded.replace(/=+$/, "");
+          for (const [at, space] of spaces) damaged = damaged.slice(0, at % damaged.length) + space + damaged.slice(at % damaged.length);
+          expect(decodeHardwareHash(damaged)).toMatchObject({ ok: true, canonical: padded });
+        },
+      ),
     );
   });
 
   it("skips records of types it does not know, by their length", () => {
     fc.assert(
-      fc.property(deviceArb, fc.integer({ min: 40, max: 0x5342 }), fc.uint8Array({ maxLength: 300 }), fc.nat(), (device, type, payload, pick) => {
-        const records = syntheticRecords(device);
-        const unknown = Object.values(RecordType).includes(type as never) ? 99 : type;
-        records.splice(pick % (records.length + 1), 0, { type: unknown, payload });
-        const withUnknown = readHashBytes(assembleHash(records));
-        expect(withUnknown).toEqual(readHashBytes(syntheticHashBytes(device)));
-      }),
+      fc.property(
+        deviceArb,
+        fc.integer({ min: 40, max: 0x5342 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.nat(),
+        (device, type, payload, pick) => {
+          const records = syntheticRecords(device);
+          const unknown = Object.values(RecordType).includes(type as never) ? 99 : type;
+          records.splice(pick % (records.length + 1), 0, { type: unknown, payload });
+          const withUnknown = readHashBytes(assembleHash(records));
+          expect(withUnknown).toEqual(readHashBytes(syntheticHashBytes(device)));
+        },
+      ),
     );
   });
 });
@@ -131,7 +151,9 @@ describe("decodeHardwareHash on broken hashes", () => {
     expect(decodeHardwareHash("not base64!")).toEqual({ ok: false, problem: "not-base64" });
     expect(decodeHardwareHash("QUJDR")).toEqual({ ok: false, problem: "not-base64" }); // length ≡ 1 mod 4
     expect(decodeHardwareHash("QQ=")).toEqual({ ok: false, problem: "not-base64" }); // padded, but wrongly
-    expect(decodeHardwareHash(Buffer.from("PK\x03\x04 a zip file, not a hash, of some length").toString("base64"))).toMatchObject({ problem: "wrong-magic" });
+    expect(decodeHardwareHash(Buffer.from("PK\x03\x04 a zip file, not a hash, of some length").toString("base64"))).toMatchObject({
+      problem: "wrong-magic",
+    });
     // The short example hash that circulates in partner documentation: declares 371 bytes.
     expect(decodeHardwareHash("T0FzAQEAHAAAAAoA6AOCOgEABgBgW7EdzorHH3g")).toMatchObject({ ok: false, problem: "truncated" });
     // An end that falls inside a record, and one past all records (into the checksum record).

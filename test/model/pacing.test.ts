@@ -46,19 +46,22 @@ describe("pacing", () => {
 
   it("never hands out more slots in any window than the budget allows, however reservations interleave", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 40 }), (requests) => {
-        let state = initialPacing(budget);
-        let now = 0;
-        const slots: number[] = [];
-        for (const [gap, count] of requests) {
-          now += gap;
-          const r = reserveSlots(state, budget, now, count);
-          for (let k = 0; k < count; k++) slots.push(r.firstSlotAt + k * r.intervalMs);
-          state = r.next;
-        }
-        slots.sort((a, b) => a - b);
-        for (let i = 100; i < slots.length; i++) expect(slots[i]! - slots[i - 100]!).toBeGreaterThanOrEqual(20_000 - 1e-6);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 40 }),
+        (requests) => {
+          let state = initialPacing(budget);
+          let now = 0;
+          const slots: number[] = [];
+          for (const [gap, count] of requests) {
+            now += gap;
+            const r = reserveSlots(state, budget, now, count);
+            for (let k = 0; k < count; k++) slots.push(r.firstSlotAt + k * r.intervalMs);
+            state = r.next;
+          }
+          slots.sort((a, b) => a - b);
+          for (let i = 100; i < slots.length; i++) expect(slots[i]! - slots[i - 100]!).toBeGreaterThanOrEqual(20_000 - 1e-6);
+        },
+      ),
     );
   });
 

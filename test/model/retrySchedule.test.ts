@@ -51,6 +51,9 @@ describe("decideAfterAttempt", () => {
   it("stops at 410 Gone, at a refused address, and when the schedule is spent", () => {
     expect(decideAfterAttempt(1, { kind: "response", status: 410 }, schedule).kind).toBe("give-up");
     expect(decideAfterAttempt(1, { kind: "refused", reason: "loopback" }, schedule).kind).toBe("give-up");
-    expect(decideAfterAttempt(3, { kind: "response", status: 500 }, schedule)).toEqual({ kind: "give-up", reason: "no success after 3 attempts" });
+    expect(decideAfterAttempt(3, { kind: "response", status: 500 }, schedule)).toEqual({
+      kind: "give-up",
+      reason: "no success after 3 attempts",
+    });
   });
 });

@@ -24,7 +24,12 @@ const credential: TokenCredential = {
     return { token: STAND_IN_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 };
   },
 };
-const keyVault = () => new KeyVaultSecrets(vault.url, credential, { disableChallengeResourceVerification: true, allowInsecureConnection: true, retryOptions: { maxRetries: 0 } });
+const keyVault = () =>
+  new KeyVaultSecrets(vault.url, credential, {
+    disableChallengeResourceVerification: true,
+    allowInsecureConnection: true,
+    retryOptions: { maxRetries: 0 },
+  });
 
 beforeAll(async () => {
   [vault, azurite] = await Promise.all([startKeyVaultStandIn(), startAzurite()]);
@@ -36,7 +41,10 @@ afterAll(async () => Promise.all([vault?.stop(), azurite?.stop()]));
 /** A vault that counts reads, to see what the cache saves. */
 function counting(inner: SecretVault) {
   const reads: string[] = [];
-  return { reads, vault: { put: (n: string, v: string) => inner.put(n, v), get: (r: string) => (reads.push(r), inner.get(r)) } satisfies SecretVault };
+  return {
+    reads,
+    vault: { put: (n: string, v: string) => inner.put(n, v), get: (r: string) => (reads.push(r), inner.get(r)) } satisfies SecretVault,
+  };
 }
 
 describe("Key Vault secrets through @azure/keyvault-secrets", () => {
@@ -97,7 +105,10 @@ describe("partners' webhook signing secrets with a vault", () => {
     const store = new PartnerStore(storage, undefined, keyVault());
     const before = await store.webhookSecretFor("vaulted-oem");
     const out: string[] = [];
-    const code = await runPartnersCommand(["rotate-webhook-secret", "vaulted-oem"], store, { out: (l) => out.push(l), err: (l) => out.push(l) });
+    const code = await runPartnersCommand(["rotate-webhook-secret", "vaulted-oem"], store, {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+    });
     expect(code).toBe(0);
     const after = /whsec_[A-Za-z0-9+/]{43}=/.exec(out.join("\n"))?.[0];
     expect(vault.versions(webhookSecretName("vaulted-oem")).map((v) => v.value)).toEqual([before, after]);

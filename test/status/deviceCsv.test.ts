@@ -5,7 +5,7 @@ import { csvCell, csvHeader, csvRow, DEVICE_CSV_COLUMNS, prefersCsv } from "../.
 
 describe("device CSV", () => {
   it("neutralises cells a spreadsheet would run as formulas", () => {
-    expect(csvCell("=HYPERLINK(\"x\")")).toBe(`"'=HYPERLINK(""x"")"`);
+    expect(csvCell('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
     expect(csvCell("+1")).toBe("'+1");
     expect(csvCell("-2")).toBe("'-2");
     expect(csvCell("@SUM(A1)")).toBe("'@SUM(A1)");
@@ -44,7 +44,23 @@ describe("device CSV", () => {
     expect(row).not.toMatch(/SECRET|someone/);
     const [header, values] = parse(csvHeader() + row, { bom: true }) as string[][];
     expect(header).toEqual([...DEVICE_CSV_COLUMNS]);
-    expect(values).toEqual(["0", "SN1", "Contoso", "Surface Laptop 7", "no-tpm", "failed", "2", "", "", "806", "", 'already here, "really"', "", "", "2026-11-29T00:00:00.000Z"]);
+    expect(values).toEqual([
+      "0",
+      "SN1",
+      "Contoso",
+      "Surface Laptop 7",
+      "no-tpm",
+      "failed",
+      "2",
+      "",
+      "",
+      "806",
+      "",
+      'already here, "really"',
+      "",
+      "",
+      "2026-11-29T00:00:00.000Z",
+    ]);
   });
 
   it("answers CSV only when the Accept header prefers it to JSON", () => {

@@ -73,7 +73,10 @@ describe("notifyIfFinal", () => {
     const event = t.row()!;
     expect(event).toMatchObject({ finalAt: "2026-11-29T01:05:00.000Z", status: "partially_succeeded", state: "pending", attempts: [] });
     const body = JSON.parse(event.body) as { type: string; data: Record<string, unknown> };
-    expect(body).toMatchObject({ type: "import.completed", data: { id: ID, status: "partially_succeeded", counts: { imported: 1, failed: 1 } } });
+    expect(body).toMatchObject({
+      type: "import.completed",
+      data: { id: ID, status: "partially_succeeded", counts: { imported: 1, failed: 1 } },
+    });
     // The event carries the batch view only: no callback URL, no notification of itself.
     expect(event.body).not.toContain("secret=1");
     expect(body.data).not.toHaveProperty("notification");

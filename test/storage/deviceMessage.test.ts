@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { chunkRole, decodeDeviceMessage, decodeSubmitMessage, encodeDeviceMessage, MalformedMessageError, type DeviceMessage } from "../../src/storage/deviceMessage.js";
+import {
+  chunkRole,
+  decodeDeviceMessage,
+  decodeSubmitMessage,
+  encodeDeviceMessage,
+  MalformedMessageError,
+  type DeviceMessage,
+} from "../../src/storage/deviceMessage.js";
 
 const message: DeviceMessage = { v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 1 };
 
@@ -7,12 +14,41 @@ const message: DeviceMessage = { v: 1, kind: "submit", batchId: "b", rowKey: "de
 const sentToday: [string, DeviceMessage][] = [
   ["submit, without a slot", message],
   ["submit, a create at its slot", { v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 2, slotAt: 1_000, shiftAt: 0 }],
-  ["submit, rescheduled", { v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 1, slotAt: 1_000, shiftAt: 5, rescheduled: 2 }],
-  ["submit, a chunk's leader", { v: 1, kind: "submit", batchId: "b", rowKey: "device-000000", attempt: 1, slotAt: 1_000, shiftAt: 0, chunk: { first: "device-000000", size: 100 } }],
+  [
+    "submit, rescheduled",
+    { v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 1, slotAt: 1_000, shiftAt: 5, rescheduled: 2 },
+  ],
+  [
+    "submit, a chunk's leader",
+    {
+      v: 1,
+      kind: "submit",
+      batchId: "b",
+      rowKey: "device-000000",
+      attempt: 1,
+      slotAt: 1_000,
+      shiftAt: 0,
+      chunk: { first: "device-000000", size: 100 },
+    },
+  ],
   ["pollBatch", { v: 1, kind: "pollBatch", batchId: "b", rowKey: "batch", attempt: 3 }],
   ["syncTenant, first", { v: 1, kind: "syncTenant", batchId: "tenant-x", rowKey: "sync", attempt: 1 }],
   ["syncTenant, back with its slot", { v: 1, kind: "syncTenant", batchId: "tenant-x", rowKey: "sync", attempt: 1, slotAt: 9_000 }],
-  ["deleteRecords", { v: 1, kind: "deleteRecords", batchId: "b", rowKey: "batch", attempt: 1, tenantId: "t", graphIds: ["g1", "g2"], slotAt: 1_000, shiftAt: 0, intervalMs: 200 }],
+  [
+    "deleteRecords",
+    {
+      v: 1,
+      kind: "deleteRecords",
+      batchId: "b",
+      rowKey: "batch",
+      attempt: 1,
+      tenantId: "t",
+      graphIds: ["g1", "g2"],
+      slotAt: 1_000,
+      shiftAt: 0,
+      intervalMs: 200,
+    },
+  ],
   ["updateExisting", { v: 1, kind: "updateExisting", batchId: "b", rowKey: "device-000004", attempt: 1, slotAt: 1_000, shiftAt: 0 }],
   ["deregister", { v: 1, kind: "deregister", batchId: "d", rowKey: "device-000000", attempt: 2, slotAt: 1_000, shiftAt: 7 }],
 ];
@@ -25,9 +61,18 @@ const malformed: [string, unknown][] = [
   ["an unknown kind", { ...message, kind: "import" }],
   ["no kind", { v: 1, batchId: "b", rowKey: "device-000001", attempt: 1 }],
   ["a chunk of one", { ...message, chunk: { first: "device-000001", size: 1 } }],
-  ["deleteRecords without its ids", { v: 1, kind: "deleteRecords", batchId: "b", rowKey: "batch", attempt: 1, tenantId: "t", slotAt: 1_000, shiftAt: 0, intervalMs: 200 }],
-  ["deleteRecords without its tenant", { v: 1, kind: "deleteRecords", batchId: "b", rowKey: "batch", attempt: 1, graphIds: ["g"], slotAt: 1_000, shiftAt: 0, intervalMs: 200 }],
-  ["deleteRecords without its slot", { v: 1, kind: "deleteRecords", batchId: "b", rowKey: "batch", attempt: 1, tenantId: "t", graphIds: ["g"], shiftAt: 0, intervalMs: 200 }],
+  [
+    "deleteRecords without its ids",
+    { v: 1, kind: "deleteRecords", batchId: "b", rowKey: "batch", attempt: 1, tenantId: "t", slotAt: 1_000, shiftAt: 0, intervalMs: 200 },
+  ],
+  [
+    "deleteRecords without its tenant",
+    { v: 1, kind: "deleteRecords", batchId: "b", rowKey: "batch", attempt: 1, graphIds: ["g"], slotAt: 1_000, shiftAt: 0, intervalMs: 200 },
+  ],
+  [
+    "deleteRecords without its slot",
+    { v: 1, kind: "deleteRecords", batchId: "b", rowKey: "batch", attempt: 1, tenantId: "t", graphIds: ["g"], shiftAt: 0, intervalMs: 200 },
+  ],
 ];
 
 describe("device messages", () => {
@@ -56,9 +101,12 @@ describe("device messages", () => {
     expect(() => decodeDeviceMessage(payload)).toThrow(MalformedMessageError);
   });
 
-  it.each(sentToday.filter(([, sent]) => sent.kind !== "submit"))("the follower queue refuses %s: it holds submit messages only", (_name, sent) => {
-    expect(() => decodeSubmitMessage(encodeDeviceMessage(sent))).toThrow(MalformedMessageError);
-  });
+  it.each(sentToday.filter(([, sent]) => sent.kind !== "submit"))(
+    "the follower queue refuses %s: it holds submit messages only",
+    (_name, sent) => {
+      expect(() => decodeSubmitMessage(encodeDeviceMessage(sent))).toThrow(MalformedMessageError);
+    },
+  );
 
   it.each(sentToday.filter(([, sent]) => sent.kind === "submit"))("the follower queue takes %s", (_name, sent) => {
     expect(decodeSubmitMessage(encodeDeviceMessage(sent))).toEqual(sent);

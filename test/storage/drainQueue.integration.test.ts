@@ -51,7 +51,12 @@ describe("draining a queue from a timer", () => {
     const queue = await freshQueue("hooks");
     const poison = await freshQueue("hooks-poison");
     await queue.sendMessage(base64Json({ n: 1 }));
-    const options: DrainOptions = { maxPerRun: 1, visibilitySeconds: 1, reportAfterDequeues: 2, poison: { queue: poison, maxDequeueCount: 2 } };
+    const options: DrainOptions = {
+      maxPerRun: 1,
+      visibilitySeconds: 1,
+      reportAfterDequeues: 2,
+      poison: { queue: poison, maxDequeueCount: 2 },
+    };
     let calls = 0;
     const failing = async () => {
       calls++;

@@ -17,7 +17,8 @@ function countingTable(): { table: TableClient; calls: string[] } {
   const table = new Proxy(storage.clients().imports, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver) as unknown;
-      if (typeof value !== "function" || !["updateEntity", "submitTransaction"].includes(String(name))) return typeof value === "function" ? value.bind(target) : value;
+      if (typeof value !== "function" || !["updateEntity", "submitTransaction"].includes(String(name)))
+        return typeof value === "function" ? value.bind(target) : value;
       return (...args: unknown[]) => {
         calls.push(String(name));
         return (value as (...a: unknown[]) => unknown).apply(target, args);
@@ -26,7 +27,6 @@ function countingTable(): { table: TableClient; calls: string[] } {
   });
   return { table, calls };
 }
-
 
 const now = () => new Date().toISOString();
 
@@ -101,7 +101,9 @@ describe("recording a create's Graph id", () => {
     const claimed = [];
     for (const batchId of batches) claimed.push(await claim(store, batchId, 0));
     const settled: number[] = [];
-    const recorded = claimed.map((device, i) => store.recordOnDevice(device, { graphId: `graph-${i}`, updatedAt: now() }).then(() => void settled.push(i)));
+    const recorded = claimed.map((device, i) =>
+      store.recordOnDevice(device, { graphId: `graph-${i}`, updatedAt: now() }).then(() => void settled.push(i)),
+    );
     // The third waiting write passes the limit: the first batch's goes alone, without any claim.
     await recorded[0];
     expect(settled).toEqual([0]);

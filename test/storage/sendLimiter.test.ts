@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { SendLimiter } from "../../src/storage/sendLimiter.js";
 import type { DeviceMessage } from "../../src/storage/deviceMessage.js";
 
-const message = (i: number): DeviceMessage => ({ v: 1, kind: "submit", batchId: "b", rowKey: `device-${String(i).padStart(6, "0")}`, attempt: 1 });
+const message = (i: number): DeviceMessage => ({
+  v: 1,
+  kind: "submit",
+  batchId: "b",
+  rowKey: `device-${String(i).padStart(6, "0")}`,
+  attempt: 1,
+});
 
 describe("SendLimiter", () => {
   it("keeps at most `limit` sends in flight across every sender that shares it, and sends them all", async () => {
@@ -36,7 +42,11 @@ describe("SendLimiter", () => {
 
   it("gives the slot of a failed send to the next one", async () => {
     const limiter = new SendLimiter(1);
-    const queue = limiter.wrap({ send: async (m) => { if (m.rowKey.endsWith("0")) throw new Error("queue unreachable"); } });
+    const queue = limiter.wrap({
+      send: async (m) => {
+        if (m.rowKey.endsWith("0")) throw new Error("queue unreachable");
+      },
+    });
     const [first, second] = await Promise.allSettled([queue.send(message(0)), queue.send(message(1))]);
     expect(first.status).toBe("rejected");
     expect(second.status).toBe("fulfilled");

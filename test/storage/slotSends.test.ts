@@ -18,7 +18,10 @@ function recorder(failAt = Infinity): DeviceMessageSender & { sent: { rowKey: st
   };
 }
 
-const submit = (rowKey: string, slotAt: number): SlotSend => ({ slotAt, message: { v: 1, kind: "submit", batchId: "b", rowKey, attempt: 1, slotAt } satisfies DeviceMessage });
+const submit = (rowKey: string, slotAt: number): SlotSend => ({
+  slotAt,
+  message: { v: 1, kind: "submit", batchId: "b", rowKey, attempt: 1, slotAt } satisfies DeviceMessage,
+});
 
 describe("sending device messages for their write slots", () => {
   it("sends every message once, each with a lead of at least MIN_VISIBLE_LEAD_MS", async () => {
@@ -52,7 +55,13 @@ describe("sending device messages for their write slots", () => {
   it("stops at the first failed send and throws it", async () => {
     const queue = recorder(3);
     const start = Date.now() + 1_000;
-    await expect(sendAllForSlots(queue, Array.from({ length: 50 }, (_, k) => submit(`r${k}`, start + k * 41)), 1)).rejects.toThrow("queue unreachable");
+    await expect(
+      sendAllForSlots(
+        queue,
+        Array.from({ length: 50 }, (_, k) => submit(`r${k}`, start + k * 41)),
+        1,
+      ),
+    ).rejects.toThrow("queue unreachable");
     expect(queue.sent).toHaveLength(3);
   });
 

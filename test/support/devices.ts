@@ -53,7 +53,9 @@ export function makeCsv(devices: readonly CsvDevice[], options: CsvOptions = {})
   const cell = (value: string | undefined) => (options.quoted ? `"${(value ?? "").replace(/"/g, '""')}"` : (value ?? ""));
   const header = ["Device Serial Number", "Windows Product ID", "Hardware Hash", ...(withOptional ? ["Group Tag", "Assigned User"] : [])];
   const rows = devices.map((d) =>
-    [d.serialNumber, d.productKey, d.hardwareIdentifier, ...(withOptional ? [d.groupTag, d.assignedUserPrincipalName] : [])].map(cell).join(","),
+    [d.serialNumber, d.productKey, d.hardwareIdentifier, ...(withOptional ? [d.groupTag, d.assignedUserPrincipalName] : [])]
+      .map(cell)
+      .join(","),
   );
   const text = [header.map(cell).join(","), ...rows].join(eol) + eol + eol.repeat(options.trailingBlankLines ?? 0);
   switch (options.encoding ?? "utf8") {

@@ -53,11 +53,16 @@ export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
       send(res, status, body, headers);
     };
     const body = await readBody(req);
-    if (!url.searchParams.get("api-version")) return answer(400, { error: { code: "MissingApiVersionParameter", message: "api-version is required" } });
+    if (!url.searchParams.get("api-version"))
+      return answer(400, { error: { code: "MissingApiVersionParameter", message: "api-version is required" } });
     if (req.headers.authorization !== `Bearer ${STAND_IN_TOKEN}`) {
-      return answer(401, { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } }, {
-        "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="${RESOURCE}"`,
-      });
+      return answer(
+        401,
+        { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } },
+        {
+          "www-authenticate": `Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="${RESOURCE}"`,
+        },
+      );
     }
     if (failing) return answer(failing, { error: { code: "ServiceUnavailable", message: "stand-in told to fail" } });
     const match = /^\/secrets\/([0-9A-Za-z-]{1,127})(?:\/([0-9A-Za-z]*))?\/?$/.exec(url.pathname);
@@ -66,14 +71,22 @@ export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
     if (req.method === "PUT" && !version) {
       const parsed = JSON.parse(body) as { value?: string; contentType?: string };
       if (typeof parsed.value !== "string") return answer(400, { error: { code: "BadParameter", message: "value is required" } });
-      const stored = { version: randomBytes(16).toString("hex"), value: parsed.value, created: Math.floor(Date.now() / 1000), ...(parsed.contentType ? { contentType: parsed.contentType } : {}) };
+      const stored = {
+        version: randomBytes(16).toString("hex"),
+        value: parsed.value,
+        created: Math.floor(Date.now() / 1000),
+        ...(parsed.contentType ? { contentType: parsed.contentType } : {}),
+      };
       secrets.set(name, [...(secrets.get(name) ?? []), stored]);
       return answer(200, bundle(name, stored));
     }
     if (req.method === "GET") {
       const all = secrets.get(name) ?? [];
       const found = version ? all.find((s) => s.version === version) : all.at(-1);
-      if (!found) return answer(404, { error: { code: "SecretNotFound", message: `A secret with (name/id) ${name}/${version ?? ""} was not found in this key vault.` } });
+      if (!found)
+        return answer(404, {
+          error: { code: "SecretNotFound", message: `A secret with (name/id) ${name}/${version ?? ""} was not found in this key vault.` },
+        });
       return answer(200, bundle(name, found));
     }
     return answer(405, { error: { code: "MethodNotAllowed", message: `${req.method} is not supported by the stand-in` } });

@@ -26,7 +26,8 @@ export function checkOpenApi31(doc: unknown): string[] {
     if (typeof info.version !== "string" || !info.version) fail("info.version", "required string");
   }
   if (!("paths" in doc) && !("components" in doc) && !("webhooks" in doc)) fail("document", "needs paths, components or webhooks");
-  if (doc.jsonSchemaDialect !== undefined && (typeof doc.jsonSchemaDialect !== "string" || !/^https?:\/\//.test(doc.jsonSchemaDialect))) fail("jsonSchemaDialect", "must be a URI");
+  if (doc.jsonSchemaDialect !== undefined && (typeof doc.jsonSchemaDialect !== "string" || !/^https?:\/\//.test(doc.jsonSchemaDialect)))
+    fail("jsonSchemaDialect", "must be a URI");
 
   const components = isObject(doc.components) ? doc.components : {};
   const schemes = isObject(components.securitySchemes) ? components.securitySchemes : {};
@@ -36,7 +37,8 @@ export function checkOpenApi31(doc: unknown): string[] {
       fail(where, "type must be one of " + SECURITY_TYPES.join(", "));
       continue;
     }
-    if (scheme.type === "apiKey" && (typeof scheme.name !== "string" || !["query", "header", "cookie"].includes(scheme.in as string))) fail(where, "apiKey needs name and in");
+    if (scheme.type === "apiKey" && (typeof scheme.name !== "string" || !["query", "header", "cookie"].includes(scheme.in as string)))
+      fail(where, "apiKey needs name and in");
     if (scheme.type === "http" && typeof scheme.scheme !== "string") fail(where, "http needs scheme");
   }
   const checkSecurity = (where: string, security: unknown) => {
@@ -62,8 +64,10 @@ export function checkOpenApi31(doc: unknown): string[] {
     }
     const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
     for (const t of types) if (!JSON_TYPES.includes(t as string)) fail(where, `unknown type '${String(t)}'`);
-    if (schema.required !== undefined && (!Array.isArray(schema.required) || schema.required.some((r) => typeof r !== "string"))) fail(where, "required must be an array of strings");
-    if (schema.enum !== undefined && (!Array.isArray(schema.enum) || schema.enum.length === 0)) fail(where, "enum must be a non-empty array");
+    if (schema.required !== undefined && (!Array.isArray(schema.required) || schema.required.some((r) => typeof r !== "string")))
+      fail(where, "required must be an array of strings");
+    if (schema.enum !== undefined && (!Array.isArray(schema.enum) || schema.enum.length === 0))
+      fail(where, "enum must be a non-empty array");
     if (schema.properties !== undefined) {
       if (!isObject(schema.properties)) fail(where, "properties must be an object");
       else for (const [name, sub] of Object.entries(schema.properties)) checkSchema(`${where}.properties.${name}`, sub, depth + 1);
@@ -76,7 +80,8 @@ export function checkOpenApi31(doc: unknown): string[] {
       else (schema[key] as unknown[]).forEach((sub, i) => checkSchema(`${where}.${key}[${i}]`, sub, depth + 1));
     }
   };
-  for (const [name, schema] of Object.entries(isObject(components.schemas) ? components.schemas : {})) checkSchema(`components.schemas.${name}`, schema);
+  for (const [name, schema] of Object.entries(isObject(components.schemas) ? components.schemas : {}))
+    checkSchema(`components.schemas.${name}`, schema);
 
   const checkContent = (where: string, content: unknown) => {
     if (!isObject(content)) return fail(where, "content must be an object");
@@ -97,7 +102,8 @@ export function checkOpenApi31(doc: unknown): string[] {
     }
     const templateNames = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
     for (const method of Object.keys(item)) {
-      if (!METHODS.includes(method) && !["summary", "description", "servers", "parameters", "$ref"].includes(method)) fail(`paths.${path}.${method}`, "not an HTTP method or path item field");
+      if (!METHODS.includes(method) && !["summary", "description", "servers", "parameters", "$ref"].includes(method))
+        fail(`paths.${path}.${method}`, "not an HTTP method or path item field");
       if (!METHODS.includes(method)) continue;
       const op = item[method];
       const where = `paths.${path}.${method}`;
@@ -125,7 +131,8 @@ export function checkOpenApi31(doc: unknown): string[] {
         if ((param.schema === undefined) === (param.content === undefined)) fail(pw, "needs exactly one of schema and content");
         if (param.schema !== undefined) checkSchema(`${pw}.schema`, param.schema);
       }
-      for (const name of templateNames) if (!params.some((p) => isObject(p) && p.in === "path" && p.name === name)) fail(where, `path template {${name}} has no parameter`);
+      for (const name of templateNames)
+        if (!params.some((p) => isObject(p) && p.in === "path" && p.name === name)) fail(where, `path template {${name}} has no parameter`);
       if (op.requestBody !== undefined) {
         if (!isObject(op.requestBody) || !isObject(op.requestBody.content)) fail(`${where}.requestBody`, "content required");
         else checkContent(`${where}.requestBody.content`, op.requestBody.content);
@@ -139,7 +146,8 @@ export function checkOpenApi31(doc: unknown): string[] {
           else {
             if (response.content !== undefined) checkContent(`${rw}.content`, response.content);
             for (const [name, header] of Object.entries(isObject(response.headers) ? response.headers : {})) {
-              if (!isObject(header) || (header.schema === undefined && header.content === undefined)) fail(`${rw}.headers.${name}`, "needs schema or content");
+              if (!isObject(header) || (header.schema === undefined && header.content === undefined))
+                fail(`${rw}.headers.${name}`, "needs schema or content");
             }
           }
         }

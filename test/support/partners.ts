@@ -11,7 +11,10 @@ export interface TestPartner {
 }
 
 /** Registers a partner allowed to import into `tenants` and issues it an API key, through the same store the CLI uses. */
-export async function addTestPartner(services: Pick<Services, "partners">, options: { tenants: readonly string[]; partnerId?: string }): Promise<TestPartner> {
+export async function addTestPartner(
+  services: Pick<Services, "partners">,
+  options: { tenants: readonly string[]; partnerId?: string },
+): Promise<TestPartner> {
   const partnerId = options.partnerId ?? `test-${randomBytes(6).toString("hex")}`;
   const { webhookSecret } = await services.partners.createPartner({ partnerId, tenants: options.tenants });
   const { key } = await services.partners.issueKey(partnerId);

@@ -63,7 +63,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   // lag creates by 100 ms instead of a few seconds (still less than an import takes, as there).
   const simulator = await startGraphSimulator({ settleDelayMs: 200, listLagMs: 100, ...options.simulator });
   const logs: CapturedLog[] = [];
-  const capture = (level: string) => (message: string, fields?: LogFields) => void logs.push({ level, message, ...(fields ? { fields } : {}) });
+  const capture = (level: string) => (message: string, fields?: LogFields) =>
+    void logs.push({ level, message, ...(fields ? { fields } : {}) });
   const log: Logger = { info: capture("info"), warn: capture("warn"), error: capture("error") };
   const config = loadConfig({
     AzureWebJobsStorage: azurite.connectionString,
@@ -96,7 +97,11 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         }
       : log,
   );
-  const host = await startDevHost({ services, timers: options.timers ?? false, ...(options.definitions ? { definitions: options.definitions } : {}) });
+  const host = await startDevHost({
+    services,
+    timers: options.timers ?? false,
+    ...(options.definitions ? { definitions: options.definitions } : {}),
+  });
   const partner = await addTestPartner(services, { tenants: TEST_TENANTS });
   return {
     api: `${host.url}/${host.hostSettings.routePrefix}`,

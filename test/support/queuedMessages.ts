@@ -9,7 +9,8 @@ import { DEVICE_QUEUE, FANOUT_QUEUE, FOLLOWER_QUEUE } from "../../src/storage/na
  */
 export async function queuedMessages(storage: Pick<StorageClients, "queueNamed">): Promise<number> {
   let count = 0;
-  for (const name of [DEVICE_QUEUE, FOLLOWER_QUEUE]) count += (await storage.queueNamed(name).getProperties()).approximateMessagesCount ?? 0;
+  for (const name of [DEVICE_QUEUE, FOLLOWER_QUEUE])
+    count += (await storage.queueNamed(name).getProperties()).approximateMessagesCount ?? 0;
   return count + (await fanOutDevices(storage));
 }
 
@@ -19,7 +20,8 @@ export async function fanOutDevices(storage: Pick<StorageClients, "queueNamed">)
   const waiting = (await queue.getProperties()).approximateMessagesCount ?? 0;
   if (waiting === 0) return 0;
   const { peekedMessageItems } = await queue.peekMessages({ numberOfMessages: 32 });
-  if (peekedMessageItems.length < waiting) throw new Error(`${waiting} fan-out messages, ${peekedMessageItems.length} visible: more than a test can count`);
+  if (peekedMessageItems.length < waiting)
+    throw new Error(`${waiting} fan-out messages, ${peekedMessageItems.length} visible: more than a test can count`);
   return peekedMessageItems.reduce((sum, item) => {
     const message = decodeFanOutMessage(item.messageText);
     return sum + message.to - message.from;

@@ -45,7 +45,14 @@ export async function startWebhookReceiver(secret: () => string, statuses: reado
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       const answered = statuses[Math.min(received.length, statuses.length - 1)]!;
-      received.push({ at: Date.now(), path: req.url ?? "", headers: req.headers, body, signatureValid: verifyStandardWebhook(secret(), req.headers, body), answered });
+      received.push({
+        at: Date.now(),
+        path: req.url ?? "",
+        headers: req.headers,
+        body,
+        signatureValid: verifyStandardWebhook(secret(), req.headers, body),
+        answered,
+      });
       res.writeHead(answered).end();
     });
   });

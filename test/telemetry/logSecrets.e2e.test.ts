@@ -23,7 +23,11 @@ function productKey(): string {
 }
 
 function capture(chunk: unknown): void {
-  lines.push(...String(chunk).split("\n").filter((line) => line.length > 0));
+  lines.push(
+    ...String(chunk)
+      .split("\n")
+      .filter((line) => line.length > 0),
+  );
 }
 
 beforeAll(async () => {
@@ -56,16 +60,34 @@ describe("logs of an end-to-end run", () => {
     const csv = devices.slice(24);
     [json[3]!, json[4]!, csv[1]!].forEach((d) => pipeline.simulator.registerDevice(TENANT_A, { serialNumber: d.serialNumber }));
     [json[7]!, csv[5]!].forEach((d) => pipeline.simulator.registerDevice(OTHER_TENANT, { hardwareIdentifier: d.hardwareIdentifier }));
-    for (const d of [json[10]!, csv[2]!]) pipeline.simulator.injectFaults({ kind: "status", status: 503, times: 1, match: { serialNumber: d.serialNumber } });
+    for (const d of [json[10]!, csv[2]!])
+      pipeline.simulator.injectFaults({ kind: "status", status: 503, times: 1, match: { serialNumber: d.serialNumber } });
     // A 500 leaves the create in doubt: the retry looks for it first (a list call) before creating.
-    pipeline.simulator.injectFaults({ kind: "status", status: 500, times: 1, errorCode: "InternalServerError", match: { serialNumber: json[12]!.serialNumber } });
-    for (const d of [json[14]!, csv[8]!]) pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 1, times: 1, match: { serialNumber: d.serialNumber } });
+    pipeline.simulator.injectFaults({
+      kind: "status",
+      status: 500,
+      times: 1,
+      errorCode: "InternalServerError",
+      match: { serialNumber: json[12]!.serialNumber },
+    });
+    for (const d of [json[14]!, csv[8]!])
+      pipeline.simulator.injectFaults({
+        kind: "status",
+        status: 429,
+        retryAfterSeconds: 1,
+        times: 1,
+        match: { serialNumber: d.serialNumber },
+      });
 
     // Credentials the API must refuse, and must not log: a well-formed key nobody issued, and a token.
     const wrongKey = `apimp_${randomBytes(8).toString("hex")}_${randomBytes(32).toString("base64url")}`;
     const fakeToken = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ tid: TENANT_A, upn: "spy@contoso.com" })).toString("base64url")}.${randomBytes(64).toString("base64url")}`;
     for (const headers of [{ "x-api-key": wrongKey }, { authorization: `Bearer ${fakeToken}` }, { authorization: `Bearer ${wrongKey}` }]) {
-      const refused = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify({ devices: json.slice(0, 1) }) });
+      const refused = await fetch(`${pipeline.api}/imports`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({ devices: json.slice(0, 1) }),
+      });
       expect(refused.status).toBe(401);
     }
 
@@ -104,10 +126,14 @@ describe("logs of an end-to-end run", () => {
     ];
     // 2 import actions (one chunk per batch), 5 retries, 2 batches, 3 refusals at least: the search below has something to search.
     expect(lines.length).toBeGreaterThanOrEqual(12);
-    const leaks = lines.flatMap((line) => secrets.filter((secret) => line.includes(secret)).map((secret) => `${secret.slice(0, 12)}… in ${line.slice(0, 200)}`));
+    const leaks = lines.flatMap((line) =>
+      secrets.filter((secret) => line.includes(secret)).map((secret) => `${secret.slice(0, 12)}… in ${line.slice(0, 200)}`),
+    );
     expect(leaks).toEqual([]);
     // Any token at all (the simulator's Graph tokens included), not only the ones this test knows.
-    expect(lines.filter((line) => /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/.test(line) || /Bearer\s+(?!\[redacted\])\S/.test(line))).toEqual([]);
+    expect(
+      lines.filter((line) => /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/.test(line) || /Bearer\s+(?!\[redacted\])\S/.test(line)),
+    ).toEqual([]);
 
     // The lines are JSON records that say which batch, device and tenant they are about.
     const records = lines.flatMap((line) => {
@@ -119,10 +145,19 @@ describe("logs of an end-to-end run", () => {
       }
     });
     const about = (message: string) => records.filter((r) => r.message === message);
-    expect(about("batch accepted").map((r) => r.batchId).sort()).toEqual([...ids].sort());
+    expect(
+      about("batch accepted")
+        .map((r) => r.batchId)
+        .sort(),
+    ).toEqual([...ids].sort());
     for (const r of about("batch accepted")) expect(r.tenantId).toBe(TENANT_A);
     // Each batch is one chunk: its outcome lines name the batch, its leader's row and the tenant.
-    const perDevice = [...about("chunk submitted"), ...about("chunk retry scheduled"), ...about("device submitted"), ...about("retry scheduled")];
+    const perDevice = [
+      ...about("chunk submitted"),
+      ...about("chunk retry scheduled"),
+      ...about("device submitted"),
+      ...about("retry scheduled"),
+    ];
     expect(about("chunk submitted").length).toBeGreaterThanOrEqual(2);
     expect(about("chunk retry scheduled").length).toBeGreaterThanOrEqual(5);
     for (const r of perDevice) {

@@ -1,6 +1,14 @@
 import { metrics, type Attributes, type Meter, type MeterProvider } from "@opentelemetry/api";
 import { afterEach, describe, expect, it } from "vitest";
-import { countAccepted, countSubmitted, countTransition, errorCodeAttribute, METRIC_NAMES, recordGraphRequest, recordQueueAge } from "../../src/telemetry/metrics.js";
+import {
+  countAccepted,
+  countSubmitted,
+  countTransition,
+  errorCodeAttribute,
+  METRIC_NAMES,
+  recordGraphRequest,
+  recordQueueAge,
+} from "../../src/telemetry/metrics.js";
 import { runQueueMessage } from "../../src/telemetry/queueMessage.js";
 
 interface Sample {
@@ -51,15 +59,27 @@ describe("pipeline metrics", () => {
       { name: METRIC_NAMES.graphDuration, value: 120, attributes: { "graph.operation": "create", "http.response.status_code": "201" } },
       { name: METRIC_NAMES.graphDuration, value: 15, attributes: { "graph.operation": "create", "http.response.status_code": "429" } },
       { name: METRIC_NAMES.graphThrottled, value: 1, attributes: { "graph.operation": "create" } },
-      { name: METRIC_NAMES.graphDuration, value: 30_000, attributes: { "graph.operation": "list", "http.response.status_code": "network-error" } },
+      {
+        name: METRIC_NAMES.graphDuration,
+        value: 30_000,
+        attributes: { "graph.operation": "list", "http.response.status_code": "network-error" },
+      },
     ]);
   });
 
   it("measure a slotted message's lateness, never negative, and leave unslotted messages alone", async () => {
     const samples: Sample[] = [];
     metrics.setGlobalMeterProvider(recordingProvider(samples));
-    await runQueueMessage({ v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 1, slotAt: 10_000 }, async () => undefined, 12_500);
-    await runQueueMessage({ v: 1, kind: "submit", batchId: "b", rowKey: "device-000002", attempt: 1, slotAt: 10_000 }, async () => undefined, 9_400);
+    await runQueueMessage(
+      { v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 1, slotAt: 10_000 },
+      async () => undefined,
+      12_500,
+    );
+    await runQueueMessage(
+      { v: 1, kind: "submit", batchId: "b", rowKey: "device-000002", attempt: 1, slotAt: 10_000 },
+      async () => undefined,
+      9_400,
+    );
     await runQueueMessage({ v: 1, kind: "pollBatch", batchId: "b", rowKey: "batch", attempt: 1 }, async () => undefined, 9_400);
     recordQueueAge("deleteRecords", 10);
     expect(samples).toEqual([

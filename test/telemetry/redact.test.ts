@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import { redactSecrets } from "../../src/telemetry/redact.js";
 import { makeHash } from "../support/devices.js";
 
-const JWT =
-  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0aWQiOiJhYWFhIiwiYXBwaWQiOiJiYmJiIn0.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU";
+const JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0aWQiOiJhYWFhIiwiYXBwaWQiOiJiYmJiIn0.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU";
 const API_KEY = "apimp_0123456789abcdef_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE";
 
 describe("redactSecrets", () => {

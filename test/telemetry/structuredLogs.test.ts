@@ -16,7 +16,14 @@ describe("structured log records", () => {
     expect(lines).toHaveLength(2);
     for (const line of lines) expect(line).not.toContain("\n");
     const [first, second] = lines.map((line) => JSON.parse(line) as LogRecord);
-    expect(first).toMatchObject({ level: "info", message: "device submitted", batchId: "b-1", rowKey: "device-000001", tenantId: "t-1", status: 201 });
+    expect(first).toMatchObject({
+      level: "info",
+      message: "device submitted",
+      batchId: "b-1",
+      rowKey: "device-000001",
+      tenantId: "t-1",
+      status: 201,
+    });
     expect(Date.parse(first!.time)).not.toBeNaN();
     expect(second).toMatchObject({ level: "warn", message: "retry scheduled", delayMs: 2000 });
   });
@@ -36,15 +43,26 @@ describe("structured log records", () => {
   });
 
   it("scrub secrets from the message and every text field", () => {
-    const record = logRecord("error", "failed for ada@contoso.com", { reason: "401 from Graph: Bearer eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ4In0.sig" });
+    const record = logRecord("error", "failed for ada@contoso.com", {
+      reason: "401 from Graph: Bearer eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ4In0.sig",
+    });
     expect(JSON.stringify(record)).not.toMatch(/ada@contoso|eyJ/);
     expect(record.reason).toContain("Bearer [redacted]");
   });
 
   it("take a queue message's batch and device, a sync message's tenant, and nothing else", () => {
-    expect(logContextOfMessage({ v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 1, slotAt: 5 })).toEqual({ batchId: "b", rowKey: "device-000001" });
-    expect(logContextOfMessage({ v: 1, kind: "syncTenant", batchId: "tenant-x", rowKey: "sync", attempt: 1 })).toEqual({ tenantId: "tenant-x" });
-    expect(logContextOfMessage({ kind: "deleteRecords", batchId: "b", rowKey: "batch", tenantId: "t", graphIds: ["g"] })).toEqual({ batchId: "b", rowKey: "batch", tenantId: "t" });
+    expect(logContextOfMessage({ v: 1, kind: "submit", batchId: "b", rowKey: "device-000001", attempt: 1, slotAt: 5 })).toEqual({
+      batchId: "b",
+      rowKey: "device-000001",
+    });
+    expect(logContextOfMessage({ v: 1, kind: "syncTenant", batchId: "tenant-x", rowKey: "sync", attempt: 1 })).toEqual({
+      tenantId: "tenant-x",
+    });
+    expect(logContextOfMessage({ kind: "deleteRecords", batchId: "b", rowKey: "batch", tenantId: "t", graphIds: ["g"] })).toEqual({
+      batchId: "b",
+      rowKey: "batch",
+      tenantId: "t",
+    });
     expect(logContextOfMessage("not json")).toEqual({});
     expect(logContextOfMessage({ batchId: 42, rowKey: "x".repeat(500) })).toEqual({});
   });

@@ -29,11 +29,29 @@ let pipeline: Pipeline;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "telemetry-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-    "-keyout", join(workDir, "key.pem"), "-out", join(workDir, "cert.pem"),
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(workDir, "key.pem"),
+      "-out",
+      join(workDir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
   server = createServer({ key: readFileSync(join(workDir, "key.pem")), cert: readFileSync(join(workDir, "cert.pem")) }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -81,9 +99,19 @@ afterAll(async () => {
 describe("telemetry with a connection string", () => {
   it("exports metrics, Graph spans and structured logs to the ingestion endpoint, with no secrets", { timeout: 90_000 }, async () => {
     expect(telemetryState()).toEqual({ enabled: true, functionsInstrumented: false });
-    const devices = makeDevices(6, "OTEL").map((d, i) => ({ ...d, productKey: `QWERT-ASDFG-ZXCVB-POIUY-LKJH${i}`, assignedUserPrincipalName: `otel.user${i}@fabrikam.example` }));
+    const devices = makeDevices(6, "OTEL").map((d, i) => ({
+      ...d,
+      productKey: `QWERT-ASDFG-ZXCVB-POIUY-LKJH${i}`,
+      assignedUserPrincipalName: `otel.user${i}@fabrikam.example`,
+    }));
     pipeline.simulator.registerDevice(TENANT_A, { serialNumber: devices[0]!.serialNumber });
-    pipeline.simulator.injectFaults({ kind: "status", status: 429, retryAfterSeconds: 1, times: 1, match: { serialNumber: devices[1]!.serialNumber } });
+    pipeline.simulator.injectFaults({
+      kind: "status",
+      status: 429,
+      retryAfterSeconds: 1,
+      times: 1,
+      match: { serialNumber: devices[1]!.serialNumber },
+    });
 
     const response = await fetch(`${pipeline.api}/imports`, {
       method: "POST",
@@ -116,7 +144,9 @@ describe("telemetry with a connection string", () => {
     const items = bodies.flatMap((body) => {
       try {
         const parsed = JSON.parse(body.slice(body.indexOf("\n") + 1)) as unknown;
-        return Array.isArray(parsed) ? (parsed as { data?: { baseType?: string; baseData?: { message?: string; properties?: Record<string, string> } } }[]) : [];
+        return Array.isArray(parsed)
+          ? (parsed as { data?: { baseType?: string; baseData?: { message?: string; properties?: Record<string, string> } } }[])
+          : [];
       } catch {
         return [];
       }

@@ -14,7 +14,10 @@ describe("callbackUrl at intake", () => {
   it("comes from the query string for CSV and for Graph's import-action body", () => {
     const csv = `${CSV_HEADER}\nSN-1,,${makeHash(1)}\n`;
     expect(ok(postCsv(csv, `callbackUrl=${encodeURIComponent(HOOK)}`)).request.callbackUrl).toBe(HOOK);
-    expect(ok(postJson({ importedWindowsAutopilotDeviceIdentities: [device(1)] }, `callbackurl=${encodeURIComponent(HOOK)}`)).request.callbackUrl).toBe(HOOK);
+    expect(
+      ok(postJson({ importedWindowsAutopilotDeviceIdentities: [device(1)] }, `callbackurl=${encodeURIComponent(HOOK)}`)).request
+        .callbackUrl,
+    ).toBe(HOOK);
   });
 
   it.each([

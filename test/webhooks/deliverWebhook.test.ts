@@ -11,9 +11,19 @@ import { generateWebhookSecret, signWebhook } from "../../src/model/webhookSigni
 /** The batch header's webhook columns in memory, with ETags like Table storage's. */
 class MemoryHeader {
   etag = 1;
-  constructor(public record: NotificationRecord, public partnerId = "p1", public callbackUrl = "https://hooks.example.com/x?k=1") {}
+  constructor(
+    public record: NotificationRecord,
+    public partnerId = "p1",
+    public callbackUrl = "https://hooks.example.com/x?k=1",
+  ) {}
   async read(batchId: string): Promise<BatchNotificationHeader> {
-    return { batchId, etag: String(this.etag), partnerId: this.partnerId, callbackUrl: this.callbackUrl, notification: structuredClone(this.record) };
+    return {
+      batchId,
+      etag: String(this.etag),
+      partnerId: this.partnerId,
+      callbackUrl: this.callbackUrl,
+      notification: structuredClone(this.record),
+    };
   }
   async write(header: BatchNotificationHeader, record: NotificationRecord): Promise<boolean> {
     if (header.etag !== String(this.etag)) return false;
@@ -58,7 +68,11 @@ function setup(answers: AttemptResult[], record = event()) {
 
 describe("deliverWebhook", () => {
   it("signs, records each attempt, follows the schedule, and gives up when it is spent", async () => {
-    const { header, sent, posts, deps, advance } = setup([{ kind: "response", status: 500 }, { kind: "timeout" }, { kind: "connection-error", message: "ECONNRESET" }]);
+    const { header, sent, posts, deps, advance } = setup([
+      { kind: "response", status: 500 },
+      { kind: "timeout" },
+      { kind: "connection-error", message: "ECONNRESET" },
+    ]);
     expect(await deliverWebhook(deps, message(1), "q1")).toBe("retrying");
     expect(sent).toEqual([{ message: message(2), delayMs: 60_000 }]);
     advance(60_000);
@@ -78,7 +92,8 @@ describe("deliverWebhook", () => {
     // The same id and body every time, a fresh timestamp, and a signature over all three.
     expect(new Set(posts.map((p) => p.headers["webhook-id"]))).toEqual(new Set(["evt_1"]));
     expect(new Set(posts.map((p) => p.headers["webhook-timestamp"])).size).toBe(3);
-    for (const p of posts) expect(p.headers["webhook-signature"]).toBe(signWebhook(secret, "evt_1", Number(p.headers["webhook-timestamp"]), p.body));
+    for (const p of posts)
+      expect(p.headers["webhook-signature"]).toBe(signWebhook(secret, "evt_1", Number(p.headers["webhook-timestamp"]), p.body));
   });
 
   it("stops at 410 Gone", async () => {

@@ -14,7 +14,9 @@ function lookupWith(addresses: LookupAddress[]) {
 
 function run(lookup: ReturnType<typeof safeLookup>, all = false): Promise<{ error?: Error; address?: unknown }> {
   return new Promise((resolve) =>
-    lookup("hooks.example.test", { all }, (error: NodeJS.ErrnoException | null, address: unknown) => resolve({ ...(error ? { error } : { address }) })),
+    lookup("hooks.example.test", { all }, (error: NodeJS.ErrnoException | null, address: unknown) =>
+      resolve({ ...(error ? { error } : { address }) }),
+    ),
   );
 }
 
@@ -27,7 +29,10 @@ describe("safeLookup", () => {
 
   it("refuses a name when any of its addresses is not public", async () => {
     for (const bad of ["10.0.0.5", "127.0.0.1", "169.254.169.254", "::1", "::ffff:192.168.1.1", "fd00::5"]) {
-      const { lookup } = lookupWith([{ address: "8.8.8.8", family: 4 }, { address: bad, family: bad.includes(":") ? 6 : 4 }]);
+      const { lookup } = lookupWith([
+        { address: "8.8.8.8", family: 4 },
+        { address: bad, family: bad.includes(":") ? 6 : 4 },
+      ]);
       const { error } = await run(lookup);
       expect(error?.message, bad).toMatch(/never delivered/);
     }
@@ -37,9 +42,12 @@ describe("safeLookup", () => {
 describe("webhook poster without allowed hosts", () => {
   const post = createWebhookPoster({ timeoutMs: 2000, allowedHosts: [] });
 
-  it.each(["https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://[::1]/hook", "https://169.254.169.254/latest"])("refuses %s before connecting", async (url) => {
-    expect(await post(url, {}, "{}")).toMatchObject({ kind: "refused" });
-  });
+  it.each(["https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://[::1]/hook", "https://169.254.169.254/latest"])(
+    "refuses %s before connecting",
+    async (url) => {
+      expect(await post(url, {}, "{}")).toMatchObject({ kind: "refused" });
+    },
+  );
 
   it("refuses a name that resolves to a private address (real DNS: localhost)", async () => {
     const result = await post("https://localhost:1/hook", {}, "{}");
@@ -49,11 +57,17 @@ describe("webhook poster without allowed hosts", () => {
   it("refuses a name resolving to a private address, asking DNS once", async () => {
     const { lookup, calls } = lookupWith([{ address: "10.0.0.7", family: 4 }]);
     const poster = createWebhookPoster({ timeoutMs: 2000, allowedHosts: [], lookup });
-    expect(await poster("https://hooks.example.test/hook", {}, "{}")).toMatchObject({ kind: "refused", reason: expect.stringMatching(/private/) });
+    expect(await poster("https://hooks.example.test/hook", {}, "{}")).toMatchObject({
+      kind: "refused",
+      reason: expect.stringMatching(/private/),
+    });
     expect(calls()).toBe(1);
   });
 
   it("refuses plain http to a host that is not allowed", async () => {
-    expect(await post("http://hooks.example.test/hook", {}, "{}")).toMatchObject({ kind: "refused", reason: expect.stringMatching(/https/) });
+    expect(await post("http://hooks.example.test/hook", {}, "{}")).toMatchObject({
+      kind: "refused",
+      reason: expect.stringMatching(/https/),
+    });
   });
 });

@@ -20,12 +20,17 @@ beforeAll(async () => {
 afterAll(async () => pipeline?.stop());
 
 async function post(body: unknown): Promise<string> {
-  const response = await fetch(`${pipeline.api}/imports`, { method: "POST", headers: { ...pipeline.headers, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const response = await fetch(`${pipeline.api}/imports`, {
+    method: "POST",
+    headers: { ...pipeline.headers, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(response.status, await response.clone().text()).toBe(202);
   return ((await response.json()) as { id: string }).id;
 }
 
-const autopilotReads = () => pipeline.simulator.requestLog.filter((r) => r.method === "GET" && r.path.includes("/windowsAutopilotDeviceIdentities"));
+const autopilotReads = () =>
+  pipeline.simulator.requestLog.filter((r) => r.method === "GET" && r.path.includes("/windowsAutopilotDeviceIdentities"));
 
 describe("followUntil profileAssigned", () => {
   it("follows each imported device to its profile; devices no profile targets end 'imported, no profile assigned' after the limit", async () => {
@@ -45,7 +50,11 @@ describe("followUntil profileAssigned", () => {
 
     const devices = await allDevices(pipeline, id);
     for (const d of devices.filter((d) => d.serialNumber.startsWith("PF3READY"))) {
-      expect(d, d.serialNumber).toMatchObject({ state: "imported", profileStatus: "assigned", deploymentProfileAssignmentStatus: "assignedInSync" });
+      expect(d, d.serialNumber).toMatchObject({
+        state: "imported",
+        profileStatus: "assigned",
+        deploymentProfileAssignmentStatus: "assignedInSync",
+      });
       expect(d.autopilotDeviceId).toBe(d.deviceRegistrationId);
       expect(Date.parse(String(d.profileAssignedAt))).toBeGreaterThan(0);
     }
@@ -59,7 +68,11 @@ describe("followUntil profileAssigned", () => {
 
     // Reads come in poll rounds, one filtered list per shared serial prefix: never one per device per round.
     // Through the import action (the default mode): the devices went to Intune in one request.
-    expect(pipeline.simulator.requestLog.filter((r) => r.method === "POST" && r.path.endsWith("/importedWindowsAutopilotDeviceIdentities/import")).length).toBeGreaterThan(0);
+    expect(
+      pipeline.simulator.requestLog.filter(
+        (r) => r.method === "POST" && r.path.endsWith("/importedWindowsAutopilotDeviceIdentities/import"),
+      ).length,
+    ).toBeGreaterThan(0);
     const reads = autopilotReads().slice(readsBefore);
     const rounds = new Set(reads.map((r) => Math.floor(r.at / 250))).size;
     expect(reads.every((r) => decodeURIComponent(r.path).includes("contains(serialNumber,'PF3"))).toBe(true);
@@ -96,14 +109,19 @@ describe("onExisting update", () => {
     const reconciled = bySerial.get(existing!.serialNumber)!;
     expect(reconciled).toMatchObject({ state: "imported", importStatus: "error" });
     expect(reconciled.error).toBeUndefined();
-    expect(reconciled.notes).toEqual([{ code: "AlreadyRegisteredUpdated", message: expect.stringContaining("group tag and assigned user were applied") }]);
+    expect(reconciled.notes).toEqual([
+      { code: "AlreadyRegisteredUpdated", message: expect.stringContaining("group tag and assigned user were applied") },
+    ]);
     const registered = pipeline.simulator.autopilotDevices(TENANT_A).find((d) => d.serialNumber === existing!.serialNumber)!;
     expect(registered).toMatchObject({ groupTag: "NewTag", userPrincipalName: "kim@contoso.com" });
     expect(reconciled.autopilotDeviceId).toBe(registered.id);
     // The UPN is never shown back.
     expect(JSON.stringify(reconciled)).not.toContain("kim@contoso.com");
 
-    expect(bySerial.get(otherTenant!.serialNumber)).toMatchObject({ state: "failed", error: { code: "808", name: "ZtdDeviceAssignedToOtherTenant" } });
+    expect(bySerial.get(otherTenant!.serialNumber)).toMatchObject({
+      state: "failed",
+      error: { code: "808", name: "ZtdDeviceAssignedToOtherTenant" },
+    });
     expect(bySerial.get(fresh!.serialNumber)).toMatchObject({ state: "imported", importStatus: "complete" });
     // The update was one write in the tenant's budget.
     expect(pipeline.simulator.requestLog.filter((r) => r.method === "POST" && r.path.includes("updateDeviceProperties"))).toHaveLength(1);

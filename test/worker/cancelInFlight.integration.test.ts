@@ -27,7 +27,12 @@ beforeAll(async () => {
   azurite = await startAzurite();
   simulator = await startGraphSimulator({ settleDelayMs: 0 });
   services = await createServices(
-    loadConfig({ AzureWebJobsStorage: azurite.connectionString, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", PACING_WRITES_PER_WINDOW: "10000000" }),
+    loadConfig({
+      AzureWebJobsStorage: azurite.connectionString,
+      GRAPH_BASE_URL: simulator.url,
+      GRAPH_CREDENTIAL: "simulator",
+      PACING_WRITES_PER_WINDOW: "10000000",
+    }),
     silentLogger,
   );
 });
@@ -42,14 +47,24 @@ async function oneDevice(): Promise<{ batchId: string; serialNumber: string; mes
   sent.length = 0;
   const { batchId } = await submitBatch(
     withInlineFanOut({ ...services, queue, enqueueConcurrency: 1, firstPollDelayMs: 0 }, services.fanOutProgress),
-    { partnerId: caller.partnerId, tenantId: `cccccccc-0000-4000-8000-0000000000${String(n).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, 5000 + n) }] },
+    {
+      partnerId: caller.partnerId,
+      tenantId: `cccccccc-0000-4000-8000-0000000000${String(n).padStart(2, "0")}`,
+      devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, 5000 + n) }],
+    },
     "json",
   );
   const message = sent.find((m) => m.kind === "submit")!;
   return { batchId, serialNumber, message: { ...message, slotAt: undefined } };
 }
 
-const worker = () => ({ ...services, queue, retry: services.config.retry, listGraceMs: services.config.graph.listGraceMs, random: () => 0 });
+const worker = () => ({
+  ...services,
+  queue,
+  retry: services.config.retry,
+  listGraceMs: services.config.graph.listGraceMs,
+  random: () => 0,
+});
 
 describe("a cancel while a create is in flight", () => {
   it("cancels the device when its attempt failed with nothing created (503), and sends no retry", async () => {
@@ -73,13 +88,21 @@ describe("a cancel while a create is in flight", () => {
     const device = await services.store.readDevice(batchId, message.rowKey);
     expect(device).toMatchObject({ state: "retrying", inDoubt: true });
     // And a cancel now leaves it alone too.
-    const answer = await cancelBatch({ ...services, queue, enqueueConcurrency: 1, firstPollDelayMs: 0, retryAfterSeconds: 1 }, batchId, caller);
+    const answer = await cancelBatch(
+      { ...services, queue, enqueueConcurrency: 1, firstPollDelayMs: 0, retryAfterSeconds: 1 },
+      batchId,
+      caller,
+    );
     expect(JSON.parse(answer.body!).canceledDevices).toBe(0);
   });
 
   it("drops the message of a device the cancel got to first: nothing reaches Graph", async () => {
     const { batchId, serialNumber, message } = await oneDevice();
-    const answer = await cancelBatch({ ...services, queue, enqueueConcurrency: 1, firstPollDelayMs: 0, retryAfterSeconds: 1 }, batchId, caller);
+    const answer = await cancelBatch(
+      { ...services, queue, enqueueConcurrency: 1, firstPollDelayMs: 0, retryAfterSeconds: 1 },
+      batchId,
+      caller,
+    );
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body!)).toMatchObject({ canceledDevices: 1, batch: { status: "canceled" } });
     expect(await processDeviceMessage(worker(), message, { id: "d3", dequeueCount: 1 })).toBe("stale");

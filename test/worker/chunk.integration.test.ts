@@ -49,7 +49,10 @@ async function world(options: SimulatorOptions = {}, storage = azurite.connectio
   const clock = { offsetMs: 0 };
   // Imports settle at once, so a round's outcome is known without waiting; on the worker's clock.
   const simulator = await startGraphSimulator({ settleDelayMs: 0, now: () => Date.now() + clock.offsetMs, ...options });
-  const services = await createServices(loadConfig({ AzureWebJobsStorage: storage, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", RETRY_MAX_ATTEMPTS: "4" }), silentLogger);
+  const services = await createServices(
+    loadConfig({ AzureWebJobsStorage: storage, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", RETRY_MAX_ATTEMPTS: "4" }),
+    silentLogger,
+  );
   const w: World = { simulator, services, sent: [], texts: [], clock };
   worlds.push(w);
   return w;
@@ -72,12 +75,31 @@ const workerDeps = (w: World) => ({
   now: () => now(w),
 });
 
-async function accept(w: World, count: number, chunkSize: number, prefix: string): Promise<{ batchId: string; tenantId: string; serials: string[]; secrets: string[] }> {
+async function accept(
+  w: World,
+  count: number,
+  chunkSize: number,
+  prefix: string,
+): Promise<{ batchId: string; tenantId: string; serials: string[]; secrets: string[] }> {
   const tenantId = `cccccccc-0000-4000-8000-${String(++tenants).padStart(12, "0")}`;
   const serials = Array.from({ length: count }, (_, i) => `${prefix}-${tenants}-${i}`);
-  const devices = serials.map((serialNumber, i) => ({ serialNumber, hardwareIdentifier: hashFor(serialNumber, tenants * 1000 + i), productKey: `PKEY-${serialNumber}` }));
+  const devices = serials.map((serialNumber, i) => ({
+    serialNumber,
+    hardwareIdentifier: hashFor(serialNumber, tenants * 1000 + i),
+    productKey: `PKEY-${serialNumber}`,
+  }));
   const accepted = await submitBatch(
-    withInlineFanOut({ ...w.services, queue: recorder(w), enqueueConcurrency: 16, firstPollDelayMs: 1_000, chunking: { size: chunkSize, followerDelayMs: w.services.config.importAction.followerDelayMs }, now: () => now(w) }, w.services.fanOutProgress),
+    withInlineFanOut(
+      {
+        ...w.services,
+        queue: recorder(w),
+        enqueueConcurrency: 16,
+        firstPollDelayMs: 1_000,
+        chunking: { size: chunkSize, followerDelayMs: w.services.config.importAction.followerDelayMs },
+        now: () => now(w),
+      },
+      w.services.fanOutProgress,
+    ),
     { partnerId: "chunk-test", tenantId, devices },
     "json",
   );
@@ -86,12 +108,20 @@ async function accept(w: World, count: number, chunkSize: number, prefix: string
 
 let ids = 0;
 /** Runs every message as it falls due, until none is left; returns each submit message's outcome by role. */
-async function drive(w: World, options: { drop?: (m: DeviceMessage) => boolean; pollRoundsAfterSubmits?: number; beforeEach?: (m: DeviceMessage) => void } = {}): Promise<{ leaders: StepOutcome[]; followers: StepOutcome[]; singles: StepOutcome[] }> {
+async function drive(
+  w: World,
+  options: { drop?: (m: DeviceMessage) => boolean; pollRoundsAfterSubmits?: number; beforeEach?: (m: DeviceMessage) => void } = {},
+): Promise<{ leaders: StepOutcome[]; followers: StepOutcome[]; singles: StepOutcome[] }> {
   const outcomes = { leaders: [] as StepOutcome[], followers: [] as StepOutcome[], singles: [] as StepOutcome[] };
   for (let steps = 0; w.sent.length > 0; steps++) {
     if (steps > 5_000) throw new Error("messages kept coming");
     // A batch left unfinished on purpose keeps its poll chain going: stop a few rounds after the last submit.
-    if (options.pollRoundsAfterSubmits !== undefined && !w.sent.some((s) => s.message.kind === "submit") && options.pollRoundsAfterSubmits-- <= 0) break;
+    if (
+      options.pollRoundsAfterSubmits !== undefined &&
+      !w.sent.some((s) => s.message.kind === "submit") &&
+      options.pollRoundsAfterSubmits-- <= 0
+    )
+      break;
     w.sent.sort((a, b) => a.visibleAt - b.visibleAt);
     const { message, visibleAt } = w.sent.shift()!;
     w.clock.offsetMs += Math.max(0, visibleAt - now(w).getTime());
@@ -99,7 +129,17 @@ async function drive(w: World, options: { drop?: (m: DeviceMessage) => boolean; 
     options.beforeEach?.(message);
     const id = `m-${++ids}`;
     if (message.kind === "pollBatch") {
-      await pollBatch({ ...w.services, queue: recorder(w), followUp: w.services.config.followUp, listGraceMs: w.services.config.graph.listGraceMs, now: () => now(w) }, message, id);
+      await pollBatch(
+        {
+          ...w.services,
+          queue: recorder(w),
+          followUp: w.services.config.followUp,
+          listGraceMs: w.services.config.graph.listGraceMs,
+          now: () => now(w),
+        },
+        message,
+        id,
+      );
       continue;
     }
     const outcome = await processDeviceMessage(workerDeps(w), message, { id, dequeueCount: 1 });
@@ -109,12 +149,16 @@ async function drive(w: World, options: { drop?: (m: DeviceMessage) => boolean; 
   return outcomes;
 }
 
-const rows = (w: World, batchId: string): Promise<StoredDevice[]> => w.services.store.devicesInState(batchId, "queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled");
+const rows = (w: World, batchId: string): Promise<StoredDevice[]> =>
+  w.services.store.devicesInState(batchId, "queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled");
 const writes = (w: World, tenantId: string) => w.simulator.requestLog.filter((r) => r.tenantId === tenantId && r.method === "POST");
 function createdOnce(w: World, serials: string[]): void {
   const bySerial = new Map<string, number>();
   for (const c of w.simulator.creates) bySerial.set(c.serialNumber, (bySerial.get(c.serialNumber) ?? 0) + 1);
-  expect(serials.filter((s) => bySerial.get(s) !== 1), "devices not created exactly once").toEqual([]);
+  expect(
+    serials.filter((s) => bySerial.get(s) !== 1),
+    "devices not created exactly once",
+  ).toEqual([]);
 }
 
 describe("chunks through the import action", () => {
@@ -197,7 +241,11 @@ describe("chunks through the import action", () => {
     // Another batch of the tenant holds its schedule for longer than the followers' delay.
     const followerDelayMs = w.services.config.importAction.followerDelayMs;
     const busyMs = followerDelayMs + 30_000;
-    const busy = await w.services.pacing.reserve(tenantId, Math.ceil((busyMs / w.services.config.pacing.windowMs) * w.services.config.pacing.writesPerWindow), now(w).getTime());
+    const busy = await w.services.pacing.reserve(
+      tenantId,
+      Math.ceil((busyMs / w.services.config.pacing.windowMs) * w.services.config.pacing.writesPerWindow),
+      now(w).getTime(),
+    );
     expect(busy.next.nextSlotAt - now(w).getTime()).toBeGreaterThan(followerDelayMs);
     expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "late-leader", dequeueCount: 1 })).toBe("rescheduled");
     const leaderRow = (await rows(w, batchId)).find((d) => d.rowKey === leader.message.rowKey)!;
@@ -236,7 +284,10 @@ describe("chunks through the import action", () => {
     const badRow = devices.find((d) => d.serialNumber === bad)!;
     expect(badRow).toMatchObject({ state: "failed", errorCode: "BadRequest" });
     expect(devices.filter((d) => d.serialNumber !== bad).every((d) => d.state === "imported")).toBe(true);
-    createdOnce(w, serials.filter((s) => s !== bad));
+    createdOnce(
+      w,
+      serials.filter((s) => s !== bad),
+    );
     // 8 → 4 + 4 → 2 + 2 → 1 + 1: one request per chunk tried, the last a create of the bad device alone.
     expect(writes(w, tenantId)).toHaveLength(7);
   });
@@ -244,7 +295,13 @@ describe("chunks through the import action", () => {
   it("splits a chunk Graph finds too large (413) into halves that go on, counting no failure", async () => {
     const w = await world();
     const { batchId, tenantId, serials } = await accept(w, 10, 100, "BIG");
-    w.simulator.injectFaults({ kind: "status", status: 413, errorCode: "RequestEntityTooLarge", times: 1, match: { pathIncludes: "/import" } });
+    w.simulator.injectFaults({
+      kind: "status",
+      status: 413,
+      errorCode: "RequestEntityTooLarge",
+      times: 1,
+      match: { pathIncludes: "/import" },
+    });
     await drive(w);
 
     const devices = await rows(w, batchId);
@@ -301,8 +358,14 @@ describe("chunks through the import action", () => {
     w.sent.splice(w.sent.indexOf(leader), 1);
     w.clock.offsetMs += Math.max(0, leader.visibleAt - now(w).getTime());
     const claimed = await w.services.store.readDeviceRange(batchId, leader.message.chunk!.first, 6);
-    await w.services.store.writeInPlace(claimed.map((device) => ({ device, changes: { state: "submitting", attempts: 1, claimedBy: "dead-host" } })));
-    await processPoisonMessage({ store: w.services.store, log: silentLogger, queue: recorder(w), pollRestartDelayMs: 1_000 }, leader.message, 5);
+    await w.services.store.writeInPlace(
+      claimed.map((device) => ({ device, changes: { state: "submitting", attempts: 1, claimedBy: "dead-host" } })),
+    );
+    await processPoisonMessage(
+      { store: w.services.store, log: silentLogger, queue: recorder(w), pollRestartDelayMs: 1_000 },
+      leader.message,
+      5,
+    );
     const devices = await rows(w, batchId);
     expect(devices.map((d) => [d.state, d.errorCode])).toEqual(serials.map(() => ["failed", "ProcessingFailed"]));
   });
@@ -324,7 +387,8 @@ describe("a chunk claim whose answer was lost", () => {
     // Armed for one leader attempt: its first transaction (the claim) lands, its answer is lost.
     const armed = { attempt: 0, lost: 0 };
     chaos.setRule((_n, request) => {
-      if (armed.attempt === 0 || request.service !== "table" || request.method !== "POST" || !request.path.includes("$batch")) return "pass";
+      if (armed.attempt === 0 || request.service !== "table" || request.method !== "POST" || !request.path.includes("$batch"))
+        return "pass";
       armed.attempt = 0;
       armed.lost++;
       return "lose-answer";

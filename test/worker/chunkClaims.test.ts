@@ -4,7 +4,16 @@ import type { DeviceState } from "../../src/storage/importEntities.js";
 import { ChunkClaims, type ChunkStateReader } from "../../src/worker/chunkClaims.js";
 
 const BATCH = "b-1";
-const follower = (rowKey: string, attempt = 1, first = "device-000000", size = 4): DeviceMessage => ({ v: 1, kind: "submit", batchId: BATCH, rowKey, attempt, slotAt: 0, shiftAt: 0, chunk: { first, size } });
+const follower = (rowKey: string, attempt = 1, first = "device-000000", size = 4): DeviceMessage => ({
+  v: 1,
+  kind: "submit",
+  batchId: BATCH,
+  rowKey,
+  attempt,
+  slotAt: 0,
+  shiftAt: 0,
+  chunk: { first, size },
+});
 
 /** A chunk of four rows whose states the test sets; counts the range reads. */
 function chunkOf(states: [DeviceState, number][]) {
@@ -43,7 +52,9 @@ describe("ChunkClaims: one read of a chunk's states for all its followers on an 
       ["canceled", 0],
     ]);
     const claims = new ChunkClaims(chunk.reader);
-    const verdicts = await Promise.all(["device-000001", "device-000002", "device-000003"].map((rowKey) => claims.isStale(follower(rowKey))));
+    const verdicts = await Promise.all(
+      ["device-000001", "device-000002", "device-000003"].map((rowKey) => claims.isStale(follower(rowKey))),
+    );
     // Taken by the leader (attempt 1) and final: stale. Still queued: its own row must say.
     expect(verdicts).toEqual([true, false, true]);
     expect(chunk.reads()).toBe(1);

@@ -8,7 +8,14 @@ describe("groupIntoChunks", () => {
   it.each([
     { indices: [0, 1, 2, 3, 4], size: 2, chunks: [[0, 1], [2, 3], [4]] },
     { indices: [0, 1, 2], size: 100, chunks: [[0, 1, 2]] },
-    { indices: [0, 1, 5, 6, 7], size: 100, chunks: [[0, 1], [5, 6, 7]] },
+    {
+      indices: [0, 1, 5, 6, 7],
+      size: 100,
+      chunks: [
+        [0, 1],
+        [5, 6, 7],
+      ],
+    },
     { indices: [3], size: 100, chunks: [[3]] },
     { indices: [], size: 100, chunks: [] },
     { indices: [0, 1, 2], size: 1, chunks: [[0], [1], [2]] },
@@ -17,7 +24,12 @@ describe("groupIntoChunks", () => {
   });
 
   it("puts 150 devices in chunks of 100 and 50", () => {
-    expect(groupIntoChunks(Array.from({ length: 150 }, (_, i) => i), 100).map((c) => c.length)).toEqual([100, 50]);
+    expect(
+      groupIntoChunks(
+        Array.from({ length: 150 }, (_, i) => i),
+        100,
+      ).map((c) => c.length),
+    ).toEqual([100, 50]);
   });
 });
 
@@ -53,17 +65,27 @@ describe("chunkSends", () => {
       ["device-000007", 70_000, 10_000, false],
     ]);
     expect(sends.every((s) => s.message.attempt === 2 && s.message.shiftAt === 30)).toBe(true);
-    expect(new Set(sends.map((s) => JSON.stringify(s.message.chunk)))).toEqual(new Set([JSON.stringify({ first: "device-000005", size: 3 })]));
+    expect(new Set(sends.map((s) => JSON.stringify(s.message.chunk)))).toEqual(
+      new Set([JSON.stringify({ first: "device-000005", size: 3 })]),
+    );
   });
 
   it("sends a chunk of one as a plain create attempt", () => {
-    expect(chunkSends("b", [3], 1, 5, 0, 60_000)).toEqual([{ message: { v: 1, kind: "submit", batchId: "b", rowKey: "device-000003", attempt: 1, slotAt: 5, shiftAt: 0 }, slotAt: 5 }]);
+    expect(chunkSends("b", [3], 1, 5, 0, 60_000)).toEqual([
+      { message: { v: 1, kind: "submit", batchId: "b", rowKey: "device-000003", attempt: 1, slotAt: 5, shiftAt: 0 }, slotAt: 5 },
+    ]);
   });
 });
 
 describe("splitInHalves", () => {
   it.each([
-    { claimed: [0, 1, 2, 3], halves: [[0, 1], [2, 3]] },
+    {
+      claimed: [0, 1, 2, 3],
+      halves: [
+        [0, 1],
+        [2, 3],
+      ],
+    },
     { claimed: [0, 1, 2], halves: [[0, 1], [2]] },
     { claimed: [9, 2, 5], halves: [[2, 5], [9]] },
     { claimed: [4, 5], halves: [[4], [5]] },
@@ -72,7 +94,12 @@ describe("splitInHalves", () => {
   });
 });
 
-const record = (id: string, serialNumber: string, status: "unknown" | "pending" | "complete" | "error" = "unknown", importId?: string): ImportedDeviceIdentity => ({
+const record = (
+  id: string,
+  serialNumber: string,
+  status: "unknown" | "pending" | "complete" | "error" = "unknown",
+  importId?: string,
+): ImportedDeviceIdentity => ({
   id,
   serialNumber,
   ...(importId ? { importId } : {}),
@@ -102,14 +129,31 @@ describe("matchRecords", () => {
 describe("decideActionRecord (the action went through; which record is the device's)", () => {
   const base = { importId: "batch/device-000001", complete: true, sentAt: 0, listGraceMs: 60_000, now: 120_000 };
   it.each([
-    { name: "echoed importId", records: [record("a", "S", "complete"), record("b", "S", "complete", "batch/device-000001")], now: 120_000, kind: "ours", id: "b" },
-    { name: "the one still importing", records: [record("old", "S", "complete"), record("new", "S", "pending")], now: 120_000, kind: "ours", id: "new" },
+    {
+      name: "echoed importId",
+      records: [record("a", "S", "complete"), record("b", "S", "complete", "batch/device-000001")],
+      now: 120_000,
+      kind: "ours",
+      id: "b",
+    },
+    {
+      name: "the one still importing",
+      records: [record("old", "S", "complete"), record("new", "S", "pending")],
+      now: 120_000,
+      kind: "ours",
+      id: "new",
+    },
     { name: "two importing", records: [record("a", "S"), record("b", "S")], now: 120_000, kind: "unclear" },
     { name: "one finished record within the grace", records: [record("a", "S", "complete")], now: 10_000, kind: "wait" },
     { name: "nothing within the grace", records: [], now: 10_000, kind: "wait" },
     { name: "one finished record after the grace", records: [record("a", "S", "error")], now: 120_000, kind: "ours", id: "a" },
     { name: "nothing after the grace", records: [], now: 120_000, kind: "gone" },
-    { name: "several finished after the grace", records: [record("a", "S", "complete"), record("b", "S", "complete")], now: 120_000, kind: "unclear" },
+    {
+      name: "several finished after the grace",
+      records: [record("a", "S", "complete"), record("b", "S", "complete")],
+      now: 120_000,
+      kind: "unclear",
+    },
   ])("$name → $kind", ({ records, now, kind, id }) => {
     const decision = decideActionRecord({ ...base, records, now });
     expect(decision.kind).toBe(kind);

@@ -20,24 +20,44 @@ describe("classifyFailure", () => {
   });
 
   it("treats dropped connections and timeouts as transient", () => {
-    expect(classifyFailure({ kind: "network-error", message: "socket hang up" })).toMatchObject({ kind: "transient", errorCode: "NetworkError" });
+    expect(classifyFailure({ kind: "network-error", message: "socket hang up" })).toMatchObject({
+      kind: "transient",
+      errorCode: "NetworkError",
+    });
   });
 
-  it.each(["Forbidden", "Authorization_RequestDenied"])("takes Intune's 403 (%s) for the tenant refusing the app, saying what it needs and where to consent", (code) => {
-    const failure = classifyFailure({ kind: "http-error", status: 403, code, message: "Application is not authorized to perform this operation." }, "contoso.onmicrosoft.com", "https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=app");
-    expect(failure).toMatchObject({ kind: "tenant", errorCode: code });
-    expect(failure.errorMessage).toContain("DeviceManagementServiceConfig.ReadWrite.All");
-    expect(failure.errorMessage).toContain("adminconsent?client_id=app");
-  });
+  it.each(["Forbidden", "Authorization_RequestDenied"])(
+    "takes Intune's 403 (%s) for the tenant refusing the app, saying what it needs and where to consent",
+    (code) => {
+      const failure = classifyFailure(
+        { kind: "http-error", status: 403, code, message: "Application is not authorized to perform this operation." },
+        "contoso.onmicrosoft.com",
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=app",
+      );
+      expect(failure).toMatchObject({ kind: "tenant", errorCode: code });
+      expect(failure.errorMessage).toContain("DeviceManagementServiceConfig.ReadWrite.All");
+      expect(failure.errorMessage).toContain("adminconsent?client_id=app");
+    },
+  );
 
   it("takes a tenant without consent for the tenant's problem, with the consent link", () => {
-    const failure = classifyFailure({ kind: "tenant-access", problem: "consent-required", message: "AADSTS65001: not consented", adminConsentUrl: "https://login.microsoftonline.com/t/adminconsent?client_id=a" }, "t");
+    const failure = classifyFailure(
+      {
+        kind: "tenant-access",
+        problem: "consent-required",
+        message: "AADSTS65001: not consented",
+        adminConsentUrl: "https://login.microsoftonline.com/t/adminconsent?client_id=a",
+      },
+      "t",
+    );
     expect(failure).toMatchObject({ kind: "tenant", errorCode: "TenantConsentRequired" });
     expect(failure.errorMessage).toContain("https://login.microsoftonline.com/t/adminconsent?client_id=a");
   });
 
   it("takes an unknown tenant for the tenant's problem", () => {
-    expect(classifyFailure({ kind: "tenant-access", problem: "tenant-not-found", message: "AADSTS90002: Tenant 'x' not found." }, "x")).toMatchObject({ kind: "tenant", errorCode: "TenantNotFound" });
+    expect(
+      classifyFailure({ kind: "tenant-access", problem: "tenant-not-found", message: "AADSTS90002: Tenant 'x' not found." }, "x"),
+    ).toMatchObject({ kind: "tenant", errorCode: "TenantNotFound" });
   });
 
   it("names the status when Graph sent no error body", () => {

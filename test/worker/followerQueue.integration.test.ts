@@ -32,7 +32,16 @@ const drainFollowers = functionDefinitions.find((d): d is TimerFunctionDefinitio
 describe("the followers' queue", () => {
   it("holds a chunk's followers apart from its leader, and its timer runs them when they fall due", async () => {
     const accepted = await submitBatch(
-      withInlineFanOut({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 1_000, chunking: { size: 100, followerDelayMs: services.config.importAction.followerDelayMs }, log: silentLogger }, services.fanOutProgress),
+      withInlineFanOut(
+        {
+          ...services,
+          enqueueConcurrency: 4,
+          firstPollDelayMs: 1_000,
+          chunking: { size: 100, followerDelayMs: services.config.importAction.followerDelayMs },
+          log: silentLogger,
+        },
+        services.fanOutProgress,
+      ),
       { partnerId: "follower-test", tenantId: "dddddddd-0000-4000-8000-000000000001", devices: makeDevices(3, "FQ") },
       "json",
     );

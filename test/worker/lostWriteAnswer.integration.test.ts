@@ -30,7 +30,12 @@ beforeAll(async () => {
   azurite = await startAzurite();
   simulator = await startGraphSimulator({ settleDelayMs: 60_000 });
   services = await createServices(
-    loadConfig({ AzureWebJobsStorage: azurite.connectionString, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", PACING_WRITES_PER_WINDOW: "10000000" }),
+    loadConfig({
+      AzureWebJobsStorage: azurite.connectionString,
+      GRAPH_BASE_URL: simulator.url,
+      GRAPH_CREDENTIAL: "simulator",
+      PACING_WRITES_PER_WINDOW: "10000000",
+    }),
     silentLogger,
   );
 });
@@ -62,14 +67,25 @@ async function oneDevice(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `LOSTWRITE-${++serial}`;
   const { batchId } = await submitBatch(
     withInlineFanOut({ ...services, queue: recorder, enqueueConcurrency: 1, firstPollDelayMs: 1_000 }, services.fanOutProgress),
-    { partnerId: "lost-write", tenantId: "aaaaaaaa-0000-4000-8000-0000000000c1", devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, 9_000 + serial) }] },
+    {
+      partnerId: "lost-write",
+      tenantId: "aaaaaaaa-0000-4000-8000-0000000000c1",
+      devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, 9_000 + serial) }],
+    },
     "json",
   );
   return { batchId, serialNumber };
 }
 
 function deps(store: ImportStore): WorkerDeps {
-  return { ...services, store, queue: recorder, retry: services.config.retry, listGraceMs: services.config.graph.listGraceMs, random: () => 0 };
+  return {
+    ...services,
+    store,
+    queue: recorder,
+    retry: services.config.retry,
+    listGraceMs: services.config.graph.listGraceMs,
+    random: () => 0,
+  };
 }
 const submit = (batchId: string): DeviceMessage => ({ v: 1, kind: "submit", batchId, rowKey: "device-000000", attempt: 1 });
 
@@ -79,7 +95,11 @@ describe("a device write whose answer was lost", () => {
     const outcome = await processDeviceMessage(deps(losingAnswerTo("submitting")), submit(batchId), { id: "msg-claim", dequeueCount: 1 });
     expect(outcome).toBe("submitted");
     // Graph took the record; the row stays with this attempt until the batch's next poll round records it.
-    expect(await services.store.readDevice(batchId, "device-000000")).toMatchObject({ state: "submitting", attempts: 1, claimedBy: "msg-claim" });
+    expect(await services.store.readDevice(batchId, "device-000000")).toMatchObject({
+      state: "submitting",
+      attempts: 1,
+      claimedBy: "msg-claim",
+    });
     expect(simulator.creates.filter((c) => c.serialNumber === serialNumber)).toHaveLength(1);
   });
 

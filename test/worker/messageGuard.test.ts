@@ -30,5 +30,4 @@ describe("judgeMessage", () => {
       expect(judgeMessage({ state, attempts: 0 }, submit(1), "m2")).toBe("stale");
     }
   });
-
 });

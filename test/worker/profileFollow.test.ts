@@ -24,7 +24,12 @@ describe("planProfileReads: one filtered list per shared serial prefix, never on
 });
 
 describe("decideProfile", () => {
-  const found = (status: string, at = "0001-01-01T00:00:00Z") => ({ id: "ap-1", serialNumber: "S1", deploymentProfileAssignmentStatus: status as never, deploymentProfileAssignedDateTime: at });
+  const found = (status: string, at = "0001-01-01T00:00:00Z") => ({
+    id: "ap-1",
+    serialNumber: "S1",
+    deploymentProfileAssignmentStatus: status as never,
+    deploymentProfileAssignedDateTime: at,
+  });
   it("a status beginning with 'assigned' is ready, with Intune's time", () => {
     expect(decideProfile(imported, found("assignedInSync", "2026-01-01T00:00:00Z"), 1, HOUR)).toEqual({
       autopilotDeviceId: "ap-1",
@@ -35,19 +40,28 @@ describe("decideProfile", () => {
     expect(decideProfile(imported, found("assignedUnkownSyncState"), 1, HOUR)?.profileState).toBe("assigned");
   });
   it("records a new status while waiting, and nothing when nothing changed", () => {
-    expect(decideProfile(imported, found("pending"), 1, HOUR)).toEqual({ autopilotDeviceId: "ap-1", profileStatus: "pending", profileState: "waiting" });
+    expect(decideProfile(imported, found("pending"), 1, HOUR)).toEqual({
+      autopilotDeviceId: "ap-1",
+      profileStatus: "pending",
+      profileState: "waiting",
+    });
     expect(decideProfile({ ...imported, autopilotDeviceId: "ap-1", profileStatus: "pending" }, found("pending"), 1, HOUR)).toBeUndefined();
     expect(decideProfile(imported, undefined, HOUR - 1, HOUR)).toBeUndefined();
   });
   it("ends the wait at the limit, saying why it usually happens; at once on Intune's 'failed'", () => {
     const late = decideProfile(imported, found("notAssigned"), HOUR, HOUR)!;
     expect(late.profileState).toBe("notAssigned");
-    expect(readNotes(late)[0]!.message).toMatch(/1 h after the import its Autopilot device still said 'notAssigned'.*no Autopilot deployment profile targets this group tag 'Sales'/);
+    expect(readNotes(late)[0]!.message).toMatch(
+      /1 h after the import its Autopilot device still said 'notAssigned'.*no Autopilot deployment profile targets this group tag 'Sales'/,
+    );
     expect(readNotes(decideProfile(imported, undefined, HOUR, HOUR)!)[0]!.message).toContain("was not found");
     expect(decideProfile(imported, found("failed"), 1, HOUR)?.profileState).toBe("notAssigned");
   });
   it("matches a device by its registration id, else by its only serial-number match", () => {
-    const listed = [{ id: "x", serialNumber: "S1" }, { id: "y", serialNumber: "s2" }];
+    const listed = [
+      { id: "x", serialNumber: "S1" },
+      { id: "y", serialNumber: "s2" },
+    ];
     expect(matchAutopilotDevice({ deviceRegistrationId: "x", serialNumber: "zzz" }, listed)?.id).toBe("x");
     expect(matchAutopilotDevice({ serialNumber: " S2 " }, listed)?.id).toBe("y");
     expect(matchAutopilotDevice({ serialNumber: "S1" }, [...listed, { id: "z", serialNumber: "S1" }])).toBeUndefined();
@@ -65,13 +79,26 @@ describe("onExisting update rules", () => {
     expect(updatesExisting({}, 806)).toBe(false);
   });
   it("applies the group tag and user the device has", () => {
-    expect(propertiesToApply({ groupTag: "G", assignedUserPrincipalName: "u@c.com" })).toEqual({ groupTag: "G", userPrincipalName: "u@c.com" });
+    expect(propertiesToApply({ groupTag: "G", assignedUserPrincipalName: "u@c.com" })).toEqual({
+      groupTag: "G",
+      userPrincipalName: "u@c.com",
+    });
     expect(propertiesToApply({})).toBeUndefined();
   });
   it("needs exactly one Autopilot device with the serial number", () => {
-    expect(pickExisting("S1", [{ id: "a", serialNumber: "S10" }, { id: "b", serialNumber: "s1" }])).toEqual({ kind: "one", device: { id: "b", serialNumber: "s1" } });
+    expect(
+      pickExisting("S1", [
+        { id: "a", serialNumber: "S10" },
+        { id: "b", serialNumber: "s1" },
+      ]),
+    ).toEqual({ kind: "one", device: { id: "b", serialNumber: "s1" } });
     expect(pickExisting("S1", [{ id: "a", serialNumber: "S10" }]).kind).toBe("none");
-    expect(pickExisting("S1", [{ id: "a", serialNumber: "S1" }, { id: "b", serialNumber: "S1" }])).toEqual({ kind: "several", ids: ["a", "b"] });
+    expect(
+      pickExisting("S1", [
+        { id: "a", serialNumber: "S1" },
+        { id: "b", serialNumber: "S1" },
+      ]),
+    ).toEqual({ kind: "several", ids: ["a", "b"] });
   });
 });
 

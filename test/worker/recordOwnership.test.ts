@@ -9,11 +9,23 @@ const record = (id: string, status: "unknown" | "pending" | "complete" | "error"
   ...(importId ? { importId } : {}),
   state: { deviceImportStatus: status },
 });
-const facts = (over: Partial<InDoubtFacts>): InDoubtFacts => ({ records: [], complete: true, importId: KEY, now: 200_000, doubtSince: 0, listGraceMs: 120_000, ...over });
+const facts = (over: Partial<InDoubtFacts>): InDoubtFacts => ({
+  records: [],
+  complete: true,
+  importId: KEY,
+  now: 200_000,
+  doubtSince: 0,
+  listGraceMs: 120_000,
+  ...over,
+});
 
 describe("which record found after a lost create is ours", () => {
   it.each<[string, Partial<InDoubtFacts>, ReturnType<typeof decideInDoubt>["kind"]]>([
-    ["the docs' echo of our importId proves it, whatever its state", { records: [record("a", "complete", "other"), record("b", "complete", KEY)] }, "ours"],
+    [
+      "the docs' echo of our importId proves it, whatever its state",
+      { records: [record("a", "complete", "other"), record("b", "complete", KEY)] },
+      "ours",
+    ],
     ["none, after the list grace: nothing was created", { records: [] }, "create"],
     ["none, within the list grace: look again", { records: [], now: 60_000 }, "wait"],
     ["none, but the walk did not read the whole list: cannot tell", { records: [], complete: false }, "unclear"],
@@ -39,6 +51,10 @@ describe("which record found after a lost create is ours", () => {
   });
 
   it("names every candidate when it cannot tell", () => {
-    expect(decideInDoubt(facts({ records: [record("a", "pending"), record("b", "pending")] }))).toMatchObject({ kind: "unclear", recordIds: ["a", "b"], reason: "several-records" });
+    expect(decideInDoubt(facts({ records: [record("a", "pending"), record("b", "pending")] }))).toMatchObject({
+      kind: "unclear",
+      recordIds: ["a", "b"],
+      reason: "several-records",
+    });
   });
 });

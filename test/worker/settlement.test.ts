@@ -7,7 +7,9 @@ const hour = 3_600_000;
 
 describe("decideSettlement", () => {
   it("is imported when Graph says complete", () => {
-    expect(decideSettlement({ submittedAt }, { id: "g", state: { deviceImportStatus: "complete", deviceRegistrationId: "r" } }, false, t0, hour)).toEqual({
+    expect(
+      decideSettlement({ submittedAt }, { id: "g", state: { deviceImportStatus: "complete", deviceRegistrationId: "r" } }, false, t0, hour),
+    ).toEqual({
       kind: "imported",
       deviceRegistrationId: "r",
     });
@@ -15,14 +17,23 @@ describe("decideSettlement", () => {
 
   it("is an import error, with Graph's code and name, when Graph says error", () => {
     expect(
-      decideSettlement({ submittedAt }, { id: "g", state: { deviceImportStatus: "error", deviceErrorCode: 806, deviceErrorName: "ZtdDeviceAlreadyAssigned" } }, false, t0, hour),
+      decideSettlement(
+        { submittedAt },
+        { id: "g", state: { deviceImportStatus: "error", deviceErrorCode: 806, deviceErrorName: "ZtdDeviceAlreadyAssigned" } },
+        false,
+        t0,
+        hour,
+      ),
     ).toEqual({ kind: "import-error", code: 806, name: "ZtdDeviceAlreadyAssigned" });
   });
 
   it("keeps waiting while the import runs, until the settle timeout", () => {
     const running = { id: "g", state: { deviceImportStatus: "unknown" as const } };
     expect(decideSettlement({ submittedAt }, running, false, t0 + hour - 1, hour)).toBeUndefined();
-    expect(decideSettlement({ submittedAt }, running, false, t0 + hour, hour)).toMatchObject({ kind: "timed-out", message: expect.stringMatching(/60 minutes/) });
+    expect(decideSettlement({ submittedAt }, running, false, t0 + hour, hour)).toMatchObject({
+      kind: "timed-out",
+      message: expect.stringMatching(/60 minutes/),
+    });
     // not seen at all in a partial look: still waiting
     expect(decideSettlement({ submittedAt }, undefined, false, t0, hour)).toBeUndefined();
   });

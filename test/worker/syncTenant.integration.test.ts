@@ -54,7 +54,9 @@ describe("Autopilot sync after imports", () => {
     expect(sent[0]).toMatchObject({ message: { kind: "syncTenant", batchId: tenant }, delayMs: 60_000 });
     clock += 60_000;
     expect(await syncTenant(deps(), sent[0]!.message)).toBe("synced");
-    expect(simulator.requestLog.filter((r) => r.path.includes("windowsAutopilotSettings/sync") && r.tenantId === tenant).map((r) => r.status)).toEqual([204]);
+    expect(
+      simulator.requestLog.filter((r) => r.path.includes("windowsAutopilotSettings/sync") && r.tenantId === tenant).map((r) => r.status),
+    ).toEqual([204]);
     // a copy of the same message does nothing
     expect(await syncTenant(deps(), sent[0]!.message)).toBe("stale");
   });
@@ -101,7 +103,9 @@ describe("Autopilot sync after imports", () => {
     expect(clock + throttled.delayMs).toBeGreaterThanOrEqual(syncedAt + SYNC_MIN_INTERVAL_MS);
     clock += throttled.delayMs;
     expect(await syncTenant(deps(), throttled.message)).toBe("synced");
-    const statuses = simulator.requestLog.filter((r) => r.path.includes("windowsAutopilotSettings/sync") && r.tenantId === tenant).map((r) => r.status);
+    const statuses = simulator.requestLog
+      .filter((r) => r.path.includes("windowsAutopilotSettings/sync") && r.tenantId === tenant)
+      .map((r) => r.status);
     expect(statuses).toEqual([204, 409, 429, 204]);
   });
 });

@@ -68,8 +68,15 @@ async function acceptOne(): Promise<{ batchId: string; serialNumber: string }> {
   const serialNumber = `SN-${++serial}-${Date.now()}`;
   const accepted = await submitBatch(
     // Intake on the worker's clock, so slots are where the worker expects them.
-    withInlineFanOut({ ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000, now: () => new Date(Date.now() + clockOffsetMs) }, services.fanOutProgress),
-    { partnerId: "worker-test", tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`, devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, serial + 1000) }] },
+    withInlineFanOut(
+      { ...services, queue: recorder, enqueueConcurrency: 4, firstPollDelayMs: 1_000, now: () => new Date(Date.now() + clockOffsetMs) },
+      services.fanOutProgress,
+    ),
+    {
+      partnerId: "worker-test",
+      tenantId: `${TENANT.slice(0, -2)}${String(serial).padStart(2, "0")}`,
+      devices: [{ serialNumber, hardwareIdentifier: hashFor(serialNumber, serial + 1000) }],
+    },
     "json",
   );
   return { batchId: accepted.batchId, serialNumber };
@@ -97,7 +104,13 @@ function nextMessage(kind: DeviceMessage["kind"] = "submit"): { message: DeviceM
 }
 
 function pollDeps() {
-  return { ...services, queue: recorder, followUp: services.config.followUp, listGraceMs: services.config.graph.listGraceMs, now: () => new Date(Date.now() + clockOffsetMs) };
+  return {
+    ...services,
+    queue: recorder,
+    followUp: services.config.followUp,
+    listGraceMs: services.config.graph.listGraceMs,
+    now: () => new Date(Date.now() + clockOffsetMs),
+  };
 }
 
 const POLL_RESTART_DELAY_MS = 60_000;
@@ -227,7 +240,12 @@ describe("worker", () => {
     expect(await run(first.message, first.id)).toBe("submitted");
     const created = simulator.creates.find((c) => c.serialNumber === serialNumber)!;
     const device = await services.store.readDevice(batchId, first.message.rowKey);
-    expect(device).toMatchObject({ state: "submitting", graphId: created.id, graphClientRequestId: expect.any(String), graphRequestId: expect.any(String) });
+    expect(device).toMatchObject({
+      state: "submitting",
+      graphId: created.id,
+      graphClientRequestId: expect.any(String),
+      graphRequestId: expect.any(String),
+    });
     // What this Graph answers for the record: its own id where our importId was sent.
     const answered = await services.graph.getImportedDevice(device!.tenantId, created.id);
     expect(answered.kind === "ok" && answered.body.importId).toBe(created.id);
@@ -244,7 +262,12 @@ describe("worker", () => {
     // An earlier round saw the record running (this simulator settles at once, so that round is written here).
     const graphId = simulator.creates.find((c) => c.serialNumber === serialNumber)!.id;
     const claimed = (await services.store.readDevice(batchId, first.message.rowKey))!;
-    const seen = await services.store.transitionDevice(claimed, { state: "submitted", graphId, submittedAt: claimed.updatedAt, updatedAt: new Date().toISOString() });
+    const seen = await services.store.transitionDevice(claimed, {
+      state: "submitted",
+      graphId,
+      submittedAt: claimed.updatedAt,
+      updatedAt: new Date().toISOString(),
+    });
     expect((await services.graph.deleteImportedDevice(seen.tenantId, graphId)).kind).toBe("ok");
     const poll = nextMessage("pollBatch");
     // Within the grace a missing record may be one the lists do not show yet.
@@ -253,7 +276,10 @@ describe("worker", () => {
     const next = nextMessage("pollBatch");
     const later = () => new Date(Date.now() + clockOffsetMs + services.config.graph.listGraceMs);
     expect(await pollBatch({ ...pollDeps(), now: later }, next.message, next.id)).toBe("finished");
-    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportRecordMissing" });
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({
+      state: "failed",
+      errorCode: "ImportRecordMissing",
+    });
   });
 
   it("records a device whose create answered 201 as submitted once a round finds its record still importing", async () => {
@@ -264,12 +290,18 @@ describe("worker", () => {
     const importing = Object.create(services.graph) as typeof services.graph;
     importing.getImportedDevice = async (tenantId, id) => {
       const found = await services.graph.getImportedDevice(tenantId, id);
-      return found.kind === "ok" ? { ...found, body: { ...found.body, state: { ...found.body.state, deviceImportStatus: "pending" as const } } } : found;
+      return found.kind === "ok"
+        ? { ...found, body: { ...found.body, state: { ...found.body.state, deviceImportStatus: "pending" as const } } }
+        : found;
     };
     const poll = nextMessage("pollBatch");
     expect(await pollBatch({ ...pollDeps(), graph: importing }, poll.message, poll.id)).toBe("polled");
     const device = await services.store.readDevice(batchId, first.message.rowKey);
-    expect(device).toMatchObject({ state: "submitted", graphId: simulator.creates.find((c) => c.serialNumber === serialNumber)!.id, importStatus: "pending" });
+    expect(device).toMatchObject({
+      state: "submitted",
+      graphId: simulator.creates.find((c) => c.serialNumber === serialNumber)!.id,
+      importStatus: "pending",
+    });
     expect(device?.submittedAt).toBeTruthy();
     expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ queued: 0, submitted: 1 });
     const next = nextMessage("pollBatch");
@@ -282,14 +314,19 @@ describe("worker", () => {
     const first = nextMessage();
     expect(await run(first.message, first.id)).toBe("submitted");
     const graphId = simulator.creates.find((c) => c.serialNumber === serialNumber)!.id;
-    expect((await services.graph.deleteImportedDevice((await services.store.readDevice(batchId, first.message.rowKey))!.tenantId, graphId)).kind).toBe("ok");
+    expect(
+      (await services.graph.deleteImportedDevice((await services.store.readDevice(batchId, first.message.rowKey))!.tenantId, graphId)).kind,
+    ).toBe("ok");
     const poll = nextMessage("pollBatch");
     expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("polled");
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitting", graphId });
     const next = nextMessage("pollBatch");
     const later = () => new Date(Date.now() + clockOffsetMs + services.config.graph.listGraceMs);
     expect(await pollBatch({ ...pollDeps(), now: later }, next.message, next.id)).toBe("finished");
-    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "failed", errorCode: "ImportRecordMissing" });
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({
+      state: "failed",
+      errorCode: "ImportRecordMissing",
+    });
   });
 
   it("gives a message that arrives too late for its slot a new one instead of writing late, up to MAX_RESCHEDULES times", async () => {
@@ -340,14 +377,21 @@ describe("worker", () => {
     // The record is not in the tenant's list yet (lists lag creates): no conclusion, look again after the grace.
     const second = nextMessage();
     expect(await run(second.message, second.id)).toBe("retry-scheduled");
-    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "retrying", inDoubt: true, errorCode: "ImportLookupPending" });
+    expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({
+      state: "retrying",
+      inDoubt: true,
+      errorCode: "ImportLookupPending",
+    });
     const third = nextMessage();
     // By then the first record has settled (this simulator settles at once): it tells the device's
     // outcome, but a finished record could be another tool's, so it is marked as matched by serial number.
     expect(await run(third.message, third.id)).toBe("imported");
     expect(createsOf(serialNumber)).toBe(1);
     const device = await services.store.readDevice(batchId, first.message.rowKey);
-    expect(device).toMatchObject({ graphId: simulator.creates.find((c) => c.serialNumber === serialNumber)?.id, recordMatch: "serialNumber" });
+    expect(device).toMatchObject({
+      graphId: simulator.creates.find((c) => c.serialNumber === serialNumber)?.id,
+      recordMatch: "serialNumber",
+    });
     expect(device?.inDoubt).toBeUndefined();
   });
 
@@ -363,7 +407,9 @@ describe("worker", () => {
     expect(await run(second.message, second.id)).toBe("retry-scheduled");
     const waiting = await services.store.readDevice(batchId, first.message.rowKey);
     expect(waiting).toMatchObject({ errorCode: "ImportLookupPending", inDoubtSince: doubtful!.inDoubtSince });
-    expect(Date.parse(waiting!.nextAttemptAt!)).toBeGreaterThanOrEqual(Date.parse(doubtful!.inDoubtSince!) + services.config.graph.listGraceMs);
+    expect(Date.parse(waiting!.nextAttemptAt!)).toBeGreaterThanOrEqual(
+      Date.parse(doubtful!.inDoubtSince!) + services.config.graph.listGraceMs,
+    );
     const third = nextMessage();
     expect(await run(third.message, third.id)).toBe("submitted");
     expect(createsOf(serialNumber)).toBe(1);
@@ -377,7 +423,9 @@ describe("worker", () => {
       await services.graph.createImportedDevice(tenantId, body);
       throw new Error("host died");
     };
-    await expect(processDeviceMessage({ ...deps, graph: dying }, first.message, { id: first.id, dequeueCount: 1 })).rejects.toThrow("host died");
+    await expect(processDeviceMessage({ ...deps, graph: dying }, first.message, { id: first.id, dequeueCount: 1 })).rejects.toThrow(
+      "host died",
+    );
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "submitting", claimedBy: first.id });
     // The host redelivers the same message: it looks for the record instead of creating, and once
     // the list can show it, takes it.
@@ -415,7 +463,9 @@ describe("worker", () => {
     const poll = nextMessage("pollBatch");
     // The round took the batch, then its host kept failing: the message went to the poison queue.
     const batch = (await services.store.readBatch(batchId))!;
-    expect(await services.store.claimPollRound(batch, { pollAttempt: poll.message.attempt, pollClaimedBy: poll.id, pollIdleRounds: 0 })).toBe(true);
+    expect(
+      await services.store.claimPollRound(batch, { pollAttempt: poll.message.attempt, pollClaimedBy: poll.id, pollIdleRounds: 0 }),
+    ).toBe(true);
     expect(await pollBatch(pollDeps(), poll.message, "another-copy")).toBe("stale");
 
     expect(await processPoisonMessage(poisonDeps(), poll.message, 5)).toBe("poll-restarted");

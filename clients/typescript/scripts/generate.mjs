@@ -35,7 +35,9 @@ for (const [path, text] of Object.entries(files)) {
 }
 if (check) rmSync(target, { recursive: true, force: true });
 if (stale.length) {
-  console.error(`clients/typescript is out of date with the OpenAPI document: ${stale.join(", ")} differ. Run npm run client:generate and commit the result.`);
+  console.error(
+    `clients/typescript is out of date with the OpenAPI document: ${stale.join(", ")} differ. Run npm run client:generate and commit the result.`,
+  );
   process.exit(1);
 }
 console.log(check ? "clients/typescript matches the OpenAPI document" : `generated ${Object.keys(files).join(", ")}`);

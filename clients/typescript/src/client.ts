@@ -109,7 +109,11 @@ export class AutopilotImportClient {
   }
 
   /** Submits a file's own bytes, so the API judges exactly what the file holds (and names its line and column when it is malformed). */
-  async createImportFromBytes(body: string | Uint8Array, contentType: "text/csv" | "application/json", options: CreateOptions = {}): Promise<Submitted> {
+  async createImportFromBytes(
+    body: string | Uint8Array,
+    contentType: "text/csv" | "application/json",
+    options: CreateOptions = {},
+  ): Promise<Submitted> {
     const { idempotencyKey = randomUUID(), ...query } = options;
     const answer = await this.api.POST("/api/imports", {
       body: body as never,
@@ -139,8 +143,12 @@ export class AutopilotImportClient {
 
   /** The caller's batches, newest first, every page. */
   batches(query: { status?: BatchStatus; createdAfter?: string; createdBefore?: string; pageSize?: number } = {}): AsyncGenerator<Batch> {
-    const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<Batch>> => unwrap(await this.api.GET("/api/imports", { params: { query: q } }));
-    return items(() => page(query), (next) => page(queryOf(next)));
+    const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<Batch>> =>
+      unwrap(await this.api.GET("/api/imports", { params: { query: q } }));
+    return items(
+      () => page(query),
+      (next) => page(queryOf(next)),
+    );
   }
 
   /** A batch's devices and their outcomes, every page (optionally one state). */
@@ -148,7 +156,10 @@ export class AutopilotImportClient {
     // The document's text/csv answer comes only with Accept: text/csv, which this call never sends.
     const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<Device>> =>
       unwrap(await this.api.GET("/api/imports/{id}/devices", { params: { path: { id }, query: q } })) as DevicePage;
-    return items(() => page({ pageSize: 1000, ...query }), (next) => page(queryOf(next) as typeof query));
+    return items(
+      () => page({ pageSize: 1000, ...query }),
+      (next) => page(queryOf(next) as typeof query),
+    );
   }
 
   async retryImport(id: string): Promise<RetryResult> {
@@ -179,7 +190,10 @@ export class AutopilotImportClient {
     return this.submitted(answer as Answer<AcceptedBatch>, idempotencyKey);
   }
 
-  async createDeregistrationFromCsv(csv: string | Uint8Array, options: { tenantId?: string; callbackUrl?: string; idempotencyKey?: string } = {}): Promise<Submitted> {
+  async createDeregistrationFromCsv(
+    csv: string | Uint8Array,
+    options: { tenantId?: string; callbackUrl?: string; idempotencyKey?: string } = {},
+  ): Promise<Submitted> {
     const { idempotencyKey = randomUUID(), ...query } = options;
     const answer = await this.api.POST("/api/deregistrations", {
       body: csv as never,
@@ -197,16 +211,28 @@ export class AutopilotImportClient {
   }
 
   /** The caller's deregistration batches, newest first, every page. */
-  deregistrations(query: { status?: BatchStatus; createdAfter?: string; createdBefore?: string; pageSize?: number } = {}): AsyncGenerator<Deregistration> {
-    const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<Deregistration>> => unwrap(await this.api.GET("/api/deregistrations", { params: { query: q } }));
-    return items(() => page(query), (next) => page(queryOf(next)));
+  deregistrations(
+    query: { status?: BatchStatus; createdAfter?: string; createdBefore?: string; pageSize?: number } = {},
+  ): AsyncGenerator<Deregistration> {
+    const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<Deregistration>> =>
+      unwrap(await this.api.GET("/api/deregistrations", { params: { query: q } }));
+    return items(
+      () => page(query),
+      (next) => page(queryOf(next)),
+    );
   }
 
   /** A deregistration batch's devices and their outcomes, every page (optionally one state). */
-  deregistrationDevices(id: string, query: { status?: DeregistrationState; pageSize?: number } = {}): AsyncGenerator<DeregistrationDeviceOutcome> {
+  deregistrationDevices(
+    id: string,
+    query: { status?: DeregistrationState; pageSize?: number } = {},
+  ): AsyncGenerator<DeregistrationDeviceOutcome> {
     const page = async (q: typeof query & { continuationToken?: string }): Promise<Page<DeregistrationDeviceOutcome>> =>
       unwrap(await this.api.GET("/api/deregistrations/{id}/devices", { params: { path: { id }, query: q } }));
-    return items(() => page({ pageSize: 1000, ...query }), (next) => page(queryOf(next) as typeof query));
+    return items(
+      () => page({ pageSize: 1000, ...query }),
+      (next) => page(queryOf(next) as typeof query),
+    );
   }
 
   /**

@@ -13,6 +13,7 @@ export class ApiError extends Error {
 
 /** The answer was not a problem document (a proxy's error page, say): keep what can be said. */
 export function problemOf(status: number, body: unknown): Problem {
-  if (body && typeof body === "object" && typeof (body as Problem).type === "string" && typeof (body as Problem).title === "string") return body as Problem;
+  if (body && typeof body === "object" && typeof (body as Problem).type === "string" && typeof (body as Problem).title === "string")
+    return body as Problem;
   return { type: "about:blank", title: `HTTP ${status}`, status };
 }

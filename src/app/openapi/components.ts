@@ -106,9 +106,7 @@ export function refOf(schema: z.ZodType): { $ref: string } | undefined {
 function convert(registry: typeof requestComponents, io: "input" | "output"): Record<string, JsonSchema> {
   const { schemas } = z.toJSONSchema(registry, { io, unrepresentable: "any", uri: componentRef });
   // zod stamps each component with its uri as `$id`; in an OpenAPI document the component's key is its name.
-  return Object.fromEntries(
-    Object.entries(schemas).map(([id, { $id: _id, $schema: _dialect, ...schema }]) => [id, schema as JsonSchema]),
-  );
+  return Object.fromEntries(Object.entries(schemas).map(([id, { $id: _id, $schema: _dialect, ...schema }]) => [id, schema as JsonSchema]));
 }
 
 /** `components.schemas` of the document. */

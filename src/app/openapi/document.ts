@@ -32,7 +32,13 @@ function responseObject(spec: ResponseSpec): Record<string, unknown> {
   return {
     description: spec.problems ? `${spec.description} Problem type: ${spec.problems.join(", ")}.` : spec.description,
     ...(spec.problems ? { [PROBLEM_TYPES_EXTENSION]: [...spec.problems] } : {}),
-    ...(spec.headers ? { headers: Object.fromEntries(Object.entries(spec.headers).map(([name, h]) => [name, { description: h.description, schema: h.schema }])) } : {}),
+    ...(spec.headers
+      ? {
+          headers: Object.fromEntries(
+            Object.entries(spec.headers).map(([name, h]) => [name, { description: h.description, schema: h.schema }]),
+          ),
+        }
+      : {}),
     ...(Object.keys(content).length ? { content } : {}),
   };
 }
@@ -102,7 +108,12 @@ function operationObject(definition: HttpFunctionDefinition, spec: OperationSpec
             required: body.required,
             content: {
               ...(body.json?.length
-                ? { "application/json": { schema: body.json.length === 1 ? schemaOf(body.json[0]!, "input") : { oneOf: body.json.map((s) => schemaOf(s, "input")) } } }
+                ? {
+                    "application/json": {
+                      schema:
+                        body.json.length === 1 ? schemaOf(body.json[0]!, "input") : { oneOf: body.json.map((s) => schemaOf(s, "input")) },
+                    },
+                  }
                 : {}),
               ...Object.fromEntries(Object.entries(body.other ?? {}).map(([mediaType, schema]) => [mediaType, { schema }])),
             },
@@ -116,7 +127,13 @@ function operationObject(definition: HttpFunctionDefinition, spec: OperationSpec
 
 /** "imports/{id:guid}" below "api" → "/api/imports/{id}". */
 export function documentPath(routePrefix: string, route: string): string {
-  return "/" + [routePrefix, route].filter(Boolean).join("/").replace(/\{(\w+)(?::[^}]*)?\??\}/g, "{$1}");
+  return (
+    "/" +
+    [routePrefix, route]
+      .filter(Boolean)
+      .join("/")
+      .replace(/\{(\w+)(?::[^}]*)?\??\}/g, "{$1}")
+  );
 }
 
 /**
@@ -148,7 +165,11 @@ export function buildOpenApiDocument(
     // A URL generators can use as their default; `{baseUrl}` for the Function App's own origin.
     servers: [
       { url: "http://localhost:7071", description: "npm start on this machine" },
-      { url: "{baseUrl}", description: "Any deployment", variables: { baseUrl: { default: "http://localhost:7071", description: "The origin, e.g. https://<app>.azurewebsites.net" } } },
+      {
+        url: "{baseUrl}",
+        description: "Any deployment",
+        variables: { baseUrl: { default: "http://localhost:7071", description: "The origin, e.g. https://<app>.azurewebsites.net" } },
+      },
     ],
     security: [{ apiKey: [] }, { bearer: [] }],
     tags: [

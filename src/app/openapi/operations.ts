@@ -17,7 +17,11 @@ import {
 } from "../../status/viewSchemas.js";
 import { DEREGISTRATION_MAX_DEVICES, deregistrationRequestSchema } from "../../deregistration/deregistrationRequest.js";
 import { deregistrationDeviceQuerySchema } from "../../deregistration/deregistrationStatus.js";
-import { deregistrationDevicePageSchema, deregistrationPageSchema, deregistrationViewSchema } from "../../deregistration/deregistrationViews.js";
+import {
+  deregistrationDevicePageSchema,
+  deregistrationPageSchema,
+  deregistrationViewSchema,
+} from "../../deregistration/deregistrationViews.js";
 import type { JsonSchema, OperationSpec } from "./operationSpec.js";
 
 const retryAfter = { description: "Seconds until asking again is useful.", schema: { type: "integer", minimum: 0 } };
@@ -27,7 +31,10 @@ const notFoundResponse = {
   description: "No batch of the caller's has this id (another partner's batch answers the same).",
   problems: [ProblemType.notFound],
 } as const;
-const invalidQueryResponse = { description: "A query parameter is invalid; `errors` names each.", problems: [ProblemType.invalidQuery] } as const;
+const invalidQueryResponse = {
+  description: "A query parameter is invalid; `errors` names each.",
+  problems: [ProblemType.invalidQuery],
+} as const;
 
 /** tenantId, orderIdentifier, groupTag, callbackUrl, followUntil, onExisting and hashCheck: in the JSON body, or in the query string for CSV and Graph's shape. */
 function batchFieldsFromBody(): Record<string, JsonSchema> {
@@ -89,18 +96,36 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
     },
     responses: {
       200: { description: "dryRun=true: the batch passed every check; nothing was recorded.", json: dryRunResultSchema },
-      202: { description: "Accepted: poll the Location.", json: acceptedBatchSchema, headers: { Location: location, "Retry-After": retryAfter } },
+      202: {
+        description: "Accepted: poll the Location.",
+        json: acceptedBatchSchema,
+        headers: { Location: location, "Retry-After": retryAfter },
+      },
       400: {
         description: "Invalid batch: every problem, with device index, CSV line, field and, for hash problems, a code.",
-        problems: [ProblemType.validation, ProblemType.malformedBody, ProblemType.noDevices, ProblemType.invalidIdempotencyKey, ProblemType.invalidQuery],
+        problems: [
+          ProblemType.validation,
+          ProblemType.malformedBody,
+          ProblemType.noDevices,
+          ProblemType.invalidIdempotencyKey,
+          ProblemType.invalidQuery,
+        ],
       },
       403: { description: "The partner may not import into this tenant.", problems: [ProblemType.tenantNotAllowed] },
       409: { description: "A request with this Idempotency-Key is still being processed.", problems: [ProblemType.idempotencyKeyInFlight] },
       413: { description: "Too many devices, or the body is too large.", problems: [ProblemType.tooManyDevices, ProblemType.bodyTooLarge] },
       415: { description: "Neither JSON nor CSV.", problems: [ProblemType.unsupportedMediaType] },
       422: { description: "This Idempotency-Key was used with a different request.", problems: [ProblemType.idempotencyKeyReused] },
-      429: { description: "The partner's intake rate is exceeded.", problems: [ProblemType.rateLimited], headers: { "Retry-After": retryAfter } },
-      503: { description: "Storage unavailable; nothing was accepted.", problems: [ProblemType.storageUnavailable], headers: { "Retry-After": retryAfter } },
+      429: {
+        description: "The partner's intake rate is exceeded.",
+        problems: [ProblemType.rateLimited],
+        headers: { "Retry-After": retryAfter },
+      },
+      503: {
+        description: "Storage unavailable; nothing was accepted.",
+        problems: [ProblemType.storageUnavailable],
+        headers: { "Retry-After": retryAfter },
+      },
     },
   },
   listImports: {
@@ -121,7 +146,11 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
     description: "Counts per device state; the same cost for 10 devices or 10,000.",
     pathParams: idParam,
     responses: {
-      200: { description: "The batch.", json: batchViewSchema, headers: { "Retry-After": { ...retryAfter, description: "While the batch runs." } } },
+      200: {
+        description: "The batch.",
+        json: batchViewSchema,
+        headers: { "Retry-After": { ...retryAfter, description: "While the batch runs." } },
+      },
       404: notFoundResponse,
     },
   },
@@ -153,7 +182,11 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
       "in the tenant's write budget, and follows them to their end. Intune's import errors (806, 808, 802, …) and Graph's 4xx refusals are not retried.",
     pathParams: idParam,
     responses: {
-      202: { description: "The devices are queued again; the batch runs.", json: retryResultSchema, headers: { Location: location, "Retry-After": retryAfter } },
+      202: {
+        description: "The devices are queued again; the batch runs.",
+        json: retryResultSchema,
+        headers: { Location: location, "Retry-After": retryAfter },
+      },
       404: notFoundResponse,
       409: {
         description: "The batch is still running, was canceled, or has no retryable failure.",
@@ -187,7 +220,10 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
     responses: {
       204: { description: "Erased: nothing of the batch is readable any more; what a crash interrupted is finished within minutes." },
       404: notFoundResponse,
-      409: { description: "The batch is still running: cancel it first, then erase it once it has finished.", problems: [ProblemType.batchStillRunning] },
+      409: {
+        description: "The batch is still running: cancel it first, then erase it once it has finished.",
+        problems: [ProblemType.batchStillRunning],
+      },
     },
   },
   createDeregistration: {
@@ -204,7 +240,8 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
     },
     headers: {
       "Idempotency-Key": {
-        description: "Makes the request safe to repeat, as for POST /api/imports; keys of this route are kept apart from the imports' keys.",
+        description:
+          "Makes the request safe to repeat, as for POST /api/imports; keys of this route are kept apart from the imports' keys.",
         schema: { type: "string", minLength: 1, maxLength: 255 },
       },
     },
@@ -213,19 +250,41 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
       required: true,
       json: [deregistrationRequestSchema],
       other: {
-        "text/csv": { type: "string", description: "A CSV with a `Device Serial Number` column (or Serial Number, Serial, serialNumber); other columns are ignored. Batch fields come from the query string." },
+        "text/csv": {
+          type: "string",
+          description:
+            "A CSV with a `Device Serial Number` column (or Serial Number, Serial, serialNumber); other columns are ignored. Batch fields come from the query string.",
+        },
       },
     },
     responses: {
-      202: { description: "Accepted: poll the Location.", json: acceptedBatchSchema, headers: { Location: location, "Retry-After": retryAfter } },
-      400: { description: "Invalid batch: every problem, with device index, CSV line and field.", problems: [ProblemType.validation, ProblemType.malformedBody, ProblemType.noDevices, ProblemType.invalidIdempotencyKey] },
+      202: {
+        description: "Accepted: poll the Location.",
+        json: acceptedBatchSchema,
+        headers: { Location: location, "Retry-After": retryAfter },
+      },
+      400: {
+        description: "Invalid batch: every problem, with device index, CSV line and field.",
+        problems: [ProblemType.validation, ProblemType.malformedBody, ProblemType.noDevices, ProblemType.invalidIdempotencyKey],
+      },
       403: { description: "The partner may not act on this tenant: nothing was recorded.", problems: [ProblemType.tenantNotAllowed] },
       409: { description: "A request with this Idempotency-Key is still being processed.", problems: [ProblemType.idempotencyKeyInFlight] },
-      413: { description: `More than ${DEREGISTRATION_MAX_DEVICES} devices, or the body is too large.`, problems: [ProblemType.tooManyDevices, ProblemType.bodyTooLarge] },
+      413: {
+        description: `More than ${DEREGISTRATION_MAX_DEVICES} devices, or the body is too large.`,
+        problems: [ProblemType.tooManyDevices, ProblemType.bodyTooLarge],
+      },
       415: { description: "Neither JSON nor CSV.", problems: [ProblemType.unsupportedMediaType] },
       422: { description: "This Idempotency-Key was used with a different request.", problems: [ProblemType.idempotencyKeyReused] },
-      429: { description: "The partner's intake rate is exceeded.", problems: [ProblemType.rateLimited], headers: { "Retry-After": retryAfter } },
-      503: { description: "Storage unavailable; nothing was accepted.", problems: [ProblemType.storageUnavailable], headers: { "Retry-After": retryAfter } },
+      429: {
+        description: "The partner's intake rate is exceeded.",
+        problems: [ProblemType.rateLimited],
+        headers: { "Retry-After": retryAfter },
+      },
+      503: {
+        description: "Storage unavailable; nothing was accepted.",
+        problems: [ProblemType.storageUnavailable],
+        headers: { "Retry-After": retryAfter },
+      },
     },
   },
   listDeregistrations: {
@@ -241,11 +300,19 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
   getDeregistration: {
     tag: "Deregistrations",
     summary: "A deregistration batch's status",
-    description: "Counts per device state: deregistered, not_found (the tenant had no Autopilot device with that serial number) and failed are final.",
+    description:
+      "Counts per device state: deregistered, not_found (the tenant had no Autopilot device with that serial number) and failed are final.",
     pathParams: idParam,
     responses: {
-      200: { description: "The batch.", json: deregistrationViewSchema, headers: { "Retry-After": { ...retryAfter, description: "While the batch runs." } } },
-      404: { description: "No deregistration batch of the caller's has this id (an import batch's id, or another partner's, answers the same).", problems: [ProblemType.notFound] },
+      200: {
+        description: "The batch.",
+        json: deregistrationViewSchema,
+        headers: { "Retry-After": { ...retryAfter, description: "While the batch runs." } },
+      },
+      404: {
+        description: "No deregistration batch of the caller's has this id (an import batch's id, or another partner's, answers the same).",
+        problems: [ProblemType.notFound],
+      },
     },
   },
   listDeregistrationDevices: {
@@ -280,7 +347,10 @@ export const operations: Readonly<Record<string, OperationSpec>> = {
     summary: "The dashboard's scripts, styles and icon",
     pathParams: { asset: z.string().describe("A file of the dashboard, e.g. dashboard.js.") },
     responses: {
-      200: { description: "The file.", other: { "text/javascript": { type: "string" }, "text/css": { type: "string" }, "image/svg+xml": { type: "string" } } },
+      200: {
+        description: "The file.",
+        other: { "text/javascript": { type: "string" }, "text/css": { type: "string" }, "image/svg+xml": { type: "string" } },
+      },
       404: { description: "No such file.", problems: [ProblemType.notFound] },
     },
   },

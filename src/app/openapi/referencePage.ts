@@ -37,7 +37,8 @@ function constraints(schema: Schema): string {
     if (key === "pattern" && schema.format) continue;
     // zod bounds every integer by the safe range; that says nothing to a reader.
     if ((key === "maximum" || key === "minimum") && Math.abs(Number(schema[key])) === Number.MAX_SAFE_INTEGER) continue;
-    if (schema[key] !== undefined) parts.push(`${label} <code>${esc(typeof schema[key] === "string" ? schema[key] : JSON.stringify(schema[key]))}</code>`);
+    if (schema[key] !== undefined)
+      parts.push(`${label} <code>${esc(typeof schema[key] === "string" ? schema[key] : JSON.stringify(schema[key]))}</code>`);
   }
   return parts.length ? ` <span class="c">${parts.join(", ")}</span>` : "";
 }
@@ -56,7 +57,8 @@ function renderSchema(schema: Schema, depth = 0): string {
   const required = new Set((target.required as string[] | undefined) ?? []);
   const rows = Object.entries(properties)
     .map(([name, property]) => {
-      const nested = property.properties || (property.type === "array" && (property.items as Schema | undefined)?.properties) || property.oneOf;
+      const nested =
+        property.properties || (property.type === "array" && (property.items as Schema | undefined)?.properties) || property.oneOf;
       return (
         `<li><code class="n">${esc(name)}</code>${required.has(name) ? ' <span class="r">required</span>' : ""} ${typeOf(property)}${constraints(property)}` +
         (property.description ? `<div class="d">${esc(property.description)}</div>` : "") +
@@ -89,7 +91,10 @@ ${
 ${
   body
     ? `<h4>Request body</h4>${body.description ? `<p>${esc(body.description)}</p>` : ""}${Object.entries(body.content)
-        .map(([type, media]) => `<details><summary><code>${esc(type)}</code></summary>${renderSchema(media.schema)}${media.schema.description ? `<p class="d">${esc(media.schema.description)}</p>` : ""}</details>`)
+        .map(
+          ([type, media]) =>
+            `<details><summary><code>${esc(type)}</code></summary>${renderSchema(media.schema)}${media.schema.description ? `<p class="d">${esc(media.schema.description)}</p>` : ""}</details>`,
+        )
         .join("")}`
     : ""
 }
@@ -97,7 +102,9 @@ ${
 ${Object.entries(op.responses)
   .map(([status, response]) => {
     const content = (response.content as Record<string, { schema: Schema }> | undefined) ?? {};
-    return `<div class="resp"><p><span class="s s${esc(status[0])}">${esc(status)}</span> ${esc(response.description)}</p>${Object.entries(content)
+    return `<div class="resp"><p><span class="s s${esc(status[0])}">${esc(status)}</span> ${esc(response.description)}</p>${Object.entries(
+      content,
+    )
       .map(([type, media]) => `<details><summary><code>${esc(type)}</code></summary>${renderSchema(media.schema)}</details>`)
       .join("")}</div>`;
   })
@@ -107,7 +114,9 @@ ${Object.entries(op.responses)
 
 export function renderReferencePage(document: OpenApiDocument, documentUrl: string): string {
   const info = document.info as { title: string; version: string; summary?: string; description?: string };
-  const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
+  const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => ({ path, method, op })),
+  );
   const schemas = (document.components as { schemas: Record<string, Schema> }).schemas;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -134,7 +143,10 @@ summary{cursor:pointer}details{margin:.25rem 0}
 ${operations.map(({ path, method, op }) => renderOperation(path, method, op)).join("\n")}
 <h2>Schemas</h2>
 ${Object.entries(schemas)
-  .map(([name, schema]) => `<section id="schema-${esc(name)}" class="op"><h3>${esc(name)}</h3>${schema.description ? `<p>${esc(schema.description)}</p>` : ""}${renderSchema(schema)}</section>`)
+  .map(
+    ([name, schema]) =>
+      `<section id="schema-${esc(name)}" class="op"><h3>${esc(name)}</h3>${schema.description ? `<p>${esc(schema.description)}</p>` : ""}${renderSchema(schema)}</section>`,
+  )
   .join("\n")}
 </main></body></html>`;
 }

@@ -94,7 +94,12 @@ export class QueuePump {
     try {
       await this.options.handle(payload, delivery);
     } catch (error) {
-      log.warn("queue function failed", { ...about, messageId: message.messageId, attempt: message.dequeueCount, reason: errorMessage(error) });
+      log.warn("queue function failed", {
+        ...about,
+        messageId: message.messageId,
+        attempt: message.dequeueCount,
+        reason: errorMessage(error),
+      });
       try {
         if (message.dequeueCount >= settings.maxDequeueCount) await this.moveToPoison(message);
         else await queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(settings.visibilityTimeoutMs / 1000));

@@ -44,7 +44,11 @@ export interface ProfileTarget {
 }
 
 /** The profile assignment status a device shows at `now` (pure). */
-export function profileStatusAt(device: Pick<AutopilotDevice, "targetedAt" | "assignedAt">, now: number, delayMs: number): {
+export function profileStatusAt(
+  device: Pick<AutopilotDevice, "targetedAt" | "assignedAt">,
+  now: number,
+  delayMs: number,
+): {
   status: WindowsAutopilotProfileAssignmentStatus;
   assignedAt?: number;
 } {
@@ -66,7 +70,11 @@ export function isTargeted(targets: readonly ProfileTarget[], groupTag: string):
  */
 export function parseSerialFilter(filter: string): { ok: true; contains: string } | { ok: false; message: string } {
   const match = /^\s*contains\(\s*serialNumber\s*,\s*'((?:[^']|'')*)'\s*\)\s*$/i.exec(filter);
-  if (!match) return { ok: false, message: `Invalid filter clause: only contains(serialNumber,'…') is supported on windowsAutopilotDeviceIdentities.` };
+  if (!match)
+    return {
+      ok: false,
+      message: `Invalid filter clause: only contains(serialNumber,'…') is supported on windowsAutopilotDeviceIdentities.`,
+    };
   return { ok: true, contains: match[1]!.replace(/''/g, "'") };
 }
 
@@ -135,7 +143,11 @@ export class AutopilotDeviceStore {
   }
 
   /** updateDeviceProperties: a new group tag may bring the device into (or out of) a profile's target. */
-  update(device: AutopilotDevice, changes: Partial<Pick<AutopilotDevice, "groupTag" | "userPrincipalName" | "addressableUserName" | "displayName">>, now: number): void {
+  update(
+    device: AutopilotDevice,
+    changes: Partial<Pick<AutopilotDevice, "groupTag" | "userPrincipalName" | "addressableUserName" | "displayName">>,
+    now: number,
+  ): void {
     this.settle(device, now);
     Object.assign(device, changes);
     this.retarget(device, now);
@@ -183,6 +195,7 @@ export function autopilotDeviceBody(device: AutopilotDevice, now: number, delayM
     enrollmentState: device.enrollmentState,
     lastContactedDateTime: "0001-01-01T00:00:00Z",
     deploymentProfileAssignmentStatus: profile.status,
-    deploymentProfileAssignedDateTime: profile.assignedAt !== undefined ? new Date(profile.assignedAt).toISOString() : "0001-01-01T00:00:00Z",
+    deploymentProfileAssignedDateTime:
+      profile.assignedAt !== undefined ? new Date(profile.assignedAt).toISOString() : "0001-01-01T00:00:00Z",
   };
 }

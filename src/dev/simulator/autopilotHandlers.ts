@@ -33,7 +33,8 @@ export class AutopilotDeviceService {
 
   list(req: OperationRequest): Reply {
     for (const key of req.query.keys()) {
-      if (key.startsWith("$") && !QUERY_OPTIONS.has(key.toLowerCase())) return req.error(400, "BadRequest", `Query option '${key}' is not supported here by the simulator.`);
+      if (key.startsWith("$") && !QUERY_OPTIONS.has(key.toLowerCase()))
+        return req.error(400, "BadRequest", `Query option '${key}' is not supported here by the simulator.`);
     }
     const filter = option(req.query, "$filter");
     let contains: string | undefined;
@@ -47,7 +48,8 @@ export class AutopilotDeviceService {
     let top = this.options.pageSize;
     if (rawTop !== null) {
       const parsed = parseTop(rawTop);
-      if (parsed === undefined) return req.error(400, "BadRequest", `Invalid value '${rawTop}' for $top: use a whole number from 1 to 999.`);
+      if (parsed === undefined)
+        return req.error(400, "BadRequest", `Invalid value '${rawTop}' for $top: use a whole number from 1 to 999.`);
       top = parsed;
     }
     let cursor = { after: 0, top };
@@ -78,13 +80,26 @@ export class AutopilotDeviceService {
   get(req: OperationRequest & { route: { kind: "autopilotItem" } }): Reply {
     const device = this.store.get(req.principal.tenantId, req.route.id, req.now);
     if (!device) return notFound(req, req.route.id);
-    return { kind: "respond", status: 200, body: { "@odata.context": `${this.baseUrl}/${req.route.version}/$metadata#${ENTITY_SET_PATH}/$entity`, ...this.body(req.route.version, device, req.now) } };
+    return {
+      kind: "respond",
+      status: 200,
+      body: {
+        "@odata.context": `${this.baseUrl}/${req.route.version}/$metadata#${ENTITY_SET_PATH}/$entity`,
+        ...this.body(req.route.version, device, req.now),
+      },
+    };
   }
 
   update(req: OperationRequest & { route: { kind: "autopilotUpdate" } }): Reply {
     const device = this.store.get(req.principal.tenantId, req.route.id, req.now);
     if (!device) return notFound(req, req.route.id);
-    if (req.body.kind !== "json" || !isJsonContentType(req.contentType) || typeof req.body.value !== "object" || req.body.value === null || Array.isArray(req.body.value)) {
+    if (
+      req.body.kind !== "json" ||
+      !isJsonContentType(req.contentType) ||
+      typeof req.body.value !== "object" ||
+      req.body.value === null ||
+      Array.isArray(req.body.value)
+    ) {
       return req.intuneError(400, "BadRequest", "updateDeviceProperties takes a JSON object.");
     }
     const changes: Record<string, string> = {};
@@ -116,20 +131,34 @@ export class AutopilotDeviceService {
     const value = req.body.kind === "json" ? (req.body.value as { serialNumbers?: unknown }) : undefined;
     const serials = value && typeof value === "object" ? value.serialNumbers : undefined;
     if (!Array.isArray(serials) || serials.some((s) => typeof s !== "string")) {
-      return req.intuneError(400, "BadRequest", "deleteDevices takes {\"serialNumbers\": [ … ]}.");
+      return req.intuneError(400, "BadRequest", 'deleteDevices takes {"serialNumbers": [ … ]}.');
     }
     const results = (serials as string[]).map((serialNumber) => {
       const found = serialKey(serialNumber) === undefined ? [] : this.store.bySerial(req.principal.tenantId, serialNumber, req.now);
-      if (found.length === 0) return { serialNumber, deletionState: "failed", errorMessage: "No Autopilot device with this serial number in the tenant." };
+      if (found.length === 0)
+        return { serialNumber, deletionState: "failed", errorMessage: "No Autopilot device with this serial number in the tenant." };
       const enrolled = found.find((d) => d.enrollmentState === "enrolled");
-      if (enrolled) return { serialNumber, deviceRegistrationId: enrolled.id, deletionState: "failed", errorMessage: "The device is enrolled in Intune." };
+      if (enrolled)
+        return {
+          serialNumber,
+          deviceRegistrationId: enrolled.id,
+          deletionState: "failed",
+          errorMessage: "The device is enrolled in Intune.",
+        };
       for (const device of found) {
         this.store.remove(req.principal.tenantId, device.id);
         this.options.unregister(device);
       }
       return { serialNumber, deviceRegistrationId: found[0]!.id, deletionState: "accepted" };
     });
-    return { kind: "respond", status: 200, body: { "@odata.context": `${this.baseUrl}/beta/$metadata#Collection(microsoft.graph.deletedWindowsAutopilotDeviceState)`, value: results } };
+    return {
+      kind: "respond",
+      status: 200,
+      body: {
+        "@odata.context": `${this.baseUrl}/beta/$metadata#Collection(microsoft.graph.deletedWindowsAutopilotDeviceState)`,
+        value: results,
+      },
+    };
   }
 
   private body(version: ApiVersion, device: AutopilotDevice, now: number): Record<string, unknown> {

@@ -24,7 +24,11 @@ export function graphErrorBody(code: string, message: string, ids: RequestIds, a
       code,
       message,
       // Graph writes the date without fractional seconds.
-      innerError: { date: at.toISOString().replace(/\.\d{3}Z$/, "Z"), "request-id": ids.requestId, "client-request-id": ids.clientRequestId },
+      innerError: {
+        date: at.toISOString().replace(/\.\d{3}Z$/, "Z"),
+        "request-id": ids.requestId,
+        "client-request-id": ids.clientRequestId,
+      },
     },
   };
 }
@@ -36,19 +40,33 @@ export function graphErrorBody(code: string, message: string, ids: RequestIds, a
  */
 export function defaultErrorCode(status: number, intuneForbidden = false): string {
   switch (status) {
-    case 400: return "BadRequest";
-    case 401: return "InvalidAuthenticationToken";
-    case 403: return intuneForbidden ? INTUNE_FORBIDDEN_CODE : "Authorization_RequestDenied";
-    case 404: return "ResourceNotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 413: return "RequestEntityTooLarge";
-    case 415: return "UnsupportedMediaType";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalServerError";
-    case 502: return "BadGateway";
-    case 503: return "ServiceUnavailable";
-    case 504: return "GatewayTimeout";
-    default: return status >= 500 ? "InternalServerError" : "BadRequest";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "InvalidAuthenticationToken";
+    case 403:
+      return intuneForbidden ? INTUNE_FORBIDDEN_CODE : "Authorization_RequestDenied";
+    case 404:
+      return "ResourceNotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "RequestEntityTooLarge";
+    case 415:
+      return "UnsupportedMediaType";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalServerError";
+    case 502:
+      return "BadGateway";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "GatewayTimeout";
+    default:
+      return status >= 500 ? "InternalServerError" : "BadRequest";
   }
 }

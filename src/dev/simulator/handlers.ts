@@ -83,7 +83,10 @@ export class ImportedDeviceService {
     return {
       kind: "respond",
       status: 200,
-      body: { "@odata.context": this.context(req.route.version, "Collection(microsoft.graph.importedWindowsAutopilotDeviceIdentity)"), value: created },
+      body: {
+        "@odata.context": this.context(req.route.version, "Collection(microsoft.graph.importedWindowsAutopilotDeviceIdentity)"),
+        value: created,
+      },
     };
   }
 
@@ -161,12 +164,14 @@ export class ImportedDeviceService {
     let top = this.timing.pageSize;
     if (rawTop !== null) {
       const parsed = parseTop(rawTop);
-      if (parsed === undefined) return { ok: false, reply: req.error(400, "BadRequest", `Invalid value '${rawTop}' for $top: use a whole number from 1 to 999.`) };
+      if (parsed === undefined)
+        return { ok: false, reply: req.error(400, "BadRequest", `Invalid value '${rawTop}' for $top: use a whole number from 1 to 999.`) };
       top = parsed;
     }
     if (skipToken === null) return { ok: true, value: { after: 0, top } };
     const decoded = decodeSkipToken(skipToken);
-    if (!decoded) return { ok: false, reply: req.error(400, "BadRequest", "The $skiptoken is invalid. Follow @odata.nextLink as returned.") };
+    if (!decoded)
+      return { ok: false, reply: req.error(400, "BadRequest", "The $skiptoken is invalid. Follow @odata.nextLink as returned.") };
     // A $top given next to a skip token wins, as the client asked for it on this call.
     return { ok: true, value: rawTop === null ? decoded : { after: decoded.after, top } };
   }
@@ -186,8 +191,10 @@ export class ImportedDeviceService {
 
 function jsonBody(req: OperationRequest): { ok: true; value: unknown } | { ok: false; reply: Reply } {
   const body = req.body;
-  if (body.kind === "tooLarge") return { ok: false, reply: req.error(413, "RequestEntityTooLarge", "The request body is larger than 4 MB.") };
-  if (body.kind === "none") return { ok: false, reply: req.intuneError(400, "BadRequest", "The request body is empty; a JSON object is required.") };
+  if (body.kind === "tooLarge")
+    return { ok: false, reply: req.error(413, "RequestEntityTooLarge", "The request body is larger than 4 MB.") };
+  if (body.kind === "none")
+    return { ok: false, reply: req.intuneError(400, "BadRequest", "The request body is empty; a JSON object is required.") };
   if (!isJsonContentType(req.contentType)) {
     return { ok: false, reply: req.error(415, "UnsupportedMediaType", "The request body must be sent as Content-Type: application/json.") };
   }

@@ -3,8 +3,7 @@ import { errorMessage } from "../../model/errorMessage.js";
 
 /** What a handler decides; the server turns it into bytes (or a dropped socket). */
 export type Reply =
-  | { kind: "respond"; status: number; body?: unknown; headers?: Record<string, string>; contentType?: string }
-  | { kind: "drop" };
+  { kind: "respond"; status: number; body?: unknown; headers?: Record<string, string>; contentType?: string } | { kind: "drop" };
 
 /** Graph's content type for OData payloads; its error bodies are plain application/json. */
 export const ODATA_JSON = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";
@@ -28,7 +27,9 @@ export async function readBody(req: IncomingMessage): Promise<RequestBody> {
   }
   if (size > MAX_REQUEST_BYTES) return { kind: "tooLarge" };
   if (size === 0) return { kind: "none" };
-  const text = Buffer.concat(chunks).toString("utf8").replace(/^\uFEFF/, "");
+  const text = Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/^\uFEFF/, "");
   if (text.trim() === "") return { kind: "none" };
   try {
     return { kind: "json", value: JSON.parse(text) as unknown };

@@ -15,8 +15,7 @@ export interface IntuneTrace {
 }
 
 export const INTUNE_FORBIDDEN_CODE = "Forbidden";
-export const INTUNE_FORBIDDEN_TEXT =
-  `Application is not authorized to perform this operation. Application must have one of the following scopes: ${READ_WRITE_PERMISSION}, ${READ_PERMISSION}`;
+export const INTUNE_FORBIDDEN_TEXT = `Application is not authorized to perform this operation. Application must have one of the following scopes: ${READ_WRITE_PERMISSION}, ${READ_PERMISSION}`;
 
 /** Intune's own trace suffix; its Operation ID is the service's, unrelated to Graph's request-id. */
 function traceSuffix(trace: IntuneTrace): string {

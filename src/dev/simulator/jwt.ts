@@ -7,9 +7,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
  */
 export type JwtClaims = Record<string, unknown>;
 
-export type JwtVerification =
-  | { ok: true; claims: JwtClaims }
-  | { ok: false; reason: string };
+export type JwtVerification = { ok: true; claims: JwtClaims } | { ok: false; reason: string };
 
 const HEADER = { alg: "HS256", typ: "JWT" } as const;
 

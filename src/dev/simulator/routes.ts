@@ -21,7 +21,8 @@ export function resolveRoute(pathname: string): Route {
   const [rawVersion, root, entitySet, next, ...rest] = segments;
   const version = rawVersion === "v1.0" || rawVersion === "beta" ? rawVersion : undefined;
   if (!version) return { kind: "unknown", status: 404, message: `Invalid version: '${rawVersion ?? ""}'. Use v1.0 or beta.` };
-  if (root?.toLowerCase() === "devicemanagement" && entitySet?.toLowerCase() === AUTOPILOT_COLLECTION) return autopilotRoute(version, segments, next, rest);
+  if (root?.toLowerCase() === "devicemanagement" && entitySet?.toLowerCase() === AUTOPILOT_COLLECTION)
+    return autopilotRoute(version, segments, next, rest);
   if (root?.toLowerCase() !== "devicemanagement" || entitySet === undefined || rest.length > 0) return unknownSegment(segments);
 
   const lowerSet = entitySet.toLowerCase();
@@ -53,27 +54,40 @@ function autopilotRoute(version: ApiVersion, segments: string[], next: string | 
   const lowerNext = next.toLowerCase();
   if (rest.length === 0 && (lowerNext === "deletedevices" || lowerNext === "microsoft.graph.deletedevices")) {
     // Only beta has the deleteDevices action (facts sheet); v1.0 does not know the segment.
-    return version === "beta" ? { kind: "autopilotDeleteDevices", version } : { kind: "unknown", status: 400, message: `Resource not found for the segment '${next}'.` };
+    return version === "beta"
+      ? { kind: "autopilotDeleteDevices", version }
+      : { kind: "unknown", status: 400, message: `Resource not found for the segment '${next}'.` };
   }
   const id = decode(next);
   if (id === undefined || rest.length > 1) return unknownSegment(segments);
   if (rest.length === 0) return { kind: "autopilotItem", version, id };
   const action = rest[0]!.toLowerCase();
-  return action === "updatedeviceproperties" || action === "microsoft.graph.updatedeviceproperties" ? { kind: "autopilotUpdate", version, id } : unknownSegment(segments);
+  return action === "updatedeviceproperties" || action === "microsoft.graph.updatedeviceproperties"
+    ? { kind: "autopilotUpdate", version, id }
+    : unknownSegment(segments);
 }
 
 /** Methods each route answers; anything else is 405. */
 export function allowedMethods(route: Route): readonly string[] {
   switch (route.kind) {
-    case "collection": return ["GET", "POST"];
-    case "item": return ["GET", "DELETE"];
-    case "importAction": return ["POST"];
-    case "sync": return ["POST"];
-    case "autopilotCollection": return ["GET"];
-    case "autopilotItem": return ["GET", "DELETE"];
-    case "autopilotUpdate": return ["POST"];
-    case "autopilotDeleteDevices": return ["POST"];
-    case "unknown": return [];
+    case "collection":
+      return ["GET", "POST"];
+    case "item":
+      return ["GET", "DELETE"];
+    case "importAction":
+      return ["POST"];
+    case "sync":
+      return ["POST"];
+    case "autopilotCollection":
+      return ["GET"];
+    case "autopilotItem":
+      return ["GET", "DELETE"];
+    case "autopilotUpdate":
+      return ["POST"];
+    case "autopilotDeleteDevices":
+      return ["POST"];
+    case "unknown":
+      return [];
   }
 }
 

@@ -37,7 +37,10 @@ export interface GraphSimulator {
   readonly url: string;
   stop(): Promise<void>;
   /** A pre-existing Autopilot registration: a later import of it fails 806 in this tenant, 808 in another. */
-  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string; groupTag?: string; enrollmentState?: "enrolled" | "notContacted" }): void;
+  registerDevice(
+    tenantId: string,
+    device: { serialNumber?: string; hardwareIdentifier?: string; groupTag?: string; enrollmentState?: "enrolled" | "notContacted" },
+  ): void;
   /**
    * A deployment profile that targets the tenant's Autopilot devices with this group tag
    * (case-insensitive), or all of them without one: each becomes `pending`, then
@@ -108,10 +111,23 @@ class RunningSimulator implements GraphSimulator {
   constructor(private readonly options: ResolvedOptions) {
     this.writeThrottle = new TenantAppThrottle(options.throttle);
     this.readThrottle = new TenantAppThrottle(options.readThrottle);
-    this.autopilot = new AutopilotDeviceStore({ profileDelayMs: options.profileAssignDelayMs * options.timeScale, listLagMs: options.listLagMs * options.timeScale });
+    this.autopilot = new AutopilotDeviceStore({
+      profileDelayMs: options.profileAssignDelayMs * options.timeScale,
+      listLagMs: options.listLagMs * options.timeScale,
+    });
     // A completed import registers its Autopilot device, whose id is the import's deviceRegistrationId.
     this.store.onRegistered = (stored, id) =>
-      this.autopilot.add(stored.tenantId, { id, serialNumber: stored.record.serialNumber, hashKey: stored.hashKey, groupTag: stored.record.groupTag, userPrincipalName: stored.record.assignedUserPrincipalName }, stored.settleAt);
+      this.autopilot.add(
+        stored.tenantId,
+        {
+          id,
+          serialNumber: stored.record.serialNumber,
+          hashKey: stored.hashKey,
+          groupTag: stored.record.groupTag,
+          userPrincipalName: stored.record.assignedUserPrincipalName,
+        },
+        stored.settleAt,
+      );
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -152,7 +168,8 @@ class RunningSimulator implements GraphSimulator {
       pageSize,
       profileDelayMs: this.options.profileAssignDelayMs * timeScale,
       repeatLastNextLink,
-      unregister: (device) => this.store.unregister(device.tenantId, { hashKey: device.hashKey, serialKey: serialKey(device.serialNumber) }),
+      unregister: (device) =>
+        this.store.unregister(device.tenantId, { hashKey: device.hashKey, serialKey: serialKey(device.serialNumber) }),
     });
   }
 
@@ -166,14 +183,23 @@ class RunningSimulator implements GraphSimulator {
 
   // Settling is lazy, so imports already due must settle against the registry as it was,
   // before an ops call changes what they would be decided on.
-  registerDevice(tenantId: string, device: { serialNumber?: string; hardwareIdentifier?: string; groupTag?: string; enrollmentState?: "enrolled" | "notContacted" }): void {
+  registerDevice(
+    tenantId: string,
+    device: { serialNumber?: string; hardwareIdentifier?: string; groupTag?: string; enrollmentState?: "enrolled" | "notContacted" },
+  ): void {
     const now = this.options.now();
     this.store.settleDue(now);
     this.store.registerDevice(tenantId, device);
     // Registered before the test began: listed at once.
     this.autopilot.add(
       tenantId,
-      { id: randomUUID(), serialNumber: device.serialNumber ?? "", hashKey: hashKey(device.hardwareIdentifier), groupTag: device.groupTag ?? "", ...(device.enrollmentState ? { enrollmentState: device.enrollmentState } : {}) },
+      {
+        id: randomUUID(),
+        serialNumber: device.serialNumber ?? "",
+        hashKey: hashKey(device.hardwareIdentifier),
+        groupTag: device.groupTag ?? "",
+        ...(device.enrollmentState ? { enrollmentState: device.enrollmentState } : {}),
+      },
       now,
       false,
     );
@@ -188,14 +214,17 @@ class RunningSimulator implements GraphSimulator {
   autopilotDevices(tenantId: string): Record<string, unknown>[] {
     const now = this.options.now();
     this.store.settleDue(now);
-    return this.autopilot.list(tenantId, now, false).map((d) => autopilotDeviceBody(d, now, this.options.profileAssignDelayMs * this.options.timeScale));
+    return this.autopilot
+      .list(tenantId, now, false)
+      .map((d) => autopilotDeviceBody(d, now, this.options.profileAssignDelayMs * this.options.timeScale));
   }
 
   setEnrollmentState(tenantId: string, serialNumber: string, state: "enrolled" | "notContacted"): void {
     const now = this.options.now();
     this.store.settleDue(now);
     const found = this.autopilot.bySerial(tenantId, serialNumber, now);
-    if (found.length === 0) throw new RangeError(`setEnrollmentState: no Autopilot device with serial number ${serialNumber} in ${tenantId}`);
+    if (found.length === 0)
+      throw new RangeError(`setEnrollmentState: no Autopilot device with serial number ${serialNumber} in ${tenantId}`);
     for (const device of found) device.enrollmentState = state;
   }
 
@@ -270,7 +299,8 @@ class RunningSimulator implements GraphSimulator {
       switch (fault.kind) {
         case "status": {
           this.faults.consume(fault);
-          const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { "Retry-After": String(fault.retryAfterSeconds) } : {};
+          const headers: Record<string, string> =
+            fault.retryAfterSeconds !== undefined ? { "Retry-After": String(fault.retryAfterSeconds) } : {};
           return this.injectedError(call, fault.status, fault.errorCode, "Injected fault.", headers);
         }
         case "drop":
@@ -293,29 +323,37 @@ class RunningSimulator implements GraphSimulator {
     const throttled = this.throttle(principal, method, route, body, call);
     if (throttled) return throttled;
 
-    if (route.kind === "unknown") return this.error(call, route.status, route.status === 404 ? "ResourceNotFound" : "BadRequest", route.message);
+    if (route.kind === "unknown")
+      return this.error(call, route.status, route.status === 404 ? "ResourceNotFound" : "BadRequest", route.message);
     if (!allowedMethods(route).includes(method)) {
-      return this.error(call, 405, "MethodNotAllowed", `${method} is not supported on this resource.`, { Allow: allowedMethods(route).join(", ") });
+      return this.error(call, 405, "MethodNotAllowed", `${method} is not supported on this resource.`, {
+        Allow: allowedMethods(route).join(", "),
+      });
     }
     if (isWrite(method) ? !mayWrite(principal) : !mayRead(principal)) return this.forbidden(call);
 
     const now = this.options.now();
     this.store.settleDue(now);
-    const reply = this.dispatch({
-      route,
-      principal,
-      body,
-      contentType: headerValue(req, "content-type"),
-      query: url.searchParams,
-      now,
-      error: (status, code, message, headers) => this.error(call, status, code, message, headers),
-      intuneError: (status, code, text, headers) => this.intuneError(call, status, code, text, headers),
-    }, method);
+    const reply = this.dispatch(
+      {
+        route,
+        principal,
+        body,
+        contentType: headerValue(req, "content-type"),
+        query: url.searchParams,
+        now,
+        error: (status, code, message, headers) => this.error(call, status, code, message, headers),
+        intuneError: (status, code, text, headers) => this.intuneError(call, status, code, text, headers),
+      },
+      method,
+    );
 
     if (failAfterSuccess && reply.kind === "respond" && reply.status >= 200 && reply.status < 300) {
       this.faults.consume(failAfterSuccess);
       const status = failAfterSuccess.status ?? 504;
-      return status === 0 ? { kind: "drop" } : this.injectedError(call, status, undefined, "Injected fault after the request was carried out.");
+      return status === 0
+        ? { kind: "drop" }
+        : this.injectedError(call, status, undefined, "Injected fault after the request was carried out.");
     }
     return reply;
   }
@@ -325,9 +363,17 @@ class RunningSimulator implements GraphSimulator {
     // One request is one write, however many devices an import action carries: Intune's limits
     // are stated per request and nothing documents weighting by payload (facts sheet, "The
     // import action, in practice"). The "perDevice" option keeps the older model for comparison.
-    const cost = this.options.importActionCost === "perDevice" && route.kind === "importAction" && method === "POST" && body.kind === "json" ? importActionSize(body.value) : 1;
+    const cost =
+      this.options.importActionCost === "perDevice" && route.kind === "importAction" && method === "POST" && body.kind === "json"
+        ? importActionSize(body.value)
+        : 1;
     if (!limiter.fitsAtAll(cost)) {
-      return this.error(call, 400, "BadRequest", `An import of ${cost} devices is more writes than one throttle window admits; send smaller imports.`);
+      return this.error(
+        call,
+        400,
+        "BadRequest",
+        `An import of ${cost} devices is more writes than one throttle window admits; send smaller imports.`,
+      );
     }
     const decision = limiter.admit(principal.tenantId, principal.appId, this.options.now(), cost);
     if (decision.admitted) return undefined;
@@ -366,7 +412,13 @@ class RunningSimulator implements GraphSimulator {
 
   /** An error worded by Graph's gateway: a plain message. */
   private error(call: CallContext, status: number, code: string, message: string, headers?: Record<string, string>): Reply {
-    return { kind: "respond", status, body: graphErrorBody(code, message, call.ids, new Date()), contentType: PLAIN_JSON, ...(headers ? { headers } : {}) };
+    return {
+      kind: "respond",
+      status,
+      body: graphErrorBody(code, message, call.ids, new Date()),
+      contentType: PLAIN_JSON,
+      ...(headers ? { headers } : {}),
+    };
   }
 
   /** An error worded by the Intune service: wrapped as Intune's JSON-in-a-string when wrapIntuneMessages. */
@@ -377,7 +429,8 @@ class RunningSimulator implements GraphSimulator {
 
   /** Intune's 403 (facts sheet) unless intuneForbidden is off, then Entra's, which is plain. */
   private forbidden(call: CallContext): Reply {
-    if (!this.options.intuneForbidden) return this.error(call, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
+    if (!this.options.intuneForbidden)
+      return this.error(call, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
     const message = intuneMessage(INTUNE_FORBIDDEN_TEXT, this.trace(call), { wrap: this.options.wrapIntuneMessages, traced: true });
     return this.error(call, 403, INTUNE_FORBIDDEN_CODE, message);
   }
@@ -386,7 +439,13 @@ class RunningSimulator implements GraphSimulator {
    * An injected fault stands for a failure of the service behind Graph, so it is worded as
    * Intune's, except a 401, which only Graph's token check gives.
    */
-  private injectedError(call: CallContext, status: number, code: string | undefined, text: string, headers?: Record<string, string>): Reply {
+  private injectedError(
+    call: CallContext,
+    status: number,
+    code: string | undefined,
+    text: string,
+    headers?: Record<string, string>,
+  ): Reply {
     const chosen = code ?? defaultErrorCode(status, this.options.intuneForbidden);
     return status === 401 ? this.error(call, status, chosen, text, headers) : this.intuneError(call, status, chosen, text, headers);
   }

@@ -9,10 +9,7 @@ export interface SyncHistory {
   lastStartedAt?: number;
 }
 
-export type SyncDecision =
-  | { outcome: "started" }
-  | { outcome: "running" }
-  | { outcome: "tooSoon"; retryAfterMs: number };
+export type SyncDecision = { outcome: "started" } | { outcome: "running" } | { outcome: "tooSoon"; retryAfterMs: number };
 
 export function decideSync(history: SyncHistory, now: number, runMs: number, cooldownMs: number): SyncDecision {
   const last = history.lastStartedAt;

@@ -61,7 +61,10 @@ export function syntheticRecords(device: SyntheticDevice): HashRecord[] {
   const random = seededBytes(seed);
   const text = (type: number, value: string | undefined) => (value === undefined ? [] : [{ type, payload: asciiz(value) }]);
   // What Intune needs inside a hash (serial number, manufacturer), then the model.
-  const identity = [...text(RecordType.serialNumber, device.serialNumber), ...text(RecordType.manufacturer, device.manufacturer ?? SYNTHETIC_MANUFACTURER)];
+  const identity = [
+    ...text(RecordType.serialNumber, device.serialNumber),
+    ...text(RecordType.manufacturer, device.manufacturer ?? SYNTHETIC_MANUFACTURER),
+  ];
   const model = text(RecordType.model, device.model ?? SYNTHETIC_MODEL);
   const tpm =
     device.tpm === false
@@ -111,7 +114,10 @@ export function assembleHash(records: readonly HashRecord[], size: number = USUA
   }
   bytes.writeUInt16LE(CHECKSUM_TYPE, end);
   bytes.writeUInt16LE(CHECKSUM_RECORD_LENGTH, end + 2);
-  createHash("sha256").update(bytes.subarray(0, end)).digest().copy(bytes, end + RECORD_HEADER_LENGTH);
+  createHash("sha256")
+    .update(bytes.subarray(0, end))
+    .digest()
+    .copy(bytes, end + RECORD_HEADER_LENGTH);
   return bytes;
 }
 

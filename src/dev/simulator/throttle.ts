@@ -13,16 +13,17 @@ export interface ThrottleLimits {
   perTenant: number;
 }
 
-export type ThrottleDecision =
-  | { admitted: true }
-  | { admitted: false; scope: "app" | "tenant"; retryAfterSeconds: number };
+export type ThrottleDecision = { admitted: true } | { admitted: false; scope: "app" | "tenant"; retryAfterSeconds: number };
 
 export class SlidingWindow {
   // Hits in time order; `head` skips expired ones so pruning is amortised O(1).
   private hits: number[] = [];
   private head = 0;
 
-  constructor(readonly windowMs: number, readonly limit: number) {}
+  constructor(
+    readonly windowMs: number,
+    readonly limit: number,
+  ) {}
 
   count(now: number): number {
     this.prune(now);
@@ -83,7 +84,8 @@ export class TenantAppThrottle {
 
   /** Records `n` requests (an import action of n devices counts n) and says whether they are admitted. */
   admit(tenantId: string, appId: string, now: number, n = 1): ThrottleDecision {
-    if (!this.fitsAtAll(n)) throw new RangeError(`${n} requests can never fit a window of ${this.limits.perAppPerTenant}/${this.limits.perTenant}`);
+    if (!this.fitsAtAll(n))
+      throw new RangeError(`${n} requests can never fit a window of ${this.limits.perAppPerTenant}/${this.limits.perTenant}`);
     const app = this.window(this.perApp, `${tenantId}\u0000${appId}`, this.limits.perAppPerTenant);
     const tenant = this.window(this.perTenant, tenantId, this.limits.perTenant);
     const appOk = app.hasRoomFor(now, n);

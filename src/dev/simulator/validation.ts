@@ -70,7 +70,8 @@ export const IMPORT_ACTION_PARAMETER = "importedWindowsAutopilotDeviceIdentities
 export function validateImportAction(body: unknown, version: ApiVersion): Validated<ImportedDeviceInput[]> {
   if (!isPlainObject(body)) return invalid("The request body must be a JSON object.");
   for (const key of Object.keys(body)) {
-    if (key !== IMPORT_ACTION_PARAMETER) return invalid(`The parameter '${key}' in the request payload is not a valid parameter for the operation 'import'.`);
+    if (key !== IMPORT_ACTION_PARAMETER)
+      return invalid(`The parameter '${key}' in the request payload is not a valid parameter for the operation 'import'.`);
   }
   const items = body[IMPORT_ACTION_PARAMETER];
   if (!Array.isArray(items)) return invalid(`The parameter '${IMPORT_ACTION_PARAMETER}' must be an array.`);
@@ -101,7 +102,7 @@ export function serialNumbersIn(body: unknown): string[] {
 const LITERAL_SHOWN = 8;
 
 function shortLiteral(value: unknown): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
   return text.length > LITERAL_SHOWN ? `${text.slice(0, LITERAL_SHOWN)}…` : text;
 }
 

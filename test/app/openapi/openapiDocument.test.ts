@@ -82,7 +82,18 @@ describe("the OpenAPI document", () => {
 
   it("names what partners hold as components, referenced rather than inlined", () => {
     const schemas = (doc.components as any).schemas as Record<string, any>;
-    for (const name of ["ImportRequest", "GraphImportRequest", "ImportDevice", "AcceptedBatch", "Batch", "BatchCounts", "BatchPage", "Device", "DevicePage", "Problem"]) {
+    for (const name of [
+      "ImportRequest",
+      "GraphImportRequest",
+      "ImportDevice",
+      "AcceptedBatch",
+      "Batch",
+      "BatchCounts",
+      "BatchPage",
+      "Device",
+      "DevicePage",
+      "Problem",
+    ]) {
       expect(schemas[name], name).toBeDefined();
     }
     const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -92,7 +103,8 @@ describe("the OpenAPI document", () => {
     expect(schemas.GraphImportRequest.properties.importedWindowsAutopilotDeviceIdentities.items).toEqual(ref("ImportDevice"));
     expect(schemas.Batch.properties.counts).toEqual(ref("BatchCounts"));
     expect(schemas.DevicePage.properties.value.items).toEqual(ref("Device"));
-    const json = (path: string, method: string, status: string) => (doc.paths[path]![method]!.responses[status] as any).content["application/json"].schema;
+    const json = (path: string, method: string, status: string) =>
+      (doc.paths[path]![method]!.responses[status] as any).content["application/json"].schema;
     expect(json("/api/imports", "post", "202")).toEqual(ref("AcceptedBatch"));
     expect(json("/api/imports/{id}", "get", "200")).toEqual(ref("Batch"));
     expect(json("/api/imports", "get", "200")).toEqual(ref("BatchPage"));

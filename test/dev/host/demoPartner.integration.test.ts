@@ -23,8 +23,13 @@ describe("the demo partner", () => {
     await seedDemoPartner(store, ["11111111-2222-3333-4444-555555555555"], DEFAULT_DEV_API_KEY);
     await seedDemoPartner(store, ["11111111-2222-3333-4444-555555555555"], DEFAULT_DEV_API_KEY);
     expect(await store.listKeys(DEMO_PARTNER_ID)).toHaveLength(1);
-    const result = await new Authenticator({ partners: store }).authenticate({ get: (name) => (name === "x-api-key" ? DEFAULT_DEV_API_KEY : null) });
-    expect(result).toEqual({ ok: true, caller: { partnerId: DEMO_PARTNER_ID, tenants: ["11111111-2222-3333-4444-555555555555"], via: "api-key" } });
+    const result = await new Authenticator({ partners: store }).authenticate({
+      get: (name) => (name === "x-api-key" ? DEFAULT_DEV_API_KEY : null),
+    });
+    expect(result).toEqual({
+      ok: true,
+      caller: { partnerId: DEMO_PARTNER_ID, tenants: ["11111111-2222-3333-4444-555555555555"], via: "api-key" },
+    });
   });
 
   it("refuses a DEV_PARTNER_API_KEY that is not shaped like a key", async () => {

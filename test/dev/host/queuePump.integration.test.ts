@@ -52,12 +52,23 @@ describe("QueuePump", () => {
   it("hands the function the decoded JSON and deletes the message when it succeeds", async () => {
     const { queue, poison } = await queues("pump-ok");
     const watch = deliveries(3);
-    const pump = new QueuePump({ queue, poisonQueue: poison, settings, processingTimeoutMs: 30_000, log: silentLogger, handle: async (p, d) => watch.record(p, d) });
+    const pump = new QueuePump({
+      queue,
+      poisonQueue: poison,
+      settings,
+      processingTimeoutMs: 30_000,
+      log: silentLogger,
+      handle: async (p, d) => watch.record(p, d),
+    });
     for (const n of [1, 2, 3]) await queue.sendMessage(Buffer.from(JSON.stringify({ n })).toString("base64"));
     pump.start();
     await watch.finished;
     await pump.stop();
-    expect(watch.seen.map((s) => s.payload).sort((a, b) => (a as { n: number }).n - (b as { n: number }).n)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(watch.seen.map((s) => s.payload).sort((a, b) => (a as { n: number }).n - (b as { n: number }).n)).toEqual([
+      { n: 1 },
+      { n: 2 },
+      { n: 3 },
+    ]);
     expect(watch.seen.every((s) => s.dequeueCount === 1)).toBe(true);
     expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
     expect((await poison.getProperties()).approximateMessagesCount).toBe(0);

@@ -106,12 +106,23 @@ describe("SimulatedImportStore on hashes Intune cannot use", () => {
   it.each([
     ["a hash that does not decode", Buffer.from("not a hardware hash at all").toString("base64")],
     ["a hash without a serial number inside", syntheticHash({ seed: 1 })],
-    ["a hash with a broken checksum", (() => { const b = syntheticHashBytes({ serialNumber: "S", seed: 2 }); b[30] = b[30]! ^ 1; return b.toString("base64"); })()],
+    [
+      "a hash with a broken checksum",
+      (() => {
+        const b = syntheticHashBytes({ serialNumber: "S", seed: 2 });
+        b[30] = b[30]! ^ 1;
+        return b.toString("base64");
+      })(),
+    ],
   ])("settles %s as 802 InvalidZtdHardwareHash", (_, hardwareIdentifier) => {
     const store = new SimulatedImportStore();
     const stored = store.create("A", "app", { ...input("S"), hardwareIdentifier }, 0, settling(0));
     store.settleDue(0);
-    expect(stored.record.state).toMatchObject({ deviceImportStatus: "error", deviceErrorCode: 802, deviceErrorName: "InvalidZtdHardwareHash" });
+    expect(stored.record.state).toMatchObject({
+      deviceImportStatus: "error",
+      deviceErrorCode: 802,
+      deviceErrorName: "InvalidZtdHardwareHash",
+    });
   });
 
   it("settles a hash that names its device as complete", () => {

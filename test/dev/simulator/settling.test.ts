@@ -39,7 +39,9 @@ describe("decideSimulatedSettlement", () => {
     const { rejectedCode: _, ...unrejected } = everything;
     expect(decideSimulatedSettlement(unrejected)).toMatchObject({ code: 803 });
     expect(decideSimulatedSettlement({ ...unrejected, hasSerialNumber: true })).toMatchObject({ name: "ZtdDeviceDuplicated" });
-    expect(decideSimulatedSettlement({ ...unrejected, hasSerialNumber: true, duplicatesPendingImport: false })).toMatchObject({ code: 806 });
+    expect(decideSimulatedSettlement({ ...unrejected, hasSerialNumber: true, duplicatesPendingImport: false })).toMatchObject({
+      code: 806,
+    });
   });
 });
 

@@ -46,7 +46,11 @@ async function expectError(res: Response, status: number, code: string): Promise
 describe("authentication", () => {
   it("accepts the development credential's token and reads tenant and app from it", async () => {
     sim = await startGraphSimulator();
-    const token = (await new SimulatorCredential({ tenantId: "home", appId: APP_1 }).getToken("https://graph.microsoft.com/.default", { tenantId: TENANT_A })).token;
+    const token = (
+      await new SimulatorCredential({ tenantId: "home", appId: APP_1 }).getToken("https://graph.microsoft.com/.default", {
+        tenantId: TENANT_A,
+      })
+    ).token;
     expect((await call("POST", `Bearer ${token}`, device())).status).toBe(201);
     expect(sim.creates[0]).toMatchObject({ tenantId: TENANT_A, appId: APP_1 });
   });

@@ -99,7 +99,10 @@ describe("the Autopilot device collection", () => {
     expect((await getAutopilot(a, tagged!.id)).deploymentProfileAssignmentStatus).toBe("pending");
     const assignedAt = clock.t + 1;
     clock.advance(1);
-    expect(await getAutopilot(a, tagged!.id)).toMatchObject({ deploymentProfileAssignmentStatus: "assignedInSync", deploymentProfileAssignedDateTime: new Date(assignedAt).toISOString() });
+    expect(await getAutopilot(a, tagged!.id)).toMatchObject({
+      deploymentProfileAssignmentStatus: "assignedInSync",
+      deploymentProfileAssignedDateTime: new Date(assignedAt).toISOString(),
+    });
     clock.advance(3_600_000);
     expect((await getAutopilot(a, untagged!.id)).deploymentProfileAssignmentStatus).toBe("notAssigned");
     // v1.0 has no profile assignment properties.
@@ -123,9 +126,16 @@ describe("the Autopilot device collection", () => {
     sim.registerDevice(TENANT_A, { serialNumber: "EXISTING-1", groupTag: "Old" });
     const [existing] = await listBySerial(a, "EXISTING-1");
     expect(existing!.deploymentProfileAssignmentStatus).toBe("notAssigned");
-    const res = await a.request("POST", `${AUTOPILOT}/${existing!.id}/updateDeviceProperties`, { groupTag: "Sales", userPrincipalName: "user@contoso.com" });
+    const res = await a.request("POST", `${AUTOPILOT}/${existing!.id}/updateDeviceProperties`, {
+      groupTag: "Sales",
+      userPrincipalName: "user@contoso.com",
+    });
     expect(res.status).toBe(204);
-    expect(await getAutopilot(a, existing!.id)).toMatchObject({ groupTag: "Sales", userPrincipalName: "user@contoso.com", deploymentProfileAssignmentStatus: "pending" });
+    expect(await getAutopilot(a, existing!.id)).toMatchObject({
+      groupTag: "Sales",
+      userPrincipalName: "user@contoso.com",
+      deploymentProfileAssignmentStatus: "pending",
+    });
     clock.advance(10_000);
     expect((await getAutopilot(a, existing!.id)).deploymentProfileAssignmentStatus).toBe("assignedInSync");
     expect((await a.request("POST", `${AUTOPILOT}/${existing!.id}/updateDeviceProperties`, { colour: "red" })).status).toBe(400);
@@ -160,7 +170,9 @@ describe("the Autopilot device collection", () => {
       ["BULK-404", "failed"],
     ]);
     expect(sim.autopilotDevices(TENANT_A).map((d) => d.serialNumber)).toEqual(["BULK-2"]);
-    expect((await a.request("POST", "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities/deleteDevices", { serialNumbers: [] })).status).toBe(400);
+    expect(
+      (await a.request("POST", "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities/deleteDevices", { serialNumbers: [] })).status,
+    ).toBe(400);
   });
 
   it("pages the collection and repeats its last nextLink, as observed on this collection (microsoft-graph-docs #8186)", async () => {

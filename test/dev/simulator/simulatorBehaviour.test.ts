@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BEHAVIOUR_DEFAULTS, startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../../src/dev/simulator/index.js";
 import { resolveOptions } from "../../../src/dev/simulator/options.js";
-import { COLLECTION, device, GraphCaller, ManualClock, startSimulator, TENANT_A, type GraphErrorJson, type ListPageJson } from "./simulatorHarness.js";
+import {
+  COLLECTION,
+  device,
+  GraphCaller,
+  ManualClock,
+  startSimulator,
+  TENANT_A,
+  type GraphErrorJson,
+  type ListPageJson,
+} from "./simulatorHarness.js";
 
 let sim: GraphSimulator | undefined;
 afterEach(async () => {
@@ -43,7 +52,10 @@ describe('behaviour: "documented"', () => {
     const missing = (await (await a.request("GET", `${COLLECTION}/nope`)).json()) as GraphErrorJson;
     expect(missing.error.message).toBe("No importedWindowsAutopilotDeviceIdentity with id 'nope' exists in this tenant.");
     sim.injectFaults({ kind: "status", status: 403, times: 1 });
-    expect(((await (await a.request("GET", COLLECTION)).json()) as GraphErrorJson).error).toMatchObject({ code: "Authorization_RequestDenied", message: "Injected fault." });
+    expect(((await (await a.request("GET", COLLECTION)).json()) as GraphErrorJson).error).toMatchObject({
+      code: "Authorization_RequestDenied",
+      message: "Injected fault.",
+    });
 
     await a.create(device());
     for (let i = 0; i < 6; i++) {

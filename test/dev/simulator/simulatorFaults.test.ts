@@ -32,7 +32,12 @@ describe("fault injection", () => {
   it("matches by serial number and path, and uses a given error code", async () => {
     const { sim, a } = await setup();
     const target = device();
-    sim.injectFaults({ match: { serialNumber: String(target.serialNumber), pathIncludes: "importedWindowsAutopilot" }, kind: "status", status: 500, errorCode: "generalException" });
+    sim.injectFaults({
+      match: { serialNumber: String(target.serialNumber), pathIncludes: "importedWindowsAutopilot" },
+      kind: "status",
+      status: 500,
+      errorCode: "generalException",
+    });
     expect((await a.create(device())).status).toBe(201);
     const hit = await a.create(target);
     expect(hit.status).toBe(500);

@@ -27,7 +27,10 @@ export async function tokenFor(tenantId: string, appId: string, signingKey?: str
 
 /** A minimal Graph client for one (tenant, app), speaking plain fetch to the simulator. */
 export class GraphCaller {
-  private constructor(readonly sim: GraphSimulator, readonly token: string) {}
+  private constructor(
+    readonly sim: GraphSimulator,
+    readonly token: string,
+  ) {}
 
   static async as(sim: GraphSimulator, tenantId: string, appId = APP_1): Promise<GraphCaller> {
     return new GraphCaller(sim, await tokenFor(tenantId, appId));

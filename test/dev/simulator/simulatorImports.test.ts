@@ -58,13 +58,24 @@ describe("create", () => {
       },
     });
     expect(sim.creates).toEqual([
-      { tenantId: TENANT_A, appId: expect.any(String), id: json.id, serialNumber: body.serialNumber, importId: body.importId, at: expect.any(Number) },
+      {
+        tenantId: TENANT_A,
+        appId: expect.any(String),
+        id: json.id,
+        serialNumber: body.serialNumber,
+        importId: body.importId,
+        at: expect.any(Number),
+      },
     ]);
   });
 
   it("serves the beta endpoint with a beta context", async () => {
     const { a, sim } = await setup();
-    const res = await a.request("POST", "/beta/deviceManagement/importedWindowsAutopilotDeviceIdentities", device({ orderIdentifier: "legacy" }));
+    const res = await a.request(
+      "POST",
+      "/beta/deviceManagement/importedWindowsAutopilotDeviceIdentities",
+      device({ orderIdentifier: "legacy" }),
+    );
     expect(res.status).toBe(201);
     expect(((await res.json()) as Record<string, unknown>)["@odata.context"]).toBe(
       `${sim.url}/beta/$metadata#deviceManagement/importedWindowsAutopilotDeviceIdentities/$entity`,
@@ -143,7 +154,11 @@ describe("settling", () => {
     clock.advance(2_000);
     const again = await a.createOk({ ...d, serialNumber: ` ${String(d.serialNumber).toLowerCase()} ` });
     clock.advance(2_000);
-    expect((await a.getOk(again.id)).state).toMatchObject({ deviceImportStatus: "error", deviceErrorCode: 806, deviceErrorName: "ZtdDeviceAlreadyAssigned" });
+    expect((await a.getOk(again.id)).state).toMatchObject({
+      deviceImportStatus: "error",
+      deviceErrorCode: 806,
+      deviceErrorName: "ZtdDeviceAlreadyAssigned",
+    });
   });
 
   it("fails an import of a device registered in another tenant with 808", async () => {
@@ -199,7 +214,11 @@ describe("settling", () => {
     sim.rejectHash(String(other.hardwareIdentifier), 812);
     const ids = [(await a.createOk(bad)).id, (await a.createOk(other)).id];
     clock.advance(2_000);
-    expect((await a.getOk(ids[0]!)).state).toMatchObject({ deviceImportStatus: "error", deviceErrorCode: 802, deviceErrorName: "InvalidZtdHardwareHash" });
+    expect((await a.getOk(ids[0]!)).state).toMatchObject({
+      deviceImportStatus: "error",
+      deviceErrorCode: 802,
+      deviceErrorName: "InvalidZtdHardwareHash",
+    });
     expect((await a.getOk(ids[1]!)).state).toMatchObject({ deviceErrorCode: 812, deviceErrorName: "ZtdDeviceNotFound" });
     expect(() => sim.rejectHash(String(other.hardwareIdentifier), 999)).toThrow(RangeError);
   });
@@ -209,7 +228,10 @@ describe("settling", () => {
     const noSerial = await a.createOk(device({ serialNumber: "" }));
     const noHash = await a.createOk(device({ hardwareIdentifier: null }));
     clock.advance(2_000);
-    expect((await a.getOk(noSerial.id)).state).toMatchObject({ deviceErrorCode: 803, deviceErrorName: "MissingZtdSerialNumberAndProductKey" });
+    expect((await a.getOk(noSerial.id)).state).toMatchObject({
+      deviceErrorCode: 803,
+      deviceErrorName: "MissingZtdSerialNumberAndProductKey",
+    });
     expect((await a.getOk(noHash.id)).state).toMatchObject({ deviceErrorCode: 802 });
   });
 
@@ -219,7 +241,11 @@ describe("settling", () => {
     const first = await a.createOk(d);
     const second = await a.createOk(d);
     clock.advance(2_000);
-    expect((await a.getOk(second.id)).state).toMatchObject({ deviceImportStatus: "error", deviceErrorCode: 0, deviceErrorName: "ZtdDeviceDuplicated" });
+    expect((await a.getOk(second.id)).state).toMatchObject({
+      deviceImportStatus: "error",
+      deviceErrorCode: 0,
+      deviceErrorName: "ZtdDeviceDuplicated",
+    });
     expect((await a.getOk(first.id)).state.deviceImportStatus).toBe("complete");
   });
 
@@ -388,7 +414,11 @@ describe("protocol", () => {
     const requestId = res.headers.get("request-id");
     expect(requestId).toMatch(UUID);
     const body = (await res.json()) as GraphErrorJson;
-    expect(body.error.innerError).toEqual({ date: expect.stringMatching(/Z$/), "request-id": requestId, "client-request-id": "my-correlation-id" });
+    expect(body.error.innerError).toEqual({
+      date: expect.stringMatching(/Z$/),
+      "request-id": requestId,
+      "client-request-id": "my-correlation-id",
+    });
 
     const plain = await a.request("GET", COLLECTION);
     expect(plain.headers.get("request-id")).toMatch(UUID);
@@ -407,6 +437,8 @@ describe("protocol", () => {
   it("logs every request with its caller and status", async () => {
     const { a, sim } = await setup();
     await a.request("GET", `${COLLECTION}?$top=5`);
-    expect(sim.requestLog).toEqual([{ method: "GET", path: `${COLLECTION}?$top=5`, status: 200, tenantId: TENANT_A, appId: expect.any(String), at: expect.any(Number) }]);
+    expect(sim.requestLog).toEqual([
+      { method: "GET", path: `${COLLECTION}?$top=5`, status: 200, tenantId: TENANT_A, appId: expect.any(String), at: expect.any(Number) },
+    ]);
   });
 });

@@ -30,7 +30,14 @@ const setup = useSimulatorPerTest();
 function readOnlyToken(): string {
   const now = Math.floor(Date.now() / 1000);
   return signHs256(
-    { aud: "https://graph.microsoft.com", tid: TENANT_A, appid: APP_1, roles: ["DeviceManagementServiceConfig.Read.All"], iat: now, exp: now + 3600 },
+    {
+      aud: "https://graph.microsoft.com",
+      tid: TENANT_A,
+      appid: APP_1,
+      roles: ["DeviceManagementServiceConfig.Read.All"],
+      iat: now,
+      exp: now + 3600,
+    },
     SIMULATOR_SIGNING_KEY,
   );
 }
@@ -56,9 +63,18 @@ describe("observed: Intune's 403 Forbidden", () => {
     const body = await errorOf(res);
     expect(body.error.code).toBe("Forbidden");
     const inner = intuneMessageOf(body);
-    expect(inner).toEqual({ _version: 3, Message: expect.any(String), CustomApiErrorPhrase: "", RetryAfter: null, ErrorSourceService: "", HttpHeaders: "{}" });
+    expect(inner).toEqual({
+      _version: 3,
+      Message: expect.any(String),
+      CustomApiErrorPhrase: "",
+      RetryAfter: null,
+      ErrorSourceService: "",
+      HttpHeaders: "{}",
+    });
     expect(inner.Message).toMatch(
-      new RegExp(`^${escaped(FORBIDDEN_TEXT)} - Operation ID \\(for customer support\\): ${GUID} - Activity ID: ${CORRELATION} - Url: ${escaped(url)} - CustomApiErrorPhrase: $`),
+      new RegExp(
+        `^${escaped(FORBIDDEN_TEXT)} - Operation ID \\(for customer support\\): ${GUID} - Activity ID: ${CORRELATION} - Url: ${escaped(url)} - CustomApiErrorPhrase: $`,
+      ),
     );
     expect(sim.creates).toHaveLength(0);
   });
@@ -73,7 +89,9 @@ describe("observed: Intune's 403 Forbidden", () => {
     const body = await errorOf(forbidden);
     expect(body.error.code).toBe("Forbidden");
     expect(body.error.message).toMatch(
-      new RegExp(`^${escaped(FORBIDDEN_TEXT)} - Operation ID \\(for customer support\\): ${GUID} - Activity ID: ${CORRELATION} - Url: ${escaped(url)}$`),
+      new RegExp(
+        `^${escaped(FORBIDDEN_TEXT)} - Operation ID \\(for customer support\\): ${GUID} - Activity ID: ${CORRELATION} - Url: ${escaped(url)}$`,
+      ),
     );
   });
 
@@ -87,14 +105,71 @@ describe("observed: Intune's 403 Forbidden", () => {
 describe("observed: Intune's error message is a JSON document in a string", () => {
   it.each<[string, (a: GraphCaller, sim: GraphSimulator, clock: ManualClock) => Promise<Response>, number, string]>([
     ["a create body that fails validation", (a) => a.create(device({ color: "blue" })), 400, "BadRequest"],
-    ["an import action body that fails validation", (a) => a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: [device({ hardwareIdentifier: "%%" })] }), 400, "BadRequest"],
-    ["a create body that is not JSON", (a, sim) => fetch(`${sim.url}${COLLECTION}`, { method: "POST", headers: { Authorization: `Bearer ${a.token}`, "Content-Type": "application/json" }, body: "{" }), 400, "BadRequest"],
+    [
+      "an import action body that fails validation",
+      (a) =>
+        a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: [device({ hardwareIdentifier: "%%" })] }),
+      400,
+      "BadRequest",
+    ],
+    [
+      "a create body that is not JSON",
+      (a, sim) =>
+        fetch(`${sim.url}${COLLECTION}`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${a.token}`, "Content-Type": "application/json" },
+          body: "{",
+        }),
+      400,
+      "BadRequest",
+    ],
     ["an unknown item", (a) => a.request("GET", `${COLLECTION}/00000000-0000-0000-0000-000000000000`), 404, "ResourceNotFound"],
-    ["a sync while one runs", async (a) => { await a.request("POST", SYNC); return a.request("POST", SYNC); }, 409, "Conflict"],
-    ["a sync within the cooldown", async (a, _sim, clock) => { await a.request("POST", SYNC); clock.advance(60_000); return a.request("POST", SYNC); }, 429, "TooManyRequests"],
-    ["an injected 503", (a, sim) => { sim.injectFaults({ kind: "status", status: 503, times: 1 }); return a.create(device()); }, 503, "ServiceUnavailable"],
-    ["an injected 429", (a, sim) => { sim.injectFaults({ kind: "status", status: 429, times: 1 }); return a.create(device()); }, 429, "TooManyRequests"],
-    ["an injected 504 after the service succeeded", (a, sim) => { sim.injectFaults({ kind: "succeedThenFail", times: 1 }); return a.create(device()); }, 504, "GatewayTimeout"],
+    [
+      "a sync while one runs",
+      async (a) => {
+        await a.request("POST", SYNC);
+        return a.request("POST", SYNC);
+      },
+      409,
+      "Conflict",
+    ],
+    [
+      "a sync within the cooldown",
+      async (a, _sim, clock) => {
+        await a.request("POST", SYNC);
+        clock.advance(60_000);
+        return a.request("POST", SYNC);
+      },
+      429,
+      "TooManyRequests",
+    ],
+    [
+      "an injected 503",
+      (a, sim) => {
+        sim.injectFaults({ kind: "status", status: 503, times: 1 });
+        return a.create(device());
+      },
+      503,
+      "ServiceUnavailable",
+    ],
+    [
+      "an injected 429",
+      (a, sim) => {
+        sim.injectFaults({ kind: "status", status: 429, times: 1 });
+        return a.create(device());
+      },
+      429,
+      "TooManyRequests",
+    ],
+    [
+      "an injected 504 after the service succeeded",
+      (a, sim) => {
+        sim.injectFaults({ kind: "succeedThenFail", times: 1 });
+        return a.create(device());
+      },
+      504,
+      "GatewayTimeout",
+    ],
   ])("for %s", async (_, send, status, code) => {
     const { sim, a, clock } = await setup();
     const res = await send(a, sim, clock);
@@ -103,7 +178,11 @@ describe("observed: Intune's error message is a JSON document in a string", () =
     expect(body.error.code).toBe(code);
     const inner = intuneMessageOf(body);
     expect(inner._version).toBe(3);
-    expect(inner.Message).toMatch(new RegExp(` - Operation ID \\(for customer support\\): ${GUID} - Activity ID: ${GUID} - Url: ${escaped(sim.url)}/.* - CustomApiErrorPhrase: $`));
+    expect(inner.Message).toMatch(
+      new RegExp(
+        ` - Operation ID \\(for customer support\\): ${GUID} - Activity ID: ${GUID} - Url: ${escaped(sim.url)}/.* - CustomApiErrorPhrase: $`,
+      ),
+    );
     expect(inner.Message.split(" - Operation ID")[0]!.length).toBeGreaterThan(0);
   });
 
@@ -114,12 +193,21 @@ describe("observed: Intune's error message is a JSON document in a string", () =
     expect(res.headers.get("retry-after")).toBe("7");
     expect(intuneMessageOf(await errorOf(res)).Message).toMatch(/^Injected fault\. - Operation ID/);
     const missing = await errorOf(await a.request("GET", `${COLLECTION}/no-such-id`));
-    expect(intuneMessageOf(missing).Message).toMatch(/^No importedWindowsAutopilotDeviceIdentity with id 'no-such-id' exists in this tenant\. - Operation ID/);
+    expect(intuneMessageOf(missing).Message).toMatch(
+      /^No importedWindowsAutopilotDeviceIdentity with id 'no-such-id' exists in this tenant\. - Operation ID/,
+    );
   });
 
   it.each<[string, (a: GraphCaller, sim: GraphSimulator) => Promise<Response>, number]>([
     ["a missing token (401)", (_, sim) => fetch(`${sim.url}${COLLECTION}`), 401],
-    ["an injected 401", (a, sim) => { sim.injectFaults({ kind: "status", status: 401, times: 1 }); return a.request("GET", COLLECTION); }, 401],
+    [
+      "an injected 401",
+      (a, sim) => {
+        sim.injectFaults({ kind: "status", status: 401, times: 1 });
+        return a.request("GET", COLLECTION);
+      },
+      401,
+    ],
     ["an unknown segment (400)", (a) => a.request("GET", "/v1.0/deviceManagement/somethingElse"), 400],
     ["sync on v1.0 (400)", (a) => a.request("POST", "/v1.0/deviceManagement/windowsAutopilotSettings/sync"), 400],
     ["an unknown version (404)", (a) => a.request("GET", "/v2.0/deviceManagement/importedWindowsAutopilotDeviceIdentities"), 404],

@@ -35,7 +35,9 @@ describe("observed: answers carry the service's importId and productKey and no h
     };
     expectServiceValues(created);
 
-    const action = await a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: [device({ importId: "client-import-2" })] });
+    const action = await a.request("POST", `${COLLECTION}/import`, {
+      importedWindowsAutopilotDeviceIdentities: [device({ importId: "client-import-2" })],
+    });
     expect(action.status).toBe(200);
     const imported = ((await action.json()) as { value: DeviceJson[] }).value;
     imported.forEach(expectServiceValues);
@@ -47,7 +49,11 @@ describe("observed: answers carry the service's importId and productKey and no h
     listed.forEach(expectServiceValues);
 
     expect(sim.creates.map((c) => c.importId)).toEqual(["client-import-1", "client-import-2"]);
-    expect(sim.records(TENANT_A)[0]).toMatchObject({ importId: "client-import-1", productKey: "PK-CLIENT", hardwareIdentifier: sent.hardwareIdentifier });
+    expect(sim.records(TENANT_A)[0]).toMatchObject({
+      importId: "client-import-1",
+      productKey: "PK-CLIENT",
+      hardwareIdentifier: sent.hardwareIdentifier,
+    });
   });
 
   it("still settles on the hash the client sent, though no answer shows it", async () => {
@@ -72,7 +78,11 @@ describe("observed: an import passes through pending (importedWindowsAutopilotDe
     expect((await a.getOk(created.id)).state.deviceImportStatus).toBe("pending");
     expect(sim.records(TENANT_A)[0]!.state.deviceImportStatus).toBe("pending");
     clock.advance(1_999);
-    expect((await a.getOk(created.id)).state).toMatchObject({ deviceImportStatus: "pending", deviceErrorCode: 0, deviceRegistrationId: "" });
+    expect((await a.getOk(created.id)).state).toMatchObject({
+      deviceImportStatus: "pending",
+      deviceErrorCode: 0,
+      deviceRegistrationId: "",
+    });
     clock.advance(1);
     expect((await a.getOk(created.id)).state.deviceImportStatus).toBe("complete");
   });

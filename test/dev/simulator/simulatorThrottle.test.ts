@@ -1,6 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { GraphSimulator } from "../../../src/dev/simulator/index.js";
-import { APP_1, APP_2, COLLECTION, device, GraphCaller, ManualClock, startSimulator, TENANT_A, TENANT_B, type GraphErrorJson } from "./simulatorHarness.js";
+import {
+  APP_1,
+  APP_2,
+  COLLECTION,
+  device,
+  GraphCaller,
+  ManualClock,
+  startSimulator,
+  TENANT_A,
+  TENANT_B,
+  type GraphErrorJson,
+} from "./simulatorHarness.js";
 
 let sim: GraphSimulator | undefined;
 afterEach(async () => {
@@ -61,7 +72,11 @@ describe("write throttling (Intune: 100 per app per tenant, 200 per tenant, per 
 
   it("can still charge each device as one write (importActionCost: perDevice), for comparison", async () => {
     const clock = new ManualClock();
-    sim = await startSimulator({ now: clock.now, importActionCost: "perDevice", throttle: { windowMs: 1_000, perAppPerTenant: 5, perTenant: 10 } });
+    sim = await startSimulator({
+      now: clock.now,
+      importActionCost: "perDevice",
+      throttle: { windowMs: 1_000, perAppPerTenant: 5, perTenant: 10 },
+    });
     const a = await GraphCaller.as(sim, TENANT_A);
     const importOf = (n: number) =>
       a.request("POST", `${COLLECTION}/import`, { importedWindowsAutopilotDeviceIdentities: Array.from({ length: n }, () => device()) });

@@ -7,12 +7,22 @@ describe("validateImportedDevice", () => {
   it("keeps the client's properties and nulls the absent ones", () => {
     expect(validateImportedDevice({ serialNumber: "S1", hardwareIdentifier: HASH, groupTag: null }, "v1.0")).toEqual({
       ok: true,
-      value: { serialNumber: "S1", hardwareIdentifier: HASH, groupTag: null, productKey: null, importId: null, assignedUserPrincipalName: null },
+      value: {
+        serialNumber: "S1",
+        hardwareIdentifier: HASH,
+        groupTag: null,
+        productKey: null,
+        importId: null,
+        assignedUserPrincipalName: null,
+      },
     });
   });
 
   it("accepts and ignores the service-owned id and state, as Graph's samples send them", () => {
-    const result = validateImportedDevice({ id: "x", state: { deviceImportStatus: "complete" }, serialNumber: "S", hardwareIdentifier: HASH }, "v1.0");
+    const result = validateImportedDevice(
+      { id: "x", state: { deviceImportStatus: "complete" }, serialNumber: "S", hardwareIdentifier: HASH },
+      "v1.0",
+    );
     expect(result.ok).toBe(true);
     expect(result).not.toHaveProperty("value.id");
   });
@@ -26,7 +36,10 @@ describe("validateImportedDevice", () => {
 
   it("takes orderIdentifier on beta only", () => {
     expect(validateImportedDevice({ orderIdentifier: "o" }, "beta").ok).toBe(true);
-    expect(validateImportedDevice({ orderIdentifier: "o" }, "v1.0")).toMatchObject({ ok: false, message: expect.stringContaining("'orderIdentifier' does not exist") });
+    expect(validateImportedDevice({ orderIdentifier: "o" }, "v1.0")).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("'orderIdentifier' does not exist"),
+    });
   });
 
   it.each([

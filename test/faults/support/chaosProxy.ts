@@ -29,7 +29,10 @@ export interface StorageChaos {
 /** n counts every storage request since the start; `request` says where this one goes. */
 export type StorageRule = (n: number, request: { service: "queue" | "table"; method: string; path: string }) => ProxyAction;
 
-export async function startStorageChaos(azurite: { connectionString: string; ports: { queue: number; table: number } }): Promise<StorageChaos> {
+export async function startStorageChaos(azurite: {
+  connectionString: string;
+  ports: { queue: number; table: number };
+}): Promise<StorageChaos> {
   let requests = 0;
   let rule: StorageRule = () => "pass";
   const sockets = new Set<Socket>();
@@ -48,7 +51,11 @@ export async function startStorageChaos(azurite: { connectionString: string; por
   };
 }
 
-async function startProxy(targetPort: number, decide: (method: string, path: string) => ProxyAction, sockets: Set<Socket>): Promise<{ port: number; stop(): Promise<void> }> {
+async function startProxy(
+  targetPort: number,
+  decide: (method: string, path: string) => ProxyAction,
+  sockets: Set<Socket>,
+): Promise<{ port: number; stop(): Promise<void> }> {
   const server: Server = createServer((req: IncomingMessage, res) => {
     const action = decide(req.method ?? "GET", decodeURIComponent(req.url ?? "/"));
     if (action === "refuse") {

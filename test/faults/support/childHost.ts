@@ -24,7 +24,11 @@ export interface ChildHost {
  * Starts a host whose settings are exactly `env` (plus PATH), so nothing leaks in from the test
  * runner's environment.
  */
-export async function startChildHost(env: Record<string, string>, hostSettings: HostSettingsOverride = {}, timeoutMs = 30_000): Promise<ChildHost> {
+export async function startChildHost(
+  env: Record<string, string>,
+  hostSettings: HostSettingsOverride = {},
+  timeoutMs = 30_000,
+): Promise<ChildHost> {
   const child = spawn(process.execPath, [LAUNCHER, ENTRY, JSON.stringify(hostSettings)], {
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

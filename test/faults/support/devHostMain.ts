@@ -11,7 +11,9 @@ import { loadHostSettings, type HostSettings } from "../../../src/dev/host/hostS
 import type { Logger } from "../../../src/telemetry/logging.js";
 import type { LogFields } from "../../../src/telemetry/logFields.js";
 
-const override = JSON.parse(process.argv[3] ?? "{}") as Partial<Omit<HostSettings, "queues">> & { queues?: Partial<HostSettings["queues"]> };
+const override = JSON.parse(process.argv[3] ?? "{}") as Partial<Omit<HostSettings, "queues">> & {
+  queues?: Partial<HostSettings["queues"]>;
+};
 const base = loadHostSettings();
 const hostSettings: HostSettings = { ...base, ...override, queues: { ...base.queues, ...override.queues } };
 

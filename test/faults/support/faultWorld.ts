@@ -44,7 +44,13 @@ export async function startFaultWorld(options: { simulator?: SimulatorOptions } 
   // Intune as observed, on a faster clock and in the same proportions: lists lag creates (300 ms
   // here, a few seconds there) by less than the list grace (1.5 s, 60 s there), and imports take
   // longer than either (2 s, 60-95 s there), so a lost create is found while it still imports.
-  const simulator = await startGraphSimulator({ settleDelayMs: 2_000, listLagMs: 300, throttle: unthrottled, readThrottle: unthrottled, ...options.simulator });
+  const simulator = await startGraphSimulator({
+    settleDelayMs: 2_000,
+    listLagMs: 300,
+    throttle: unthrottled,
+    readThrottle: unthrottled,
+    ...options.simulator,
+  });
   const hostEnv = (overrides: Record<string, string> = {}, storage = azurite.connectionString): Record<string, string> => ({
     AzureWebJobsStorage: storage,
     GRAPH_BASE_URL: simulator.url,
@@ -105,8 +111,15 @@ async function readDeviceRows(imports: TableClient, batchId: string): Promise<De
   const rows: DeviceRow[] = [];
   const filter = odata`PartitionKey eq ${batchId} and RowKey ge 'device-' and RowKey lt 'device.'`;
   const select = ["RowKey", "state", "errorCode", "failures"];
-  for await (const e of imports.listEntities<{ state: string; errorCode?: string; failures?: number }>({ queryOptions: { filter, select } })) {
-    rows.push({ rowKey: e.rowKey!, state: e.state, ...(e.errorCode ? { errorCode: e.errorCode } : {}), ...(e.failures ? { failures: e.failures } : {}) });
+  for await (const e of imports.listEntities<{ state: string; errorCode?: string; failures?: number }>({
+    queryOptions: { filter, select },
+  })) {
+    rows.push({
+      rowKey: e.rowKey!,
+      state: e.state,
+      ...(e.errorCode ? { errorCode: e.errorCode } : {}),
+      ...(e.failures ? { failures: e.failures } : {}),
+    });
   }
   return rows;
 }
@@ -116,7 +129,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls until `condition` holds; the deadline is a failure naming what was awaited. */
-export async function waitFor<T>(what: string, condition: () => T | undefined | false | Promise<T | undefined | false>, deadlineMs: number, everyMs = 20): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  condition: () => T | undefined | false | Promise<T | undefined | false>,
+  deadlineMs: number,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     const value = await condition();
@@ -133,7 +151,13 @@ export interface Answer {
 }
 
 /** POSTs a batch as a partner would and reads the answer, whatever it is. */
-export async function post(api: string, body: string | Buffer, contentType: string, headers: Record<string, string> = {}, query = ""): Promise<Answer> {
+export async function post(
+  api: string,
+  body: string | Buffer,
+  contentType: string,
+  headers: Record<string, string> = {},
+  query = "",
+): Promise<Answer> {
   const response = await fetch(`${api}/imports${query}`, { method: "POST", headers: { "content-type": contentType, ...headers }, body });
   const text = await response.text();
   let parsed: Record<string, unknown>;

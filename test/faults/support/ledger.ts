@@ -37,7 +37,11 @@ export interface Ledger {
  * the simulator's own record of every create it carried out. Graph's importId of a create is the
  * pipeline's device key `{batchId}/{rowKey}`, so creates are matched to devices through it.
  */
-export function account(accepted: readonly AcceptedBatch[], rows: ReadonlyMap<string, readonly DeviceRow[]>, creates: readonly CreateEntry[]): Ledger {
+export function account(
+  accepted: readonly AcceptedBatch[],
+  rows: ReadonlyMap<string, readonly DeviceRow[]>,
+  creates: readonly CreateEntry[],
+): Ledger {
   const createsByKey = new Map<string, number>();
   for (const create of creates) {
     const key = create.importId ?? `(no importId) ${create.tenantId}/${create.serialNumber}`;

@@ -7,7 +7,10 @@ import { writeResultsCsv } from "./resultsCsv.js";
 function printBatch(io: CliIo, batch: Batch) {
   const c = batch.counts;
   line(io.stdout, `Batch ${batch.id} ${batch.status}: ${c.imported + c.failed + c.canceled}/${batch.deviceCount} final`);
-  line(io.stdout, `  imported ${c.imported}, failed ${c.failed}, canceled ${c.canceled}, queued ${c.queued}, retrying ${c.retrying}, submitted ${c.submitted}`);
+  line(
+    io.stdout,
+    `  imported ${c.imported}, failed ${c.failed}, canceled ${c.canceled}, queued ${c.queued}, retrying ${c.retrying}, submitted ${c.submitted}`,
+  );
 }
 
 /** Without --wait: where the batch is now (exit 0 while it runs); with --wait, followed to its end. */
@@ -18,7 +21,12 @@ export async function status(client: AutopilotImportClient, id: string, options:
   return batch.status === "running" ? EXIT.ok : exitCodeOf(batch);
 }
 
-export async function devices(client: AutopilotImportClient, id: string, options: { status?: DeviceState; out?: string }, io: CliIo): Promise<number> {
+export async function devices(
+  client: AutopilotImportClient,
+  id: string,
+  options: { status?: DeviceState; out?: string },
+  io: CliIo,
+): Promise<number> {
   const all = await collect(client.devices(id, options.status ? { status: options.status } : {}));
   if (options.out) {
     await writeResultsCsv(options.out, all);
@@ -47,7 +55,10 @@ export async function cancel(client: AutopilotImportClient, id: string, io: CliI
 /** Erases a finished batch; without --yes it only says what it would do (exit 2), since it cannot be undone. */
 export async function erase(client: AutopilotImportClient, id: string, options: { yes?: boolean }, io: CliIo): Promise<number> {
   if (!options.yes) {
-    line(io.stderr, `This erases batch ${id} from the service for good: its devices' hashes, product keys, users and outcomes (the devices stay in Intune).`);
+    line(
+      io.stderr,
+      `This erases batch ${id} from the service for good: its devices' hashes, product keys, users and outcomes (the devices stay in Intune).`,
+    );
     line(io.stderr, `Run again with --yes to erase it: autopilot-import erase ${id} --yes`);
     return EXIT.usage;
   }

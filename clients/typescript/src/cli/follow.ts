@@ -36,9 +36,22 @@ export async function followBatch(
   return exitCodeOf(batch);
 }
 
-export async function report(client: AutopilotImportClient, batch: Batch, io: CliIo, options: { out?: string; pushed?: readonly InputDevice[] }) {
-  const devices: Device[] = options.out ? await collect(client.devices(batch.id)) : batch.counts.failed ? await collect(client.devices(batch.id, { status: "failed" })) : [];
-  printSummary(io.stdout, batch, devices.filter((d) => d.state === "failed"));
+export async function report(
+  client: AutopilotImportClient,
+  batch: Batch,
+  io: CliIo,
+  options: { out?: string; pushed?: readonly InputDevice[] },
+) {
+  const devices: Device[] = options.out
+    ? await collect(client.devices(batch.id))
+    : batch.counts.failed
+      ? await collect(client.devices(batch.id, { status: "failed" }))
+      : [];
+  printSummary(
+    io.stdout,
+    batch,
+    devices.filter((d) => d.state === "failed"),
+  );
   if (options.out) {
     await writeResultsCsv(options.out, devices, options.pushed);
     line(io.stdout, `Wrote ${devices.length} devices with their outcomes to ${options.out}.`);

@@ -83,7 +83,13 @@ function csvInput(bytes: Uint8Array): PushInput {
   const devices = pending.map(deviceOf);
   const csv = stringify([
     [...AUTOPILOT_COLUMNS],
-    ...devices.map((d) => [d.serialNumber, d.productKey ?? "", d.hardwareIdentifier ?? "", d.groupTag ?? "", d.assignedUserPrincipalName ?? ""]),
+    ...devices.map((d) => [
+      d.serialNumber,
+      d.productKey ?? "",
+      d.hardwareIdentifier ?? "",
+      d.groupTag ?? "",
+      d.assignedUserPrincipalName ?? "",
+    ]),
   ]);
   return { kind: "csv", body: new TextEncoder().encode(csv), devices, skippedImported: table.rows.length - pending.length };
 }

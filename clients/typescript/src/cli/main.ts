@@ -6,7 +6,15 @@ import { cancel, devices, erase, retry, status } from "./batchCommands.js";
 import { EXIT, line, type CliIo } from "./io.js";
 import { push } from "./push.js";
 
-const DEVICE_STATES = ["queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled"] as const satisfies readonly DeviceState[];
+const DEVICE_STATES = [
+  "queued",
+  "submitting",
+  "retrying",
+  "submitted",
+  "imported",
+  "failed",
+  "canceled",
+] as const satisfies readonly DeviceState[];
 
 /** The origin the client's /api paths go on; a URL given with /api at its end works too. */
 const baseUrlOf = (env: CliIo["env"]) => (env.AUTOPILOT_IMPORT_URL || DEFAULT_BASE_URL).replace(/\/+$/, "").replace(/\/api$/, "");
@@ -39,7 +47,9 @@ function program(io: CliIo, done: (code: number) => void): Command {
     .option("--group-tag <tag>", "group tag for devices that name none")
     .option("--wait", "follow the batch to its end with progress, then list failures by reason")
     .option("--out <results.csv>", "with --wait (implied): write every device with its outcome; fix failed rows and push it again")
-    .action((file: string, options: { tenant?: string; groupTag?: string; wait?: boolean; out?: string }) => run((client) => push(client, file, options, io))());
+    .action((file: string, options: { tenant?: string; groupTag?: string; wait?: boolean; out?: string }) =>
+      run((client) => push(client, file, options, io))(),
+    );
   cli
     .command("status")
     .description("a batch's status and counts")
@@ -76,7 +86,9 @@ function printProblem(io: CliIo, error: ApiError) {
   const { problem } = error;
   line(io.stderr, `error: ${problem.title} (${error.status})${problem.detail ? `: ${problem.detail}` : ""}`);
   for (const p of (problem.errors ?? []).slice(0, 20)) {
-    const where = [p.device === undefined ? "" : `device ${p.device}`, p.line === undefined ? "" : `line ${p.line}`].filter(Boolean).join(", ");
+    const where = [p.device === undefined ? "" : `device ${p.device}`, p.line === undefined ? "" : `line ${p.line}`]
+      .filter(Boolean)
+      .join(", ");
     line(io.stderr, `  ${where ? `${where}: ` : ""}${p.field}: ${p.message}`);
   }
   if ((problem.errors?.length ?? 0) > 20) line(io.stderr, `  … and ${problem.errors!.length - 20} more`);
@@ -100,7 +112,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     if (error instanceof TypeError && cause) {
-      line(io.stderr, `error: cannot reach ${baseUrlOf(io.env)} (${cause.code ?? cause.message}); is the service running, and AUTOPILOT_IMPORT_URL right?`);
+      line(
+        io.stderr,
+        `error: cannot reach ${baseUrlOf(io.env)} (${cause.code ?? cause.message}); is the service running, and AUTOPILOT_IMPORT_URL right?`,
+      );
       return EXIT.usage;
     }
     line(io.stderr, `error: ${(error as Error).message}`);

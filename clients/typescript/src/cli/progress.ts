@@ -34,7 +34,10 @@ function plainReporter(stream: CliStream, now: () => number): ProgressReporter {
       if (text === last) return;
       last = text;
       const { rate, left } = pace(start.at, start.final, batch, now());
-      line(stream, `${text}${rate > 0 ? `, ${rate.toFixed(1)} devices/s` : ""}${left !== undefined && batch.status === "running" ? `, about ${left} s left` : ""}`);
+      line(
+        stream,
+        `${text}${rate > 0 ? `, ${rate.toFixed(1)} devices/s` : ""}${left !== undefined && batch.status === "running" ? `, about ${left} s left` : ""}`,
+      );
     },
     stop() {},
   };
@@ -44,7 +47,8 @@ function barReporter(stream: CliStream, now: () => number): ProgressReporter {
   const bar = new cliProgress.SingleBar(
     {
       stream: stream as unknown as NodeJS.WritableStream,
-      format: "{bar} {value}/{total} final | imported {imported} failed {failed} canceled {canceled} | in progress {running} | {rate}/s | ETA {eta_formatted}",
+      format:
+        "{bar} {value}/{total} final | imported {imported} failed {failed} canceled {canceled} | in progress {running} | {rate}/s | ETA {eta_formatted}",
       hideCursor: true,
       etaBuffer: 20,
       fps: 5,
@@ -54,7 +58,11 @@ function barReporter(stream: CliStream, now: () => number): ProgressReporter {
   let start: { at: number; final: number } | undefined;
   return {
     update(batch) {
-      const payload = { ...batch.counts, running: running(batch), rate: start ? pace(start.at, start.final, batch, now()).rate.toFixed(1) : "0.0" };
+      const payload = {
+        ...batch.counts,
+        running: running(batch),
+        rate: start ? pace(start.at, start.final, batch, now()).rate.toFixed(1) : "0.0",
+      };
       if (!start) {
         start = { at: now(), final: finalOf(batch) };
         bar.start(batch.deviceCount, finalOf(batch), payload);

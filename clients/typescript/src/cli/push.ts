@@ -34,8 +34,14 @@ export async function push(client: AutopilotImportClient, file: string, options:
     return EXIT.ok;
   }
   const idempotencyKey = pushIdempotencyKey(input, options);
-  const fields = { idempotencyKey, ...(options.tenant ? { tenantId: options.tenant } : {}), ...(options.groupTag ? { groupTag: options.groupTag } : {}) };
-  const submitted = await submit(() => client.createImportFromBytes(input.body, input.kind === "csv" ? "text/csv" : "application/json", fields));
+  const fields = {
+    idempotencyKey,
+    ...(options.tenant ? { tenantId: options.tenant } : {}),
+    ...(options.groupTag ? { groupTag: options.groupTag } : {}),
+  };
+  const submitted = await submit(() =>
+    client.createImportFromBytes(input.body, input.kind === "csv" ? "text/csv" : "application/json", fields),
+  );
   const { batch } = submitted;
   line(
     io.stdout,
