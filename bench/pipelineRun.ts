@@ -5,13 +5,14 @@ import { loadConfig } from "../src/config/config.js";
 import type { GraphSimulator } from "../src/dev/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../src/dev/host/azurite.js";
 import { startDevHost, type DevHost } from "../src/dev/host/devHost.js";
+import { loadHostSettings, type HostSettings } from "../src/dev/host/hostSettings.js";
 import type { Logger } from "../src/telemetry/logging.js";
 import { ImportStore } from "../src/storage/importStore.js";
 import { createStorageClients } from "../src/storage/clients.js";
 import { DEVICE_POISON_QUEUE, DEVICE_QUEUE, FOLLOWER_POISON_QUEUE, FOLLOWER_QUEUE } from "../src/storage/names.js";
 import { makeCsv, type CsvDevice } from "../test/support/devices.js";
 import { addTestPartner } from "../test/support/partners.js";
-import { startCountingProxy, type CountingProxy, type ProxiedCall } from "./countingProxy.js";
+import { startCountingProxy, type CountingProxy, type ObservedCall, type ProxiedCall } from "./countingProxy.js";
 import { sleep } from "./graphCaller.js";
 import type { LogFields } from "../src/telemetry/logFields.js";
 import type { QueueDelivery } from "../src/storage/queueText.js";
@@ -38,12 +39,24 @@ export interface PipelineUnderTest {
   submit(tenantId: string, devices: CsvDevice[]): Promise<string>;
   /** Waits until the device and follower queues hold no message (visible or not), read straight from Azurite; when it was. */
   waitDrained(deadline: number): Promise<number>;
+  /**
+   * Storage unreachable for every instance for `ms`, from the first storage request made once
+   * `condition` holds (checked at each request, so at the pipeline's own pace, not a timer's):
+   * the proxies refuse and cut connections. Resolves with when it went and came back.
+   */
+  storageDownWhen(condition: () => boolean, ms: number): Promise<{ from: number; to: number }>;
+  /** The tenant's pacing row's shift now, read straight from Azurite (0 before its first write). */
+  pacingShiftMs(tenantId: string): Promise<number>;
   stop(): Promise<void>;
 }
 
 export interface PipelineProbe {
   /** Every line the instances log (their loggers are otherwise silent), as it is logged. */
   onLog?(level: "info" | "warn" | "error", message: string, fields: LogFields | undefined): void;
+  /** host.json's time settings divided by this (the bench's time scale), as the budget window is; absent: host.json as it is. */
+  timeScaleDivisor?: number;
+  /** Every storage call the instances make, with its bodies (only when set: buffering them costs the proxy). */
+  onStorageCall?(service: "queue" | "table", call: ObservedCall): void;
 }
 
 export async function startPipelineUnderTest(
@@ -53,8 +66,10 @@ export async function startPipelineUnderTest(
   probe: PipelineProbe = {},
 ): Promise<PipelineUnderTest> {
   const azurite: RunningAzurite = await startAzurite();
-  const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue, "queue");
-  const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table, "table");
+  const observe = (service: "queue" | "table") =>
+    probe.onStorageCall ? (call: ObservedCall) => probe.onStorageCall!(service, call) : undefined;
+  const queueProxy: CountingProxy = await startCountingProxy(azurite.ports.queue, "queue", observe("queue"));
+  const tableProxy: CountingProxy = await startCountingProxy(azurite.ports.table, "table", observe("table"));
   const counted = azurite.connectionString
     .replace(`:${azurite.ports.queue}/`, `:${queueProxy.port}/`)
     .replace(`:${azurite.ports.table}/`, `:${tableProxy.port}/`);
@@ -97,11 +112,12 @@ export async function startPipelineUnderTest(
   const config = loadConfig({ AzureWebJobsStorage: counted, GRAPH_BASE_URL: simulator.url, GRAPH_CREDENTIAL: "simulator", ...env });
   const services: Services[] = [];
   const hosts: DevHost[] = [];
+  const hostSettings = probe.timeScaleDivisor ? scaledHostSettings(probe.timeScaleDivisor) : undefined;
   for (let i = 0; i < instances; i++) {
     const s = await createServices(config, slotWaits);
     services.push(s);
     // Timer functions run on one instance, as the Functions host runs each timer as a singleton; their storage calls count too.
-    hosts.push(await startDevHost({ services: s, definitions: timed, timers: i === 0 }));
+    hosts.push(await startDevHost({ services: s, definitions: timed, timers: i === 0, ...(hostSettings ? { hostSettings } : {}) }));
   }
   // One partner per tenant the bench submits to, registered on first use.
   const partners = new Map<string, Promise<Record<string, string>>>();
@@ -190,6 +206,29 @@ export async function startPipelineUnderTest(
         await sleep(250);
       }
     },
+    storageDownWhen(condition, ms) {
+      return new Promise((resolve) => {
+        const proxies = [queueProxy, tableProxy];
+        const check = () => {
+          if (!condition()) return;
+          for (const proxy of proxies) {
+            proxy.beforeEachRequest(undefined);
+            proxy.setDown(true);
+          }
+          const from = Date.now();
+          setTimeout(() => {
+            for (const proxy of proxies) proxy.setDown(false);
+            resolve({ from, to: Date.now() });
+          }, ms);
+        };
+        for (const proxy of proxies) proxy.beforeEachRequest(check);
+      });
+    },
+    async pacingShiftMs(tenantId) {
+      const clients = createStorageClients({ kind: "connectionString", connectionString: azurite.connectionString });
+      const row = await clients.pacing.getEntity<{ shiftMs?: number }>(tenantId, "writes").catch(() => undefined);
+      return Number(row?.shiftMs ?? 0);
+    },
     async stop() {
       for (const host of hosts) await host.stop();
       await queueProxy.stop();
@@ -197,4 +236,10 @@ export async function startPipelineUnderTest(
       await azurite.stop();
     },
   };
+}
+
+/** host.json with the time a failed message waits before it is tried again divided by `divisor`. */
+function scaledHostSettings(divisor: number): HostSettings {
+  const base = loadHostSettings();
+  return { ...base, queues: { ...base.queues, visibilityTimeoutMs: base.queues.visibilityTimeoutMs / divisor } };
 }

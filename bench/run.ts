@@ -13,6 +13,7 @@ import { importActionScenario, type ImportActionFigures } from "./importActionRu
 import { startPipelineUnderTest } from "./pipelineRun.js";
 import { measureHashCheckIntake, printHashCheckIntake } from "./hashCheckIntake.js";
 import { measureIntake, printIntake, type IntakeFigures } from "./intakeRun.js";
+import { stormScenario, type StormFigures } from "./stormRun.js";
 
 const TENANT_A = "aaaaaaaa-0000-4000-8000-0000000000aa";
 const TENANT_B = "bbbbbbbb-0000-4000-8000-0000000000bb";
@@ -236,6 +237,45 @@ function importActionResult(a: ImportActionFigures) {
   };
 }
 
+function runStorm(): Promise<StormFigures> {
+  console.log(
+    `storm: ${DEVICES} devices of one tenant, ${INSTANCES} instances, a 429 storm (Retry-After 10 s) a third through and storage away 15 s two thirds through (real scale; time scale 1/${SCALE})`,
+  );
+  return stormScenario(
+    { tenantId: TENANT_A, devices: DEVICES, instances: INSTANCES, scale: SCALE, simulatorOptions, pipelineEnv: scenarioEnv },
+    (line) => console.log(line),
+  );
+}
+
+const STORM_TARGETS: [keyof StormFigures, number][] = [
+  ["extraStorageTransactionsPerAffectedDevice", 2],
+  ["extraStorageTransactionsPerUnaffectedDevice", 0.05],
+  ["wallOverIdealMs", 5_000],
+  ["lost", 0],
+  ["duplicated", 0],
+];
+
+function printStorm(f: StormFigures): void {
+  console.log("");
+  console.log(
+    `storm (${f.devices} devices, ${f.affectedDevices} in chunks a fault covered; ${f.throttled} writes answered 429): clean ${sec(f.cleanWallMs)}, with the faults ${sec(f.faultedWallMs)} (the faults themselves ${sec(f.faultsMs)})`,
+  );
+  console.log(
+    `  storage transactions per device    clean ${f.storageTransactionsPerDevice.clean.toFixed(3)}, faulted ${f.storageTransactionsPerDevice.faulted.toFixed(3)}`,
+  );
+  for (const [key, target] of STORM_TARGETS) {
+    const value = f[key] as number;
+    console.log(
+      `  ${String(key).padEnd(44)} ${Number.isInteger(value) ? value : value.toFixed(3)}  target ≤ ${target}  ${mark(value <= target)}`,
+    );
+  }
+}
+
+/** The storm's figures as bench/results.json keeps them (issue 14's keys, numbers, and the detail beside them). */
+function stormResult(f: StormFigures) {
+  return { storm: { date: new Date().toISOString(), ...f } };
+}
+
 /** The intake figures at the top level of bench/results.json (issue 19's keys), the detail beside them. */
 function intakeResult(f: IntakeFigures) {
   const { runs, fanOutByKind, devices, fanOutOverheadTransactionsPerDevice, fanOutTransactionsPerDevice, ...figures } = f;
@@ -272,6 +312,14 @@ async function main() {
     writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, ...intakeResult(f) }, null, 2) + "\n");
     process.exit(0);
   }
+  if (process.env.BENCH_ONLY === "storm") {
+    // The storm alone (about a minute), merged into the last full results.
+    const f = await runStorm();
+    printStorm(f);
+    const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>) : {};
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...previous, ...stormResult(f) }, null, 2) + "\n");
+    process.exit(0);
+  }
   if (process.env.BENCH_ONLY === "importAction") {
     // This scenario alone, merged into the results of the last full run.
     const a = await runImportAction();
@@ -299,6 +347,7 @@ async function main() {
   const naive = await baseline("naive");
   const action = await runImportAction();
   const intakeFigures = await measureIntake();
+  const storm = await runStorm();
   clearTimeout(overall);
   const hashCheck = measureHashCheckIntake();
 
@@ -360,6 +409,7 @@ async function main() {
   printImportAction(action);
   printIntake(intakeFigures);
   printHashCheckIntake(hashCheck);
+  printStorm(storm);
 
   const results = {
     date: new Date().toISOString(),
@@ -392,6 +442,7 @@ async function main() {
     ...intakeResult(intakeFigures),
     hashCheckIntakeOverhead: hashCheck.overhead,
     hashCheckIntake: hashCheck,
+    ...stormResult(storm),
   };
   writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
   process.exit(0);

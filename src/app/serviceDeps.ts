@@ -130,6 +130,7 @@ export function workerDeps(s: Services): WorkerDeps {
     listGraceMs: s.config.graph.listGraceMs,
     followerDelayMs: s.config.importAction.followerDelayMs,
     chunkClaims: s.chunkClaims,
+    reachability: s.storage.reachability,
   };
 }
 

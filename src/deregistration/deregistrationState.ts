@@ -17,9 +17,10 @@
  * no longer act on the tenant). The three are final.
  */
 import type { GraphFailureResult } from "../graph/graphClient.js";
-import { sameSerialNumber, type AutopilotDeviceIdentity } from "../graph/importedDevice.js";
+import { type AutopilotDeviceIdentity } from "../graph/importedDevice.js";
 import type { BatchStatus } from "../model/batchStatus.js";
 import { classifyFailure } from "../worker/classifyGraphResult.js";
+import { sameSerialNumber } from "../model/hashRules.js";
 
 export const DEREGISTRATION_STATES = ["queued", "deregistering", "deregistered", "not_found", "failed"] as const;
 export type DeregistrationState = (typeof DEREGISTRATION_STATES)[number];

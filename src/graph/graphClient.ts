@@ -4,7 +4,6 @@ import type { DeviceManagement as BetaDeviceManagement } from "@microsoft/micros
 import type { DeviceManagement as V1DeviceManagement } from "@microsoft/microsoft-graph-types";
 import type { WindowsAutopilotDeviceIdentity as V1AutopilotDevice } from "@microsoft/microsoft-graph-types";
 import {
-  sameSerialNumber,
   type AutopilotDeviceIdentity,
   type AutopilotDeviceProperties,
   type ImportedDeviceCreate,
@@ -16,6 +15,7 @@ import { adminConsentUrl, classifyTokenError, type TenantAccessProblem } from ".
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { recordGraphRequest, type GraphOperation } from "../telemetry/metrics.js";
 import { errorMessage } from "../model/errorMessage.js";
+import { sameSerialNumber } from "../model/hashRules.js";
 
 // Looked up per call, not kept: a tracer taken before telemetry starts would stay a no-op.
 const tracer = () => trace.getTracer("autopilot-import");

@@ -37,9 +37,6 @@ export function isImportRunning(status: DeviceImportStatus | undefined | null): 
   return status !== "complete" && status !== "error";
 }
 
-/** Serial numbers as Intune compares them (trimmed, case-insensitive): the one rule, in src/model. */
-export { sameSerialNumber } from "../model/hashRules.js";
-
 /**
  * A registered Autopilot device (beta windowsAutopilotDeviceIdentity), as far as this pipeline
  * reads it: its id is the imported record's `state.deviceRegistrationId`. The profile assignment

@@ -28,6 +28,12 @@ export interface PacingBudget {
   recoveryMs: number;
   /** How late after its slot a write may still leave (lateToleranceMs). */
   lateToleranceMs: number;
+  /**
+   * How long an instance trusts its copy of the tenant's schedule before reading it again: half a
+   * budget window (10 s of Intune's 20 s). In windows, not seconds, so that on the bench's shorter
+   * window the instances that did not meet a 429 learn of its pause as soon, in proportion.
+   */
+  cacheMs: number;
 }
 
 /**
@@ -53,6 +59,7 @@ export function pacingBudget(windowMs: number, writesPerWindow: number, headroom
   return {
     baseIntervalMs: baseIntervalMs(windowMs, writesPerWindow, headroom),
     recoveryMs: RECOVERY_WINDOWS * windowMs,
+    cacheMs: windowMs / 2,
     lateToleranceMs: lateToleranceMs(windowMs, writesPerWindow, headroom),
   };
 }
@@ -115,6 +122,31 @@ export function throttled(state: PacingState, budget: PacingBudget, now: number,
     intervalMs: newEpisode ? widened : state.intervalMs,
     throttledAt: newEpisode ? now : state.throttledAt,
     pausedUntil: Math.max(state.pausedUntil, pauseEnd),
+    shiftMs: state.shiftMs + added,
+  };
+}
+
+/**
+ * A write found late for its slot (storage or the instance was away, so nothing could go) is a
+ * pause that nobody announced: the tenant stood still from the slot it missed until now. It is
+ * recorded as a 429's pause is, so every slot already handed out moves back by the part of that
+ * time no recorded pause covers, once, and the writes go on in their order; without it every late
+ * write would take a new slot at the end, and each outage would reshuffle the whole schedule.
+ * Nothing widens the interval: nobody else spent the budget.
+ *
+ * `slot` is judged against this state's shift, not a cached one, so instances that find the same
+ * outage count it once. A slot inside a recorded pause that is still late (messages come back a
+ * little out of order) adds only what no pause covers, and nothing when that is within the late
+ * tolerance: such a write takes a new slot instead (decideSlot).
+ */
+export function stalled(state: PacingState, budget: PacingBudget, slot: { slotAt: number; shiftAt?: number }, now: number): PacingState {
+  const due = dueAt(slot.slotAt, slot.shiftAt ?? state.shiftMs, state.shiftMs);
+  const added = now - Math.max(due, state.pausedUntil);
+  if (now - due <= budget.lateToleranceMs || added <= budget.lateToleranceMs) return state;
+  return {
+    ...state,
+    nextSlotAt: Math.max(state.nextSlotAt + added, now),
+    pausedUntil: now,
     shiftMs: state.shiftMs + added,
   };
 }

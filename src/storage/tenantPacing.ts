@@ -1,11 +1,9 @@
 import type { TableClient } from "@azure/data-tables";
-import { initialPacing, reserveSlots, throttled, type PacingBudget, type PacingState, type Reservation } from "../model/pacing.js";
+import { initialPacing, reserveSlots, stalled, throttled, type PacingBudget, type PacingState, type Reservation } from "../model/pacing.js";
 import { isConflict, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 
 const WRITES_ROW = "writes";
 const CONFLICT_RETRIES = 20;
-/** How long an instance trusts its copy of a tenant's pacing before reading it again. */
-export const PACING_CACHE_MS = 10_000;
 
 type PacingEntity = PacingState & { partitionKey: string; rowKey: string };
 
@@ -53,10 +51,21 @@ export class TenantPacing {
     });
   }
 
-  /** The tenant's schedule as this instance last saw it (read again after PACING_CACHE_MS). */
+  /**
+   * A write found late for its slot: the tenant's schedule pauses from that slot until now
+   * (pacing.ts, stalled), once however many instances find the same outage. The shift after it.
+   */
+  stall(tenantId: string, slot: { slotAt: number; shiftAt?: number }, now: number): Promise<number> {
+    return this.combined(tenantId, now, (state) => {
+      const next = stalled(state, this.budget, slot, now);
+      return { next, result: next.shiftMs };
+    });
+  }
+
+  /** The tenant's schedule as this instance last saw it (read again after the budget's cacheMs, half a window). */
   async current(tenantId: string, now: number): Promise<PacingState> {
     const cached = this.cache.get(tenantId);
-    if (cached && now - cached.readAt < PACING_CACHE_MS) return cached.state;
+    if (cached && now - cached.readAt < this.budget.cacheMs) return cached.state;
     const { state } = await this.read(tenantId);
     this.cache.set(tenantId, { state, readAt: now });
     return state;
@@ -125,6 +134,11 @@ export class TenantPacing {
     for (let tries = 0; ; tries++) {
       const { state, etag } = await this.read(tenantId);
       const { next, result } = change(state);
+      // A stall that another instance already recorded changes nothing: no write, no race.
+      if (next === state && etag) {
+        this.cache.set(tenantId, { state, readAt: now });
+        return result;
+      }
       const entity = { partitionKey: tenantId, rowKey: WRITES_ROW, ...next };
       try {
         if (etag) await this.table.updateEntity(entity, "Replace", { etag });

@@ -18,6 +18,8 @@ export interface LogFields {
   sendHoldMs?: number;
   /** How long after its write slot a device's create left. */
   lateMs?: number;
+  /** How far a stall (a write found late after an outage) moved the tenant's schedule: 0 when another instance had recorded it. */
+  shiftAddedMs?: number;
   deviceCount?: number;
   messageId?: string;
   /** The Graph call behind the line: Graph's request-id and our client-request-id, for a support case. */

@@ -1,7 +1,8 @@
-import { sameSerialNumber, type ImportedDeviceIdentity } from "../graph/importedDevice.js";
+import { type ImportedDeviceIdentity } from "../graph/importedDevice.js";
 import type { SubmitMessage } from "../storage/deviceMessage.js";
 import type { SlotSend } from "../storage/slotSends.js";
 import { DEVICE_ROW_PREFIX, deviceRowKey } from "../storage/importEntities.js";
+import { sameSerialNumber } from "../model/hashRules.js";
 
 /**
  * Chunks: the devices one import action carries (docs/ARCHITECTURE.md, "Chunks"). A chunk is a

@@ -5,6 +5,7 @@ import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { DeviceEntity } from "../storage/importEntities.js";
 import type { ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
+import type { StorageReachability } from "../storage/storageReachability.js";
 import type { RetryPolicy } from "../model/backoff.js";
 import type { ChunkClaims } from "./chunkClaims.js";
 
@@ -16,13 +17,19 @@ import type { ChunkClaims } from "./chunkClaims.js";
 export interface WorkerDeps {
   store: ImportStore;
   queue: DeviceMessageSender;
-  pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve" | "lateToleranceMs">;
+  pacing: Pick<TenantPacing, "current" | "reserve" | "throttledThenReserve" | "stall" | "lateToleranceMs">;
   graph: GraphClient;
   retry: RetryPolicy;
   /** How long after a create its record may still be missing from the tenant's list (config GRAPH_LIST_GRACE_MS). */
   listGraceMs: number;
   /** How long after its chunk's slot a follower's message comes (config: importAction.followerDelayMs). */
   followerDelayMs?: number;
+  /**
+   * What this instance saw of storage (storageReachability.ts): a write late for its slot while
+   * storage was away pauses the tenant's schedule (a stall). Without it, a late write always
+   * takes a new slot.
+   */
+  reachability?: Pick<StorageReachability, "wasAwayDuring">;
   /** What this instance has read of chunks for their followers (chunkClaims.ts); without it each follower reads its own row. */
   chunkClaims?: ChunkClaims;
   log: Logger;

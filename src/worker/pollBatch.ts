@@ -18,8 +18,8 @@ import { classifyFailure } from "./classifyGraphResult.js";
 import { decideSettlement, type Settlement } from "./settlement.js";
 import { clearedError, importIdOf } from "./createAttempt.js";
 import { decideActionRecord } from "./recordOwnership.js";
-import { sameSerialNumber } from "../graph/importedDevice.js";
 import { traceFields } from "./traceFields.js";
+import { sameSerialNumber } from "../model/hashRules.js";
 
 export interface PollDeps {
   store: ImportStore;

@@ -1,6 +1,5 @@
 import type { QueueDelivery } from "../storage/queueText.js";
 import type { ImportedDeviceIdentity } from "../graph/importedDevice.js";
-import { sameSerialNumber } from "../graph/importedDevice.js";
 import type { SubmitMessage } from "../storage/deviceMessage.js";
 import type { DeviceFields, StoredDevice } from "../storage/importEntities.js";
 import { sendAllForSlots, sendForSlot } from "../storage/slotSends.js";
@@ -23,7 +22,8 @@ import {
 import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { judgeMessage } from "./messageGuard.js";
-import { decideSlot } from "./submitDecisions.js";
+import { slotTiming } from "./slotTiming.js";
+import { sameSerialNumber } from "../model/hashRules.js";
 
 /** Followers come this long after their chunk's slot unless the deps say otherwise (config: FOLLOWER_DELAY_WINDOWS budget windows). */
 export const DEFAULT_FOLLOWER_DELAY_MS = 60_000;
@@ -64,11 +64,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
 
   let due: number | undefined;
   if (message.slotAt !== undefined) {
-    const { shiftMs } = await deps.pacing.current(tenantId, now.getTime());
-    const timing = decideSlot(
-      { ...message, slotAt: message.slotAt },
-      { now: now.getTime(), shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs },
-    );
+    const { timing, shiftMs } = await slotTiming(deps, tenantId, { ...message, slotAt: message.slotAt }, now.getTime(), fields);
     if (timing.kind === "defer") {
       await sendForSlot(
         deps.queue,

@@ -16,13 +16,13 @@ import {
   decideAnswer,
   decideArrival,
   decideRetry,
-  decideSlot,
   doubtOf,
   type AnswerDecision,
   type ArrivalDecision,
   type Attempt,
   type PlannedRetry,
 } from "./submitDecisions.js";
+import { slotTiming } from "./slotTiming.js";
 
 /**
  * One create attempt of one device, at its write slot. Never waits for a retry in-process: a
@@ -168,9 +168,8 @@ async function meetSlot(
   slotAt: number,
   now: number,
 ): Promise<{ kind: "go"; due: number } | { kind: "sent"; outcome: "deferred" | "rescheduled" }> {
-  const { shiftMs } = await deps.pacing.current(device.tenantId, now);
-  const timing = decideSlot({ ...message, slotAt }, { now, shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs });
   const fields = { batchId: message.batchId, rowKey: message.rowKey, tenantId: device.tenantId, attempt: message.attempt };
+  const { timing, shiftMs } = await slotTiming(deps, device.tenantId, { ...message, slotAt }, now, fields);
   switch (timing.kind) {
     case "go":
       return timing;

@@ -1,6 +1,6 @@
 import type { AutopilotDeviceIdentity } from "../graph/importedDevice.js";
-import { sameSerialNumber } from "../graph/importedDevice.js";
 import { withNote, type DeviceFields } from "../storage/importEntities.js";
+import { sameSerialNumber } from "../model/hashRules.js";
 
 /**
  * Following imported devices to their Autopilot profile (a batch with followUntil

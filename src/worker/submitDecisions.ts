@@ -50,8 +50,18 @@ export type SlotDecision =
   /** Further off (early, or a pause moved the slot): back to the queue, due at `due`. */
   | { kind: "defer"; due: number }
   /**
-   * Too late to go: a write that leaves late lands among the punctual ones of a later window, and
-   * crowded windows are what make Graph throttle. A new slot instead, MAX_RESCHEDULES times at most.
+   * Too late to go, and storage was away since the slot was due: the tenant stood still, so its
+   * schedule pauses from the missed slot until now (pacing.ts, stalled) and the slot is judged
+   * again against the shift that follows (decideSlotAfterStall). Late for any other reason (a busy
+   * instance, a slow poll), a write takes a new slot instead: moving everybody's slots for one
+   * slow moment would send every outstanding message back to the queue, again and again.
+   */
+  | { kind: "stall"; lateMs: number }
+  /**
+   * Too late without an outage, or still too late once the stall is recorded (it came back out of
+   * order, inside a recorded pause):
+   * a write that leaves late lands among the punctual ones of a later window, and crowded windows
+   * are what make Graph throttle. A new slot instead, MAX_RESCHEDULES times at most.
    */
   | { kind: "reschedule"; lateMs: number; rescheduled: number };
 
@@ -60,9 +70,25 @@ export interface SlotFacts {
   /** The tenant's pause shift now (pacing.ts): a pause since the slot was handed out moves it back by its length. */
   shiftMs: number;
   lateToleranceMs: number;
+  /** Whether storage was away for this instance at some time since the slot was due (storageReachability.ts); unknown counts as no. */
+  storageAwaySince?: (due: number) => boolean;
 }
 
-export function decideSlot(slot: { slotAt: number; shiftAt?: number; rescheduled?: number }, facts: SlotFacts): SlotDecision {
+export function decideSlot(slot: SlotOfMessage, facts: SlotFacts): SlotDecision {
+  const due = dueAt(slot.slotAt, slot.shiftAt ?? facts.shiftMs, facts.shiftMs);
+  const lateMs = facts.now - due;
+  const outage = facts.storageAwaySince?.(due) ?? false;
+  if (due - facts.now <= MAX_WAIT_IN_FUNCTION_MS && lateMs > facts.lateToleranceMs && outage) return { kind: "stall", lateMs };
+  return decideSlotAfterStall(slot, facts);
+}
+
+/** A message's slot as it carries it. */
+export type SlotOfMessage = { slotAt: number; shiftAt?: number; rescheduled?: number };
+/** Every decision but a stall: what is left once the tenant's row is up to date with this slot's lateness. */
+export type SlotDecisionAfterStall = Exclude<SlotDecision, { kind: "stall" }>;
+
+/** decideSlot once any stall is recorded (`shiftMs` fresh from the tenant's row): a message still late takes a new slot. */
+export function decideSlotAfterStall(slot: SlotOfMessage, facts: SlotFacts): SlotDecisionAfterStall {
   const due = dueAt(slot.slotAt, slot.shiftAt ?? facts.shiftMs, facts.shiftMs);
   if (due - facts.now > MAX_WAIT_IN_FUNCTION_MS) return { kind: "defer", due };
   const lateMs = facts.now - due;

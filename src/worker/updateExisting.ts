@@ -1,7 +1,7 @@
 import type { GraphClient, GraphResult } from "../graph/graphClient.js";
 import { explainImportError } from "../graph/importErrors.js";
 import { ALREADY_ASSIGNED } from "../graph/importErrorCodes.js";
-import { sameSerialNumber, type AutopilotDeviceIdentity, type AutopilotDeviceProperties } from "../graph/importedDevice.js";
+import { type AutopilotDeviceIdentity, type AutopilotDeviceProperties } from "../graph/importedDevice.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
@@ -14,6 +14,7 @@ import { queueDelayForSlot } from "../model/pacing.js";
 import { waitForSlot } from "./slotWait.js";
 import { traceFields } from "./traceFields.js";
 import type { LogFields } from "../telemetry/logFields.js";
+import { sameSerialNumber } from "../model/hashRules.js";
 
 /**
  * onExisting "update": a device whose import failed 806 (already registered in this tenant) gets

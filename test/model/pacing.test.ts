@@ -14,6 +14,7 @@ import {
   queueDelayForSlot,
   reserveSlots,
   sendHoldMs,
+  stalled,
   throttled,
 } from "../../src/model/pacing.js";
 
@@ -133,5 +134,67 @@ describe("holding back a send for its message's lead", () => {
     expect(sendHoldMs(15_600, 10_000)).toBe(0);
     // Under a second ahead the message is visible at once; holding would only shorten its lead.
     expect(sendHoldMs(10_200, 10_000)).toBe(0);
+  });
+});
+
+describe("a stall: a write found late for its slot", () => {
+  // Intune's budget with the headroom config uses: slots 206 ms apart, late tolerance 206 ms.
+  const real = pacingBudget(20_000, 100, 0.97);
+  const slots = reserveSlots(initialPacing(real), real, 0, 100);
+  const slot = (k: number) => ({ slotAt: slots.firstSlotAt + k * slots.intervalMs, shiftAt: 0 });
+  const outageEnd = slot(10).slotAt + 15_000;
+
+  it("pauses the schedule from the missed slot until now, once, and the writes after it line up in order", () => {
+    const after = stalled(slots.next, real, slot(10), outageEnd);
+    expect(after.shiftMs).toBeCloseTo(15_000, 6);
+    expect(after.pausedUntil).toBe(outageEnd);
+    expect(after.nextSlotAt).toBeCloseTo(slots.next.nextSlotAt + 15_000, 6);
+    expect(after.intervalMs).toBe(slots.next.intervalMs);
+    // Slot 10 is due now, slot 11 an interval later: in their order, none late.
+    expect(dueAt(slot(10).slotAt, 0, after.shiftMs)).toBeCloseTo(outageEnd, 6);
+    expect(dueAt(slot(11).slotAt, 0, after.shiftMs) - outageEnd).toBeCloseTo(slots.intervalMs, 6);
+  });
+
+  it("counts one outage once, whichever instance finds it with whichever slot", () => {
+    const first = stalled(slots.next, real, slot(10), outageEnd);
+    // Another instance with a stale copy of the schedule finds slot 11 late a moment later.
+    expect(stalled(first, real, slot(11), outageEnd + 50)).toBe(first);
+    expect(stalled(first, real, slot(10), outageEnd)).toBe(first);
+  });
+
+  it("adds nothing for a slot that comes back a little out of order inside a recorded pause", () => {
+    const first = stalled(slots.next, real, slot(10), outageEnd);
+    // Slot 5 is five intervals late even after the shift; only 100 ms passed since the pause was recorded.
+    expect(stalled(first, real, slot(5), outageEnd + 100)).toBe(first);
+  });
+
+  it("adds a second outage's length, not the first one's again", () => {
+    const first = stalled(slots.next, real, slot(10), outageEnd);
+    const secondEnd = outageEnd + 30_000;
+    // Slot 20 was due 10 intervals after the first outage ended; storage went away again before it.
+    const second = stalled(first, real, slot(20), secondEnd);
+    const due20 = dueAt(slot(20).slotAt, 0, first.shiftMs);
+    expect(second.shiftMs - first.shiftMs).toBeCloseTo(secondEnd - due20, 6);
+    expect(dueAt(slot(20).slotAt, 0, second.shiftMs)).toBeCloseTo(secondEnd, 6);
+  });
+
+  it("leaves the schedule alone for a write late within the tolerance, or inside a 429's pause", () => {
+    expect(stalled(slots.next, real, slot(10), slot(10).slotAt + real.lateToleranceMs - 1)).toBe(slots.next);
+    const pausedBy429 = throttled(slots.next, real, slot(10).slotAt, 10_000);
+    expect(stalled(pausedBy429, real, slot(10), slot(10).slotAt + 5_000)).toBe(pausedBy429);
+  });
+
+  it("never moves a slot earlier, and recording the same finding twice is the same as once", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 60_000 }), (k, lateMs) => {
+        const now = slot(k).slotAt + lateMs;
+        const once = stalled(slots.next, real, slot(k), now);
+        expect(once.shiftMs).toBeGreaterThanOrEqual(slots.next.shiftMs);
+        expect(once.nextSlotAt).toBeGreaterThanOrEqual(slots.next.nextSlotAt);
+        expect(stalled(once, real, slot(k), now)).toEqual(once);
+        // After it the slot is never more than the tolerance late.
+        expect(now - dueAt(slot(k).slotAt, 0, once.shiftMs)).toBeLessThanOrEqual(real.lateToleranceMs + 1e-6);
+      }),
+    );
   });
 });

@@ -60,4 +60,28 @@ describe("tenant pacing in Table storage", () => {
     expect(state.pausedUntil).toBe(now + 5_000);
     expect(state.intervalMs).toBeCloseTo(budget.baseIntervalMs * 1.25, 6);
   });
+
+  it("counts one outage once when instances with their own copies of the schedule find it late together", async () => {
+    const real = pacingBudget(20_000, 100, 0.97);
+    const a = new TenantPacing(storage.clients().pacing, real);
+    const b = new TenantPacing(storage.clients().pacing, real);
+    const tenant = randomUUID();
+    const start = Date.now();
+    const slots = await a.reserve(tenant, 50, start);
+    // Both instances read the schedule before the outage, and keep that copy (half a budget window).
+    await a.current(tenant, start);
+    await b.current(tenant, start);
+    const slot = (k: number) => ({ slotAt: slots.firstSlotAt + k * slots.intervalMs, shiftAt: slots.shiftMs });
+    const back = slot(10).slotAt + 15_000;
+    // Storage comes back: each instance takes messages whose slots passed during the outage, a few ms apart.
+    const shifts = await Promise.all([
+      a.stall(tenant, slot(10), back),
+      b.stall(tenant, slot(11), back + 5),
+      a.stall(tenant, slot(12), back + 9),
+    ]);
+    expect(shifts.every((s) => Math.abs(s - 15_000) < 1e-6)).toBe(true);
+    const row = await storage.clients().pacing.getEntity<{ shiftMs: number; pausedUntil: number }>(tenant, "writes");
+    expect(row.shiftMs).toBeCloseTo(15_000, 6);
+    expect(row.pausedUntil).toBe(back);
+  });
 });

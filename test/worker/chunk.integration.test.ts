@@ -12,7 +12,8 @@ import { pollBatch } from "../../src/worker/pollBatch.js";
 import { processDeviceMessage } from "../../src/worker/processDeviceMessage.js";
 import type { StepOutcome } from "../../src/worker/createAttempt.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
-import { MAX_WAIT_IN_FUNCTION_MS } from "../../src/model/pacing.js";
+import { MAX_WAIT_IN_FUNCTION_MS, pacingBudget } from "../../src/model/pacing.js";
+import { TenantPacing } from "../../src/storage/tenantPacing.js";
 import { hashFor } from "../support/devices.js";
 import { startStorageChaos } from "../faults/support/chaosProxy.js";
 import { withInlineFanOut } from "../support/inlineFanOut.js";
@@ -232,12 +233,21 @@ describe("chunks through the import action", () => {
     expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
   });
 
-  it("sends a late leader back to the queue when the schedule is busy, and its followers wait for its new slot instead of going alone", async () => {
+  it("sends a leader still late after an outage's pause back to the queue when the schedule is busy, and its followers wait for its new slot instead of going alone", async () => {
     const w = await world();
     const { batchId, tenantId, serials } = await accept(w, 4, 100, "BUSY");
     const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
     w.sent.splice(w.sent.indexOf(leader), 1);
-    w.clock.offsetMs += Math.max(0, leader.message.slotAt! - now(w).getTime()) + 3 * w.services.pacing.lateToleranceMs;
+    // A wide late tolerance (a 200 s window: 3 s), so the moments the test takes never count as an outage of their own.
+    const wide = new TenantPacing(w.services.storage.pacing, pacingBudget(200_000, 100_000, w.services.config.pacing.headroom));
+    const tolerance = wide.lateToleranceMs;
+    w.clock.offsetMs += Math.max(0, leader.message.slotAt! - now(w).getTime()) + 3 * tolerance;
+    // An outage: a message of a later slot came back first and paused the schedule; the leader is still late after that pause.
+    await wide.stall(
+      tenantId,
+      { slotAt: leader.message.slotAt! + 1.5 * tolerance, shiftAt: leader.message.shiftAt ?? 0 },
+      now(w).getTime(),
+    );
     // Another batch of the tenant holds its schedule for longer than the followers' delay.
     const followerDelayMs = w.services.config.importAction.followerDelayMs;
     const busyMs = followerDelayMs + 30_000;
@@ -247,7 +257,12 @@ describe("chunks through the import action", () => {
       now(w).getTime(),
     );
     expect(busy.next.nextSlotAt - now(w).getTime()).toBeGreaterThan(followerDelayMs);
-    expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "late-leader", dequeueCount: 1 })).toBe("rescheduled");
+    expect(
+      await processDeviceMessage({ ...workerDeps(w), pacing: wide, reachability: { wasAwayDuring: () => true } }, leader.message, {
+        id: "late-leader",
+        dequeueCount: 1,
+      }),
+    ).toBe("rescheduled");
     const leaderRow = (await rows(w, batchId)).find((d) => d.rowKey === leader.message.rowKey)!;
     expect(leaderRow.state).toBe("queued");
     const newSlot = Date.parse(leaderRow.nextAttemptAt!);

@@ -9,6 +9,7 @@ import {
   decideArrival,
   decideRetry,
   decideSlot,
+  decideSlotAfterStall,
   doubtOf,
   type AnswerDecision,
   type ArrivalDecision,
@@ -66,7 +67,14 @@ describe("decideArrival", () => {
 describe("decideSlot", () => {
   const slotAt = 100_000;
   const lateToleranceMs = 200;
-  it.each<[string, { shiftAt?: number; rescheduled?: number }, { now: number; shiftMs?: number }, SlotDecision]>([
+  it.each<
+    [
+      string,
+      { shiftAt?: number; rescheduled?: number },
+      { now: number; shiftMs?: number; stallRecorded?: boolean; storageAway?: boolean },
+      SlotDecision,
+    ]
+  >([
     ["on time", {}, { now: slotAt }, { kind: "go", due: slotAt }],
     ["early by what a function may wait", { shiftAt: 0 }, { now: slotAt - MAX_WAIT_IN_FUNCTION_MS }, { kind: "go", due: slotAt }],
     ["earlier than that", { shiftAt: 0 }, { now: slotAt - MAX_WAIT_IN_FUNCTION_MS - 1 }, { kind: "defer", due: slotAt }],
@@ -80,25 +88,58 @@ describe("decideSlot", () => {
     ["a shift never moves a slot earlier", { shiftAt: 6_000 }, { now: slotAt - 500, shiftMs: 1_000 }, { kind: "go", due: slotAt }],
     ["late within the tolerance", { shiftAt: 0 }, { now: slotAt + lateToleranceMs }, { kind: "go", due: slotAt }],
     [
-      "later than that",
+      "later than that: the tenant stood still",
       { shiftAt: 0 },
       { now: slotAt + lateToleranceMs + 1 },
+      { kind: "stall", lateMs: lateToleranceMs + 1 },
+    ],
+    [
+      "late after many reschedules: still a stall first",
+      { shiftAt: 0, rescheduled: MAX_RESCHEDULES },
+      { now: slotAt + 5_000 },
+      { kind: "stall", lateMs: 5_000 },
+    ],
+    [
+      "late without an outage (a busy instance): a new slot, the schedule left alone",
+      { shiftAt: 0 },
+      { now: slotAt + 5_000, storageAway: false },
+      { kind: "reschedule", lateMs: 5_000, rescheduled: 1 },
+    ],
+    [
+      "the stall recorded moved it back: on time",
+      { shiftAt: 0 },
+      { now: slotAt + 5_000, shiftMs: 5_000, stallRecorded: true },
+      { kind: "go", due: slotAt + 5_000 },
+    ],
+    [
+      "the stall recorded moved it past the wait: back to the queue",
+      { shiftAt: 0 },
+      { now: slotAt + 5_000, shiftMs: 7_000, stallRecorded: true },
+      { kind: "defer", due: slotAt + 7_000 },
+    ],
+    [
+      "still late once the stall is recorded (it came back out of order)",
+      { shiftAt: 0 },
+      { now: slotAt + lateToleranceMs + 1, stallRecorded: true },
       { kind: "reschedule", lateMs: lateToleranceMs + 1, rescheduled: 1 },
     ],
     [
       "late again",
       { shiftAt: 0, rescheduled: MAX_RESCHEDULES - 1 },
-      { now: slotAt + 5_000 },
+      { now: slotAt + 5_000, stallRecorded: true },
       { kind: "reschedule", lateMs: 5_000, rescheduled: MAX_RESCHEDULES },
     ],
     [
       "late once too often: goes anyway",
       { shiftAt: 0, rescheduled: MAX_RESCHEDULES },
-      { now: slotAt + 5_000 },
+      { now: slotAt + 5_000, stallRecorded: true },
       { kind: "go", due: slotAt },
     ],
-  ])("%s", (_name, slot, { now, shiftMs = 0 }, expected) => {
-    expect(decideSlot({ slotAt, ...slot }, { now, shiftMs, lateToleranceMs })).toEqual(expected);
+  ])("%s", (_name, slot, { now, shiftMs = 0, stallRecorded, storageAway }, expected) => {
+    // A row marked stallRecorded is judged as the worker judges it once the stall is recorded.
+    const decide = stallRecorded ? decideSlotAfterStall : decideSlot;
+    // Storage was away since every slot here was due (an outage), unless the row says otherwise.
+    expect(decide({ slotAt, ...slot }, { now, shiftMs, lateToleranceMs, storageAwaySince: () => storageAway ?? true })).toEqual(expected);
   });
 });
 
@@ -479,5 +520,15 @@ describe("decideRetry", () => {
     };
     expect(decideRetry(answer, { canceled, failures, retry, at: AT, random })).toEqual(expected);
     expect(queue).toEqual([]);
+  });
+});
+
+describe("decideSlot without word of storage", () => {
+  it("takes a late write for a slow moment, not an outage: a new slot", () => {
+    expect(decideSlot({ slotAt: 100_000, shiftAt: 0 }, { now: 105_000, shiftMs: 0, lateToleranceMs: 200 })).toEqual({
+      kind: "reschedule",
+      lateMs: 5_000,
+      rescheduled: 1,
+    });
   });
 });

@@ -11,7 +11,9 @@ import { processDeviceMessage } from "../../src/worker/processDeviceMessage.js";
 import type { StepOutcome, WorkerDeps } from "../../src/worker/createAttempt.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
-import { MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../../src/model/pacing.js";
+import { MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS, pacingBudget } from "../../src/model/pacing.js";
+import { TenantPacing } from "../../src/storage/tenantPacing.js";
+import { StorageReachability } from "../../src/storage/storageReachability.js";
 import { hashFor } from "../support/devices.js";
 import { withInlineFanOut } from "../support/inlineFanOut.js";
 
@@ -329,11 +331,56 @@ describe("worker", () => {
     });
   });
 
-  it("gives a message that arrives too late for its slot a new one instead of writing late, up to MAX_RESCHEDULES times", async () => {
+  it("pauses the tenant's schedule for a message that comes too late for its slot (an outage), and then writes it, once", async () => {
     const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
-    const late = { ...first.message, slotAt: Date.now() + clockOffsetMs - 5_000 };
-    expect(await run(late, first.id)).toBe("rescheduled");
+    const { tenantId } = (await services.store.readDevice(batchId, first.message.rowKey))!;
+    // Storage was away: the message comes back 5 s after its slot, and this instance saw its requests fail meanwhile.
+    const back = Date.now() + clockOffsetMs;
+    const late = { ...first.message, slotAt: back - 5_000, shiftAt: 0 };
+    const seen = new StorageReachability(() => Date.now() + clockOffsetMs);
+    seen.failed(back - 4_900);
+    seen.answered(back - 100);
+    expect(await processDeviceMessage({ ...deps, reachability: seen }, late, { id: first.id, dequeueCount: 1 })).toBe("submitted");
+    expect(createsOf(serialNumber)).toBe(1);
+    const row = await services.storage.pacing.getEntity<{ shiftMs: number; pausedUntil: number }>(tenantId, "writes");
+    // The schedule moved back by the outage (and the moments the test took since), once.
+    expect(row.shiftMs).toBeGreaterThanOrEqual(5_000);
+    expect(row.shiftMs).toBeLessThan(5_000 + 2_000);
+    // The pause ended when this message went: another message of the same outage, its slot 10 ms later, is on time at that moment.
+    expect(row.pausedUntil - (late.slotAt + row.shiftMs)).toBeLessThanOrEqual(services.pacing.lateToleranceMs);
+    const after = await services.pacing.stall(tenantId, { slotAt: late.slotAt + 10, shiftAt: 0 }, row.pausedUntil + 5);
+    expect(after).toBe(row.shiftMs);
+  });
+
+  it("gives a message late without an outage (a busy instance) a new slot, and leaves the tenant's schedule alone", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    const { tenantId } = (await services.store.readDevice(batchId, first.message.rowKey))!;
+    const late = { ...first.message, slotAt: Date.now() + clockOffsetMs - 5_000, shiftAt: 0 };
+    // This instance's storage requests were all answered since the slot was due.
+    const seen = new StorageReachability(() => Date.now() + clockOffsetMs);
+    expect(await processDeviceMessage({ ...deps, reachability: seen }, late, { id: first.id, dequeueCount: 1 })).toBe("rescheduled");
+    expect(createsOf(serialNumber)).toBe(0);
+    expect(nextMessage().message).toMatchObject({ attempt: 1, rescheduled: 1 });
+    const row = await services.storage.pacing.getEntity<{ shiftMs: number }>(tenantId, "writes");
+    expect(row.shiftMs).toBe(0);
+  });
+
+  it("gives a message still late inside a recorded pause (back out of order) a new slot instead of writing late, up to MAX_RESCHEDULES times", async () => {
+    const { batchId, serialNumber } = await acceptOne();
+    const first = nextMessage();
+    const { tenantId } = (await services.store.readDevice(batchId, first.message.rowKey))!;
+    // A wide late tolerance (a 200 s window: 3 s), so the moments the test takes never count as a new outage.
+    const wide = new TenantPacing(services.storage.pacing, pacingBudget(200_000, 10_000_000, services.config.pacing.headroom));
+    const wideDeps = { ...deps, pacing: wide, reachability: { wasAwayDuring: () => true } };
+    const at = () => Date.now() + clockOffsetMs;
+    // An outage of 10 s, recorded by another message, ended now.
+    await wide.stall(tenantId, { slotAt: at() - 10_000, shiftAt: 0 }, at());
+    // This message's slot came 6 s before that one's: even after the pause it is 6 s late.
+    const late = { ...first.message, slotAt: at() - 16_000, shiftAt: 0 };
+    const runWide = (message: DeviceMessage, id: string) => processDeviceMessage(wideDeps, message, { id, dequeueCount: 1 });
+    expect(await runWide(late, first.id)).toBe("rescheduled");
     expect(createsOf(serialNumber)).toBe(0);
     expect(await services.store.readDevice(batchId, first.message.rowKey)).toMatchObject({ state: "queued", attempts: 0 });
     let again = nextMessage();
@@ -341,11 +388,11 @@ describe("worker", () => {
     expect(again.message.slotAt).toBeGreaterThan(late.slotAt);
     // A host that is always late still imports: after MAX_RESCHEDULES new slots the device goes.
     for (let n = 2; n <= MAX_RESCHEDULES; n++) {
-      expect(await run({ ...again.message, slotAt: late.slotAt }, again.id)).toBe("rescheduled");
+      expect(await runWide({ ...again.message, slotAt: late.slotAt, shiftAt: 0 }, again.id)).toBe("rescheduled");
       again = nextMessage();
       expect(again.message.rescheduled).toBe(n);
     }
-    expect(await run({ ...again.message, slotAt: late.slotAt }, again.id)).toBe("submitted");
+    expect(await runWide({ ...again.message, slotAt: late.slotAt, shiftAt: 0 }, again.id)).toBe("submitted");
     expect(createsOf(serialNumber)).toBe(1);
   });
 

@@ -56,6 +56,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       ? [
           new QueuePump({
             queue: services.storage.queueNamed(d.queueName),
+            receiveQueue: services.storage.pollingQueueNamed(d.queueName),
             poisonQueue: services.storage.queueNamed(`${d.queueName}-poison`),
             settings: hostSettings.queues,
             processingTimeoutMs: hostSettings.functionTimeoutMs,

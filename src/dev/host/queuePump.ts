@@ -13,7 +13,10 @@ import { errorMessage } from "../../model/errorMessage.js";
 const MIN_POLL_MS = 100;
 
 export interface QueuePumpOptions {
+  /** Deletes and releases messages, with the SDK's retries: a release lost in a blip leaves its message invisible for the function timeout. */
   queue: QueueClient;
+  /** Receives: one try per poll (StorageClients.pollingQueueNamed), so the pump's own backoff decides when it looks again. */
+  receiveQueue?: QueueClient;
   /** Where a message goes after maxDequeueCount failed deliveries: `<queue>-poison`. */
   poisonQueue: QueueClient;
   settings: QueueHostSettings;
@@ -61,7 +64,7 @@ export class QueuePump {
       }
       let messages: DequeuedMessageItem[] = [];
       try {
-        const response = await this.options.queue.receiveMessages({
+        const response = await (this.options.receiveQueue ?? this.options.queue).receiveMessages({
           numberOfMessages: settings.batchSize,
           visibilityTimeout: Math.ceil(this.options.processingTimeoutMs / 1000),
         });

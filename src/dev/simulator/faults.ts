@@ -15,6 +15,10 @@ export interface FaultMatch {
 interface FaultBase {
   match?: FaultMatch;
   times?: number;
+  /** Lets this many matching requests through untouched before the rule starts acting ("a third of the way through"). */
+  after?: number;
+  /** Once the rule first acts, it acts on every matching request for this long (ms on the simulator's clock), then retires: a storm. */
+  forMs?: number;
 }
 
 export type FaultRule =
@@ -40,6 +44,9 @@ export interface FaultTarget {
 interface ActiveRule {
   rule: FaultRule;
   remaining: number;
+  /** Matching requests still to let through (FaultBase.after). */
+  passes: number;
+  actingSince?: number;
 }
 
 export class FaultBook {
@@ -56,7 +63,10 @@ export class FaultBook {
       throw new RangeError("succeedThenFail status must be 0 (drop) or an HTTP status code");
     }
     if (rule.kind === "delay" && !(rule.ms >= 0)) throw new RangeError("FaultRule.ms must be non-negative");
-    this.rules.push({ rule: structuredClone(rule), remaining: rule.times ?? Number.POSITIVE_INFINITY });
+    if (rule.after !== undefined && (!Number.isInteger(rule.after) || rule.after < 0))
+      throw new RangeError("FaultRule.after must be a whole number >= 0");
+    if (rule.forMs !== undefined && !(rule.forMs > 0)) throw new RangeError("FaultRule.forMs must be positive");
+    this.rules.push({ rule: structuredClone(rule), remaining: rule.times ?? Number.POSITIVE_INFINITY, passes: rule.after ?? 0 });
   }
 
   clear(): void {
@@ -64,8 +74,23 @@ export class FaultBook {
   }
 
   /** The rule that acts on this request, not yet used up: call `consume` once it has acted. */
-  find(target: FaultTarget): FaultRule | undefined {
-    return this.rules.find((r) => r.remaining > 0 && matches(r.rule.match, target))?.rule;
+  find(target: FaultTarget, now = Date.now()): FaultRule | undefined {
+    for (const active of this.rules) {
+      if (active.remaining <= 0 || !matches(active.rule.match, target)) continue;
+      if (active.passes > 0) {
+        active.passes--;
+        continue;
+      }
+      if (active.rule.forMs !== undefined) {
+        active.actingSince ??= now;
+        if (now - active.actingSince > active.rule.forMs) {
+          active.remaining = 0;
+          continue;
+        }
+      }
+      return active.rule;
+    }
+    return undefined;
   }
 
   consume(rule: FaultRule): void {

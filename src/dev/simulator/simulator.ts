@@ -293,7 +293,10 @@ class RunningSimulator implements GraphSimulator {
     const principal = auth.principal;
     caller.principal = principal;
 
-    const fault = this.faults.find({ method, path: target, serialNumbers: body.kind === "json" ? serialNumbersIn(body.value) : [] });
+    const fault = this.faults.find(
+      { method, path: target, serialNumbers: body.kind === "json" ? serialNumbersIn(body.value) : [] },
+      this.options.now(),
+    );
     let failAfterSuccess: Extract<FaultRule, { kind: "succeedThenFail" }> | undefined;
     if (fault) {
       switch (fault.kind) {

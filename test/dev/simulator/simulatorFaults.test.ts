@@ -29,6 +29,20 @@ describe("fault injection", () => {
     expect(sim.creates).toHaveLength(1);
   });
 
+  it("lets the first matching requests through, then acts on every one for a while: a storm", async () => {
+    const { sim, clock, a } = await setup();
+    sim.injectFaults({ match: { method: "post" }, after: 2, forMs: 10_000, kind: "status", status: 429, retryAfterSeconds: 10 });
+    expect((await a.create(device())).status).toBe(201);
+    expect((await a.request("GET", COLLECTION)).status).toBe(200); // does not match, does not count
+    expect((await a.create(device())).status).toBe(201);
+    expect((await a.create(device())).status).toBe(429); // the storm begins
+    clock.advance(9_000);
+    expect((await a.create(device())).status).toBe(429);
+    clock.advance(1_001);
+    expect((await a.create(device())).status).toBe(201); // over, and retired
+    expect(sim.creates).toHaveLength(3);
+  });
+
   it("matches by serial number and path, and uses a given error code", async () => {
     const { sim, a } = await setup();
     const target = device();

@@ -1,0 +1,34 @@
+import type { LogFields } from "../telemetry/logFields.js";
+import type { WorkerDeps } from "./createAttempt.js";
+import { decideSlot, decideSlotAfterStall, type SlotDecisionAfterStall, type SlotOfMessage } from "./submitDecisions.js";
+
+/**
+ * Where a message with a write slot stands (a lone device's or a chunk leader's): judged against
+ * the tenant's schedule as this instance last read it, and, when it came too late because storage
+ * was away, once more after the tenant's row records the stall (pacing.ts, stalled). The first
+ * message back from an outage moves the schedule by the outage's length; the ones after it then
+ * come on time, in their order.
+ */
+export async function slotTiming(
+  deps: Pick<WorkerDeps, "pacing" | "log" | "reachability">,
+  tenantId: string,
+  slot: SlotOfMessage,
+  now: number,
+  fields: LogFields,
+): Promise<{ timing: SlotDecisionAfterStall; shiftMs: number }> {
+  const { shiftMs } = await deps.pacing.current(tenantId, now);
+  const facts = { now, shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs };
+  const reachability = deps.reachability;
+  const first = decideSlot(slot, {
+    ...facts,
+    ...(reachability ? { storageAwaySince: (due: number) => reachability.wasAwayDuring(due, now) } : {}),
+  });
+  if (first.kind !== "stall") return { timing: first, shiftMs };
+  const fresh = await deps.pacing.stall(tenantId, slot, now);
+  deps.log.info("late for its write slot: the tenant's schedule paused until now", {
+    ...fields,
+    delayMs: Math.round(first.lateMs),
+    shiftAddedMs: Math.round(fresh - shiftMs),
+  });
+  return { timing: decideSlotAfterStall(slot, { ...facts, shiftMs: fresh }), shiftMs: fresh };
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { createHttpHeaders, createPipelineRequest, type HttpClient } from "@azure/core-rest-pipeline";
+import { observingHttpClient, StorageReachability } from "../../src/storage/storageReachability.js";
+
+describe("storage reachability", () => {
+  it("knows the stretch its requests went unanswered, until one was answered again", () => {
+    const seen = new StorageReachability(() => 0);
+    seen.answered(1_000);
+    seen.failed(2_000);
+    seen.failed(3_000);
+    seen.answered(5_000);
+    expect(seen.wasAwayDuring(0, 1_999)).toBe(false);
+    expect(seen.wasAwayDuring(1_500, 2_000)).toBe(true);
+    expect(seen.wasAwayDuring(4_000, 9_000)).toBe(true);
+    expect(seen.wasAwayDuring(5_001, 9_000)).toBe(false);
+  });
+
+  it("counts an outage still going on", () => {
+    const seen = new StorageReachability(() => 0);
+    seen.failed(2_000);
+    expect(seen.wasAwayDuring(9_000, 10_000)).toBe(true);
+    expect(seen.wasAwayDuring(0, 1_000)).toBe(false);
+  });
+
+  it("is told by the storage SDKs' HTTP client: no answer or a 5xx fails, any other answer answers", async () => {
+    let clock = 0;
+    const seen = new StorageReachability(() => clock);
+    const answers: (number | Error)[] = [204, new Error("ECONNREFUSED"), 503, 404];
+    const inner: HttpClient = {
+      sendRequest: async (request) => {
+        const next = answers.shift()!;
+        if (next instanceof Error) throw next;
+        return { request, status: next, headers: createHttpHeaders() };
+      },
+    };
+    const client = observingHttpClient(inner, seen);
+    const send = () => client.sendRequest(createPipelineRequest({ url: "http://127.0.0.1/table" }));
+    clock = 1_000;
+    await send();
+    clock = 2_000;
+    await expect(send()).rejects.toThrow("ECONNREFUSED");
+    clock = 3_000;
+    expect((await send()).status).toBe(503);
+    expect(seen.wasAwayDuring(3_500, 4_000)).toBe(true);
+    clock = 4_000;
+    expect((await send()).status).toBe(404);
+    expect(seen.wasAwayDuring(4_001, 9_000)).toBe(false);
+    expect(seen.wasAwayDuring(0, 1_999)).toBe(false);
+    expect(seen.wasAwayDuring(2_000, 2_000)).toBe(true);
+  });
+});
