@@ -22,7 +22,7 @@ import {
   WEBHOOK_POISON_QUEUE,
   WEBHOOK_QUEUE,
 } from "../storage/names.js";
-import { processDeviceMessage } from "../worker/processDeviceMessage.js";
+import { processFollower } from "../worker/processFollower.js";
 import { drainQueue } from "../storage/drainQueue.js";
 import { decodeDeliveryMessage } from "../webhooks/deliveryMessage.js";
 import { deliverWebhook } from "../webhooks/deliverWebhook.js";
@@ -223,7 +223,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     handle: async (s) => {
       await drainQueue(
         s.storage.queueNamed(FOLLOWER_QUEUE),
-        (payload, message) => processDeviceMessage(workerDeps(s), decodeSubmitMessage(payload), message),
+        (payload, message) => processFollower(workerDeps(s), decodeSubmitMessage(payload), message, TIMER_MAX_DEQUEUE_COUNT),
         s.log,
         {
           maxPerRun: FOLLOWER_DRAIN_MAX_PER_RUN,

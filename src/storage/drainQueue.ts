@@ -2,6 +2,7 @@ import type { QueueClient } from "@azure/storage-queue";
 import type { Logger } from "../telemetry/logging.js";
 import { decodePayload } from "./queueText.js";
 import { errorMessage } from "../model/errorMessage.js";
+import { toQueueDelaySeconds } from "../model/backoff.js";
 
 /** One receive takes at most 32 messages (the service's limit); they are handled together. */
 const RECEIVE_MAX = 32;
@@ -21,6 +22,19 @@ export interface DrainOptions {
   reportAfterDequeues: number;
 }
 
+/**
+ * What a handler answers to keep its message for later instead of having it deleted: the
+ * message's new text and how long until it is visible again. One update of the message in place,
+ * where sending a new message and deleting this one would be two transactions.
+ */
+export interface KeepForLater {
+  keepForLater: { text: string; delayMs: number };
+}
+
+function isKeepForLater(value: unknown): value is KeepForLater {
+  return typeof value === "object" && value !== null && "keepForLater" in value;
+}
+
 /** The identity of a drained message, as a queue trigger would give it. */
 export interface DrainedMessage {
   id: string;
@@ -34,7 +48,8 @@ export interface DrainedMessage {
  * instance for nothing: the bench measured 0.75 storage transactions per imported device for each
  * such queue. A timer costs one receive per run when there is nothing to do.
  *
- * A message is deleted once its handler succeeded. One whose handler throws stays invisible for
+ * A message is deleted once its handler succeeded, or updated in place when the handler keeps it
+ * for later (KeepForLater). One whose handler throws stays invisible for
  * `visibilitySeconds` and is handled again on a later run, never dropped; with `poison`, one
  * received `maxDequeueCount` times moves there instead. Returns how many messages were handled.
  */
@@ -45,12 +60,19 @@ export async function drainQueue(
   options: DrainOptions,
 ): Promise<number> {
   let handled = 0;
+  const handledThisRun = new Set<string>();
   while (handled < options.maxPerRun) {
-    const { receivedMessageItems: messages } = await queue.receiveMessages({
+    const { receivedMessageItems: received } = await queue.receiveMessages({
       numberOfMessages: Math.min(RECEIVE_MAX, options.maxPerRun - handled),
       visibilityTimeout: options.visibilitySeconds,
     });
-    if (messages.length === 0) break;
+    if (received.length === 0) break;
+    // A message kept for later that came due while this run still goes: the next run takes it, so
+    // a short keep never turns into a loop inside one run. Made visible again at once.
+    const repeats = received.filter((m) => handledThisRun.has(m.messageId));
+    await Promise.all(repeats.map((m) => queue.updateMessage(m.messageId, m.popReceipt, undefined, 0).catch(() => undefined)));
+    const messages = received.filter((m) => !handledThisRun.has(m.messageId));
+    for (const m of messages) handledThisRun.add(m.messageId);
     handled += messages.length;
     await Promise.all(
       messages.map(async (message) => {
@@ -63,8 +85,11 @@ export async function drainQueue(
         // message is the original's text.
         const payload = decodePayload(message.messageText, "base64");
         try {
-          await handle(payload, { id: message.messageId, dequeueCount: message.dequeueCount });
-          await queue.deleteMessage(message.messageId, message.popReceipt);
+          const result = await handle(payload, { id: message.messageId, dequeueCount: message.dequeueCount });
+          if (isKeepForLater(result)) {
+            const { text, delayMs } = result.keepForLater;
+            await queue.updateMessage(message.messageId, message.popReceipt, text, toQueueDelaySeconds(delayMs));
+          } else await queue.deleteMessage(message.messageId, message.popReceipt);
         } catch (error) {
           const level = message.dequeueCount >= options.reportAfterDequeues ? "error" : "warn";
           log[level]("queued message not handled; it is tried again on a later run", {
@@ -86,6 +111,7 @@ export async function drainQueue(
         }
       }),
     );
+    if (repeats.length > 0) break;
   }
   return handled;
 }

@@ -47,6 +47,45 @@ describe("draining a queue from a timer", () => {
     expect(seen).toEqual([{ id: sent.messageId, dequeueCount: 1 }]);
   });
 
+  it("keeps a message its handler keeps for later: its text replaced in place, invisible until then, not deleted", async () => {
+    const queue = await freshQueue("later");
+    await queue.sendMessage(base64Json({ n: 1 }));
+    await drainQueue(
+      queue,
+      async () => ({ keepForLater: { text: base64Json({ n: 2 }), delayMs: 60_000 } }),
+      silentLogger,
+      keepUntilHandled,
+    );
+    expect(await depth(queue)).toBe(1);
+    // Still there, but not visible to the next run.
+    expect((await queue.peekMessages()).peekedMessageItems).toEqual([]);
+    const seen: unknown[] = [];
+    await drainQueue(queue, async (payload) => void seen.push(payload), silentLogger, keepUntilHandled);
+    expect(seen).toEqual([]);
+  });
+
+  it("makes a kept message visible again with its new text when its delay is over", async () => {
+    const queue = await freshQueue("again");
+    await queue.sendMessage(base64Json({ n: 1 }));
+    // Due again at once, inside the same run: that run leaves it to the next instead of taking it again.
+    let calls = 0;
+    const keptAtOnce = async () => {
+      calls++;
+      return { keepForLater: { text: base64Json({ n: 2 }), delayMs: 0 } };
+    };
+    expect(await drainQueue(queue, keptAtOnce, silentLogger, keepUntilHandled)).toBe(1);
+    expect(calls).toBe(1);
+    const seen: { payload: unknown; dequeueCount: number }[] = [];
+    await drainQueue(
+      queue,
+      async (payload, message) => void seen.push({ payload, dequeueCount: message.dequeueCount }),
+      silentLogger,
+      keepUntilHandled,
+    );
+    expect(seen.map((m) => m.payload)).toEqual([{ n: 2 }]);
+    expect(await depth(queue)).toBe(0);
+  });
+
   it("moves a message whose handler keeps failing to the poison queue after maxDequeueCount receives", async () => {
     const queue = await freshQueue("hooks");
     const poison = await freshQueue("hooks-poison");

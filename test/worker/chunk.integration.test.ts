@@ -10,6 +10,9 @@ import type { DeviceMessageSender } from "../../src/storage/deviceQueue.js";
 import type { StoredDevice } from "../../src/storage/importEntities.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
 import { processDeviceMessage } from "../../src/worker/processDeviceMessage.js";
+import { processFollower } from "../../src/worker/processFollower.js";
+import type { KeepForLater } from "../../src/storage/drainQueue.js";
+import { decodeSubmitMessage } from "../../src/storage/deviceMessage.js";
 import type { StepOutcome } from "../../src/worker/createAttempt.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { MAX_WAIT_IN_FUNCTION_MS, pacingBudget } from "../../src/model/pacing.js";
@@ -275,6 +278,33 @@ describe("chunks through the import action", () => {
     createdOnce(w, serials);
     expect(writes(w, tenantId).map((r) => r.path.endsWith("/import"))).toEqual([true]);
     expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
+  it("keeps a follower whose leader took a later slot in its queue for that slot (one update in place), and sends nothing", async () => {
+    const w = await world();
+    const { batchId } = await accept(w, 4, 100, "KEEP");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    const follower = w.sent.find((s) => s.message.chunk && s.message.chunk.first !== s.message.rowKey)!;
+    // The leader took a slot long after the one its followers were sent for (a pause, or a busy schedule).
+    const leaderRow = (await rows(w, batchId)).find((d) => d.rowKey === leader.message.rowKey)!;
+    const later = follower.visibleAt + 60_000;
+    await w.services.store.noteNextAttempt(leaderRow, new Date(later).toISOString());
+    w.clock.offsetMs += Math.max(0, follower.visibleAt - now(w).getTime());
+    const before = w.sent.length;
+    const submit = decodeSubmitMessage(follower.message);
+    const answer = await processFollower(workerDeps(w), submit, { id: "follower", dequeueCount: 1 }, 5);
+    expect(w.sent).toHaveLength(before);
+    expect(answer).toMatchObject({ keepForLater: { delayMs: expect.any(Number) } });
+    const kept = (answer as KeepForLater).keepForLater;
+    expect(decodeSubmitMessage(JSON.parse(Buffer.from(kept.text, "base64").toString("utf8")))).toMatchObject({
+      rowKey: submit.rowKey,
+      attempt: submit.attempt,
+      slotAt: later,
+    });
+    expect(kept.delayMs).toBeGreaterThan(50_000);
+    // Received once too often to be kept again without poisoning: sent anew, as before.
+    expect(await processFollower(workerDeps(w), submit, { id: "follower", dequeueCount: 4 }, 5)).toBe("deferred");
+    expect(w.sent).toHaveLength(before + 1);
   });
 
   it("records the devices of a 204 answer by serial number in the next poll round", async () => {
