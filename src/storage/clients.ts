@@ -66,7 +66,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
     const cs = connection.connectionString;
     // Azurite speaks plain http; the tables SDK refuses that unless told.
     const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(cs);
-    const tableOptions = insecure ? { allowInsecureConnection: true, httpClient } : { httpClient };
+    const tableOptions = { httpClient, ...(insecure ? { allowInsecureConnection: true } : {}) };
     return {
       deviceQueue: new QueueClient(cs, DEVICE_QUEUE),
       poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE),
@@ -87,6 +87,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
   }
   const credential = storageCredential(connection);
   const queues = new QueueServiceClient(connection.queueServiceUri, credential);
+  const pollingQueues = new QueueServiceClient(connection.queueServiceUri, credential, { retryOptions: ONE_TRY });
   const tableUri = connection.tableServiceUri.replace(/\/+$/, "");
   const tableOptions = { httpClient };
   return {
@@ -103,8 +104,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
     idempotency: new TableClient(tableUri, IDEMPOTENCY_TABLE, credential, tableOptions),
     rateLimits: new TableClient(tableUri, RATE_LIMIT_TABLE, credential, tableOptions),
     queueNamed: (name) => queues.getQueueClient(name),
-    pollingQueueNamed: (name) =>
-      new QueueServiceClient(connection.queueServiceUri, credential, { retryOptions: ONE_TRY }).getQueueClient(name),
+    pollingQueueNamed: (name) => pollingQueues.getQueueClient(name),
     reachability,
   };
 }

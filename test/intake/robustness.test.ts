@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ProblemType } from "../../src/http/problem.js";
 import { makeCsv, makeHash } from "../support/devices.js";
 import { device, limits, parse } from "./helpers.js";
+import { DEVICE_FIELDS } from "../../src/intake/deviceSchema.js";
 
 const PROBLEM_TYPES = new Set<string>(Object.values(ProblemType));
 const contentTypes = fc.constantFrom(
@@ -61,13 +62,8 @@ const structuredJson = fc
     fc.array(
       fc.dictionary(
         fc.constantFrom(
-          "serialNumber",
-          "hardwareIdentifier",
-          "productKey",
-          "groupTag",
-          "assignedUserPrincipalName",
-          "orderIdentifier",
-          "importId",
+          ...DEVICE_FIELDS,
+          // Not device fields: a record's, and near misses.
           "id",
           "state",
           "@odata.type",
