@@ -8,9 +8,7 @@ import { toBatchView } from "../status/statusViews.js";
 import type { CancelResult } from "../status/viewSchemas.js";
 import type { BatchActionDeps } from "./batchActionDeps.js";
 import { isBatchId } from "../status/batchId.js";
-
-/** The states a device can be canceled from: it has not reached Graph, and no attempt holds it. */
-export const CANCELABLE_STATES = ["queued", "retrying"] as const;
+import { CANCELABLE_STATES, canceledChanges, isCancelable } from "../storage/importEntities.js";
 
 /**
  * POST /api/imports/{id}/cancel: devices that have not reached Graph (queued, retrying) end as
@@ -22,7 +20,9 @@ export const CANCELABLE_STATES = ["queued", "retrying"] as const;
  * The header is marked first, so a device that slips from queued to submitting meanwhile is
  * still caught by the worker; each cancel is an ETag-conditional transition with its counter
  * shard, so a device a worker claimed at the same moment is left to the worker and the counts
- * stay exact. Canceling again is harmless (200 with the devices it canceled, maybe none);
+ * stay exact. Devices still in pages (a batch whose fan-out is running, devicePages.ts) are
+ * canceled by the fan-out as it writes their rows (fanOutBatch.ts), and not counted here.
+ * Canceling again is harmless (200 with the devices it canceled, maybe none);
  * a batch that has already finished answers 409.
  */
 export async function cancelBatch(deps: BatchActionDeps, id: string, caller: Caller): Promise<AppResponse> {
@@ -46,22 +46,8 @@ export async function cancelBatch(deps: BatchActionDeps, id: string, caller: Cal
   for (const state of CANCELABLE_STATES) {
     // A retrying device whose last create may have gone through (inDoubt) may already be in Graph:
     // it finishes normally, so a record of ours is never left unfollowed.
-    const devices = (await deps.store.devicesInState(id, state)).filter((device) => !device.inDoubt);
-    canceled += (
-      await deps.store.moveDevices(
-        devices.map((device) => ({
-          device,
-          changes: {
-            state: "canceled" as const,
-            claimedBy: undefined,
-            nextAttemptAt: undefined,
-            inDoubt: undefined,
-            inDoubtSince: undefined,
-            updatedAt: at,
-          },
-        })),
-      )
-    ).length;
+    const devices = (await deps.store.devicesInState(id, state)).filter(isCancelable);
+    canceled += (await deps.store.moveDevices(devices.map((device) => ({ device, changes: canceledChanges(at) })))).length;
   }
   deps.log.info("batch canceled", { batchId: id, tenantId: batch.tenantId, partnerId: caller.partnerId, deviceCount: canceled });
   const after = (await deps.store.readSummary(id)) ?? summary;

@@ -10,6 +10,7 @@ import { firstPoll } from "../worker/pollBatch.js";
 import { sendAllForSlots, type SlotSend } from "../storage/slotSends.js";
 import { forEachLimited } from "../storage/importStore.js";
 import { initialProgressRows } from "./fanOutProgress.js";
+import { packPages } from "../storage/devicePages.js";
 import { queueDelayForSlot } from "../model/pacing.js";
 import type { FanOutSender } from "./fanOutMessage.js";
 import { slotCount, splitIntoRanges, type FanOutSchedule } from "./fanOutPlan.js";
@@ -53,11 +54,12 @@ export interface AcceptedBatch {
 /**
  * Records a validated batch and starts its fan-out; the caller answers 202 as soon as this returns.
  *
- * Order matters for "nothing lost, nothing half-accepted": journal entry, device rows, counters
- * and the fan-out's progress rows, then the header (from here on the batch is durable and will be
- * processed), then the batch's write slots, its first poll round and a few fan-out messages (one
- * per range of FANOUT_RANGE_DEVICES devices). The device messages are sent afterwards by the
- * fan-out's workers (fanOutBatch.ts), the last of which removes the journal entry. A failure
+ * Order matters for "nothing lost, nothing half-accepted": journal entry, the devices in pages of
+ * up to 99 (devicePages.ts), counters and the fan-out's progress rows, then the header (from here
+ * on the batch is durable and will be processed), then the batch's write slots, its first poll
+ * round and a few fan-out messages (one per range of FANOUT_RANGE_DEVICES devices). The device
+ * rows and messages are written afterwards by the fan-out's workers (fanOutBatch.ts), the last of
+ * which removes the journal entry. A failure
  * before the header is written throws (the caller answers 503 and nothing runs); a failure after
  * it leaves the rest to the sweeper.
  */
@@ -107,7 +109,13 @@ export async function submitBatch(
   const chunkSize = deps.chunking?.size ?? 1;
   const ranges = splitIntoRanges(devices.length, deps.fanOutRangeDevices, chunkSize);
   await deps.journal.begin(batchId, createdAt, request.partnerId);
-  await deps.store.writeBatch(batch, devices, deps.enqueueConcurrency, initialProgressRows(batchId, ranges, chunkSize, createdAt));
+  // Pages, not rows: the fan-out writes each range's device rows before it sends their messages.
+  const pages = packPages(
+    batchId,
+    devices,
+    ranges.map((r) => r.from),
+  );
+  await deps.store.writeBatch(batch, deps.enqueueConcurrency, [...initialProgressRows(batchId, ranges, chunkSize, createdAt), ...pages]);
   // From here the batch is durable and answered 202, whether or not its fan-out messages go out now.
   countAccepted(devices.length, source);
 

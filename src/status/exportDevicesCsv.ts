@@ -5,6 +5,7 @@ import type { AppResponse } from "../http/types.js";
 import { isBatchId } from "./batchId.js";
 import type { StoredDevicePage, ImportStore } from "../storage/importStore.js";
 import { CSV_CONTENT_TYPE, csvHeader, csvRow } from "./deviceCsv.js";
+import { readDevicePage } from "./readDevicePage.js";
 import { deviceListQuerySchema, MAX_DEVICE_PAGE_SIZE, ownedBy } from "./statusHandlers.js";
 
 /**
@@ -27,11 +28,11 @@ export async function exportDevicesCsv(
       }),
     );
   }
-  if (!isBatchId(id) || !ownedBy(await deps.store.readBatch(id), caller))
-    return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
+  const batch = isBatchId(id) ? await deps.store.readBatch(id) : undefined;
+  if (!batch || !ownedBy(batch, caller)) return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   const state = parsed.data.status;
   const read = (continuationToken?: string) =>
-    deps.store.listDevices(id, {
+    readDevicePage(deps.store, batch, {
       pageSize: MAX_DEVICE_PAGE_SIZE,
       ...(state ? { state } : {}),
       ...(continuationToken ? { continuationToken } : {}),

@@ -8,6 +8,7 @@ import type { BatchKind } from "../storage/importEntities.js";
 import { deviceStateSchema, profileStateSchema, type DevicePage as DevicePageBody } from "./viewSchemas.js";
 import { batchLinks, toBatchView, toDeviceView } from "./statusViews.js";
 import { toNotificationView } from "../webhooks/notificationRecord.js";
+import { readDevicePage } from "./readDevicePage.js";
 import type { NotificationStore } from "../webhooks/notificationStore.js";
 
 export const DEFAULT_DEVICE_PAGE_SIZE = 100;
@@ -73,7 +74,8 @@ export async function listBatchDevices(deps: StatusDeps, id: string, query: URLS
       }),
     );
   }
-  if (!batchIdSchema.safeParse(id).success || !ownedBy(await deps.store.readBatch(id), caller)) {
+  const batch = batchIdSchema.safeParse(id).success ? await deps.store.readBatch(id) : undefined;
+  if (!batch || !ownedBy(batch, caller)) {
     return notFound(`No import batch has the id '${id.slice(0, 64)}'.`);
   }
   const { status, profileStatus, pageSize, continuationToken } = parsed.data;
@@ -83,7 +85,7 @@ export async function listBatchDevices(deps: StatusDeps, id: string, query: URLS
   }
   let page;
   try {
-    page = await deps.store.listDevices(id, {
+    page = await readDevicePage(deps.store, batch, {
       pageSize,
       ...(status ? { state: status } : {}),
       ...(profileStatus ? { profileState: profileStatus } : {}),

@@ -209,3 +209,16 @@ export function readNotes(device: Pick<DeviceFields, "notes">): DeviceNote[] {
 export function withNote(device: Pick<DeviceFields, "notes">, note: DeviceNote, replaces: readonly DeviceNote["code"][] = []): string {
   return JSON.stringify([...readNotes(device).filter((n) => n.code !== note.code && !replaces.includes(n.code)), note]);
 }
+
+/** The states a device can be canceled from: it has not reached Graph, and no attempt holds it. */
+export const CANCELABLE_STATES = ["queued", "retrying"] as const;
+
+/** What canceling a device writes on it (a cancel request, or the fan-out of a batch canceled before its rows existed). */
+export function canceledChanges(at: string): Partial<DeviceFields> & { state: "canceled" } {
+  return { state: "canceled", claimedBy: undefined, nextAttemptAt: undefined, inDoubt: undefined, inDoubtSince: undefined, updatedAt: at };
+}
+
+/** Whether a cancel moves this device: cancelable, and not a retry whose last create may have gone through (inDoubt), which is followed to its end. */
+export function isCancelable(device: Pick<DeviceFields, "state" | "inDoubt">): boolean {
+  return (CANCELABLE_STATES as readonly string[]).includes(device.state) && !device.inDoubt;
+}

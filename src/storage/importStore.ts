@@ -3,7 +3,7 @@ import { assertTransition, type DeviceState, type StateCounts, emptyCounts } fro
 import type { BatchStatus } from "../model/batchStatus.js";
 import type { BatchIndex } from "./batchIndex.js";
 import { CounterShardPool, movesCounts, moveShardCounts, shardCountsOf } from "./counterShards.js";
-import { ifFound, isNotFound, isPreconditionFailed } from "./tableErrors.js";
+import { ifFound, isConflict, isNotFound, isPreconditionFailed } from "./tableErrors.js";
 import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
 import {
@@ -21,6 +21,14 @@ import {
   type ProfileState,
   type StoredDevice,
 } from "./importEntities.js";
+import {
+  devicesOfPage,
+  PAGE_ROW_PREFIX,
+  pageRowKey,
+  transactionGroups,
+  type DevicePageEntity,
+  type StoredDevicePageEntity,
+} from "./devicePages.js";
 
 /** An entity-group transaction holds at most 100 entities. */
 const TRANSACTION_LIMIT = 100;
@@ -109,30 +117,22 @@ export class ImportStore {
   }
 
   /**
-   * Writes the devices and the batch's counters, then the header. Only a batch with a header
-   * exists for readers and the sweeper, so a batch whose rows were half written is invisible.
-   * `extra`: more rows of the batch's partition that go in the same transactions (the fan-out's
-   * progress rows, fanOutProgress.ts).
+   * Writes the batch's counters and `rows` (its device pages, devicePages.ts, and the fan-out's
+   * progress rows), then the header. Only a batch with a header exists for readers and the
+   * sweeper, so a batch whose rows were half written is invisible.
    */
-  async writeBatch(
-    batch: BatchEntity,
-    devices: DeviceEntity[],
-    concurrency: number,
-    extra: readonly TableEntity<object>[] = [],
-  ): Promise<void> {
+  async writeBatch(batch: BatchEntity, concurrency: number, rows: readonly TableEntity<object>[]): Promise<void> {
     const counters: CounterEntity[] = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({
       partitionKey: batch.partitionKey,
       rowKey: counterRowKey(shard),
       ...emptyShardCounts(),
-      queued: shard === 0 ? devices.length : 0,
+      queued: shard === 0 ? batch.deviceCount : 0,
       updatedAt: batch.createdAt,
     }));
-    const rows: TableEntity<object>[] = [...counters, ...extra, ...devices];
-    const chunks: TransactionAction[][] = [];
-    for (let i = 0; i < rows.length; i += TRANSACTION_LIMIT) {
-      chunks.push(rows.slice(i, i + TRANSACTION_LIMIT).map((row) => ["upsert", withoutUndefined(row), "Replace"]));
-    }
-    await forEachLimited(chunks, concurrency, (actions) => this.table.submitTransaction(actions));
+    const groups = transactionGroups([...counters, ...rows]);
+    await forEachLimited(groups, concurrency, (group) =>
+      this.table.submitTransaction(group.map((row): TransactionAction => ["upsert", withoutUndefined(row), "Replace"])),
+    );
     // Indexed before the header: every batch a reader can see is in its partner's list (a list
     // entry without a header is skipped by the reader).
     await this.index?.record({
@@ -565,6 +565,83 @@ export class ImportStore {
     return { devices, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
   }
 
+  /** The device pages (devicePages.ts) holding devices of [from, to): a range's pages, since pages never cross a range. */
+  async readPages(batchId: string, from: number, to: number): Promise<StoredDevicePageEntity[]> {
+    const rows = this.table.listEntities<DevicePageEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${pageRowKey(from)} and RowKey lt ${pageRowKey(to)}` },
+    });
+    const found: StoredDevicePageEntity[] = [];
+    for await (const row of rows) found.push({ ...stripMetadata(row), etag: row.etag } as StoredDevicePageEntity);
+    return found;
+  }
+
+  /**
+   * Turns a page into its device rows: one transaction that creates the rows and deletes the page,
+   * so a device is never in both or in neither. False when the page was gone or a row was already
+   * there: another worker expanded it (or the batch was erased).
+   */
+  async expandPage(page: StoredDevicePageEntity): Promise<boolean> {
+    const devices = devicesOfPage(page);
+    const actions: TransactionAction[] = devices.map((device) => ["create", withoutUndefined(device)]);
+    actions.push(["delete", { partitionKey: page.partitionKey, rowKey: page.rowKey }]);
+    try {
+      await this.table.submitTransaction(actions);
+      return true;
+    } catch (error) {
+      if (isNotFound(error) || isConflict(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * A page of the batch's devices in index order from device `from` on, rows and pages together
+   * (a batch whose fan-out has not written every row yet: devicePages.ts). The pages are read
+   * before the rows, so a page expanded between the two reads shows its devices twice, and the
+   * rows win; never not at all. A device still in a page is `queued`.
+   */
+  async listDevicesByIndex(
+    batchId: string,
+    options: { state?: DeviceState; profileState?: ProfileState; pageSize: number; from: number },
+  ): Promise<{ devices: DeviceEntity[]; nextIndex?: number }> {
+    const { pageSize, from } = options;
+    const fromPages: DeviceEntity[] = [];
+    if ((options.state === undefined || options.state === "queued") && options.profileState === undefined) {
+      const pages = this.table.listEntities<DevicePageEntity>({
+        queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${PAGE_ROW_PREFIX} and RowKey lt ${PAGE_ROW_PREFIX + "~"}` },
+      });
+      for await (const page of pages) {
+        if (page.first + page.count <= from) continue;
+        for (const device of devicesOfPage(page)) if (device.index >= from) fromPages.push(publicColumns(device));
+        if (fromPages.length >= pageSize) break;
+      }
+    }
+    const stateFilter =
+      (options.state ? odata` and state eq ${options.state}` : "") +
+      (options.profileState ? odata` and profileState eq ${options.profileState}` : "");
+    const fromRows: DeviceEntity[] = [];
+    const rows = this.table
+      .listEntities<DeviceEntity>({
+        queryOptions: {
+          filter:
+            odata`PartitionKey eq ${batchId} and RowKey ge ${deviceRowKey(from)} and RowKey lt ${DEVICE_ROW_PREFIX + "~"}` + stateFilter,
+          select: [...PUBLIC_DEVICE_COLUMNS],
+        },
+      })
+      .byPage({ maxPageSize: pageSize });
+    for await (const page of rows) {
+      for (const row of page) fromRows.push(stripMetadata(row) as DeviceEntity);
+      if (fromRows.length >= pageSize) break;
+    }
+    const byIndex = new Map<number, DeviceEntity>();
+    for (const device of fromPages) byIndex.set(device.index, device);
+    for (const device of fromRows) byIndex.set(device.index, device);
+    const merged = [...byIndex.values()].sort((a, b) => a.index - b.index);
+    // Both sources were read up to pageSize: beyond the first pageSize merged, one may be missing a device.
+    const devices = merged.slice(0, pageSize);
+    const more = merged.length > pageSize || fromPages.length >= pageSize || fromRows.length >= pageSize;
+    return { devices, ...(more && devices.length > 0 ? { nextIndex: devices[devices.length - 1]!.index + 1 } : {}) };
+  }
+
   /** Devices that never got past `queued` with no attempt made: what a lost intake left behind. */
   async listUnstartedDevices(batchId: string): Promise<StoredDevice[]> {
     const found: StoredDevice[] = [];
@@ -617,6 +694,14 @@ function nextRow(current: Omit<StoredDevice, "etag">, changes: Partial<DeviceFie
 }
 
 /** The SDK adds odata metadata and a timestamp to what it reads; keep only our own columns. */
+/** Only the columns a status reader may see (PUBLIC_DEVICE_COLUMNS), of a device read whole from its page. */
+function publicColumns(device: DeviceEntity): DeviceEntity {
+  const kept: Record<string, unknown> = { rowKey: device.rowKey };
+  for (const column of PUBLIC_DEVICE_COLUMNS)
+    if (column !== "RowKey" && column in device) kept[column] = device[column as keyof DeviceEntity];
+  return kept as unknown as DeviceEntity;
+}
+
 function stripMetadata<T extends object>(row: T): T {
   const { odata: _odata, timestamp: _timestamp, etag: _etag, ...rest } = row as T & Record<string, unknown>;
   return rest as T;

@@ -14,6 +14,7 @@ import { fanOutBatch } from "../../src/intake/fanOutBatch.js";
 import { decodeFanOutMessage, type FanOutMessage } from "../../src/intake/fanOutMessage.js";
 import { FANOUT_QUEUE } from "../../src/storage/names.js";
 import { deviceRowKey } from "../../src/storage/importEntities.js";
+import { devicesOfPage, PAGE_ROW_PREFIX, type DevicePageEntity } from "../../src/storage/devicePages.js";
 
 /** Intake that dies part-way, on real Azurite: the sweeper must finish what became durable and forget the rest. */
 let azurite: RunningAzurite;
@@ -180,7 +181,7 @@ describe("sweepIntake", () => {
     expect(await drainQueue()).toEqual([]);
   });
 
-  it("erases what an intake that died before its header wrote (device rows with their hashes, its list row), once it cannot be running", async () => {
+  it("erases what an intake that died before its header wrote (device pages with their hashes, its list row), once it cannot be running", async () => {
     // The header write fails, as if the process died just before it: rows, counters and the list row are written.
     const imports = services.storage.imports;
     const dying = new Proxy(imports, {
@@ -224,15 +225,20 @@ describe("sweepIntake", () => {
     };
     const deviceRows = () => rowsOf(imports, `PartitionKey eq '${batchId}'`);
     const listRows = () => rowsOf(services.storage.batchIndex, `PartitionKey eq 'sweep-abandon'`);
-    expect((await deviceRows()).filter((r) => r.hardwareIdentifier)).toHaveLength(150);
+    // The devices, hashes and all, are in the partition's pages (devicePages.ts).
+    const hashesStored = (await deviceRows())
+      .filter((r) => String(r.rowKey).startsWith(PAGE_ROW_PREFIX))
+      .flatMap((page) => devicesOfPage(page as unknown as DevicePageEntity))
+      .filter((d) => d.hardwareIdentifier);
+    expect(hashesStored).toHaveLength(150);
     expect(await listRows()).toHaveLength(1);
 
     // Five minutes on, the intake might in principle still be writing: left alone, and looked at again later.
     const sweep = (at: number) =>
       sweepIntake({ ...services, enqueueConcurrency: 4, firstPollDelayMs: 0, graceMs: 60_000, now: () => new Date(at) });
     expect(await sweep(startedAt + 5 * 60_000)).toEqual({ finished: 0, reenqueued: 0, abandoned: 0 });
-    // 150 devices, 16 counter shards, one fan-out progress row
-    expect(await deviceRows()).toHaveLength(150 + 16 + 1);
+    // 2 pages of 99 and 51 devices, 16 counter shards, one fan-out progress row
+    expect(await deviceRows()).toHaveLength(2 + 16 + 1);
 
     expect(await sweep(startedAt + ABANDONED_INTAKE_ERASE_AFTER_MS)).toEqual({ finished: 1, reenqueued: 0, abandoned: 1 });
     expect(await deviceRows()).toEqual([]);

@@ -28,6 +28,6 @@ export async function writeTestBatch(store: ImportStore, deviceCount: number): P
     createdAt,
     updatedAt: createdAt,
   }));
-  await store.writeBatch(batch, devices, 4);
+  await store.writeBatch(batch, 4, devices);
   return batchId;
 }
