@@ -37,14 +37,18 @@ export function decodeFanOutMessage(payload: unknown): FanOutMessage {
 }
 
 export interface FanOutSender {
-  send(message: FanOutMessage): Promise<void>;
+  /** `delayMs`: when the message becomes visible (rounded up to the queue's whole seconds); at once without it. */
+  send(message: FanOutMessage, delayMs?: number): Promise<void>;
 }
 
-/** Sends fan-out messages, visible at once, base64 as the queue trigger expects (host.json messageEncoding). */
+/** Sends fan-out messages, base64 as the queue trigger expects (host.json messageEncoding). */
 export class FanOutQueue implements FanOutSender {
   constructor(private readonly queue: QueueClient) {}
 
-  async send(message: FanOutMessage): Promise<void> {
-    await this.queue.sendMessage(Buffer.from(JSON.stringify(message), "utf8").toString("base64"), { messageTimeToLive: -1 });
+  async send(message: FanOutMessage, delayMs = 0): Promise<void> {
+    await this.queue.sendMessage(Buffer.from(JSON.stringify(message), "utf8").toString("base64"), {
+      messageTimeToLive: -1,
+      ...(delayMs > 0 ? { visibilityTimeout: Math.ceil(delayMs / 1000) } : {}),
+    });
   }
 }

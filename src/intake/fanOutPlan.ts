@@ -133,3 +133,27 @@ export function leadersAndFollowers(sends: readonly SlotSend[]): { leaders: Slot
   for (const send of sends) (chunkRole(send.message) === "follower" ? followers : leaders).push(send);
   return { leaders, followers };
 }
+
+/**
+ * How long before its first slot a range's fan-out message becomes visible: a whole second of the
+ * queue's delay, a poll of the idle fan-out queue (host.json maxPollingInterval, 500 ms), and
+ * writing the range's first pages (two for a chunk of 100) with room to spare.
+ */
+export const FANOUT_EXPAND_LEAD_MS = 3_000;
+
+/**
+ * The longest a range's fan-out message is held back: well inside the 2 minutes after which the
+ * sweeper takes over a range whose progress has not moved (sweepIntake.ts), so a held range is
+ * never mistaken for a stalled one. A range due later starts early and its sends wait for their slots.
+ */
+export const FANOUT_MAX_DELAY_MS = 60_000;
+
+/**
+ * When a range's fan-out message should become visible: FANOUT_EXPAND_LEAD_MS before the range's
+ * first slot, at most FANOUT_MAX_DELAY_MS from now. Ranges of a big batch are then expanded one
+ * after another, as their slots come, rather than all at once: the workers hold one range's pages
+ * at a time, and the storage account is not asked for ten ranges' rows in the batch's first seconds.
+ */
+export function fanOutDelayMs(firstSlotAt: number, now: number): number {
+  return Math.min(FANOUT_MAX_DELAY_MS, Math.max(0, firstSlotAt - FANOUT_EXPAND_LEAD_MS - now));
+}

@@ -1,7 +1,7 @@
-import type { StoredDevicePageEntity } from "../storage/devicePages.js";
+import type { DevicePageEntity } from "../storage/devicePages.js";
 import type { ImportStore } from "../storage/importStore.js";
 
-export type RangeRowsStore = Pick<ImportStore, "readPages" | "expandPage" | "readBatch">;
+export type RangeRowsStore = Pick<ImportStore, "readPageKeys" | "readPage" | "expandPage" | "readBatch">;
 
 /**
  * The device rows of one fan-out range, written from the range's pages (devicePages.ts) in
@@ -13,7 +13,8 @@ export type RangeRowsStore = Pick<ImportStore, "readPages" | "expandPage" | "rea
  * the mark) or its page was written after the mark and the fan-out sees it.
  */
 export class RangeRows {
-  private pages: StoredDevicePageEntity[] | undefined;
+  /** The range's pages, keys only: each page's devices are read when it is expanded, so a worker holds one page at a time. */
+  private pages: Pick<DevicePageEntity, "rowKey" | "first" | "count">[] | undefined;
   private nextPage = 0;
   private canceled = false;
 
@@ -29,8 +30,9 @@ export class RangeRows {
     const pages = await this.pagesOfRange();
     const page = pages[this.nextPage];
     if (!page) return { upTo: this.to, canceled: this.canceled };
-    // False: another worker wrote it first (a redelivery running beside its original); its rows are there.
-    await this.store.expandPage(page);
+    // Gone, or false: another worker wrote it first (a redelivery running beside its original); its rows are there.
+    const whole = await this.store.readPage(this.batchId, page.rowKey);
+    if (whole) await this.store.expandPage(whole);
     this.nextPage++;
     this.canceled ||= Boolean((await this.store.readBatch(this.batchId))?.canceledAt);
     const following = pages[this.nextPage];
@@ -47,8 +49,8 @@ export class RangeRows {
     return { canceled: this.canceled };
   }
 
-  private async pagesOfRange(): Promise<StoredDevicePageEntity[]> {
-    this.pages ??= (await this.store.readPages(this.batchId, this.from, this.to)).sort((a, b) => a.first - b.first);
+  private async pagesOfRange(): Promise<Pick<DevicePageEntity, "rowKey" | "first" | "count">[]> {
+    this.pages ??= (await this.store.readPageKeys(this.batchId, this.from, this.to)).sort((a, b) => a.first - b.first);
     return this.pages;
   }
 }

@@ -13,7 +13,7 @@ import { initialProgressRows } from "./fanOutProgress.js";
 import { packPages } from "../storage/devicePages.js";
 import { queueDelayForSlot } from "../model/pacing.js";
 import type { FanOutSender } from "./fanOutMessage.js";
-import { slotCount, splitIntoRanges, type FanOutSchedule } from "./fanOutPlan.js";
+import { fanOutDelayMs, slotAtOf, slotCount, splitIntoRanges, type FanOutSchedule } from "./fanOutPlan.js";
 import { chunkSends, deviceIndexOf, groupIntoChunks } from "../worker/chunks.js";
 import type { ImportRequest } from "./deviceSchema.js";
 import type { DeviceMessage } from "../storage/deviceMessage.js";
@@ -136,7 +136,10 @@ export async function submitBatch(
     // fan-out: a batch whose fan-out ran has its poll chain (else the sweeper starts one).
     await deps.queue.send(firstPoll(batchId), queueDelayForSlot(slots.firstSlotAt + deps.firstPollDelayMs, clock()));
     await forEachLimited(ranges, deps.enqueueConcurrency, ({ range, from, to }) =>
-      deps.fanOut.send({ v: 1, kind: "fanOut", batchId, tenantId: request.tenantId, range, from, to, chunkSize, schedule }),
+      deps.fanOut.send(
+        { v: 1, kind: "fanOut", batchId, tenantId: request.tenantId, range, from, to, chunkSize, schedule },
+        fanOutDelayMs(slotAtOf(schedule, from, chunkSize), clock()),
+      ),
     );
   } catch (error) {
     deps.log.warn("batch is durable but its fan-out did not start; the sweeper will start it", { ...fields, reason: errorMessage(error) });

@@ -1,16 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  leadersAndFollowers,
-  rangeSends,
-  rangeSizeOf,
-  scheduleIsStale,
-  slotAtOf,
-  slotCount,
-  splitIntoRanges,
-  windowsOf,
-  type FanOutSchedule,
-} from "../../src/intake/fanOutPlan.js";
+import { leadersAndFollowers, rangeSends, rangeSizeOf, scheduleIsStale, slotAtOf, slotCount, splitIntoRanges, windowsOf, type FanOutSchedule, fanOutDelayMs, FANOUT_EXPAND_LEAD_MS, FANOUT_MAX_DELAY_MS } from "../../src/intake/fanOutPlan.js";
 import { chunkSends, groupIntoChunks } from "../../src/worker/chunks.js";
 import { deviceRowKey } from "../../src/storage/importEntities.js";
 
@@ -172,5 +162,19 @@ describe("leadersAndFollowers", () => {
     // Creates are all leaders.
     expect(leadersAndFollowers(rangeSends("b", 0, 5, 1, schedule, 60_000))).toMatchObject({ followers: [] });
     expect(leadersAndFollowers(rangeSends("b", 0, 5, 1, schedule, 60_000)).leaders).toHaveLength(5);
+  });
+});
+
+describe("fanOutDelayMs", () => {
+  it("makes a range visible FANOUT_EXPAND_LEAD_MS before its first slot, never in the past, never more than FANOUT_MAX_DELAY_MS ahead", () => {
+    const now = 1_000_000;
+    expect(fanOutDelayMs(now + 1_500, now)).toBe(0);
+    expect(fanOutDelayMs(now + FANOUT_EXPAND_LEAD_MS, now)).toBe(0);
+    expect(fanOutDelayMs(now + 20_000, now)).toBe(20_000 - FANOUT_EXPAND_LEAD_MS);
+    expect(fanOutDelayMs(now + 30 * 60_000, now)).toBe(FANOUT_MAX_DELAY_MS);
+    // A batch of 10,000 in chunks of 100 at Intune's budget (a slot every 200 ms): range r is due 2 s after range r - 1.
+    const schedule = { firstSlotAt: now + 1_500, intervalMs: 200, shiftMs: 0, firstDevice: 0 };
+    const delays = splitIntoRanges(10_000, 1_000, 100).map((r) => fanOutDelayMs(slotAtOf(schedule, r.from, 100), now));
+    expect(delays).toEqual([0, 500, 2_500, 4_500, 6_500, 8_500, 10_500, 12_500, 14_500, 16_500]);
   });
 });

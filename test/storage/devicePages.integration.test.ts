@@ -71,15 +71,17 @@ async function listAll(batchId: string, pageSize: number, state?: "queued" | "su
 describe("device pages", () => {
   it("turn into exactly the rows intake would have written, once: the page goes in the same transaction", async () => {
     const { batchId, devices } = await pagedBatch(150);
-    const pages = await services.store.readPages(batchId, 0, 150);
-    expect(pages.map((p) => [p.first, p.count])).toEqual([
+    const keys = await services.store.readPageKeys(batchId, 0, 150);
+    expect(keys.map((p) => [p.first, p.count])).toEqual([
       [0, 99],
       [99, 51],
     ]);
+    const pages = await Promise.all(keys.map((k) => services.store.readPage(batchId, k.rowKey)));
     expect(await services.store.expandPage(pages[0]!)).toBe(true);
     const rows = await services.store.readDeviceRange(batchId, deviceRowKey(0), 150);
     expect(rows.map(({ etag: _etag, ...row }) => row)).toEqual(devices.slice(0, 99));
-    expect((await services.store.readPages(batchId, 0, 150)).map((p) => p.first)).toEqual([99]);
+    expect((await services.store.readPageKeys(batchId, 0, 150)).map((p) => p.first)).toEqual([99]);
+    expect(await services.store.readPage(batchId, keys[0]!.rowKey)).toBeUndefined();
 
     // A second worker with the same page in hand: nothing written, the rows as they are.
     await services.store.moveDevices([{ device: rows[0]!, changes: { state: "submitting", updatedAt: createdAt } }]);
@@ -89,8 +91,8 @@ describe("device pages", () => {
 
   it("are listed with the rows in device order, as queued, without secrets, page by page", async () => {
     const { batchId } = await pagedBatch(250);
-    const [, middle] = await services.store.readPages(batchId, 0, 250);
-    await services.store.expandPage(middle!);
+    const [, middle] = await services.store.readPageKeys(batchId, 0, 250);
+    await services.store.expandPage((await services.store.readPage(batchId, middle!.rowKey))!);
     const moved = await services.store.readDevice(batchId, deviceRowKey(120));
     await services.store.moveDevices([{ device: moved!, changes: { state: "submitting", updatedAt: createdAt } }]);
 
@@ -139,7 +141,7 @@ describe("device pages", () => {
     expect(rows.map((r) => r.state)).toEqual([...Array(100).fill("queued"), ...Array(150).fill("canceled")]);
     const summary = await services.store.readSummary(accepted.batchId);
     expect(summary?.counts).toMatchObject({ queued: 100, canceled: 150 });
-    expect(await services.store.readPages(accepted.batchId, 0, 250)).toEqual([]);
+    expect(await services.store.readPageKeys(accepted.batchId, 0, 250)).toEqual([]);
     expect(summary?.batch.intakeState).toBe("accepted");
   });
 });
