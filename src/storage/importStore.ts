@@ -23,6 +23,7 @@ import {
 } from "./importEntities.js";
 import {
   devicesOfPage,
+  PAGE_MAX_DEVICES,
   PAGE_ROW_PREFIX,
   pageRowKey,
   transactionGroups,
@@ -624,8 +625,10 @@ export class ImportStore {
     const { pageSize, from } = options;
     const fromPages: DeviceEntity[] = [];
     if ((options.state === undefined || options.state === "queued") && options.profileState === undefined) {
+      // The page holding device `from` starts at most PAGE_MAX_DEVICES - 1 devices before it.
+      const firstPage = pageRowKey(Math.max(0, from - PAGE_MAX_DEVICES + 1));
       const pages = this.table.listEntities<DevicePageEntity>({
-        queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${PAGE_ROW_PREFIX} and RowKey lt ${PAGE_ROW_PREFIX + "~"}` },
+        queryOptions: { filter: odata`PartitionKey eq ${batchId} and RowKey ge ${firstPage} and RowKey lt ${PAGE_ROW_PREFIX + "~"}` },
       });
       for await (const page of pages) {
         if (page.first + page.count <= from) continue;

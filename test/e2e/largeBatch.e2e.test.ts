@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { functionDefinitions } from "../../src/app/functionDefinitions.js";
-import type { StoredDevicePage } from "../../src/storage/importStore.js";
 import { startPipeline, type Pipeline } from "../support/pipeline.js";
 import { makeCsv, makeDevices } from "../support/devices.js";
 import { queuedMessages } from "../support/queuedMessages.js";
@@ -28,7 +27,7 @@ beforeAll(async () => {
 afterAll(async () => pipeline?.stop());
 
 describe("a 10,000-device batch", () => {
-  it("is accepted with one row per device, one poll message and fan-out messages for every device", async () => {
+  it("is accepted in pages of devices, with one poll message and fan-out messages for every device", async () => {
     expect(accepted.status).toBe(202);
     expect(batch.deviceCount).toBe(COUNT);
     // the batch's first poll round, and fan-out messages standing for one message per device (queuedMessages.ts)
@@ -43,20 +42,26 @@ describe("a 10,000-device batch", () => {
     );
     const journal = pipeline.services.storage.intakeJournal.listEntities();
     expect((await journal.next()).value?.rowKey).toBe(batch.id);
+    // 10,000 devices in 110 pages (ten ranges of 1,000, each 10 pages of 99 and one of 10), no device row yet.
+    const pages = await pipeline.services.store.readPageKeys(batch.id, 0, COUNT);
+    expect(pages).toHaveLength(110);
+    expect(pages.reduce((n, p) => n + p.count, 0)).toBe(COUNT);
+    expect(await pipeline.services.store.readDeviceRange(batch.id, "device-000000", COUNT)).toEqual([]);
   }, 180_000);
 
   it("is exported as CSV that streams: its first bytes reach the client while most rows are still unread", async () => {
     const store = pipeline.services.store;
-    const listDevices = store.listDevices.bind(store);
+    // The worker is left out, so every device is still in its page: the export reads pages and rows together, by device index.
+    const listDevicesByIndex = store.listDevicesByIndex.bind(store);
     let rowsRead = 0;
     let releaseLaterPages!: () => void;
     const firstBytesArrived = new Promise<void>((resolve) => (releaseLaterPages = resolve));
     // Every page after the first waits until the client holds its first bytes. A host that
     // buffers the response whole would never send them, so this test would time out instead
     // of passing; one that streams sends the header and the first page at once.
-    const spy = vi.spyOn(store, "listDevices").mockImplementation(async (batchId, options): Promise<StoredDevicePage> => {
-      if (options.continuationToken) await firstBytesArrived;
-      const page = await listDevices(batchId, options);
+    const spy = vi.spyOn(store, "listDevicesByIndex").mockImplementation(async (batchId, options) => {
+      if (options.from > 0) await firstBytesArrived;
+      const page = await listDevicesByIndex(batchId, options);
       rowsRead += page.devices.length;
       return page;
     });
