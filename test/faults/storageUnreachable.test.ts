@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { functionDefinitions } from "../../src/app/functionDefinitions.js";
 import { sweepIntake } from "../../src/intake/sweepIntake.js";
 import { silentLogger } from "../../src/telemetry/logging.js";
 import { makeDevices } from "../support/devices.js";
@@ -9,8 +10,11 @@ import { printLocalRows, recordScenario } from "./support/resultsTable.js";
 import { faultScale } from "./support/scale.js";
 
 /**
- * Scenario 2: storage unreachable for a while, through a proxy between the app and Azurite that
- * refuses every request from a chosen one on (and cuts the connections the app holds open).
+ * Scenario 2: storage unreachable for a while, through proxies between the app and Azurite that
+ * refuse every request from a chosen one on (and cut the connections the app holds open). The
+ * app runs as two instances, one for the HTTP functions and one for the queue functions and
+ * timers, each behind a proxy of its own, so a cut during intake is counted in intake's own
+ * requests and the workers keep draining the queues meanwhile, as they would.
  *
  * During intake: the n-th storage request of a POST fails for a spread of n, from the
  * credential check through the row transactions and the header to the queue sends. The answer
@@ -22,7 +26,10 @@ import { faultScale } from "./support/scale.js";
  * device still ends imported, each created once.
  */
 let world: FaultWorld;
-let chaos: StorageChaos;
+/** In front of the intake host's storage: 2a cuts it at the n-th request of a POST, counting intake's requests only. */
+let intakeChaos: StorageChaos;
+/** In front of the workers' storage (queue functions and timers, in a host of their own): 2b takes both away. */
+let workerChaos: StorageChaos;
 let api: string;
 // Visibility shortened from host.json's 5 minutes: a message whose release failed during the outage comes back in seconds.
 const HOST_SETTINGS = { functionTimeoutMs: 10_000, queues: { visibilityTimeoutMs: 1_000 } };
@@ -30,17 +37,26 @@ const PROBLEM = "application/problem+json";
 
 beforeAll(async () => {
   world = await startFaultWorld();
-  chaos = await startStorageChaos(world.azurite);
+  intakeChaos = await startStorageChaos(world.azurite);
+  workerChaos = await startStorageChaos(world.azurite);
   // Chunks of 2: the batch is 30 import actions a slot apart, so an outage can fall mid-batch.
-  ({ api } = await world.startHost(
-    world.hostEnv({ PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "100", IMPORT_CHUNK_SIZE: "2" }, chaos.connectionString),
-    HOST_SETTINGS,
-  ));
+  const env = (storage: string) =>
+    world.hostEnv({ PACING_WINDOW_MS: "2000", PACING_WRITES_PER_WINDOW: "100", IMPORT_CHUNK_SIZE: "2" }, storage);
+  // Two hosts, as two instances of one app: the HTTP functions, and the queue functions with their timers (the follower drain among them).
+  ({ api } = await world.startHost(env(intakeChaos.connectionString), HOST_SETTINGS, {
+    definitions: functionDefinitions.filter((d) => d.kind === "http"),
+  }));
+  await world.startHost(env(workerChaos.connectionString), HOST_SETTINGS, {
+    definitions: functionDefinitions.filter((d) => d.kind !== "http"),
+    timers: true,
+  });
 });
 afterAll(async () => {
-  chaos?.setRule(() => "pass");
+  intakeChaos?.setRule(() => "pass");
+  workerChaos?.setRule(() => "pass");
   await world?.stop();
-  await chaos?.stop();
+  await intakeChaos?.stop();
+  await workerChaos?.stop();
   printLocalRows();
 });
 
@@ -53,23 +69,23 @@ describe("fault 2: storage unreachable", () => {
     const accepted: AcceptedBatch[] = [];
 
     // How many storage requests one intake of this size makes, to cut it at every stage.
-    const before = chaos.count();
+    const before = intakeChaos.count();
     accepted.push(acceptedBatch(await send("INTAKE-CLEAN"), count));
-    const requestsPerIntake = chaos.count() - before;
+    const requestsPerIntake = intakeChaos.count() - before;
 
     // Cuts at a share of the intake's requests, and at the header write itself (rows written, no header).
     const cuts: (number | "header")[] = faultScale({ short: ["header"], full: [0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95, "header"] });
     const answers: { cutAt: number | "header"; status: number }[] = [];
     for (const [i, cut] of cuts.entries()) {
       const cutAt = cut === "header" ? cut : Math.max(1, Math.round(cut * requestsPerIntake));
-      const base = chaos.count();
+      const base = intakeChaos.count();
       let down = false;
-      chaos.setRule((n, r) => {
+      intakeChaos.setRule((n, r) => {
         down ||= cutAt === "header" ? r.service === "table" && r.method === "PUT" && r.path.includes("RowKey='batch'") : n - base >= cutAt;
         return down ? "refuse" : "pass";
       });
       const answer = await send(`INTAKE-CUT${i}`);
-      chaos.setRule(() => "pass");
+      intakeChaos.setRule(() => "pass");
       answers.push({ cutAt, status: answer.status });
       if (answer.status === 202) {
         accepted.push(acceptedBatch(answer, count));
@@ -116,10 +132,10 @@ describe("fault 2: storage unreachable", () => {
     );
 
     await waitFor("a third of the batch to be created", () => world.simulator.creates.length - creates >= count / 3, 30_000, 5);
-    chaos.setRule(() => "refuse", { cutOpen: true });
+    for (const chaos of [intakeChaos, workerChaos]) chaos.setRule(() => "refuse", { cutOpen: true });
     const createdInOutage = world.simulator.creates.length;
     await sleep(outageMs);
-    chaos.setRule(() => "pass");
+    for (const chaos of [intakeChaos, workerChaos]) chaos.setRule(() => "pass");
     // The outage fell mid-batch: devices were still waiting for their create when it began.
     expect(createdInOutage - creates).toBeLessThan(count);
 

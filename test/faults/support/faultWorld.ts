@@ -4,6 +4,7 @@ import { loadConfig } from "../../../src/config/config.js";
 import { startGraphSimulator, type GraphSimulator, type SimulatorOptions } from "../../../src/dev/simulator/index.js";
 import { startAzurite, type RunningAzurite } from "../../../src/dev/host/azurite.js";
 import { startDevHost } from "../../../src/dev/host/devHost.js";
+import type { FunctionDefinition } from "../../../src/app/functionTypes.js";
 import { loadHostSettings } from "../../../src/dev/host/hostSettings.js";
 import type { HostSettingsOverride } from "./childHost.js";
 import { silentLogger } from "../../../src/telemetry/logging.js";
@@ -28,7 +29,12 @@ export interface FaultWorld {
   /** Settings for a host of this world; `storage` replaces the connection string (e.g. through a proxy). */
   hostEnv(overrides?: Record<string, string>, storage?: string): Record<string, string>;
   /** A development host in this process (for scenarios that do not kill it); stopped by `stop`. */
-  startHost(env?: Record<string, string>, hostSettings?: HostSettingsOverride): Promise<{ api: string; services: Services }>;
+  startHost(
+    env?: Record<string, string>,
+    hostSettings?: HostSettingsOverride,
+    /** Which functions it runs (all by default) and which timers (none by default: a scenario runs the sweeper itself). */
+    run?: { definitions?: readonly FunctionDefinition[]; timers?: boolean },
+  ): Promise<{ api: string; services: Services }>;
   /** Every device row of a batch. */
   deviceRows(batchId: string): Promise<DeviceRow[]>;
   /** Waits until every accepted device is final or the deadline passes, then accounts for them. */
@@ -78,12 +84,13 @@ export async function startFaultWorld(options: { simulator?: SimulatorOptions } 
     partner,
     hostEnv,
     deviceRows,
-    async startHost(env = hostEnv(), override = {}) {
+    async startHost(env = hostEnv(), override = {}, run = {}) {
       const hostServices = await createServices(loadConfig(env), silentLogger);
       const base = loadHostSettings();
       const host = await startDevHost({
         services: hostServices,
-        timers: false,
+        timers: run.timers ?? false,
+        ...(run.definitions ? { definitions: run.definitions } : {}),
         hostSettings: { ...base, ...override, queues: { ...base.queues, ...override.queues } },
       });
       stops.push(host.stop);
