@@ -53,3 +53,15 @@ export function classifyFailure(result: GraphFailureResult, tenantId = "", conse
   }
   return { kind: "permanent", errorCode, errorMessage };
 }
+
+/**
+ * Whether a failed write asks the whole tenant to wait rather than this device to back off: a 429,
+ * or a 503 that says for how long (Retry-After; the facts sheet: "503 may carry Retry-After too").
+ * Either pauses the tenant's schedule for its Retry-After and counts no failure against the
+ * device: an Intune outage of several minutes then delays the batch by its length instead of
+ * failing every device whose RETRY_MAX_ATTEMPTS it outlasts. A 503 without Retry-After stays a
+ * transient failure of the device, backed off and counted.
+ */
+export function asksTenantToWait(status: number | undefined, retryAfterMs: number | undefined): boolean {
+  return status === 429 || (status === 503 && retryAfterMs !== undefined);
+}

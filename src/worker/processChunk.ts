@@ -6,7 +6,7 @@ import { sendAllForSlots, sendForSlot } from "../storage/slotSends.js";
 import { countSubmitted } from "../telemetry/metrics.js";
 import { retryDelayMs } from "../model/backoff.js";
 import { chunkSends, matchRecords, splitInHalves } from "./chunks.js";
-import { classifyFailure } from "./classifyGraphResult.js";
+import { asksTenantToWait, classifyFailure } from "./classifyGraphResult.js";
 import { failWaitingDevices } from "./failWaitingDevices.js";
 import { dueAt, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
 import {
@@ -276,7 +276,7 @@ async function attemptChunk(
     return "failed";
   }
   return retryChunk(deps, message, toSend, {
-    kind: status === 429 ? "throttled" : "transient",
+    kind: asksTenantToWait(status, failure.retryAfterMs) ? "throttled" : "transient",
     errorCode: failure.errorCode,
     errorMessage: failure.errorMessage,
     ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
@@ -393,8 +393,9 @@ interface RetryReason {
 }
 
 /**
- * The chunk is tried again whole, later, in its tenant's schedule: a 429 pauses the tenant (and
- * costs no failure), another transient failure backs off and counts one for each device.
+ * The chunk is tried again whole, later, in its tenant's schedule: a 429 (or a 503 with
+ * Retry-After) pauses the tenant and costs no failure, another transient failure backs off and
+ * counts one for each device.
  */
 async function retryChunk(
   deps: WorkerDeps,

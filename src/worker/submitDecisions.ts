@@ -5,7 +5,7 @@ import type { SubmitMessage } from "../storage/deviceMessage.js";
 import type { DeviceFields } from "../storage/importEntities.js";
 import { retryDelayMs, type RetryPolicy } from "../model/backoff.js";
 import { dueAt, MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS } from "../model/pacing.js";
-import { classifyFailure, type GraphFailure } from "./classifyGraphResult.js";
+import { asksTenantToWait, classifyFailure, type GraphFailure } from "./classifyGraphResult.js";
 import { mayHaveCreated } from "./createAttempt.js";
 import { judgeMessage } from "./messageGuard.js";
 import { unclearMessage, type InDoubtDecision } from "./recordOwnership.js";
@@ -230,14 +230,15 @@ export interface RetryFacts {
 }
 
 /**
- * A transient failure: tried again in the tenant's schedule, later. A 429 pauses the whole tenant
- * (for its Retry-After, or a backoff step) and costs no failure; any other backs this device off
- * alone (retryDelayMs, never sooner than Retry-After) and counts one, up to retry.maxAttempts.
+ * A transient failure: tried again in the tenant's schedule, later. A 429, or a 503 with
+ * Retry-After (asksTenantToWait), pauses the whole tenant (for its Retry-After, or a backoff step)
+ * and costs no failure; any other backs this device off alone (retryDelayMs, never sooner than
+ * Retry-After) and counts one, up to retry.maxAttempts.
  */
 export function decideRetry(transient: Extract<AnswerDecision, { kind: "transient" }>, facts: RetryFacts): RetryDecision {
   const { failure, status, inDoubtSince } = transient;
   if (inDoubtSince === undefined && facts.canceled) return { kind: "cancel" };
-  const isThrottle = status === 429;
+  const isThrottle = asksTenantToWait(status, failure.retryAfterMs);
   const failures = facts.failures + (isThrottle ? 0 : 1);
   if (failures >= facts.retry.maxAttempts) {
     return {

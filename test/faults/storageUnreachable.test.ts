@@ -145,4 +145,51 @@ describe("fault 2: storage unreachable", () => {
     expect(ledger.duplicatedKeys).toEqual([]);
     expect((await world.deviceRows(batch.batchId)).map((r) => r.state)).toEqual(Array(count).fill("imported"));
   }, 300_000);
+
+  it("in the middle of a poll round: the round is taken up again and the batch finishes", async () => {
+    const startedAt = Date.now();
+    const count = faultScale({ short: 40, full: 200 });
+    const outageMs = faultScale({ short: 3_000, full: 10_000 });
+    const batch = acceptedBatch(
+      await post(api, JSON.stringify({ devices: makeDevices(count, "POLLROUND") }), "application/json", world.partner.headers),
+      count,
+    );
+    // Once the fan-out is done, the workers' only write to the batch's header is a poll round's claim (pollBatch.ts):
+    // storage goes away right after the first claim that follows, so the round has claimed and read nothing yet.
+    await waitFor(
+      "the batch's fan-out to finish",
+      async () => (await world.services.store.readBatch(batch.batchId))?.intakeState === "accepted",
+      60_000,
+    );
+    await waitFor(
+      "a third of the batch to be created",
+      () => world.simulator.creates.filter((c) => c.importId?.startsWith(batch.batchId)).length >= count / 3,
+      60_000,
+      5,
+    );
+    let cutUntil = 0;
+    let claimSeen = false;
+    workerChaos.setRule((_n, r) => {
+      if (Date.now() < cutUntil) return "refuse";
+      if (
+        !claimSeen &&
+        r.service === "table" &&
+        r.method !== "GET" &&
+        r.path.includes(batch.batchId) &&
+        r.path.includes("RowKey='batch'")
+      ) {
+        claimSeen = true;
+        cutUntil = Date.now() + outageMs;
+      }
+      return "pass";
+    });
+    await waitFor("a poll round's claim", () => claimSeen, 30_000);
+
+    const ledger = await world.settle([batch], 120_000);
+    workerChaos.setRule(() => "pass");
+    recordScenario("2c. storage unreachable mid poll round", ledger, startedAt);
+    expect(ledger.lostKeys).toEqual([]);
+    expect(ledger.duplicatedKeys).toEqual([]);
+    expect((await world.deviceRows(batch.batchId)).map((r) => r.state)).toEqual(Array(count).fill("imported"));
+  }, 300_000);
 });

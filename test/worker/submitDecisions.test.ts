@@ -461,9 +461,21 @@ describe("decideRetry", () => {
     ],
     [
       "never sooner than Retry-After",
-      transient(503, { retryAfterMs: 9_000 }),
+      transient(504, { retryAfterMs: 9_000 }),
       { failures: 0, draws: [1] },
       { kind: "retry", retry: { failures: 1, errorCode: "E", errorMessage: "m", notBefore: at + 9_000 } },
+    ],
+    [
+      "a 503 with Retry-After (Intune unavailable) pauses the tenant for it and costs no failure",
+      transient(503, { retryAfterMs: 9_000 }),
+      { failures: 4, draws: [0] },
+      { kind: "retry", retry: { failures: 4, errorCode: "E", errorMessage: "m", throttledForMs: 9_000, notBefore: at + 9_000 } },
+    ],
+    [
+      "a 503 without Retry-After is the device's transient failure: backed off and counted",
+      transient(503),
+      { failures: 0, draws: [0.5] },
+      { kind: "retry", retry: { failures: 1, errorCode: "E", errorMessage: "m", notBefore: at + 750 } },
     ],
     [
       "a 429 pauses the tenant for its Retry-After and costs no failure",

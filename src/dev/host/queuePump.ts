@@ -94,18 +94,31 @@ export class QueuePump {
     }
     const payload = decodePayload(message.messageText, settings.messageEncoding);
     const about = logContextOfMessage(payload);
+    // The message stays invisible while its function runs, however long; each renewal gives it a new pop receipt.
+    let popReceipt = message.popReceipt;
+    const renewal = this.keepInvisible(
+      message.messageId,
+      () => popReceipt,
+      (next) => (popReceipt = next),
+      about,
+    );
+    let failure: { error: unknown } | undefined;
     try {
       await this.options.handle(payload, delivery);
     } catch (error) {
+      failure = { error };
+    }
+    await renewal.stop();
+    if (failure) {
       log.warn("queue function failed", {
         ...about,
         messageId: message.messageId,
         attempt: message.dequeueCount,
-        reason: errorMessage(error),
+        reason: errorMessage(failure.error),
       });
       try {
-        if (message.dequeueCount >= settings.maxDequeueCount) await this.moveToPoison(message);
-        else await queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(settings.visibilityTimeoutMs / 1000));
+        if (message.dequeueCount >= settings.maxDequeueCount) await this.moveToPoison({ ...message, popReceipt });
+        else await queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(settings.visibilityTimeoutMs / 1000));
       } catch (releaseError) {
         // The message reappears by itself when its processing visibility runs out.
         log.warn("could not release failed message", { ...about, messageId: message.messageId, reason: errorMessage(releaseError) });
@@ -113,11 +126,55 @@ export class QueuePump {
       return;
     }
     try {
-      await queue.deleteMessage(message.messageId, message.popReceipt);
+      await queue.deleteMessage(message.messageId, popReceipt);
     } catch (error) {
       // At-least-once: the message comes back and the function must (and does) treat it as a duplicate.
       log.warn("could not delete processed message", { ...about, messageId: message.messageId, reason: errorMessage(error) });
     }
+  }
+
+  /**
+   * Renews a running message's invisibility when it is halfway to expiring, as the Functions
+   * host's queue listener does (azure-webjobs-sdk, QueueListener.CreateUpdateMessageVisibilityTimer
+   * and UpdateQueueMessageVisibilityCommand). Without it a function that outlived its processing
+   * visibility had its message delivered a second time while it still ran; when one delivery
+   * finished first and deleted the message, the other could no longer release it on failure, and a
+   * killed host lost it altogether: a fan-out range, or a batch's poll chain, stopped for good.
+   * A renewal that fails leaves the message to come back by itself (one try: the pump's own client).
+   */
+  private keepInvisible(
+    messageId: string,
+    popReceipt: () => string,
+    renewed: (next: string) => void,
+    about: Record<string, unknown>,
+  ): { stop(): Promise<void> } {
+    const { processingTimeoutMs, log } = this.options;
+    const queue = this.options.receiveQueue ?? this.options.queue;
+    const seconds = Math.ceil(processingTimeoutMs / 1000);
+    let stopped = false;
+    let inFlight: Promise<void> = Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = () => {
+      timer = setTimeout(() => {
+        inFlight = (async () => {
+          try {
+            const answer = await queue.updateMessage(messageId, popReceipt(), undefined, seconds);
+            if (answer.popReceipt) renewed(answer.popReceipt);
+          } catch (error) {
+            log.warn("could not renew a running message's invisibility", { ...about, messageId, reason: errorMessage(error) });
+          }
+          if (!stopped) schedule();
+        })();
+      }, processingTimeoutMs / 2);
+    };
+    schedule();
+    return {
+      async stop() {
+        stopped = true;
+        clearTimeout(timer);
+        await inFlight;
+      },
+    };
   }
 
   private async moveToPoison(message: DequeuedMessageItem): Promise<void> {

@@ -101,6 +101,39 @@ describe("QueuePump", () => {
     expect(poisoned.receivedMessageItems.map((m) => m.messageText)).toEqual([text]);
   });
 
+  it("keeps a running message invisible past its processing visibility, as the Functions host renews it, and deletes it once", async () => {
+    const { queue, poison } = await queues("pump-long");
+    const watch = deliveries(1);
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const pump = new QueuePump({
+      queue,
+      poisonQueue: poison,
+      settings,
+      processingTimeoutMs: 2_000,
+      log: silentLogger,
+      handle: async (p, d) => {
+        watch.record(p, d);
+        await finished;
+      },
+    });
+    await queue.sendMessage(Buffer.from(JSON.stringify({ long: true })).toString("base64"));
+    pump.start();
+    await watch.finished;
+    // Another consumer looks for it for three processing visibilities: without renewal it would get it after the first.
+    const stolen: string[] = [];
+    for (const until = Date.now() + 6_000; Date.now() < until;) {
+      const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 1 });
+      stolen.push(...receivedMessageItems.map((m) => m.messageId));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    finish();
+    await pump.stop();
+    expect(stolen).toEqual([]);
+    expect(watch.seen).toHaveLength(1);
+    expect((await queue.getProperties()).approximateMessagesCount).toBe(0);
+  });
+
   it("never runs more than batchSize + newBatchThreshold functions at once", async () => {
     const { queue, poison } = await queues("pump-limit");
     let running = 0;
