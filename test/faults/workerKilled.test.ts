@@ -112,4 +112,37 @@ describe("fault 1: worker killed between Graph's create and the outcome", () => 
       Math.ceil(count / 100),
     );
   }, 300_000);
+
+  it("resumes after repeated kills mid-batch, leaders waiting for their slots: every device once", async () => {
+    const startedAt = Date.now();
+    const count = faultScale({ short: 40, full: 120 });
+    const kills = faultScale({ short: 3, full: 6 });
+    // Chunks of 4 at 2 writes a second: each leader comes ahead of its slot and waits for it inside its
+    // function (pacing.ts, MAX_WAIT_IN_FUNCTION_MS), so a kill finds one action's answer on its way and
+    // the next leader holding its slot. Its message comes back after the visibility, late, and takes a new slot.
+    const env = world.hostEnv({ IMPORT_CHUNK_SIZE: "4", PACING_WINDOW_MS: "4000", PACING_WRITES_PER_WINDOW: "8" });
+    let host = await startChildHost(env, HOST_SETTINGS);
+    hosts.push(host);
+    const batch = acceptedBatch(
+      await post(host.api, JSON.stringify({ devices: makeDevices(count, "SLOTKILL") }), "application/json", world.partner.headers),
+      count,
+    );
+    const creates = () => world.simulator.creates.filter((c) => c.importId?.startsWith(`${batch.batchId}/`)).length;
+    for (let k = 0; k < kills; k++) {
+      const before = creates();
+      await waitFor("the batch's next import action", () => creates() > before, 60_000, 2);
+      await host.kill();
+      host = await startChildHost(env, HOST_SETTINGS);
+      hosts.push(host);
+    }
+    // The kills fell mid-batch.
+    expect(creates()).toBeLessThan(count);
+
+    const ledger = await world.settle([batch], 120_000);
+    recordScenario("1c. worker killed repeatedly, leaders holding slots", ledger, startedAt);
+    expect(ledger.lostKeys, host.output()).toEqual([]);
+    expect(ledger.duplicatedKeys).toEqual([]);
+    expect(ledger.final).toBe(count);
+    expect((await world.deviceRows(batch.batchId)).every((r) => r.state === "imported")).toBe(true);
+  }, 300_000);
 });

@@ -1,6 +1,19 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { leadersAndFollowers, rangeSends, rangeSizeOf, scheduleIsStale, slotAtOf, slotCount, splitIntoRanges, windowsOf, type FanOutSchedule, fanOutDelayMs, FANOUT_EXPAND_LEAD_MS, FANOUT_MAX_DELAY_MS } from "../../src/intake/fanOutPlan.js";
+import {
+  leadersAndFollowers,
+  rangeSends,
+  rangeSizeOf,
+  scheduleIsStale,
+  slotAtOf,
+  slotCount,
+  splitIntoRanges,
+  windowsOf,
+  type FanOutSchedule,
+  fanOutDelayMs,
+  FANOUT_EXPAND_LEAD_MS,
+  FANOUT_MAX_DELAY_MS,
+} from "../../src/intake/fanOutPlan.js";
 import { chunkSends, groupIntoChunks } from "../../src/worker/chunks.js";
 import { deviceRowKey } from "../../src/storage/importEntities.js";
 

@@ -77,9 +77,12 @@ describe("device pages", () => {
 
   it("splits a page whose escaped characters made it longer than a page may be", () => {
     // Quotes and backslashes double in JSON: the size estimate counts them once, the page is checked whole.
-    const devices = Array.from({ length: 200 }, (_, i) => device(i, 4_400, { groupTag: '"'.repeat(128), orderIdentifier: "\\".repeat(64) }));
+    const devices = Array.from({ length: 200 }, (_, i) =>
+      device(i, 4_400, { groupTag: '"'.repeat(128), orderIdentifier: "\\".repeat(64) }),
+    );
     const pages = packPages(BATCH, devices);
-    for (const page of pages) expect(partsOf(page).reduce((n, k) => n + page[k as `d${string}`].length, 0)).toBeLessThanOrEqual(PAGE_MAX_CHARS);
+    for (const page of pages)
+      expect(partsOf(page).reduce((n, k) => n + page[k as `d${string}`].length, 0)).toBeLessThanOrEqual(PAGE_MAX_CHARS);
     expect(pages.flatMap(devicesOfPage)).toEqual(devices);
     expect(pages.length).toBeGreaterThan(Math.ceil(200 / PAGE_MAX_DEVICES));
   });
