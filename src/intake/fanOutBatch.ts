@@ -122,9 +122,10 @@ function lastDeviceOf(send: SlotSend): number {
 
 /**
  * The batch was canceled while its rows were still in pages: the rest of the range's rows are
- * written, its waiting devices canceled (counters with them), and the range is done without
- * sending anything more. A device whose message already went is left to its worker, as a cancel
- * leaves a device an attempt holds.
+ * written, its waiting devices canceled (counters with them, as a cancel moves them), and the
+ * range is done without sending anything more. A device an attempt already holds is left to its
+ * worker, as a cancel leaves it; a message already sent for a device canceled here is dropped by
+ * its worker.
  */
 async function cancelRange(deps: FanOutDeps, message: FanOutMessage, row: StoredFanOutProgress, rows: RangeRows): Promise<"canceled"> {
   await rows.expandThrough(row.to, true);
