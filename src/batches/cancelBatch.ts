@@ -8,7 +8,7 @@ import { toBatchView } from "../status/statusViews.js";
 import type { CancelResult } from "../status/viewSchemas.js";
 import type { BatchActionDeps } from "./batchActionDeps.js";
 import { isBatchId } from "../status/batchId.js";
-import { CANCELABLE_STATES, canceledChanges, isCancelable } from "../storage/importEntities.js";
+import { CANCELABLE_STATES } from "../storage/importEntities.js";
 
 /**
  * POST /api/imports/{id}/cancel: devices that have not reached Graph (queued, retrying) end as
@@ -46,8 +46,7 @@ export async function cancelBatch(deps: BatchActionDeps, id: string, caller: Cal
   for (const state of CANCELABLE_STATES) {
     // A retrying device whose last create may have gone through (inDoubt) may already be in Graph:
     // it finishes normally, so a record of ours is never left unfollowed.
-    const devices = (await deps.store.devicesInState(id, state)).filter(isCancelable);
-    canceled += (await deps.store.moveDevices(devices.map((device) => ({ device, changes: canceledChanges(at) })))).length;
+    canceled += (await deps.store.cancelDevices(await deps.store.devicesInState(id, state), at)).length;
   }
   deps.log.info("batch canceled", { batchId: id, tenantId: batch.tenantId, partnerId: caller.partnerId, deviceCount: canceled });
   const after = (await deps.store.readSummary(id)) ?? summary;

@@ -9,7 +9,7 @@ import type { FanOutMessage } from "./fanOutMessage.js";
 import { leadersAndFollowers, rangeSends, scheduleIsStale, slotCount, windowsOf, type FanOutSchedule } from "./fanOutPlan.js";
 import { SCHEDULE_LEAD_MS } from "./submitBatch.js";
 import { RangeRows, type RangeRowsStore } from "./rangeRows.js";
-import { canceledChanges, deviceRowKey, isCancelable } from "../storage/importEntities.js";
+import { deviceRowKey } from "../storage/importEntities.js";
 import { deviceIndexOf } from "../worker/chunks.js";
 import type { StoredFanOutProgress } from "./fanOutProgress.js";
 
@@ -17,7 +17,7 @@ import type { StoredFanOutProgress } from "./fanOutProgress.js";
 export const FANOUT_WINDOW_DEVICES = 200;
 
 export interface FanOutDeps {
-  store: Pick<ImportStore, "markAccepted" | "readDeviceRange" | "moveDevices"> & RangeRowsStore;
+  store: Pick<ImportStore, "markAccepted" | "readDeviceRange" | "cancelDevices"> & RangeRowsStore;
   progress: FanOutProgress;
   journal: Pick<IntakeJournal, "finish">;
   queue: DeviceMessageSender;
@@ -130,8 +130,10 @@ function lastDeviceOf(send: SlotSend): number {
 async function cancelRange(deps: FanOutDeps, message: FanOutMessage, row: StoredFanOutProgress, rows: RangeRows): Promise<"canceled"> {
   await rows.expandThrough(row.to, true);
   const at = (deps.now?.() ?? new Date()).toISOString();
-  const devices = (await deps.store.readDeviceRange(message.batchId, deviceRowKey(row.from), row.to - row.from)).filter(isCancelable);
-  const canceled = await deps.store.moveDevices(devices.map((device) => ({ device, changes: canceledChanges(at) })));
+  const canceled = await deps.store.cancelDevices(
+    await deps.store.readDeviceRange(message.batchId, deviceRowKey(row.from), row.to - row.from),
+    at,
+  );
   await deps.progress.advance(row, row.to, at);
   await finishIfComplete(deps, message.batchId);
   deps.log.info("fan-out of a canceled batch: devices canceled", {

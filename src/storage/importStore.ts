@@ -8,6 +8,8 @@ import { RideAlongWrites } from "./rideAlongWrites.js";
 import { countTransition } from "../telemetry/metrics.js";
 import {
   BATCH_ROW_KEY,
+  canceledChanges,
+  isCancelable,
   COUNTER_ROW_PREFIX,
   COUNTER_SHARDS,
   counterRowKey,
@@ -314,6 +316,15 @@ export class ImportStore {
       }
     }
     return moved;
+  }
+
+  /**
+   * Cancels those of `devices` a cancel may move (isCancelable: queued, or retrying with nothing
+   * possibly created), each with its counter shard: the cancel request's step, and the fan-out's
+   * for a batch canceled while its rows were still in pages. Returns the row keys moved.
+   */
+  async cancelDevices(devices: readonly StoredDevice[], at: string): Promise<string[]> {
+    return this.moveDevices(devices.filter(isCancelable).map((device) => ({ device, changes: canceledChanges(at) })));
   }
 
   /**
