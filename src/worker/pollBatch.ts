@@ -60,28 +60,17 @@ export function firstPoll(batchId: string): DeviceMessageOf<"pollBatch"> {
  * records the last round and the message that took it, like a device row does for its steps.
  */
 export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBatch">, deliveryId: string): Promise<PollOutcome> {
-  const batch = await deps.store.readBatch(message.batchId);
-  // Gone, or being erased (a round still queued when its owner erased the finished batch).
-  if (!batch || batch.erasingAt) return "stale";
-  const last = batch.pollAttempt ?? 0;
-  const resuming = last === message.attempt && batch.pollClaimedBy === deliveryId;
-  if (last >= message.attempt && !resuming) return "stale";
+  const first = await deps.store.readBatch(message.batchId);
+  if (!first || decidePollRound(first, message, deliveryId) === "stale") return "stale";
 
   const summary = await deps.store.readSummary(message.batchId);
   if (summary && isFinal(summary)) return finished(deps, summary);
 
-  if (resuming) {
-    await sendNext(deps, message, batch.pollIdleRounds ?? 0, undefined);
+  const batch = await claimRound(deps, message, deliveryId, first);
+  if (batch === "stale") return "stale";
+  if (batch === "resume") {
+    await sendNext(deps, message, first.pollIdleRounds ?? 0, undefined);
     return "polled";
-  }
-  if (
-    !(await deps.store.claimPollRound(batch, {
-      pollAttempt: message.attempt,
-      pollClaimedBy: deliveryId,
-      pollIdleRounds: batch.pollIdleRounds ?? 0,
-    }))
-  ) {
-    return "stale";
   }
 
   // Devices Graph accepted, each known by the id of its create's answer: `submitted` ones, and
@@ -142,6 +131,54 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
   const retryAfterMs = looked.retryAfterMs ?? profiles.retryAfterMs;
   await sendNext(deps, message, idleRounds, retryAfterMs);
   return retryAfterMs === undefined ? "polled" : "throttled";
+}
+
+/**
+ * What a poll round's message may do with the batch's header as read: take the round ("claim"),
+ * go on with the round its own delivery took before it failed ("resume"), or nothing ("stale": the
+ * batch is gone or being erased, or this round or a later one was taken by another message).
+ */
+export function decidePollRound(
+  batch: Pick<BatchEntity, "pollAttempt" | "pollClaimedBy" | "erasingAt"> | undefined,
+  message: Pick<DeviceMessageOf<"pollBatch">, "attempt">,
+  deliveryId: string,
+): "claim" | "resume" | "stale" {
+  // Gone, or being erased (a round still queued when its owner erased the finished batch).
+  if (!batch || batch.erasingAt) return "stale";
+  const last = batch.pollAttempt ?? 0;
+  if (last === message.attempt && batch.pollClaimedBy === deliveryId) return "resume";
+  return last >= message.attempt ? "stale" : "claim";
+}
+
+/** How many times a round tries to take the header while other writes keep changing it, before its message is retried. */
+export const POLL_CLAIM_TRIES = 5;
+
+/**
+ * Takes the round on the header by its ETag. The header is written by more than poll rounds (the
+ * fan-out and the sweeper mark the batch accepted, a cancel, a refused tenant), so a claim that
+ * loses to the ETag is not proof that another round took it: the header is read again and the
+ * round decided again. Returning "stale" on any lost claim ended the batch's only poll chain
+ * whenever the fan-out accepted the batch between a round's read and its claim (full fault 2a in
+ * CI: 250 devices left submitting).
+ */
+async function claimRound(
+  deps: PollDeps,
+  message: DeviceMessageOf<"pollBatch">,
+  deliveryId: string,
+  read: BatchEntity & { etag: string },
+): Promise<(BatchEntity & { etag: string }) | "stale" | "resume"> {
+  let batch = read;
+  for (let tries = 1; ; tries++) {
+    const decision = decidePollRound(batch, message, deliveryId);
+    if (decision !== "claim") return decision;
+    const changes = { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: batch.pollIdleRounds ?? 0 };
+    if (await deps.store.claimPollRound(batch, changes)) return batch;
+    // Thrown, the message comes back and the chain goes on; dropped, it would end.
+    if (tries >= POLL_CLAIM_TRIES) throw new Error(`the batch header kept changing; poll round ${message.attempt} not taken`);
+    const fresh = await deps.store.readBatch(message.batchId);
+    if (!fresh) return "stale";
+    batch = fresh;
+  }
 }
 
 function isFinal(summary: BatchSummary): boolean {

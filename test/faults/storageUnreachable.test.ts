@@ -114,7 +114,7 @@ describe("fault 2: storage unreachable", () => {
     const ledger = await world.settle(accepted, 120_000);
     recordScenario("2a. storage unreachable during intake", ledger, startedAt);
 
-    expect(ledger.lostKeys).toEqual([]);
+    expect(ledger.lostKeys, ledger.lost > 0 ? await world.explainLost(ledger) : undefined).toEqual([]);
     expect(ledger.duplicatedKeys).toEqual([]);
     // Nothing ran for a refused submission: every create belongs to an accepted batch.
     expect(ledger.phantom).toBe(0);

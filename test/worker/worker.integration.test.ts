@@ -412,6 +412,26 @@ describe("worker", () => {
     expect((await services.store.readSummary(batchId))?.counts).toMatchObject({ imported: 1 });
   });
 
+  it("keeps the batch's one poll chain when the header changes between a round's read and its claim", async () => {
+    const { batchId } = await acceptOne();
+    const poll = nextMessage("pollBatch");
+    // The fan-out (or the sweeper) marks the batch accepted just after the round read the header.
+    let marked = false;
+    const store = Object.create(services.store) as typeof services.store;
+    store.readBatch = async (id) => {
+      const read = await services.store.readBatch(id);
+      if (!marked) {
+        marked = true;
+        await services.store.markAccepted(id, new Date().toISOString());
+      }
+      return read;
+    };
+    expect(await pollBatch({ ...pollDeps(), store }, poll.message, poll.id)).toBe("polled");
+    expect(marked).toBe(true);
+    expect(await services.store.readBatch(batchId)).toMatchObject({ pollAttempt: 1, pollClaimedBy: poll.id, intakeState: "accepted" });
+    expect(nextMessage("pollBatch").message).toMatchObject({ kind: "pollBatch", batchId, attempt: 2 });
+  });
+
   it.each([
     ["a 504 after Graph created it", 504],
     ["a dropped connection after Graph created it", 0],

@@ -39,6 +39,8 @@ export interface FaultWorld {
   deviceRows(batchId: string): Promise<DeviceRow[]>;
   /** Waits until every accepted device is final or the deadline passes, then accounts for them. */
   settle(accepted: readonly AcceptedBatch[], deadlineMs: number): Promise<Ledger>;
+  /** For a failed assertion: each batch with lost devices, its header's intake and poll fields, its fan-out ranges and one lost row (no secrets). */
+  explainLost(ledger: Ledger): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -106,12 +108,34 @@ export async function startFaultWorld(options: { simulator?: SimulatorOptions } 
         await sleep(250);
       }
     },
+    async explainLost(ledger) {
+      const batchIds = [...new Set(ledger.lostKeys.map((k) => k.split("/")[0]!))];
+      const explained = [];
+      for (const batchId of batchIds) {
+        const header = await services.storage.imports.getEntity(batchId, "batch").catch(() => undefined);
+        const ranges = await services.fanOutProgress.list(batchId);
+        const rowKey = ledger.lostKeys.find((k) => k.startsWith(batchId))!.split("/")[1]!.split(" ")[0]!;
+        const row = await services.storage.imports.getEntity(batchId, rowKey).catch(() => undefined);
+        explained.push({
+          batchId,
+          lost: ledger.lostKeys.filter((k) => k.startsWith(batchId)).length,
+          header: pick(header, ["intakeState", "acceptedAt", "pollAttempt", "pollClaimedBy", "pollIdleRounds", "status", "timestamp"]),
+          ranges,
+          row: pick(row, ["state", "attempts", "claimedBy", "graphId", "findRecordBySerial", "submittedAt", "updatedAt", "nextAttemptAt", "errorCode"]),
+        });
+      }
+      return JSON.stringify(explained, null, 1);
+    },
     async stop() {
       for (const stop of stops.reverse()) await stop();
       await simulator.stop();
       await azurite.stop();
     },
   };
+}
+
+function pick(entity: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> | undefined {
+  return entity && Object.fromEntries(keys.filter((k) => entity[k] !== undefined).map((k) => [k, entity[k]]));
 }
 
 async function readDeviceRows(imports: TableClient, batchId: string): Promise<DeviceRow[]> {
