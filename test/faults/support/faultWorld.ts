@@ -114,14 +114,27 @@ export async function startFaultWorld(options: { simulator?: SimulatorOptions } 
       for (const batchId of batchIds) {
         const header = await services.storage.imports.getEntity(batchId, "batch").catch(() => undefined);
         const ranges = await services.fanOutProgress.list(batchId);
-        const rowKey = ledger.lostKeys.find((k) => k.startsWith(batchId))!.split("/")[1]!.split(" ")[0]!;
+        const rowKey = ledger.lostKeys
+          .find((k) => k.startsWith(batchId))!
+          .split("/")[1]!
+          .split(" ")[0]!;
         const row = await services.storage.imports.getEntity(batchId, rowKey).catch(() => undefined);
         explained.push({
           batchId,
           lost: ledger.lostKeys.filter((k) => k.startsWith(batchId)).length,
           header: pick(header, ["intakeState", "acceptedAt", "pollAttempt", "pollClaimedBy", "pollIdleRounds", "status", "timestamp"]),
           ranges,
-          row: pick(row, ["state", "attempts", "claimedBy", "graphId", "findRecordBySerial", "submittedAt", "updatedAt", "nextAttemptAt", "errorCode"]),
+          row: pick(row, [
+            "state",
+            "attempts",
+            "claimedBy",
+            "graphId",
+            "findRecordBySerial",
+            "submittedAt",
+            "updatedAt",
+            "nextAttemptAt",
+            "errorCode",
+          ]),
         });
       }
       return JSON.stringify(explained, null, 1);
