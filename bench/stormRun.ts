@@ -102,6 +102,17 @@ async function runOnce(
   const attribution = new StorageAttribution(options.devices);
   const pipeline = await startPipelineUnderTest(simulator, options.pipelineEnv, options.instances, {
     onStorageCall: attribution.observe,
+    // BENCH_STORM_LOG=1: the instances' warnings and errors, and their lines about slots and poll rounds, as they come.
+    ...(process.env.BENCH_STORM_LOG && faults
+      ? {
+          onLog: (level: string, message: string, fields: unknown) => {
+            if (level !== "info" || /slot|poll|pause|stall|late|round/i.test(message))
+              console.log(
+                `      [${new Date().toISOString().slice(17, 23)}] ${level} ${message} ${JSON.stringify(fields ?? {}).slice(0, 300)}`,
+              );
+          },
+        }
+      : {}),
     // A message whose function failed in the outage is tried again after host.json's 30 s, scaled as the window is.
     timeScaleDivisor: options.scale,
   });
@@ -152,9 +163,12 @@ async function runOnce(
         const inSecond = (at: number) => at >= started + second * 1000 && at < started + (second + 1) * 1000;
         const posts = simulator.requestLog.filter((r) => r.method === "POST" && inSecond(r.at));
         const created = simulator.creates.filter((c) => inSecond(c.at)).length;
-        line.push(`${second}:${posts.filter((r) => r.status < 300).length}/${posts.filter((r) => r.status === 429).length}/${created}`);
+        const reads = simulator.requestLog.filter((r) => r.method === "GET" && inSecond(r.at)).length;
+        line.push(
+          `${second}:${posts.filter((r) => r.status < 300).length}/${posts.filter((r) => r.status === 429).length}/${created}/${reads}`,
+        );
       }
-      console.log(`    timeline (second:writes taken/429/devices created) ${line.join(" ")}`);
+      console.log(`    timeline (second:writes taken/429/devices created/reads, the poll rounds') ${line.join(" ")}`);
       console.log(
         `    outage ${JSON.stringify(outage ? await outage : undefined)} started ${started}, shift at the end ${await pipeline.pacingShiftMs(options.tenantId)} ms`,
       );

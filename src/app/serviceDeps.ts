@@ -41,6 +41,7 @@ function enqueueDeps(s: Services) {
     enqueueConcurrency: s.config.intake.enqueueConcurrency,
     firstPollDelayMs: s.config.followUp.firstDelayMs,
     log: s.log,
+    now: s.storage.clock.nowDate,
   };
 }
 
@@ -94,6 +95,7 @@ export function fanOutDeps(s: Services): FanOutDeps {
     enqueueConcurrency: s.config.intake.fanOutConcurrency,
     followerDelayMs: s.config.importAction.followerDelayMs,
     log: s.log,
+    now: s.storage.clock.nowDate,
   };
 }
 
@@ -113,9 +115,12 @@ export function erasureDeps(s: Services): ErasureDeps {
   return { store: s.store, index: s.batchIndex, idempotency: s.idempotency, journal: s.journal, log: s.log };
 }
 
-/** What every step that writes to Graph at a tenant's pace shares. */
+/**
+ * What every step that writes to Graph at a tenant's pace shares; `now` is the clock slots are
+ * kept by (serviceClock.ts), as a number (the bundles that want a Date map it).
+ */
 function graphStepDeps(s: Services) {
-  return { queue: s.queue, pacing: s.pacing, graph: s.graph, log: s.log };
+  return { queue: s.queue, pacing: s.pacing, graph: s.graph, log: s.log, now: s.storage.clock.now };
 }
 
 /** A device's own step (create, update, delete): its row, and the retry policy for its next attempt. */
@@ -131,6 +136,7 @@ export function workerDeps(s: Services): WorkerDeps {
     followerDelayMs: s.config.importAction.followerDelayMs,
     chunkClaims: s.chunkClaims,
     reachability: s.storage.reachability,
+    now: s.storage.clock.nowDate,
   };
 }
 
@@ -156,6 +162,7 @@ export function pollDeps(s: Services): PollDeps {
     followUp: s.config.followUp,
     listGraceMs: s.config.graph.listGraceMs,
     retentionMs: s.config.batchRetentionMs,
+    now: s.storage.clock.nowDate,
   };
 }
 

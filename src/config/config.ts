@@ -20,6 +20,8 @@ export interface PacingPolicy {
   writesPerWindow: number;
   /** Share of the budget to plan for, leaving room for timing jitter between instances. */
   headroom: number;
+  /** PACING_CLOCK: the storage service's time (shared by every instance) or the instance's own. */
+  clock: "storage" | "local";
 }
 
 /**
@@ -121,7 +123,12 @@ function toAppConfig(s: RawSettings): AppConfig {
       fanOutConcurrency: s.FANOUT_CONCURRENCY,
     },
     retry: { maxAttempts: s.RETRY_MAX_ATTEMPTS, baseDelayMs: s.RETRY_BASE_DELAY_MS, maxDelayMs: s.RETRY_MAX_DELAY_MS },
-    pacing: { windowMs: s.PACING_WINDOW_MS, writesPerWindow: s.PACING_WRITES_PER_WINDOW, headroom: s.PACING_HEADROOM },
+    pacing: {
+      windowMs: s.PACING_WINDOW_MS,
+      writesPerWindow: s.PACING_WRITES_PER_WINDOW,
+      headroom: s.PACING_HEADROOM,
+      clock: s.PACING_CLOCK,
+    },
     importAction: {
       mode: s.GRAPH_IMPORT_MODE,
       chunkSize: s.GRAPH_IMPORT_MODE === "create" ? 1 : s.IMPORT_CHUNK_SIZE,

@@ -70,6 +70,12 @@ export const settingsSchema = z
     PACING_WRITES_PER_WINDOW: positiveInt(100),
     PACING_HEADROOM: z.coerce.number().gt(0).max(1).default(0.97),
     /**
+     * Whose clock write slots are kept by: "storage", the table service's time as each instance
+     * reckons it from storage's answers (src/storage/serviceClock.ts), so instances whose clocks
+     * differ still write at the same moments; "local", each instance's own clock.
+     */
+    PACING_CLOCK: z.preprocess(emptyAsUndefined, z.enum(["storage", "local"]).default("storage")),
+    /**
      * How devices reach Intune: "import", many devices per write (Graph's import action; the
      * throttle counts requests), or "create", one POST per device (for a tenant where the action
      * misbehaves).

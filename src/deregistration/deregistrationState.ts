@@ -19,7 +19,7 @@
 import type { GraphFailureResult } from "../graph/graphClient.js";
 import { type AutopilotDeviceIdentity } from "../graph/importedDevice.js";
 import type { BatchStatus } from "../model/batchStatus.js";
-import { classifyFailure } from "../worker/classifyGraphResult.js";
+import { asksTenantToWait, classifyFailure } from "../worker/classifyGraphResult.js";
 import { sameSerialNumber } from "../model/hashRules.js";
 
 export const DEREGISTRATION_STATES = ["queued", "deregistering", "deregistered", "not_found", "failed"] as const;
@@ -121,7 +121,8 @@ export function decideAfterFailure(
   maxAttempts: number,
   step: "lookup" | "delete",
 ): DeregistrationDecision {
-  if (result.kind === "http-error" && result.status === 429) return { kind: "throttled", retryAfterMs: result.retryAfterMs ?? 1_000 };
+  if (result.kind === "http-error" && asksTenantToWait(result.status, result.retryAfterMs))
+    return { kind: "throttled", retryAfterMs: result.retryAfterMs ?? 1_000 };
   if (step === "delete" && result.kind === "http-error" && result.status === 404) {
     return {
       kind: "not_found",

@@ -135,20 +135,37 @@ export function throttled(state: PacingState, budget: PacingBudget, now: number,
  * Nothing widens the interval: nobody else spent the budget.
  *
  * `slot` is judged against this state's shift, not a cached one, so instances that find the same
- * outage count it once. A slot inside a recorded pause that is still late (messages come back a
- * little out of order) adds only what no pause covers, and nothing when that is within the late
- * tolerance: such a write takes a new slot instead (decideSlot).
+ * outage count it once. A slot due before the end of a recorded pause adds nothing, however late
+ * it comes: the pause stood for it, and the tenant has been writing since. Such a message came
+ * back out of order, or was held by a function the outage failed until its visibility ran out
+ * (30 s); counting its lateness again moved every slot back by it (the storm bench: the schedule
+ * moved 8.6 s for a 3 s outage). It takes a new slot instead (decideSlot).
  */
 export function stalled(state: PacingState, budget: PacingBudget, slot: { slotAt: number; shiftAt?: number }, now: number): PacingState {
   const due = dueAt(slot.slotAt, slot.shiftAt ?? state.shiftMs, state.shiftMs);
-  const added = now - Math.max(due, state.pausedUntil);
-  if (now - due <= budget.lateToleranceMs || added <= budget.lateToleranceMs) return state;
+  if (due < state.pausedUntil) return state;
+  const added = now - due;
+  if (added <= budget.lateToleranceMs) return state;
   return {
     ...state,
     nextSlotAt: Math.max(state.nextSlotAt + added, now),
     pausedUntil: now,
     shiftMs: state.shiftMs + added,
   };
+}
+
+/**
+ * How long after storage came back a late write may still blame the outage (and pause the
+ * tenant's schedule, `stalled`): enough for the storage clients' capped retries (2 s) and a poll
+ * to bring the waiting messages in. A message later than that was held elsewhere (a receive
+ * whose answer the outage cut leaves its messages invisible for the function timeout): counting
+ * its lateness moved every slot of the tenant by 5 minutes once (the storm bench).
+ */
+export const OUTAGE_RECOVERY_MS = 5_000;
+
+/** Whether a write due at `due` and found late at `now` was kept late by an outage that ended at `backAt` (undefined: none). */
+export function lateForOutage(due: number, now: number, backAt: number | undefined): boolean {
+  return backAt !== undefined && backAt >= due && now - backAt <= OUTAGE_RECOVERY_MS;
 }
 
 /** A message that arrives this close to its slot waits for it in the function; further off, it goes back to the queue. */

@@ -1,4 +1,5 @@
 import type { HttpClient, PipelineRequest, PipelineResponse } from "@azure/core-rest-pipeline";
+import type { ServiceClock } from "./serviceClock.js";
 
 /** How many ended outages an instance remembers: a late message asks about the last minutes, not the day. */
 const REMEMBERED_OUTAGES = 16;
@@ -30,15 +31,36 @@ export class StorageReachability {
 
   /** Whether storage was away for this instance at any time from `from` to `to` (an outage still going on counts). */
   wasAwayDuring(from: number, to: number): boolean {
-    if (this.failingSince !== undefined && this.failingSince <= to) return true;
-    return this.ended.some((o) => o.from <= to && o.to >= from);
+    return this.backAfterAwayDuring(from, to) !== undefined;
+  }
+
+  /**
+   * When storage came back after the last outage that touched `from` to `to` (`to` itself while
+   * one is still going on); undefined when storage was there all along.
+   */
+  backAfterAwayDuring(from: number, to: number): number | undefined {
+    if (this.failingSince !== undefined && this.failingSince <= to) return to;
+    const touching = this.ended.filter((o) => o.from <= to && o.to >= from);
+    return touching.length > 0 ? Math.max(...touching.map((o) => o.to)) : undefined;
   }
 }
 
-/** An HTTP client for the storage SDKs that tells `reachability` whether each request was answered. */
-export function observingHttpClient(inner: HttpClient, reachability: StorageReachability): HttpClient {
+/**
+ * An HTTP client for the storage SDKs that tells `reachability` whether each request was answered,
+ * and `clock` what each answer says of the service's time (serviceClock.ts), and gives each try
+ * a timeout.
+ */
+export function observingHttpClient(
+  inner: HttpClient,
+  reachability: StorageReachability,
+  clock?: ServiceClock,
+  /** A try with no answer by then is abandoned (and retried by the SDK); 0 or absent: no limit of its own. */
+  tryTimeoutMs = 0,
+): HttpClient {
   return {
     async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
+      if (tryTimeoutMs > 0 && !request.timeout) request.timeout = tryTimeoutMs;
+      const sentAt = clock?.localNow() ?? 0;
       let response: PipelineResponse;
       try {
         response = await inner.sendRequest(request);
@@ -48,6 +70,12 @@ export function observingHttpClient(inner: HttpClient, reachability: StorageReac
       }
       if (response.status >= 500) reachability.failed();
       else reachability.answered();
+      clock?.observe(sentAt, clock.localNow(), {
+        method: request.method,
+        status: response.status,
+        date: response.headers.get("date"),
+        etag: response.headers.get("etag"),
+      });
       return response;
     },
   };

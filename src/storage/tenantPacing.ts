@@ -62,10 +62,13 @@ export class TenantPacing {
     });
   }
 
-  /** The tenant's schedule as this instance last saw it (read again after the budget's cacheMs, half a window). */
-  async current(tenantId: string, now: number): Promise<PacingState> {
+  /**
+   * The tenant's schedule as this instance last saw it, read again once that is `maxAgeMs` old
+   * (by default the budget's cacheMs, half a window; 0 reads it now).
+   */
+  async current(tenantId: string, now: number, maxAgeMs = this.budget.cacheMs): Promise<PacingState> {
     const cached = this.cache.get(tenantId);
-    if (cached && now - cached.readAt < this.budget.cacheMs) return cached.state;
+    if (cached && now - cached.readAt < maxAgeMs) return cached.state;
     const { state } = await this.read(tenantId);
     this.cache.set(tenantId, { state, readAt: now });
     return state;

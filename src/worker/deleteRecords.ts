@@ -4,7 +4,7 @@ import type { DeviceMessageOf } from "../storage/deviceMessage.js";
 import type { DeviceMessageSender } from "../storage/deviceQueue.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs } from "../model/backoff.js";
-import { classifyFailure } from "./classifyGraphResult.js";
+import { asksTenantToWait, classifyFailure } from "./classifyGraphResult.js";
 import { MAX_WAIT_IN_FUNCTION_MS, queueDelayForSlot, type Reservation } from "../model/pacing.js";
 
 export interface DeleteDeps {
@@ -86,9 +86,9 @@ export async function deleteRecords(
       });
       return { deleted, rescheduled: 0 };
     }
-    // The rest go back to the schedule: after the tenant's pause on a 429, after a backoff otherwise.
+    // The rest go back to the schedule: after the tenant's pause on a 429 (or a 503 with Retry-After), after a backoff otherwise.
     const slots =
-      result.kind === "http-error" && result.status === 429
+      result.kind === "http-error" && asksTenantToWait(result.status, failure.retryAfterMs)
         ? await deps.pacing.throttledThenReserve(tenantId, failure.retryAfterMs ?? 1_000, now, rest.length)
         : await deps.pacing.reserve(
             tenantId,

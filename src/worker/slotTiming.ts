@@ -1,4 +1,5 @@
 import type { LogFields } from "../telemetry/logFields.js";
+import { lateForOutage } from "../model/pacing.js";
 import type { WorkerDeps } from "./createAttempt.js";
 import { decideSlot, decideSlotAfterStall, type SlotDecisionAfterStall, type SlotOfMessage } from "./submitDecisions.js";
 
@@ -15,13 +16,15 @@ export async function slotTiming(
   slot: SlotOfMessage,
   now: number,
   fields: LogFields,
+  /** How old a copy of the tenant's schedule may be for this decision (TenantPacing.current; its default if absent). */
+  scheduleMaxAgeMs?: number,
 ): Promise<{ timing: SlotDecisionAfterStall; shiftMs: number }> {
-  const { shiftMs } = await deps.pacing.current(tenantId, now);
+  const { shiftMs } = await deps.pacing.current(tenantId, now, scheduleMaxAgeMs);
   const facts = { now, shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs };
   const reachability = deps.reachability;
   const first = decideSlot(slot, {
     ...facts,
-    ...(reachability ? { storageAwaySince: (due: number) => reachability.wasAwayDuring(due, now) } : {}),
+    ...(reachability ? { storageAwaySince: (due: number) => lateForOutage(due, now, reachability.backAfterAwayDuring(due, now)) } : {}),
   });
   if (first.kind !== "stall") return { timing: first, shiftMs };
   const fresh = await deps.pacing.stall(tenantId, slot, now);

@@ -9,7 +9,7 @@ import { withNote, type DeviceFields, type StoredDevice } from "../storage/impor
 import { DeviceChangedError, type ImportStore } from "../storage/importStore.js";
 import type { TenantPacing } from "../storage/tenantPacing.js";
 import { retryDelayMs, type RetryPolicy } from "../model/backoff.js";
-import { classifyFailure } from "./classifyGraphResult.js";
+import { asksTenantToWait, classifyFailure } from "./classifyGraphResult.js";
 import { queueDelayForSlot } from "../model/pacing.js";
 import { waitForSlot } from "./slotWait.js";
 import { traceFields } from "./traceFields.js";
@@ -211,8 +211,8 @@ async function retryOrFail(
   fields: LogFields,
 ): Promise<ExistingOutcome> {
   const failure = classifyFailure(result, device.tenantId);
-  if (result.kind === "http-error" && result.status === 429) {
-    // Throttled: the tenant pauses, and this attempt goes again after the pause (it is not counted as a failure).
+  if (result.kind === "http-error" && asksTenantToWait(result.status, failure.kind === "transient" ? failure.retryAfterMs : undefined)) {
+    // Throttled (or Intune unavailable for a stated while): the tenant pauses, and this attempt goes again after the pause (it is not counted as a failure).
     const slot = await deps.pacing.throttledThenReserve(
       device.tenantId,
       failure.kind === "transient" ? (failure.retryAfterMs ?? 1_000) : 1_000,

@@ -79,6 +79,13 @@ describe("decideAfterFailure", () => {
     });
   });
 
+  it("waits out a 503 with Retry-After as a 429 (Intune unavailable for a stated while), without counting it", () => {
+    expect(decideAfterFailure({ kind: "http-error", status: 503, retryAfterMs: 30_000 }, "t", 8, 8, "delete")).toEqual({
+      kind: "throttled",
+      retryAfterMs: 30_000,
+    });
+  });
+
   it("tries a transient failure again until the attempts are spent, then fails saying so", () => {
     expect(decideAfterFailure({ kind: "http-error", status: 503 }, "t", 1, 3, "lookup")).toMatchObject({ kind: "retry" });
     const last = decideAfterFailure({ kind: "network-error", message: "socket hang up" }, "t", 3, 3, "delete");

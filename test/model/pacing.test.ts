@@ -16,6 +16,8 @@ import {
   sendHoldMs,
   stalled,
   throttled,
+  lateForOutage,
+  OUTAGE_RECOVERY_MS,
 } from "../../src/model/pacing.js";
 
 const budget = pacingBudget(20_000, 100, 1);
@@ -166,6 +168,23 @@ describe("a stall: a write found late for its slot", () => {
     const first = stalled(slots.next, real, slot(10), outageEnd);
     // Slot 5 is five intervals late even after the shift; only 100 ms passed since the pause was recorded.
     expect(stalled(first, real, slot(5), outageEnd + 100)).toBe(first);
+  });
+
+  it("adds nothing for a slot of the recorded pause whose message comes back long after it (held by a function the outage failed)", () => {
+    const first = stalled(slots.next, real, slot(10), outageEnd);
+    // Slot 8 was taken just before the outage; its function failed in it, and its message came back 30 s later.
+    expect(stalled(first, real, slot(8), outageEnd + 30_000)).toBe(first);
+  });
+
+  it("blames an outage for a late write only while storage has just come back", () => {
+    // Due at 10 s, storage away until 25 s.
+    expect(lateForOutage(10_000, 26_000, 25_000)).toBe(true);
+    expect(lateForOutage(10_000, 25_000 + OUTAGE_RECOVERY_MS, 25_000)).toBe(true);
+    // Its message was held elsewhere (a receive whose answer the outage cut): minutes late.
+    expect(lateForOutage(10_000, 310_000, 25_000)).toBe(false);
+    // An outage over before the slot was due, or none.
+    expect(lateForOutage(30_000, 31_000, 25_000)).toBe(false);
+    expect(lateForOutage(10_000, 11_000, undefined)).toBe(false);
   });
 
   it("adds a second outage's length, not the first one's again", () => {

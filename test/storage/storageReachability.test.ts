@@ -15,6 +15,19 @@ describe("storage reachability", () => {
     expect(seen.wasAwayDuring(5_001, 9_000)).toBe(false);
   });
 
+  it("says when storage came back after the last outage that touched a stretch", () => {
+    const seen = new StorageReachability(() => 0);
+    seen.failed(2_000);
+    seen.answered(5_000);
+    seen.failed(8_000);
+    seen.answered(9_000);
+    expect(seen.backAfterAwayDuring(0, 1_999)).toBeUndefined();
+    expect(seen.backAfterAwayDuring(1_000, 6_000)).toBe(5_000);
+    expect(seen.backAfterAwayDuring(1_000, 20_000)).toBe(9_000);
+    seen.failed(30_000);
+    expect(seen.backAfterAwayDuring(25_000, 31_000)).toBe(31_000);
+  });
+
   it("counts an outage still going on", () => {
     const seen = new StorageReachability(() => 0);
     seen.failed(2_000);

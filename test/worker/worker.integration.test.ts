@@ -373,7 +373,7 @@ describe("worker", () => {
     const { tenantId } = (await services.store.readDevice(batchId, first.message.rowKey))!;
     // A wide late tolerance (a 200 s window: 3 s), so the moments the test takes never count as a new outage.
     const wide = new TenantPacing(services.storage.pacing, pacingBudget(200_000, 10_000_000, services.config.pacing.headroom));
-    const wideDeps = { ...deps, pacing: wide, reachability: { wasAwayDuring: () => true } };
+    const wideDeps = { ...deps, pacing: wide, reachability: { backAfterAwayDuring: (_from: number, to: number) => to } };
     const at = () => Date.now() + clockOffsetMs;
     // An outage of 10 s, recorded by another message, ended now.
     await wide.stall(tenantId, { slotAt: at() - 10_000, shiftAt: 0 }, at());
