@@ -617,8 +617,13 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
     await deps.queue.send({ ...message, shiftAt: shiftMs, slotAt }, due - now);
     return "deferred";
   }
-  if (leader && judgeMessage(leader, message, "") === "fresh" && (await deps.store.noteNextAttempt(leader, new Date(now).toISOString()))) {
-    return sendLeaderAgain(deps, message, device, now, followerDelayMs);
+  if (leader && judgeMessage(leader, message, "") === "fresh") {
+    if (await deps.store.noteNextAttempt(leader, new Date(now).toISOString()))
+      return sendLeaderAgain(deps, message, device, now, followerDelayMs);
+    // Another follower of the chunk marked the leader's row first (or the leader took it
+    // meanwhile): this one waits for the chunk's new leader, as the others do.
+    await deps.queue.send({ ...message, shiftAt: shiftMs, slotAt: now }, followerDelayMs);
+    return "deferred";
   }
   const slot = await deps.pacing.reserve(device.tenantId, 1, now);
   const ownSlotAt = Math.round(slot.firstSlotAt);

@@ -35,7 +35,30 @@ function azuriteBin(): string {
  * embed it, so it runs as a child process of this one.
  */
 export async function startAzurite(options: { timeoutMs?: number } = {}): Promise<RunningAzurite> {
-  const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
+  // A port found free can be taken by another process before Azurite listens on it (many test
+  // files start their own Azurite at once): such a start fails with EADDRINUSE and is tried again
+  // on other ports.
+  for (let tries = 1; ; tries++) {
+    try {
+      return await startAzuriteOnce(options);
+    } catch (error) {
+      if (tries >= START_TRIES || !/EADDRINUSE/.test(String(error))) throw error;
+    }
+  }
+}
+
+const START_TRIES = 3;
+
+/** `count` different free ports: a port closed a moment ago can be handed out again at once. */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+async function startAzuriteOnce(options: { timeoutMs?: number }): Promise<RunningAzurite> {
+  const [blob, queue, table] = await distinctFreePorts(3);
+  const ports = { blob: blob!, queue: queue!, table: table! };
   const child = spawn(
     process.execPath,
     [
