@@ -617,14 +617,6 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
     await deps.queue.send({ ...message, shiftAt: shiftMs, slotAt }, due - now);
     return "deferred";
   }
-  if (leader && judgeMessage(leader, message, "") === "fresh") {
-    if (await deps.store.noteNextAttempt(leader, new Date(now).toISOString()))
-      return sendLeaderAgain(deps, message, device, now, followerDelayMs);
-    // Another follower of the chunk marked the leader's row first (or the leader took it
-    // meanwhile): this one waits for the chunk's new leader, as the others do.
-    await deps.queue.send({ ...message, shiftAt: shiftMs, slotAt: now }, followerDelayMs);
-    return "deferred";
-  }
   const slot = await deps.pacing.reserve(device.tenantId, 1, now);
   const ownSlotAt = Math.round(slot.firstSlotAt);
   const { chunk: _chunk, rescheduled: _rescheduled, ...alone } = message;
@@ -642,36 +634,4 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
     delayMs: ownSlotAt - now,
   });
   return "rescheduled";
-}
-
-/**
- * The chunk's leader never took even its own device for this attempt: its message is lost or
- * held. (A receive whose answer an outage cut leaves its messages invisible for the receive's
- * whole visibility, 10 minutes on the Functions host; the storm bench met it.) The follower that
- * marked the leader's row first (ETag-conditional, so one per chunk) sends the chunk a leader
- * again at a new slot, and waits for it as the other followers now do: one write for the chunk,
- * the leader's own device with it. Before, each device went alone (a write each) and the
- * leader's device waited for its message to come back.
- */
-async function sendLeaderAgain(
-  deps: WorkerDeps,
-  message: SubmitMessage,
-  device: StoredDevice,
-  now: number,
-  followerDelayMs: number,
-): Promise<StepOutcome> {
-  const slot = await deps.pacing.reserve(device.tenantId, 1, now);
-  const slotAt = Math.round(slot.firstSlotAt);
-  const { rescheduled: _rescheduled, ...follower } = message;
-  const leader: SubmitMessage = { ...follower, rowKey: message.chunk!.first, slotAt, shiftAt: slot.shiftMs };
-  await sendForSlot(deps.queue, { message: leader, slotAt }, MAX_WAIT_IN_FUNCTION_MS, epochClock(deps));
-  await deps.queue.send({ ...follower, slotAt, shiftAt: slot.shiftMs }, slotAt + followerDelayMs - now);
-  deps.log.warn("chunk's leader never came; a follower sent the chunk a leader again", {
-    batchId: message.batchId,
-    rowKey: message.chunk!.first,
-    tenantId: device.tenantId,
-    attempt: message.attempt,
-    delayMs: slotAt - now,
-  });
-  return "deferred";
 }

@@ -387,18 +387,15 @@ describe("chunks through the import action", () => {
     expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
   });
 
-  it("sends the chunk a leader again from its first follower when the leader's message is lost: one write, every device once", async () => {
+  it("lets each follower do its device alone when the leader's message is lost, each device still once", async () => {
     const w = await world();
-    const { batchId, tenantId, serials } = await accept(w, 4, 100, "RELEAD");
-    let leaders = 0;
-    const outcomes = await drive(w, { drop: (m) => m.kind === "submit" && m.chunk?.first === m.rowKey && leaders++ === 0 });
-    // One follower marked the leader's row and sent the leader again; the others waited for it, then found their devices taken.
-    expect(outcomes.leaders).toHaveLength(1);
-    expect(outcomes.followers.filter((o) => o === "deferred")).toHaveLength(3);
-    expect(outcomes.followers.filter((o) => o !== "deferred").every((o) => o === "stale")).toBe(true);
-    expect(writes(w, tenantId).map((r) => r.path.endsWith("/import"))).toEqual([true]);
-    createdOnce(w, serials);
-    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+    const { batchId, tenantId, serials } = await accept(w, 4, 100, "ALONE");
+    const outcomes = await drive(w, { drop: (m) => m.chunk?.first === m.rowKey && m.attempt === 1, pollRoundsAfterSubmits: 3 });
+    expect(outcomes.followers).toEqual(["rescheduled", "rescheduled", "rescheduled"]);
+    const devices = await rows(w, batchId);
+    // The leader's own device has no follower: it is the poison handler's (ProcessingFailed) in real life; here it waits.
+    expect(devices.filter((d) => d.state === "imported").map((d) => d.serialNumber)).toEqual(serials.slice(1));
+    expect(writes(w, tenantId).every((r) => !r.path.endsWith("/import"))).toBe(true);
   });
 
   it("fails the devices a poisoned leader had claimed, so none waits for ever", async () => {
