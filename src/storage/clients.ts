@@ -68,10 +68,9 @@ const ONE_TRY = { maxTries: 1 };
  * storage was back, holding its message, and a poll round caught by a 3 s outage went on 5.5 s
  * after it (the storm bench). Capped at 2 s, every paused step resumes within 2 s of storage's
  * return. The whole span stays under 10 s, below any function timeout (5 minutes here; 6 and 10 s
- * in fault scenarios): a function still retrying when its host gives up on it runs on beside its
- * message's next delivery. With 16 s of retries, fault 2c's 10 s timeout did exactly that, and
- * both deliveries sent their chunk to Graph. A longer outage fails the function, and its message
- * comes back after host.json's visibilityTimeout.
+ * in fault scenarios): a function still retrying when its host gives up on it would run on beside
+ * its message's next delivery. A longer outage fails the function, and its message comes back
+ * after host.json's visibilityTimeout.
  */
 const TABLE_RETRY = { maxRetries: 6, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 };
 const QUEUE_RETRY = { maxTries: 7, retryDelayInMs: 250, maxRetryDelayInMs: 2_000, tryTimeoutInMs: 30_000 };
