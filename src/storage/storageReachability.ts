@@ -29,11 +29,6 @@ export class StorageReachability {
     this.failingSince = undefined;
   }
 
-  /** Whether storage was away for this instance at any time from `from` to `to` (an outage still going on counts). */
-  wasAwayDuring(from: number, to: number): boolean {
-    return this.backAfterAwayDuring(from, to) !== undefined;
-  }
-
   /**
    * When storage came back after the last outage that touched `from` to `to` (`to` itself while
    * one is still going on); undefined when storage was there all along.
