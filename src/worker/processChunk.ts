@@ -141,6 +141,37 @@ async function claim(
   devices: StoredDevice[],
   at: string,
 ): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
+  const first = await claimRows(deps, message, delivery, devices, at, false);
+  if (first.keys.length === devices.length) return first;
+  // A transaction left out is not always another's: one whose answer was lost (storage cut
+  // mid-request) lands, and the storage client's retry of it then fails the ETag check against
+  // our own write. Left out of the chunk, such a device would stay `submitting`, held by this
+  // message, with nothing to move it on (its follower finds it taken, a poll round has no record
+  // to follow). The rows say which are this delivery's: read the chunk back, take every device
+  // that carries its mark, and claim again, a row at a time where it must, only those still waiting.
+  const mine = (d: StoredDevice) => d.state === "submitting" && d.attempts === message.attempt && d.claimedBy === delivery.id;
+  const wanted = new Set(devices.map((d) => d.rowKey));
+  const readChunk = async () =>
+    (await deps.store.readDeviceRange(message.batchId, message.chunk!.first, message.chunk!.size)).filter((d) => wanted.has(d.rowKey));
+  let rows = await readChunk();
+  const waiting = rows.filter((d) => !mine(d) && (d.state === "queued" || d.state === "retrying") && d.attempts < message.attempt);
+  if (waiting.length > 0) {
+    await claimRows(deps, message, delivery, waiting, at, true);
+    rows = await readChunk();
+  }
+  const ours = rows.filter(mine);
+  return { keys: ours.map((d) => d.rowKey), rows: ours };
+}
+
+/** One claim of `devices`; a transaction that fails its ETag check is written a row at a time only when `oneByOne`. */
+async function claimRows(
+  deps: WorkerDeps,
+  message: SubmitMessage,
+  delivery: QueueDelivery,
+  devices: StoredDevice[],
+  at: string,
+  oneByOne: boolean,
+): Promise<{ keys: string[]; rows?: StoredDevice[] }> {
   const changes = (device: StoredDevice) => ({
     state: "submitting" as const,
     attempts: message.attempt,
@@ -154,23 +185,18 @@ async function claim(
   });
   const queued = devices.filter((d) => d.state === "queued");
   const retrying = devices.filter((d) => d.state === "retrying");
-  const written = await deps.store.writeInPlaceRows(queued.map((device) => ({ device, changes: changes(device) })));
-  const moved = retrying.length > 0 ? await deps.store.moveDevices(retrying.map((device) => ({ device, changes: changes(device) }))) : [];
+  const written = await deps.store.writeInPlaceRows(
+    queued.map((device) => ({ device, changes: changes(device) })),
+    { oneByOne },
+  );
+  const moved =
+    retrying.length > 0
+      ? await deps.store.moveDevices(
+          retrying.map((device) => ({ device, changes: changes(device) })),
+          { oneByOne },
+        )
+      : [];
   const keys = [...written.map((d) => d.rowKey), ...moved];
-  if (keys.length < devices.length) {
-    // A claim left out is not always another's: a write whose answer was lost (storage cut
-    // mid-request) lands, and the storage client's retry of it then fails the ETag check against
-    // our own write, which the store reports as a row someone else moved. Left out of the chunk,
-    // such a device would stay `submitting`, held by this message, with nothing to move it on
-    // (its follower finds it taken, a poll round has no record to follow). The rows say which
-    // are this delivery's: read the chunk back, and take every device that carries its mark.
-    const wanted = new Set(devices.map((d) => d.rowKey));
-    const now = await deps.store.readDeviceRange(message.batchId, message.chunk!.first, message.chunk!.size);
-    const ours = now.filter(
-      (d) => wanted.has(d.rowKey) && d.state === "submitting" && d.attempts === message.attempt && d.claimedBy === delivery.id,
-    );
-    return { keys: ours.map((d) => d.rowKey), rows: ours };
-  }
   return moved.length === 0 && written.every((d) => d.etag) ? { keys, rows: written } : { keys };
 }
 

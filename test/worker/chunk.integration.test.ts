@@ -435,7 +435,11 @@ describe("a chunk claim whose answer was lost", () => {
     const w = await world({}, chaos.connectionString);
     // Armed for one leader attempt: its first transaction (the claim) lands, its answer is lost.
     const armed = { attempt: 0, lost: 0 };
+    // Every table write after the lost answer, so a test can say how the claim found its rows again.
+    const after: { method: string; path: string; at: number }[] = [];
     chaos.setRule((_n, request) => {
+      if (armed.lost > 0 && request.service === "table" && request.method !== "GET")
+        after.push({ method: request.method, path: request.path, at: Date.now() });
       if (armed.attempt === 0 || request.service !== "table" || request.method !== "POST" || !request.path.includes("$batch"))
         return "pass";
       armed.attempt = 0;
@@ -445,15 +449,22 @@ describe("a chunk claim whose answer was lost", () => {
     const arm = (attempt: number) => (message: DeviceMessage) => {
       if (message.kind === "submit" && message.chunk?.first === message.rowKey && message.attempt === attempt) armed.attempt = attempt;
     };
-    return { w, chaos, armed, arm };
+    // The table writes between the lost answer and the chunk's import action: the claim's.
+    const claimWrites = (tenantId: string) => {
+      const sent = writes(w, tenantId).find((r) => r.path.endsWith("/import") && r.status === 200)!.at;
+      return after.filter((r) => r.at < sent).map((r) => `${r.method} ${r.path.includes("$batch") ? "$batch" : "row"}`);
+    };
+    return { w, chaos, armed, arm, claimWrites };
   }
 
   it("of a first attempt (queued rows): the leader still sends the chunk, and each device is imported once", async () => {
-    const { w, chaos, armed, arm } = await chaosWorld();
+    const { w, chaos, armed, arm, claimWrites } = await chaosWorld();
     try {
       const { batchId, tenantId, serials } = await accept(w, 2, 2, "CLAIMLOST");
       const outcomes = await drive(w, { beforeEach: arm(1), pollRoundsAfterSubmits: 5 });
       expect(armed.lost).toBe(1);
+      // The storage client's retry of the claim, then no write a row at a time: the rows read back carry this claim's mark.
+      expect(claimWrites(tenantId)).toEqual(["POST $batch"]);
       expect(outcomes.leaders).toEqual(["submitted"]);
       expect(outcomes.followers).toEqual(["stale"]);
       expect(writes(w, tenantId).map((r) => [r.path.endsWith("/import"), r.status])).toEqual([[true, 200]]);
@@ -465,13 +476,15 @@ describe("a chunk claim whose answer was lost", () => {
   });
 
   it("of a retry (retrying rows, moved with their counter): the leader still sends the chunk, and each device is imported once", async () => {
-    const { w, chaos, armed, arm } = await chaosWorld();
+    const { w, chaos, armed, arm, claimWrites } = await chaosWorld();
     try {
       const { batchId, tenantId, serials } = await accept(w, 2, 2, "RETRYLOST");
       // 503: nothing was created, the chunk is retried whole at a new slot (its claim moves counters).
       w.simulator.injectFaults({ kind: "status", status: 503, times: 1, match: { pathIncludes: "/import" } });
       const outcomes = await drive(w, { beforeEach: arm(2), pollRoundsAfterSubmits: 5 });
       expect(armed.lost).toBe(1);
+      // The storage client's retry, and the store's tries with the counter shard read again; no device moved alone.
+      expect(claimWrites(tenantId)).toEqual(["POST $batch", "POST $batch", "POST $batch"]);
       expect(outcomes.leaders).toEqual(["retry-scheduled", "submitted"]);
       expect(outcomes.followers.every((o) => o === "stale")).toBe(true);
       expect(writes(w, tenantId).map((r) => [r.path.endsWith("/import"), r.status])).toEqual([
