@@ -35,6 +35,7 @@ import {
   erasureDeps,
   fanOutDeps,
   importPostDeps,
+  restartPollsDeps,
   listBatchesDeps,
   statusDeps,
   sweepDeps,
@@ -42,6 +43,7 @@ import {
 } from "./serviceDeps.js";
 import { runDeviceMessage } from "./runDeviceMessage.js";
 import { drainPoisonQueues } from "./drainPoisonQueues.js";
+import { restartStalledPolls } from "../worker/restartStalledPolls.js";
 
 /** How often the webhook deliveries are drained (the timer's schedule says the same). */
 const WEBHOOK_DRAIN_PERIOD_MS = 5_000;
@@ -266,6 +268,17 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
     everyMs: 60_000,
     handle: async (s) => {
       await sweepIntake(sweepDeps(s, SWEEP_GRACE_MS));
+    },
+  },
+  {
+    kind: "timer",
+    name: "restartStalledPolls",
+    // A running batch whose poll chain went silent (its message vanished) gets its next round
+    // again; a chain that was only slow drops the copy (src/worker/restartStalledPolls.ts).
+    schedule: "0 */5 * * * *",
+    everyMs: 300_000,
+    handle: async (s) => {
+      await restartStalledPolls(restartPollsDeps(s));
     },
   },
   {

@@ -19,6 +19,7 @@ import type { WorkerDeps } from "../worker/createAttempt.js";
 import type { SyncDeps } from "../worker/syncTenant.js";
 import type { ExistingDeps } from "../worker/updateExisting.js";
 import type { Services } from "./services.js";
+import { pollStallMs, type RestartPollsDeps } from "../worker/restartStalledPolls.js";
 
 /*
  * The steps take these narrow bundles, not Services: they sit below src/app (eslint.config.js,
@@ -109,6 +110,19 @@ export function statusDeps(s: Services): StatusDeps {
 
 export function deregistrationStatusDeps(s: Services): DeregistrationStatusDeps {
   return { ...statusDeps(s), deregistrations: s.deregistrations };
+}
+
+/** The poll chains' safety net (src/worker/restartStalledPolls.ts). */
+export function restartPollsDeps(s: Services): RestartPollsDeps {
+  return {
+    index: s.batchIndex,
+    store: s.store,
+    queue: s.queue,
+    log: s.log,
+    now: s.storage.clock.now,
+    stallMs: pollStallMs(s.config.followUp.maxDelayMs),
+    take: 500,
+  };
 }
 
 export function erasureDeps(s: Services): ErasureDeps {

@@ -139,6 +139,17 @@ export class BatchIndex {
     return found;
   }
 
+  /** Batches still running, across partners: a scan of the index (one small row per batch), stopped at `take`. */
+  async running(take: number): Promise<IndexEntry[]> {
+    const found: IndexEntry[] = [];
+    const rows = this.table.listEntities<BatchIndexEntity>({ queryOptions: { filter: odata`status eq ${"running"}` } });
+    for await (const row of rows) {
+      found.push({ partnerId: row.partitionKey, batchId: row.batchId, createdAt: row.createdAt });
+      if (found.length >= take) break;
+    }
+    return found;
+  }
+
   private async merge(entry: IndexEntry, changes: Record<string, string>): Promise<void> {
     try {
       await this.table.updateEntity(

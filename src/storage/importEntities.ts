@@ -49,6 +49,8 @@ export interface BatchEntity {
   pollAttempt?: number;
   pollClaimedBy?: string;
   pollIdleRounds?: number;
+  /** When the last round was taken: a chain silent far longer than its longest delay is restarted (restartStalledPolls.ts). */
+  polledAt?: string;
   /** Where the batch's completion webhook goes (src/webhooks); never shown back whole, since its query may hold the receiver's secret. */
   callbackUrl?: string;
   /** Set by POST /api/imports/{id}/cancel: devices that have not reached Graph end as canceled. */

@@ -275,7 +275,7 @@ export class ImportStore {
   /** Records a poll round on the header, conditional on its ETag; false if another message took the round. */
   async claimPollRound(
     batch: BatchEntity & { etag: string },
-    changes: Pick<BatchEntity, "pollAttempt" | "pollClaimedBy" | "pollIdleRounds">,
+    changes: Pick<BatchEntity, "pollAttempt" | "pollClaimedBy" | "pollIdleRounds" | "polledAt">,
   ): Promise<boolean> {
     try {
       await this.table.updateEntity({ partitionKey: batch.partitionKey, rowKey: BATCH_ROW_KEY, ...changes }, "Merge", { etag: batch.etag });

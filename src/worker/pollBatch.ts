@@ -126,7 +126,12 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
   if (idleRounds !== (batch.pollIdleRounds ?? 0)) {
     const fresh = await deps.store.readBatch(message.batchId);
     if (fresh)
-      await deps.store.claimPollRound(fresh, { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: idleRounds });
+      await deps.store.claimPollRound(fresh, {
+        pollAttempt: message.attempt,
+        pollClaimedBy: deliveryId,
+        pollIdleRounds: idleRounds,
+        polledAt: now.toISOString(),
+      });
   }
   const retryAfterMs = looked.retryAfterMs ?? profiles.retryAfterMs;
   await sendNext(deps, message, idleRounds, retryAfterMs);
@@ -171,7 +176,12 @@ async function claimRound(
   for (let tries = 1; ; tries++) {
     const decision = decidePollRound(batch, message, deliveryId);
     if (decision !== "claim") return decision;
-    const changes = { pollAttempt: message.attempt, pollClaimedBy: deliveryId, pollIdleRounds: batch.pollIdleRounds ?? 0 };
+    const changes = {
+      pollAttempt: message.attempt,
+      pollClaimedBy: deliveryId,
+      pollIdleRounds: batch.pollIdleRounds ?? 0,
+      polledAt: clock(deps).toISOString(),
+    };
     if (await deps.store.claimPollRound(batch, changes)) return batch;
     // Thrown, the message comes back and the chain goes on; dropped, it would end.
     if (tries >= POLL_CLAIM_TRIES) throw new Error(`the batch header kept changing; poll round ${message.attempt} not taken`);

@@ -24,7 +24,7 @@ export async function slotTiming(
   const reachability = deps.reachability;
   const first = decideSlot(slot, {
     ...facts,
-    ...(reachability ? { storageAwaySince: (due: number) => lateForOutage(due, now, reachability.backAfterAwayDuring(due, now)) } : {}),
+    ...(reachability ? { lateForOutage: (due: number) => lateForOutage(due, now, reachability.backAfterAwayDuring(due, now)) } : {}),
   });
   if (first.kind !== "stall") return { timing: first, shiftMs };
   const fresh = await deps.pacing.stall(tenantId, slot, now);

@@ -70,14 +70,18 @@ export interface SlotFacts {
   /** The tenant's pause shift now (pacing.ts): a pause since the slot was handed out moves it back by its length. */
   shiftMs: number;
   lateToleranceMs: number;
-  /** Whether storage was away for this instance at some time since the slot was due (storageReachability.ts); unknown counts as no. */
-  storageAwaySince?: (due: number) => boolean;
+  /**
+   * Whether a write due at `due` is late because of a storage outage: storage was away for this
+   * instance after the slot was due and came back at most OUTAGE_RECOVERY_MS ago (pacing.ts,
+   * lateForOutage; storageReachability.ts). Unknown counts as no.
+   */
+  lateForOutage?: (due: number) => boolean;
 }
 
 export function decideSlot(slot: SlotOfMessage, facts: SlotFacts): SlotDecision {
   const due = dueAt(slot.slotAt, slot.shiftAt ?? facts.shiftMs, facts.shiftMs);
   const lateMs = facts.now - due;
-  const outage = facts.storageAwaySince?.(due) ?? false;
+  const outage = facts.lateForOutage?.(due) ?? false;
   if (due - facts.now <= MAX_WAIT_IN_FUNCTION_MS && lateMs > facts.lateToleranceMs && outage) return { kind: "stall", lateMs };
   return decideSlotAfterStall(slot, facts);
 }

@@ -139,7 +139,7 @@ describe("decideSlot", () => {
     // A row marked stallRecorded is judged as the worker judges it once the stall is recorded.
     const decide = stallRecorded ? decideSlotAfterStall : decideSlot;
     // Storage was away since every slot here was due (an outage), unless the row says otherwise.
-    expect(decide({ slotAt, ...slot }, { now, shiftMs, lateToleranceMs, storageAwaySince: () => storageAway ?? true })).toEqual(expected);
+    expect(decide({ slotAt, ...slot }, { now, shiftMs, lateToleranceMs, lateForOutage: () => storageAway ?? true })).toEqual(expected);
   });
 });
 

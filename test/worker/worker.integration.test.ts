@@ -11,6 +11,8 @@ import { processDeviceMessage } from "../../src/worker/processDeviceMessage.js";
 import type { StepOutcome, WorkerDeps } from "../../src/worker/createAttempt.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
 import { pollBatch } from "../../src/worker/pollBatch.js";
+import { pollStallMs, restartStalledPolls } from "../../src/worker/restartStalledPolls.js";
+import { restartPollsDeps } from "../../src/app/serviceDeps.js";
 import { MAX_RESCHEDULES, MAX_WAIT_IN_FUNCTION_MS, pacingBudget } from "../../src/model/pacing.js";
 import { TenantPacing } from "../../src/storage/tenantPacing.js";
 import { StorageReachability } from "../../src/storage/storageReachability.js";
@@ -430,6 +432,34 @@ describe("worker", () => {
     expect(marked).toBe(true);
     expect(await services.store.readBatch(batchId)).toMatchObject({ pollAttempt: 1, pollClaimedBy: poll.id, intakeState: "accepted" });
     expect(nextMessage("pollBatch").message).toMatchObject({ kind: "pollBatch", batchId, attempt: 2 });
+  });
+
+  it("restarts a batch's poll chain whose message vanished, and only then; the vanished round, if it comes after all, is dropped", async () => {
+    const { batchId } = await acceptOne();
+    const poll = nextMessage("pollBatch");
+    expect(await pollBatch(pollDeps(), poll.message, poll.id)).toBe("polled");
+    expect(await services.store.readBatch(batchId)).toMatchObject({ pollAttempt: 1, polledAt: expect.any(String) });
+    // Round 2's message is sent, and then lost (here: never delivered).
+    const vanished = sent.splice(
+      sent.findIndex((s) => s.message.kind === "pollBatch" && s.message.batchId === batchId),
+      1,
+    )[0]!;
+    expect(vanished.message).toMatchObject({ attempt: 2 });
+    const stallMs = pollStallMs(services.config.followUp.maxDelayMs);
+    const watchdog = (laterMs: number) =>
+      restartStalledPolls({ ...restartPollsDeps(services), queue: recorder, now: () => Date.now() + clockOffsetMs + laterMs });
+    const restartsOf = () => sent.filter((s) => s.message.kind === "pollBatch" && s.message.batchId === batchId);
+    // A chain silent for less than its stall time may only be slow: left alone.
+    await watchdog(stallMs - 60_000);
+    expect(restartsOf()).toHaveLength(0);
+    await watchdog(stallMs + 60_000);
+    expect(restartsOf().map((s) => [s.message.attempt, s.delayMs])).toEqual([[2, 0]]);
+    const restarted = sent.splice(sent.indexOf(restartsOf()[0]!), 1)[0]!;
+    // The device was never sent: the restarted round finds it waiting and goes on with the chain.
+    expect(await pollBatch(pollDeps(), restarted.message as typeof poll.message, "restarted")).toBe("polled");
+    expect(await services.store.readBatch(batchId)).toMatchObject({ pollAttempt: 2, pollClaimedBy: "restarted" });
+    // The lost message turning up late finds its round taken.
+    expect(await pollBatch(pollDeps(), vanished.message as typeof poll.message, "late-copy")).toBe("stale");
   });
 
   it.each([
