@@ -11,21 +11,39 @@ import type { ObservedCall } from "./countingProxy.js";
  *   entity-group transaction), or its filter (a range of a chunk's rows).
  *
  * A transaction for several devices is split evenly among them; one for none (the batch header,
- * counters, the pacing row, an idle poll of an empty queue) is shared by every device.
+ * counters, the pacing row) is shared by every device. A receive that found its queue empty is
+ * counted apart (`idleReceives`), for no device: every instance polls each of its queues while it
+ * runs, work or none (host.json's maxPollingInterval), so those polls are a cost of time the host
+ * is up, not of devices; and the bench, which waits for the queues to drain, would otherwise
+ * charge the devices for up to a function timeout of polling while a copy of a message that an
+ * outage hid comes back (storm bench, issue 14).
  */
 export class StorageAttribution {
   private readonly perDevice: Float64Array;
   private shared = 0;
+  /** Receives answered with no message (see above). */
+  idleReceives = 0;
   private readonly devicesOfMessage = new Map<string, number[]>();
   /** Every message sent or received for each chunk leader, in order: its slot as it was then (which slots a fault covered). */
   readonly leaderSlots = new Map<number, { at: number; slotAt: number; shiftAt: number; size: number }[]>();
+  /** Every queue call answered for each chunk leader's messages, in order (BENCH_STORM_TIMELINE prints the late ones'). */
+  readonly leaderCalls = new Map<number, { at: number; call: string; slotAt?: number }[]>();
+  private readonly leaderOfMessage = new Map<string, number>();
 
   constructor(readonly devices: number) {
     this.perDevice = new Float64Array(devices);
   }
 
   readonly observe = (service: "queue" | "table", call: ObservedCall): void => {
+    if (service === "queue" && isEmptyReceive(call)) {
+      this.idleReceives++;
+      return;
+    }
     const devices = service === "queue" ? this.queueDevices(call) : tableDevices(call);
+    if (service === "table")
+      for (const d of devices)
+        if (this.leaderSlots.has(d))
+          this.noteLeaderCall(d, `table ${call.method} ${call.status}${devices.length > 1 ? ` (${devices.length} rows)` : ""}`);
     if (devices.length === 0) this.shared++;
     else for (const d of devices) if (d < this.devices) this.perDevice[d]! += 1 / devices.length;
   };
@@ -47,11 +65,21 @@ export class StorageAttribution {
     const parts = path.split("/").filter(Boolean);
     // /account/queue/messages[/id]
     const id = parts[3];
-    if (id) return this.devicesOfMessage.get(id) ?? [];
+    if (id) {
+      const leader = this.leaderOfMessage.get(id);
+      if (leader !== undefined) this.noteLeaderCall(leader, `${call.method} ${call.status}`);
+      return this.devicesOfMessage.get(id) ?? [];
+    }
     if (parts[2] !== "messages") return [];
     if (call.method === "POST") {
-      const devices = this.messageDevices(textsOf(call.requestBody.toString("utf8"))[0]);
-      for (const messageId of tagValues(call.responseBody.toString("utf8"), "MessageId")) this.devicesOfMessage.set(messageId, devices);
+      const text = textsOf(call.requestBody.toString("utf8"))[0];
+      const devices = this.messageDevices(text);
+      const leader = this.leaderOf(text);
+      for (const messageId of tagValues(call.responseBody.toString("utf8"), "MessageId")) {
+        this.devicesOfMessage.set(messageId, devices);
+        if (leader) this.leaderOfMessage.set(messageId, leader.index);
+      }
+      if (leader) this.noteLeaderCall(leader.index, `send ${call.status} attempt ${leader.attempt}`, leader.slotAt);
       return devices;
     }
     if (call.method === "GET") {
@@ -62,11 +90,29 @@ export class StorageAttribution {
         if (!messageId) continue;
         const devices = this.messageDevices(textsOf(item)[0]);
         this.devicesOfMessage.set(messageId, devices);
+        const leader = this.leaderOf(textsOf(item)[0]);
+        if (leader) {
+          this.leaderOfMessage.set(messageId, leader.index);
+          this.noteLeaderCall(leader.index, `received attempt ${leader.attempt} dequeue ${tagValues(item, "DequeueCount")[0]}`);
+        }
         all.push(...devices);
       }
       return all;
     }
     return [];
+  }
+
+  private leaderOf(text: string | undefined): { index: number; attempt?: number; slotAt?: number } | undefined {
+    const message = decodeMessage(text);
+    const own = deviceIndex(message?.rowKey);
+    if (!message?.chunk || own === undefined || deviceIndex(message.chunk.first) !== own) return undefined;
+    return { index: own, attempt: message.attempt, slotAt: message.slotAt };
+  }
+
+  private noteLeaderCall(leader: number, call: string, slotAt?: number): void {
+    const calls = this.leaderCalls.get(leader) ?? [];
+    calls.push({ at: Date.now(), call, ...(slotAt !== undefined ? { slotAt } : {}) });
+    this.leaderCalls.set(leader, calls);
   }
 
   private messageDevices(text: string | undefined): number[] {
@@ -89,6 +135,7 @@ export class StorageAttribution {
 
 interface MessageFields {
   rowKey?: string;
+  attempt?: number;
   slotAt?: number;
   shiftAt?: number;
   chunk?: { first: string; size: number };
@@ -105,6 +152,16 @@ function decodeMessage(text: string | undefined): MessageFields | undefined {
     }
   }
   return undefined;
+}
+
+function isEmptyReceive(call: ObservedCall): boolean {
+  const path = decodeURIComponent(call.url.split("?")[0] ?? "");
+  return (
+    call.method === "GET" &&
+    path.endsWith("/messages") &&
+    call.status === 200 &&
+    !call.responseBody.toString("utf8").includes("<QueueMessage>")
+  );
 }
 
 function tableDevices(call: ObservedCall): number[] {

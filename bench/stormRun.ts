@@ -24,6 +24,8 @@ export interface StormFigures {
   faultedWallMs: number;
   faultsMs: number;
   storageTransactionsPerDevice: { clean: number; faulted: number };
+  /** Receives that found a queue empty, from the submit to the drained queues: not charged to devices (storageAttribution.ts). */
+  idleReceives: { clean: number; faulted: number };
   /** Where the faulted run's extra transactions went, by kind, per device of the run (printed; the largest first). */
   extraByKind: Record<string, number>;
   throttled: number;
@@ -84,6 +86,7 @@ export async function stormScenario(options: StormOptions, log: (line: string) =
       clean: clean.attribution.total() / options.devices,
       faulted: faulted.attribution.total() / options.devices,
     },
+    idleReceives: { clean: clean.attribution.idleReceives, faulted: faulted.attribution.idleReceives },
     extraByKind: Object.fromEntries(
       [...new Set([...Object.keys(faulted.byKind), ...Object.keys(clean.byKind)])]
         .map((kind) => [kind, ((faulted.byKind[kind] ?? 0) - (clean.byKind[kind] ?? 0)) / options.devices] as const)
@@ -172,6 +175,16 @@ async function runOnce(
       console.log(
         `    outage ${JSON.stringify(outage ? await outage : undefined)} started ${started}, shift at the end ${await pipeline.pacingShiftMs(options.tenantId)} ms`,
       );
+      // Each chunk leader's queue calls, for the chunks written in the run's last quarter (where a late one shows; every chunk's with BENCH_STORM_TIMELINE=all).
+      const lateFrom = process.env.BENCH_STORM_TIMELINE === "all" ? 0 : started + 0.75 * (done.finishedAt - started);
+      for (const [leader, calls] of attribution.leaderCalls) {
+        const lastWrite = simulator.creates.find((c) => indexOf.get(c.serialNumber) === leader)?.at ?? 0;
+        if (lastWrite < lateFrom) continue;
+        const rel = (at: number) => ((at - started) / 1000).toFixed(2);
+        console.log(
+          `    leader ${leader} written at ${rel(lastWrite)} s: ${calls.map((c) => `${rel(c.at)} ${c.call}${c.slotAt !== undefined ? ` slot ${rel(c.slotAt)}` : ""}`).join("; ")}`,
+        );
+      }
     }
     const perSerial = new Map<string, number>();
     for (const c of simulator.creates)
