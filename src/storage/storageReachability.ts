@@ -61,7 +61,7 @@ export function observingHttpClient(
         response = await inner.sendRequest(request);
       } catch (error) {
         reachability.failed();
-        throw error;
+        throw asRetriable(error);
       }
       if (response.status >= 500) reachability.failed();
       else reachability.answered();
@@ -74,4 +74,20 @@ export function observingHttpClient(
       return response;
     },
   };
+}
+
+/**
+ * An answer whose connection was cut after its headers came is, to the caller, an answer lost like
+ * one cut before them: the HTTP client reports it as an unreadable body (a RestError, PARSE_ERROR,
+ * "Error reading response as text: aborted"), which the SDKs' retry policies do not retry, so
+ * the step failed and its message waited out host.json's visibilityTimeout (a poll round in the
+ * storm bench, issue 14). Marked as the connection reset it is, the storage client retries it; a
+ * write tried again is one whose first try may have landed, which every writer here already
+ * allows for (ETag checks, landedAlready in importStore.ts), as for any reset.
+ */
+function asRetriable(error: unknown): unknown {
+  if (error instanceof Error && /^Error reading response as text: (aborted|socket hang up)/.test(error.message)) {
+    (error as Error & { code?: string }).code = "ECONNRESET";
+  }
+  return error;
 }
