@@ -27,7 +27,7 @@ export async function slotTiming(
     ...(reachability ? { lateForOutage: (due: number) => lateForOutage(due, now, reachability.backAfterAwayDuring(due, now)) } : {}),
   });
   if (first.kind !== "stall") return { timing: first, shiftMs };
-  const fresh = await deps.pacing.stall(tenantId, slot, now);
+  const fresh = await deps.pacing.stall(tenantId, slot, now, reachability?.awaySinceDuring(now - first.lateMs, now));
   deps.log.info("late for its write slot: the tenant's schedule paused until now", {
     ...fields,
     delayMs: Math.round(first.lateMs),

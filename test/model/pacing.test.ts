@@ -157,6 +157,17 @@ describe("a stall: a write found late for its slot", () => {
     expect(dueAt(slot(11).slotAt, 0, after.shiftMs) - outageEnd).toBeCloseTo(slots.intervalMs, 6);
   });
 
+  it("pauses from the outage's start, not from a slot the write had already missed before storage went away", () => {
+    // Slot 10's write was 5 s late already (a busy function) when storage went away for 3 s.
+    const awayFrom = slot(10).slotAt + 5_000;
+    const back = awayFrom + 3_000;
+    const after = stalled(slots.next, real, slot(10), back, awayFrom);
+    expect(after.shiftMs).toBeCloseTo(3_000, 6);
+    expect(after.pausedUntil).toBe(back);
+    // An outage that began before the slot was due pauses from the slot, as without it.
+    expect(stalled(slots.next, real, slot(10), outageEnd, slot(10).slotAt - 1_000).shiftMs).toBeCloseTo(15_000, 6);
+  });
+
   it("counts one outage once, whichever instance finds it with whichever slot", () => {
     const first = stalled(slots.next, real, slot(10), outageEnd);
     // Another instance with a stale copy of the schedule finds slot 11 late a moment later.

@@ -25,6 +25,18 @@ describe("storage reachability", () => {
     expect(wasAway(seen, 5_001, 9_000)).toBe(false);
   });
 
+  it("says when the first outage that touched a stretch began", () => {
+    const seen = new StorageReachability(() => 0);
+    seen.failed(2_000);
+    seen.answered(5_000);
+    seen.failed(8_000);
+    expect(seen.awaySinceDuring(0, 1_999)).toBeUndefined();
+    expect(seen.awaySinceDuring(1_000, 6_000)).toBe(2_000);
+    expect(seen.awaySinceDuring(6_000, 7_000)).toBeUndefined();
+    // One still going on counts.
+    expect(seen.awaySinceDuring(6_000, 9_000)).toBe(8_000);
+  });
+
   it("says when storage came back after the last outage that touched a stretch", () => {
     const seen = new StorageReachability(() => 0);
     seen.failed(2_000);
