@@ -29,10 +29,6 @@ export class StorageReachability {
     this.failingSince = undefined;
   }
 
-  /**
-   * When storage came back after the last outage that touched `from` to `to` (`to` itself while
-   * one is still going on); undefined when storage was there all along.
-   */
   /** When the first outage that touched `from` to `to` began (undefined: storage was there all along). */
   awaySinceDuring(from: number, to: number): number | undefined {
     const starts = this.ended.filter((o) => o.from <= to && o.to >= from).map((o) => o.from);
@@ -40,6 +36,10 @@ export class StorageReachability {
     return starts.length > 0 ? Math.min(...starts) : undefined;
   }
 
+  /**
+   * When storage came back after the last outage that touched `from` to `to` (`to` itself while
+   * one is still going on); undefined when storage was there all along.
+   */
   backAfterAwayDuring(from: number, to: number): number | undefined {
     if (this.failingSince !== undefined && this.failingSince <= to) return to;
     const touching = this.ended.filter((o) => o.from <= to && o.to >= from);

@@ -262,7 +262,11 @@ describe("chunks through the import action", () => {
     expect(busy.next.nextSlotAt - now(w).getTime()).toBeGreaterThan(followerDelayMs);
     expect(
       await processDeviceMessage(
-        { ...workerDeps(w), pacing: wide, reachability: { backAfterAwayDuring: (_from: number, to: number) => to } },
+        {
+          ...workerDeps(w),
+          pacing: wide,
+          reachability: { backAfterAwayDuring: (_from: number, to: number) => to, awaySinceDuring: (from: number) => from },
+        },
         leader.message,
         {
           id: "late-leader",
