@@ -380,6 +380,46 @@ describe("chunks through the import action", () => {
     expect((await w.services.pacing.current(tenantId, now(w).getTime())).pausedUntil).toBeGreaterThan(0);
   });
 
+  it("sends no write into a pause another write's 429 began while the chunk waited for its slot: the chunk goes after it, and the pause stays as Graph asked", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 5, 100, "INTO");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    const { shiftMs } = await w.services.pacing.current(tenantId, now(w).getTime(), 0);
+    // Delivered 300 ms before its slot: the chunk claims its devices and waits out the rest in the function.
+    const early = { ...(leader.message as SubmitMessage), slotAt: now(w).getTime() + 300, shiftAt: shiftMs };
+    // Right after the chunk has read the tenant's schedule, another instance's write meets a 429 (Retry-After 5 s).
+    let paused: { shiftMs: number; pausedUntil: number } | undefined;
+    const pacing = new Proxy(w.services.pacing, {
+      get(target, property) {
+        if (property === "current")
+          return async (...args: Parameters<TenantPacing["current"]>) => {
+            const state = await target.current(...args);
+            if (!paused) {
+              await target.throttledThenReserve(tenantId, 5_000, now(w).getTime());
+              paused = await target.current(tenantId, now(w).getTime(), 0);
+            }
+            return state;
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const outcome = await processDeviceMessage({ ...workerDeps(w), pacing }, early, { id: "early-leader", dequeueCount: 1 });
+    expect(outcome).toBe("retry-scheduled");
+    expect(writes(w, tenantId)).toHaveLength(0);
+    const devices = await rows(w, batchId);
+    expect(devices.map((d) => [d.state, d.errorCode, d.failures ?? 0])).toEqual(serials.map(() => ["retrying", "TooManyRequests", 0]));
+    // The pause is the one Graph asked for, not moved again by this chunk; the chunk's new slot is after it.
+    const after = await w.services.pacing.current(tenantId, now(w).getTime(), 0);
+    expect(after.shiftMs).toBe(paused!.shiftMs);
+    const again = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    expect((again.message as SubmitMessage).slotAt).toBeGreaterThanOrEqual(paused!.pausedUntil);
+    await drive(w);
+    createdOnce(w, serials);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
   it("after a lost answer, finds every device of the chunk by serial number and imports none twice", async () => {
     const w = await world();
     const { batchId, tenantId, serials } = await accept(w, 30, 100, "LOST");
