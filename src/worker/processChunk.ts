@@ -376,8 +376,10 @@ async function lookUpDoubtful(
   const looked: DoubtLookup = { kind: "ok", found: [], create: [], unclear: [], trace };
   const now = clock(deps).getTime();
   for (const device of devices) {
-    // The claim carried the doubt's start; a device resumed after a crash is in doubt since its claim.
-    const doubtSince = Date.parse(device.inDoubtSince ?? device.updatedAt);
+    // The claim carried the doubt's start. A device resumed after a crash is in doubt from now
+    // (submitDecisions.ts, doubtOf): the delivery before may have sent the chunk any time since its
+    // claim, or be sending it still.
+    const doubtSince = device.inDoubtSince ? Date.parse(device.inDoubtSince) : now;
     const decision = decideInDoubt({
       records: bySerial.get(device)!,
       complete: walk.complete,
@@ -555,7 +557,7 @@ async function moveToRetrying(
 ): Promise<void> {
   const since = (device: StoredDevice): string | undefined => {
     if (plan.doubt === "new") return plan.at;
-    if (plan.doubt === "keep" && plan.doubtful.has(device.rowKey)) return device.inDoubtSince ?? device.updatedAt;
+    if (plan.doubt === "keep" && plan.doubtful.has(device.rowKey)) return device.inDoubtSince ?? plan.at;
     return undefined;
   };
   await deps.store.moveDevices(

@@ -136,6 +136,7 @@ async function submitStep(
     resuming: arrival.resuming,
     dequeueCount: delivery.dequeueCount,
     createSent: invocation.createSent,
+    now: clock(deps).toISOString(),
   });
   const attempt = await createOrFind(deps, claimed, doubtful, Date.parse(doubtSince), invocation);
   const at = clock(deps).toISOString();

@@ -109,12 +109,16 @@ export function decideSlotAfterStall(slot: SlotOfMessage, facts: SlotFacts): Slo
  */
 export function doubtOf(
   device: Pick<DeviceFields, "inDoubt" | "inDoubtSince" | "updatedAt">,
-  resumed: { resuming: boolean; dequeueCount: number; createSent: boolean },
+  resumed: { resuming: boolean; dequeueCount: number; createSent: boolean; now: string },
 ): { doubtful: boolean; doubtSince: string } {
+  const resumedInDoubt = resumed.resuming && (resumed.dequeueCount > 1 || resumed.createSent);
   return {
-    doubtful: device.inDoubt === true || (resumed.resuming && (resumed.dequeueCount > 1 || resumed.createSent)),
-    // A redelivered message's doubt dates from its claim: the create, if any, came just after it.
-    doubtSince: device.inDoubtSince ?? device.updatedAt,
+    doubtful: device.inDoubt === true || resumedInDoubt,
+    // A redelivered message's doubt dates from now, not from its claim: the delivery before may
+    // have sent the create any time since (its storage calls retrying through an outage), or be
+    // sending it still (a host that gave up on a function cannot stop it). Counted from the claim,
+    // the list's grace ran out before the create could show (fault 2c: a chunk sent twice).
+    doubtSince: device.inDoubtSince ?? (resumedInDoubt ? resumed.now : device.updatedAt),
   };
 }
 

@@ -420,6 +420,51 @@ describe("chunks through the import action", () => {
     expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
   });
 
+  it("a leader redelivered after its host died looks for its records from now, not from its claim: an action sent long after the claim is found, never sent twice", async () => {
+    const w = await world();
+    const { batchId, serials } = await accept(w, 3, 100, "LATEPOST");
+    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+    w.sent.splice(w.sent.indexOf(leader), 1);
+    w.clock.offsetMs += Math.max(0, leader.visibleAt - now(w).getTime());
+    const grace = w.services.config.graph.listGraceMs;
+    // The claim lands; storage retries then hold the function past the list's grace before the
+    // action leaves (an outage); its host dies before the outcome is recorded.
+    const graph = new Proxy(w.services.graph, {
+      get(target, property) {
+        if (property === "importDevices")
+          return async (...args: Parameters<typeof target.importDevices>) => {
+            w.clock.offsetMs += grace + 1_000;
+            return target.importDevices(...args);
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const store = new Proxy(w.services.store, {
+      get(target, property) {
+        if (property === "writeInPlace")
+          return async () => {
+            throw new Error("host died");
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await expect(
+      processDeviceMessage({ ...workerDeps(w), graph, store }, leader.message as SubmitMessage, { id: "dying", dequeueCount: 1 }),
+    ).rejects.toThrow("host died");
+    expect(w.simulator.creates).toHaveLength(3);
+    // Redelivered at once, same message: the tenant's list does not show the records yet (it lags creates).
+    expect(await processDeviceMessage(workerDeps(w), leader.message as SubmitMessage, { id: "dying", dequeueCount: 2 })).toBe(
+      "retry-scheduled",
+    );
+    expect(w.simulator.creates).toHaveLength(3);
+    expect((await rows(w, batchId)).map((d) => d.errorCode)).toEqual(serials.map(() => "ImportLookupPending"));
+    await drive(w);
+    createdOnce(w, serials);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
   it("after a lost answer, finds every device of the chunk by serial number and imports none twice", async () => {
     const w = await world();
     const { batchId, tenantId, serials } = await accept(w, 30, 100, "LOST");

@@ -145,6 +145,7 @@ describe("decideSlot", () => {
 
 describe("doubtOf", () => {
   const UPDATED = "2026-01-01T00:00:00.000Z";
+  const NOW = "2026-01-01T00:00:09.000Z";
   const SINCE = "2025-12-31T23:59:00.000Z";
   it.each<
     [
@@ -179,19 +180,19 @@ describe("doubtOf", () => {
       { doubtful: false, doubtSince: UPDATED },
     ],
     [
-      "resumed on a redelivery: the host may have sent one",
+      "resumed on a redelivery: the delivery before may have sent one at any time up to now",
       {},
       { resuming: true, dequeueCount: 2, createSent: false },
-      { doubtful: true, doubtSince: UPDATED },
+      { doubtful: true, doubtSince: NOW },
     ],
     [
       "resumed after this invocation sent one",
       {},
       { resuming: true, dequeueCount: 1, createSent: true },
-      { doubtful: true, doubtSince: UPDATED },
+      { doubtful: true, doubtSince: NOW },
     ],
   ])("%s", (_name, doubt, resumed, expected) => {
-    expect(doubtOf({ ...doubt, updatedAt: UPDATED }, resumed)).toEqual(expected);
+    expect(doubtOf({ ...doubt, updatedAt: UPDATED }, { ...resumed, now: NOW })).toEqual(expected);
   });
 });
 
