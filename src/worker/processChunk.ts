@@ -63,6 +63,8 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
   }
 
   let due: number | undefined;
+  /** The slot `due` comes from, with the shift it was given at: a pause recorded later moves it (dueAt). */
+  let dueSlot: { slotAt: number; shiftAt: number } | undefined;
   if (message.slotAt !== undefined) {
     // The schedule read now, not as cached up to half a window ago: a chunk's write carries up to
     // 100 devices, so one read of the tenant's row per write costs 0.01 a device, and a pause
@@ -79,8 +81,10 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
       deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now.getTime()) });
       return "deferred";
     }
-    if (timing.kind === "go") due = timing.due;
-    else {
+    if (timing.kind === "go") {
+      due = timing.due;
+      dueSlot = { slotAt: message.slotAt, shiftAt: message.shiftAt ?? shiftMs };
+    } else {
       // Too late to go at its slot (the message reached a worker late): a new slot, before
       // anything is written. When the tenant's schedule has one free within the wait a function
       // may do, the chunk takes it here; a trip through the queue would only make it late again.
@@ -89,6 +93,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
       if (slotAt - clock(deps).getTime() <= MAX_WAIT_IN_FUNCTION_MS) {
         deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(timing.lateMs) });
         due = slotAt;
+        dueSlot = { slotAt, shiftAt: slot.shiftMs };
       } else {
         await sendForSlot(
           deps.queue,
@@ -103,7 +108,34 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
     }
   }
 
-  const taken = await claim(deps, message, delivery, claimable, now.toISOString());
+  let waitedMs = 0;
+  if (due !== undefined && dueSlot !== undefined) {
+    waitedMs = Math.max(0, Math.round(due - clock(deps).getTime()));
+    if (waitedMs > 0) {
+      // The last moments to the slot are waited out before the claim, and the tenant's schedule
+      // read once more: another write may have met a 429 meanwhile. Sent into that pause, this
+      // one meets a 429 too, and its Retry-After, honoured, moves every slot again (the storm
+      // bench's 2 s pause grew to 3.4 s so); taken back after a claim, its devices cost a retry
+      // (a message each). Unclaimed, the leader just goes back to the queue for its moved slot.
+      await new Promise((resolve) => setTimeout(resolve, waitedMs));
+      const schedule = await deps.pacing.current(tenantId, clock(deps).getTime(), 0);
+      const moved = dueAt(dueSlot.slotAt, dueSlot.shiftAt, schedule.shiftMs);
+      if (moved > due) {
+        await sendForSlot(
+          deps.queue,
+          { message: { ...message, ...dueSlot }, slotAt: moved },
+          MAX_WAIT_IN_FUNCTION_MS - waitedMs,
+          epochClock(deps),
+        );
+        deps.log.info("chunk's slot moved by a pause while it waited; back to the queue", {
+          ...fields,
+          delayMs: Math.round(moved - clock(deps).getTime()),
+        });
+        return "deferred";
+      }
+    }
+  }
+  const taken = await claim(deps, message, delivery, claimable, clock(deps).toISOString());
   if (taken.keys.length === 0) return "stale";
   // Claims of retrying devices moved counters through transactions that return no ETags: then the
   // chunk is read once more. Claims of queued devices (a first attempt) came back with theirs.
@@ -113,7 +145,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
     (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter(
       (d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id,
     );
-  return attemptChunk(deps, message, claimed, false, due, fields);
+  return attemptChunk(deps, message, claimed, false, due, fields, waitedMs);
 }
 
 /**
@@ -207,33 +239,16 @@ async function attemptChunk(
   resumedAfterCrash: boolean,
   due: number | undefined,
   fields: Record<string, string | number>,
+  /** How long the step already waited for the slot before its claim (processChunk). */
+  waitedMs = 0,
 ): Promise<StepOutcome> {
   if (claimed.length === 0) return "stale";
   const tenantId = claimed[0]!.tenantId;
-  let slotWaitMs = 0;
+  let slotWaitMs = waitedMs;
   if (due !== undefined) {
-    // The last moments to the slot are waited out here, after the claim, so the action leaves at its slot.
-    slotWaitMs = Math.max(0, Math.round(due - clock(deps).getTime()));
-    if (slotWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, slotWaitMs));
-  }
-  if (slotWaitMs > 0) {
-    // Another write may have met a 429 while this one waited: sent into the pause, it meets one
-    // too, and its Retry-After, honoured, moves the whole schedule again (the storm bench's pause
-    // grew from 2 s to 3.9 s so). One read of the tenant's row, in the clean run as in a storm.
-    const schedule = await deps.pacing.current(tenantId, clock(deps).getTime(), 0);
-    if (schedule.pausedUntil > clock(deps).getTime()) {
-      return retryChunk(deps, message, claimed, {
-        kind: "wait",
-        errorCode: "TooManyRequests",
-        errorMessage: "Intune asked for a pause in this tenant's writes while this chunk waited for its slot; it goes after the pause.",
-        notBefore: schedule.pausedUntil,
-        doubt: "keep",
-        doubtful: new Set(claimed.filter((d) => d.inDoubt).map((d) => d.rowKey)),
-        trace: traceFields(undefined),
-        slotWaitMs,
-        logFields: { ...fields, slotWaitMs, deviceCount: claimed.length },
-      });
-    }
+    const rest = Math.max(0, Math.round(due - clock(deps).getTime()));
+    if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
+    slotWaitMs += rest;
   }
   const logFields = {
     ...fields,

@@ -15,7 +15,7 @@ import type { KeepForLater } from "../../src/storage/drainQueue.js";
 import { decodeSubmitMessage, type SubmitMessage } from "../../src/storage/deviceMessage.js";
 import type { StepOutcome } from "../../src/worker/createAttempt.js";
 import { processPoisonMessage } from "../../src/worker/processPoisonMessage.js";
-import { MAX_WAIT_IN_FUNCTION_MS, pacingBudget } from "../../src/model/pacing.js";
+import { dueAt, MAX_WAIT_IN_FUNCTION_MS, pacingBudget } from "../../src/model/pacing.js";
 import { TenantPacing } from "../../src/storage/tenantPacing.js";
 import { hashFor } from "../support/devices.js";
 import { startStorageChaos } from "../faults/support/chaosProxy.js";
@@ -380,7 +380,7 @@ describe("chunks through the import action", () => {
     expect((await w.services.pacing.current(tenantId, now(w).getTime())).pausedUntil).toBeGreaterThan(0);
   });
 
-  it("sends no write into a pause another write's 429 began while the chunk waited for its slot: the chunk goes after it, and the pause stays as Graph asked", async () => {
+  it("sends no write into a pause another write's 429 began while the chunk waited for its slot: its leader goes back to the queue unclaimed, and the pause stays as Graph asked", async () => {
     const w = await world();
     const { batchId, tenantId, serials } = await accept(w, 5, 100, "INTO");
     const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
@@ -406,15 +406,16 @@ describe("chunks through the import action", () => {
       },
     });
     const outcome = await processDeviceMessage({ ...workerDeps(w), pacing }, early, { id: "early-leader", dequeueCount: 1 });
-    expect(outcome).toBe("retry-scheduled");
+    // Nothing claimed, nothing written: the leader goes back to the queue for its slot, which the pause moved.
+    expect(outcome).toBe("deferred");
     expect(writes(w, tenantId)).toHaveLength(0);
     const devices = await rows(w, batchId);
-    expect(devices.map((d) => [d.state, d.errorCode, d.failures ?? 0])).toEqual(serials.map(() => ["retrying", "TooManyRequests", 0]));
-    // The pause is the one Graph asked for, not moved again by this chunk; the chunk's new slot is after it.
+    expect(devices.map((d) => [d.state, d.attempts])).toEqual(serials.map(() => ["queued", 0]));
+    // The pause is the one Graph asked for, not moved again by this chunk.
     const after = await w.services.pacing.current(tenantId, now(w).getTime(), 0);
     expect(after.shiftMs).toBe(paused!.shiftMs);
-    const again = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
-    expect((again.message as SubmitMessage).slotAt).toBeGreaterThanOrEqual(paused!.pausedUntil);
+    const again = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!.message as SubmitMessage;
+    expect(dueAt(again.slotAt!, again.shiftAt!, after.shiftMs)).toBe(early.slotAt + (paused!.shiftMs - shiftMs));
     await drive(w);
     createdOnce(w, serials);
     expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
