@@ -63,8 +63,6 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
   }
 
   let due: number | undefined;
-  /** The slot `due` comes from, with the shift it was given at: a pause recorded later moves it (dueAt). */
-  let dueSlot: { slotAt: number; shiftAt: number } | undefined;
   if (message.slotAt !== undefined) {
     // The schedule read now, not as cached up to half a window ago: a chunk's write carries up to
     // 100 devices, so one read of the tenant's row per write costs 0.01 a device, and a pause
@@ -81,10 +79,8 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
       deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now.getTime()) });
       return "deferred";
     }
-    if (timing.kind === "go") {
-      due = timing.due;
-      dueSlot = { slotAt: message.slotAt, shiftAt: message.shiftAt ?? shiftMs };
-    } else {
+    if (timing.kind === "go") due = timing.due;
+    else {
       // Too late to go at its slot (the message reached a worker late): a new slot, before
       // anything is written. When the tenant's schedule has one free within the wait a function
       // may do, the chunk takes it here; a trip through the queue would only make it late again.
@@ -93,7 +89,6 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
       if (slotAt - clock(deps).getTime() <= MAX_WAIT_IN_FUNCTION_MS) {
         deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(timing.lateMs) });
         due = slotAt;
-        dueSlot = { slotAt, shiftAt: slot.shiftMs };
       } else {
         await sendForSlot(
           deps.queue,
@@ -108,34 +103,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
     }
   }
 
-  let waitedMs = 0;
-  if (due !== undefined && dueSlot !== undefined) {
-    waitedMs = Math.max(0, Math.round(due - clock(deps).getTime()));
-    if (waitedMs > 0) {
-      // The last moments to the slot are waited out before the claim, and the tenant's schedule
-      // read once more: another write may have met a 429 meanwhile. Sent into that pause, this
-      // one meets a 429 too, and its Retry-After, honoured, moves every slot again (the storm
-      // bench's 2 s pause grew to 3.4 s so); taken back after a claim, its devices cost a retry
-      // (a message each). Unclaimed, the leader just goes back to the queue for its moved slot.
-      await new Promise((resolve) => setTimeout(resolve, waitedMs));
-      const schedule = await deps.pacing.current(tenantId, clock(deps).getTime(), 0);
-      const moved = dueAt(dueSlot.slotAt, dueSlot.shiftAt, schedule.shiftMs);
-      if (moved > due) {
-        await sendForSlot(
-          deps.queue,
-          { message: { ...message, ...dueSlot }, slotAt: moved },
-          MAX_WAIT_IN_FUNCTION_MS - waitedMs,
-          epochClock(deps),
-        );
-        deps.log.info("chunk's slot moved by a pause while it waited; back to the queue", {
-          ...fields,
-          delayMs: Math.round(moved - clock(deps).getTime()),
-        });
-        return "deferred";
-      }
-    }
-  }
-  const taken = await claim(deps, message, delivery, claimable, clock(deps).toISOString());
+  const taken = await claim(deps, message, delivery, claimable, now.toISOString());
   if (taken.keys.length === 0) return "stale";
   // Claims of retrying devices moved counters through transactions that return no ETags: then the
   // chunk is read once more. Claims of queued devices (a first attempt) came back with theirs.
@@ -145,7 +113,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
     (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter(
       (d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id,
     );
-  return attemptChunk(deps, message, claimed, false, due, fields, waitedMs);
+  return attemptChunk(deps, message, claimed, false, due, fields);
 }
 
 /**
@@ -239,16 +207,14 @@ async function attemptChunk(
   resumedAfterCrash: boolean,
   due: number | undefined,
   fields: Record<string, string | number>,
-  /** How long the step already waited for the slot before its claim (processChunk). */
-  waitedMs = 0,
 ): Promise<StepOutcome> {
   if (claimed.length === 0) return "stale";
   const tenantId = claimed[0]!.tenantId;
-  let slotWaitMs = waitedMs;
+  let slotWaitMs = 0;
   if (due !== undefined) {
-    const rest = Math.max(0, Math.round(due - clock(deps).getTime()));
-    if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
-    slotWaitMs += rest;
+    // The last moments to the slot are waited out here, after the claim, so the action leaves at its slot.
+    slotWaitMs = Math.max(0, Math.round(due - clock(deps).getTime()));
+    if (slotWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, slotWaitMs));
   }
   const logFields = {
     ...fields,
@@ -658,32 +624,19 @@ async function failAll(
 }
 
 /**
- * A follower's device was not taken by its chunk's leader. Most often the leader's message is
- * hidden, not gone: a receive whose answer a storage outage cut leaves it invisible for the
- * host's visibility timeout (10 minutes on Functions, 5 on the development host; the storm bench
- * met one that held its device 300 s), while the leader's own device has no follower to take it.
- * So the first follower to come sends the chunk again under a new leader message, at a new slot
- * (resendChunk), once per attempt, and waits for it like the chunk's other followers: one write
- * for the chunk, the leader's device with it. When that one does not come either (or the leader
- * was poisoned), the device goes alone, as a create at a new slot of its tenant. Whichever message
- * comes, its claim of a device or another's wins, never both.
+ * A follower's device was not taken by its chunk's leader (the leader's message was poisoned, or
+ * so late that this safety net came first): the device goes alone, as a create at a new slot of
+ * its tenant. If the leader does come, its claim or this create's claim wins, never both.
  */
 export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, device: StoredDevice): Promise<StepOutcome> {
   const now = clock(deps).getTime();
   const followerDelayMs = deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS;
   const { shiftMs } = await deps.pacing.current(device.tenantId, now);
   let slotAt = dueAt(message.slotAt ?? now, message.shiftAt ?? shiftMs, shiftMs);
-  // The leader, late for the chunk's slot, may have been given a later one (markLeaderSlot), or
-  // the chunk sent again (resendChunk).
-  const leaderNextOf = (leader: StoredDevice | undefined) =>
+  // The leader, late for the chunk's slot, may have been given a later one (markLeaderSlot).
+  const leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
+  const leaderNext =
     leader && judgeMessage(leader, message, "") === "fresh" && leader.nextAttemptAt ? Date.parse(leader.nextAttemptAt) : undefined;
-  let leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
-  let leaderNext = leaderNextOf(leader);
-  const leaderAwaited = leaderNext !== undefined && leaderNext > slotAt;
-  if (leader && !leaderAwaited && judgeMessage(leader, message, "") === "fresh" && leader.chunkResentFor !== message.attempt) {
-    leader = await resendChunk(deps, message, leader, now);
-    leaderNext = leaderNextOf(leader);
-  }
   if (leaderNext !== undefined && leaderNext > slotAt) slotAt = leaderNext;
   const due = slotAt + followerDelayMs;
   if (due - now > MAX_WAIT_IN_FUNCTION_MS) {
@@ -709,35 +662,4 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
     delayMs: ownSlotAt - now,
   });
   return "rescheduled";
-}
-
-/**
- * Sends a chunk whose leader did not come again, under a new leader message at a new slot of the
- * tenant. The leader's row is marked first (conditional on its ETag), so of the chunk's followers,
- * which come together, one sends and reserves a slot; the others find the mark and wait. The
- * leader's row as it now is (re-read when another follower's mark won). The leader's old message,
- * when it comes back, finds its devices taken and is dropped.
- */
-async function resendChunk(deps: WorkerDeps, message: SubmitMessage, leader: StoredDevice, now: number): Promise<StoredDevice | undefined> {
-  const marked = await deps.store.noteNextAttempt(leader, new Date(now).toISOString(), { chunkResentFor: message.attempt });
-  if (!marked) return deps.store.readDevice(message.batchId, leader.rowKey);
-  const slot = await deps.pacing.reserve(leader.tenantId, 1, now);
-  const slotAt = Math.round(slot.firstSlotAt);
-  // The slot goes on the row before the message leaves; a follower that read the first mark comes back early and looks again.
-  const noted = (await deps.store.noteNextAttempt(marked, new Date(slotAt).toISOString())) ?? marked;
-  const { rescheduled: _rescheduled, ...again } = message;
-  await sendForSlot(
-    deps.queue,
-    { message: { ...again, rowKey: leader.rowKey, slotAt, shiftAt: slot.shiftMs }, slotAt },
-    MAX_WAIT_IN_FUNCTION_MS,
-    epochClock(deps),
-  );
-  deps.log.warn("chunk's leader did not come; sent the chunk again under a new leader message", {
-    batchId: message.batchId,
-    rowKey: leader.rowKey,
-    tenantId: leader.tenantId,
-    attempt: message.attempt,
-    delayMs: slotAt - now,
-  });
-  return noted;
 }
