@@ -153,6 +153,25 @@ async function drive(
   return outcomes;
 }
 
+/** Takes the batch's (first) chunk leader out of the queue and brings the clock to the moment it is visible. */
+function takeLeader(w: World): { message: DeviceMessage; visibleAt: number } {
+  const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
+  w.sent.splice(w.sent.indexOf(leader), 1);
+  w.clock.offsetMs += Math.max(0, leader.visibleAt - now(w).getTime());
+  return leader;
+}
+
+/** `target` with one method replaced, everything else its own. */
+function withMethod<T extends object>(target: T, name: keyof T, replacement: (...args: never[]) => unknown): T {
+  return new Proxy(target, {
+    get(t, property) {
+      if (property === name) return replacement;
+      const value = Reflect.get(t, property);
+      return typeof value === "function" ? value.bind(t) : value;
+    },
+  });
+}
+
 const rows = (w: World, batchId: string): Promise<StoredDevice[]> =>
   w.services.store.devicesInState(batchId, "queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled");
 const writes = (w: World, tenantId: string) => w.simulator.requestLog.filter((r) => r.tenantId === tenantId && r.method === "POST");
@@ -210,9 +229,7 @@ describe("chunks through the import action", () => {
     const w = await world();
     const { batchId, tenantId } = await accept(w, 5, 100, "TR");
     // The leader alone: the chunk's outcome is recorded before any poll round.
-    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
-    w.sent.splice(w.sent.indexOf(leader), 1);
-    w.clock.offsetMs += Math.max(0, leader.visibleAt - now(w).getTime());
+    const leader = takeLeader(w);
     expect(await processDeviceMessage(workerDeps(w), leader.message, { id: "leader", dequeueCount: 1 })).toBe("submitted");
     const action = writes(w, tenantId)[0]!;
     const devices = await rows(w, batchId);
@@ -383,32 +400,16 @@ describe("chunks through the import action", () => {
   it("a leader redelivered after its host died looks for its records from now, not from its claim: an action sent long after the claim is found, never sent twice", async () => {
     const w = await world();
     const { batchId, serials } = await accept(w, 3, 100, "LATEPOST");
-    const leader = w.sent.find((s) => s.message.chunk?.first === s.message.rowKey)!;
-    w.sent.splice(w.sent.indexOf(leader), 1);
-    w.clock.offsetMs += Math.max(0, leader.visibleAt - now(w).getTime());
+    const leader = takeLeader(w);
     const grace = w.services.config.graph.listGraceMs;
     // The claim lands; storage retries then hold the function past the list's grace before the
     // action leaves (an outage); its host dies before the outcome is recorded.
-    const graph = new Proxy(w.services.graph, {
-      get(target, property) {
-        if (property === "importDevices")
-          return async (...args: Parameters<typeof target.importDevices>) => {
-            w.clock.offsetMs += grace + 1_000;
-            return target.importDevices(...args);
-          };
-        const value = Reflect.get(target, property);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const graph = withMethod(w.services.graph, "importDevices", async (...args: Parameters<Services["graph"]["importDevices"]>) => {
+      w.clock.offsetMs += grace + 1_000;
+      return w.services.graph.importDevices(...args);
     });
-    const store = new Proxy(w.services.store, {
-      get(target, property) {
-        if (property === "writeInPlace")
-          return async () => {
-            throw new Error("host died");
-          };
-        const value = Reflect.get(target, property);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const store = withMethod(w.services.store, "writeInPlace", async () => {
+      throw new Error("host died");
     });
     await expect(
       processDeviceMessage({ ...workerDeps(w), graph, store }, leader.message as SubmitMessage, { id: "dying", dequeueCount: 1 }),

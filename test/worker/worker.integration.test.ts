@@ -333,16 +333,25 @@ describe("worker", () => {
     });
   });
 
-  it("pauses the tenant's schedule for a message that comes too late for its slot (an outage), and then writes it, once", async () => {
+  /**
+   * One accepted device whose message comes back 5 s after its slot, and what this instance saw of
+   * storage: its requests failing from `failedAgoMs` ago until 100 ms ago.
+   */
+  async function lateAfterOutage(failedAgoMs: number) {
     const { batchId, serialNumber } = await acceptOne();
     const first = nextMessage();
     const { tenantId } = (await services.store.readDevice(batchId, first.message.rowKey))!;
-    // Storage was away: the message comes back 5 s after its slot, and this instance saw its requests fail meanwhile.
     const back = Date.now() + clockOffsetMs;
     const late = { ...first.message, slotAt: back - 5_000, shiftAt: 0 };
     const seen = new StorageReachability(() => Date.now() + clockOffsetMs);
-    seen.failed(back - 4_900);
+    seen.failed(back - failedAgoMs);
     seen.answered(back - 100);
+    return { serialNumber, first, tenantId, late, seen, back };
+  }
+
+  it("pauses the tenant's schedule for a message that comes too late for its slot (an outage), and then writes it, once", async () => {
+    // Storage was away: the message comes back 5 s after its slot, and this instance saw its requests fail meanwhile.
+    const { serialNumber, first, tenantId, late, seen } = await lateAfterOutage(4_900);
     expect(await processDeviceMessage({ ...deps, reachability: seen }, late, { id: first.id, dequeueCount: 1 })).toBe("submitted");
     expect(createsOf(serialNumber)).toBe(1);
     const row = await services.storage.pacing.getEntity<{ shiftMs: number; pausedUntil: number }>(tenantId, "writes");
@@ -356,15 +365,8 @@ describe("worker", () => {
   });
 
   it("pauses the tenant's schedule from the outage's start, not from the slot of a message already late when storage went away", async () => {
-    const { batchId, serialNumber } = await acceptOne();
-    const first = nextMessage();
-    const { tenantId } = (await services.store.readDevice(batchId, first.message.rowKey))!;
-    const back = Date.now() + clockOffsetMs;
-    const late = { ...first.message, slotAt: back - 5_000, shiftAt: 0 };
     // The message was already 2 s late (a busy instance) when this instance's requests began to fail, 3 s ago.
-    const seen = new StorageReachability(() => Date.now() + clockOffsetMs);
-    seen.failed(back - 3_000);
-    seen.answered(back - 100);
+    const { serialNumber, first, tenantId, late, seen, back } = await lateAfterOutage(3_000);
     // The outage moves everybody by 3 s; this message is still 2 s late after it, so it takes a new slot.
     expect(await processDeviceMessage({ ...deps, reachability: seen }, late, { id: first.id, dequeueCount: 1 })).toBe("rescheduled");
     expect(createsOf(serialNumber)).toBe(0);
