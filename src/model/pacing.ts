@@ -153,17 +153,36 @@ export function stalled(
    * the storm bench.
    */
   awayFrom?: number,
+  /**
+   * When storage answered again, if known: the pause ends there. The moments after it, while the
+   * instances bring the waiting messages back in (a storage client sleeping out its retry delay, a
+   * queue poll), are caught up (catchUpMs), not added to every slot: they moved the schedule 1.1 s
+   * more than a 3 s outage in the storm bench.
+   */
+  backAt?: number,
 ): PacingState {
   const due = dueAt(slot.slotAt, slot.shiftAt ?? state.shiftMs, state.shiftMs);
   if (due < state.pausedUntil) return state;
-  const added = now - Math.max(due, awayFrom ?? due);
+  const until = Math.min(now, backAt ?? now);
+  const added = until - Math.max(due, awayFrom ?? due);
   if (added <= budget.lateToleranceMs) return state;
   return {
     ...state,
     nextSlotAt: Math.max(state.nextSlotAt + added, now),
-    pausedUntil: now,
+    pausedUntil: until,
     shiftMs: state.shiftMs + added,
   };
+}
+
+/**
+ * How much later than its (shifted) slot a write may still go, just after an outage that ended at
+ * `outage.to`: the time since storage came back, while the waiting messages come in. No more than
+ * the outage lasted, so the writes caught up never outnumber those the outage held back (the
+ * tenant's budget window saw none of them), nor than OUTAGE_RECOVERY_MS. 0 with no outage.
+ */
+export function catchUpMs(now: number, outage: { from: number; to: number } | undefined): number {
+  if (!outage || now - outage.to > OUTAGE_RECOVERY_MS) return 0;
+  return Math.max(0, Math.min(now - outage.to, outage.to - outage.from));
 }
 
 /**

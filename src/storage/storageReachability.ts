@@ -29,6 +29,13 @@ export class StorageReachability {
     this.failingSince = undefined;
   }
 
+  /** The last outage that ended at or after `since`, while storage answers again (undefined: none, or one still going on). */
+  lastEndedSince(since: number): { from: number; to: number } | undefined {
+    if (this.failingSince !== undefined) return undefined;
+    const last = this.ended[this.ended.length - 1];
+    return last && last.to >= since ? { ...last } : undefined;
+  }
+
   /** When the first outage that touched `from` to `to` began (undefined: storage was there all along). */
   awaySinceDuring(from: number, to: number): number | undefined {
     const starts = this.ended.filter((o) => o.from <= to && o.to >= from).map((o) => o.from);

@@ -55,9 +55,9 @@ export class TenantPacing {
    * A write found late for its slot: the tenant's schedule pauses from that slot until now
    * (pacing.ts, stalled), once however many instances find the same outage. The shift after it.
    */
-  stall(tenantId: string, slot: { slotAt: number; shiftAt?: number }, now: number, awayFrom?: number): Promise<number> {
+  stall(tenantId: string, slot: { slotAt: number; shiftAt?: number }, now: number, awayFrom?: number, backAt?: number): Promise<number> {
     return this.combined(tenantId, now, (state) => {
-      const next = stalled(state, this.budget, slot, now, awayFrom);
+      const next = stalled(state, this.budget, slot, now, awayFrom, backAt);
       return { next, result: next.shiftMs };
     });
   }

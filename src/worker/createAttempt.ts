@@ -29,7 +29,7 @@ export interface WorkerDeps {
    * storage was away pauses the tenant's schedule (a stall). Without it, a late write always
    * takes a new slot.
    */
-  reachability?: Pick<StorageReachability, "backAfterAwayDuring" | "awaySinceDuring">;
+  reachability?: Pick<StorageReachability, "backAfterAwayDuring" | "awaySinceDuring" | "lastEndedSince">;
   /** What this instance has read of chunks for their followers (chunkClaims.ts); without it each follower reads its own row. */
   chunkClaims?: ChunkClaims;
   log: Logger;

@@ -1,5 +1,5 @@
 import type { LogFields } from "../telemetry/logFields.js";
-import { lateForOutage } from "../model/pacing.js";
+import { catchUpMs, lateForOutage, OUTAGE_RECOVERY_MS } from "../model/pacing.js";
 import type { WorkerDeps } from "./createAttempt.js";
 import { decideSlot, decideSlotAfterStall, type SlotDecisionAfterStall, type SlotOfMessage } from "./submitDecisions.js";
 
@@ -20,14 +20,26 @@ export async function slotTiming(
   scheduleMaxAgeMs?: number,
 ): Promise<{ timing: SlotDecisionAfterStall; shiftMs: number }> {
   const { shiftMs } = await deps.pacing.current(tenantId, now, scheduleMaxAgeMs);
-  const facts = { now, shiftMs, lateToleranceMs: deps.pacing.lateToleranceMs };
   const reachability = deps.reachability;
+  const facts = {
+    now,
+    shiftMs,
+    lateToleranceMs: deps.pacing.lateToleranceMs,
+    catchUpMs: catchUpMs(now, reachability?.lastEndedSince(now - OUTAGE_RECOVERY_MS)),
+  };
   const first = decideSlot(slot, {
     ...facts,
     ...(reachability ? { lateForOutage: (due: number) => lateForOutage(due, now, reachability.backAfterAwayDuring(due, now)) } : {}),
   });
   if (first.kind !== "stall") return { timing: first, shiftMs };
-  const fresh = await deps.pacing.stall(tenantId, slot, now, reachability?.awaySinceDuring(now - first.lateMs, now));
+  const due = now - first.lateMs;
+  const fresh = await deps.pacing.stall(
+    tenantId,
+    slot,
+    now,
+    reachability?.awaySinceDuring(due, now),
+    reachability?.backAfterAwayDuring(due, now),
+  );
   deps.log.info("late for its write slot: the tenant's schedule paused until now", {
     ...fields,
     delayMs: Math.round(first.lateMs),

@@ -76,13 +76,16 @@ export interface SlotFacts {
    * lateForOutage; storageReachability.ts). Unknown counts as no.
    */
   lateForOutage?: (due: number) => boolean;
+  /** How much lateness past the tolerance a write just after an outage may have and still go (pacing.ts, catchUpMs). */
+  catchUpMs?: number;
 }
 
 export function decideSlot(slot: SlotOfMessage, facts: SlotFacts): SlotDecision {
   const due = dueAt(slot.slotAt, slot.shiftAt ?? facts.shiftMs, facts.shiftMs);
   const lateMs = facts.now - due;
   const outage = facts.lateForOutage?.(due) ?? false;
-  if (due - facts.now <= MAX_WAIT_IN_FUNCTION_MS && lateMs > facts.lateToleranceMs && outage) return { kind: "stall", lateMs };
+  if (due - facts.now <= MAX_WAIT_IN_FUNCTION_MS && lateMs > facts.lateToleranceMs + (facts.catchUpMs ?? 0) && outage)
+    return { kind: "stall", lateMs };
   return decideSlotAfterStall(slot, facts);
 }
 
@@ -97,7 +100,8 @@ export function decideSlotAfterStall(slot: SlotOfMessage, facts: SlotFacts): Slo
   if (due - facts.now > MAX_WAIT_IN_FUNCTION_MS) return { kind: "defer", due };
   const lateMs = facts.now - due;
   const rescheduled = slot.rescheduled ?? 0;
-  if (lateMs > facts.lateToleranceMs && rescheduled < MAX_RESCHEDULES) return { kind: "reschedule", lateMs, rescheduled: rescheduled + 1 };
+  if (lateMs > facts.lateToleranceMs + (facts.catchUpMs ?? 0) && rescheduled < MAX_RESCHEDULES)
+    return { kind: "reschedule", lateMs, rescheduled: rescheduled + 1 };
   return { kind: "go", due };
 }
 

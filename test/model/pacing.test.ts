@@ -17,6 +17,7 @@ import {
   stalled,
   throttled,
   lateForOutage,
+  catchUpMs,
   OUTAGE_RECOVERY_MS,
 } from "../../src/model/pacing.js";
 
@@ -166,6 +167,27 @@ describe("a stall: a write found late for its slot", () => {
     expect(after.pausedUntil).toBe(back);
     // An outage that began before the slot was due pauses from the slot, as without it.
     expect(stalled(slots.next, real, slot(10), outageEnd, slot(10).slotAt - 1_000).shiftMs).toBeCloseTo(15_000, 6);
+  });
+
+  it("ends the pause when storage answered again: the moments after it are caught up, not added to every slot", () => {
+    const awayFrom = slot(10).slotAt;
+    const back = awayFrom + 3_000;
+    // The write reaches its function 1.1 s after storage came back (a storage client sleeping out its retry delay).
+    const after = stalled(slots.next, real, slot(10), back + 1_100, awayFrom, back);
+    expect(after.shiftMs).toBeCloseTo(3_000, 6);
+    expect(after.pausedUntil).toBe(back);
+    // Without word of storage's return, the pause runs until the write came.
+    expect(stalled(slots.next, real, slot(10), back + 1_100, awayFrom).shiftMs).toBeCloseTo(4_100, 6);
+  });
+
+  it("lets a write just after an outage be late by the time since storage came back, never more than the outage lasted", () => {
+    expect(catchUpMs(10_000, undefined)).toBe(0);
+    // Storage away from 5 s to 8 s; 1.1 s after it came back.
+    expect(catchUpMs(9_100, { from: 5_000, to: 8_000 })).toBe(1_100);
+    // A 200 ms blip: at most 200 ms of writes were held back, so at most that much is caught up.
+    expect(catchUpMs(9_100, { from: 7_800, to: 8_000 })).toBe(200);
+    // Long after the outage, lateness is an instance's own.
+    expect(catchUpMs(8_000 + OUTAGE_RECOVERY_MS + 1, { from: 0, to: 8_000 })).toBe(0);
   });
 
   it("counts one outage once, whichever instance finds it with whichever slot", () => {

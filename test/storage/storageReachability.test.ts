@@ -25,6 +25,19 @@ describe("storage reachability", () => {
     expect(wasAway(seen, 5_001, 9_000)).toBe(false);
   });
 
+  it("names the last outage that ended since a moment, and none while one is going on", () => {
+    const seen = new StorageReachability(() => 0);
+    expect(seen.lastEndedSince(0)).toBeUndefined();
+    seen.failed(2_000);
+    seen.answered(5_000);
+    seen.failed(8_000);
+    seen.answered(9_000);
+    expect(seen.lastEndedSince(6_000)).toEqual({ from: 8_000, to: 9_000 });
+    expect(seen.lastEndedSince(9_001)).toBeUndefined();
+    seen.failed(10_000);
+    expect(seen.lastEndedSince(0)).toBeUndefined();
+  });
+
   it("says when the first outage that touched a stretch began", () => {
     const seen = new StorageReachability(() => 0);
     seen.failed(2_000);

@@ -282,7 +282,11 @@ describe("chunks through the import action", () => {
         {
           ...workerDeps(w),
           pacing: wide,
-          reachability: { backAfterAwayDuring: (_from: number, to: number) => to, awaySinceDuring: (from: number) => from },
+          reachability: {
+            backAfterAwayDuring: (_from: number, to: number) => to,
+            awaySinceDuring: (from: number) => from,
+            lastEndedSince: () => undefined,
+          },
         },
         leader.message,
         {

@@ -71,7 +71,7 @@ describe("decideSlot", () => {
     [
       string,
       { shiftAt?: number; rescheduled?: number },
-      { now: number; shiftMs?: number; stallRecorded?: boolean; storageAway?: boolean },
+      { now: number; shiftMs?: number; stallRecorded?: boolean; storageAway?: boolean; catchUpMs?: number },
       SlotDecision,
     ]
   >([
@@ -130,16 +130,42 @@ describe("decideSlot", () => {
       { kind: "reschedule", lateMs: 5_000, rescheduled: MAX_RESCHEDULES },
     ],
     [
+      "late just after an outage, by no more than the time since storage came back: caught up, no stall",
+      { shiftAt: 0 },
+      { now: slotAt + lateToleranceMs + 900, catchUpMs: 900 },
+      { kind: "go", due: slotAt },
+    ],
+    [
+      "later than that just after an outage: the tenant stood still",
+      { shiftAt: 0 },
+      { now: slotAt + lateToleranceMs + 901, catchUpMs: 900 },
+      { kind: "stall", lateMs: lateToleranceMs + 901 },
+    ],
+    [
+      "once the stall is recorded, late by what is caught up: goes",
+      { shiftAt: 0 },
+      { now: slotAt + 3_000 + lateToleranceMs + 900, shiftMs: 3_000, stallRecorded: true, catchUpMs: 900 },
+      { kind: "go", due: slotAt + 3_000 },
+    ],
+    [
+      "once the stall is recorded, later than what is caught up: a new slot",
+      { shiftAt: 0 },
+      { now: slotAt + 3_000 + lateToleranceMs + 901, shiftMs: 3_000, stallRecorded: true, catchUpMs: 900 },
+      { kind: "reschedule", lateMs: lateToleranceMs + 901, rescheduled: 1 },
+    ],
+    [
       "late once too often: goes anyway",
       { shiftAt: 0, rescheduled: MAX_RESCHEDULES },
       { now: slotAt + 5_000, stallRecorded: true },
       { kind: "go", due: slotAt },
     ],
-  ])("%s", (_name, slot, { now, shiftMs = 0, stallRecorded, storageAway }, expected) => {
+  ])("%s", (_name, slot, { now, shiftMs = 0, stallRecorded, storageAway, catchUpMs }, expected) => {
     // A row marked stallRecorded is judged as the worker judges it once the stall is recorded.
     const decide = stallRecorded ? decideSlotAfterStall : decideSlot;
     // Storage was away since every slot here was due (an outage), unless the row says otherwise.
-    expect(decide({ slotAt, ...slot }, { now, shiftMs, lateToleranceMs, lateForOutage: () => storageAway ?? true })).toEqual(expected);
+    expect(decide({ slotAt, ...slot }, { now, shiftMs, lateToleranceMs, lateForOutage: () => storageAway ?? true, catchUpMs })).toEqual(
+      expected,
+    );
   });
 });
 
