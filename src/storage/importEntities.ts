@@ -162,6 +162,11 @@ export interface DeviceFields {
   errorName?: string;
   errorMessage?: string;
   nextAttemptAt?: string;
+  /**
+   * A chunk leader's row: the attempt whose chunk one of its followers sent again under a new
+   * leader message, the leader's own having not come (processChunk.ts, followerAlone). Once per attempt.
+   */
+  chunkResentFor?: number;
   submittedAt?: string;
   createdAt: string;
   updatedAt: string;

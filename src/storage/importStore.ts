@@ -409,18 +409,24 @@ export class ImportStore {
 
   /**
    * Notes when a waiting device's next attempt is due, without moving it (a chunk's leader given a
-   * later slot says so for its followers): one column, conditional on the row's ETag. False when
-   * the row moved meanwhile.
+   * later slot says so for its followers; `chunkResentFor` when a follower sent the chunk again):
+   * conditional on the row's ETag. The row as it now is; undefined when it moved meanwhile.
    */
-  async noteNextAttempt(device: StoredDevice, nextAttemptAt: string): Promise<boolean> {
-    if (device.state !== "queued" && device.state !== "retrying") return false;
+  async noteNextAttempt(
+    device: StoredDevice,
+    nextAttemptAt: string,
+    extra: Pick<DeviceFields, "chunkResentFor"> = {},
+  ): Promise<StoredDevice | undefined> {
+    if (device.state !== "queued" && device.state !== "retrying") return undefined;
     try {
-      await this.table.updateEntity({ partitionKey: device.partitionKey, rowKey: device.rowKey, nextAttemptAt }, "Merge", {
-        etag: device.etag,
-      });
-      return true;
+      const answer = await this.table.updateEntity(
+        { partitionKey: device.partitionKey, rowKey: device.rowKey, nextAttemptAt, ...extra },
+        "Merge",
+        { etag: device.etag },
+      );
+      return { ...device, nextAttemptAt, ...extra, etag: answer.etag ?? device.etag };
     } catch (error) {
-      if (isPreconditionFailed(error)) return false;
+      if (isPreconditionFailed(error)) return undefined;
       throw error;
     }
   }

@@ -624,19 +624,32 @@ async function failAll(
 }
 
 /**
- * A follower's device was not taken by its chunk's leader (the leader's message was poisoned, or
- * so late that this safety net came first): the device goes alone, as a create at a new slot of
- * its tenant. If the leader does come, its claim or this create's claim wins, never both.
+ * A follower's device was not taken by its chunk's leader. Most often the leader's message is
+ * hidden, not gone: a receive whose answer a storage outage cut leaves it invisible for the
+ * host's visibility timeout (10 minutes on Functions, 5 on the development host; the storm bench
+ * met one that held its device 300 s), while the leader's own device has no follower to take it.
+ * So the first follower to come sends the chunk again under a new leader message, at a new slot
+ * (resendChunk), once per attempt, and waits for it like the chunk's other followers: one write
+ * for the chunk, the leader's device with it. When that one does not come either (or the leader
+ * was poisoned), the device goes alone, as a create at a new slot of its tenant. Whichever message
+ * comes, its claim of a device or another's wins, never both.
  */
 export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, device: StoredDevice): Promise<StepOutcome> {
   const now = clock(deps).getTime();
   const followerDelayMs = deps.followerDelayMs ?? DEFAULT_FOLLOWER_DELAY_MS;
   const { shiftMs } = await deps.pacing.current(device.tenantId, now);
   let slotAt = dueAt(message.slotAt ?? now, message.shiftAt ?? shiftMs, shiftMs);
-  // The leader, late for the chunk's slot, may have been given a later one (markLeaderSlot).
-  const leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
-  const leaderNext =
+  // The leader, late for the chunk's slot, may have been given a later one (markLeaderSlot), or
+  // the chunk sent again (resendChunk).
+  const leaderNextOf = (leader: StoredDevice | undefined) =>
     leader && judgeMessage(leader, message, "") === "fresh" && leader.nextAttemptAt ? Date.parse(leader.nextAttemptAt) : undefined;
+  let leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
+  let leaderNext = leaderNextOf(leader);
+  const leaderAwaited = leaderNext !== undefined && leaderNext > slotAt;
+  if (leader && !leaderAwaited && judgeMessage(leader, message, "") === "fresh" && leader.chunkResentFor !== message.attempt) {
+    leader = await resendChunk(deps, message, leader, now);
+    leaderNext = leaderNextOf(leader);
+  }
   if (leaderNext !== undefined && leaderNext > slotAt) slotAt = leaderNext;
   const due = slotAt + followerDelayMs;
   if (due - now > MAX_WAIT_IN_FUNCTION_MS) {
@@ -662,4 +675,35 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
     delayMs: ownSlotAt - now,
   });
   return "rescheduled";
+}
+
+/**
+ * Sends a chunk whose leader did not come again, under a new leader message at a new slot of the
+ * tenant. The leader's row is marked first (conditional on its ETag), so of the chunk's followers,
+ * which come together, one sends and reserves a slot; the others find the mark and wait. The
+ * leader's row as it now is (re-read when another follower's mark won). The leader's old message,
+ * when it comes back, finds its devices taken and is dropped.
+ */
+async function resendChunk(deps: WorkerDeps, message: SubmitMessage, leader: StoredDevice, now: number): Promise<StoredDevice | undefined> {
+  const marked = await deps.store.noteNextAttempt(leader, new Date(now).toISOString(), { chunkResentFor: message.attempt });
+  if (!marked) return deps.store.readDevice(message.batchId, leader.rowKey);
+  const slot = await deps.pacing.reserve(leader.tenantId, 1, now);
+  const slotAt = Math.round(slot.firstSlotAt);
+  // The slot goes on the row before the message leaves; a follower that read the first mark comes back early and looks again.
+  const noted = (await deps.store.noteNextAttempt(marked, new Date(slotAt).toISOString())) ?? marked;
+  const { rescheduled: _rescheduled, ...again } = message;
+  await sendForSlot(
+    deps.queue,
+    { message: { ...again, rowKey: leader.rowKey, slotAt, shiftAt: slot.shiftMs }, slotAt },
+    MAX_WAIT_IN_FUNCTION_MS,
+    epochClock(deps),
+  );
+  deps.log.warn("chunk's leader did not come; sent the chunk again under a new leader message", {
+    batchId: message.batchId,
+    rowKey: leader.rowKey,
+    tenantId: leader.tenantId,
+    attempt: message.attempt,
+    delayMs: slotAt - now,
+  });
+  return noted;
 }

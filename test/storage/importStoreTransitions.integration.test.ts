@@ -114,15 +114,20 @@ describe("ImportStore transitions", () => {
     ]);
     const waiting = (await store.readDevice(batchId, deviceRowKey(3)))!;
     const next = new Date(Date.now() + 60_000).toISOString();
-    expect(await store.noteNextAttempt(waiting, next)).toBe(true);
+    const noted = await store.noteNextAttempt(waiting, next);
+    expect(noted).toMatchObject({ nextAttemptAt: next });
+    // The row it answers with carries the new ETag: a second note by the same writer lands.
+    const later = new Date(Date.now() + 90_000).toISOString();
+    expect(await store.noteNextAttempt(noted!, later, { chunkResentFor: 1 })).toMatchObject({ nextAttemptAt: later, chunkResentFor: 1 });
     expect(await store.readDevice(batchId, deviceRowKey(3))).toMatchObject({
       state: "queued",
       attempts: 0,
-      nextAttemptAt: next,
+      nextAttemptAt: later,
+      chunkResentFor: 1,
       serialNumber: "S-3",
     });
     // Conditional: on a row that moved since, nothing is written.
-    expect(await store.noteNextAttempt(waiting, new Date().toISOString())).toBe(false);
+    expect(await store.noteNextAttempt(waiting, new Date().toISOString())).toBeUndefined();
     expect((await store.readSummary(batchId))?.counts).toEqual({
       queued: 6,
       retrying: 0,

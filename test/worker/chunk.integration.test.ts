@@ -441,14 +441,64 @@ describe("chunks through the import action", () => {
     expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
   });
 
-  it("lets each follower do its device alone when the leader's message is lost, each device still once", async () => {
+  it("sends the chunk again under a new leader message when the leader's does not come, and the old one, back later, finds nothing to do", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 4, 100, "RESEND");
+    // The leader's message is hidden (a receive whose answer an outage cut): it comes back only after the visibility timeout.
+    let hidden: DeviceMessage | undefined;
+    const outcomes = await drive(w, {
+      drop: (m) => {
+        if (hidden || m.chunk?.first !== m.rowKey) return false;
+        hidden = m;
+        return true;
+      },
+    });
+    // The first follower sends the chunk again; all three wait for it, and then find their devices taken.
+    expect(outcomes.leaders).toEqual(["submitted"]);
+    expect(outcomes.followers.filter((o) => o === "deferred")).toHaveLength(3);
+    expect(outcomes.followers.filter((o) => o !== "deferred")).toEqual(["stale", "stale", "stale"]);
+    const devices = await rows(w, batchId);
+    expect(devices.map((d) => d.state)).toEqual(["imported", "imported", "imported", "imported"]);
+    // One write for the chunk, the leader's own device in it.
+    expect(writes(w, tenantId).filter((r) => r.path.endsWith("/import"))).toHaveLength(1);
+    expect(w.simulator.creates.map((c) => c.serialNumber).sort()).toEqual([...serials].sort());
+    // The hidden message comes back: its devices are taken, so it is dropped.
+    expect(await processDeviceMessage(workerDeps(w), hidden!, { id: "m-hidden", dequeueCount: 2 })).toBe("stale");
+    createdOnce(w, serials);
+  });
+
+  it("sends the chunk again once, however many of its followers find the leader missing at the same moment", async () => {
+    const w = await world();
+    await accept(w, 6, 100, "ONCE");
+    const submits = w.sent.filter((s) => s.message.kind === "submit");
+    const followers = submits.filter((s) => s.message.chunk?.first !== s.message.rowKey);
+    w.sent.length = 0;
+    w.clock.offsetMs += Math.max(0, Math.max(...followers.map((f) => f.visibleAt)) - now(w).getTime());
+    // The leader's message never comes; its five followers all come at once.
+    const outcomes = await Promise.all(
+      followers.map((f, i) => processDeviceMessage(workerDeps(w), f.message as SubmitMessage, { id: `f-${i}`, dequeueCount: 1 })),
+    );
+    expect(outcomes).toEqual(followers.map(() => "deferred"));
+    const leaders = w.sent.filter((s) => s.message.chunk?.first === s.message.rowKey);
+    expect(leaders).toHaveLength(1);
+    // Each follower waits for the new leader's slot and the follower delay after it.
+    const leaderSlot = (leaders[0]!.message as SubmitMessage).slotAt!;
+    const back = w.sent.filter((s) => s.message.chunk?.first !== s.message.rowKey);
+    expect(back).toHaveLength(5);
+    for (const f of back) expect(f.visibleAt).toBeGreaterThanOrEqual(leaderSlot);
+  });
+
+  it("lets each follower do its device alone when the chunk sent again does not come either, each device still once", async () => {
     const w = await world();
     const { batchId, tenantId, serials } = await accept(w, 4, 100, "ALONE");
     const outcomes = await drive(w, { drop: (m) => m.chunk?.first === m.rowKey && m.attempt === 1, pollRoundsAfterSubmits: 3 });
-    expect(outcomes.followers).toEqual(["rescheduled", "rescheduled", "rescheduled"]);
+    // Once per attempt the chunk is sent again (and lost here); then the followers go alone.
+    expect(outcomes.followers.filter((o) => o === "rescheduled")).toHaveLength(3);
+    expect(w.sent.filter((s) => s.message.kind === "submit")).toHaveLength(0);
     const devices = await rows(w, batchId);
     // The leader's own device has no follower: it is the poison handler's (ProcessingFailed) in real life; here it waits.
     expect(devices.filter((d) => d.state === "imported").map((d) => d.serialNumber)).toEqual(serials.slice(1));
+    expect(devices[0]).toMatchObject({ state: "queued", chunkResentFor: 1 });
     expect(writes(w, tenantId).every((r) => !r.path.endsWith("/import"))).toBe(true);
   });
 
