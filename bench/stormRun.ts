@@ -18,6 +18,13 @@ export interface StormFigures {
   extraStorageTransactionsPerUnaffectedDevice: number;
   /** (faulted wall − clean wall − the faults' own length), at real scale (× the time scale's inverse). */
   wallOverIdealMs: number;
+  /**
+   * The same for the last write Graph took instead of the batch's final status: what the faults'
+   * handling cost the schedule, without the poll rounds' cadence (a batch is final at the first
+   * round after its last import settled, so its wall moves by up to FOLLOW_UP_FIRST_DELAY_MS, 15 s
+   * at real scale, with the rounds' phase alone, in the clean run as in the faulted one).
+   */
+  lastWriteOverIdealMs: number;
   lost: number;
   duplicated: number;
   cleanWallMs: number;
@@ -46,6 +53,8 @@ const OUTAGE_MS = 15_000;
 
 interface Run {
   wallMs: number;
+  /** When Graph took the run's last write (a create in its tenant), from the submit. */
+  lastWriteMs: number;
   attribution: StorageAttribution;
   imported: number;
   failed: number;
@@ -77,6 +86,7 @@ export async function stormScenario(options: StormOptions, log: (line: string) =
     extraStorageTransactionsPerAffectedDevice: extra(affected),
     extraStorageTransactionsPerUnaffectedDevice: extra(unaffected),
     wallOverIdealMs: (faulted.wallMs - clean.wallMs - stormMs - outageMs) * options.scale,
+    lastWriteOverIdealMs: (faulted.lastWriteMs - clean.lastWriteMs - stormMs - outageMs) * options.scale,
     lost: options.devices - faulted.imported - faulted.failed,
     duplicated: faulted.duplicated,
     cleanWallMs: clean.wallMs,
@@ -106,7 +116,7 @@ async function runOnce(
   const pipeline = await startPipelineUnderTest(simulator, options.pipelineEnv, options.instances, {
     onStorageCall: attribution.observe,
     // BENCH_STORM_LOG=1: the instances' warnings and errors, and their lines about slots and poll rounds, as they come.
-    ...(process.env.BENCH_STORM_LOG && faults
+    ...(process.env.BENCH_STORM_LOG
       ? {
           onLog: (level: string, message: string, fields: unknown) => {
             if (level !== "info" || /slot|poll|pause|stall|late|round/i.test(message))
@@ -159,8 +169,8 @@ async function runOnce(
         cover(simulator, attribution, indexOf, { from: stormFrom, to: stormFrom + faults.stormMs, shiftMs: 0 }, affected);
       cover(simulator, attribution, indexOf, await outage, affected);
     }
-    if (faults && process.env.BENCH_STORM_TIMELINE) {
-      // Per second of the faulted run: writes taken / answered 429, devices in Graph; and the tenant's schedule at the end.
+    if (process.env.BENCH_STORM_TIMELINE) {
+      // Per second of each run (clean and faulted): writes taken / answered 429, devices in Graph; and the tenant's schedule at the end.
       const line: string[] = [];
       for (let second = 0; second * 1000 < done.finishedAt - started; second++) {
         const inSecond = (at: number) => at >= started + second * 1000 && at < started + (second + 1) * 1000;
@@ -191,6 +201,7 @@ async function runOnce(
       if (c.tenantId === options.tenantId) perSerial.set(c.serialNumber, (perSerial.get(c.serialNumber) ?? 0) + 1);
     return {
       wallMs: done.finishedAt - started,
+      lastWriteMs: Math.max(0, ...simulator.creates.filter((c) => c.tenantId === options.tenantId).map((c) => c.at - started)),
       attribution,
       imported: done.counts.imported ?? 0,
       failed: done.counts.failed ?? 0,
