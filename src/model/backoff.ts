@@ -30,10 +30,20 @@ export function retryDelayMs(
   return Math.ceil(Math.max(jittered, retryAfterMs ?? 0));
 }
 
-/** Delay before look number `poll` at a running import: starts at firstDelayMs and doubles up to maxDelayMs. */
-export function followUpDelayMs(poll: number, policy: Pick<FollowUpPolicy, "firstDelayMs" | "maxDelayMs">, retryAfterMs?: number): number {
+/**
+ * Delay before look number `poll` at a running import: starts at firstDelayMs and doubles up to
+ * maxDelayMs, counted from the start of the round that sends it (`roundTookMs` ago), so rounds
+ * come at that cadence however long each takes (2,000 devices moved take a few seconds), but
+ * never sooner than half the delay after the last one ended. Retry-After is always honoured.
+ */
+export function followUpDelayMs(
+  poll: number,
+  policy: Pick<FollowUpPolicy, "firstDelayMs" | "maxDelayMs">,
+  retryAfterMs?: number,
+  roundTookMs = 0,
+): number {
   const delay = Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** Math.max(0, poll - 1));
-  return Math.ceil(Math.max(delay, retryAfterMs ?? 0));
+  return Math.ceil(Math.max(delay - roundTookMs, delay / 2, retryAfterMs ?? 0));
 }
 
 /** Queue visibility delays are whole seconds and at most 7 days. */

@@ -60,6 +60,7 @@ export function firstPoll(batchId: string): DeviceMessageOf<"pollBatch"> {
  * records the last round and the message that took it, like a device row does for its steps.
  */
 export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBatch">, deliveryId: string): Promise<PollOutcome> {
+  const startedAt = clock(deps).getTime();
   const first = await deps.store.readBatch(message.batchId);
   if (!first || decidePollRound(first, message, deliveryId) === "stale") return "stale";
 
@@ -69,7 +70,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
   const batch = await claimRound(deps, message, deliveryId, first);
   if (batch === "stale") return "stale";
   if (batch === "resume") {
-    await sendNext(deps, message, first.pollIdleRounds ?? 0, undefined);
+    await sendNext(deps, message, first.pollIdleRounds ?? 0, undefined, startedAt);
     return "polled";
   }
 
@@ -140,7 +141,7 @@ export async function pollBatch(deps: PollDeps, message: DeviceMessageOf<"pollBa
       });
   }
   const retryAfterMs = looked.retryAfterMs ?? profiles.retryAfterMs;
-  await sendNext(deps, message, idleRounds, retryAfterMs);
+  await sendNext(deps, message, idleRounds, retryAfterMs, startedAt);
   return retryAfterMs === undefined ? "polled" : "throttled";
 }
 
@@ -279,8 +280,11 @@ async function sendNext(
   message: DeviceMessageOf<"pollBatch">,
   idleRounds: number,
   retryAfterMs: number | undefined,
+  /** When this round began: the next one is due a follow-up delay after it (followUpDelayMs). */
+  startedAt: number,
 ): Promise<void> {
-  await deps.queue.send({ ...message, attempt: message.attempt + 1 }, followUpDelayMs(idleRounds + 1, deps.followUp, retryAfterMs));
+  const delayMs = followUpDelayMs(idleRounds + 1, deps.followUp, retryAfterMs, clock(deps).getTime() - startedAt);
+  await deps.queue.send({ ...message, attempt: message.attempt + 1 }, delayMs);
 }
 
 interface LookUp {

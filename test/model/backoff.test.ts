@@ -44,6 +44,13 @@ describe("followUpDelayMs", () => {
     expect([1, 2, 3, 4, 5, 6, 7].map((n) => followUpDelayMs(n, p))).toEqual([15_000, 30_000, 60_000, 120_000, 240_000, 300_000, 300_000]);
     expect(followUpDelayMs(1, p, 45_000)).toBe(45_000);
   });
+  it("counts from the start of the round that sends it, never less than half the delay, and respects Retry-After", () => {
+    const p = { firstDelayMs: 15_000, maxDelayMs: 300_000 };
+    expect(followUpDelayMs(1, p, undefined, 4_000)).toBe(11_000);
+    expect(followUpDelayMs(2, p, undefined, 4_000)).toBe(26_000);
+    expect(followUpDelayMs(1, p, undefined, 60_000)).toBe(7_500);
+    expect(followUpDelayMs(1, p, 20_000, 4_000)).toBe(20_000);
+  });
 });
 
 describe("toQueueDelaySeconds", () => {
