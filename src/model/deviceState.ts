@@ -1,7 +1,7 @@
 /**
  * The life of one device, as the pipeline records it:
  *
- *   queued ──► submitting ──► submitted ──► imported
+ *   queued ◄─► submitting ──► submitted ──► imported
  *     │          │  ▲  │           │
  *     │          ▼  │  └───────────┴──────► failed ┄┄► retrying (an explicit retry)
  *     │        retrying ──────────────────► failed
@@ -9,7 +9,8 @@
  *
  * `submitting` means an attempt holds the device (a create may be in flight), or the create
  * answered 201 and its Graph id is stored (riding with a later write, at no counter cost) but no
- * poll round has followed it yet. `submitted` means a round found the record by that id and
+ * poll round has followed it yet. An attempt whose tenant paused before its slot gives its devices
+ * back as they were, unsent (to queued, or to retrying). `submitted` means a round found the record by that id and
  * Intune is importing it in the background; a round may also take a submitting device straight
  * to `imported` or `failed`. `canceled`: the batch
  * was canceled before this device reached Graph (from queued or retrying, or from submitting
@@ -45,7 +46,8 @@ export const FINAL_DEVICE_STATES: ReadonlySet<DeviceState> = new Set(["imported"
 const NEXT_STATES: Record<DeviceState, ReadonlySet<DeviceState>> = {
   queued: new Set(["submitting", "failed", "canceled"]),
   // submitting → submitting: the same delivery took the device again after its host died mid-attempt.
-  submitting: new Set(["submitting", "retrying", "submitted", "imported", "failed", "canceled"]),
+  // submitting → queued: an attempt gave its devices back unsent (its tenant paused before its slot; processChunk.ts, giveBack).
+  submitting: new Set(["queued", "submitting", "retrying", "submitted", "imported", "failed", "canceled"]),
   retrying: new Set(["submitting", "failed", "canceled"]),
   submitted: new Set(["submitted", "imported", "failed"]),
   // imported → imported: following the device to its Autopilot profile (a batch with followUntil profileAssigned).

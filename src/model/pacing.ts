@@ -218,6 +218,31 @@ export function dueAt(slotAt: number, shiftAt: number, shiftMs: number): number 
 }
 
 /**
+ * How long before its slot a write that waits in its function reads the tenant's schedule once
+ * more (recheckSlot). It read the schedule when its message came, up to MAX_WAIT_IN_FUNCTION_MS
+ * earlier: a 429 another instance met since then paused the tenant, and without a second look
+ * every write waiting out that second went into the same storm (the storm bench: 9 to 12 writes
+ * answered 429 where 2 or 3 were in flight), each 429 moving the pause's end later.
+ */
+export const RECHECK_LEAD_MS = 50;
+
+/**
+ * What a write due at `due` (by the schedule at shift `shiftAt`) does once the schedule read just
+ * before it says the shift is `shiftMs`: go at its time when no pause was recorded since, wait in
+ * the function for its moved time when that is close, else give its slot back and come again.
+ */
+export function recheckSlot(
+  due: number,
+  shiftAt: number,
+  shiftMs: number,
+  now: number,
+): { kind: "go" } | { kind: "wait"; due: number } | { kind: "moved"; due: number } {
+  const moved = dueAt(due, shiftAt, shiftMs);
+  if (moved <= due) return { kind: "go" };
+  return moved - now <= MAX_WAIT_IN_FUNCTION_MS ? { kind: "wait", due: moved } : { kind: "moved", due: moved };
+}
+
+/**
  * The least time a device message should be visible before its slot: some instance's poll
  * (host.json's maxPollingInterval, 500 ms, when the queue has been idle), the row read and the
  * claim all come before the write, and a message that arrives after its slot (plus

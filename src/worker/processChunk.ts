@@ -23,6 +23,7 @@ import { decideInDoubt, unclearMessage } from "./recordOwnership.js";
 import { traceFields, type TraceFields } from "./traceFields.js";
 import { judgeMessage } from "./messageGuard.js";
 import { slotTiming } from "./slotTiming.js";
+import { waitOutSlot } from "./slotRecheck.js";
 import { sameSerialNumber } from "../model/hashRules.js";
 
 /** Followers come this long after their chunk's slot unless the deps say otherwise (config: FOLLOWER_DELAY_WINDOWS budget windows). */
@@ -62,7 +63,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
     return attemptChunk(deps, message, open, delivery.dequeueCount > 1, undefined, fields);
   }
 
-  let due: number | undefined;
+  let due: { at: number; shiftMs: number } | undefined;
   if (message.slotAt !== undefined) {
     // The schedule read now, not as cached up to half a window ago: a chunk's write carries up to
     // 100 devices, so one read of the tenant's row per write costs 0.01 a device, and a pause
@@ -79,7 +80,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
       deps.log.info("chunk early for its write slot; back to the queue", { ...fields, delayMs: Math.round(timing.due - now.getTime()) });
       return "deferred";
     }
-    if (timing.kind === "go") due = timing.due;
+    if (timing.kind === "go") due = { at: timing.due, shiftMs };
     else {
       // Too late to go at its slot (the message reached a worker late): a new slot, before
       // anything is written. When the tenant's schedule has one free within the wait a function
@@ -88,7 +89,7 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
       const slotAt = Math.round(slot.firstSlotAt);
       if (slotAt - clock(deps).getTime() <= MAX_WAIT_IN_FUNCTION_MS) {
         deps.log.info("chunk late for its write slot; took the next free one", { ...fields, delayMs: Math.round(timing.lateMs) });
-        due = slotAt;
+        due = { at: slotAt, shiftMs: slot.shiftMs };
       } else {
         await sendForSlot(
           deps.queue,
@@ -113,7 +114,66 @@ export async function processChunk(deps: WorkerDeps, message: SubmitMessage, del
     (await deps.store.readDeviceRange(message.batchId, chunk.first, chunk.size)).filter(
       (d) => claimedKeys.has(d.rowKey) && d.state === "submitting" && d.claimedBy === delivery.id,
     );
-  return attemptChunk(deps, message, claimed, false, due, fields);
+  if (due === undefined) return attemptChunk(deps, message, claimed, false, undefined, fields);
+  // The last moments to the slot are waited out here, after the claim, so the action leaves at its slot.
+  const waited = await waitOutSlot(deps, tenantId, { due: due.at, shiftMs: due.shiftMs });
+  if (waited.kind === "moved") return giveBack(deps, message, claimed, claimable, waited, fields);
+  return attemptChunk(deps, message, claimed, false, { due: due.at, waitedMs: waited.waitedMs }, fields);
+}
+
+/**
+ * A chunk whose slot a pause moved while it waited for it (waitOutSlot): nothing was sent, so
+ * its devices go back as they were before the claim (queued, or retrying with their last error),
+ * and its leader's message comes again at the moved slot. The chunk's followers move with the
+ * pause as it does (dueAt), so they wait for that message as they waited for this one. Cheaper
+ * than the 429 it avoids: a write of the chunk's rows and one message, where a 429 also sends
+ * every follower again; and the pause's end stays where the first 429 put it.
+ */
+async function giveBack(
+  deps: WorkerDeps,
+  message: SubmitMessage,
+  claimed: StoredDevice[],
+  before: StoredDevice[],
+  moved: { due: number; shiftMs: number; waitedMs: number },
+  fields: Record<string, string | number>,
+): Promise<StepOutcome> {
+  const at = clock(deps).toISOString();
+  const prior = new Map(before.map((d) => [d.rowKey, d]));
+  const undo = (device: StoredDevice) => {
+    const was = prior.get(device.rowKey)!;
+    return {
+      device,
+      changes: {
+        state: was.state,
+        attempts: was.attempts,
+        claimedBy: was.claimedBy,
+        errorCode: was.errorCode,
+        errorName: was.errorName,
+        errorMessage: was.errorMessage,
+        nextAttemptAt: was.nextAttemptAt,
+        inDoubt: was.inDoubt,
+        inDoubtSince: was.inDoubtSince,
+        updatedAt: at,
+      },
+    };
+  };
+  const mine = claimed.filter((d) => prior.has(d.rowKey));
+  // A device claimed from queued is counted as queued all along; one claimed from retrying moves its counter back.
+  await deps.store.writeInPlaceRows(mine.filter((d) => prior.get(d.rowKey)!.state === "queued").map(undo));
+  const retrying = mine.filter((d) => prior.get(d.rowKey)!.state === "retrying");
+  if (retrying.length > 0) await deps.store.moveDevices(retrying.map(undo));
+  await sendForSlot(
+    deps.queue,
+    { message: { ...message, slotAt: moved.due, shiftAt: moved.shiftMs }, slotAt: moved.due },
+    Math.max(0, MAX_WAIT_IN_FUNCTION_MS - moved.waitedMs),
+    epochClock(deps),
+  );
+  deps.log.info("tenant paused while the chunk waited for its write slot; back to the queue", {
+    ...fields,
+    deviceCount: mine.length,
+    delayMs: Math.round(moved.due - clock(deps).getTime()),
+  });
+  return "deferred";
 }
 
 /**
@@ -205,22 +265,18 @@ async function attemptChunk(
   message: SubmitMessage,
   claimed: StoredDevice[],
   resumedAfterCrash: boolean,
-  due: number | undefined,
+  /** The slot this attempt waited for (waitOutSlot), and how long it waited. */
+  slot: { due: number; waitedMs: number } | undefined,
   fields: Record<string, string | number>,
 ): Promise<StepOutcome> {
   if (claimed.length === 0) return "stale";
   const tenantId = claimed[0]!.tenantId;
-  let slotWaitMs = 0;
-  if (due !== undefined) {
-    // The last moments to the slot are waited out here, after the claim, so the action leaves at its slot.
-    slotWaitMs = Math.max(0, Math.round(due - clock(deps).getTime()));
-    if (slotWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, slotWaitMs));
-  }
+  const slotWaitMs = slot?.waitedMs ?? 0;
   const logFields = {
     ...fields,
     slotWaitMs,
     deviceCount: claimed.length,
-    ...(due !== undefined ? { lateMs: Math.max(0, Math.round(clock(deps).getTime() - due)) } : {}),
+    ...(slot !== undefined ? { lateMs: Math.max(0, Math.round(clock(deps).getTime() - slot.due)) } : {}),
   };
 
   // Devices an earlier attempt may have created are looked for first, all with one walk of the tenant's records.

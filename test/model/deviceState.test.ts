@@ -25,8 +25,9 @@ describe("device state machine", () => {
     expect(DEVICE_STATES.filter((from) => from !== "imported" && canTransition(from, "imported"))).toEqual(["submitting", "submitted"]);
   });
 
-  it("refuses to go back to queued or to skip the claim", () => {
+  it("refuses to go back to queued or to skip the claim, except for an attempt that gives its devices back unsent", () => {
     expect(() => assertTransition("submitted", "queued")).toThrow(/cannot go from submitted to queued/);
+    expect(DEVICE_STATES.filter((from) => from !== "queued" && canTransition(from, "queued"))).toEqual(["submitting"]);
     expect(canTransition("queued", "submitted")).toBe(false);
     expect(canTransition("retrying", "submitted")).toBe(false);
   });

@@ -19,6 +19,8 @@ import {
   lateForOutage,
   catchUpMs,
   OUTAGE_RECOVERY_MS,
+  RECHECK_LEAD_MS,
+  recheckSlot,
 } from "../../src/model/pacing.js";
 
 const budget = pacingBudget(20_000, 100, 1);
@@ -247,6 +249,36 @@ describe("a stall: a write found late for its slot", () => {
         // After it the slot is never more than the tolerance late.
         expect(now - dueAt(slot(k).slotAt, 0, once.shiftMs)).toBeLessThanOrEqual(real.lateToleranceMs + 1e-6);
       }),
+    );
+  });
+});
+
+describe("the second look at the schedule just before a waiting write", () => {
+  const due = 100_000;
+  it("goes at its time when no pause was recorded since the message's read", () => {
+    expect(recheckSlot(due, 2_000, 2_000, due - RECHECK_LEAD_MS)).toEqual({ kind: "go" });
+  });
+
+  it("waits in the function for a slot a short pause moved, and gives back one a longer pause moved past the wait a function may do", () => {
+    expect(recheckSlot(due, 2_000, 2_500, due - RECHECK_LEAD_MS)).toEqual({ kind: "wait", due: due + 500 });
+    expect(recheckSlot(due, 2_000, 12_000, due - RECHECK_LEAD_MS)).toEqual({ kind: "moved", due: due + 10_000 });
+  });
+
+  it("moves a slot by the pause recorded since, never earlier, and keeps the schedule's order (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 60_000 }),
+        fc.integer({ min: 0, max: 60_000 }),
+        fc.integer({ min: -30_000, max: 30_000 }),
+        fc.integer({ min: 1, max: 5_000 }),
+        (shiftAt, added, early, gap) => {
+          const first = recheckSlot(due, shiftAt, shiftAt + added, due + early);
+          const second = recheckSlot(due + gap, shiftAt, shiftAt + added, due + early);
+          const at = (d: typeof first, slot: number) => (d.kind === "go" ? slot : d.due);
+          expect(at(first, due)).toBe(due + added);
+          expect(at(second, due + gap) - at(first, due)).toBe(gap);
+        },
+      ),
     );
   });
 });

@@ -401,6 +401,68 @@ describe("chunks through the import action", () => {
     expect((await w.services.pacing.current(tenantId, now(w).getTime())).pausedUntil).toBeGreaterThan(0);
   });
 
+  /** The worker's deps with a 429 met by another instance (a pause of `pauseMs`) recorded just before the chunk's second look at the schedule. */
+  function pausedBeforeSecondLook(w: World, tenantId: string, pauseMs: number) {
+    const other = new TenantPacing(
+      w.services.storage.pacing,
+      pacingBudget(w.services.config.pacing.windowMs, w.services.config.pacing.writesPerWindow, w.services.config.pacing.headroom),
+    );
+    let reads = 0;
+    const pacing = withMethod(w.services.pacing, "current", (async (id: string, at: number, maxAgeMs?: number) => {
+      if (++reads === 2) await other.throttledThenReserve(tenantId, pauseMs, now(w).getTime());
+      return w.services.pacing.current(id, at, maxAgeMs);
+    }) as never);
+    return { deps: { ...workerDeps(w), pacing }, reads: () => reads };
+  }
+
+  it("gives a claimed chunk back unsent when the tenant paused while it waited for its slot, and sends it once at the moved slot", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 5, 100, "GIVE");
+    const leader = takeLeader(w);
+    const { deps, reads } = pausedBeforeSecondLook(w, tenantId, 10_000);
+    const before = w.sent.length;
+    expect(await processDeviceMessage(deps, leader.message, { id: "waiting-leader", dequeueCount: 1 })).toBe("deferred");
+    expect(reads()).toBe(2);
+    // Nothing reached Graph, so nothing met the storm; the rows are as they were before the claim.
+    expect(writes(w, tenantId)).toHaveLength(0);
+    const back = await rows(w, batchId);
+    expect(back.map((d) => [d.state, d.attempts, d.claimedBy])).toEqual(serials.map(() => ["queued", 0, undefined]));
+    expect((await w.services.store.readSummary(batchId))!.counts.queued).toBe(5);
+    // One message, the leader's, at its slot moved by the pause; the followers were not sent again.
+    expect(w.sent).toHaveLength(before + 1);
+    const again = w.sent.at(-1)!.message as SubmitMessage;
+    expect(again.rowKey).toBe(leader.message.rowKey);
+    expect(again.attempt).toBe(leader.message.attempt);
+    expect(again.slotAt! - leader.message.slotAt!).toBeGreaterThanOrEqual(9_000);
+
+    const outcomes = await drive(w);
+    expect(outcomes.leaders).toEqual(["submitted"]);
+    createdOnce(w, serials);
+    expect(writes(w, tenantId)).toHaveLength(1);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
+  it("gives a retry's chunk back to retrying, with its last error and counter, when the tenant paused while it waited", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 5, 100, "GIVER");
+    w.simulator.injectFaults({ kind: "status", status: 503, times: 1, match: { pathIncludes: "/import" } });
+    expect(await processDeviceMessage(workerDeps(w), takeLeader(w).message, { id: "first", dequeueCount: 1 })).toBe("retry-scheduled");
+    const failed = await rows(w, batchId);
+    expect(failed.every((d) => d.state === "retrying" && d.attempts === 1)).toBe(true);
+    const retry = takeLeader(w);
+    const { deps } = pausedBeforeSecondLook(w, tenantId, 10_000);
+    expect(await processDeviceMessage(deps, retry.message, { id: "retry", dequeueCount: 1 })).toBe("deferred");
+    const back = await rows(w, batchId);
+    expect(back.map((d) => [d.state, d.attempts, d.claimedBy, d.errorCode, d.failures])).toEqual(
+      failed.map((d) => ["retrying", 1, d.claimedBy, d.errorCode, d.failures]),
+    );
+    expect(back[0]!.errorCode).toBeTruthy();
+    expect((await w.services.store.readSummary(batchId))!.counts).toMatchObject({ queued: 0, retrying: 5 });
+    await drive(w);
+    createdOnce(w, serials);
+    expect((await rows(w, batchId)).every((d) => d.state === "imported")).toBe(true);
+  });
+
   it("a leader redelivered after its host died looks for its records from now, not from its claim: an action sent long after the claim is found, never sent twice", async () => {
     const w = await world();
     const { batchId, serials } = await accept(w, 3, 100, "LATEPOST");
