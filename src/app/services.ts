@@ -58,7 +58,7 @@ export interface Services {
 export type ServicesProvider = () => Promise<Services>;
 
 export async function createServices(config: AppConfig, log: Logger = appLogger()): Promise<Services> {
-  const storage = createStorageClients(config.storage, config.pacing.clock);
+  const storage = createStorageClients(config.storage, config.pacing.clock, config.storageRetry);
   await ensureStorage(storage);
   const batchIndex = new BatchIndex(storage.batchIndex);
   const partners = new PartnerStore(storage, undefined, vaultFromConfig(config.vault));

@@ -20,7 +20,7 @@ async function main(): Promise<number> {
     console.error(error.message);
     return 2;
   }
-  const storage = createStorageClients(config.storage);
+  const storage = createStorageClients(config.storage, "storage", config.storageRetry);
   await Promise.all([storage.partners.createTable(), storage.partnerKeys.createTable(), storage.partnerApps.createTable()]);
   return runPartnersCommand(process.argv.slice(2), new PartnerStore(storage, undefined, vaultFromConfig(config.vault)), {
     out: (line) => console.log(line),

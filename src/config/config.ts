@@ -3,6 +3,12 @@ import type { IntakeLimits } from "../model/limits.js";
 import { parseSettings, type RawSettings } from "./settings.js";
 import type { AllowedHost } from "../model/callbackUrl.js";
 
+/** How the storage clients space their tries of a request storage did not answer: the first delay, doubling up to the cap. */
+export interface StorageRetry {
+  delayMs: number;
+  maxDelayMs: number;
+}
+
 export type StorageConnection =
   | { kind: "connectionString"; connectionString: string }
   | { kind: "identity"; queueServiceUri: string; tableServiceUri: string; clientId?: string };
@@ -62,6 +68,8 @@ export interface WebhookConfig {
 export interface AppConfig {
   telemetry?: TelemetryConfig;
   storage: StorageConnection;
+  /** STORAGE_RETRY_DELAY_MS, STORAGE_RETRY_MAX_DELAY_MS: the storage clients' tries of an unanswered request. */
+  storageRetry: StorageRetry;
   graph: {
     baseUrl: string;
     apiVersion: "v1.0" | "beta";
@@ -122,6 +130,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       fanOutRangeDevices: s.FANOUT_RANGE_DEVICES,
       fanOutConcurrency: s.FANOUT_CONCURRENCY,
     },
+    storageRetry: { delayMs: s.STORAGE_RETRY_DELAY_MS, maxDelayMs: s.STORAGE_RETRY_MAX_DELAY_MS },
     retry: { maxAttempts: s.RETRY_MAX_ATTEMPTS, baseDelayMs: s.RETRY_BASE_DELAY_MS, maxDelayMs: s.RETRY_MAX_DELAY_MS },
     pacing: {
       windowMs: s.PACING_WINDOW_MS,

@@ -10,6 +10,9 @@ import { errorMessage } from "../model/errorMessage.js";
  * so this module is the only reader of process.env; everything else receives a typed Settings.
  */
 
+/** The storage clients' tries (STORAGE_RETRY_DELAY_MS, STORAGE_RETRY_MAX_DELAY_MS) when nothing is set; why these: src/storage/clients.ts. */
+export const STORAGE_RETRY_DEFAULTS = { delayMs: 250, maxDelayMs: 2_000 } as const;
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
@@ -90,6 +93,13 @@ export const settingsSchema = z
     SYNC_AFTER_IMPORT: z.preprocess(emptyAsUndefined, z.stringbool().default(false)),
     SYNC_DEBOUNCE_MS: positiveInt(60_000),
 
+    /**
+     * How the storage clients space their tries of a request storage did not answer (refused,
+     * reset, 5xx): the first delay, doubling up to the cap (src/storage/clients.ts). Tuning; the
+     * bench divides them by its time scale, as it does every other delay of the pipeline.
+     */
+    STORAGE_RETRY_DELAY_MS: positiveInt(STORAGE_RETRY_DEFAULTS.delayMs),
+    STORAGE_RETRY_MAX_DELAY_MS: positiveInt(STORAGE_RETRY_DEFAULTS.maxDelayMs),
     RETRY_MAX_ATTEMPTS: positiveInt(8),
     RETRY_BASE_DELAY_MS: positiveInt(2_000),
     RETRY_MAX_DELAY_MS: positiveInt(900_000),
@@ -213,6 +223,9 @@ export const settingsSchema = z
     }
     if (s.HASH_MIN_BYTES > s.HASH_MAX_BYTES) {
       ctx.addIssue({ code: "custom", path: ["HASH_MIN_BYTES"], message: "must not exceed HASH_MAX_BYTES" });
+    }
+    if (s.STORAGE_RETRY_DELAY_MS > s.STORAGE_RETRY_MAX_DELAY_MS) {
+      ctx.addIssue({ code: "custom", path: ["STORAGE_RETRY_DELAY_MS"], message: "must not exceed STORAGE_RETRY_MAX_DELAY_MS" });
     }
     if (s.RETRY_BASE_DELAY_MS > s.RETRY_MAX_DELAY_MS) {
       ctx.addIssue({ code: "custom", path: ["RETRY_BASE_DELAY_MS"], message: "must not exceed RETRY_MAX_DELAY_MS" });

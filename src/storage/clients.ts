@@ -2,7 +2,8 @@ import { TableClient } from "@azure/data-tables";
 import { createDefaultHttpClient } from "@azure/core-rest-pipeline";
 import { ManagedIdentityCredential, DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import type { StorageConnection } from "../config/config.js";
+import type { StorageConnection, StorageRetry } from "../config/config.js";
+import { STORAGE_RETRY_DEFAULTS } from "../config/settings.js";
 import {
   DEVICE_POISON_QUEUE,
   FOLLOWER_POISON_QUEUE,
@@ -62,8 +63,9 @@ function storageCredential(connection: Extract<StorageConnection, { kind: "ident
 const ONE_TRY = { maxTries: 1 };
 
 /**
- * How the storage SDKs retry a request that failed (refused, reset, 5xx, 408): every 250 ms
- * doubling up to 2 s, about 8 s in all, each try cut at 30 s. The SDKs' own defaults back off to
+ * How the storage SDKs retry a request that failed (refused, reset, 5xx, 408): by default every
+ * 250 ms doubling up to 2 s (STORAGE_RETRY_DELAY_MS, STORAGE_RETRY_MAX_DELAY_MS), about 8 s in all,
+ * each try cut at 30 s. The SDKs' own defaults back off to
  * 4 s (tables) and 4, 8, 16 s (queues): a function that met an outage then slept up to 16 s after
  * storage was back, holding its message, and a poll round caught by a 3 s outage went on 5.5 s
  * after it (the storm bench). Capped at 2 s, every paused step resumes within 2 s of storage's
@@ -72,13 +74,24 @@ const ONE_TRY = { maxTries: 1 };
  * its message's next delivery. A longer outage fails the function, and its message comes back
  * after host.json's visibilityTimeout.
  */
-const TABLE_RETRY = { maxRetries: 6, retryDelayInMs: 250, maxRetryDelayInMs: 2_000 };
-const QUEUE_RETRY = { maxTries: 7, retryDelayInMs: 250, maxRetryDelayInMs: 2_000, tryTimeoutInMs: 30_000 };
+const tableRetry = (r: StorageRetry) => ({ maxRetries: 6, retryDelayInMs: r.delayMs, maxRetryDelayInMs: r.maxDelayMs });
+const queueRetry = (r: StorageRetry) => ({
+  maxTries: 7,
+  retryDelayInMs: r.delayMs,
+  maxRetryDelayInMs: r.maxDelayMs,
+  tryTimeoutInMs: 30_000,
+});
 /** No table request waits for an answer longer than this (the tables SDK has no per-try timeout of its own). */
 const TABLE_TRY_TIMEOUT_MS = 30_000;
 
 /** Clients for every queue and table the app uses, from either a connection string or an identity. */
-export function createStorageClients(connection: StorageConnection, clockSource: "storage" | "local" = "storage"): StorageClients {
+export function createStorageClients(
+  connection: StorageConnection,
+  clockSource: "storage" | "local" = "storage",
+  retry: StorageRetry = STORAGE_RETRY_DEFAULTS,
+): StorageClients {
+  const TABLE_RETRY = tableRetry(retry);
+  const QUEUE_RETRY = queueRetry(retry);
   const clock = new ServiceClock(Date.now, clockSource === "storage");
   // Outages are reckoned in the shared clock too: the worker compares them with slots.
   const reachability = new StorageReachability(clock.now);

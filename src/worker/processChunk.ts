@@ -493,6 +493,17 @@ async function retryChunk(
 ): Promise<StepOutcome> {
   const at = clock(deps).toISOString();
   const now = Date.parse(at);
+  // A 429 pauses the tenant before anything else is read: every write still waiting for its slot
+  // looks at the schedule just before it goes (waitOutSlot), and each moment earlier is one more
+  // of them kept out of the storm. A canceled batch leaves the retry's slot unused.
+  const throttledSlot =
+    reason.kind === "throttled"
+      ? await deps.pacing.throttledThenReserve(
+          devices[0]!.tenantId,
+          reason.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random),
+          now,
+        )
+      : undefined;
   // Nothing was created (no doubt), and the batch was canceled meanwhile: the devices end here.
   if (reason.doubt === "none" && (await deps.store.readBatch(message.batchId))?.canceledAt) {
     await deps.store.moveDevices(
@@ -509,14 +520,7 @@ async function retryChunk(
     return "failed";
   }
   const notBefore = reason.notBefore ?? now + retryDelayMs(Math.max(1, failures), deps.retry, reason.retryAfterMs, deps.random);
-  const slot =
-    reason.kind === "throttled"
-      ? await deps.pacing.throttledThenReserve(
-          devices[0]!.tenantId,
-          reason.retryAfterMs ?? retryDelayMs(1, deps.retry, undefined, deps.random),
-          now,
-        )
-      : await deps.pacing.reserve(devices[0]!.tenantId, 1, now, notBefore);
+  const slot = throttledSlot ?? (await deps.pacing.reserve(devices[0]!.tenantId, 1, now, notBefore));
   const slotAt = Math.round(slot.firstSlotAt);
   await moveToRetrying(deps, devices, {
     failures,

@@ -30,6 +30,15 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ ...storage, IMPORT_CHUNK_SIZE: value })).toThrow(/IMPORT_CHUNK_SIZE/);
   });
 
+  it("spaces the storage clients' tries 250 ms doubling to 2 s unless told otherwise, and refuses a first delay above the cap", () => {
+    expect(loadConfig(storage).storageRetry).toEqual({ delayMs: 250, maxDelayMs: 2_000 });
+    expect(loadConfig({ ...storage, STORAGE_RETRY_DELAY_MS: "50", STORAGE_RETRY_MAX_DELAY_MS: "400" }).storageRetry).toEqual({
+      delayMs: 50,
+      maxDelayMs: 400,
+    });
+    expect(() => loadConfig({ ...storage, STORAGE_RETRY_DELAY_MS: "3000" })).toThrow(/STORAGE_RETRY_DELAY_MS/);
+  });
+
   it("refuses an unknown GRAPH_IMPORT_MODE, naming the setting", () => {
     expect(() => loadConfig({ ...storage, GRAPH_IMPORT_MODE: "batch" })).toThrow(/GRAPH_IMPORT_MODE/);
   });
