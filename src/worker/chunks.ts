@@ -83,9 +83,18 @@ export function matchRecords<D extends { rowKey: string; serialNumber: string }>
 }
 
 /**
+ * The chunk's first follower, its **lookout**, comes this share of the followers' delay after the
+ * slot (one budget window of the three): a leader whose receive an outage cut is hidden for the
+ * host's visibility timeout, and the lookout sends its chunk again as soon as it is sure nothing
+ * else held the leader (followerAlone); the other followers come later, as the safety net.
+ */
+export const LOOKOUT_SHARE = 1 / 3;
+
+/**
  * The messages of one attempt of a chunk, one per device: the leader's visible at the chunk's
- * slot, every other device's `followerDelayMs` later (the safety net: it acts only if its device
- * was left behind). A chunk of one is a plain create attempt, without `chunk`.
+ * slot, the lookout's (the first follower) a third of `followerDelayMs` later, every other
+ * device's `followerDelayMs` later (the safety net: it acts only if its device was left behind).
+ * A chunk of one is a plain create attempt, without `chunk`.
  */
 export function chunkSends(
   batchId: string,
@@ -108,6 +117,7 @@ export function chunkSends(
       shiftAt,
       ...(chunk ? { chunk } : {}),
     };
-    return k === 0 ? { message, slotAt } : { message, slotAt: slotAt + followerDelayMs, hold: false };
+    if (k === 0) return { message, slotAt };
+    return { message, slotAt: slotAt + (k === 1 ? Math.round(followerDelayMs * LOOKOUT_SHARE) : followerDelayMs), hold: false };
   });
 }

@@ -706,7 +706,19 @@ export async function followerAlone(deps: WorkerDeps, message: SubmitMessage, de
   let leader = await deps.store.readDevice(message.batchId, message.chunk!.first);
   let leaderNext = leaderNextOf(leader);
   const leaderAwaited = leaderNext !== undefined && leaderNext > slotAt;
-  if (leader && !leaderAwaited && judgeMessage(leader, message, "") === "fresh" && leader.chunkResentFor !== message.attempt) {
+  // The lookout (come before the followers' delay) sends the chunk again only when storage was
+  // away around the leader's slot, the one way a leader is hidden rather than late; otherwise it
+  // waits with the other followers, as a leader merely late (a busy host) is still to come.
+  const early = now < slotAt + followerDelayMs - MAX_WAIT_IN_FUNCTION_MS;
+  const leaderMayBeHidden =
+    !early || deps.reachability?.awaySinceDuring((message.slotAt ?? now) - MAX_WAIT_IN_FUNCTION_MS, now) !== undefined;
+  if (
+    leader &&
+    !leaderAwaited &&
+    leaderMayBeHidden &&
+    judgeMessage(leader, message, "") === "fresh" &&
+    leader.chunkResentFor !== message.attempt
+  ) {
     leader = await resendChunk(deps, message, leader, now);
     leaderNext = leaderNextOf(leader);
   }

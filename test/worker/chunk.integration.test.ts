@@ -515,10 +515,13 @@ describe("chunks through the import action", () => {
         return true;
       },
     });
-    // The first follower sends the chunk again; all three wait for it, and then find their devices taken.
+    // No outage seen: the lookout, come early, waits with the followers (a late leader is still to
+    // come); at the followers' delay one sends the chunk again, all three wait for it, and then find their devices taken.
     expect(outcomes.leaders).toEqual(["submitted"]);
-    expect(outcomes.followers.filter((o) => o === "deferred")).toHaveLength(3);
     expect(outcomes.followers.filter((o) => o !== "deferred")).toEqual(["stale", "stale", "stale"]);
+    expect(w.simulator.creates[0]!.at - hidden!.slotAt!).toBeGreaterThanOrEqual(
+      w.services.config.importAction.followerDelayMs - MAX_WAIT_IN_FUNCTION_MS,
+    );
     const devices = await rows(w, batchId);
     expect(devices.map((d) => d.state)).toEqual(["imported", "imported", "imported", "imported"]);
     // One write for the chunk, the leader's own device in it.
@@ -527,6 +530,50 @@ describe("chunks through the import action", () => {
     // The hidden message comes back: its devices are taken, so it is dropped.
     expect(await processDeviceMessage(workerDeps(w), hidden!, { id: "m-hidden", dequeueCount: 2 })).toBe("stale");
     createdOnce(w, serials);
+  });
+
+  it("has the chunk's lookout send it again a third of the followers' delay after its slot when storage was away around the slot (a hidden leader)", async () => {
+    const w = await world();
+    const { batchId, tenantId, serials } = await accept(w, 4, 100, "LOOKOUT");
+    let hidden: DeviceMessage | undefined;
+    // Storage was away for a moment just at the leader's slot: its receive's answer was cut.
+    const reachability = {
+      backAfterAwayDuring: () => undefined,
+      lastEndedSince: () => undefined,
+      awaySinceDuring: (from: number, to: number) => (hidden && hidden.slotAt! >= from && hidden.slotAt! <= to ? hidden.slotAt : undefined),
+    };
+    const deps = { ...workerDeps(w), reachability };
+    const outcomes = { leaders: [] as StepOutcome[], followers: [] as StepOutcome[] };
+    const rounds: World["sent"] = [];
+    for (let steps = 0; w.sent.length > 0 && steps < 100; steps++) {
+      w.sent.sort((a, b) => a.visibleAt - b.visibleAt);
+      const next = w.sent.shift()!;
+      const { message, visibleAt } = next;
+      w.clock.offsetMs += Math.max(0, visibleAt - now(w).getTime());
+      // Poll rounds wait for the end (drive, below): this loop is about the chunk's own messages.
+      if (message.kind !== "submit") {
+        rounds.push(next);
+        continue;
+      }
+      if (!hidden && message.chunk?.first === message.rowKey) {
+        hidden = message;
+        continue;
+      }
+      const outcome = await processDeviceMessage(deps, message, { id: `look-${steps}`, dequeueCount: 1 });
+      outcomes[message.chunk?.first === message.rowKey ? "leaders" : "followers"].push(outcome);
+    }
+    expect(outcomes.leaders).toEqual(["submitted"]);
+    const followerDelayMs = w.services.config.importAction.followerDelayMs;
+    const written = w.simulator.creates[0]!.at - hidden!.slotAt!;
+    // Sent again by the lookout, at the next free slot after a third of the delay: well before the followers come.
+    expect(written).toBeGreaterThanOrEqual(followerDelayMs / 3 - MAX_WAIT_IN_FUNCTION_MS);
+    expect(written).toBeLessThan(followerDelayMs / 2);
+    expect(writes(w, tenantId).filter((r) => r.path.endsWith("/import"))).toHaveLength(1);
+    w.sent.push(...rounds);
+    await drive(w);
+    expect((await rows(w, batchId)).map((d) => d.state)).toEqual(["imported", "imported", "imported", "imported"]);
+    createdOnce(w, serials);
+    expect(await processDeviceMessage(workerDeps(w), hidden!, { id: "m-hidden", dequeueCount: 2 })).toBe("stale");
   });
 
   it("sends the chunk again once, however many of its followers find the leader missing at the same moment", async () => {

@@ -57,16 +57,17 @@ describe("rangeOf and roles", () => {
 });
 
 describe("chunkSends", () => {
-  it("sends the leader at the slot and every other device's message the follower delay later", () => {
-    const sends = chunkSends("b", [7, 5, 6], 2, 10_000, 30, 60_000);
+  it("sends the leader at the slot, its lookout (the first follower) a third of the follower delay later, and every other device's message the follower delay later", () => {
+    const sends = chunkSends("b", [7, 5, 6, 8], 2, 10_000, 30, 60_000);
     expect(sends.map((s) => [s.message.rowKey, s.slotAt, s.message.slotAt, s.hold])).toEqual([
       ["device-000005", 10_000, 10_000, undefined],
-      ["device-000006", 70_000, 10_000, false],
+      ["device-000006", 30_000, 10_000, false],
       ["device-000007", 70_000, 10_000, false],
+      ["device-000008", 70_000, 10_000, false],
     ]);
     expect(sends.every((s) => s.message.attempt === 2 && s.message.shiftAt === 30)).toBe(true);
     expect(new Set(sends.map((s) => JSON.stringify(s.message.chunk)))).toEqual(
-      new Set([JSON.stringify({ first: "device-000005", size: 3 })]),
+      new Set([JSON.stringify({ first: "device-000005", size: 4 })]),
     );
   });
 
