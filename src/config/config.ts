@@ -7,6 +7,8 @@ import type { AllowedHost } from "../model/callbackUrl.js";
 export interface StorageRetry {
   delayMs: number;
   maxDelayMs: number;
+  /** As many tries as their delays fit in this (STORAGE_RETRY_SPAN_MS). */
+  spanMs: number;
 }
 
 export type StorageConnection =
@@ -68,7 +70,7 @@ export interface WebhookConfig {
 export interface AppConfig {
   telemetry?: TelemetryConfig;
   storage: StorageConnection;
-  /** STORAGE_RETRY_DELAY_MS, STORAGE_RETRY_MAX_DELAY_MS: the storage clients' tries of an unanswered request. */
+  /** STORAGE_RETRY_DELAY_MS, STORAGE_RETRY_MAX_DELAY_MS, STORAGE_RETRY_SPAN_MS: the storage clients' tries of an unanswered request. */
   storageRetry: StorageRetry;
   graph: {
     baseUrl: string;
@@ -130,7 +132,7 @@ function toAppConfig(s: RawSettings): AppConfig {
       fanOutRangeDevices: s.FANOUT_RANGE_DEVICES,
       fanOutConcurrency: s.FANOUT_CONCURRENCY,
     },
-    storageRetry: { delayMs: s.STORAGE_RETRY_DELAY_MS, maxDelayMs: s.STORAGE_RETRY_MAX_DELAY_MS },
+    storageRetry: { delayMs: s.STORAGE_RETRY_DELAY_MS, maxDelayMs: s.STORAGE_RETRY_MAX_DELAY_MS, spanMs: s.STORAGE_RETRY_SPAN_MS },
     retry: { maxAttempts: s.RETRY_MAX_ATTEMPTS, baseDelayMs: s.RETRY_BASE_DELAY_MS, maxDelayMs: s.RETRY_MAX_DELAY_MS },
     pacing: {
       windowMs: s.PACING_WINDOW_MS,

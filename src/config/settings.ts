@@ -11,7 +11,7 @@ import { errorMessage } from "../model/errorMessage.js";
  */
 
 /** The storage clients' tries (STORAGE_RETRY_DELAY_MS, STORAGE_RETRY_MAX_DELAY_MS) when nothing is set; why these: src/storage/clients.ts. */
-export const STORAGE_RETRY_DEFAULTS = { delayMs: 250, maxDelayMs: 2_000 } as const;
+export const STORAGE_RETRY_DEFAULTS = { delayMs: 250, maxDelayMs: 2_000, spanMs: 30_000 } as const;
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
@@ -96,10 +96,12 @@ export const settingsSchema = z
     /**
      * How the storage clients space their tries of a request storage did not answer (refused,
      * reset, 5xx): the first delay, doubling up to the cap (src/storage/clients.ts). Tuning; the
-     * bench divides them by its time scale, as it does every other delay of the pipeline.
+     * bench divides these three by its time scale, as it does every other delay of the pipeline.
      */
     STORAGE_RETRY_DELAY_MS: positiveInt(STORAGE_RETRY_DEFAULTS.delayMs),
     STORAGE_RETRY_MAX_DELAY_MS: positiveInt(STORAGE_RETRY_DEFAULTS.maxDelayMs),
+    /** As many tries as fit their delays in this: the longest storage outage a step waits out before it fails. */
+    STORAGE_RETRY_SPAN_MS: positiveInt(STORAGE_RETRY_DEFAULTS.spanMs),
     RETRY_MAX_ATTEMPTS: positiveInt(8),
     RETRY_BASE_DELAY_MS: positiveInt(2_000),
     RETRY_MAX_DELAY_MS: positiveInt(900_000),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { SettingsError } from "../../src/config/settings.js";
+import { storageRetriesWithin } from "../../src/storage/clients.js";
 
 const storage = { AzureWebJobsStorage: "UseDevelopmentStorage=true" };
 
@@ -31,12 +32,19 @@ describe("loadConfig", () => {
   });
 
   it("spaces the storage clients' tries 250 ms doubling to 2 s unless told otherwise, and refuses a first delay above the cap", () => {
-    expect(loadConfig(storage).storageRetry).toEqual({ delayMs: 250, maxDelayMs: 2_000 });
-    expect(loadConfig({ ...storage, STORAGE_RETRY_DELAY_MS: "50", STORAGE_RETRY_MAX_DELAY_MS: "400" }).storageRetry).toEqual({
+    expect(loadConfig(storage).storageRetry).toEqual({ delayMs: 250, maxDelayMs: 2_000, spanMs: 30_000 });
+    expect(loadConfig({ ...storage, STORAGE_RETRY_DELAY_MS: "50", STORAGE_RETRY_MAX_DELAY_MS: "400" }).storageRetry).toMatchObject({
       delayMs: 50,
       maxDelayMs: 400,
     });
     expect(() => loadConfig({ ...storage, STORAGE_RETRY_DELAY_MS: "3000" })).toThrow(/STORAGE_RETRY_DELAY_MS/);
+  });
+
+  it("tries a storage request as often as its delays fit in the span: 7 tries within 8 s, 18 within the default 30 s", () => {
+    expect(storageRetriesWithin({ delayMs: 250, maxDelayMs: 2_000, spanMs: 8_000 })).toBe(6);
+    expect(storageRetriesWithin(loadConfig(storage).storageRetry)).toBe(17);
+    expect(storageRetriesWithin({ delayMs: 50, maxDelayMs: 400, spanMs: 6_000 })).toBe(17);
+    expect(storageRetriesWithin({ delayMs: 500, maxDelayMs: 500, spanMs: 100 })).toBe(1);
   });
 
   it("refuses an unknown GRAPH_IMPORT_MODE, naming the setting", () => {

@@ -81,6 +81,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     // Pacing far above the simulator's default budget, so tests are not slowed by it; tests of pacing set their own.
     PACING_WINDOW_MS: "2000",
     PACING_WRITES_PER_WINDOW: "1000",
+    // Storage retries within 8 s: a test that takes storage away fails its steps as soon as before.
+    STORAGE_RETRY_SPAN_MS: "8000",
     // Tests post batches back to back; the rate limit's own test sets a small one.
     INTAKE_RATE_PER_MINUTE: "6000",
     INTAKE_RATE_BURST: "1000",

@@ -73,6 +73,8 @@ export async function startFaultWorld(options: { simulator?: SimulatorOptions } 
     STATUS_RETRY_AFTER_SECONDS: "1",
     PACING_WINDOW_MS: "2000",
     PACING_WRITES_PER_WINDOW: "1000",
+    // Storage retries within 8 s, under these scenarios' short function timeouts (6 and 10 s).
+    STORAGE_RETRY_SPAN_MS: "8000",
     ...overrides,
   });
   const services = await createServices(loadConfig(hostEnv()), silentLogger);
