@@ -65,7 +65,7 @@ const ONE_TRY = { maxTries: 1 };
 /**
  * How the storage SDKs retry a request that failed (refused, reset, 5xx, 408): by default every
  * 250 ms doubling up to 2 s (STORAGE_RETRY_DELAY_MS, STORAGE_RETRY_MAX_DELAY_MS), as many tries
- * as fit in STORAGE_RETRY_SPAN_MS (30 s: 18 tries), each cut at 10 s. The SDKs' own defaults
+ * as fit in STORAGE_RETRY_SPAN_MS (30 s: 18 tries), each cut at 11.6 s (storageTryTimeoutMs). The SDKs' own defaults
  * back off to 4 s (tables) and 4, 8, 16 s (queues): a function that met an outage then slept up
  * to 16 s after storage was back, holding its message. Capped at 2 s, every paused step resumes
  * within 2 s of storage's return. The span covers outages of that length: a shorter one (8 s
@@ -86,7 +86,12 @@ export function storageRetriesWithin(retry: StorageRetry): number {
   }
   return Math.max(1, retries);
 }
-const TRY_TIMEOUT_MS = 10_000;
+/** Every try of a request cut at its timeout, and the span's delays, stay within this: under host.json's 5-minute functionTimeout. */
+const WORST_CASE_MS = 240_000;
+/** The longest a try waits for an answer: 30 s, shortened so that every try cut at it still fits WORST_CASE_MS. */
+export function storageTryTimeoutMs(retry: StorageRetry): number {
+  return Math.min(30_000, Math.floor((WORST_CASE_MS - retry.spanMs) / (storageRetriesWithin(retry) + 1)));
+}
 const tableRetry = (r: StorageRetry) => ({
   maxRetries: storageRetriesWithin(r),
   retryDelayInMs: r.delayMs,
@@ -96,10 +101,8 @@ const queueRetry = (r: StorageRetry) => ({
   maxTries: storageRetriesWithin(r) + 1,
   retryDelayInMs: r.delayMs,
   maxRetryDelayInMs: r.maxDelayMs,
-  tryTimeoutInMs: TRY_TIMEOUT_MS,
+  tryTimeoutInMs: storageTryTimeoutMs(r),
 });
-/** No table request waits for an answer longer than this (the tables SDK has no per-try timeout of its own). */
-const TABLE_TRY_TIMEOUT_MS = TRY_TIMEOUT_MS;
 
 /** Clients for every queue and table the app uses, from either a connection string or an identity. */
 export function createStorageClients(
@@ -112,7 +115,8 @@ export function createStorageClients(
   const clock = new ServiceClock(Date.now, clockSource === "storage");
   // Outages are reckoned in the shared clock too: the worker compares them with slots.
   const reachability = new StorageReachability(clock.now);
-  const httpClient = observingHttpClient(createDefaultHttpClient(), reachability, clock, TABLE_TRY_TIMEOUT_MS);
+  // The tables SDK has no per-try timeout of its own: the observing client cuts each try.
+  const httpClient = observingHttpClient(createDefaultHttpClient(), reachability, clock, storageTryTimeoutMs(retry));
   if (connection.kind === "connectionString") {
     const cs = connection.connectionString;
     // Azurite speaks plain http; the tables SDK refuses that unless told.

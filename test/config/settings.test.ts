@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { SettingsError } from "../../src/config/settings.js";
-import { storageRetriesWithin } from "../../src/storage/clients.js";
+import { storageRetriesWithin, storageTryTimeoutMs } from "../../src/storage/clients.js";
 
 const storage = { AzureWebJobsStorage: "UseDevelopmentStorage=true" };
 
@@ -45,6 +45,13 @@ describe("loadConfig", () => {
     expect(storageRetriesWithin(loadConfig(storage).storageRetry)).toBe(17);
     expect(storageRetriesWithin({ delayMs: 50, maxDelayMs: 400, spanMs: 6_000 })).toBe(17);
     expect(storageRetriesWithin({ delayMs: 500, maxDelayMs: 500, spanMs: 100 })).toBe(1);
+  });
+
+  it("cuts each storage try short enough that every try timing out still ends within 4 minutes (under the 5-minute function timeout), never above 30 s", () => {
+    expect(storageTryTimeoutMs({ delayMs: 250, maxDelayMs: 2_000, spanMs: 8_000 })).toBe(30_000);
+    const production = loadConfig(storage).storageRetry;
+    expect(storageTryTimeoutMs(production)).toBe(11_666);
+    expect(storageTryTimeoutMs(production) * (storageRetriesWithin(production) + 1) + production.spanMs).toBeLessThanOrEqual(240_000);
   });
 
   it("refuses an unknown GRAPH_IMPORT_MODE, naming the setting", () => {
