@@ -114,7 +114,13 @@ let ids = 0;
 /** Runs every message as it falls due, until none is left; returns each submit message's outcome by role. */
 async function drive(
   w: World,
-  options: { drop?: (m: DeviceMessage) => boolean; pollRoundsAfterSubmits?: number; beforeEach?: (m: DeviceMessage) => void } = {},
+  options: {
+    drop?: (m: DeviceMessage) => boolean;
+    pollRoundsAfterSubmits?: number;
+    beforeEach?: (m: DeviceMessage) => void;
+    /** The worker's deps where they differ from workerDeps(w). */
+    deps?: Partial<ReturnType<typeof workerDeps>>;
+  } = {},
 ): Promise<{ leaders: StepOutcome[]; followers: StepOutcome[]; singles: StepOutcome[] }> {
   const outcomes = { leaders: [] as StepOutcome[], followers: [] as StepOutcome[], singles: [] as StepOutcome[] };
   for (let steps = 0; w.sent.length > 0; steps++) {
@@ -146,7 +152,7 @@ async function drive(
       );
       continue;
     }
-    const outcome = await processDeviceMessage(workerDeps(w), message, { id, dequeueCount: 1 });
+    const outcome = await processDeviceMessage({ ...workerDeps(w), ...options.deps }, message, { id, dequeueCount: 1 });
     const role = !message.chunk ? "singles" : message.chunk.first === message.rowKey ? "leaders" : "followers";
     outcomes[role].push(outcome);
   }
@@ -542,26 +548,14 @@ describe("chunks through the import action", () => {
       lastEndedSince: () => undefined,
       awaySinceDuring: (from: number, to: number) => (hidden && hidden.slotAt! >= from && hidden.slotAt! <= to ? hidden.slotAt : undefined),
     };
-    const deps = { ...workerDeps(w), reachability };
-    const outcomes = { leaders: [] as StepOutcome[], followers: [] as StepOutcome[] };
-    const rounds: World["sent"] = [];
-    for (let steps = 0; w.sent.length > 0 && steps < 100; steps++) {
-      w.sent.sort((a, b) => a.visibleAt - b.visibleAt);
-      const next = w.sent.shift()!;
-      const { message, visibleAt } = next;
-      w.clock.offsetMs += Math.max(0, visibleAt - now(w).getTime());
-      // Poll rounds wait for the end (drive, below): this loop is about the chunk's own messages.
-      if (message.kind !== "submit") {
-        rounds.push(next);
-        continue;
-      }
-      if (!hidden && message.chunk?.first === message.rowKey) {
-        hidden = message;
-        continue;
-      }
-      const outcome = await processDeviceMessage(deps, message, { id: `look-${steps}`, dequeueCount: 1 });
-      outcomes[message.chunk?.first === message.rowKey ? "leaders" : "followers"].push(outcome);
-    }
+    const outcomes = await drive(w, {
+      deps: { reachability },
+      drop: (m) => {
+        if (hidden || m.chunk?.first !== m.rowKey) return false;
+        hidden = m;
+        return true;
+      },
+    });
     expect(outcomes.leaders).toEqual(["submitted"]);
     const followerDelayMs = w.services.config.importAction.followerDelayMs;
     const written = w.simulator.creates[0]!.at - hidden!.slotAt!;
@@ -569,8 +563,6 @@ describe("chunks through the import action", () => {
     expect(written).toBeGreaterThanOrEqual(followerDelayMs / 3 - MAX_WAIT_IN_FUNCTION_MS);
     expect(written).toBeLessThan(followerDelayMs / 2);
     expect(writes(w, tenantId).filter((r) => r.path.endsWith("/import"))).toHaveLength(1);
-    w.sent.push(...rounds);
-    await drive(w);
     expect((await rows(w, batchId)).map((d) => d.state)).toEqual(["imported", "imported", "imported", "imported"]);
     createdOnce(w, serials);
     expect(await processDeviceMessage(workerDeps(w), hidden!, { id: "m-hidden", dequeueCount: 2 })).toBe("stale");
