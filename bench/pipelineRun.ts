@@ -53,7 +53,7 @@ export interface PipelineUnderTest {
 export interface PipelineProbe {
   /** Every line the instances log (their loggers are otherwise silent), as it is logged. */
   onLog?(level: "info" | "warn" | "error", message: string, fields: LogFields | undefined): void;
-  /** host.json's time settings divided by this (the bench's time scale), as the budget window is; absent: host.json as it is. */
+  /** host.json's time settings and the timers' periods divided by this (the bench's time scale), as the budget window is; absent: as they are. */
   timeScaleDivisor?: number;
   /** Every storage call the instances make, with its bodies (only when set: buffering them costs the proxy). */
   onStorageCall?(service: "queue" | "table", call: ObservedCall): void;
@@ -117,7 +117,15 @@ export async function startPipelineUnderTest(
     const s = await createServices(config, slotWaits);
     services.push(s);
     // Timer functions run on one instance, as the Functions host runs each timer as a singleton; their storage calls count too.
-    hosts.push(await startDevHost({ services: s, definitions: timed, timers: i === 0, ...(hostSettings ? { hostSettings } : {}) }));
+    hosts.push(
+      await startDevHost({
+        services: s,
+        definitions: timed,
+        timers: i === 0,
+        ...(hostSettings ? { hostSettings } : {}),
+        ...(probe.timeScaleDivisor ? { timerPeriodDivisor: probe.timeScaleDivisor } : {}),
+      }),
+    );
   }
   // One partner per tenant the bench submits to, registered on first use.
   const partners = new Map<string, Promise<Record<string, string>>>();

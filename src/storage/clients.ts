@@ -2,6 +2,7 @@ import { TableClient } from "@azure/data-tables";
 import { createDefaultHttpClient } from "@azure/core-rest-pipeline";
 import { ManagedIdentityCredential, DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import { QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import { queueHttpClient } from "./queueHttpClient.js";
 import type { StorageConnection, StorageRetry } from "../config/config.js";
 import { STORAGE_RETRY_DEFAULTS } from "../config/settings.js";
 import {
@@ -117,14 +118,17 @@ export function createStorageClients(
   const reachability = new StorageReachability(clock.now);
   // The tables SDK has no per-try timeout of its own: the observing client cuts each try.
   const httpClient = observingHttpClient(createDefaultHttpClient(), reachability, clock, storageTryTimeoutMs(retry));
+  // The queue clients our code calls are observed too (the timer that drains followers calls
+  // little else). Not the polling clients: on Functions the host's own receives poll, unseen by the app.
+  const queueOptions = (insecure: boolean) => ({ retryOptions: QUEUE_RETRY, httpClient: queueHttpClient(httpClient, insecure) });
   if (connection.kind === "connectionString") {
     const cs = connection.connectionString;
     // Azurite speaks plain http; the tables SDK refuses that unless told.
-    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(cs);
+    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:|QueueEndpoint=http:/i.test(cs);
     const tableOptions = { httpClient, retryOptions: TABLE_RETRY, ...(insecure ? { allowInsecureConnection: true } : {}) };
     return {
-      deviceQueue: new QueueClient(cs, DEVICE_QUEUE, { retryOptions: QUEUE_RETRY }),
-      poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE, { retryOptions: QUEUE_RETRY }),
+      deviceQueue: new QueueClient(cs, DEVICE_QUEUE, queueOptions(insecure)),
+      poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE, queueOptions(insecure)),
       imports: TableClient.fromConnectionString(cs, IMPORTS_TABLE, tableOptions),
       batchIndex: TableClient.fromConnectionString(cs, BATCH_INDEX_TABLE, tableOptions),
       deregistrationIndex: TableClient.fromConnectionString(cs, DEREGISTRATION_INDEX_TABLE, tableOptions),
@@ -135,14 +139,14 @@ export function createStorageClients(
       partnerApps: TableClient.fromConnectionString(cs, PARTNER_APPS_TABLE, tableOptions),
       idempotency: TableClient.fromConnectionString(cs, IDEMPOTENCY_TABLE, tableOptions),
       rateLimits: TableClient.fromConnectionString(cs, RATE_LIMIT_TABLE, tableOptions),
-      queueNamed: (name) => new QueueClient(cs, name, { retryOptions: QUEUE_RETRY }),
+      queueNamed: (name) => new QueueClient(cs, name, queueOptions(insecure)),
       pollingQueueNamed: (name) => new QueueClient(cs, name, { retryOptions: ONE_TRY }),
       reachability,
       clock,
     };
   }
   const credential = storageCredential(connection);
-  const queues = new QueueServiceClient(connection.queueServiceUri, credential, { retryOptions: QUEUE_RETRY });
+  const queues = new QueueServiceClient(connection.queueServiceUri, credential, queueOptions(false));
   const pollingQueues = new QueueServiceClient(connection.queueServiceUri, credential, { retryOptions: ONE_TRY });
   const tableUri = connection.tableServiceUri.replace(/\/+$/, "");
   const tableOptions = { httpClient, retryOptions: TABLE_RETRY };

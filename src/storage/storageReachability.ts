@@ -5,8 +5,8 @@ import type { ServiceClock } from "./serviceClock.js";
 const REMEMBERED_OUTAGES = 16;
 
 /**
- * What this instance has seen of storage: the stretches in which its table requests went
- * unanswered (refused, reset, timed out) or were answered 5xx, each until a request was answered
+ * What this instance has seen of storage: the stretches in which its table and queue requests
+ * went unanswered (refused, reset, timed out) or were answered 5xx, each until a request was answered
  * again. The worker asks it why a write came late for its slot: storage away since the slot was
  * due is an outage, so the tenant's schedule pauses (pacing.ts, stalled); anything else (a busy
  * instance, a slow poll) takes the write a new slot instead, so that ordinary lateness never moves
