@@ -260,8 +260,8 @@ const STORM_RUNS = Math.max(1, Number(process.env.BENCH_STORM_RUNS ?? 3));
  * those counted five times over: a chunk's storage round trips under the load of a storm's
  * recovery (a few hundred milliseconds on this machine) made it late for its slot, and a second
  * of a queue delay was five at real scale. The same code, five pairs at 1/5: medians affected
- * 2.001, unaffected 0.057, wall over ideal 8,945 ms (last write 5,155); three pairs at real scale:
- * 1.034, 0.046, 1,215 ms (4,229). README, "Outages and storms".
+ * 2.001, unaffected 0.057, wall over ideal 8,945 ms (last write 5,155); five pairs at real scale:
+ * 1.037, 0.045, 1,083 ms (2,213). README, "Outages and storms".
  */
 const STORM_SCALE = Number(process.env.BENCH_STORM_SCALE ?? 1);
 
