@@ -21,7 +21,8 @@ const DEVICES = Number(process.env.BENCH_DEVICES ?? 2_000);
 const INSTANCES = 4;
 /** Intune's budget (100 writes per 20 s per app per tenant) on a window SCALE times shorter. */
 const SCALE = Number(process.env.BENCH_SCALE ?? 5);
-const WINDOW_MS = 20_000 / SCALE;
+const windowMsAt = (scale: number) => 20_000 / scale;
+const WINDOW_MS = windowMsAt(SCALE);
 const PER_APP = 100;
 const BUDGET_PER_MS = PER_APP / WINDOW_MS;
 const BASELINE_LIMIT_MS = 5 * 60_000;
@@ -41,8 +42,8 @@ const RESULTS_FILE = new URL("../../bench/results.json", import.meta.url);
 // Intune as observed (the simulator's default): answers that echo none of the client's values,
 // imports through pending, lists that lag creates (3 s, scaled), some 429s without Retry-After.
 const simulatorOptionsAt = (scale: number) => () => ({
-  throttle: { windowMs: 20_000 / scale, perAppPerTenant: PER_APP, perTenant: 2 * PER_APP },
-  readThrottle: { windowMs: 20_000 / scale, perAppPerTenant: 10 * PER_APP, perTenant: 20 * PER_APP },
+  throttle: { windowMs: windowMsAt(scale), perAppPerTenant: PER_APP, perTenant: 2 * PER_APP },
+  readThrottle: { windowMs: windowMsAt(scale), perAppPerTenant: 10 * PER_APP, perTenant: 20 * PER_APP },
   settleDelayMs: 2_000,
   // Every answer takes this long before the time scale: an assumed few hundred milliseconds per
   // Graph call, so a one-at-a-time importer is bounded by latency as it is against the real service.
@@ -55,7 +56,7 @@ const simulatorOptions = simulatorOptionsAt(SCALE);
 const PIPELINE_MODE = process.env.BENCH_PIPELINE_MODE === "create" ? "create" : "import";
 
 const pipelineEnvAt = (scale: number): Record<string, string> => ({
-  PACING_WINDOW_MS: String(20_000 / scale),
+  PACING_WINDOW_MS: String(windowMsAt(scale)),
   PACING_WRITES_PER_WINDOW: String(PER_APP),
   FOLLOW_UP_FIRST_DELAY_MS: String(Math.round(15_000 / scale)),
   FOLLOW_UP_MAX_DELAY_MS: String(Math.round(60_000 / scale)),

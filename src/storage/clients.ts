@@ -120,15 +120,16 @@ export function createStorageClients(
   const httpClient = observingHttpClient(createDefaultHttpClient(), reachability, clock, storageTryTimeoutMs(retry));
   // The queue clients our code calls are observed too (the timer that drains followers calls
   // little else). Not the polling clients: on Functions the host's own receives poll, unseen by the app.
-  const queueOptions = (insecure: boolean) => ({ retryOptions: QUEUE_RETRY, httpClient: queueHttpClient(httpClient, insecure) });
+  const queueOptionsFor = (insecure: boolean) => ({ retryOptions: QUEUE_RETRY, httpClient: queueHttpClient(httpClient, insecure) });
   if (connection.kind === "connectionString") {
     const cs = connection.connectionString;
     // Azurite speaks plain http; the tables SDK refuses that unless told.
     const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:|QueueEndpoint=http:/i.test(cs);
     const tableOptions = { httpClient, retryOptions: TABLE_RETRY, ...(insecure ? { allowInsecureConnection: true } : {}) };
+    const queueOptions = queueOptionsFor(insecure);
     return {
-      deviceQueue: new QueueClient(cs, DEVICE_QUEUE, queueOptions(insecure)),
-      poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE, queueOptions(insecure)),
+      deviceQueue: new QueueClient(cs, DEVICE_QUEUE, queueOptions),
+      poisonQueue: new QueueClient(cs, DEVICE_POISON_QUEUE, queueOptions),
       imports: TableClient.fromConnectionString(cs, IMPORTS_TABLE, tableOptions),
       batchIndex: TableClient.fromConnectionString(cs, BATCH_INDEX_TABLE, tableOptions),
       deregistrationIndex: TableClient.fromConnectionString(cs, DEREGISTRATION_INDEX_TABLE, tableOptions),
@@ -139,14 +140,14 @@ export function createStorageClients(
       partnerApps: TableClient.fromConnectionString(cs, PARTNER_APPS_TABLE, tableOptions),
       idempotency: TableClient.fromConnectionString(cs, IDEMPOTENCY_TABLE, tableOptions),
       rateLimits: TableClient.fromConnectionString(cs, RATE_LIMIT_TABLE, tableOptions),
-      queueNamed: (name) => new QueueClient(cs, name, queueOptions(insecure)),
+      queueNamed: (name) => new QueueClient(cs, name, queueOptions),
       pollingQueueNamed: (name) => new QueueClient(cs, name, { retryOptions: ONE_TRY }),
       reachability,
       clock,
     };
   }
   const credential = storageCredential(connection);
-  const queues = new QueueServiceClient(connection.queueServiceUri, credential, queueOptions(false));
+  const queues = new QueueServiceClient(connection.queueServiceUri, credential, queueOptionsFor(false));
   const pollingQueues = new QueueServiceClient(connection.queueServiceUri, credential, { retryOptions: ONE_TRY });
   const tableUri = connection.tableServiceUri.replace(/\/+$/, "");
   const tableOptions = { httpClient, retryOptions: TABLE_RETRY };

@@ -1,17 +1,22 @@
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import { freePort } from "../../src/dev/host/azurite.js";
 import { createStorageClients } from "../../src/storage/clients.js";
 import { useAzuriteStorage } from "../support/azuriteStorage.js";
 
 const storage = useAzuriteStorage();
 
-/** A port that refuses connections: one the system gave out and took back. */
-async function refusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** Clients whose storage refuses every connection (a port the system gave out and took back), trying briefly. */
+async function clientsOfAbsentStorage() {
+  const port = await freePort();
+  const key = Buffer.from("key").toString("base64");
+  return createStorageClients(
+    {
+      kind: "connectionString",
+      connectionString: `DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=${key};QueueEndpoint=http://127.0.0.1:${port}/acct;TableEndpoint=http://127.0.0.1:${port}/acct;`,
+    },
+    "local",
+    { delayMs: 1, maxDelayMs: 1, spanMs: 3 },
+  );
 }
 
 describe("the queue clients' HTTP client", () => {
@@ -32,28 +37,12 @@ describe("the queue clients' HTTP client", () => {
   });
 
   it("tells the instance's reachability when storage does not answer a queue request, as a table request does", async () => {
-    const port = await refusedPort();
-    const key = Buffer.from("key").toString("base64");
-    const clients = createStorageClients(
-      {
-        kind: "connectionString",
-        connectionString: `DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=${key};QueueEndpoint=http://127.0.0.1:${port}/acct;TableEndpoint=http://127.0.0.1:${port}/acct;`,
-      },
-      "local",
-      { delayMs: 1, maxDelayMs: 1, spanMs: 3 },
-    );
+    const clients = await clientsOfAbsentStorage();
     const before = Date.now();
     await expect(clients.queueNamed("anything").sendMessage("lost")).rejects.toThrow();
     expect(clients.reachability.awaySinceDuring(before, Date.now())).toBeGreaterThanOrEqual(before);
     // The clients that stand in for the Functions host's own polling are not the app's: they tell nothing.
-    const quiet = createStorageClients(
-      {
-        kind: "connectionString",
-        connectionString: `DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=${key};QueueEndpoint=http://127.0.0.1:${port}/acct;TableEndpoint=http://127.0.0.1:${port}/acct;`,
-      },
-      "local",
-      { delayMs: 1, maxDelayMs: 1, spanMs: 3 },
-    );
+    const quiet = await clientsOfAbsentStorage();
     await expect(quiet.pollingQueueNamed("anything").receiveMessages()).rejects.toThrow();
     expect(quiet.reachability.awaySinceDuring(before, Date.now())).toBeUndefined();
   });
